@@ -1,0 +1,22 @@
+"""fastinfo: fast, exact information-theoretic measures over batches.
+
+Entropy, cross-entropy, Kullback-Leibler and Jensen-Shannon divergence and
+surprisal of discrete distributions, computed by vectorized Cython + OpenMP
+kernels (``fastinfo/_kernels.pxi``) behind a thin NumPy-style API
+(``fastinfo/_measures.py``). ``fastinfo.reference`` holds the plain NumPy
+baseline the benchmarks compare against.
+"""
+
+from ._config import __version__, config, show_config
+from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
+
+__all__ = [
+    "entropy",
+    "cross_entropy",
+    "kl_divergence",
+    "js_divergence",
+    "surprisal",
+    "show_config",
+    "config",
+    "__version__",
+]

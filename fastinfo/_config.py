@@ -1,0 +1,48 @@
+"""What this build of fastinfo is running with."""
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+from . import _dispatch
+
+__version__ = "0.1.0"
+
+
+def config():
+    """The build and run-time configuration as a dict.
+
+    Keys: ``version``, ``openmp`` (compiled with OpenMP), ``simd`` (the
+    kernel variant chosen at import), ``simd_available`` (variants built and
+    runnable on this CPU), ``max_threads`` (what ``n_threads=None`` uses now),
+    ``cpu_count``, ``python``, ``numpy``, ``platform``.
+    """
+    k = _dispatch.kernels
+    return {
+        "version": __version__,
+        "openmp": k.openmp_enabled(),
+        "simd": _dispatch.simd_level,
+        "simd_available": list(_dispatch.available_kernels()),
+        "max_threads": k.max_threads(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": f"{platform.system()} {platform.machine()}",
+    }
+
+
+def show_config(file=None):
+    """Print the version, OpenMP status, the SIMD level chosen at run time and the thread count."""
+    c = config()
+    lines = [
+        f"fastinfo {c['version']}",
+        f"  OpenMP:        {'on' if c['openmp'] else 'OFF (built without OpenMP: kernels run serially)'}",
+        f"  SIMD level:    {c['simd']} (available here: {', '.join(c['simd_available'])};"
+        f" force with FASTINFO_SIMD)",
+        f"  threads:       {c['max_threads']} (n_threads=None; OMP_NUM_THREADS / threadpoolctl apply)"
+        f" of {c['cpu_count']} CPUs",
+        f"  python {c['python']}, numpy {c['numpy']}, {c['platform']}",
+    ]
+    print("\n".join(lines), file=file if file is not None else sys.stdout)

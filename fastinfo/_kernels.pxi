@@ -1,0 +1,779 @@
+# The compiled kernels of fastinfo: where every sum is computed.
+#
+# Design (after scikit-learn's sklearn/_loss/_loss.pyx.tp):
+#   * `_term` computes one element's contribution for one measure;
+#   * `_lanes` sums terms over a block of a row in LANES independent
+#     accumulators, a shape gcc vectorizes (AVX-512 / AVX2 / SSE2 per build)
+#     without -ffast-math, and which is ~10x more accurate than one running sum;
+#   * `_block` checks the block's sums and, only when something is off
+#     (invalid input, an infinite term, an overflowing ratio), recomputes it
+#     on the careful scalar path `_careful`;
+#   * a row is the in-order sum of fixed-size blocks, so a long row can be
+#     split over threads block by block and give the bitwise-same result;
+#   * `_reduce_rows` runs rows (or the blocks of few long rows) under
+#     prange(schedule='static', num_threads=...) and `_finish` turns the
+#     sums into the measure (normalization, clamps, base, sqrt).
+#
+# Measures are compile-time "tags": fused types over empty structs, so one
+# loop body serves every measure and dtype with no runtime branch inside it.
+#
+# This file is compiled once per SIMD level (see setup.py); the tiny
+# _kernels_<level>.pyx files include it.
+
+cimport cython
+cimport numpy as cnp
+from cython.parallel cimport prange
+from libc.math cimport log, sqrt, isfinite, INFINITY, NAN
+from libc.stdlib cimport malloc, free
+from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON
+
+import numpy as np
+
+cnp.import_array()
+
+cdef extern from "_fimath.h" nogil:
+    double fi_log(double x) noexcept
+    float fi_logf(float x) noexcept
+    double fi_exp(double x) noexcept
+    float fi_expf(float x) noexcept
+
+cdef extern from "_fi_platform.h" nogil:
+    int fi_openmp_enabled() noexcept
+    int fi_max_threads() noexcept
+    int fi_cpu_level() noexcept
+
+ctypedef fused real:
+    float
+    double
+
+# --- measure tags -----------------------------------------------------------
+cdef struct EntropyTag:
+    char unused
+cdef struct CrossEntropyTag:
+    char unused
+cdef struct KLTag:
+    char unused
+cdef struct JSTag:
+    char unused
+cdef struct SumPTag:       # sums of p only (surprisal's first pass)
+    char unused
+cdef struct SumPQTag:      # sums of p and q (JS's first pass when normalizing)
+    char unused
+
+ctypedef fused measure:
+    EntropyTag
+    CrossEntropyTag
+    KLTag
+    JSTag
+    SumPTag
+    SumPQTag
+
+# LANES and BLOCK also appear as literal loop steps below: change them together.
+# Memory-access tags: a unit-stride specialization of the block loop lets gcc
+# emit plain vector loads (it does not reliably inline a runtime stride of 1).
+cdef struct UnitStride:
+    char unused
+cdef struct AnyStride:
+    char unused
+
+ctypedef fused stride_kind:
+    UnitStride
+    AnyStride
+
+
+cdef enum:
+    LANES = 16            # independent accumulators: 2 AVX-512 registers of doubles
+    BLOCK = 8192          # elements per block; partial sums are combined per block, in order
+    PARALLEL_MIN_WORK = 32768   # below this many elements a fork/join costs more than it saves
+
+cdef double LN2 = 0.6931471805599453   # fl(ln 2) == fi_log(2.0)
+
+
+cdef struct Partial:
+    double a       # the measure's sum (sum p log p, sum p log q, ...)
+    double sp      # sum of p (raw)
+    double sq      # sum of q (raw)
+    int bad        # 1: invalid p, 2: invalid q
+
+
+# --- one element ------------------------------------------------------------
+cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
+    """Contribution of one element; a zero p (x) gives exactly 0 whatever q is."""
+    cdef double t, u, xd, yd, m
+    if measure is EntropyTag:
+        if real is float:
+            t = <double>x * <double>fi_logf(x)   # float log is accurate enough for a float result
+        else:
+            t = x * fi_log(x)
+        return 0.0 if x == 0 else t
+    elif measure is CrossEntropyTag:
+        if real is float:
+            t = <double>x * <double>fi_logf(y)
+        else:
+            t = x * fi_log(y)
+        return 0.0 if x == 0 else t
+    elif measure is KLTag:
+        # One log of the ratio, always in double: KL of close distributions is
+        # a small difference and float32 rounding of p/q would dominate it.
+        xd = x
+        yd = y
+        t = xd * fi_log(xd / yd)
+        return 0.0 if x == 0 else t
+    elif measure is JSTag:
+        # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.
+        # fl(2p / fl(p+q)) <= 2, so each log <= fl(ln 2): JS cannot exceed log 2.
+        xd = x * cp
+        yd = y * cq
+        m = xd + yd
+        t = xd * fi_log((xd + xd) / m)
+        u = yd * fi_log((yd + yd) / m)
+        return (0.0 if xd == 0 else t) + (0.0 if yd == 0 else u)
+    else:
+        return 0.0
+
+
+cdef inline bint _two_inputs(measure* tag) noexcept nogil:
+    if measure is EntropyTag or measure is SumPTag:
+        return False
+    return True
+
+
+cdef inline double _term_careful(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
+    """Scalar, libm, overflow-safe version of `_term` for the rare flagged blocks."""
+    cdef double xd = x, yd = y, r, m
+    if measure is EntropyTag:
+        return 0.0 if xd == 0 else xd * log(xd)
+    elif measure is CrossEntropyTag:
+        return 0.0 if xd == 0 else xd * log(yd)
+    elif measure is KLTag:
+        if xd == 0:
+            return 0.0
+        if yd == 0:
+            return INFINITY
+        r = xd / yd
+        if r < DBL_MIN or r > DBL_MAX:   # p/q under- or overflowed: use the difference of logs
+            return xd * (log(xd) - log(yd))
+        return xd * log(r)
+    elif measure is JSTag:
+        xd = xd * cp
+        yd = yd * cq
+        m = 0.5 * xd + 0.5 * yd          # cannot overflow, unlike p + q
+        r = 0.0
+        if xd != 0:
+            r = xd * (log(xd) - log(m)) if xd / m < DBL_MIN else xd * log(xd / m)
+        if yd != 0:
+            r += yd * (log(yd) - log(m)) if yd / m < DBL_MIN else yd * log(yd / m)
+        return r
+    else:
+        return 0.0
+
+
+# --- one block --------------------------------------------------------------
+cdef inline real _load(stride_kind* kind, const real* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
+    if stride_kind is UnitStride:
+        return p[i]
+    else:
+        return p[i * stride]
+
+
+cdef void _lanes(measure* tag, stride_kind* kind, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                 Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
+    """Sum over n elements (element strides ps, qs) in LANES accumulators.
+
+    Also tracks the sums of p and q and their minimum: a negative, NaN or
+    infinite input shows up as a negative minimum or a non-finite sum, so the
+    validity check costs one compare and one add per element.
+    """
+    cdef double acc[LANES]
+    cdef double accp[LANES]
+    cdef double accq[LANES]
+    cdef double mn[LANES]
+    cdef Py_ssize_t i, l, w
+    cdef Py_ssize_t nv = n - n % LANES
+    cdef real x, y
+    for l in range(LANES):
+        acc[l] = 0.0
+        accp[l] = 0.0
+        accq[l] = 0.0
+        mn[l] = INFINITY
+    for i in range(0, nv, 16):   # step = LANES (Cython needs a literal step)
+        for l in range(LANES):
+            x = _load(kind, p, i + l, ps)
+            if _two_inputs(tag):
+                y = _load(kind, q, i + l, qs)
+            else:
+                y = x
+            acc[l] += _term(tag, x, y, cp, cq)
+            accp[l] += x
+            mn[l] = x if x < mn[l] else mn[l]
+            if _two_inputs(tag):
+                accq[l] += y
+                mn[l] = y if y < mn[l] else mn[l]
+    for i in range(nv, n):
+        l = i - nv
+        x = _load(kind, p, i, ps)
+        if _two_inputs(tag):
+            y = _load(kind, q, i, qs)
+        else:
+            y = x
+        acc[l] += _term(tag, x, y, cp, cq)
+        accp[l] += x
+        mn[l] = x if x < mn[l] else mn[l]
+        if _two_inputs(tag):
+            accq[l] += y
+            mn[l] = y if y < mn[l] else mn[l]
+    # pairwise reduction of the lanes, in a fixed order
+    w = LANES
+    while w > 1:
+        w = w // 2
+        for l in range(w):
+            acc[l] += acc[l + w]
+            accp[l] += accp[l + w]
+            accq[l] += accq[l + w]
+            mn[l] = mn[l + w] if mn[l + w] < mn[l] else mn[l]
+    out.a = acc[0]
+    out.sp = accp[0]
+    out.sq = accq[0]
+    out.bad = 0 if (mn[0] >= 0.0 and isfinite(acc[0]) and isfinite(accp[0]) and isfinite(accq[0])) else -1
+
+
+cdef void _careful(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                   Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
+    """Exact validity check and overflow-safe terms, element by element."""
+    cdef Py_ssize_t i
+    cdef real x, y
+    cdef double a = 0.0, sp = 0.0, sq = 0.0
+    cdef int bad = 0
+    for i in range(n):
+        x = p[i * ps]
+        if not (x >= 0 and x <= DBL_MAX):
+            bad |= 1
+        if _two_inputs(tag):
+            y = q[i * qs]
+            if not (y >= 0 and y <= DBL_MAX):
+                bad |= 2
+            sq += y
+        else:
+            y = x
+        sp += x
+        a += _term_careful(tag, x, y, cp, cq)
+    out.a = a
+    out.sp = sp
+    out.sq = sq
+    out.bad = bad
+
+
+cdef inline void _block(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                        Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
+    if ps == 1 and (qs == 1 or not _two_inputs(tag)):
+        _lanes(tag, <UnitStride*>NULL, p, 1, q, 1, n, cp, cq, out)
+    else:
+        _lanes(tag, <AnyStride*>NULL, p, ps, q, qs, n, cp, cq, out)
+    if out.bad != 0:
+        _careful(tag, p, ps, q, qs, n, cp, cq, out)
+
+
+# --- one row ----------------------------------------------------------------
+cdef inline void _add(Partial* total, Partial* part) noexcept nogil:
+    total.a += part.a
+    total.sp += part.sp
+    total.sq += part.sq
+    total.bad |= part.bad
+
+
+cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                         Py_ssize_t n, double cp, double cq) noexcept nogil:
+    cdef Partial total, part
+    cdef Py_ssize_t b
+    total.a = 0.0
+    total.sp = 0.0
+    total.sq = 0.0
+    total.bad = 0
+    for b in range(0, n, 8192):   # step = BLOCK (Cython needs a literal step)
+        _block(tag, p + b * ps, ps, q + b * qs, qs, min(<Py_ssize_t>BLOCK, n - b), cp, cq, &part)
+        _add(&total, &part)
+    return total
+
+
+cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                           Py_ssize_t n, double cp, double cq, int n_threads) noexcept nogil:
+    """Same blocks as _row_serial, computed over threads, combined in the same order."""
+    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
+    cdef Py_ssize_t b
+    cdef Partial total
+    cdef Partial* parts = <Partial*> malloc(nb * sizeof(Partial))
+    if parts == NULL:   # out of memory for a few bytes per 64 KB block: fall back to serial
+        return _row_serial(tag, p, ps, q, qs, n, cp, cq)
+    for b in prange(nb, num_threads=n_threads, schedule='static'):
+        _block(tag, p + b * BLOCK * ps, ps, q + b * BLOCK * qs, qs,
+               min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, &parts[b])
+    total.a = 0.0
+    total.sp = 0.0
+    total.sq = 0.0
+    total.bad = 0
+    for b in range(nb):
+        _add(&total, &parts[b])
+    free(parts)
+    return total
+
+
+cdef inline Partial _row(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                         Py_ssize_t n, double cp, double cq, int n_threads) noexcept nogil:
+    if n_threads > 1:
+        return _row_parallel(tag, p, ps, q, qs, n, cp, cq, n_threads)
+    return _row_serial(tag, p, ps, q, qs, n, cp, cq)
+
+
+cdef struct Options:
+    bint normalize
+    bint distance
+    double tol          # relative tolerance for "these masses are equal / are 1" (rounding of the sums)
+    double log_base     # 1.0 for nats
+
+
+cdef inline double _nonneg(double v) noexcept nogil:
+    # also turns -0.0 into +0.0
+    return v + 0.0 if v > 0.0 else 0.0
+
+
+cdef inline bint _close(double a, double b, double tol) noexcept nogil:
+    cdef double d = a - b if a > b else b - a
+    return d <= tol * (a if a > b else b)
+
+
+cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
+    """Turn a row's sums into the measure, in units of log(base)."""
+    cdef double v, mass
+    if t.bad != 0:
+        return NAN
+    if n == 0:
+        return 0.0
+    if measure is EntropyTag:
+        if o.normalize:
+            if t.sp == 0:
+                return NAN
+            v = _nonneg(log(t.sp) - t.a / t.sp)        # H(p/s) = log s - sum p log p / s
+        else:
+            v = 0.0 - t.a
+    elif measure is CrossEntropyTag:
+        if o.normalize:
+            if t.sp == 0 or t.sq == 0:
+                return NAN
+            v = _nonneg(log(t.sq) - t.a / t.sp)        # H(p/sp, q/sq) = log sq - sum p log q / sp
+        else:
+            v = 0.0 - t.a
+    elif measure is KLTag:
+        if o.normalize:
+            if t.sp == 0 or t.sq == 0:
+                return NAN
+            v = _nonneg(t.a / t.sp + log(t.sq / t.sp))
+        else:
+            v = t.a
+            # Log-sum inequality: KL >= sp log(sp/sq), which is 0 when the
+            # masses are equal; rows whose sums agree within rounding are
+            # taken as equal, so normalized input never gives a negative KL.
+            if _close(t.sp, t.sq, o.tol):
+                v = _nonneg(v)
+    elif measure is JSTag:
+        if o.normalize:
+            mass = 1.0
+        else:
+            mass = 0.5 * t.sp + 0.5 * t.sq
+            if _close(mass, 1.0, o.tol):
+                mass = 1.0
+        # 0 <= JS <= mass * ln 2 holds termwise for any nonnegative input.
+        v = _nonneg(0.5 * t.a)
+        if v > LN2 * mass:
+            v = LN2 * mass
+        if o.distance:
+            return sqrt(v / o.log_base)
+    else:
+        v = t.a
+    return v / o.log_base
+
+
+cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                       Py_ssize_t n, Options* o, int n_threads) noexcept nogil:
+    cdef Partial t, s
+    if measure is JSTag:
+        if o.normalize:
+            # JS needs m = (p/sp + q/sq)/2 per element: a first pass for the
+            # sums; the second pass reads the row from cache.
+            s = _row(<SumPQTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+            if s.bad != 0 or s.sp == 0 or s.sq == 0 or not isfinite(s.sp) or not isfinite(s.sq):
+                return NAN if n > 0 else 0.0
+            t = _row(tag, p, ps, q, qs, n, 1.0 / s.sp, 1.0 / s.sq, n_threads)
+            return _finish(tag, t, n, o)
+    t = _row(tag, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+    return _finish(tag, t, n, o)
+
+
+# --- the batched driver -----------------------------------------------------
+cdef inline int _effective_threads(Py_ssize_t work, int n_threads) noexcept nogil:
+    if not fi_openmp_enabled() or work < PARALLEL_MIN_WORK:
+        return 1
+    return n_threads
+
+
+cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] q, double[::1] out,
+                             Options* o, int n_threads) noexcept nogil:
+    """out[i] = measure(p[i], q[i]) for every row; returns the number of NaN (invalid) rows."""
+    cdef Py_ssize_t N = p.shape[0], K = p.shape[1], i
+    cdef Py_ssize_t nbad = 0
+    cdef int nt
+    cdef double v
+    cdef const char* pbase
+    cdef const char* qbase
+    cdef Py_ssize_t prs, qrs, ps, qs
+    if N == 0:
+        return 0
+    if K == 0:
+        for i in range(N):
+            out[i] = 0.0
+        return 0
+    pbase = <const char*> &p[0, 0]
+    qbase = <const char*> &q[0, 0]
+    prs = p.strides[0]
+    qrs = q.strides[0]
+    ps = p.strides[1] // <Py_ssize_t>sizeof(real)
+    qs = q.strides[1] // <Py_ssize_t>sizeof(real)
+    nt = _effective_threads(N * K, n_threads)
+    if nt == 1:
+        for i in range(N):
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
+            out[i] = v
+            if v != v:
+                nbad += 1
+    elif N >= nt:
+        for i in prange(N, num_threads=nt, schedule='static'):
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
+            out[i] = v
+            if v != v:
+                nbad += 1
+    else:
+        # fewer rows than threads: split each row into blocks over the threads
+        for i in range(N):
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, nt)
+            out[i] = v
+            if v != v:
+                nbad += 1
+    return nbad
+
+
+cdef int _check(Py_ssize_t pn, Py_ssize_t pk, Py_ssize_t qn, Py_ssize_t qk, Py_ssize_t on,
+                int n_threads) except -1:
+    if pn != qn or pk != qk:
+        raise ValueError(f"p and q must have the same 2-D shape, got {(pn, pk)} and {(qn, qk)}")
+    if on != pn:
+        raise ValueError(f"out must have length {pn}, got {on}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    return 0
+
+
+cdef inline void _options(Options* o, bint normalize, bint distance, double log_base, Py_ssize_t K,
+                         bint single) noexcept:
+    o.normalize = normalize
+    o.distance = distance
+    # Rounding of a sum of K inputs (each rounded when the caller normalized
+    # them): "equal masses" / "mass 1" within this relative tolerance.
+    o.tol = 16.0 * (FLT_EPSILON if single else DBL_EPSILON) * sqrt(<double>K + 1.0)
+    o.log_base = log_base
+
+
+# Entry points: 2-D (rows x distribution) strided views in, one double per row
+# out. The Python layer (fastinfo/_measures.py) resolves axis, broadcasting,
+# dtypes and threads; these check only what would otherwise crash.
+
+def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log_base, int n_threads):
+    cdef Options o
+    cdef Py_ssize_t nbad
+    _check(p.shape[0], p.shape[1], p.shape[0], p.shape[1], out.shape[0], n_threads)
+    _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    with nogil:
+        nbad = _reduce_rows(<EntropyTag*>NULL, p, p, out, &o, n_threads)
+    return nbad
+
+
+def cross_entropy_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
+                       double log_base, int n_threads):
+    cdef Options o
+    cdef Py_ssize_t nbad
+    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
+    _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    with nogil:
+        nbad = _reduce_rows(<CrossEntropyTag*>NULL, p, q, out, &o, n_threads)
+    return nbad
+
+
+def kl_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
+                       double log_base, int n_threads):
+    cdef Options o
+    cdef Py_ssize_t nbad
+    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
+    _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    with nogil:
+        nbad = _reduce_rows(<KLTag*>NULL, p, q, out, &o, n_threads)
+    return nbad
+
+
+def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
+                       bint distance, double log_base, int n_threads):
+    cdef Options o
+    cdef Py_ssize_t nbad
+    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
+    _options(&o, normalize, distance, log_base, p.shape[1], real is float)
+    with nogil:
+        nbad = _reduce_rows(<JSTag*>NULL, p, q, out, &o, n_threads)
+    return nbad
+
+
+# A lean entry for one 1-D distribution (or one pair): the 2-D drivers above
+# pay ~1 us to acquire memoryviews, which dominates a 100-element call. Here
+# the arrays are read through the NumPy C API; anything that is not a 1-D,
+# aligned, C-contiguous float32/float64 ndarray (of one dtype for p and q)
+# returns None and the caller takes the general path.
+cdef enum:
+    M_ENTROPY = 0
+    M_CROSS_ENTROPY = 1
+    M_KL = 2
+    M_JS = 3
+
+MEASURES = {"entropy": M_ENTROPY, "cross_entropy": M_CROSS_ENTROPY,
+            "kl_divergence": M_KL, "js_divergence": M_JS}
+
+
+cdef inline bint _plain_vector(object a) noexcept:
+    if not cnp.PyArray_Check(a):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (cnp.PyArray_NDIM(arr) == 1
+            and cnp.PyArray_ISCARRAY_RO(arr)            # C-contiguous, aligned, native byte order
+            and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT))
+
+
+def reduce_vector(int measure, object p, object q, bint normalize, bint distance, double log_base,
+                  int n_threads):
+    """The measure of one 1-D distribution as a Python float, or None (use the general path)."""
+    cdef Options o
+    cdef Py_ssize_t n
+    cdef int typenum
+    cdef double v = 0.0
+    cdef const void* pd
+    cdef const void* qd
+    if not _plain_vector(p):
+        return None
+    if q is None:
+        q = p
+    elif not _plain_vector(q):
+        return None
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>p)
+    n = cnp.PyArray_DIM(<cnp.ndarray>p, 0)
+    if cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum or cnp.PyArray_DIM(<cnp.ndarray>q, 0) != n:
+        return None
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    pd = cnp.PyArray_DATA(<cnp.ndarray>p)
+    qd = cnp.PyArray_DATA(<cnp.ndarray>q)
+    _options(&o, normalize, distance, log_base, n, typenum == cnp.NPY_FLOAT)
+    if n == 0:
+        return 0.0
+    n_threads = _effective_threads(n, n_threads)
+    if n_threads > 1:
+        with nogil:
+            v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, n_threads)
+    else:   # a small vector: not worth releasing the GIL
+        v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, 1)
+    return v
+
+
+cdef double _vector_value(int measure, bint single, const void* pd, const void* qd, Py_ssize_t n,
+                          Options* o, int nt) noexcept nogil:
+    if single:
+        if measure == M_ENTROPY:
+            return _row_value(<EntropyTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+        elif measure == M_CROSS_ENTROPY:
+            return _row_value(<CrossEntropyTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+        elif measure == M_KL:
+            return _row_value(<KLTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+        return _row_value(<JSTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+    if measure == M_ENTROPY:
+        return _row_value(<EntropyTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+    elif measure == M_CROSS_ENTROPY:
+        return _row_value(<CrossEntropyTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+    elif measure == M_KL:
+        return _row_value(<KLTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+    return _row_value(<JSTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+
+
+# --- surprisal (elementwise) --------------------------------------------------
+cdef inline void _neglog_block(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
+                               double scale, double log_base) noexcept nogil:
+    """o = -log(p * scale) / log_base elementwise; scale = 1 / sum when normalizing."""
+    cdef Py_ssize_t j
+    cdef double x
+    if scale == 1.0:
+        for j in range(n):
+            if real is float:
+                o[j * os] = <float>((0.0 - <double>fi_logf(p[j * ps])) / log_base)
+            else:
+                o[j * os] = (0.0 - fi_log(p[j * ps])) / log_base
+    else:
+        for j in range(n):
+            x = <double>p[j * ps] * scale
+            o[j * os] = <real>((0.0 - fi_log(x)) / log_base)
+
+
+cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
+                               Options* opt, int n_threads) noexcept nogil:
+    cdef Partial s
+    cdef double scale = 1.0
+    cdef Py_ssize_t j, b, nb
+    s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads)
+    if s.bad != 0 or (opt.normalize and (s.sp == 0 or not isfinite(s.sp))):
+        for j in range(n):
+            o[j * os] = <real>NAN
+        return 1
+    if opt.normalize:
+        scale = 1.0 / s.sp
+    if n_threads > 1:
+        nb = (n + BLOCK - 1) // BLOCK
+        for b in prange(nb, num_threads=n_threads, schedule='static'):
+            _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
+                          min(<Py_ssize_t>BLOCK, n - b * BLOCK), scale, opt.log_base)
+    elif ps == 1 and os == 1:
+        _neglog_block(p, 1, o, 1, n, scale, opt.log_base)
+    else:
+        _neglog_block(p, ps, o, os, n, scale, opt.log_base)
+    return 0
+
+
+def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double log_base, int n_threads):
+    """out[i, j] = -log p[i, j] (/ log_base); a row with an invalid value is all NaN."""
+    cdef Options o
+    cdef Py_ssize_t N = p.shape[0], K = p.shape[1], i, nbad = 0
+    cdef int nt
+    cdef const char* pbase
+    cdef char* obase
+    if out.shape[0] != N or out.shape[1] != K:
+        raise ValueError(f"out must have shape {(N, K)}, got {(out.shape[0], out.shape[1])}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if N == 0 or K == 0:
+        return 0
+    _options(&o, normalize, False, log_base, K, real is float)
+    pbase = <const char*> &p[0, 0]
+    obase = <char*> &out[0, 0]
+    with nogil:
+        nt = _effective_threads(N * K, n_threads)
+        if nt == 1:
+            for i in range(N):
+                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
+                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
+                                       K, &o, 1)
+        elif N >= nt:
+            for i in prange(N, num_threads=nt, schedule='static'):
+                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
+                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
+                                       K, &o, 1)
+        else:
+            for i in range(N):
+                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
+                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
+                                       K, &o, nt)
+    return nbad
+
+
+# --- platform facts, the roofline and test hooks ----------------------------------
+def openmp_enabled():
+    """True if these kernels were compiled with OpenMP."""
+    return bool(fi_openmp_enabled())
+
+
+def max_threads():
+    """omp_get_max_threads() now (1 without OpenMP): honours OMP_NUM_THREADS and threadpoolctl."""
+    return fi_max_threads()
+
+
+def cpu_level():
+    """0 baseline, 1 x86-64-v3 (AVX2+FMA), 2 x86-64-v4 (AVX-512): what this CPU can run."""
+    return fi_cpu_level()
+
+
+cdef double _sum_row(const real* x, Py_ssize_t n) noexcept nogil:
+    cdef double acc[LANES]
+    cdef Py_ssize_t i, l, nv = n - n % LANES
+    for l in range(LANES):
+        acc[l] = 0.0
+    for i in range(0, nv, 16):   # step = LANES
+        for l in range(LANES):
+            acc[l] += x[i + l]
+    for i in range(nv, n):
+        acc[i - nv] += x[i]
+    for l in range(1, LANES):
+        acc[0] += acc[l]
+    return acc[0]
+
+
+def read_roofline(const real[:, ::1] x, int n_threads=1):
+    """Plain vectorized sum of every element: the memory-read roofline of the benchmarks."""
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], i, b, nb
+    cdef double total = 0.0
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if N == 0 or K == 0:
+        return 0.0
+    with nogil:
+        if N >= n_threads:
+            for i in prange(N, num_threads=n_threads, schedule='static'):
+                total += _sum_row(&x[i, 0], K)
+        else:
+            for i in range(N):
+                nb = (K + BLOCK - 1) // BLOCK
+                for b in prange(nb, num_threads=n_threads, schedule='static'):
+                    total += _sum_row(&x[i, b * BLOCK], min(<Py_ssize_t>BLOCK, K - b * BLOCK))
+    return total
+
+
+def elementwise_log(x):
+    """fi_log / fi_logf applied to a 1-D contiguous array (test hook for the vector log)."""
+    return _elementwise(x, 0)
+
+
+def elementwise_exp(x):
+    """fi_exp / fi_expf applied to a 1-D contiguous array (test hook for the vector exp)."""
+    return _elementwise(x, 1)
+
+
+cdef object _elementwise(object x, int which):
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
+        raise TypeError("expected a 1-D float32 or float64 array")
+    out = np.empty_like(x)
+    if x.dtype == np.float64:
+        _apply_f64(x, out, which)
+    else:
+        _apply_f32(x, out, which)
+    return out
+
+
+cdef void _apply_f64(const double[::1] x, double[::1] y, int which) noexcept:
+    cdef Py_ssize_t i, n = x.shape[0]
+    with nogil:
+        if which == 0:
+            for i in range(n):
+                y[i] = fi_log(x[i])
+        else:
+            for i in range(n):
+                y[i] = fi_exp(x[i])
+
+
+cdef void _apply_f32(const float[::1] x, float[::1] y, int which) noexcept:
+    cdef Py_ssize_t i, n = x.shape[0]
+    with nogil:
+        if which == 0:
+            for i in range(n):
+                y[i] = fi_logf(x[i])
+        else:
+            for i in range(n):
+                y[i] = fi_expf(x[i])
