@@ -337,8 +337,9 @@ cdef inline double _nonneg(double v) noexcept nogil:
 
 
 cdef inline bint _close(double a, double b, double tol) noexcept nogil:
+    """a and b agree within relative tol (never true for an overflowed, infinite sum)."""
     cdef double d = a - b if a > b else b - a
-    return d <= tol * (a if a > b else b)
+    return isfinite(a) and isfinite(b) and d <= tol * (a if a > b else b)
 
 
 cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
@@ -552,13 +553,27 @@ cdef inline bint _plain_vector(object a) noexcept:
             and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT))
 
 
-def reduce_vector(int measure, object p, object q, bint normalize, bint distance, double log_base,
-                  int n_threads):
-    """The measure of one 1-D distribution as a Python float, or None (use the general path)."""
+cdef extern from "numpy/arrayobject.h":
+    object PyArray_Scalar(void* data, cnp.dtype descr, object base)
+
+cdef cnp.dtype _F64_DESCR = np.dtype(np.float64)
+cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
+
+
+def reduce_vector(int measure, object p, object q, object normalize, bint distance, object base,
+                  object invalid, object n_threads):
+    """The measure of one 1-D distribution (or pair) as a NumPy scalar -- or None.
+
+    None means "take the general path": the input is not a plain vector, an
+    argument is not of the common form (validated and reported there), or
+    the row is invalid and invalid='raise' (the error message is built there).
+    """
     cdef Options o
     cdef Py_ssize_t n
-    cdef int typenum
-    cdef double v = 0.0
+    cdef int typenum, nt
+    cdef bint nan_mode
+    cdef double v = 0.0, log_base = 1.0
+    cdef float vf
     cdef const void* pd
     cdef const void* qd
     if not _plain_vector(p):
@@ -571,20 +586,40 @@ def reduce_vector(int measure, object p, object q, bint normalize, bint distance
     n = cnp.PyArray_DIM(<cnp.ndarray>p, 0)
     if cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum or cnp.PyArray_DIM(<cnp.ndarray>q, 0) != n:
         return None
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if normalize is not True and normalize is not False:
+        return None
+    if type(invalid) is not str:
+        return None
+    if invalid == "raise":
+        nan_mode = False
+    elif invalid == "nan":
+        nan_mode = True
+    else:
+        return None
+    if n_threads is None:
+        nt = fi_max_threads()
+    elif type(n_threads) is int and 1 <= n_threads <= 64:
+        nt = n_threads
+    else:
+        return None
+    if base is not None:
+        if (type(base) is int or type(base) is float) and base > 0 and base != 1 and base < INFINITY:
+            log_base = log(<double>base)
+        else:
+            return None
     pd = cnp.PyArray_DATA(<cnp.ndarray>p)
     qd = cnp.PyArray_DATA(<cnp.ndarray>q)
-    _options(&o, normalize, distance, log_base, n, typenum == cnp.NPY_FLOAT)
-    if n == 0:
-        return 0.0
-    n_threads = _effective_threads(n, n_threads)
-    if n_threads > 1:
+    _options(&o, normalize is True, distance, log_base, n, typenum == cnp.NPY_FLOAT)
+    if n > 0:
+        nt = _effective_threads(n, nt)
         with nogil:
-            v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, n_threads)
-    else:   # a small vector: not worth releasing the GIL
-        v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, 1)
-    return v
+            v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, nt)
+    if v != v and not nan_mode:
+        return None
+    if typenum == cnp.NPY_FLOAT:
+        vf = <float>v
+        return PyArray_Scalar(&vf, _F32_DESCR, None)
+    return PyArray_Scalar(&v, _F64_DESCR, None)
 
 
 cdef double _vector_value(int measure, bint single, const void* pd, const void* qd, Py_ssize_t n,

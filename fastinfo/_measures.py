@@ -30,11 +30,12 @@ _ROWS = {
     name: {_F64: getattr(_k, f"{name}_rows")["double"], _F32: getattr(_k, f"{name}_rows")["float"]}
     for name in ("entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal")
 }
-_MEASURE = _k.MEASURES
+_M_ENTROPY = _k.MEASURES["entropy"]
+_M_CROSS_ENTROPY = _k.MEASURES["cross_entropy"]
+_M_KL_DIVERGENCE = _k.MEASURES["kl_divergence"]
+_M_JS_DIVERGENCE = _k.MEASURES["js_divergence"]
 _reduce_vector = _k.reduce_vector
 _max_threads = _k.max_threads
-_float64 = np.float64
-_float32 = np.float32
 
 
 # --- argument checks ---------------------------------------------------------
@@ -51,9 +52,9 @@ def _log_base(base):
 
 
 def _nan_mode(invalid):
-    if invalid == "raise":
+    if isinstance(invalid, str) and invalid == "raise":
         return False
-    if invalid == "nan":
+    if isinstance(invalid, str) and invalid == "nan":
         return True
     raise ValueError(f"invalid must be 'raise' or 'nan', got {invalid!r}")
 
@@ -120,6 +121,8 @@ def _run_batched(call, arrays, res, batch):
     """call(*2-D views, res_1d) over the batch; splits the outer dims in Python
     only when the batch dims of some array cannot be viewed as one (e.g. a
     broadcast q against an N-d p), so no array is ever copied."""
+    if len(batch) == 1:    # already rows x distribution
+        return call(*arrays, res)
     if all(_row_stride(a.shape[:-1], a.strides[:-1]) is not None for a in arrays):
         n = math.prod(batch)
         return call(*[a.reshape(n, a.shape[-1]) for a in arrays], res.reshape(n) if res.ndim != 1 else res)
@@ -189,12 +192,6 @@ def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_thread
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
     normalize = bool(normalize)
-    # Fast path: one plain 1-D vector (or pair), no out/keepdims -- the
-    # per-call cost of a 100-element entropy is a few hundred ns.
-    if out is None and not keepdims and (axis == -1 or axis == 0):
-        v = _reduce_vector(_MEASURE[fname], p, q, normalize, distance, log_base, nt)
-        if v is not None and (v == v or nan_mode):
-            return _float32(v) if p.dtype == _F32 else _float64(v)
     P, Q, ax = _prepare(p, q, axis)
     batch = P.shape[:-1]
     res_dtype = P.dtype
@@ -203,7 +200,8 @@ def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_thread
         _check_out(out, out_shape, res_dtype)
     # The kernels write one float64 per row into a C-contiguous buffer: the
     # user's out when it is exactly that, else a temporary copied into out.
-    direct = out is not None and res_dtype == _F64 and out.flags.c_contiguous
+    direct = (out is not None and res_dtype == _F64 and out.flags.c_contiguous
+              and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
     res = out.reshape(batch) if direct else np.empty(batch, dtype=_F64)
     kern = _ROWS[fname][P.dtype]
     if Q is None:
@@ -280,6 +278,10 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
     >>> print(fastinfo.entropy([3, 1], normalize=True) == fastinfo.entropy([0.75, 0.25]))
     True
     """
+    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
+        r = _reduce_vector(_M_ENTROPY, p, None, normalize, False, base, invalid, n_threads)
+        if r is not None:
+            return r
     return _reduce("entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
@@ -300,6 +302,10 @@ def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     >>> print(fastinfo.cross_entropy([1.0, 0.0], [0.0, 1.0]))
     inf
     """
+    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
+        r = _reduce_vector(_M_CROSS_ENTROPY, p, q, normalize, False, base, invalid, n_threads)
+        if r is not None:
+            return r
     return _reduce("cross_entropy", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
@@ -322,6 +328,10 @@ def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     >>> print(fastinfo.kl_divergence(p, p))
     0.0
     """
+    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
+        r = _reduce_vector(_M_KL_DIVERGENCE, p, q, normalize, False, base, invalid, n_threads)
+        if r is not None:
+            return r
     return _reduce("kl_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
@@ -344,8 +354,13 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
     >>> print(fastinfo.js_divergence([0.5, 0.5], [0.5, 0.5], distance=True))
     0.0
     """
+    distance = bool(distance)
+    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
+        r = _reduce_vector(_M_JS_DIVERGENCE, p, q, normalize, distance, base, invalid, n_threads)
+        if r is not None:
+            return r
     return _reduce("js_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
-                   distance=bool(distance))
+                   distance=distance)
 
 
 def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise", out=None,
@@ -371,9 +386,9 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
     shape = P.shape
     if out is not None:
         _check_out(out, shape, P.dtype)
-        res = out
-    else:
-        res = np.empty(shape, dtype=P.dtype)
+    # Writing straight into out is safe unless it overlaps p (then: a temporary).
+    direct = out is not None and not np.may_share_memory(out, P)
+    res = out if direct else np.empty(shape, dtype=P.dtype)
     Pm = np.moveaxis(P, ax, -1) if ax != P.ndim - 1 else P
     Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
     batch = Pm.shape[:-1]
@@ -388,8 +403,10 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
             bad |= ~Pm.any(axis=-1)
         idx = _first_bad(bad, batch)
         _raise_invalid("surprisal", [Pm], ["p"], idx, normalize)
-    if out is None and res.ndim == 0:
-        return res[()]
+    if out is not None:
+        if not direct:
+            np.copyto(out, res)
+        return out
     return res
 
 
