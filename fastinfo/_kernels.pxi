@@ -100,24 +100,32 @@ cdef struct Partial:
 cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
     """Contribution of one element; a zero p (x) gives exactly 0 whatever q is."""
     cdef double t, u, xd, yd, m
+    cdef float xf, yf
+    # cp, cq: 1/sum when normalizing (second pass), else exactly 1.
     if measure is EntropyTag:
         if real is float:
-            t = <double>x * <double>fi_logf(x)   # float log is accurate enough for a float result
+            xf = <float>(x * cp)
+            t = <double>xf * <double>fi_logf(xf)   # float log is accurate enough for a float result
         else:
-            t = x * fi_log(x)
+            xd = x * cp
+            t = xd * fi_log(xd)
         return 0.0 if x == 0 else t
     elif measure is CrossEntropyTag:
         if real is float:
-            t = <double>x * <double>fi_logf(y)
+            xf = <float>(x * cp)
+            yf = <float>(y * cq)
+            t = <double>xf * <double>fi_logf(yf)
         else:
-            t = x * fi_log(y)
+            xd = x * cp
+            t = xd * fi_log(y * cq)
         return 0.0 if x == 0 else t
     elif measure is KLTag:
         # One log of the ratio, always in double: KL of close distributions is
         # a small difference and float32 rounding of p/q would dominate it.
+        # cp = sq/sp when normalizing (else 1): log((p/sp) / (q/sq)).
         xd = x
         yd = y
-        t = xd * fi_log(xd / yd)
+        t = xd * fi_log((xd / yd) * cp)
         return 0.0 if x == 0 else t
     elif measure is JSTag:
         # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.
@@ -142,17 +150,19 @@ cdef inline double _term_careful(measure* tag, real x, real y, double cp, double
     """Scalar, libm, overflow-safe version of `_term` for the rare flagged blocks."""
     cdef double xd = x, yd = y, r, m
     if measure is EntropyTag:
+        xd = xd * cp
         return 0.0 if xd == 0 else xd * log(xd)
     elif measure is CrossEntropyTag:
-        return 0.0 if xd == 0 else xd * log(yd)
+        xd = xd * cp
+        return 0.0 if xd == 0 else xd * log(yd * cq)
     elif measure is KLTag:
         if xd == 0:
             return 0.0
         if yd == 0:
             return INFINITY
-        r = xd / yd
-        if r < DBL_MIN or r > DBL_MAX:   # p/q under- or overflowed: use the difference of logs
-            return xd * (log(xd) - log(yd))
+        r = (xd / yd) * cp
+        if r < DBL_MIN or r > DBL_MAX:   # the ratio under- or overflowed: use the difference of logs
+            return xd * (log(xd) - log(yd) + log(cp))
         return xd * log(r)
     elif measure is JSTag:
         xd = xd * cp
@@ -349,25 +359,14 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
         return NAN
     if n == 0:
         return 0.0
+    # With normalize, t.a was summed over the normalized values (see _row_value).
     if measure is EntropyTag:
-        if o.normalize:
-            if t.sp == 0:
-                return NAN
-            v = _nonneg(log(t.sp) - t.a / t.sp)        # H(p/s) = log s - sum p log p / s
-        else:
-            v = 0.0 - t.a
+        v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
     elif measure is CrossEntropyTag:
-        if o.normalize:
-            if t.sp == 0 or t.sq == 0:
-                return NAN
-            v = _nonneg(log(t.sq) - t.a / t.sp)        # H(p/sp, q/sq) = log sq - sum p log q / sp
-        else:
-            v = 0.0 - t.a
+        v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
     elif measure is KLTag:
-        if o.normalize:
-            if t.sp == 0 or t.sq == 0:
-                return NAN
-            v = _nonneg(t.a / t.sp + log(t.sq / t.sp))
+        if o.normalize:    # the terms carry the factor sq/sp (see _row_value)
+            v = _nonneg(t.a / t.sp)
         else:
             v = t.a
             # Log-sum inequality: KL >= sp log(sp/sq), which is 0 when the
@@ -396,17 +395,64 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
 cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
                        Py_ssize_t n, Options* o, int n_threads) noexcept nogil:
     cdef Partial t, s
-    if measure is JSTag:
-        if o.normalize:
-            # JS needs m = (p/sp + q/sq)/2 per element: a first pass for the
-            # sums; the second pass reads the row from cache.
+    cdef double cp = 1.0, cq = 1.0
+    if o.normalize and n > 0:
+        # normalize=True: a first pass takes the sums, the second computes the
+        # terms of p/sp (and q/sq) while the row is still in cache. The
+        # one-pass form H = log s - sum p log p / s cancels catastrophically
+        # when s is far from 1 (counts, tiny weights; KL of proportional rows
+        # gave 1e-16 instead of 0), so it is not used.
+        if _two_inputs(tag):
             s = _row(<SumPQTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
-            if s.bad != 0 or s.sp == 0 or s.sq == 0 or not isfinite(s.sp) or not isfinite(s.sq):
-                return NAN if n > 0 else 0.0
-            t = _row(tag, p, ps, q, qs, n, 1.0 / s.sp, 1.0 / s.sq, n_threads)
-            return _finish(tag, t, n, o)
-    t = _row(tag, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+        else:
+            s = _row(<SumPTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+            s.sq = 1.0
+        if s.bad != 0 or not (s.sp > 0 and s.sq > 0 and s.sp <= DBL_MAX and s.sq <= DBL_MAX):
+            return NAN    # invalid, all-zero or overflowing sums: the caller reports which
+        if s.sp < 1e-300 or s.sq < 1e-300:   # 1/s would overflow: scalar path dividing by s
+            return _finish_tiny(tag, _tiny_mass_sum(tag, p, ps, q, qs, n, s.sp, s.sq), o)
+        if measure is KLTag:
+            cp = s.sq / s.sp
+        else:
+            cp = 1.0 / s.sp
+            cq = 1.0 / s.sq
+    t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads)
     return _finish(tag, t, n, o)
+
+
+cdef double _tiny_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                           Py_ssize_t n, double sp, double sq) noexcept nogil:
+    """Sum of the terms of p/sp (and q/sq) for sums below 1e-300, dividing each value."""
+    cdef Py_ssize_t i
+    cdef double a = 0.0, x, y = 0.0, m
+    for i in range(n):
+        x = <double>p[i * ps] / sp
+        if _two_inputs(tag):
+            y = <double>q[i * qs] / sq
+        if measure is EntropyTag:
+            a += 0.0 if x == 0 else x * log(x)
+        elif measure is CrossEntropyTag:
+            a += 0.0 if x == 0 else x * log(y)
+        elif measure is KLTag:
+            a += 0.0 if x == 0 else (INFINITY if y == 0 else x * log(x / y))
+        elif measure is JSTag:
+            m = 0.5 * x + 0.5 * y
+            a += (0.0 if x == 0 else x * log(x / m)) + (0.0 if y == 0 else y * log(y / m))
+    return a
+
+
+cdef double _finish_tiny(measure* tag, double a, Options* o) noexcept nogil:
+    cdef double v
+    if measure is EntropyTag or measure is CrossEntropyTag:
+        v = _nonneg(0.0 - a)
+    elif measure is KLTag:
+        v = _nonneg(a)
+    else:
+        v = _nonneg(0.5 * a)
+        v = LN2 if v > LN2 else v
+        if o.distance:
+            return sqrt(v / o.log_base)
+    return v / o.log_base
 
 
 # --- the batched driver -----------------------------------------------------
@@ -643,11 +689,11 @@ cdef double _vector_value(int measure, bint single, const void* pd, const void* 
 
 # --- surprisal (elementwise) --------------------------------------------------
 cdef inline void _neglog_block(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
-                               double scale, double log_base) noexcept nogil:
-    """o = -log(p * scale) / log_base elementwise; scale = 1 / sum when normalizing."""
+                               double denom, double log_base) noexcept nogil:
+    """o = -log(p / denom) / log_base elementwise; denom = the sum when normalizing, else 1."""
     cdef Py_ssize_t j
     cdef double x
-    if scale == 1.0:
+    if denom == 1.0:
         for j in range(n):
             if real is float:
                 o[j * os] = <float>((0.0 - <double>fi_logf(p[j * ps])) / log_base)
@@ -655,14 +701,14 @@ cdef inline void _neglog_block(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
                 o[j * os] = (0.0 - fi_log(p[j * ps])) / log_base
     else:
         for j in range(n):
-            x = <double>p[j * ps] * scale
+            x = <double>p[j * ps] / denom
             o[j * os] = <real>((0.0 - fi_log(x)) / log_base)
 
 
 cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
                                Options* opt, int n_threads) noexcept nogil:
     cdef Partial s
-    cdef double scale = 1.0
+    cdef double denom = 1.0
     cdef Py_ssize_t j, b, nb
     s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads)
     if s.bad != 0 or (opt.normalize and (s.sp == 0 or not isfinite(s.sp))):
@@ -670,16 +716,16 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
             o[j * os] = <real>NAN
         return 1
     if opt.normalize:
-        scale = 1.0 / s.sp
+        denom = s.sp
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
             _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
-                          min(<Py_ssize_t>BLOCK, n - b * BLOCK), scale, opt.log_base)
+                          min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
     elif ps == 1 and os == 1:
-        _neglog_block(p, 1, o, 1, n, scale, opt.log_base)
+        _neglog_block(p, 1, o, 1, n, denom, opt.log_base)
     else:
-        _neglog_block(p, ps, o, os, n, scale, opt.log_base)
+        _neglog_block(p, ps, o, os, n, denom, opt.log_base)
     return 0
 
 
