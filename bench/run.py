@@ -1,0 +1,18 @@
+#!/usr/bin/env python
+"""Run fastinfo's benchmark grid side by side and print the table.
+
+    python bench/run.py                      # full grid, 7 interleaved rounds
+    python bench/run.py --quick              # 3 rounds: a check that takes well under a minute... on an idle machine
+    python bench/run.py --json results.json  # also write the raw figures
+    python bench/run.py --help               # subsets: --measures, --shapes, --dtypes, --threads
+
+Needs the installed (compiled) fastinfo; SciPy and PyTorch are optional
+contenders. The workloads and the runner live in fastinfo/_bench.py.
+"""
+
+import sys
+
+from fastinfo import _bench
+
+if __name__ == "__main__":
+    sys.exit(_bench.main(prog="python bench/run.py"))
