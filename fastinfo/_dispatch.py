@@ -10,12 +10,46 @@ already contain AVX-512 instructions.
 supported by the CPU), e.g. to compare variants or to rule one out.
 """
 
+import glob
 import importlib
 import os
+import sys
 
 LEVELS = ("baseline", "avx2", "avx512")   # in increasing order of width
 
-_baseline = importlib.import_module("fastinfo._kernels_baseline")
+
+def _use_installed_kernels():
+    """Running from an unbuilt source checkout (e.g. `python -m fastinfo` in the
+    repository root after `pip install .`, where the current directory shadows
+    the installed package): borrow the compiled kernels of the installed copy,
+    provided they were built from this very kernel source."""
+    package = sys.modules[__package__]
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "_kernels.pxi"), "rb") as f:
+        source = f.read()
+    for entry in sys.path:
+        cand = os.path.join(os.path.abspath(entry or os.getcwd()), "fastinfo")
+        if cand == here or not glob.glob(os.path.join(cand, "_kernels_baseline*.*")):
+            continue
+        try:
+            with open(os.path.join(cand, "_kernels.pxi"), "rb") as f:
+                same = f.read() == source
+        except OSError:
+            same = False
+        if not same:
+            raise ImportError(f"fastinfo's kernels are not built in {here}, and the installed copy in "
+                              f"{cand} was built from other sources: run `pip install .` again")
+        package.__path__.append(cand)
+        return
+    raise ImportError(f"fastinfo's compiled kernels are missing in {here}: install with `pip install .` "
+                      f"(or build in place with `python setup.py build_ext --inplace`)")
+
+
+try:
+    _baseline = importlib.import_module("fastinfo._kernels_baseline")
+except ModuleNotFoundError:
+    _use_installed_kernels()
+    _baseline = importlib.import_module("fastinfo._kernels_baseline")
 cpu_rank = _baseline.cpu_level()   # 0, 1 or 2: the highest level this CPU (and OS) supports
 
 

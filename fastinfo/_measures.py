@@ -237,8 +237,9 @@ _COMMON_DOC = """
         other than 1.
     normalize : bool, default False
         ``False`` applies the formula to the numbers as passed (rows need not
-        sum to 1). ``True`` divides each distribution by its sum, fused into
-        the same pass; an all-zero distribution is then invalid.
+        sum to 1). ``True`` divides each distribution by its sum: a first pass
+        takes the sum, the second computes the terms of p/s while the row is
+        still in cache; an all-zero distribution is then invalid.
     keepdims : bool, default False
         Keep the distribution axis in the result, with length 1.
     invalid : {{'raise', 'nan'}}, default 'raise'
@@ -265,8 +266,9 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
     """Shannon entropy H(p) = -sum_i p_i log p_i of each distribution.
 
     Conventions: a zero probability contributes exactly 0 (0 log 0 = 0); an
-    empty distribution has entropy 0. With ``normalize=True``,
-    H(p/s) = log s - sum p log p / s is computed in the same pass.
+    empty distribution has entropy 0. With ``normalize=True`` the terms are
+    those of p/s (not the one-pass log s - sum p log p / s, which cancels
+    when s is far from 1).
     {doc}
     Examples
     --------
@@ -343,8 +345,7 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
     ``jensenshannon``). The result is always finite and >= 0 for nonnegative
     input, and <= log 2 (1 bit) for normalized input: every term is bounded
     in floating point, so rounding never gives a negative JSD or a NaN
-    distance (SciPy can: scipy#20083). With ``normalize=True`` the sums are
-    taken in a first pass and the terms in a second, reading the row from cache.
+    distance (SciPy can: scipy#20083).
     {doc}
     Examples
     --------
