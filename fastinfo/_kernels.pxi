@@ -407,28 +407,48 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
         else:
             s = _row(<SumPTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
             s.sq = 1.0
-        if s.bad != 0 or not (s.sp > 0 and s.sq > 0 and s.sp <= DBL_MAX and s.sq <= DBL_MAX):
-            return NAN    # invalid, all-zero or overflowing sums: the caller reports which
-        if s.sp < 1e-300 or s.sq < 1e-300:   # 1/s would overflow: scalar path dividing by s
-            return _finish_tiny(tag, _tiny_mass_sum(tag, p, ps, q, qs, n, s.sp, s.sq), o)
+        if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
+            return NAN    # invalid or all-zero: the caller reports which
         if measure is KLTag:
             cp = s.sq / s.sp
         else:
             cp = 1.0 / s.sp
             cq = 1.0 / s.sq
+        if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX):
+            # sums (or their ratio) beyond the float range: 1/s would overflow
+            # or underflow. Rare: a scalar path divides each value by its sum.
+            return _finish_extreme(tag, _extreme_mass_sum(tag, p, ps, q, qs, n), o)
     t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads)
     return _finish(tag, t, n, o)
 
 
-cdef double _tiny_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                           Py_ssize_t n, double sp, double sq) noexcept nogil:
-    """Sum of the terms of p/sp (and q/sq) for sums below 1e-300, dividing each value."""
+cdef double _prescaled_sum(const real* x, Py_ssize_t xs, Py_ssize_t n, double* pre) noexcept nogil:
+    """Sum of x, times a power of two (returned in pre) that keeps it finite."""
     cdef Py_ssize_t i
-    cdef double a = 0.0, x, y = 0.0, m
+    cdef double s = 0.0
+    pre[0] = 1.0
     for i in range(n):
-        x = <double>p[i * ps] / sp
+        s += x[i * xs]
+    if s > DBL_MAX:   # overflowed: values * 2^-600 are exact, and the sum fits
+        pre[0] = 2.0 ** -600
+        s = 0.0
+        for i in range(n):
+            s += x[i * xs] * pre[0]
+    return s
+
+
+cdef double _extreme_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                              Py_ssize_t n) noexcept nogil:
+    """Sum of the terms of p/sp (and q/sq) for sums that are subnormal or overflow."""
+    cdef Py_ssize_t i
+    cdef double a = 0.0, x, y = 0.0, m, sp, sq = 1.0, prep, preq = 1.0
+    sp = _prescaled_sum(p, ps, n, &prep)
+    if _two_inputs(tag):
+        sq = _prescaled_sum(q, qs, n, &preq)
+    for i in range(n):
+        x = (<double>p[i * ps] * prep) / sp
         if _two_inputs(tag):
-            y = <double>q[i * qs] / sq
+            y = (<double>q[i * qs] * preq) / sq
         if measure is EntropyTag:
             a += 0.0 if x == 0 else x * log(x)
         elif measure is CrossEntropyTag:
@@ -441,7 +461,7 @@ cdef double _tiny_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const rea
     return a
 
 
-cdef double _finish_tiny(measure* tag, double a, Options* o) noexcept nogil:
+cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
     cdef double v
     if measure is EntropyTag or measure is CrossEntropyTag:
         v = _nonneg(0.0 - a)
@@ -710,13 +730,19 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     cdef Partial s
     cdef double denom = 1.0
     cdef Py_ssize_t j, b, nb
+    cdef double pre = 1.0
     s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads)
-    if s.bad != 0 or (opt.normalize and (s.sp == 0 or not isfinite(s.sp))):
+    if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             o[j * os] = <real>NAN
         return 1
     if opt.normalize:
         denom = s.sp
+        if denom > DBL_MAX:   # valid values whose sum overflows: p * 2^-600 / (sum of those)
+            denom = _prescaled_sum(p, ps, n, &pre)
+            for j in range(n):
+                o[j * os] = <real>((0.0 - log((<double>p[j * ps] * pre) / denom)) / opt.log_base)
+            return 0
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
