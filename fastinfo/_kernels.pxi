@@ -122,10 +122,11 @@ cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noe
     elif measure is KLTag:
         # One log of the ratio, always in double: KL of close distributions is
         # a small difference and float32 rounding of p/q would dominate it.
-        # cp = sq/sp when normalizing (else 1): log((p/sp) / (q/sq)).
+        # Normalizing: cp = 1/sp, cq = sq/sp (else both 1), so the term is
+        # (p/sp) log((p/q)(sq/sp)): the ratio is taken before any scaling.
         xd = x
         yd = y
-        t = xd * fi_log((xd / yd) * cp)
+        t = (xd * cp) * fi_log((xd / yd) * cq)
         return 0.0 if x == 0 else t
     elif measure is JSTag:
         # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.
@@ -160,10 +161,10 @@ cdef inline double _term_careful(measure* tag, real x, real y, double cp, double
             return 0.0
         if yd == 0:
             return INFINITY
-        r = (xd / yd) * cp
+        r = (xd / yd) * cq
         if r < DBL_MIN or r > DBL_MAX:   # the ratio under- or overflowed: use the difference of logs
-            return xd * (log(xd) - log(yd) + log(cp))
-        return xd * log(r)
+            return (xd * cp) * (log(xd) - log(yd) + log(cq))
+        return (xd * cp) * log(r)
     elif measure is JSTag:
         xd = xd * cp
         yd = yd * cq
@@ -365,8 +366,8 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
     elif measure is CrossEntropyTag:
         v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
     elif measure is KLTag:
-        if o.normalize:    # the terms carry the factor sq/sp (see _row_value)
-            v = _nonneg(t.a / t.sp)
+        if o.normalize:
+            v = _nonneg(t.a)
         else:
             v = t.a
             # Log-sum inequality: KL >= sp log(sp/sq), which is 0 when the
@@ -409,11 +410,8 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
             s.sq = 1.0
         if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
             return NAN    # invalid or all-zero: the caller reports which
-        if measure is KLTag:
-            cp = s.sq / s.sp
-        else:
-            cp = 1.0 / s.sp
-            cq = 1.0 / s.sq
+        cp = 1.0 / s.sp
+        cq = s.sq / s.sp if measure is KLTag else 1.0 / s.sq
         if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX):
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
