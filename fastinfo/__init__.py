@@ -8,6 +8,7 @@ baseline the benchmarks compare against.
 """
 
 from ._config import __version__, config, show_config
+from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "surprisal",
     "show_config",
     "config",
+    "reference",
     "__version__",
 ]
