@@ -354,6 +354,12 @@ def test_normalize_subnormal_and_huge_sums():
         close(fastinfo.js_divergence(np.array([1.0, 0.0]), p, normalize=True), ref_js([1.0, 0.0], [0.5, 0.5]))
         close(fastinfo.kl_divergence(np.array([1.0, 0.5]), p, normalize=True), ref_kl([2 / 3, 1 / 3], [0.5, 0.5]))
         close(fastinfo.cross_entropy(np.array([1.0, 0.5]), p, normalize=True), ln2)
+    # sums whose ratio is outside the float range
+    close(fastinfo.kl_divergence(np.array([1e60, 0.0]), np.array([1e-300, 1e-300]), normalize=True), ln2)
+    assert np.isposinf(fastinfo.kl_divergence(np.array([1e-300, 1e-300]), np.array([1e60, 0.0]), normalize=True))
+    close(fastinfo.cross_entropy(np.array([1e300, 0.0]), np.array([1e-300, 1e-300]), normalize=True), ln2)
+    close(fastinfo.js_divergence(np.array([1e300, 0.0]), np.array([1e-300, 1e-300]), normalize=True),
+          ref_js([1.0, 0.0], [0.5, 0.5]))
     # q normalizes to [1, 0]: p's second entry meets q == 0 -> +inf (not 0)
     q = np.array([5e-324, 0.0])
     assert np.isposinf(fastinfo.kl_divergence(np.array([0.0, 2.0]), q, normalize=True))
@@ -987,6 +993,39 @@ def test_n_threads_bitwise_identical_variants(variant, big_inputs):
             assert np.array_equal(_bits(r), _bits(results[0])), (variant, f.__name__, n)
 
 
+def test_long_rows_strided_broadcast_and_invalid_across_threads(big_inputs):
+    # rows long enough to be split across threads: strided and broadcast operands,
+    # and an offending value near the end of a row must still be found
+    _, _, lp, lq = big_inputs
+    buf = np.empty(2 * lp.size)
+    buf[::2] = lp
+    strided = buf[::2]
+    two = np.broadcast_to(lq, (2, lq.size))
+    for n in THREAD_SETTINGS:
+        r = fastinfo.kl_divergence(strided, lq, n_threads=n)
+        close(r, ref_kl(lp, lq), rtol=1e-11)
+        rb = fastinfo.js_divergence(lp[None, :], two, n_threads=n)
+        assert rb.shape == (2,) and rb[0] == rb[1]
+    bad = lp.copy()
+    bad[-1] = np.nan
+    for n in THREAD_SETTINGS:
+        with pytest.raises(ValueError, match=r"batch index \(\)"):
+            fastinfo.entropy(bad, n_threads=n)
+        assert np.isnan(fastinfo.entropy(bad, invalid="nan", n_threads=n))
+    b2 = lp.reshape(2, -1).copy()
+    b2[1, -2] = -1.0
+    for n in THREAD_SETTINGS:
+        with pytest.raises(ValueError, match=r"batch index \(1,\)"):
+            fastinfo.cross_entropy(lq.reshape(2, -1), b2, n_threads=n)
+        r = fastinfo.cross_entropy(lq.reshape(2, -1), b2, invalid="nan", n_threads=n)
+        assert np.isfinite(r[0]) and np.isnan(r[1])
+    zeros = np.zeros(lp.size)
+    for n in THREAD_SETTINGS:
+        with pytest.raises(ValueError, match=r"batch index \(\)"):
+            fastinfo.entropy(zeros, normalize=True, n_threads=n)
+        assert fastinfo.entropy(zeros, n_threads=n) == 0.0
+
+
 def test_n_threads_bitwise_small_batches():
     # fewer rows than threads, and tiny rows
     rng = np.random.default_rng(54)
@@ -997,6 +1036,21 @@ def test_n_threads_bitwise_small_batches():
             rs = [call(name, p, q, n_threads=n) for n in THREAD_SETTINGS + [8]]
             for r in rs[1:]:
                 assert np.array_equal(_bits(r), _bits(rs[0])), (shape, name)
+
+
+def test_n_threads_none_follows_threadpoolctl_at_call_time(big_inputs):
+    # threadpoolctl is a test dependency (pyproject [test]); not optional here
+    from threadpoolctl import threadpool_limits
+
+    p, q, _, _ = big_inputs
+    cfg = fastinfo.config()
+    full = fastinfo.kl_divergence(p[:300], q[:300])
+    with threadpool_limits(limits=1, user_api="openmp"):
+        if cfg["openmp"]:
+            assert fastinfo.config()["max_threads"] == 1
+        limited = fastinfo.kl_divergence(p[:300], q[:300])
+    assert fastinfo.config()["max_threads"] == cfg["max_threads"]
+    assert np.array_equal(_bits(limited), _bits(full))
 
 
 @pytest.mark.parametrize("n", [0, -1, -4], ids=repr)
