@@ -480,28 +480,18 @@ cdef inline int _effective_threads(Py_ssize_t work, int n_threads) noexcept nogi
     return n_threads
 
 
-cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] q, double[::1] out,
-                             Options* o, int n_threads) noexcept nogil:
-    """out[i] = measure(p[i], q[i]) for every row; returns the number of NaN (invalid) rows."""
-    cdef Py_ssize_t N = p.shape[0], K = p.shape[1], i
-    cdef Py_ssize_t nbad = 0
+cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
+                            const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
+                            double* out, Options* o, int n_threads) noexcept nogil:
+    """out[i] = measure(row i of p, row i of q); row strides in bytes, element strides in
+    elements (`kind` only selects the dtype). Returns the number of NaN (invalid) rows."""
+    cdef Py_ssize_t i, nbad = 0
     cdef int nt
     cdef double v
-    cdef const char* pbase
-    cdef const char* qbase
-    cdef Py_ssize_t prs, qrs, ps, qs
-    if N == 0:
-        return 0
     if K == 0:
         for i in range(N):
             out[i] = 0.0
         return 0
-    pbase = <const char*> &p[0, 0]
-    qbase = <const char*> &q[0, 0]
-    prs = p.strides[0]
-    qrs = q.strides[0]
-    ps = p.strides[1] // <Py_ssize_t>sizeof(real)
-    qs = q.strides[1] // <Py_ssize_t>sizeof(real)
     nt = _effective_threads(N * K, n_threads)
     if nt == 1:
         for i in range(N):
@@ -523,6 +513,18 @@ cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] 
             if v != v:
                 nbad += 1
     return nbad
+
+
+cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] q, double[::1] out,
+                             Options* o, int n_threads) noexcept nogil:
+    """The batched driver on 2-D strided memoryviews (rows x distribution)."""
+    if p.shape[0] == 0:
+        return 0
+    if p.shape[1] == 0:
+        return _reduce_ptr(tag, <const real*>NULL, NULL, 0, 1, NULL, 0, 1, p.shape[0], 0, &out[0], o, n_threads)
+    return _reduce_ptr(tag, <const real*>NULL, <const char*> &p[0, 0], p.strides[0], p.strides[1] // <Py_ssize_t>sizeof(real),
+                       <const char*> &q[0, 0], q.strides[0], q.strides[1] // <Py_ssize_t>sizeof(real),
+                       p.shape[0], p.shape[1], &out[0], o, n_threads)
 
 
 cdef int _check(Py_ssize_t pn, Py_ssize_t pk, Py_ssize_t qn, Py_ssize_t qk, Py_ssize_t on,
@@ -608,11 +610,12 @@ MEASURES = {"entropy": M_ENTROPY, "cross_entropy": M_CROSS_ENTROPY,
             "kl_divergence": M_KL, "js_divergence": M_JS}
 
 
-cdef inline bint _plain_vector(object a) noexcept:
+cdef inline bint _plain(object a) noexcept:
+    """A 1-D or 2-D, C-contiguous, aligned, native float32/float64 ndarray."""
     if not cnp.PyArray_Check(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
-    return (cnp.PyArray_NDIM(arr) == 1
+    return ((cnp.PyArray_NDIM(arr) == 1 or cnp.PyArray_NDIM(arr) == 2)
             and cnp.PyArray_ISCARRAY_RO(arr)            # C-contiguous, aligned, native byte order
             and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT))
 
@@ -624,31 +627,44 @@ cdef cnp.dtype _F64_DESCR = np.dtype(np.float64)
 cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
 
 
-def reduce_vector(int measure, object p, object q, object normalize, bint distance, object base,
-                  object invalid, object n_threads):
-    """The measure of one 1-D distribution (or pair) as a NumPy scalar -- or None.
+def reduce_plain(int measure, object p, object q, object axis, object normalize, bint distance,
+                 object base, object invalid, object n_threads):
+    """The measure of a plain 1-D vector (a NumPy scalar) or of the rows of a
+    plain C-contiguous 2-D batch along axis -1 (a new 1-D array) -- or None.
 
-    None means "take the general path": the input is not a plain vector, an
-    argument is not of the common form (validated and reported there), or
-    the row is invalid and invalid='raise' (the error message is built there).
+    q may be None, of p's shape, or (for a batch) one 1-D reference row.
+    None means "take the general path": the input is not plain, an argument
+    is not of the common form (validated and reported there), or a row is
+    invalid and invalid='raise' (the error message is built there).
     """
     cdef Options o
-    cdef Py_ssize_t n
-    cdef int typenum, nt
-    cdef bint nan_mode
+    cdef Py_ssize_t N, K, qrs, nbad = 0
+    cdef int typenum, nt, nd
+    cdef bint nan_mode, single
     cdef double v = 0.0, log_base = 1.0
     cdef float vf
-    cdef const void* pd
-    cdef const void* qd
-    if not _plain_vector(p):
+    cdef const char* pd
+    cdef const char* qd
+    cdef cnp.ndarray res
+    if not _plain(p):
         return None
-    if q is None:
-        q = p
-    elif not _plain_vector(q):
+    nd = cnp.PyArray_NDIM(<cnp.ndarray>p)
+    if type(axis) is not int or not (axis == -1 or axis == nd - 1):
         return None
     typenum = cnp.PyArray_TYPE(<cnp.ndarray>p)
-    n = cnp.PyArray_DIM(<cnp.ndarray>p, 0)
-    if cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum or cnp.PyArray_DIM(<cnp.ndarray>q, 0) != n:
+    K = cnp.PyArray_DIM(<cnp.ndarray>p, nd - 1)
+    N = cnp.PyArray_DIM(<cnp.ndarray>p, 0) if nd == 2 else 1
+    if q is None:
+        q = p
+        qrs = K
+    elif not _plain(q) or cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum:
+        return None
+    elif cnp.PyArray_NDIM(<cnp.ndarray>q) == nd and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == cnp.PyArray_DIM(<cnp.ndarray>p, 0) \
+            and cnp.PyArray_DIM(<cnp.ndarray>q, nd - 1) == K:
+        qrs = K                                # same shape
+    elif nd == 2 and cnp.PyArray_NDIM(<cnp.ndarray>q) == 1 and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == K:
+        qrs = 0                                # one reference row for the whole batch
+    else:
         return None
     if normalize is not True and normalize is not False:
         return None
@@ -671,38 +687,47 @@ def reduce_vector(int measure, object p, object q, object normalize, bint distan
             log_base = log(<double>base)
         else:
             return None
-    pd = cnp.PyArray_DATA(<cnp.ndarray>p)
-    qd = cnp.PyArray_DATA(<cnp.ndarray>q)
-    _options(&o, normalize is True, distance, log_base, n, typenum == cnp.NPY_FLOAT)
-    if n > 0:
-        nt = _effective_threads(n, nt)
+    single = typenum == cnp.NPY_FLOAT
+    pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
+    qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
+    _options(&o, normalize is True, distance, log_base, K, single)
+    if nd == 1:
         with nogil:
-            v = _vector_value(measure, typenum == cnp.NPY_FLOAT, pd, qd, n, &o, nt)
-    if v != v and not nan_mode:
+            nbad = _ptr_rows(measure, single, pd, 0, qd, 0, 1, K, &v, &o, nt)
+        if nbad and not nan_mode:
+            return None
+        if single:
+            vf = <float>v
+            return PyArray_Scalar(&vf, _F32_DESCR, None)
+        return PyArray_Scalar(&v, _F64_DESCR, None)
+    res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
+    with nogil:
+        nbad = _ptr_rows(measure, single, pd, K, qd, qrs, N, K, <double*>cnp.PyArray_DATA(res), &o, nt)
+    if nbad and not nan_mode:
         return None
-    if typenum == cnp.NPY_FLOAT:
-        vf = <float>v
-        return PyArray_Scalar(&vf, _F32_DESCR, None)
-    return PyArray_Scalar(&v, _F64_DESCR, None)
+    return res.astype(np.float32) if single else res
 
 
-cdef double _vector_value(int measure, bint single, const void* pd, const void* qd, Py_ssize_t n,
-                          Options* o, int nt) noexcept nogil:
+cdef Py_ssize_t _ptr_rows(int measure, bint single, const char* pd, Py_ssize_t prs_el, const char* qd,
+                          Py_ssize_t qrs_el, Py_ssize_t N, Py_ssize_t K, double* out, Options* o,
+                          int nt) noexcept nogil:
+    """_reduce_ptr for contiguous rows, row strides given in elements."""
+    cdef Py_ssize_t es = sizeof(float) if single else sizeof(double)
     if single:
         if measure == M_ENTROPY:
-            return _row_value(<EntropyTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+            return _reduce_ptr(<EntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
         elif measure == M_CROSS_ENTROPY:
-            return _row_value(<CrossEntropyTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+            return _reduce_ptr(<CrossEntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
         elif measure == M_KL:
-            return _row_value(<KLTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
-        return _row_value(<JSTag*>NULL, <const float*>pd, 1, <const float*>qd, 1, n, o, nt)
+            return _reduce_ptr(<KLTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+        return _reduce_ptr(<JSTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
     if measure == M_ENTROPY:
-        return _row_value(<EntropyTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+        return _reduce_ptr(<EntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
     elif measure == M_CROSS_ENTROPY:
-        return _row_value(<CrossEntropyTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+        return _reduce_ptr(<CrossEntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
     elif measure == M_KL:
-        return _row_value(<KLTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
-    return _row_value(<JSTag*>NULL, <const double*>pd, 1, <const double*>qd, 1, n, o, nt)
+        return _reduce_ptr(<KLTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+    return _reduce_ptr(<JSTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
 
 
 # --- surprisal (elementwise) --------------------------------------------------

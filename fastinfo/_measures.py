@@ -34,7 +34,7 @@ _M_ENTROPY = _k.MEASURES["entropy"]
 _M_CROSS_ENTROPY = _k.MEASURES["cross_entropy"]
 _M_KL_DIVERGENCE = _k.MEASURES["kl_divergence"]
 _M_JS_DIVERGENCE = _k.MEASURES["js_divergence"]
-_reduce_vector = _k.reduce_vector
+_reduce_plain = _k.reduce_plain
 _max_threads = _k.max_threads
 
 
@@ -280,8 +280,8 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
     >>> print(fastinfo.entropy([3, 1], normalize=True) == fastinfo.entropy([0.75, 0.25]))
     True
     """
-    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
-        r = _reduce_vector(_M_ENTROPY, p, None, normalize, False, base, invalid, n_threads)
+    if out is None and not keepdims:   # plain 1-D/2-D C-contiguous input: the lean path
+        r = _reduce_plain(_M_ENTROPY, p, None, axis, normalize, False, base, invalid, n_threads)
         if r is not None:
             return r
     return _reduce("entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads)
@@ -304,8 +304,8 @@ def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     >>> print(fastinfo.cross_entropy([1.0, 0.0], [0.0, 1.0]))
     inf
     """
-    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
-        r = _reduce_vector(_M_CROSS_ENTROPY, p, q, normalize, False, base, invalid, n_threads)
+    if out is None and not keepdims:   # plain 1-D/2-D C-contiguous input: the lean path
+        r = _reduce_plain(_M_CROSS_ENTROPY, p, q, axis, normalize, False, base, invalid, n_threads)
         if r is not None:
             return r
     return _reduce("cross_entropy", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
@@ -330,8 +330,8 @@ def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     >>> print(fastinfo.kl_divergence(p, p))
     0.0
     """
-    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
-        r = _reduce_vector(_M_KL_DIVERGENCE, p, q, normalize, False, base, invalid, n_threads)
+    if out is None and not keepdims:   # plain 1-D/2-D C-contiguous input: the lean path
+        r = _reduce_plain(_M_KL_DIVERGENCE, p, q, axis, normalize, False, base, invalid, n_threads)
         if r is not None:
             return r
     return _reduce("kl_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
@@ -356,8 +356,8 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
     0.0
     """
     distance = bool(distance)
-    if out is None and not keepdims and (axis == -1 or axis == 0):   # one plain vector: lean path
-        r = _reduce_vector(_M_JS_DIVERGENCE, p, q, normalize, distance, base, invalid, n_threads)
+    if out is None and not keepdims:   # plain 1-D/2-D C-contiguous input: the lean path
+        r = _reduce_plain(_M_JS_DIVERGENCE, p, q, axis, normalize, distance, base, invalid, n_threads)
         if r is not None:
             return r
     return _reduce("js_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
