@@ -25,7 +25,7 @@ cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.math cimport log, sqrt, isfinite, INFINITY, NAN
 from libc.stdlib cimport malloc, free
-from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON
+from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN
 
 import numpy as np
 
@@ -392,7 +392,7 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
             return sqrt(v / o.log_base)
     else:
         v = t.a
-    return v / o.log_base
+    return v / o.log_base + 0.0    # + 0.0: no -0.0 when log_base < 0
 
 
 cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
@@ -414,7 +414,9 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
             return NAN    # invalid or all-zero: the caller reports which
         cp = 1.0 / s.sp
         cq = s.sq / s.sp if measure is KLTag else 1.0 / s.sq
-        if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX):
+        # float32 entropy/cross-entropy scale in float: the factors must be normal floats
+        if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX) or \
+                (real is float and not (FLT_MIN <= cp <= FLT_MAX and FLT_MIN <= cq <= FLT_MAX)):
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
             return _finish_extreme(tag, _extreme_mass_sum(tag, p, ps, q, qs, n), o)
@@ -454,11 +456,19 @@ cdef double _extreme_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const 
         elif measure is CrossEntropyTag:
             a += 0.0 if x == 0 else x * log(y)
         elif measure is KLTag:
-            a += 0.0 if x == 0 else (INFINITY if y == 0 else x * log(x / y))
+            a += 0.0 if x == 0 else (INFINITY if y == 0 else x * _log_ratio(x, y))
         elif measure is JSTag:
             m = 0.5 * x + 0.5 * y
-            a += (0.0 if x == 0 else x * log(x / m)) + (0.0 if y == 0 else y * log(y / m))
+            a += (0.0 if x == 0 else x * _log_ratio(x, m)) + (0.0 if y == 0 else y * _log_ratio(y, m))
     return a
+
+
+cdef inline double _log_ratio(double x, double y) noexcept nogil:
+    """log(x/y) for x, y > 0, also when x/y over- or underflows."""
+    cdef double r = x / y
+    if r < DBL_MIN or r > DBL_MAX:
+        return log(x) - log(y)
+    return log(r)
 
 
 cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
@@ -472,7 +482,7 @@ cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
         v = LN2 if v > LN2 else v
         if o.distance:
             return sqrt(v / o.log_base)
-    return v / o.log_base
+    return v / o.log_base + 0.0
 
 
 # --- the batched driver -----------------------------------------------------

@@ -150,6 +150,10 @@ def _prepare(p, q, axis):
     if ps[ax] != qs[ax]:
         raise ValueError(f"p and q must have the same length along the distribution axis "
                          f"(axis={axis}): got {ps[ax]} and {qs[ax]} (shapes {P.shape} and {Q.shape})")
+    if P.ndim != ndim:
+        P = P.reshape(ps)    # leading 1s: always a view
+    if Q.ndim != ndim:
+        Q = Q.reshape(qs)
     if ps != qs:
         try:
             shape = np.broadcast_shapes(ps, qs)
@@ -183,8 +187,9 @@ def _raise_invalid(fname, arrays, names, idx, normalize):
         if normalize and not a[idx].any():
             raise ValueError(f"{fname}: cannot normalize: {name} sums to zero in the distribution at "
                              f"batch index {idx}")
-    raise ValueError(f"{fname}: the sum of {' or '.join(names)} overflows in the distribution at "
-                     f"batch index {idx}")
+    raise ValueError(f"{fname}: the result is undefined (NaN) for the distribution at batch index "
+                     f"{idx}: infinite terms of opposite sign (e.g. huge p with q > 1 beside p > 0 "
+                     f"with q = 0) or sums beyond the float range")
 
 
 def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance=False):
@@ -356,6 +361,9 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
     0.0
     """
     distance = bool(distance)
+    if distance and base is not None and _log_base(base) < 0:
+        raise ValueError(f"distance=True needs base > 1 (the square root of a divergence in base "
+                         f"{base!r} < 1, which is negative); got base={base!r}")
     if out is None and not keepdims:   # plain 1-D/2-D C-contiguous input: the lean path
         r = _reduce_plain(_M_JS_DIVERGENCE, p, q, axis, normalize, distance, base, invalid, n_threads)
         if r is not None:

@@ -1,0 +1,53 @@
+"""Regressions found in review; oracles are mpmath/NumPy-free closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastinfo
+
+
+def test_kl_normalize_extreme_sums_with_subnormal_q():
+    # normalizing makes both calls the same distributions: KL = 0.5*log(0.5/(1e-320/(1+1e-320)))
+    a = fastinfo.kl_divergence([1e308, 1e308], [1.0, 1e-320], normalize=True)
+    b = fastinfo.kl_divergence([1.0, 1.0], [1.0, 1e-320], normalize=True)
+    expected = 0.5 * math.log(0.5) + 0.5 * (math.log(0.5) - math.log(1e-320))
+    assert math.isfinite(a) and abs(a - expected) <= 1e-12 * expected
+    assert abs(b - expected) <= 1e-12 * expected
+
+
+@pytest.mark.parametrize("name", ["entropy", "cross_entropy"])
+def test_float32_normalize_with_huge_sums(name):
+    k = 1_400_000   # sum ~4.8e44: 1/sum is below the float32 normal range
+    p = np.full(k, 3.4e38, np.float32)
+    r = fastinfo.entropy(p, normalize=True) if name == "entropy" else \
+        fastinfo.cross_entropy(np.ones(k, np.float32), p, normalize=True)
+    assert abs(float(r) - math.log(k)) <= 1e-6 * math.log(k)
+
+
+def test_js_distance_with_base_below_one_is_rejected():
+    with pytest.raises(ValueError, match="base > 1"):
+        fastinfo.js_divergence([1.0, 0.0], [0.0, 1.0], distance=True, base=0.5)
+    with pytest.raises(ValueError, match="base > 1"):
+        fastinfo.js_divergence(np.ones((2, 3)), np.ones((2, 3)), distance=True, base=0.5)
+    # the divergence itself is fine in base 0.5: negative, and +0.0 (not -0.0) for p == q
+    v = fastinfo.js_divergence([1.0, 0.0], [0.0, 1.0], base=0.5)
+    assert v == -1.0
+    z = fastinfo.js_divergence([0.5, 0.5], [0.5, 0.5], base=0.5)
+    assert z == 0.0 and math.copysign(1.0, z) == 1.0
+
+
+def test_operands_differing_by_leading_ones_broadcast():
+    r = fastinfo.kl_divergence(np.array([0.5, 0.5]), np.array([[0.5, 0.5]]))
+    assert isinstance(r, np.ndarray) and r.shape == (1,) and r[0] == 0.0
+    r = fastinfo.kl_divergence(np.ones(3), np.ones((1, 3)), axis=0)
+    assert r.shape == (3,) and np.all(r == 0.0)
+    r = fastinfo.kl_divergence(np.ones((1, 3)), np.ones(3), axis=0)
+    assert r.shape == (3,) and np.all(r == 0.0)
+
+
+def test_nan_from_valid_input_is_explained():
+    with pytest.raises(ValueError, match="undefined"):
+        fastinfo.cross_entropy([1e308, 1.0], [1e308, 0.0])
+    assert np.isnan(fastinfo.cross_entropy([1e308, 1.0], [1e308, 0.0], invalid="nan"))
