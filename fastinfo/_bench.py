@@ -825,7 +825,7 @@ def format_targets(targets):
         elif "roofline" in t["target"]:
             value = f"{worst:.0%}"
         else:
-            value = f"{worst:.2f}x"
+            value = f"{worst:.3f}x"
         verdict = "yes" if t["holds"] else "NO (" + "; ".join(t["failing"]) + ")"
         lines.append(f"| {t['target']} | {value} ({t['worst_case']}) | {verdict} |")
     return "\n".join(lines)

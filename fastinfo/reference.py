@@ -74,32 +74,38 @@ def _normalize_axis(axis, ndim):
 
 
 def _prepare(values, names, axis):
-    """Convert, move the distribution axis last, check lengths and batch shapes.
+    """Convert, align, move the distribution axis last, check lengths and batch shapes.
 
-    Returns (arrays with the distribution axis last, batch shape, K, dtype,
-    position of the distribution axis in a keepdims result).
+    NumPy's rule: shapes are aligned on the right (leading axes of length 1
+    added), `axis` counts in that common shape, the lengths along it must
+    match and the other (batch) axes broadcast. Returns (arrays with the
+    distribution axis last, batch shape, K, dtype, the axis's position).
     """
     arrays = [_as_float_array(v, n) for v, n in zip(values, names)]
     dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
-    moved = []
     for a, name in zip(arrays, names):
         if a.ndim == 0:
             raise ValueError(f"{name} must have at least one dimension (the distribution axis)")
-        moved.append(np.moveaxis(a.astype(dtype, copy=False), _normalize_axis(axis, a.ndim), -1))
-    k = moved[0].shape[-1]
-    for a, name in zip(moved[1:], names[1:]):
-        if a.shape[-1] != k:
+    ndim = max(a.ndim for a in arrays)
+    ax = _normalize_axis(axis, ndim)
+    aligned = [a.astype(dtype, copy=False) for a in arrays]
+    aligned = [a if a.ndim == ndim else a.reshape((1,) * (ndim - a.ndim) + a.shape) for a in aligned]
+    k = aligned[0].shape[ax]
+    for a, name in zip(aligned[1:], names[1:]):
+        if a.shape[ax] != k:
             raise ValueError(
                 f"distributions must have the same length along axis {axis}: "
-                f"{names[0]} has {k}, {name} has {a.shape[-1]}"
+                f"{names[0]} has {k}, {name} has {a.shape[ax]}"
             )
+    moved = aligned if ax == ndim - 1 else [np.moveaxis(a, ax, -1) for a in aligned]
+    if len(moved) == 1:
+        return moved, moved[0].shape[:-1], k, np.dtype(dtype), ax
     try:
         batch_shape = np.broadcast_shapes(*(a.shape[:-1] for a in moved))
     except ValueError:
-        shapes = ", ".join(f"{n} {a.shape[:-1]}" for n, a in zip(names, moved))
+        shapes = ", ".join(f"{n} {v.shape}" for n, v in zip(names, arrays))
         raise ValueError(f"batch shapes do not broadcast: {shapes}") from None
-    out_axis = _normalize_axis(axis, len(batch_shape) + 1)
-    return moved, batch_shape, k, np.dtype(dtype), out_axis
+    return moved, batch_shape, k, np.dtype(dtype), ax
 
 
 def _maybe_normalize(arrays, normalize):
@@ -327,8 +333,7 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
     """
     _check_invalid(invalid)
     log_base = _log_of_base(base)
-    (x,), batch_shape, k, dtype, _ = _prepare((p,), ("p",), axis)
-    ax = _normalize_axis(axis, x.ndim)
+    (x,), batch_shape, k, dtype, ax = _prepare((p,), ("p",), axis)
     with np.errstate(all="ignore"):
         (xs,), sums = _maybe_normalize([x], normalize and k > 0)
         result = np.log(xs)
