@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""Run fastinfo's benchmark grid side by side and print the table.
+"""Run fastinfo's benchmark grid side by side and print the tables.
 
-    python bench/run.py                      # full grid, 7 interleaved rounds
-    python bench/run.py --quick              # 3 rounds: a check that takes well under a minute... on an idle machine
+    python bench/run.py                      # full grid, 7 interleaved rounds (~1.5 min)
+    python bench/run.py --quick              # 3 rounds, SciPy/PyTorch once (~25 s)
     python bench/run.py --json results.json  # also write the raw figures
+    python bench/run.py --retry-busy 5       # redo a workload while other processes use the CPUs
     python bench/run.py --help               # subsets: --measures, --shapes, --dtypes, --threads
 
 Needs the installed (compiled) fastinfo; SciPy and PyTorch are optional

@@ -267,6 +267,12 @@ def build_contenders(workload, inputs, threads=THREADS):
     torch = _import_torch()
     roofline = _roofline_kernel()
     found = {}
+    scipy_fn = _scipy_function(measure)
+    if scipy_fn is not None:
+        f, conv = scipy_fn
+        found["scipy"] = Contender(
+            "scipy", "scipy", None, _SCIPY_CALLS[measure], lambda: f(p, q), conv
+        )
 
     if workload.latency:
         found["fastinfo"] = Contender(
@@ -281,12 +287,6 @@ def build_contenders(workload, inputs, threads=THREADS):
         found["numpy"] = Contender(
             "numpy", "numpy", None, "fastinfo.reference.entropy(p)", lambda: baseline(*args)
         )
-        sc = _scipy_function(measure)
-        if sc is not None:
-            f, conv = sc
-            found["scipy"] = Contender(
-                "scipy", "scipy", None, _SCIPY_CALLS[measure], lambda: f(p, q), conv
-            )
         if torch is not None:
             tf = _torch_function(torch, measure)
             tp, tq = torch.from_numpy(p), torch.from_numpy(q)
@@ -310,12 +310,6 @@ def build_contenders(workload, inputs, threads=THREADS):
             f"fastinfo.reference.{measure}({', '.join('pq'[: len(args)])})",
             lambda: baseline(*args),
         )
-        sc = _scipy_function(measure)
-        if sc is not None:
-            f, conv = sc
-            found["scipy"] = Contender(
-                "scipy", "scipy", None, _SCIPY_CALLS[measure], lambda: f(p, q), conv
-            )
         if torch is not None:
             tf = _torch_function(torch, measure)
             tp, tq = torch.from_numpy(p), torch.from_numpy(q)
@@ -601,6 +595,28 @@ def run_benchmarks(
     return results
 
 
+def keep_heap():
+    """Make glibc keep freed memory in the process instead of returning it to the OS.
+
+    NumPy, SciPy and PyTorch allocate batch-sized temporaries on every call;
+    above 32 MB glibc maps them afresh each time, and touching the new pages
+    costs page faults, which in a virtual machine can cost more than the
+    arithmetic and vary wildly from call to call. With the heap kept, the
+    figures measure the computation (NumPy's cost of faulting its
+    temporaries is then left out). Returns True if it took effect.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        m_trim_threshold, m_mmap_max = -1, -4
+        return bool(libc.mallopt(m_mmap_max, 0)) and bool(
+            libc.mallopt(m_trim_threshold, 2**31 - 1)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
 # --------------------------------------------------------------------------
 # environment, targets, tables
 
@@ -762,7 +778,7 @@ def format_table(results):
                     s="x".join(str(v) for v in r["shape"]),
                     d=r["dtype"],
                     n=r["n_threads"],
-                    fi=_fmt(ms.get("fastinfo")),
+                    fi=_fmt(ms.get("fastinfo")) + _flag(r, "fastinfo"),
                     np_=_fmt(ms.get("numpy")),
                     sc=_fmt(ms.get("scipy")) + _flag(r, "scipy"),
                     to=_fmt(ms.get("torch")) + _flag(r, "torch"),
@@ -777,8 +793,8 @@ def format_table(results):
                     busy=_fmt_share(r.get("other_load")),
                 )
             )
-        if any(ok is False for r in thr for ok in r["agrees"].values()):
-            lines += ["", "(!) this contender's result differs from the NumPy baseline's."]
+    if any(ok is False for r in results for ok in r["agrees"].values()):
+        lines += ["", "(!) this contender's result differs from the NumPy baseline's."]
     for r in results:
         if r["kind"] != "latency":
             continue
@@ -792,8 +808,10 @@ def format_table(results):
             "|---|---|--:|--:|",
         ]
         for key, us in r["median_us"].items():
+            flag = " (!)" if r["agrees"].get(key) is False else ""
             lines.append(
-                f"| {key} | `{r['calls'][key]}` | {_fmt(us)} | {_fmt_ratio(r['vs_fastinfo'].get(key))} |"
+                f"| {key} | `{r['calls'][key]}` | {_fmt(us)}{flag} "
+                f"| {_fmt_ratio(r['vs_fastinfo'].get(key))} |"
             )
     return "\n".join(lines)
 
@@ -866,6 +884,9 @@ def main(argv=None, prog=None):
                     help="batch shapes (default: %(default)s)")
     ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     ap.add_argument("--no-latency", action="store_true", help="skip the 1x100 latency call")
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="keep freed memory in the process (glibc): no page faults on the "
+                    "contenders' temporaries, steadier NumPy/SciPy/PyTorch figures")
     ap.add_argument("--retry-busy", type=int, default=0, metavar="N",
                     help=f"time a workload again, up to N times, while other processes took more "
                     f"than {BUSY_SHARE:.0%} of the CPUs (keeps the quietest attempt)")
@@ -873,12 +894,15 @@ def main(argv=None, prog=None):
     shapes = [_parse_shape(s) if isinstance(s, str) else s for s in args.shapes]
 
     env = environment()
+    env["keep_heap"] = keep_heap() if args.keep_heap else False
     cfg = env["fastinfo_config"]
     print(f"fastinfo {env['fastinfo']}  config: {cfg}")
     print(f"numpy {env['numpy']}, scipy {env['scipy']}, torch {env['torch']}; "
           f"{env['cpu']} x {env['cpu_count']}; load average {env['loadavg']}")
     if not env["roofline_available"]:
         print("note: fastinfo._dispatch.kernels.read_roofline is missing: no roofline figures")
+    if args.keep_heap:
+        print("heap kept (--keep-heap): " + ("yes" if env["keep_heap"] else "not supported here"))
     with OtherLoad() as probe:  # the load average lags by minutes: look for a second
         time.sleep(1.0)
     if probe.share is not None and probe.share > BUSY_SHARE:
