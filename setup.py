@@ -9,8 +9,8 @@ What it decides, and prints while building:
   instruction-set level -- ``baseline`` (the platform default), and on x86-64
   also ``avx2`` (x86-64-v3: AVX2 + FMA) and ``avx512`` (x86-64-v4). The best
   level the CPU supports is chosen at import time (``fastinfo/_dispatch.py``).
-  No ``-march=native``: the wheel runs on any x86-64 CPU.
-* Never ``-ffast-math``: it drops inf/NaN semantics (the 0*log 0 = 0 convention
+  No native-CPU tuning flag: the wheel runs on any x86-64 CPU.
+* Never gcc's fast-math mode: it drops inf/NaN semantics (the 0*log 0 = 0 convention
   and +inf results depend on them) and links crtfastmath.o, which turns on
   flush-to-zero for the whole Python process. ``-fno-trapping-math`` is what
   lets gcc turn ``p == 0 ? 0 : p*log(p)`` into a vector select; it changes no

@@ -117,19 +117,19 @@ def _row_stride(shape, strides):
     return 0 if row is None else row
 
 
-def _run_batched(call, arrays, res, batch):
-    """call(*2-D views, res_1d) over the batch; splits the outer dims in Python
-    only when the batch dims of some array cannot be viewed as one (e.g. a
-    broadcast q against an N-d p), so no array is ever copied."""
-    if len(batch) == 1:    # already rows x distribution
-        return call(*arrays, res)
-    if all(_row_stride(a.shape[:-1], a.strides[:-1]) is not None for a in arrays):
+def _run_batched(call, arrays, batch):
+    """call(*views) with every array viewed as (rows, core...): inputs are
+    (*batch, K), outputs (*batch) for reductions or (*batch, K) for surprisal.
+    The outer dims are split in Python only when the batch dims of some array
+    cannot be viewed as one (e.g. a broadcast q against an N-d p), so no array
+    is ever copied."""
+    nb = len(batch)
+    if nb == 1:    # already rows x distribution
+        return call(*arrays)
+    if all(_row_stride(a.shape[:nb], a.strides[:nb]) is not None for a in arrays):
         n = math.prod(batch)
-        return call(*[a.reshape(n, a.shape[-1]) for a in arrays], res.reshape(n) if res.ndim != 1 else res)
-    nbad = 0
-    for i in range(batch[0]):
-        nbad += _run_batched(call, [a[i] for a in arrays], res[i], batch[1:])
-    return nbad
+        return call(*[a.reshape((n,) + a.shape[nb:]) for a in arrays])
+    return sum(_run_batched(call, [a[i] for a in arrays], batch[1:]) for i in range(batch[0]))
 
 
 def _prepare(p, q, axis):
@@ -210,12 +210,12 @@ def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_thread
     res = out.reshape(batch) if direct else np.empty(batch, dtype=_F64)
     kern = _ROWS[fname][P.dtype]
     if Q is None:
-        nbad = _run_batched(lambda a, r: kern(a, r, normalize, log_base, nt), [P], res, batch)
+        nbad = _run_batched(lambda a, r: kern(a, r, normalize, log_base, nt), [P, res], batch)
     elif fname == "js_divergence":
         nbad = _run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, log_base, nt),
-                            [P, Q], res, batch)
+                            [P, Q, res], batch)
     else:
-        nbad = _run_batched(lambda a, b, r: kern(a, b, r, normalize, log_base, nt), [P, Q], res, batch)
+        nbad = _run_batched(lambda a, b, r: kern(a, b, r, normalize, log_base, nt), [P, Q, res], batch)
     if nbad and not nan_mode:
         arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
         _raise_invalid(fname, arrays, names, _first_bad(np.isnan(res), batch), normalize)
@@ -402,10 +402,8 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
     Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
     batch = Pm.shape[:-1]
     kern = _ROWS["surprisal"][P.dtype]
-    if not batch:
-        nbad = kern(Pm.reshape(1, -1), Rm.reshape(1, -1), bool(normalize), log_base, nt)
-    else:
-        nbad = _run_batched_rows(kern, Pm, Rm, batch, bool(normalize), log_base, nt)
+    normalize = bool(normalize)
+    nbad = _run_batched(lambda a, r: kern(a, r, normalize, log_base, nt), [Pm, Rm], batch)
     if nbad and not nan_mode:
         bad = ~(np.isfinite(Pm) & (Pm >= 0)).all(axis=-1)
         if normalize:
@@ -417,16 +415,6 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
             np.copyto(out, res)
         return out
     return res
-
-
-def _run_batched_rows(kern, P, R, batch, normalize, log_base, nt):
-    """Surprisal over the batch: like _run_batched, but the output is 2-D too."""
-    if (_row_stride(P.shape[:-1], P.strides[:-1]) is not None
-            and _row_stride(R.shape[:-1], R.strides[:-1]) is not None):
-        n = math.prod(batch)
-        return kern(P.reshape(n, P.shape[-1]), R.reshape(n, R.shape[-1]), normalize, log_base, nt)
-    return sum(_run_batched_rows(kern, P[i], R[i], batch[1:], normalize, log_base, nt)
-               for i in range(batch[0]))
 
 
 for _f in (entropy, cross_entropy, kl_divergence, js_divergence):
