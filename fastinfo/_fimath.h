@@ -259,4 +259,25 @@ static inline float fi_expf(float x)
     return (p * sc1) * sc2;
 }
 
+/* ======================================================================== */
+/* c - a*b with one rounding (exact when the result is representable, as the
+ * remainder of a division is: r = fl(c/b) gives c - r*b exactly).  One FMA
+ * where the build has FMA, else Dekker's exact product (Veltkamp split),
+ * vectorizable with plain operations.  Used by the KL and JS kernels to carry
+ * the rounding error of a ratio.  A non-finite result (huge operands
+ * overflowing the split) only ever occurs in blocks that the kernels flag. */
+static inline double fi_fnma(double a, double b, double c)
+{
+#if defined(__FMA__)
+    return __builtin_fma(-a, b, c);
+#else
+    const double split = 134217729.0;          /* 2^27 + 1 */
+    double ac = a * split, ah = ac - (ac - a), al = a - ah;
+    double bc = b * split, bh = bc - (bc - b), bl = b - bh;
+    double ph = a * b;
+    double pl = ((ah * bh - ph) + ah * bl + al * bh) + al * bl;
+    return (c - ph) - pl;
+#endif
+}
+
 #endif /* FASTINFO_FIMATH_H */

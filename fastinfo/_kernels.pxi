@@ -36,6 +36,22 @@ cdef extern from "_fimath.h" nogil:
     float fi_logf(float x) noexcept
     double fi_exp(double x) noexcept
     float fi_expf(float x) noexcept
+    double fi_fnma(double a, double b, double c) noexcept
+
+cdef extern from "_fi_x512.h" nogil:
+    # Hand-vectorized AVX-512 blocks (x86-64-v4 build only; FI_X512 is 0 elsewhere).
+    enum:
+        FI_X512
+        FI_X_ENTROPY
+        FI_X_CROSS_ENTROPY
+        FI_X_KL
+        FI_X_JS
+    void fi_x512_f64(int measure, const double* p, const double* q, Py_ssize_t n,
+                     double cp, double cq, double* out) noexcept
+    void fi_x512_f32(int measure, const float* p, const float* q, Py_ssize_t n,
+                     double cp, double cq, double* out) noexcept
+    void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
+    void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
 
 cdef extern from "_fi_platform.h" nogil:
     int fi_openmp_enabled() noexcept
@@ -99,7 +115,7 @@ cdef struct Partial:
 # --- one element ------------------------------------------------------------
 cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
     """Contribution of one element; a zero p (x) gives exactly 0 whatever q is."""
-    cdef double t, u, xd, yd, m
+    cdef double t, u, xd, yd, m, r, r2, e, c
     cdef float xf, yf
     # cp, cq: 1/sum when normalizing (second pass), else exactly 1.
     if measure is EntropyTag:
@@ -126,19 +142,30 @@ cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noe
         # a small difference and float32 rounding of p/q would dominate it.
         # Normalizing: cp = 1/sp, cq = sq/sp (else both 1), so the term is
         # (p/sp) log((p/q)(sq/sp)): the ratio is taken before any scaling.
+        # r = fl(p/q) and its remainder d = p - r q (exact):
+        # p log(p/q) = p log r + p log1p(d/(r q)) = p log r + d to ~2^-100,
+        # so the ratio's rounding costs nothing when p ~ q.
         xd = x
         yd = y
-        t = (xd * cp) * fi_log((xd / yd) * cq)
+        r = xd / yd
+        t = (xd * cp) * fi_log(r * cq) + cp * fi_fnma(r, yd, xd)
         return 0.0 if x == 0 else t
     elif measure is JSTag:
         # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.
         # fl(2p / fl(p+q)) <= 2, so each log <= fl(ln 2): JS cannot exceed log 2.
+        # The roundings are carried exactly (as for KL): p + q = m + e
+        # (Fast2Sum on max/min, both >= 0), 2p = r1 m + d1, 2q = r2 m + d2,
+        # and the pair's sum is p log r1 + q log r2 + (d1 + d2)/2 - e.
         xd = x * cp
         yd = y * cq
         m = xd + yd
-        t = xd * fi_log((xd + xd) / m)
-        u = yd * fi_log((yd + yd) / m)
-        return (0.0 if xd == 0 else t) + (0.0 if yd == 0 else u)
+        e = ((xd if xd > yd else yd) - m) + (yd if xd > yd else xd)
+        r = (xd + xd) / m
+        r2 = (yd + yd) / m
+        t = xd * fi_log(r)
+        u = yd * fi_log(r2)
+        c = 0.5 * (fi_fnma(r, m, xd + xd) + fi_fnma(r2, m, yd + yd)) - e
+        return (0.0 if xd == 0 else t) + (0.0 if yd == 0 else u) + (0.0 if m == 0 else c)
     else:
         return 0.0
 
@@ -204,6 +231,27 @@ cdef void _lanes(measure* tag, stride_kind* kind, const real* p, Py_ssize_t ps, 
     cdef Py_ssize_t i, l, w
     cdef Py_ssize_t nv = n - n % LANES
     cdef real x, y
+    cdef double xr[4]
+    cdef int code
+    if FI_X512 and stride_kind is UnitStride and not (measure is SumPTag or measure is SumPQTag):
+        # AVX-512 build: the hand-vectorized block (same sums, same flagging)
+        if measure is EntropyTag:
+            code = FI_X_ENTROPY
+        elif measure is CrossEntropyTag:
+            code = FI_X_CROSS_ENTROPY
+        elif measure is KLTag:
+            code = FI_X_KL
+        else:
+            code = FI_X_JS
+        if real is double:
+            fi_x512_f64(code, p, q, n, cp, cq, xr)
+        else:
+            fi_x512_f32(code, p, q, n, cp, cq, xr)
+        out.a = xr[0]
+        out.sp = xr[1]
+        out.sq = xr[2]
+        out.bad = -1 if xr[3] != 0.0 else 0
+        return
     for l in range(LANES):
         acc[l] = 0.0
         accp[l] = 0.0
@@ -885,6 +933,40 @@ def elementwise_log(x):
 def elementwise_exp(x):
     """fi_exp / fi_expf applied to a 1-D contiguous array (test hook for the vector exp)."""
     return _elementwise(x, 1)
+
+
+def x512_enabled():
+    """True when this variant runs the hand-vectorized AVX-512 blocks (_fi_x512.h)."""
+    return bool(FI_X512)
+
+
+def elementwise_logx(x):
+    """The table log of the AVX-512 blocks on a 1-D contiguous array (test hook).
+
+    Raises NotImplementedError in variants built without AVX-512 (x512_enabled() is False).
+    """
+    if not FI_X512:
+        raise NotImplementedError("this kernel variant has no AVX-512 blocks")
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
+        raise TypeError("expected a 1-D float32 or float64 array")
+    out = np.empty_like(x)
+    if x.size:
+        if x.dtype == np.float64:
+            _logx_f64(x, out)
+        else:
+            _logx_f32(x, out)
+    return out
+
+
+cdef void _logx_f64(const double[::1] x, double[::1] y) noexcept:
+    with nogil:
+        fi_x512_log_f64(&x[0], &y[0], x.shape[0])
+
+
+cdef void _logx_f32(const float[::1] x, float[::1] y) noexcept:
+    with nogil:
+        fi_x512_log_f32(&x[0], &y[0], x.shape[0])
 
 
 cdef object _elementwise(object x, int which):
