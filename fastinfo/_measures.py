@@ -262,7 +262,8 @@ _COMMON_DOC = """
     -------
     ndarray or NumPy scalar
         The batch shape (a scalar for 1-D input); float32 for float32 input
-        (accumulated in float64), otherwise float64.
+        (terms in float32 or float64 arithmetic, accumulated in float64),
+        otherwise float64.
 """
 
 
