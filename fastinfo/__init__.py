@@ -10,6 +10,9 @@ baseline the benchmarks compare against.
 from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
+from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
+                      softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
+                      softmax_kl_divergence)
 
 __all__ = [
     "entropy",
@@ -17,6 +20,15 @@ __all__ = [
     "kl_divergence",
     "js_divergence",
     "surprisal",
+    "logsumexp",
+    "log_softmax",
+    "softmax",
+    "softmax_cross_entropy",
+    "softmax_entropy",
+    "softmax_kl_divergence",
+    "softmax_js_divergence",
+    "sigmoid_cross_entropy",
+    "perplexity",
     "show_config",
     "config",
     "reference",

@@ -18,6 +18,18 @@ import sys
 LEVELS = ("baseline", "avx2", "avx512")   # in increasing order of width
 
 
+KERNEL_SOURCES = ("_kernels.pxi", "_logits.pxi", "_fimath.h", "_fi_x512.h", "_fi_platform.h")
+
+
+def _kernel_source(folder):
+    """The bytes of every source file the compiled kernels are built from."""
+    out = []
+    for name in KERNEL_SOURCES:
+        with open(os.path.join(folder, name), "rb") as f:
+            out.append(f.read())
+    return b"\0".join(out)
+
+
 def _use_installed_kernels():
     """Running from an unbuilt source checkout (e.g. `python -m fastinfo` in the
     repository root after `pip install .`, where the current directory shadows
@@ -25,15 +37,13 @@ def _use_installed_kernels():
     provided they were built from this very kernel source."""
     package = sys.modules[__package__]
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "_kernels.pxi"), "rb") as f:
-        source = f.read()
+    source = _kernel_source(here)
     for entry in sys.path:
         cand = os.path.join(os.path.abspath(entry or os.getcwd()), "fastinfo")
         if cand == here or not glob.glob(os.path.join(cand, "_kernels_baseline*.*")):
             continue
         try:
-            with open(os.path.join(cand, "_kernels.pxi"), "rb") as f:
-                same = f.read() == source
+            same = _kernel_source(cand) == source
         except OSError:
             same = False
         if not same:

@@ -1002,3 +1002,7 @@ cdef void _apply_f32(const float[::1] x, float[::1] y, int which) noexcept:
         else:
             for i in range(n):
                 y[i] = fi_expf(x[i])
+
+
+# --- logit space (issue 3) ---------------------------------------------------
+include "_logits.pxi"
