@@ -32,6 +32,7 @@
 #define FASTINFO_FI_X512_H
 
 #include <stddef.h>
+#include "_fimath.h"
 
 enum { FI_X_ENTROPY = 0, FI_X_CROSS_ENTROPY = 1, FI_X_KL = 2, FI_X_JS = 3 };
 
@@ -139,6 +140,8 @@ FI_X_INL void fi_x_step_f64(const int M, const int S, __m512d x, __m512d y, __m5
         __mmask8 nz = _mm512_cmp_pd_mask(x, zero, _CMP_NEQ_UQ);
         __m512d t = _mm512_fmadd_pd(xs, fi_x_log(ratio, T), S ? _mm512_mul_pd(d, vcp) : d);
         *acc = _mm512_mask_add_pd(*acc, nz, *acc, t);
+        /* a subnormal ratio has lost bits: the careful path takes log p - log q */
+        *bad |= _mm512_mask_fpclass_pd_mask(nz, ratio, 0x20);
         *sp = _mm512_add_pd(*sp, x);
         *sq = _mm512_add_pd(*sq, y);
         /* an invalid p shows in the term (log of a negative, NaN or infinite
@@ -254,6 +257,8 @@ FI_X_INL __m512 fi_xf_term(const int M, const int S, __m512 x, __m512 y, __m512 
         __m512 d = _mm512_fnmadd_ps(r, y, x);
         __mmask16 nz = _mm512_cmp_ps_mask(x, zero, _CMP_NEQ_UQ);
         *bad |= _mm512_fpclass_ps_mask(y, FI_X_INVALID);
+        /* a subnormal ratio has lost bits: the careful path takes log p - log q */
+        *bad |= _mm512_mask_fpclass_ps_mask(nz, r, 0x20);
         if (S)
             return _mm512_maskz_fmadd_ps(nz, _mm512_mul_ps(x, vcp), fi_xf_log(_mm512_mul_ps(r, vcq), T),
                                          _mm512_mul_ps(d, vcp));
@@ -413,6 +418,143 @@ static void fi_x512_log_f32(const float* x, float* out, ptrdiff_t n)
     }
 }
 
+/* ======================================================================== */
+/* Logit rows (_logits.pxi): exp for z <= 0 and the two passes of a unit-
+ * stride row.  exp(z) = 2^k exp(r), k = round(z/ln2), r = z - k ln2 (Cody-
+ * Waite), exp(r) = 1 + r + r^2/2 + r^3 Q(r) with _fimath.h's coefficients,
+ * and 2^k applied by vscalef (gradual underflow, no overflow for z <= 0).
+ * Below the underflow cut (and for z = -inf) the result is exactly 0. */
+static inline __m512d fi_x_exp_neg(__m512d z)
+{
+    __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(z, FI_S1(FI_INVLN2)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(k, FI_S1(FI_LN2HI), z);
+    r = _mm512_fnmadd_pd(k, FI_S1(FI_LN2LO), r);
+    __m512d r2 = _mm512_mul_pd(r, r);
+    __m512d r4 = _mm512_mul_pd(r2, r2);
+    __m512d q01 = _mm512_fmadd_pd(r, FI_S1(FI_EXP_Q1), FI_S1(FI_EXP_Q0));
+    __m512d q23 = _mm512_fmadd_pd(r, FI_S1(FI_EXP_Q3), FI_S1(FI_EXP_Q2));
+    __m512d q45 = _mm512_fmadd_pd(r, FI_S1(FI_EXP_Q5), FI_S1(FI_EXP_Q4));
+    __m512d q67 = _mm512_fmadd_pd(r, FI_S1(FI_EXP_Q7), FI_S1(FI_EXP_Q6));
+    __m512d q48 = _mm512_fmadd_pd(r4, FI_S1(FI_EXP_Q8), _mm512_fmadd_pd(r2, q67, q45));
+    __m512d Q = _mm512_fmadd_pd(r4, q48, _mm512_fmadd_pd(r2, q23, q01));
+    __m512d p = _mm512_add_pd(FI_S1(1.0), _mm512_fmadd_pd(r2, _mm512_fmadd_pd(r, Q, FI_S1(0.5)), r));
+    __m512d e = _mm512_scalef_pd(p, k);
+    return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(z, FI_S1(-746.0), _CMP_GT_OQ), e);
+}
+
+static inline __m512 fi_xf_exp_neg(__m512 z)
+{
+    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(z, FI_S1F(FI_INVLN2F)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(k, FI_S1F(FI_LN2HIF), z);
+    r = _mm512_fnmadd_ps(k, FI_S1F(FI_LN2LOF), r);
+    __m512 r2 = _mm512_mul_ps(r, r);
+    __m512 Q = _mm512_fmadd_ps(r2, _mm512_fmadd_ps(r, FI_S1F(FI_EXPF_Q3), FI_S1F(FI_EXPF_Q2)),
+                               _mm512_fmadd_ps(r, FI_S1F(FI_EXPF_Q1), FI_S1F(FI_EXPF_Q0)));
+    __m512 p = _mm512_add_ps(FI_S1F(1.0f), _mm512_fmadd_ps(r2, _mm512_fmadd_ps(r, Q, FI_S1F(0.5f)), r));
+    __m512 e = _mm512_scalef_ps(p, k);
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, FI_S1F(-104.0f), _CMP_GT_OQ), e);
+}
+
+#define FI_X_NAN_OR_PINF 0x89   /* vfpclass: QNaN | SNaN | +inf */
+
+/* Both passes of a logit row, unit stride: out = {m = max x, S = sum e,
+ * A = sum e z (ent != 0), bad (NaN or +inf seen)}, z = (x - m) scale,
+ * e = exp(z).  No second pass when the row is invalid or all -inf. */
+static void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out)
+{
+    const __m512d ninf = FI_S1(-__builtin_inf());
+    __m512d m0 = ninf, m1 = ninf;
+    __mmask8 bad = 0;
+    ptrdiff_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512d x0 = _mm512_loadu_pd(x + i), x1 = _mm512_loadu_pd(x + i + 8);
+        m0 = _mm512_max_pd(m0, x0);
+        m1 = _mm512_max_pd(m1, x1);
+        bad |= _mm512_fpclass_pd_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_pd_mask(x1, FI_X_NAN_OR_PINF);
+    }
+    for (; i < n; i += 8) {
+        ptrdiff_t rem = n - i;
+        __mmask8 k = rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1u);
+        __m512d x0 = _mm512_mask_loadu_pd(ninf, k, x + i);
+        m0 = _mm512_max_pd(m0, x0);
+        bad |= _mm512_fpclass_pd_mask(x0, FI_X_NAN_OR_PINF);
+    }
+    double m = _mm512_reduce_max_pd(_mm512_max_pd(m0, m1));
+    out[0] = m;
+    out[1] = out[2] = 0.0;
+    out[3] = bad ? 1.0 : 0.0;
+    if (bad || m == -__builtin_inf())
+        return;
+    const __m512d vm = FI_S1(m), vs = FI_S1(scale), zero = _mm512_setzero_pd();
+    __m512d s0 = zero, s1 = zero, a0 = zero, a1 = zero;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512d z0 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i), vm), vs);
+        __m512d z1 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i + 8), vm), vs);
+        __m512d e0 = fi_x_exp_neg(z0), e1 = fi_x_exp_neg(z1);
+        s0 = _mm512_add_pd(s0, e0);
+        s1 = _mm512_add_pd(s1, e1);
+        if (ent) {
+            a0 = _mm512_mask3_fmadd_pd(e0, z0, a0, _mm512_cmp_pd_mask(e0, zero, _CMP_NEQ_UQ));
+            a1 = _mm512_mask3_fmadd_pd(e1, z1, a1, _mm512_cmp_pd_mask(e1, zero, _CMP_NEQ_UQ));
+        }
+    }
+    for (; i < n; i += 8) {
+        ptrdiff_t rem = n - i;
+        __mmask8 k = rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1u);
+        __m512d z0 = _mm512_mul_pd(_mm512_sub_pd(_mm512_mask_loadu_pd(ninf, k, x + i), vm), vs);
+        __m512d e0 = fi_x_exp_neg(z0);
+        s0 = _mm512_add_pd(s0, e0);
+        if (ent)
+            a0 = _mm512_mask3_fmadd_pd(e0, z0, a0, _mm512_cmp_pd_mask(e0, zero, _CMP_NEQ_UQ));
+    }
+    out[1] = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    out[2] = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
+}
+
+static void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out)
+{
+    const __m512 ninf = FI_S1F(-__builtin_inff());
+    __m512 m0 = ninf, m1 = ninf;
+    __mmask16 bad = 0;
+    ptrdiff_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+        m0 = _mm512_max_ps(m0, x0);
+        m1 = _mm512_max_ps(m1, x1);
+        bad |= _mm512_fpclass_ps_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_ps_mask(x1, FI_X_NAN_OR_PINF);
+    }
+    for (; i < n; i += 16) {
+        ptrdiff_t rem = n - i;
+        __mmask16 k = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
+        __m512 x0 = _mm512_mask_loadu_ps(ninf, k, x + i);
+        m0 = _mm512_max_ps(m0, x0);
+        bad |= _mm512_fpclass_ps_mask(x0, FI_X_NAN_OR_PINF);
+    }
+    float m = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    out[0] = m;
+    out[1] = out[2] = 0.0;
+    out[3] = bad ? 1.0 : 0.0;
+    if (bad || m == -__builtin_inff())
+        return;
+    const __m512 vm = FI_S1F(m), vs = FI_S1F((float)scale), zero = _mm512_setzero_ps();
+    __m512d s[2], a[2];
+    s[0] = s[1] = a[0] = a[1] = _mm512_setzero_pd();
+    for (i = 0; i < n; i += 16) {
+        ptrdiff_t rem = n - i;
+        __mmask16 k = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
+        __m512 z = _mm512_mul_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vm), vs);
+        __m512 e = fi_xf_exp_neg(z);
+        /* e <= 1 summed in double: S keeps full accuracy next to the e = 1 of the max */
+        fi_xf_acc(e, &s[0], &s[1]);
+        if (ent)
+            fi_xf_acc(_mm512_maskz_mul_ps(_mm512_cmp_ps_mask(e, zero, _CMP_NEQ_UQ), e, z), &a[0], &a[1]);
+    }
+    out[1] = _mm512_reduce_add_pd(_mm512_add_pd(s[0], s[1]));
+    out[2] = _mm512_reduce_add_pd(_mm512_add_pd(a[0], a[1]));
+}
+
 #else   /* no AVX-512 in this build: the generic kernels run; never called */
 #define FI_X512 0
 static inline void fi_x512_f64(int measure, const double* p, const double* q, ptrdiff_t n,
@@ -423,6 +565,10 @@ static inline void fi_x512_f32(int measure, const float* p, const float* q, ptrd
 { (void)measure; (void)p; (void)q; (void)n; (void)cp; (void)cq; out[3] = 1.0; }
 static inline void fi_x512_log_f64(const double* x, double* out, ptrdiff_t n) { (void)x; (void)out; (void)n; }
 static inline void fi_x512_log_f32(const float* x, float* out, ptrdiff_t n) { (void)x; (void)out; (void)n; }
+static inline void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out)
+{ (void)x; (void)n; (void)scale; (void)ent; out[3] = 1.0; }
+static inline void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out)
+{ (void)x; (void)n; (void)scale; (void)ent; out[3] = 1.0; }
 #endif
 
 #endif /* FASTINFO_FI_X512_H */

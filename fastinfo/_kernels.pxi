@@ -52,6 +52,8 @@ cdef extern from "_fi_x512.h" nogil:
                      double cp, double cq, double* out) noexcept
     void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
     void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
+    void fi_x512_lse_f64(const double* x, Py_ssize_t n, double scale, int ent, double* out) noexcept
+    void fi_x512_lse_f32(const float* x, Py_ssize_t n, double scale, int ent, double* out) noexcept
 
 cdef extern from "_fi_platform.h" nogil:
     int fi_openmp_enabled() noexcept
@@ -150,6 +152,8 @@ cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noe
         yd = y
         r = xd / yd
         t = (xd * cp) * fi_log(r * cq) + cp * fi_fnma(r, yd, xd)
+        # a subnormal ratio has lost bits: NaN flags the block for the careful path
+        t = t if r * cq >= DBL_MIN else NAN
         return 0.0 if x == 0 else t
     elif measure is JSTag:
         # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.

@@ -50,32 +50,33 @@ cdef void _pass1(stride_kind* kind, const real* x, Py_ssize_t xs, Py_ssize_t n,
                  double* m, int* bad) noexcept nogil:
     """m = max x (-inf for an empty or all -inf row); bad = 1 if some x is NaN or +inf."""
     cdef real mx[LANES]
-    cdef int bd[LANES]
+    cdef real iv[LANES]    # (x, with -inf as 0) * 0: NaN once a NaN or +inf was seen
     cdef Py_ssize_t i, l, w
     cdef Py_ssize_t nv = n - n % LANES
     cdef real v
     cdef real inf = <real>INFINITY
+    cdef real zero = 0
     for l in range(LANES):
         mx[l] = -inf
-        bd[l] = 0
+        iv[l] = zero
     for i in range(0, nv, 16):   # step = LANES
         for l in range(LANES):
             v = _load(kind, x, i + l, xs)
             mx[l] = v if v > mx[l] else mx[l]
-            bd[l] = bd[l] | (not (v < inf))
+            iv[l] += (zero if v == -inf else v) * zero
     for i in range(nv, n):
         l = i - nv
         v = _load(kind, x, i, xs)
         mx[l] = v if v > mx[l] else mx[l]
-        bd[l] = bd[l] | (not (v < inf))
+        iv[l] += (zero if v == -inf else v) * zero
     w = LANES
     while w > 1:
         w = w // 2
         for l in range(w):
             mx[l] = mx[l + w] if mx[l + w] > mx[l] else mx[l]
-            bd[l] = bd[l] | bd[l + w]
+            iv[l] += iv[l + w]
     m[0] = mx[0]
-    bad[0] = bd[0]
+    bad[0] = iv[0] != 0
 
 
 cdef inline void _p2_step(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, const real* y,
@@ -225,7 +226,22 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
         if g.op == L_CE_LABEL and g.smooth:
             res2[0] = 0.0
         return
-    _pass1(kind, x, xs, n, &m, &bad)
+    cdef double xr[4]
+    cdef bint fast = (FI_X512 and stride_kind is UnitStride and
+                      (g.op == L_LSE or g.op == L_ENTROPY or g.op == L_SOFTMAX or g.op == L_LOG_SOFTMAX
+                       or (g.op == L_CE_LABEL and not g.smooth)))
+    if fast:
+        # AVX-512 build: both passes hand-vectorized (_fi_x512.h), same sums
+        if real is double:
+            fi_x512_lse_f64(x, n, g.scale, g.op == L_ENTROPY, xr)
+        else:
+            fi_x512_lse_f32(x, n, g.scale, g.op == L_ENTROPY, xr)
+        m = xr[0]
+        bad = xr[3] != 0.0
+        t.s = xr[1]
+        t.a = xr[2]
+    else:
+        _pass1(kind, x, xs, n, &m, &bad)
     if g.op == L_KL or g.op == L_JS:
         _pass1(kind, y, ys, n, &my, &bady)
     if bad or bady:
@@ -248,12 +264,13 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
                     o[j * os] = NAN
         return
     if g.op == L_ENTROPY:
-        _pass2(<EntSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+        if not fast:
+            _pass2(<EntSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
         res[0] = _nonneg(log(t.s) - t.a / t.s)
     elif g.op == L_CE_LABEL:
         if g.smooth:
             _pass2(<SmoothSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
-        else:
+        elif not fast:
             _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
         ls = log(t.s)
         res[0] = _nonneg(ls - <double>((_load(kind, x, label, xs) - <real>m) * scale))
@@ -274,7 +291,8 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
         if res[0] > LN2:
             res[0] = LN2
     else:
-        _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+        if not fast:
+            _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
         ls = log(t.s)
         if g.op == L_LSE:
             res[0] = m * g.scale + ls

@@ -282,7 +282,7 @@ def _labels(target, batch, K, ignore_index, fname):
                          f"batch index {idx}")
     if ignore_index is not None and ign.any():
         L = np.where(ign, -1, L)
-    return np.ascontiguousarray(L), ign
+    return np.asarray(L, order="C"), ign   # (ascontiguousarray would make a 0-d array 1-D)
 
 
 def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.0, ignore_index=None,
@@ -399,8 +399,9 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     keep their relative accuracy (x = 40, z = 1 gives 4.25e-18, not 0). As
     ``F.binary_cross_entropy_with_logits``: ``pos_weight`` broadcasts along the
     last axis, ``weight`` against the loss; ``reduction`` ``"mean"`` averages
-    over all elements. Targets must lie in [0, 1]; NaN or infinite logits are
-    invalid (-inf and +inf logits would make the loss depend on 0 * inf).
+    over all elements. Targets must lie in [0, 1]. A -inf logit is a mask
+    (probability 0: loss 0 for target 0, +inf for target 1); NaN or +inf logits
+    are invalid.
     """
     fname = "sigmoid_cross_entropy"
     nan_mode = _nan_mode(invalid)
@@ -415,7 +416,7 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     x = X.astype(dtype, copy=False)
     z = Z.astype(dtype, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~np.isfinite(x)
+        bad = np.isnan(x) | (x == np.inf)      # -inf is a mask: p = 0
         zbad = ~((z >= 0) & (z <= 1))
         # softplus(x) = log(1 + e^x) = l + max(x, 0) with l = log1p(exp(-|x|)) (no overflow);
         # loss = pw z softplus(-x) + (1 - z) softplus(x): no cancellation for z in {0, 1},
@@ -424,14 +425,16 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
         pos = lg + np.maximum(-x, 0)        # -log sigmoid(x)
         neg = lg + np.maximum(x, 0)         # -log(1 - sigmoid(x))
         zp = z if pos_weight is None else np.asarray(pos_weight, dtype=dtype) * z
-        loss = zp * pos + (1 - z) * neg
+        zn = 1 - z
+        # a zero target weight contributes exactly 0 (also against a -inf logit)
+        loss = np.where(zp == 0, 0, zp * pos) + np.where(zn == 0, 0, zn * neg)
         if weight is not None:
             loss = loss * np.asarray(weight, dtype=dtype)
     badb = np.broadcast_to(bad, loss.shape) | np.broadcast_to(zbad, loss.shape)
     if badb.any():
         if not nan_mode:
             idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(badb)), loss.shape))
-            what = "logits are NaN or infinite" if np.broadcast_to(bad, loss.shape)[idx] else \
+            what = "logits are NaN or +inf" if np.broadcast_to(bad, loss.shape)[idx] else \
                 "targets are outside [0, 1]"
             raise ValueError(f"{fname}: {what} at index {idx}")
         loss = np.where(badb, np.nan, loss)
