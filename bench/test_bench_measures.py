@@ -37,7 +37,7 @@ def _baseline_output(workload, contenders):
 
 @pytest.mark.parametrize("workload, key", CASES)
 def test_measure(benchmark, workload, key):
-    inputs = _bench.make_inputs(workload.shape, workload.dtype)
+    inputs = _bench.make_inputs(workload.shape, workload.dtype, logits=workload.logits)
     contenders = _bench.build_contenders(workload, inputs)
     found = {c.key: c for c in contenders}
     if key not in found:

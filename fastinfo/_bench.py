@@ -36,6 +36,11 @@ from typing import Callable, Optional
 import numpy as np
 
 MEASURES = ("entropy", "cross_entropy", "kl_divergence", "js_divergence")
+# Logit space (issue 3): softmax cross-entropy from logits and int64 labels, on
+# its own shapes -- language-model scoring (2048 x 128000 float32, 1 GB of
+# logits) and classification (100000 x 100 float64).
+LOGIT_MEASURES = ("softmax_cross_entropy",)
+LOGIT_WORKLOADS = (((2048, 128_000), "float32"), ((100_000, 100), "float64"))
 # 10^7 elements each (80 MB per float64 array): many short rows, and few long
 # ones (a 100k vocabulary). The issue named "1000 x 100000", but that is 10^8
 # elements (800 MB per array, 10x the time); pass shapes= to run it anyway.
@@ -84,8 +89,12 @@ class Workload:
     latency: bool = False
 
     @property
+    def logits(self):
+        return self.measure in LOGIT_MEASURES
+
+    @property
     def n_inputs(self):
-        return 1 if self.measure == "entropy" else 2
+        return 1 if self.measure == "entropy" or self.logits else 2
 
     @property
     def elements(self):
@@ -93,7 +102,8 @@ class Workload:
 
     @property
     def bytes_read(self):
-        return self.n_inputs * self.elements * np.dtype(self.dtype).itemsize
+        labels = self.shape[0] * 8 if self.logits else 0
+        return self.n_inputs * self.elements * np.dtype(self.dtype).itemsize + labels
 
     @property
     def name(self):
@@ -108,7 +118,10 @@ def workloads(measures=MEASURES, shapes=SHAPES, dtypes=DTYPES, latency=True):
         for s in shapes
         for d in dtypes
         for m in measures
+        if m not in LOGIT_MEASURES
     ]
+    grid += [Workload(m, tuple(s), d) for m in measures if m in LOGIT_MEASURES
+             for s, d in LOGIT_WORKLOADS if d in dtypes]
     if latency:
         grid.append(Workload("entropy", LATENCY_SHAPE, "float64", latency=True))
     return grid
@@ -117,13 +130,20 @@ def workloads(measures=MEASURES, shapes=SHAPES, dtypes=DTYPES, latency=True):
 _inputs_cache = {}
 
 
-def make_inputs(shape, dtype, seed=0):
+def make_inputs(shape, dtype, seed=0, logits=False):
     """(p, q) of `shape`: rows normalized, p with ~1 % exact zeros, q > 0.
+    With `logits`: (normal(0, 3) logits of `shape`, int64 labels of its rows).
 
     One slot is cached (the grid is ordered to reuse it), so at most one pair
     of batches (2 x 80 MB for 10^7 float64 elements) is alive at a time.
     """
     key = (tuple(shape), np.dtype(dtype).name, seed)
+    if key not in _inputs_cache and logits:
+        _inputs_cache.clear()
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal(shape, dtype=np.float32 if dtype == "float32" else np.float64)
+        x *= 3.0
+        _inputs_cache[key] = (x, rng.integers(0, shape[1], shape[0]))
     if key not in _inputs_cache:
         _inputs_cache.clear()
         rng = np.random.default_rng(seed)
@@ -194,18 +214,21 @@ _FASTINFO_CALLS = {
     "cross_entropy": "fastinfo.cross_entropy(p, q, n_threads=n)",
     "kl_divergence": "fastinfo.kl_divergence(p, q, n_threads=n)",
     "js_divergence": "fastinfo.js_divergence(p, q, n_threads=n)",
+    "softmax_cross_entropy": "fastinfo.softmax_cross_entropy(x, y, n_threads=n)",
 }
 _SCIPY_CALLS = {
     "entropy": "scipy.stats.entropy(p, axis=-1)",
     "cross_entropy": "-scipy.special.xlogy(p, q).sum(-1)",
     "kl_divergence": "scipy.special.rel_entr(p, q).sum(-1)",
     "js_divergence": "scipy.spatial.distance.jensenshannon(p, q, axis=-1)  (sqrt, renormalizes)",
+    "softmax_cross_entropy": "scipy.special.logsumexp(x, axis=-1) - x[arange(N), y]",
 }
 _TORCH_CALLS = {
     "entropy": "torch.special.entr(p).sum(-1)",
     "cross_entropy": "-torch.special.xlogy(p, q).sum(-1)",
     "kl_divergence": "F.kl_div(q.log(), p, reduction='none').sum(-1)",
     "js_divergence": "m = (p + q) / 2; (F.kl_div(m.log(), p) + F.kl_div(m.log(), q)).sum(-1) / 2",
+    "softmax_cross_entropy": "F.cross_entropy(x, y, reduction='none')",
 }
 
 
@@ -228,6 +251,10 @@ def _scipy_function(measure):
             from scipy.spatial.distance import jensenshannon
 
             return (lambda p, q: jensenshannon(p, q, axis=-1)), (lambda d: np.square(d))
+        if measure == "softmax_cross_entropy":
+            from scipy.special import logsumexp
+
+            return (lambda x, y: logsumexp(x, axis=-1) - x[np.arange(len(y)), y]), np.asarray
     except ImportError:
         return None
     return None
@@ -242,6 +269,8 @@ def _torch_function(torch, measure):
         return lambda p, q: -torch.special.xlogy(p, q).sum(-1)
     if measure == "kl_divergence":
         return lambda p, q: F.kl_div(q.log(), p, reduction="none").sum(-1)
+    if measure == "softmax_cross_entropy":
+        return lambda x, y: F.cross_entropy(x, y, reduction="none")
     if measure == "js_divergence":
 
         def js(p, q):
@@ -261,7 +290,7 @@ def build_contenders(workload, inputs, threads=THREADS):
 
     measure = workload.measure
     p, q = inputs
-    args = (p,) if workload.n_inputs == 1 else (p, q)
+    args = (p, q) if workload.logits else ((p,) if workload.n_inputs == 1 else (p, q))
     api = getattr(fastinfo, measure)
     baseline = getattr(reference, measure)
     torch = _import_torch()
@@ -307,7 +336,7 @@ def build_contenders(workload, inputs, threads=THREADS):
             )
         found["numpy"] = Contender(
             "numpy", "numpy", None,
-            f"fastinfo.reference.{measure}({', '.join('pq'[: len(args)])})",
+            f"fastinfo.reference.{measure}({', '.join(('xy' if workload.logits else 'pq')[: len(args)])})",
             lambda: baseline(*args),
         )
         if torch is not None:
@@ -329,9 +358,9 @@ def build_contenders(workload, inputs, threads=THREADS):
                 )
         if roofline is not None:
             for n in threads:
-                if len(args) == 1:
+                if len(args) == 1 or workload.logits:
                     fn = lambda n=n: roofline(p, n)  # noqa: E731
-                    call = "read_roofline(p, n)"
+                    call = "read_roofline(x, n)" if workload.logits else "read_roofline(p, n)"
                 else:
                     fn = lambda n=n: (roofline(p, n), roofline(q, n))  # noqa: E731
                     call = "read_roofline(p, n) + read_roofline(q, n)"
@@ -473,7 +502,7 @@ def _ratio(numerator, denominator):
 
 def run_workload(workload, rounds, threads=THREADS, quick=False, library_rounds=None):
     """Time one workload; returns result dicts (one per thread count, or one for latency)."""
-    inputs = make_inputs(workload.shape, workload.dtype)
+    inputs = make_inputs(workload.shape, workload.dtype, logits=workload.logits)
     agrees = warm_up(workload, inputs, threads)
     contenders = build_contenders(workload, inputs, threads)
     min_time = None
@@ -553,7 +582,7 @@ def run_benchmarks(
     rounds=None,
     library_rounds=None,
     threads=THREADS,
-    measures=MEASURES,
+    measures=MEASURES + LOGIT_MEASURES,
     shapes=SHAPES,
     dtypes=DTYPES,
     latency=True,
@@ -890,7 +919,8 @@ def main(argv=None, prog=None):
     ap.add_argument("--rounds", type=int, help="interleaved rounds (overrides --quick's)")
     ap.add_argument("--threads", type=int, nargs="+", default=list(THREADS), metavar="N",
                     help="thread counts (default: 1 2); the first is the base of '2nd thr'")
-    ap.add_argument("--measures", nargs="+", choices=MEASURES, default=list(MEASURES))
+    ap.add_argument("--measures", nargs="+", choices=MEASURES + LOGIT_MEASURES,
+                    default=list(MEASURES + LOGIT_MEASURES))
     ap.add_argument("--shapes", type=_parse_shape, nargs="+", metavar="NxK",
                     default=[f"{r}x{k}" for r, k in SHAPES],
                     help="batch shapes (default: %(default)s)")
@@ -901,7 +931,7 @@ def main(argv=None, prog=None):
                     "contenders' temporaries, steadier NumPy/SciPy/PyTorch figures")
     ap.add_argument("--retry-busy", type=int, default=0, metavar="N",
                     help=f"time a workload again, up to N times, while other processes took more "
-                    f"than {BUSY_SHARE:.0%} of the CPUs (keeps the quietest attempt)")
+                    f"than {BUSY_SHARE * 100:.0f}%% of the CPUs (keeps the quietest attempt)")
     args = ap.parse_args(argv)
     shapes = [_parse_shape(s) if isinstance(s, str) else s for s in args.shapes]
 

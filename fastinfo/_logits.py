@@ -167,10 +167,11 @@ def _finish(res, dtype, keepdims, ax, log_base=1.0, out=None):
     return res[()] if res.ndim == 0 else res
 
 
-def _reduce_rows(res, reduction, dtype, denom=None):
+def _reduce_rows(res, reduction, dtype, denom=None, keepdims=False, ax=-1, out=None):
     if reduction == "none":
-        res = res.astype(dtype, copy=False)
-        return res[()] if res.ndim == 0 else res
+        return _finish(res, dtype, keepdims, ax, out=out)
+    if keepdims or out is not None:
+        raise ValueError("keepdims and out apply to reduction='none' only")
     total = math.fsum(res.reshape(-1).tolist()) if res.size else 0.0
     if reduction == "sum":
         return dtype.type(total)
@@ -286,8 +287,8 @@ def _labels(target, batch, K, ignore_index, fname):
 
 
 def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.0, ignore_index=None,
-                          weight=None, reduction="none", base=None, axis=-1, invalid="raise",
-                          n_threads=None):
+                          weight=None, reduction="none", base=None, axis=-1, keepdims=False,
+                          invalid="raise", out=None, n_threads=None):
     """Cross-entropy of softmax(logits / temperature) against labels or soft targets, fused.
 
     ``target``: integer class labels with the batch shape (any integer dtype),
@@ -298,7 +299,8 @@ def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.
     ``weight`` (K class weights) scales each label's loss, and the mean then
     divides by the sum of the weights of the non-ignored labels (with soft
     targets the mean divides by the number of rows). ``reduction``: ``"none"``
-    (per row), ``"sum"`` or ``"mean"`` (a mean over nothing is NaN).
+    (per row; ``keepdims`` and ``out`` apply), ``"sum"`` or ``"mean"`` (a mean
+    over nothing is NaN).
 
     A -inf logit is a mask: a zero target there contributes 0; a label (or a
     positive soft target) on it gives +inf. A label out of range raises
@@ -352,11 +354,11 @@ def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.
         dtype = X.dtype
     if log_base != 1.0:
         res = res / log_base
-    return _reduce_rows(res, reduction, dtype, denom)
+    return _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
 
 
 def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
-                          invalid="raise", n_threads=None):
+                          keepdims=False, invalid="raise", out=None, n_threads=None):
     """KL(softmax(p/T) || softmax(q/T)) per row: p the teacher, q the student (distillation).
 
     Fused (two passes over both rows, no intermediate arrays):
@@ -365,17 +367,17 @@ def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="non
     ``"batchmean"``). The two logit arrays broadcast over the batch axes.
     """
     return _pair_measure("softmax_kl_divergence", p_logits, q_logits, temperature, reduction, axis, base,
-                         invalid, n_threads)
+                         keepdims, invalid, out, n_threads)
 
 
 def softmax_js_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
-                          invalid="raise", n_threads=None):
+                          keepdims=False, invalid="raise", out=None, n_threads=None):
     """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) per row, 0 <= JS <= log 2."""
     return _pair_measure("softmax_js_divergence", p_logits, q_logits, temperature, reduction, axis, base,
-                         invalid, n_threads)
+                         keepdims, invalid, out, n_threads)
 
 
-def _pair_measure(fname, p, q, temperature, reduction, axis, base, invalid, n_threads):
+def _pair_measure(fname, p, q, temperature, reduction, axis, base, keepdims, invalid, out, n_threads):
     log_base = _log_base(base)
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
@@ -387,7 +389,7 @@ def _pair_measure(fname, p, q, temperature, reduction, axis, base, invalid, n_th
         _raise_invalid(fname, [P, Q], ["p_logits", "q_logits"], res, P.shape[:-1])
     if log_base != 1.0:
         res = res / log_base
-    return _reduce_rows(res, reduction, P.dtype)
+    return _reduce_rows(res, reduction, P.dtype, keepdims=keepdims, ax=ax, out=out)
 
 
 def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, reduction="none",

@@ -26,6 +26,7 @@ from functools import reduce
 import numpy as np
 
 __all__ = [
+    "softmax_cross_entropy",
     "entropy",
     "cross_entropy",
     "kl_divergence",
@@ -344,3 +345,25 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
     if log_base is not None:
         result = np.asarray(result / log_base, dtype=dtype)
     return np.moveaxis(np.asarray(result, dtype=dtype), -1, ax)
+
+
+def softmax_cross_entropy(logits, labels):
+    """Cross-entropy of softmax(logits) (last axis) against integer labels, per row.
+
+    The textbook stable form a NumPy user writes: m = max, log-sum-exp of
+    x - m over the batch, minus the label's logit. It materializes exp(x - m)
+    (a temporary of the logits' size) and checks for NaN / +inf logits with a
+    pass of its own. -inf logits are masks (exp(-inf) = 0).
+    """
+    x = _as_float_array(logits, "logits")
+    y = np.asarray(labels)
+    if np.isnan(x).any() or np.isposinf(x).any():
+        raise ValueError("softmax_cross_entropy: logits hold NaN or +inf")
+    if y.shape != x.shape[:-1]:
+        raise ValueError("labels must have the batch shape of logits")
+    if ((y < 0) | (y >= x.shape[-1])).any():
+        raise IndexError("label out of range")
+    m = x.max(axis=-1, keepdims=True)
+    e = np.exp(x - m)
+    lse = np.log(e.sum(axis=-1)) + m[..., 0]
+    return lse - np.take_along_axis(x, y[..., None].astype(np.intp), axis=-1)[..., 0]

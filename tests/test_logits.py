@@ -1328,3 +1328,38 @@ def test_ce_single_sample_1d_logits_0d_label(label_smoothing, reduction):
         close(g1, (1 - eps) * nl[1, y] + (eps / K) * nl[1].sum())
         if eps == 0.0 and reduction == "none":
             close(fastinfo.perplexity(x[1], np.int64(y)), math.exp(nl[1, y]))
+
+
+# --------------------------------------------------------------------------- memory
+# The fused functions allocate O(rows), never O(rows x classes) (issue 3). NumPy's
+# data allocations are reported to tracemalloc, so its peak during the call is
+# the extra memory the call took (the inputs exist before it starts).
+@pytest.mark.parametrize("call", [
+    lambda x, y, z: fastinfo.softmax_cross_entropy(x, y),
+    lambda x, y, z: fastinfo.softmax_cross_entropy(x, y, label_smoothing=0.1, ignore_index=0,
+                                                   weight=np.ones(x.shape[1]), reduction="mean"),
+    lambda x, y, z: fastinfo.softmax_entropy(x),
+    lambda x, y, z: fastinfo.logsumexp(x),
+    lambda x, y, z: fastinfo.softmax_kl_divergence(x, z, reduction="mean"),
+    lambda x, y, z: fastinfo.softmax_js_divergence(x, z),
+    lambda x, y, z: fastinfo.perplexity(x, y),
+], ids=["ce", "ce-smoothing-weight-mean", "entropy", "logsumexp", "kl", "js", "perplexity"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_peak_extra_memory_is_o_rows(call, dtype):
+    import tracemalloc
+    N, K = 256, 20_000
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((N, K)).astype(dtype)
+    z = rng.standard_normal((N, K)).astype(dtype)
+    y = rng.integers(0, K, N)
+    call(x, y, z)                       # warm-up (lazy imports, caches)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        call(x, y, z)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    budget = 64 * N * 8 + (1 << 16) + 16 * K   # a few row-sized vectors, class weights
+    assert peak <= budget, f"peak {peak} bytes > {budget} (logits are {x.nbytes} bytes)"
+    assert peak < x.nbytes / 50
