@@ -393,7 +393,7 @@ def _pair_measure(fname, p, q, temperature, reduction, axis, base, keepdims, inv
 
 
 def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, reduction="none",
-                          invalid="raise"):
+                          base=None, invalid="raise"):
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
     loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0)), which is
@@ -406,6 +406,7 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     are invalid.
     """
     fname = "sigmoid_cross_entropy"
+    log_base = _log_base(base)
     nan_mode = _nan_mode(invalid)
     reduction = _reduction(reduction)
     X = np.asarray(logits)
@@ -440,6 +441,8 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
                 "targets are outside [0, 1]"
             raise ValueError(f"{fname}: {what} at index {idx}")
         loss = np.where(badb, np.nan, loss)
+    if log_base != 1.0:
+        loss = loss / log_base
     loss = loss.astype(dtype, copy=False)
     if reduction == "none":
         return loss[()] if loss.ndim == 0 else loss
