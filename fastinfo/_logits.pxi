@@ -246,6 +246,8 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
         _pass1(kind, y, ys, n, &my, &bady)
     if bad or bady:
         res[0] = NAN
+        if g.op == L_CE_LABEL and g.smooth:
+            res2[0] = NAN
         if g.op == L_SOFTMAX or g.op == L_LOG_SOFTMAX:
             for j in range(n):
                 o[j * os] = NAN

@@ -167,12 +167,22 @@ def _finish(res, dtype, keepdims, ax, log_base=1.0, out=None):
     return res[()] if res.ndim == 0 else res
 
 
+def _total(a):
+    """Exactly rounded sum (math.fsum), +-inf where it overflows (as NumPy / PyTorch give)."""
+    v = a.reshape(-1)
+    try:
+        return math.fsum(v.tolist()) if v.size else 0.0
+    except OverflowError:
+        with np.errstate(over="ignore"):
+            return float(np.sum(v, dtype=np.float64))
+
+
 def _reduce_rows(res, reduction, dtype, denom=None, keepdims=False, ax=-1, out=None):
     if reduction == "none":
         return _finish(res, dtype, keepdims, ax, out=out)
     if keepdims or out is not None:
         raise ValueError("keepdims and out apply to reduction='none' only")
-    total = math.fsum(res.reshape(-1).tolist()) if res.size else 0.0
+    total = _total(res)
     if reduction == "sum":
         return dtype.type(total)
     n = res.size if denom is None else denom
@@ -345,11 +355,13 @@ def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.
         if nbad and not nan_mode:
             _raise_invalid(fname, [X], ["logits"], nll, batch)
         wy = np.where(ign, 0.0, 1.0) if w is None else np.where(ign, 0.0, w[np.where(ign, 0, L)])
+        invalid_rows = np.isnan(nll)
         with np.errstate(invalid="ignore"):
             # a zero weight (or an ignored label) contributes 0, also when its nll is +inf
             res = np.where(wy == 0, 0.0, (1.0 - eps) * wy * nll) if eps < 1 else np.zeros_like(nll)
         if smooth and K:
             res = res + (eps / K) * sm
+        res = np.where(invalid_rows, np.nan, res)   # invalid="nan": NaN whatever the weights
         denom = float(wy.sum())
         dtype = X.dtype
     if log_base != 1.0:
@@ -446,7 +458,7 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     loss = loss.astype(dtype, copy=False)
     if reduction == "none":
         return loss[()] if loss.ndim == 0 else loss
-    total = math.fsum(loss.reshape(-1).tolist()) if loss.size else 0.0
+    total = _total(loss)
     if reduction == "sum":
         return dtype.type(total)
     return dtype.type(total / loss.size if loss.size else math.nan)

@@ -50,16 +50,22 @@ _FONT_HEX = (
     "0c5050503c" "4464544c44"                                                      # y z
     "0008364100" "00007f0000" "0041360800" "0804081008"                            # { | } ~
 )
-_GLYPH_W, _GLYPH_H, _ADVANCE = 5, 7, 6
+# g j p q y redrawn with real descenders in two extra rows (9-bit columns).
+_DESCENDERS = {"g": "038 144 144 144 0fc", "j": "080 100 104 0fd 000", "p": "1fc 044 044 044 038",
+               "q": "038 044 044 044 1fc", "y": "03c 140 140 140 0fc"}
+_GLYPH_W, _GLYPH_H, _ADVANCE = 5, 9, 6     # cell: caps in rows 0..6, descenders in 7..8
+_CAP_H = 7
 _SUBSTITUTES = {"\u00d7": "x", "\u00b5": "u", "\u03bc": "u", "\u2013": "-", "\u2014": "-",
                 "\u2212": "-", "\u2019": "'", "\u00b7": "."}
 
 
 @functools.lru_cache(maxsize=1)
 def _glyphs():
-    """(95, 7, 5) bool array: the glyph of chr(32 + i)."""
-    cols = np.frombuffer(bytes.fromhex(_FONT_HEX), dtype=np.uint8).reshape(95, _GLYPH_W)
-    rows = np.arange(_GLYPH_H, dtype=np.uint8)
+    """(95, 9, 5) bool array: the glyph of chr(32 + i)."""
+    cols = np.frombuffer(bytes.fromhex(_FONT_HEX), dtype=np.uint8).reshape(95, _GLYPH_W).astype(np.uint16)
+    for ch, hexcols in _DESCENDERS.items():
+        cols[ord(ch) - 32] = [int(c, 16) for c in hexcols.split()]
+    rows = np.arange(_GLYPH_H, dtype=np.uint16)
     return ((cols[:, None, :] >> rows[None, :, None]) & 1).astype(bool)
 
 
@@ -223,6 +229,14 @@ def _fmt_number(v, step):
     return f"{v:.{decimals}f}"
 
 
+def _fmt_log_minor(v):
+    """Label of a 2x or 5x tick on a log axis: "20", "500", "5e4", "2e-4"."""
+    if 1e-3 <= v < 1e4:
+        return f"{v:.4g}"
+    k = int(math.floor(math.log10(v) + 1e-9))
+    return f"{round(v / 10.0 ** k)}e{k}"
+
+
 def _nice_linear(lo, hi, max_ticks):
     """(axis_lo, axis_hi, ticks) with ticks at a 1/2/2.5/5 x 10^k step covering [lo, hi]."""
     max_ticks = max(int(max_ticks), 2)
@@ -269,16 +283,25 @@ class _Axis:
                 lo = min(lo, 0.0)
                 hi = max(hi, 0.0)
             if hi - lo <= 1e-12 * max(abs(lo), abs(hi), 1e-300):
-                if hi == 0.0:
+                if hi == 0.0:      # all zero: a plain [0, 1] (or [-1, 1])
                     lo, hi = (0.0, 1.0) if from_zero else (-1.0, 1.0)
+                    vals = []
                 else:
                     lo, hi = (min(0.0, lo), max(0.0, hi)) if from_zero else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
                     if hi - lo <= 0:
                         lo, hi = lo - 1.0, hi + 1.0
             span = hi - lo
-            hi_pad = hi + 0.03 * span if hi > 0 or not from_zero else hi
-            lo_pad = lo - 0.03 * span if lo < 0 or not from_zero else lo
-            self.lo, self.hi, ticks, step = _nice_linear(lo_pad, hi_pad, max_ticks)
+            if not vals:           # nothing to show, or all zero: no margin
+                hi_pad, lo_pad = hi, lo
+            else:
+                hi_pad = hi + 0.03 * span if hi > 0 or not from_zero else hi
+                lo_pad = lo - 0.03 * span if lo < 0 or not from_zero else lo
+            if from_zero:          # the y axis: rounded out to whole ticks
+                self.lo, self.hi, ticks, step = _nice_linear(lo_pad, hi_pad, max_ticks)
+            else:                  # the x axis: the data (plus a margin), ticks inside it
+                _, _, ticks, step = _nice_linear(lo_pad, hi_pad, max_ticks)
+                self.lo, self.hi = lo_pad, hi_pad
+                ticks = [t for t in ticks if lo_pad - 1e-9 * span <= t <= hi_pad + 1e-9 * span]
             self.major = [(t, _fmt_number(t, step)) for t in ticks]
             self.minor = []
         self.lo_px, self.hi_px = float(lo_px), float(hi_px)
@@ -295,8 +318,7 @@ class _Axis:
                     self.minor.append(10.0 ** lv)
         if len(decades) < 2:   # less than a decade in view: label 2x and 5x too
             extra = [v for v in self.minor if round(v / 10.0 ** math.floor(math.log10(v) + 1e-9)) in (2, 5)]
-            self.major = sorted(self.major + [(v, _fmt_number(v, 10.0 ** math.floor(math.log10(v) + 1e-9)))
-                                              for v in extra])
+            self.major = sorted(self.major + [(v, _fmt_log_minor(v)) for v in extra], key=lambda t: t[0])
             self.minor = [v for v in self.minor if v not in extra]
 
     def to_px(self, v):
@@ -321,7 +343,7 @@ def _label_mask(label, scale=2):
         em = em.repeat((np.arange(em.shape[1]) % 2 == 0) + 1, axis=1)
     else:
         em = _text_mask(exp, max(scale - 1, 1))
-    rise = em.shape[0] // 2
+    rise = (_CAP_H * em.shape[0] // _GLYPH_H) // 2     # the exponent's middle at the base's top
     h = max(bm.shape[0] + rise, em.shape[0])
     w = bm.shape[1] + scale + em.shape[1]
     out = np.zeros((h, w), dtype=bool)
@@ -381,10 +403,11 @@ def _clean_series(series, log_x, log_y):
 
 
 def _legend_entries_size(entries, scale=2):
-    line_h = _GLYPH_H * scale + 7
+    gap = 3 * scale
+    line_h = _GLYPH_H * scale + gap
     label_w = max(_text_size(lab, scale)[0] for lab, _, _, _ in entries)
     w = 10 + 34 + 8 + label_w + 10
-    h = 8 + line_h * len(entries) - 7 + 8
+    h = 8 + line_h * len(entries) - gap + 6
     return w, h, line_h
 
 
@@ -402,6 +425,7 @@ def render_line_plot(series, *, title="", xlabel="", ylabel="", log_x=True, log_
     title, xlabel, ylabel = str(title or ""), str(xlabel or ""), str(ylabel or "")
     S = 2                                   # text scale
     th = _GLYPH_H * S                       # text height
+    cap_mid = _CAP_H * S // 2               # from the top of a line of text to the middle of its capitals
     tick, minor_tick = 6, 3
 
     all_x = np.concatenate([d[1] for d in data]) if data else np.empty(0)
@@ -481,7 +505,7 @@ def render_line_plot(series, *, title="", xlabel="", ylabel="", log_x=True, log_
     for p, lab in yt:
         _hline(canvas, p, x0 - tick, x0, _AXIS)
         m = _label_mask(lab, S)
-        _blit(canvas, m, x0 - tick - 5 - m.shape[1], p - th // 2 - (m.shape[0] - th), _TEXT)
+        _blit(canvas, m, x0 - tick - 5 - m.shape[1], p - cap_mid - (m.shape[0] - th), _TEXT)
 
     # ---- axis labels and title
     if xlabel:
@@ -491,8 +515,10 @@ def render_line_plot(series, *, title="", xlabel="", ylabel="", log_x=True, log_
         _blit(canvas, m, 10, (y0 + y1) // 2 - m.shape[0] // 2, _TEXT)
     if title:
         tw = _text_size(title, S)[0]
-        cx = (x0 + x1) // 2 if tw < (x1 - x0) else width // 2
-        _draw_text(canvas, title, cx, 12, _TEXT, S, "ct", bold=True)
+        if tw + 1 <= x1 - x0:
+            _draw_text(canvas, title, (x0 + x1) // 2, 12, _TEXT, S, "ct", bold=True)
+        else:              # too wide: from the left edge (its end is cut off)
+            _draw_text(canvas, title, max((width - tw - 1) // 2, 4), 12, _TEXT, S, "lt", bold=True)
 
     # ---- legend: the candidate spot that covers the fewest data pixels
     entries = [(label, dashed, marker, color) for label, _, _, dashed, marker, color in data if label]
@@ -518,7 +544,7 @@ def render_line_plot(series, *, title="", xlabel="", ylabel="", log_x=True, log_
         legend_box = (bx, by, bx + lw - 1, by + lh - 1)
         _rect(canvas, *legend_box, _LEGEND_EDGE, fill=_WHITE)
         for i, (label, dashed, marker, color) in enumerate(entries):
-            cy = by + 8 + i * line_h + th // 2
+            cy = by + 8 + i * line_h + cap_mid
             sx0, sx1 = bx + 10, bx + 10 + 34
             cov = np.zeros((line_h, 34 + 8), dtype=np.float32)
             oy = cy - line_h // 2
@@ -526,7 +552,7 @@ def render_line_plot(series, *, title="", xlabel="", ylabel="", log_x=True, log_
             if marker:
                 _fill_disk(cov, 4.0 + 16.5, cy - oy, _MARKER_RADIUS)
             _blend(canvas, cov, color, sx0 - 4, oy)
-            _draw_text(canvas, label, sx1 + 8, cy - th // 2, _TEXT, S, "lt")
+            _draw_text(canvas, label, sx1 + 8, cy - cap_mid, _TEXT, S, "lt")
 
     if isinstance(_layout, dict):
         _layout["plot"] = (x0, y0, x1, y1)

@@ -222,3 +222,19 @@ def test_peak_memory_does_not_grow_with_the_file(big, tmp_path):
                                   "-o", str(tmp_path / f"{name}.npy")], tmp_path)
     # 4x the file, 192 MB more input: the peak may differ by the output (a few hundred KB) and noise
     assert rss["256MB"] - rss["64MB"] < 32 * 1024, rss
+
+
+def test_bench_quick_prints_the_table_and_writes_the_plot_and_json(tmp_path):
+    r = run(["bench", "--quick", "--shapes", "10x1000", "100x1000", "--dtypes", "float64",
+             "--threads", "1", "--plot", "b.png", "--json", "b.json"], cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "| measure | shape |" in r.stdout and "vs NumPy" in r.stdout
+    pngs = sorted(p for p in os.listdir(tmp_path) if p.endswith(".png"))
+    assert pngs == ["b-entropy-float64.png", "b-kl_divergence-float64.png"], pngs
+    for p in pngs:
+        head = (tmp_path / p).read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    import json
+    d = json.loads((tmp_path / "b.json").read_text())
+    fams = {k for row in d["results"] if row["kind"] == "throughput" for k in row["median_s"]}
+    assert {"fastinfo", "numpy"} <= fams

@@ -70,3 +70,16 @@ def test_kl_ratio_underflowing_to_a_subnormal_is_recomputed(level):
         x, y = mpmath.mpf(float(P[0, 0])), mpmath.mpf(float(Q[0, 0]))
         exact = float(x * mpmath.log(x / y))
         assert abs(out[0] - exact) <= 1e-14 * abs(exact), (level, p, q, out[0], exact)
+
+
+def test_logits_review_findings():
+    # label smoothing with invalid="nan": the invalid row is NaN (was uninitialized memory)
+    x = np.array([[np.nan, 1.0, 2.0], [0.0, 1.0, 2.0]])
+    for kw in (dict(label_smoothing=1.0), dict(label_smoothing=0.1, weight=[0.0, 1, 1]), dict(weight=[0.0, 1, 1])):
+        r = fastinfo.softmax_cross_entropy(x, np.array([0, 1]), invalid="nan", **kw)
+        assert np.isnan(r[0]) and np.isfinite(r[1]), (kw, r)
+    # sums beyond the float range give inf, not OverflowError
+    big = np.array([[0.75e308, -0.75e308]] * 2)
+    assert fastinfo.softmax_cross_entropy(big, np.array([1, 1]), reduction="mean") == np.inf
+    assert fastinfo.perplexity(big, np.array([1, 1])) == np.inf
+    assert fastinfo.sigmoid_cross_entropy(np.array([1e308, 1e308]), np.array([0.0, 0.0]), reduction="sum") == np.inf
