@@ -187,9 +187,15 @@ def test_ctrl_c_leaves_no_partial_file(big, tmp_path):
     out = tmp_path / "out.npy"
     env = dict(os.environ, PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "fastinfo", "score", str(big), "--measure",
-                             "softmax_entropy", "--chunk-rows", "2", "--threads", "1", "-o", str(out)],
+                             "softmax_entropy", "--chunk-rows", "1", "--threads", "1", "-o", str(out)],
                             cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(1.5)
+    # interrupt it in the middle of scoring: once its temporary output exists (64 000
+    # one-row chunks take seconds), not while Python is still starting up
+    deadline = time.monotonic() + 60
+    while not any(p.endswith(".part") for p in os.listdir(tmp_path)):
+        assert proc.poll() is None and time.monotonic() < deadline, "no temporary output appeared"
+        time.sleep(0.01)
+    time.sleep(0.3)
     assert proc.poll() is None, "finished too fast to be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
