@@ -123,25 +123,24 @@ class Progress:
 
 
 # --- score -----------------------------------------------------------------------------
-def _call(measure, args, x, q):
+def _call(measure, args, x, q, invalid="nan"):
     """The library call for one chunk of rows (class axis last)."""
-    kw = dict(n_threads=args.threads)
-    base = args.base
+    kw = dict(n_threads=args.threads, invalid=invalid)
+    base, T = args.base, args.temperature
     if measure in PROB_MEASURES:
         f = {"entropy": fastinfo.entropy, "cross_entropy": fastinfo.cross_entropy,
              "kl": fastinfo.kl_divergence, "js": fastinfo.js_divergence}[measure]
         extra = () if measure == "entropy" else (q,)
-        return f(x, *extra, base=base, normalize=args.normalize, invalid="nan", **kw)
-    T = args.temperature
+        return f(x, *extra, base=base, normalize=args.normalize, **kw)
     if measure == "softmax_entropy":
-        return fastinfo.softmax_entropy(x, temperature=T, base=base, invalid="nan", **kw)
+        return fastinfo.softmax_entropy(x, temperature=T, base=base, **kw)
     if measure == "softmax_cross_entropy":
-        return fastinfo.softmax_cross_entropy(x, q, temperature=T, base=base, invalid="nan", **kw)
+        return fastinfo.softmax_cross_entropy(x, q, temperature=T, base=base, **kw)
     if measure == "softmax_kl":
-        return fastinfo.softmax_kl_divergence(x, q, temperature=T, base=base, invalid="nan", **kw)
+        return fastinfo.softmax_kl_divergence(x, q, temperature=T, base=base, **kw)
     if measure == "logsumexp":
-        return fastinfo.logsumexp(x, invalid="nan", **kw)
-    return fastinfo.sigmoid_cross_entropy(x, q, base=base, invalid="nan")
+        return fastinfo.logsumexp(x, **kw)
+    return fastinfo.sigmoid_cross_entropy(x, q, base=base, invalid=invalid)
 
 
 def _explain(measure, args, x, q, j, row0):
@@ -149,35 +148,13 @@ def _explain(measure, args, x, q, j, row0):
     shared = q is not None and q.ndim == 1 and q.dtype.kind == "f" and measure in PROB_MEASURES
     qj = q if q is None or shared else q[j]
     try:
-        old = args.invalid_mode
-        args.invalid_mode = "raise"
-        _call_raise(measure, args, x[j], qj)
+        _call(measure, args, x[j], qj, invalid="raise")
     except (ValueError, IndexError) as e:
         msg = str(e)
-        for tail in (" at batch index ()", " in the distribution at batch index ()"):
+        for tail in (" in the distribution at batch index ()", " at batch index ()"):
             msg = msg.replace(tail, "")
         return f"row {row0 + j}: {msg}"
-    finally:
-        args.invalid_mode = old
     return f"row {row0 + j}: invalid input (the result is NaN)"
-
-
-def _call_raise(measure, args, x, q):
-    kw = dict(n_threads=1)
-    if measure in PROB_MEASURES:
-        f = {"entropy": fastinfo.entropy, "cross_entropy": fastinfo.cross_entropy,
-             "kl": fastinfo.kl_divergence, "js": fastinfo.js_divergence}[measure]
-        extra = () if measure == "entropy" else (q,)
-        return f(x, *extra, normalize=args.normalize, **kw)
-    if measure == "softmax_entropy":
-        return fastinfo.softmax_entropy(x, **kw)
-    if measure == "softmax_cross_entropy":
-        return fastinfo.softmax_cross_entropy(x, q, **kw)
-    if measure == "softmax_kl":
-        return fastinfo.softmax_kl_divergence(x, q, **kw)
-    if measure == "logsumexp":
-        return fastinfo.logsumexp(x, **kw)
-    return fastinfo.sigmoid_cross_entropy(x, q)
 
 
 def _validate(args):
@@ -422,7 +399,6 @@ def main(argv=None):
         return int(e.code or 0)
     try:
         if args.command == "score":
-            args.invalid_mode = "nan"
             return score(args)
         if args.command == "demo":
             return demo(args)
