@@ -19,7 +19,7 @@ import numpy as np
 
 from ._dispatch import kernels as _k
 from ._measures import (_F32, _F64, _as_array, _check_out, _first_bad, _log_base, _nan_mode,
-                        _normalize_axis_index, _run_batched, _threads)
+                        _normalize_axis_index, _prepare, _run_batched, _threads)
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "softmax_entropy",
            "softmax_kl_divergence", "softmax_js_divergence", "sigmoid_cross_entropy", "perplexity"]
@@ -60,29 +60,8 @@ def _logits(x, name, axis):
 
 
 def _pair(p, q, names, axis):
-    """Two logit arrays broadcast over the batch axes (views), class axis last."""
-    P = _as_array(p, names[0])
-    Q = _as_array(q, names[1])
-    if P.dtype != Q.dtype:
-        P, Q = P.astype(_F64, copy=False), Q.astype(_F64, copy=False)
-    nd = max(P.ndim, Q.ndim)
-    ax = _normalize_axis_index(axis, nd)
-    ps = (1,) * (nd - P.ndim) + P.shape
-    qs = (1,) * (nd - Q.ndim) + Q.shape
-    if ps[ax] != qs[ax]:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same length along the class axis "
-                         f"(axis={axis}): got {ps[ax]} and {qs[ax]} (shapes {P.shape} and {Q.shape})")
-    P, Q = P.reshape(ps), Q.reshape(qs)
-    if ps != qs:
-        try:
-            shape = np.broadcast_shapes(ps, qs)
-        except ValueError:
-            raise ValueError(f"{names[0]} and {names[1]} do not broadcast over the batch axes: shapes "
-                             f"{P.shape} and {Q.shape}") from None
-        P, Q = np.broadcast_to(P, shape), np.broadcast_to(Q, shape)
-    if ax != nd - 1:
-        P, Q = np.moveaxis(P, ax, -1), np.moveaxis(Q, ax, -1)
-    return P, Q, ax
+    """Two arrays broadcast over the batch axes (views), class axis last."""
+    return _prepare(p, q, axis, names=names, axis_name="class axis")
 
 
 def _class_weights(weight, K):

@@ -132,15 +132,15 @@ def _run_batched(call, arrays, batch):
     return sum(_run_batched(call, [a[i] for a in arrays], batch[1:]) for i in range(batch[0]))
 
 
-def _prepare(p, q, axis):
+def _prepare(p, q, axis, names=("p", "q"), axis_name="distribution axis"):
     """(p, q) as float arrays of one dtype, broadcast, with the distribution axis last."""
-    P = _as_array(p, "p")
+    P = _as_array(p, names[0])
     if q is None:
         ax = _normalize_axis_index(axis, P.ndim)
         if ax != P.ndim - 1:
             P = np.moveaxis(P, ax, -1)
         return P, None, ax
-    Q = _as_array(q, "q")
+    Q = _as_array(q, names[1])
     if P.dtype != Q.dtype:   # mixed float32/float64: computed (and returned) in float64
         P, Q = P.astype(_F64, copy=False), Q.astype(_F64, copy=False)
     ndim = max(P.ndim, Q.ndim)
@@ -148,7 +148,7 @@ def _prepare(p, q, axis):
     ps = (1,) * (ndim - P.ndim) + P.shape
     qs = (1,) * (ndim - Q.ndim) + Q.shape
     if ps[ax] != qs[ax]:
-        raise ValueError(f"p and q must have the same length along the distribution axis "
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length along the {axis_name} "
                          f"(axis={axis}): got {ps[ax]} and {qs[ax]} (shapes {P.shape} and {Q.shape})")
     if P.ndim != ndim:
         P = P.reshape(ps)    # leading 1s: always a view
@@ -158,8 +158,8 @@ def _prepare(p, q, axis):
         try:
             shape = np.broadcast_shapes(ps, qs)
         except ValueError:
-            raise ValueError(f"p and q do not broadcast over the batch axes: shapes {P.shape} and "
-                             f"{Q.shape}") from None
+            raise ValueError(f"{names[0]} and {names[1]} do not broadcast over the batch axes: shapes "
+                             f"{P.shape} and {Q.shape}") from None
         # broadcast_to makes zero-stride views: nothing is materialized
         P = np.broadcast_to(P, shape) if P.shape != shape else P
         Q = np.broadcast_to(Q, shape) if Q.shape != shape else Q

@@ -170,17 +170,20 @@ def test_demo_small(tmp_path):
     assert "softmax_cross_entropy" in r.stdout and "rows/s" in r.stdout
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
-    """A 256 MB float32 input (a zero-filled file is cheap to write: sparse)."""
-    d = tmp_path_factory.mktemp("big")
-    path = d / "big.npy"
-    m = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(64_000, 1_000))
+def _logits_file(path, rows):
+    """rows x 1000 float32 logits on disk, written through a memory map."""
+    m = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, 1_000))
     m[:, :] = 0
     m[:, 0] = 1
     m.flush()
     del m
     return path
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A 256 MB float32 input."""
+    return _logits_file(tmp_path_factory.mktemp("big") / "big.npy", 64_000)
 
 
 def test_ctrl_c_leaves_no_partial_file(big, tmp_path):
@@ -216,12 +219,7 @@ def _peak_rss_kb(args, cwd):
 
 
 def test_peak_memory_does_not_grow_with_the_file(big, tmp_path):
-    small = tmp_path / "small.npy"
-    m = np.lib.format.open_memmap(small, mode="w+", dtype=np.float32, shape=(16_000, 1_000))
-    m[:, :] = 0
-    m[:, 0] = 1
-    m.flush()
-    del m
+    small = _logits_file(tmp_path / "small.npy", 16_000)
     rss = {}
     for name, path in (("64MB", small), ("256MB", big)):
         rss[name] = _peak_rss_kb(["score", str(path), "--measure", "softmax_entropy", "--chunk-rows", "4000",
