@@ -10,6 +10,8 @@ baseline the benchmarks compare against.
 from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
+from ._joint import (conditional_entropy, joint_entropy, mutual_information,
+                     normalized_mutual_information, variation_of_information)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
                       softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
                       softmax_kl_divergence)
@@ -29,6 +31,11 @@ __all__ = [
     "softmax_js_divergence",
     "sigmoid_cross_entropy",
     "perplexity",
+    "joint_entropy",
+    "conditional_entropy",
+    "mutual_information",
+    "normalized_mutual_information",
+    "variation_of_information",
     "show_config",
     "config",
     "reference",

@@ -1010,3 +1010,7 @@ cdef void _apply_f32(const float[::1] x, float[::1] y, int which) noexcept:
 
 # --- logit space (issue 3) ---------------------------------------------------
 include "_logits.pxi"
+
+
+# --- joint distributions (issue 5) ---------------------------------------------
+include "_joint.pxi"

@@ -1,0 +1,160 @@
+"""Entropies and mutual information of joint distributions p(x, y): the thin Python layer.
+
+A joint distribution (or a contingency table of counts, with ``normalize=True``)
+lies on two axes, ``axes=(-2, -1)`` by default, X on the first; every other
+axis is a batch axis. One compiled pass per table (``_joint.pxi``) gives all of
+H(X,Y), H(X), H(Y), H(Y|X), H(X|Y) and I(X;Y), each summed from its own
+non-negative terms: the mutual information is computed directly as
+sum p log(p / (px py)), never negative, 0 for an independent table up to
+rounding; conditional entropies never come from a difference.
+"""
+
+import numpy as np
+
+from ._dispatch import kernels as _k
+from ._measures import (_F32, _F64, _as_array, _first_bad, _log_base, _nan_mode,
+                        _normalize_axis_index, _threads)
+
+__all__ = ["joint_entropy", "conditional_entropy", "mutual_information",
+           "normalized_mutual_information", "variation_of_information"]
+
+_ROWS = {_F64: _k.joint_rows["double"], _F32: _k.joint_rows["float"]}
+HXY, HX, HY, HYGX, HXGY, MI = range(6)
+_AVERAGES = ("arithmetic", "geometric", "min", "max")
+
+
+def _tables(pxy, axes):
+    """(B, K, L) view of the tables (a copy only if the batch axes cannot be flattened), batch shape."""
+    A = _as_array(pxy, "pxy")
+    if A.ndim < 2:
+        raise ValueError(f"pxy must have at least two dimensions (X and Y), got shape {A.shape}")
+    try:
+        ax, ay = (int(a) for a in axes)
+    except (TypeError, ValueError):
+        raise ValueError(f"axes must be a pair of ints, got {axes!r}") from None
+    ax, ay = _normalize_axis_index(ax, A.ndim), _normalize_axis_index(ay, A.ndim)
+    if ax == ay:
+        raise ValueError(f"axes must name two different axes, got {axes!r}")
+    A = np.moveaxis(A, (ax, ay), (-2, -1))
+    batch = A.shape[:-2]
+    return A.reshape((int(np.prod(batch)),) + A.shape[-2:]), batch   # (-1 fails for empty tables)
+
+
+def _all(pxy, axes, normalize, invalid, n_threads, fname):
+    nan_mode = _nan_mode(invalid)
+    nt = _threads(n_threads)
+    T, batch = _tables(pxy, axes)
+    out = np.empty((T.shape[0], 6), dtype=np.float64)
+    nbad = _ROWS[T.dtype](T, out, bool(normalize), nt)
+    if nbad and not nan_mode:
+        idx = _first_bad(np.isnan(out[:, 0]).reshape(batch), batch)
+        t = T[int(np.ravel_multi_index(idx, batch)) if batch else 0]
+        bad = ~(np.isfinite(t) & (t >= 0))
+        if bad.any():
+            i, j = (int(v) for v in np.unravel_index(int(np.argmax(bad)), t.shape))
+            raise ValueError(f"{fname}: pxy has a negative, NaN or infinite value ({t[i, j]!r} at "
+                             f"x={i}, y={j}) in the table at batch index {idx}")
+        if normalize and not t.any():
+            raise ValueError(f"{fname}: cannot normalize: the table at batch index {idx} sums to zero")
+        raise ValueError(f"{fname}: the table at batch index {idx} sums beyond the float range "
+                         f"(or there was no memory for its marginals)")
+    return out, batch, T.dtype
+
+
+def _result(v, batch, dtype, base):
+    v = v / _log_base(base) + 0.0 if base is not None else v
+    v = v.reshape(batch)
+    if dtype == _F32:
+        v = v.astype(_F32)
+    return v[()] if v.ndim == 0 else v
+
+
+_DOC = """
+    Parameters
+    ----------
+    pxy : array_like
+        Joint probabilities p(x, y) (or counts with ``normalize=True``) on the
+        two ``axes``; every other axis is a batch axis.
+    axes : pair of int, default (-2, -1)
+        The X axis and the Y axis.
+    base : float, optional
+        Logarithm base (``None``: nats, ``2``: bits).
+    normalize : bool, default False
+        Divide each table by its sum first (counts, unnormalized weights). An
+        all-zero table is then invalid. ``False`` uses the numbers as passed.
+    invalid : {'raise', 'nan'}
+        A negative, NaN or infinite entry raises ``ValueError`` naming the batch
+        index and the cell, or gives NaN for that table.
+    n_threads : int, optional
+        OpenMP threads over the tables of a batch.
+"""
+
+
+def joint_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise", n_threads=None):
+    """H(X,Y) = -sum p(x,y) log p(x,y) of each table."""
+    out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "joint_entropy")
+    return _result(out[:, HXY], batch, dt, base)
+
+
+def conditional_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
+                        n_threads=None):
+    """H(Y|X) = sum p(x,y) log(p(x) / p(x,y)) of each table (X on ``axes[0]``), never negative.
+
+    Summed from its own non-negative terms, not as H(X,Y) - H(X). For H(X|Y)
+    swap the axes: ``axes=(-1, -2)``.
+    """
+    out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "conditional_entropy")
+    return _result(out[:, HYGX], batch, dt, base)
+
+
+def mutual_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
+                       n_threads=None):
+    """I(X;Y) = sum p(x,y) log(p(x,y) / (p(x) p(y))) of each table, computed directly.
+
+    Never negative (clamped at 0 against rounding); an independent table gives
+    0 up to rounding (~1e-16), where H(X) + H(Y) - H(X,Y) would cancel.
+    """
+    out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "mutual_information")
+    return _result(out[:, MI], batch, dt, base)
+
+
+def normalized_mutual_information(pxy, *, average="arithmetic", axes=(-2, -1), normalize=False,
+                                  invalid="raise", n_threads=None):
+    """I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1] (scikit-learn's ``average_method``).
+
+    ``average``: ``"arithmetic"`` (default), ``"geometric"``, ``"min"`` or
+    ``"max"``. When the mean is 0 (a table with one row or one column of
+    mass), the result is 1.0 if both H(X) and H(Y) are 0 (two constant
+    labelings agree perfectly, as scikit-learn) and 0.0 otherwise. Base-free.
+    """
+    if not (isinstance(average, str) and average in _AVERAGES):
+        raise ValueError(f"average must be one of {', '.join(_AVERAGES)}, got {average!r}")
+    out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "normalized_mutual_information")
+    hx, hy, mi = out[:, HX], out[:, HY], out[:, MI]
+    if average == "arithmetic":
+        den = 0.5 * (hx + hy)
+    elif average == "geometric":
+        den = np.sqrt(hx * hy)
+    elif average == "min":
+        den = np.minimum(hx, hy)
+    else:
+        den = np.maximum(hx, hy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(den > 0, mi / np.where(den > 0, den, 1.0), np.where((hx == 0) & (hy == 0), 1.0, 0.0))
+        v = np.where(np.isnan(mi), np.nan, np.minimum(v, 1.0))
+    return _result(v, batch, dt, None)
+
+
+def variation_of_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
+                             n_threads=None):
+    """VI(X;Y) = H(X|Y) + H(Y|X) of each table (a metric on partitions), never negative."""
+    out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "variation_of_information")
+    return _result(out[:, HXGY] + out[:, HYGX], batch, dt, base)
+
+
+for _f in (joint_entropy, conditional_entropy, mutual_information, variation_of_information):
+    _f.__doc__ += _DOC
+normalized_mutual_information.__doc__ += _DOC.replace(
+    """    base : float, optional
+        Logarithm base (``None``: nats, ``2``: bits).
+""", "")
