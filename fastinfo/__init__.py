@@ -10,6 +10,7 @@ baseline the benchmarks compare against.
 from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
+from ._counts import entropy_from_counts
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
@@ -32,6 +33,7 @@ __all__ = [
     "sigmoid_cross_entropy",
     "perplexity",
     "joint_entropy",
+    "entropy_from_counts",
     "conditional_entropy",
     "mutual_information",
     "normalized_mutual_information",
