@@ -1014,3 +1014,7 @@ include "_logits.pxi"
 
 # --- joint distributions (issue 5) ---------------------------------------------
 include "_joint.pxi"
+
+
+# --- pairwise matrices (issue 5) ----------------------------------------------
+include "_pairwise.pxi"

@@ -1,0 +1,96 @@
+"""Pairwise matrices against SciPy loops over the pairs (independent oracle)."""
+import math
+
+import numpy as np
+import pytest
+import scipy.special as sc
+from scipy.spatial.distance import jensenshannon
+
+import fastinfo
+
+
+def rows(n, k, seed, zeros=0.2):
+    rng = np.random.default_rng(seed)
+    a = rng.random((n, k))
+    a[rng.random((n, k)) < zeros] = 0
+    a[:, 0] += 1e-3                      # no all-zero row
+    return a / a.sum(1, keepdims=True)
+
+
+def ref(measure, P, Q):
+    f = {"ce": lambda p, q: -sc.xlogy(p, q).sum(), "kl": lambda p, q: sc.rel_entr(p, q).sum(),
+         "js": lambda p, q: jensenshannon(p, q) ** 2}[measure]
+    with np.errstate(divide="ignore"):
+        return np.array([[f(p, q) for q in Q] for p in P])
+
+
+FUNCS = {"ce": fastinfo.pairwise_cross_entropy, "kl": fastinfo.pairwise_kl_divergence,
+         "js": fastinfo.pairwise_js_divergence}
+
+
+@pytest.mark.parametrize("measure,method", [("ce", "blas"), ("ce", "exact"), ("kl", "blas"), ("kl", "exact"),
+                                            ("js", None)])
+@pytest.mark.parametrize("shape", [(9, 13, 31), (1, 1, 5), (40, 3, 700)])
+def test_matches_scipy(measure, method, shape):
+    N, M, K = shape
+    P, Q = rows(N, K, 1), rows(M, K, 2, zeros=0.1)
+    want = ref(measure, P, Q)
+    kw = {} if method is None else {"method": method}
+    got = FUNCS[measure](P, Q, **kw)
+    assert got.shape == (N, M) and got.dtype == np.float64
+    assert np.array_equal(np.isposinf(got), np.isposinf(want))     # +inf exactly where p > 0 = q
+    fin = np.isfinite(want)
+    np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-14)
+    if measure == "js":
+        d = fastinfo.pairwise_js_divergence(P, Q, distance=True)
+        assert not np.isnan(d).any() and np.all(d <= math.sqrt(math.log(2)) + 1e-15)
+
+
+def test_normalize_base_out_float32_and_threads():
+    rng = np.random.default_rng(4)
+    P, Q = rng.random((30, 50)) * 7, rng.random((20, 50)) * 0.3
+    Pn, Qn = P / P.sum(1, keepdims=True), Q / Q.sum(1, keepdims=True)
+    for m in ("ce", "kl"):
+        for method in ("blas", "exact"):
+            got = FUNCS[m](P, Q, normalize=True, base=2, method=method)
+            np.testing.assert_allclose(got, ref(m, Pn, Qn) / math.log(2), rtol=1e-12, atol=1e-14)
+    out = np.empty((30, 20))
+    r = fastinfo.pairwise_js_divergence(P, Q, normalize=True, out=out)
+    assert r is out
+    np.testing.assert_allclose(out, ref("js", Pn, Qn), rtol=1e-12, atol=1e-15)
+    f32 = fastinfo.pairwise_kl_divergence(Pn.astype(np.float32), Qn.astype(np.float32), method="exact")
+    np.testing.assert_allclose(f32, ref("kl", Pn.astype(np.float32).astype(float),
+                                         Qn.astype(np.float32).astype(float)), rtol=1e-5)
+    big_p, big_q = rows(64, 600, 7), rows(50, 600, 8)
+    for f in (fastinfo.pairwise_js_divergence,
+              lambda a, b, n_threads: fastinfo.pairwise_kl_divergence(a, b, method="exact", n_threads=n_threads)):
+        assert np.array_equal(f(big_p, big_q, n_threads=1), f(big_p, big_q, n_threads=2))
+
+
+def test_invalid_rows():
+    P, Q = rows(4, 6, 1), rows(3, 6, 2)
+    Q[1, 2] = -0.5
+    for f in FUNCS.values():
+        with pytest.raises(ValueError, match="row 1 of Q"):
+            f(P, Q)
+        r = f(P, Q, invalid="nan")
+        assert np.all(np.isnan(r[:, 1])) and np.all(np.isfinite(r[:, [0, 2]]) | np.isposinf(r[:, [0, 2]]))
+    with pytest.raises(ValueError, match="columns"):
+        fastinfo.pairwise_kl_divergence(P, rows(3, 5, 3))
+    with pytest.raises(ValueError, match="sums to zero"):
+        fastinfo.pairwise_cross_entropy(np.zeros((2, 6)), rows(3, 6, 2), normalize=True)
+
+
+def test_memory_is_the_output_plus_blocks():
+    import tracemalloc
+    P, Q = rows(2000, 500, 1), rows(1500, 500, 2)          # 8 MB and 6 MB of input
+    fastinfo.pairwise_cross_entropy(P[:10], Q[:10])
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fastinfo.pairwise_cross_entropy(P, Q)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    output = 2000 * 1500 * 8
+    assert peak < output + 6 * (8 << 20) + (1 << 20), peak    # output + a few 8 MB blocks
