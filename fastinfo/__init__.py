@@ -11,6 +11,7 @@ from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
 from ._counts import entropy_from_counts
+from ._labels import contingency_table, mutual_information_score, normalized_mutual_information_score
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
@@ -35,6 +36,9 @@ __all__ = [
     "perplexity",
     "joint_entropy",
     "entropy_from_counts",
+    "contingency_table",
+    "mutual_information_score",
+    "normalized_mutual_information_score",
     "pairwise_cross_entropy",
     "pairwise_kl_divergence",
     "pairwise_js_divergence",

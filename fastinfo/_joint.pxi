@@ -115,3 +115,14 @@ cdef Py_ssize_t _joint_table(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssi
     _joint_one(p, rs, cs, K, L, normalize, work, out)
     free(work)
     return 1 if out[0] != out[0] else 0
+
+
+def count_pairs(const long long[::1] cx, const long long[::1] cy, long long[:, ::1] out):
+    """out[cx[i], cy[i]] += 1 for every i: the contingency table of two code arrays, one pass
+    (codes already checked to lie in range by the caller)."""
+    cdef Py_ssize_t i, n = cx.shape[0]
+    if cy.shape[0] != n:
+        raise ValueError("cx and cy must have the same length")
+    with nogil:
+        for i in range(n):
+            out[cx[i], cy[i]] += 1

@@ -1,0 +1,87 @@
+"""Contingency tables and label-pair scores against plain Python counting (collections.Counter)
+and mpmath -- an independent code path from fastinfo/_labels.py."""
+from collections import Counter
+
+import mpmath
+import numpy as np
+import pytest
+
+import fastinfo
+
+mpmath.mp.prec = 80
+
+
+def mp_scores(x, y):
+    n = len(x)
+    pairs, cx, cy = Counter(zip(x, y)), Counter(x), Counter(y)
+    N = mpmath.mpf(n)
+    mi = mpmath.fsum((c / N) * mpmath.log(N * c / (cx[a] * cy[b])) for (a, b), c in pairs.items())
+    hx = -mpmath.fsum((c / N) * mpmath.log(c / N) for c in cx.values())
+    hy = -mpmath.fsum((c / N) * mpmath.log(c / N) for c in cy.values())
+    return mi, hx, hy
+
+
+CASES = [
+    (np.array([0, 0, 1, 1, 2, 2, 2]), np.array(["a", "b", "a", "a", "c", "c", "b"])),
+    (np.arange(50) % 7, (np.arange(50) * 3) % 5),
+    (np.random.default_rng(0).integers(-5, 5, 400).astype(np.int8),
+     np.random.default_rng(1).integers(0, 3, 400).astype(np.uint16)),
+    (np.random.default_rng(2).integers(0, 10**12, 300), np.random.default_rng(3).integers(0, 4, 300)),
+    (np.array([1.5, 2.5, 1.5, 2.5]), np.array([True, False, True, True])),
+    (np.array([2**64 - 1, 2**64 - 2, 2**64 - 1], dtype=np.uint64), np.array([0, 1, 0])),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_scores_vs_counting(case):
+    x, y = CASES[case]
+    mi, hx, hy = mp_scores(x.tolist(), y.tolist())
+    got = fastinfo.mutual_information_score(x, y)
+    assert abs(mpmath.mpf(got) - mi) <= 1e-13 * abs(mi) + 1e-15
+    for avg, den in (("arithmetic", (hx + hy) / 2), ("geometric", mpmath.sqrt(hx * hy)),
+                     ("min", min(hx, hy)), ("max", max(hx, hy))):
+        want = mi / den if den > 0 else (1 if hx == hy == 0 else 0)
+        got = fastinfo.normalized_mutual_information_score(x, y, average=avg)
+        assert abs(mpmath.mpf(got) - want) <= 1e-12, (avg, got, want)
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_table_dense_and_sparse_agree_with_counter(case):
+    x, y = CASES[case]
+    ux, uy = sorted(set(x.tolist())), sorted(set(y.tolist()))
+    want = np.zeros((len(ux), len(uy)), dtype=np.int64)
+    for (a, b), c in Counter(zip(x.tolist(), y.tolist())).items():
+        want[ux.index(a), uy.index(b)] = c
+    dense = fastinfo.contingency_table(x, y)
+    assert dense.dtype == np.int64 and np.array_equal(dense, want)
+    sp = fastinfo.contingency_table(x, y, sparse=True)
+    rebuilt = np.zeros(sp.shape, dtype=np.int64)
+    rebuilt[sp.rows, sp.cols] = sp.counts
+    assert np.array_equal(rebuilt, want)
+
+
+def test_many_labels_stay_sparse_and_small():
+    import tracemalloc
+    n = 200_000
+    rng = np.random.default_rng(5)
+    x, y = rng.integers(0, 100_000, n), rng.integers(0, 100_000, n)
+    tracemalloc.start()
+    try:
+        t = fastinfo.contingency_table(x, y)
+        mi = fastinfo.mutual_information_score(x, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(t, fastinfo._labels.SparseContingency) and t.counts.sum() == n
+    assert peak < 100 * n * 8          # O(n), nowhere near a 10^10-cell table
+    assert mi > 0
+
+
+def test_constant_and_errors():
+    assert fastinfo.mutual_information_score([1, 1, 1], [2, 2, 2]) == 0.0
+    assert fastinfo.normalized_mutual_information_score([1, 1, 1], [2, 2, 2]) == 1.0
+    assert fastinfo.normalized_mutual_information_score([1, 2, 3], [2, 2, 2]) == 0.0
+    with pytest.raises(ValueError, match="same length"):
+        fastinfo.contingency_table([1, 2], [1])
+    with pytest.raises(ValueError, match="NaN"):
+        fastinfo.contingency_table([1.0, np.nan], [1, 2])
