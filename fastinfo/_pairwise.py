@@ -42,19 +42,16 @@ def _bad_rows(A):
 
 def _check(fname, A, B, normalize, nan_mode):
     """Rows of P and of Q that are invalid (raise, or return the masks for NaN)."""
-    bp, bq = _bad_rows(A), _bad_rows(B)
-    if normalize:
-        bp |= ~np.any(A > 0, axis=1)
-        bq |= ~np.any(B > 0, axis=1)
-    if not nan_mode:
-        for mask, name in ((bp, "P"), (bq, "Q")):
-            if mask.any():
-                i = int(np.argmax(mask))
-                why = "sums to zero" if (normalize and np.all(np.isfinite(mask)) and not
-                                         _bad_rows((A if name == "P" else B)[i:i + 1])[0]) else \
-                    "has a negative, NaN or infinite value"
-                raise ValueError(f"{fname}: row {i} of {name} {why}")
-    return bp, bq
+    masks = []
+    for X, name in ((A, "P"), (B, "Q")):
+        bad = _bad_rows(X)
+        zero = ~np.any(X > 0, axis=1) & ~bad if normalize else np.zeros_like(bad)
+        if not nan_mode and (bad.any() or zero.any()):
+            i = int(np.argmax(bad | zero))
+            why = "has a negative, NaN or infinite value" if bad[i] else "sums to zero"
+            raise ValueError(f"{fname}: row {i} of {name} {why}")
+        masks.append(bad | zero)
+    return masks[0], masks[1]
 
 
 def _out(out, N, M):
@@ -109,9 +106,7 @@ def _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl):
             blk[hit] = np.inf
             if kl:
                 blk -= hp[ib:ib + rows, None]
-                if normalize:
-                    np.maximum(blk, 0.0, out=blk)
-            elif normalize:
+            if normalize:
                 np.maximum(blk, 0.0, out=blk)
             res[ib:ib + rows, jb:jb + rows] = blk
     if lb != 1.0:
@@ -138,6 +133,14 @@ _DOC = """
 """
 
 
+def _by_method(fname, measure, P, Q, base, normalize, invalid, out, n_threads, method):
+    if method == "exact":
+        return _exact(fname, _CODES[measure], P, Q, base, normalize, invalid, out, n_threads)
+    if method != "blas":
+        raise ValueError(f"method must be 'blas' or 'exact', got {method!r}")
+    return _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl=measure == "kl_divergence")
+
+
 def pairwise_cross_entropy(P, Q, *, base=None, normalize=False, invalid="raise", out=None, n_threads=None,
                            method="blas"):
     """out[i, j] = H(P[i], Q[j]) = -sum_k P[i,k] log Q[j,k].
@@ -146,12 +149,8 @@ def pairwise_cross_entropy(P, Q, *, base=None, normalize=False, invalid="raise",
     exact zero conventions (0 where p = 0, +inf where p > 0 = q).
     ``method="exact"``: every pair through the row kernels.
     """
-    if method == "exact":
-        return _exact("pairwise_cross_entropy", _CODES["cross_entropy"], P, Q, base, normalize, invalid,
-                      out, n_threads)
-    if method != "blas":
-        raise ValueError(f"method must be 'blas' or 'exact', got {method!r}")
-    return _blas("pairwise_cross_entropy", P, Q, base, normalize, invalid, out, n_threads, kl=False)
+    return _by_method("pairwise_cross_entropy", "cross_entropy", P, Q, base, normalize, invalid, out,
+                      n_threads, method)
 
 
 def pairwise_kl_divergence(P, Q, *, base=None, normalize=False, invalid="raise", out=None, n_threads=None,
@@ -162,12 +161,8 @@ def pairwise_kl_divergence(P, Q, *, base=None, normalize=False, invalid="raise",
     for nearly equal rows its absolute error is ~1e-16 times H, as CE - H
     cancels). ``method="exact"``: every pair directly as sum p log(p/q).
     """
-    if method == "exact":
-        return _exact("pairwise_kl_divergence", _CODES["kl_divergence"], P, Q, base, normalize, invalid,
-                      out, n_threads)
-    if method != "blas":
-        raise ValueError(f"method must be 'blas' or 'exact', got {method!r}")
-    return _blas("pairwise_kl_divergence", P, Q, base, normalize, invalid, out, n_threads, kl=True)
+    return _by_method("pairwise_kl_divergence", "kl_divergence", P, Q, base, normalize, invalid, out,
+                      n_threads, method)
 
 
 def pairwise_js_divergence(P, Q, *, distance=False, base=None, normalize=False, invalid="raise", out=None,
