@@ -11,7 +11,11 @@ from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
 from ._counts import entropy_from_counts
-from ._labels import contingency_table, mutual_information_score, normalized_mutual_information_score
+from ._labels import (SparseContingency, adjusted_mutual_information_score, contingency_table,
+                      expected_mutual_information, mutual_information_score,
+                      normalized_mutual_information_score)
+from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, total_variation,
+                           tsallis_entropy)
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
@@ -39,6 +43,14 @@ __all__ = [
     "contingency_table",
     "mutual_information_score",
     "normalized_mutual_information_score",
+    "adjusted_mutual_information_score",
+    "expected_mutual_information",
+    "SparseContingency",
+    "renyi_entropy",
+    "tsallis_entropy",
+    "renyi_divergence",
+    "hellinger_distance",
+    "total_variation",
     "pairwise_cross_entropy",
     "pairwise_kl_divergence",
     "pairwise_js_divergence",

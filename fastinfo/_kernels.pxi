@@ -50,6 +50,8 @@ cdef extern from "_fi_x512.h" nogil:
                      double cp, double cq, double* out) noexcept
     void fi_x512_f32(int measure, const float* p, const float* q, Py_ssize_t n,
                      double cp, double cq, double* out) noexcept
+    void fi_x512_mix_f64(const double* a, const double* b, Py_ssize_t n, double c, double* out) noexcept
+    void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
     void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
     void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
     void fi_x512_lse_f64(const double* x, Py_ssize_t n, double scale, int ent, double* out) noexcept
@@ -1018,3 +1020,11 @@ include "_joint.pxi"
 
 # --- pairwise matrices (issue 5) ----------------------------------------------
 include "_pairwise.pxi"
+
+
+# --- generalized entropies and divergences (issue 5) ---------------------------
+include "_general.pxi"
+
+
+# --- expected mutual information of two labelings (issue 5) --------------------
+include "_emi.pxi"

@@ -7,6 +7,12 @@ the dense table would be large (more cells than ``max(10**7, 16 * n)``), as
 sparse coordinates (rows, cols, counts) from the sorted pair keys, never
 allocating the rows x cols table (100 000 x 100 000 labels stay O(n)).
 The scores use scikit-learn's definitions (natural log unless ``base``).
+
+The adjusted mutual information needs the expected mutual information under
+the permutation model (``expected_mutual_information``): a compiled,
+parallel sum over the distinct row sums x distinct column sums whose
+hypergeometric pmf is walked from its mode by term ratios (no lgamma) and cut
+where the rest cannot change the 17th digit (``_emi.pxi``).
 """
 
 from collections import namedtuple
@@ -14,10 +20,10 @@ from collections import namedtuple
 import numpy as np
 
 from ._dispatch import kernels as _k
-from ._measures import _log_base
+from ._measures import _log_base, _threads
 
 __all__ = ["contingency_table", "mutual_information_score", "normalized_mutual_information_score",
-           "SparseContingency"]
+           "adjusted_mutual_information_score", "expected_mutual_information", "SparseContingency"]
 
 SparseContingency = namedtuple("SparseContingency", "rows cols counts shape")
 SparseContingency.__doc__ = ("Sparse contingency table: counts[k] pairs with x code rows[k] and y code "
@@ -79,8 +85,8 @@ def _sums(table):
     return t[r, c], a[r], b[c], a, b
 
 
-def _scores(x, y):
-    nij, ai, bj, a, b = _sums(contingency_table(x, y))
+def _scores(x, y, table=None):
+    nij, ai, bj, a, b = _sums(contingency_table(x, y) if table is None else table)
     N = float(nij.sum())
     if N == 0:
         return 0.0, 0.0, 0.0
@@ -98,15 +104,113 @@ def mutual_information_score(x, y, *, base=None):
     return mi / _log_base(base) if base is not None else mi
 
 
+def _mean(hx, hy, average):
+    return {"arithmetic": (hx + hy) / 2, "geometric": (hx * hy) ** 0.5, "min": min(hx, hy),
+            "max": max(hx, hy)}[average]
+
+
+def _check_average(average):
+    if not (isinstance(average, str) and average in ("arithmetic", "geometric", "min", "max")):
+        raise ValueError(f"average must be arithmetic, geometric, min or max, got {average!r}")
+
+
 def normalized_mutual_information_score(x, y, *, average="arithmetic"):
     """I(X;Y) / mean(H(X), H(Y)) of two labelings (scikit-learn's
     ``normalized_mutual_info_score`` with ``average_method``): 1.0 when both
     labelings are constant (or empty), 0.0 when only one is."""
-    if average not in ("arithmetic", "geometric", "min", "max"):
-        raise ValueError(f"average must be arithmetic, geometric, min or max, got {average!r}")
+    _check_average(average)
     mi, hx, hy = _scores(x, y)
     if hx == 0 and hy == 0:
         return 1.0
-    den = {"arithmetic": (hx + hy) / 2, "geometric": (hx * hy) ** 0.5, "min": min(hx, hy),
-           "max": max(hx, hy)}[average]
+    den = _mean(hx, hy, average)
     return 0.0 if den == 0 else min(mi / den, 1.0)
+
+
+def _marginal_sums(table):
+    if isinstance(table, SparseContingency):
+        w = np.asarray(table.counts, dtype=np.float64)
+        a = np.bincount(np.asarray(table.rows, dtype=np.int64), weights=w, minlength=table.shape[0])
+        b = np.bincount(np.asarray(table.cols, dtype=np.int64), weights=w, minlength=table.shape[1])
+        if w.size and not (np.all(w >= 0) and np.all(w == np.round(w))):
+            raise ValueError("the contingency table must hold non-negative integer counts")
+        return a, b
+    t = np.asarray(table)
+    if t.ndim != 2:
+        raise ValueError(f"the contingency table must be 2-D, got shape {t.shape}")
+    if t.dtype.kind not in "iub":
+        if t.dtype.kind != "f":
+            raise TypeError(f"the contingency table must hold counts, got dtype {t.dtype}")
+        if not (np.all(np.isfinite(t)) and np.all(t == np.round(t))):
+            raise ValueError("the contingency table must hold non-negative integer counts")
+    if t.size and t.min() < 0:
+        r, c = np.unravel_index(int(np.argmin(t)), t.shape)
+        raise ValueError(f"the contingency table has a negative count ({t[r, c]!r} at row {r}, column {c})")
+    return t.sum(1, dtype=np.float64), t.sum(0, dtype=np.float64)
+
+
+def _is_matching(table):
+    """One nonzero count in every row and every column: the labelings match up to renaming."""
+    if isinstance(table, SparseContingency):
+        return (len(table.counts) == table.shape[0] == table.shape[1]
+                and np.unique(table.rows).size == np.unique(table.cols).size == table.shape[0])
+    nz = np.asarray(table) != 0
+    return nz.shape[0] == nz.shape[1] and bool(np.all(nz.sum(0) == 1)) and bool(np.all(nz.sum(1) == 1))
+
+
+def expected_mutual_information(table, *, n_threads=None):
+    """Expected mutual information (nats) of two labelings with the row and column sums of
+    ``table`` under the permutation model (the hypergeometric model of Vinh, Epps and
+    Bailey, JMLR 11 (2010) 2837, eq. 24a) -- scikit-learn's ``expected_mutual_information``.
+
+    ``table``: a dense contingency table of counts or a ``SparseContingency``. Empty rows and
+    columns are ignored. Computed over the distinct (row sum, column sum) pairs, each from
+    its hypergeometric pmf walked from the mode by term ratios and cut where the tail cannot
+    change the 17th digit; rows of the grid are split over ``n_threads`` (bitwise the same
+    result for every thread count).
+    """
+    nt = _threads(n_threads)
+    a, b = _marginal_sums(table)
+    a, b = a[a > 0], b[b > 0]
+    N = float(a.sum())
+    if a.size <= 1 or b.size <= 1:
+        return 0.0              # a constant labeling: every permutation gives I = 0
+    ua, ca = np.unique(a, return_counts=True)
+    ub, cb = np.unique(b, return_counts=True)
+    return max(float(_k.expected_mutual_info(ua, ca.astype(np.float64), ub, cb.astype(np.float64), N, nt)), 0.0)
+
+
+def adjusted_mutual_information_score(x, y, *, average="arithmetic", n_threads=None):
+    """Mutual information adjusted for chance: (I - E[I]) / (mean(H(X), H(Y)) - E[I]).
+
+    scikit-learn's ``adjusted_mutual_info_score`` (``average`` is its
+    ``average_method``): 1.0 when both labelings are constant (or empty) or identical
+    up to renaming, 0.0 when exactly one is constant, about 0 for independent
+    labelings, negative when they agree less than chance. E[I] is
+    ``expected_mutual_information`` of their contingency table (compiled, parallel
+    over ``n_threads``).
+
+    Where the formula is 0/0 up to rounding: labelings that match up to renaming
+    give 1.0 (also when every label is distinct, where I = E[I] = H); I equal to
+    E[I] within rounding (e.g. one labeling with all labels distinct, which any
+    permutation leaves at the same I) gives 0.0 -- scikit-learn returns whatever
+    its rounding gives there (0.0, 0.5, 0.67, ...). Otherwise (I - E[I]) / d with d
+    kept at least one epsilon away from 0, as scikit-learn does.
+    """
+    _check_average(average)
+    table = contingency_table(x, y)
+    nx, ny = table.shape
+    if (nx == ny == 1) or (nx == ny == 0):
+        return 1.0
+    if nx == 1 or ny == 1:
+        return 0.0
+    if _is_matching(table):
+        return 1.0              # identical up to renaming (I = E[I] = H when every label is distinct)
+    mi, hx, hy = _scores(None, None, table)
+    emi = expected_mutual_information(table, n_threads=n_threads)
+    mean = _mean(hx, hy, average)
+    if abs(mi - emi) <= 64 * np.finfo(np.float64).eps * max(mi, emi, mean):
+        return 0.0              # I equals its expectation (e.g. one labeling all distinct): chance level
+    den = mean - emi
+    eps = np.finfo(np.float64).eps
+    den = min(den, -eps) if den < 0 else max(den, eps)
+    return float((mi - emi) / den)

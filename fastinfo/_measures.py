@@ -192,7 +192,11 @@ def _raise_invalid(fname, arrays, names, idx, normalize):
                      f"with q = 0) or sums beyond the float range")
 
 
-def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance=False):
+def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance=False,
+            kernel=None):
+    """The batched reduction behind every measure: ``kernel(rows_p, rows_q, res, normalize,
+    log_base, n_threads)`` (rows_q is rows_p for one-argument measures) replaces the
+    foundation kernels when given (the generalized measures)."""
     log_base = _log_base(base)
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
@@ -208,8 +212,13 @@ def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_thread
     direct = (out is not None and res_dtype == _F64 and out.flags.c_contiguous
               and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
     res = out.reshape(batch) if direct else np.empty(batch, dtype=_F64)
-    kern = _ROWS[fname][P.dtype]
-    if Q is None:
+    kern = _ROWS[fname][P.dtype] if kernel is None else None
+    if kernel is not None:
+        if Q is None:
+            nbad = _run_batched(lambda a, r: kernel(a, a, r, normalize, log_base, nt), [P, res], batch)
+        else:
+            nbad = _run_batched(lambda a, b, r: kernel(a, b, r, normalize, log_base, nt), [P, Q, res], batch)
+    elif Q is None:
         nbad = _run_batched(lambda a, r: kern(a, r, normalize, log_base, nt), [P, res], batch)
     elif fname == "js_divergence":
         nbad = _run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, log_base, nt),

@@ -3,6 +3,8 @@
 # split over threads, Q walked in blocks of rows that stay in cache while a
 # block of P rows is scored against them (included by _kernels.pxi).
 
+from libc.math cimport fabs
+
 cdef enum:
     PAIR_QBLOCK_BYTES = 262144    # Q rows per block: ~256 KB, in L2 beside the P row
 
@@ -69,4 +71,174 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
         o[j * os] = v
         if v != v:
             nbad += 1
+    return nbad
+
+
+# --- Jensen-Shannon, fast path --------------------------------------------------
+# JS(p, q) = 1/2 sum p log p + 1/2 sum q log q - sum m log m, m = (p + q) / 2:
+# the first two sums are computed once per row, so a pair costs one log per
+# element (the entropy block of the row kernels over a buffer holding m) instead
+# of the exact kernel's two. The difference cancels when the rows are nearly
+# equal; a pair whose JS is below 1/JS_FAST_DIV of the magnitude of its three
+# sums (where the cancellation could cost more than ~3 digits of the 16) -- and
+# any invalid, non-finite or extreme pair -- is recomputed by the exact row kernel.
+
+cdef enum:
+    JS_FAST_DIV = 500
+
+
+cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
+    """sum m log m (0 log 0 = 0) by the entropy blocks of this SIMD level."""
+    cdef Partial t = _row(<EntropyTag*>NULL, m, 1, m, 1, n, 1.0, 1.0, 1)
+    bad[0] = t.bad
+    return t.a
+
+
+cdef double _mix_sum(const double* a, const real* b, Py_ssize_t n, double c, int* bad) noexcept nogil:
+    """sum m log m, m = a + c b, fused (AVX-512 build, contiguous b): no buffer for m."""
+    cdef double part[4]
+    cdef double total = 0.0
+    cdef Py_ssize_t i = 0
+    bad[0] = 0
+    while i < n:
+        if real is float:
+            fi_x512_mix_f32(a + i, b + i, min(<Py_ssize_t>BLOCK, n - i), c, part)
+        else:
+            fi_x512_mix_f64(a + i, b + i, min(<Py_ssize_t>BLOCK, n - i), c, part)
+        total += part[0]
+        if part[3] != 0:
+            bad[0] = 1
+        i += BLOCK
+    return total
+
+
+cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize, double* buf,
+                        double* h, double* c, double* s) noexcept nogil:
+    """Scale c (1/sum with normalize), raw sum s and sum x log x of the scaled row (NaN: leave
+    this row to the exact kernel)."""
+    cdef Py_ssize_t k
+    cdef double x, tot = 0.0, scale = 1.0
+    cdef int bad = 0
+    for k in range(K):
+        x = p[k * ps]
+        if not (x >= 0 and x <= DBL_MAX):
+            h[0] = NAN
+            return
+        tot += x
+    if normalize:
+        scale = 1.0 / tot
+        if not (tot > 0 and DBL_MIN <= scale <= DBL_MAX):
+            h[0] = NAN
+            return
+    for k in range(K):
+        buf[k] = p[k * ps] * scale
+    h[0] = _xlogx_sum(buf, K, &bad)
+    if bad != 0 or not isfinite(h[0]):
+        h[0] = NAN
+    c[0] = scale
+    s[0] = tot
+
+
+cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ssize_t qrs, Py_ssize_t qs,
+                             Py_ssize_t jb, Py_ssize_t je, Py_ssize_t K, double* o, Py_ssize_t os,
+                             Options* opt, double hp, double cp, double sp, const double* hq,
+                             const double* cq, const double* sq) noexcept nogil:
+    cdef double* pb = <double*> malloc(2 * K * sizeof(double))
+    cdef double* m
+    cdef Py_ssize_t j, k, nbad = 0
+    cdef const real* q
+    cdef double v, sm, mag, mass, c
+    cdef int bad
+    cdef bint fast = pb != NULL and hp == hp
+    if fast:
+        m = pb + K
+        for k in range(K):
+            pb[k] = 0.5 * (p[k * ps] * cp)
+    for j in range(jb, je):
+        q = <const real*>(<const char*>q0 + j * qrs)
+        if fast and hq[j] == hq[j]:
+            c = 0.5 * cq[j]
+            if FI_X512 and qs == 1:
+                sm = _mix_sum(pb, q, K, c, &bad)
+            else:
+                for k in range(K):
+                    m[k] = pb[k] + q[k * qs] * c
+                sm = _xlogx_sum(m, K, &bad)
+            v = 0.5 * (hp + hq[j]) - sm
+            mag = fabs(sm) + 0.5 * (fabs(hp) + fabs(hq[j]))
+            if bad == 0 and isfinite(v) and v * JS_FAST_DIV > mag:
+                mass = 1.0
+                if not opt.normalize:
+                    mass = 0.5 * sp + 0.5 * sq[j]
+                    if _close(mass, 1.0, opt.tol):
+                        mass = 1.0
+                if v > LN2 * mass:
+                    v = LN2 * mass
+                o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
+                continue
+        v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1)
+        o[j * os] = v
+        if v != v:
+            nbad += 1
+    free(pb)
+    return nbad
+
+
+def pairwise_js_fast(const real[:, :] P, const real[:, :] Q, double[:, :] out, bint normalize,
+                     bint distance, double log_base, int n_threads):
+    """out[i, j] = JS(P[i], Q[j]) by the fast path above (exact kernel where it cannot be
+    trusted); NaN for an invalid pair. Returns the number of NaN entries."""
+    cdef Options o
+    cdef Py_ssize_t N = P.shape[0], M = Q.shape[0], K = P.shape[1]
+    cdef Py_ssize_t i, j, jb, je, qb, nbad = 0
+    cdef Py_ssize_t ps = P.strides[1] // <Py_ssize_t>sizeof(real), qs = Q.strides[1] // <Py_ssize_t>sizeof(real)
+    cdef int nt
+    cdef double* buf
+    cdef double[::1] hp, cp, sp, hq, cq, sq
+    if Q.shape[1] != K:
+        raise ValueError(f"P and Q must have the same number of columns, got {K} and {Q.shape[1]}")
+    if out.shape[0] != N or out.shape[1] != M:
+        raise ValueError(f"out must have shape {(N, M)}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if N == 0 or M == 0:
+        return 0
+    if K == 0:
+        out[:, :] = 0.0
+        return 0
+    _options(&o, normalize, distance, log_base, K, real is float)
+    hp, cp, sp = np.empty(N), np.empty(N), np.empty(N)
+    hq, cq, sq = np.empty(M), np.empty(M), np.empty(M)
+    nt = _effective_threads(N * M * K, n_threads)
+    with nogil:
+        buf = <double*> malloc(K * sizeof(double))
+        if buf == NULL:
+            for i in range(N):
+                hp[i] = NAN
+            for j in range(M):
+                hq[j] = NAN
+        else:
+            for i in range(N):
+                _js_row_stats(&P[i, 0], ps, K, normalize, buf, &hp[i], &cp[i], &sp[i])
+            for j in range(M):
+                _js_row_stats(&Q[j, 0], qs, K, normalize, buf, &hq[j], &cq[j], &sq[j])
+            free(buf)
+    qb = max(1, PAIR_QBLOCK_BYTES // (K * <Py_ssize_t>sizeof(real)))
+    if nt > N:
+        nt = <int>N
+    jb = 0
+    with nogil:
+        while jb < M:
+            je = min(M, jb + qb)
+            if nt > 1:
+                for i in prange(N, num_threads=nt, schedule='static'):
+                    nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                                         out.strides[1] // <Py_ssize_t>sizeof(double), &o, hp[i], cp[i],
+                                         sp[i], &hq[0], &cq[0], &sq[0])
+            else:
+                for i in range(N):
+                    nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                                         out.strides[1] // <Py_ssize_t>sizeof(double), &o, hp[i], cp[i],
+                                         sp[i], &hq[0], &cq[0], &sq[0])
+            jb = je
     return nbad

@@ -85,3 +85,27 @@ def test_constant_and_errors():
         fastinfo.contingency_table([1, 2], [1])
     with pytest.raises(ValueError, match="NaN"):
         fastinfo.contingency_table([1.0, np.nan], [1, 2])
+
+
+def test_ami_where_the_formula_is_zero_over_zero():
+    # x all distinct: every permutation gives I = H(Y), so I = E[I] and the AMI is 0
+    # (chance level); with average="min" scikit-learn's result there is rounding noise.
+    x = np.arange(12)
+    y = np.arange(12) % 3
+    for avg in ("arithmetic", "geometric", "min", "max"):
+        assert fastinfo.adjusted_mutual_information_score(x, y, average=avg) == 0.0
+    # renamed labels that match exactly: 1.0, also with every label distinct
+    assert fastinfo.adjusted_mutual_information_score(np.arange(18), np.arange(18)[::-1] + 100) == 1.0
+    assert fastinfo.adjusted_mutual_information_score([0, 0, 1, 1, 2], ["b", "b", "a", "a", "c"]) == 1.0
+
+
+def test_emi_large_problem_vs_sklearn():
+    # 2 * 10^5 pairs, 2000 x 1500 classes: the truncated walk from the mode against
+    # scikit-learn's full lgamma sum (whose own error here is ~1e-11 relative)
+    sk = pytest.importorskip("sklearn.metrics.cluster._expected_mutual_info_fast")
+    from sklearn.metrics.cluster import contingency_matrix
+    rng = np.random.default_rng(11)
+    x, y = rng.integers(0, 2000, 200_000), rng.integers(0, 1500, 200_000)
+    want = sk.expected_mutual_information(contingency_matrix(x, y, sparse=True), x.size)
+    got = fastinfo.expected_mutual_information(fastinfo.contingency_table(x, y))
+    assert abs(got - want) <= 1e-9 * want

@@ -1,6 +1,7 @@
 """Pairwise matrices against SciPy loops over the pairs (independent oracle)."""
 import math
 
+import mpmath
 import numpy as np
 import pytest
 import scipy.special as sc
@@ -94,3 +95,42 @@ def test_memory_is_the_output_plus_blocks():
         tracemalloc.stop()
     output = 2000 * 1500 * 8
     assert peak < output + 6 * (8 << 20) + (1 << 20), peak    # output + a few 8 MB blocks
+
+
+def test_js_fast_path_falls_back_where_it_would_cancel():
+    # Nearly equal rows: JS ~ 1e-11, where H(m) - (H(p) + H(q))/2 keeps ~1e-5 relative
+    # accuracy; the fast path must hand those pairs to the exact kernel (vs SciPy loops).
+    rng = np.random.default_rng(7)
+    P = rows(6, 300, 8)
+    Q = P * (1 + 1e-5 * rng.standard_normal(P.shape))
+    Q /= Q.sum(1, keepdims=True)
+    got = fastinfo.pairwise_js_divergence(P, Q)
+    off = ~np.eye(6, dtype=bool)
+    np.testing.assert_allclose(got[off], ref("js", P, Q)[off], rtol=1e-12)
+    # the near pairs (the diagonal): SciPy's own m = (p + q)/2 rounding costs it ~1e-6
+    # relative there, so the oracle is mpmath at 50 digits
+    mpmath.mp.dps = 50
+    for i in range(6):
+        p, q = [mpmath.mpf(float(v)) for v in P[i]], [mpmath.mpf(float(v)) for v in Q[i]]
+        want = mpmath.fsum(a * mpmath.log(2 * a / (a + b)) + b * mpmath.log(2 * b / (a + b))
+                           for a, b in zip(p, q) if a + b > 0) / 2
+        assert 1e-12 < got[i, i] < 1e-9 and abs(got[i, i] - want) <= 1e-9 * want
+
+
+@pytest.mark.parametrize("layout", ["F", "strided", "float32"])
+def test_js_fast_path_layouts(layout):
+    P, Q = rows(30, 257, 3), rows(41, 257, 4, zeros=0.3)
+    if layout == "F":
+        P2, Q2 = np.asfortranarray(P), np.asfortranarray(Q)
+    elif layout == "strided":
+        big = np.zeros((41, 514))
+        big[:, ::2] = Q
+        P2, Q2 = P, big[:, ::2]
+    else:
+        P2, Q2 = P.astype(np.float32), Q.astype(np.float32)
+        P, Q = P2.astype(np.float64), Q2.astype(np.float64)
+    want = ref("js", P, Q)
+    got = fastinfo.pairwise_js_divergence(P2, Q2, normalize=True)
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-15)
+    with pytest.raises(ValueError, match="method"):
+        fastinfo.pairwise_js_divergence(P, Q, method="blas")
