@@ -10,14 +10,22 @@
 # Accuracy, where the textbook formulas lose it:
 #   * Renyi and Tsallis near alpha = 1: sum p^a = sum p + sum p expm1((a-1) log p)
 #     and log(sum) = log(sum p) + log1p(T / sum p): no 1/(1-a) amplification of
-#     the rounding of sum p^a (used for |a - 1| <= 1/2, and for the Renyi
+#     the rounding of sum p^a (used for |a - 1| <= 1/8, and for the Renyi
 #     divergence at every order unless T overflows or sum p + T cancels);
 #   * elsewhere the sums are scaled by the largest term (log-sum-exp form), so
 #     p^a never overflows or underflows on its own;
 #   * Renyi divergence of nearly equal rows: log(q/p) carries the rounding of the
 #     ratio (an FMA remainder), the row sums are double-double, so a divergence of
 #     1e-12 keeps ~1e-16/1e-6 relative accuracy rather than 1e-4;
-#   * Hellinger: (sqrt p - sqrt q)^2 as ((p - q) / (sqrt p + sqrt q))^2, no cancellation.
+#   * Hellinger: (sqrt p - sqrt q)^2 as ((p - q) / (sqrt p + sqrt q))^2, no cancellation;
+#     the Renyi divergence of order 1/2 from the same sum (Bhattacharyya), of order 2
+#     from the chi^2 sum sum (p - q)^2 / q: cheap and exact for nearly equal rows.
+#
+# Speed: the passes are lane loops (GL independent accumulators, a literal step,
+# compile-time kinds of power and stride as fused "tags") that gcc vectorizes;
+# powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)), vectorized too. The
+# general Renyi divergence (expm1 of log ratios, for relative accuracy at every
+# order) and the near-1 orders call libm per element and are the slow cases.
 
 from libc.math cimport pow, exp, expm1, log1p, fabs
 
@@ -48,9 +56,9 @@ cdef inline double _lratio(double p, double q) noexcept nogil:
     if r >= DBL_MIN and r <= DBL_MAX:
         e = fi_fnma(r, q, p)          # p - r q, exact
         if isfinite(e):
-            return log(r) + e / p
-        return log(r)
-    return log(p) - log(q)
+            return fi_log(r) + e / p
+        return fi_log(r)
+    return fi_log(p) - fi_log(q)
 
 
 cdef inline double _lratio_dd(double nh, double nl, double dh, double dl) noexcept nogil:
@@ -64,17 +72,252 @@ cdef inline double _lratio_dd(double nh, double nl, double dh, double dl) noexce
     return log(nh + nl) - log(dh + dl)
 
 
+cdef enum:
+    GL = 8                       # lanes: independent accumulators the compiler can vectorize
+    NEAR_ONE_INV = 8             # |order - 1| <= 1/8: the expm1 forms
+
+
+cdef struct GStats:
+    double ph, pl, qh, ql        # double-double row sums of p and q
+    double mx                    # max p
+    double support               # number of p > 0
+    int bad                      # a negative, NaN or infinite entry
+
+
+cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+                         bint two, bint dd, GStats* st) noexcept nogil:
+    """One pass over the row(s): validity, sums (double-double by TwoSum per lane when dd),
+    max, support. Inlined with literal strides and flags, so the lanes vectorize."""
+    cdef double ph[GL]
+    cdef double pl[GL]
+    cdef double qh[GL]
+    cdef double ql[GL]
+    cdef double mx[GL]
+    cdef double sup[GL]
+    cdef int bad[GL]
+    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef double x, y, s, bp
+    for j in range(GL):
+        ph[j] = 0.0
+        pl[j] = 0.0
+        qh[j] = 0.0
+        ql[j] = 0.0
+        mx[j] = 0.0
+        sup[j] = 0.0
+        bad[j] = 0
+    nv = K - K % GL
+    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
+        for j in range(GL):
+            jj = i + j
+            x = p[jj * ps]
+            bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
+            if dd:
+                s = ph[j] + x
+                bp = s - ph[j]
+                pl[j] += (ph[j] - (s - bp)) + (x - bp)
+                ph[j] = s
+            else:
+                ph[j] += x
+            mx[j] = x if x > mx[j] else mx[j]
+            sup[j] += 1.0 if x > 0.0 else 0.0
+            if two:
+                y = q[jj * qs]
+                bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
+                s = qh[j] + y
+                bp = s - qh[j]
+                ql[j] += (qh[j] - (s - bp)) + (y - bp)
+                qh[j] = s
+    j = 0
+    for jj in range(nv, K):        # the tail, into lane 0
+        x = p[jj * ps]
+        bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
+        if dd:
+            s = ph[j] + x
+            bp = s - ph[j]
+            pl[j] += (ph[j] - (s - bp)) + (x - bp)
+            ph[j] = s
+        else:
+            ph[j] += x
+        mx[j] = x if x > mx[j] else mx[j]
+        sup[j] += 1.0 if x > 0.0 else 0.0
+        if two:
+            y = q[jj * qs]
+            bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
+            s = qh[j] + y
+            bp = s - qh[j]
+            ql[j] += (qh[j] - (s - bp)) + (y - bp)
+            qh[j] = s
+    st.ph = 0.0
+    st.pl = 0.0
+    st.qh = 0.0
+    st.ql = 0.0
+    st.mx = 0.0
+    st.support = 0.0
+    st.bad = 0
+    for j in range(GL):
+        _tsum(&st.ph, &st.pl, ph[j])
+        st.pl += pl[j]
+        _tsum(&st.qh, &st.ql, qh[j])
+        st.ql += ql[j]
+        st.mx = mx[j] if mx[j] > st.mx else st.mx
+        st.support += sup[j]
+        st.bad |= bad[j]
+    s = st.ph + st.pl            # renormalize the double-doubles (Fast2Sum)
+    st.pl = st.pl - (s - st.ph)
+    st.ph = s
+    s = st.qh + st.ql
+    st.ql = st.ql - (s - st.qh)
+    st.qh = s
+
+
+cdef struct PowSq:              # compile-time kinds of y^a (fused "tags", as the measures)
+    char unused
+cdef struct PowSqrt:
+    char unused
+cdef struct PowCube:
+    char unused
+cdef struct PowGen:
+    char unused
+
+ctypedef fused pow_kind:
+    PowSq
+    PowSqrt
+    PowCube
+    PowGen
+
+
+cdef inline double _pw(pow_kind* k, double y, double a) noexcept nogil:
+    """y^a for y >= 0: exact-rounded special cases, else exp(a log y) by the vectorizable
+    fi_exp/fi_log (relative error <= (|a log y| + 2) ulp: y^a e^-|a log y| <= 1/e, so a term's
+    absolute error stays below ~0.4 ulp of the largest term, which is 1 in the Renyi sums)."""
+    if pow_kind is PowSq:
+        return y * y
+    elif pow_kind is PowSqrt:
+        return sqrt(y)
+    elif pow_kind is PowCube:
+        return y * y * y
+    else:
+        return fi_exp(a * fi_log(y))
+
+
+cdef inline int _pkind(double a) noexcept nogil:
+    return 2 if a == 2.0 else (1 if a == 0.5 else (3 if a == 3.0 else 0))
+
+
+cdef double _power_sum(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, double mx,
+                       double* ties) noexcept nogil:
+    """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1):
+    one specialization per kind of power and stride, so every loop vectorizes."""
+    cdef int kind = _pkind(a)
+    if ps == 1:
+        if kind == 2:
+            return _power_sum_k(<PowSq*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+        if kind == 1:
+            return _power_sum_k(<PowSqrt*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+        if kind == 3:
+            return _power_sum_k(<PowCube*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+        return _power_sum_k(<PowGen*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+    if kind == 2:
+        return _power_sum_k(<PowSq*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+    if kind == 1:
+        return _power_sum_k(<PowSqrt*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+    if kind == 3:
+        return _power_sum_k(<PowCube*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+    return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+
+
+cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p, Py_ssize_t ps,
+                         Py_ssize_t K, double mx, double* ties) noexcept nogil:
+    cdef double acc[GL]
+    cdef double cnt[GL]
+    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef double x, t, inv = 1.0 / mx, S = 0.0, c = 0.0
+    for j in range(GL):
+        acc[j] = 0.0
+        cnt[j] = 0.0
+    nv = K - K % GL
+    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
+        for j in range(GL):
+            x = _load(sk, p, i + j, ps)
+            t = _pw(pk, x * inv, a)
+            acc[j] += 0.0 if x == mx else t
+            cnt[j] += 1.0 if x == mx else 0.0
+    for jj in range(nv, K):        # the tail, into lane 0
+        x = _load(sk, p, jj, ps)
+        t = _pw(pk, x * inv, a)
+        acc[0] += 0.0 if x == mx else t
+        cnt[0] += 1.0 if x == mx else 0.0
+    for j in range(GL):
+        S += acc[j]
+        c += cnt[j]
+    ties[0] = c
+    return S
+
+
+cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+                      double cp, double cq, double* bhat, int* bad) noexcept nogil:
+    """Lane sums over x = p cp, y = q cq: Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
+    sum sqrt(x y) into bhat) or total variation 1/2 |x - y|; bad: an invalid entry."""
+    cdef double acc[GL]
+    cdef double bc[GL]
+    cdef int bd[GL]
+    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef double x, y, d, den, S = 0.0, B = 0.0
+    cdef int b = 0
+    for j in range(GL):
+        acc[j] = 0.0
+        bc[j] = 0.0
+        bd[j] = 0
+    nv = K - K % GL
+    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
+        for j in range(GL):
+            jj = i + j
+            x = p[jj * ps]
+            y = q[jj * qs]
+            bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
+            x = x * cp
+            y = y * cq
+            if code == G_TV:
+                acc[j] += 0.5 * fabs(x - y)
+            else:
+                den = sqrt(x) + sqrt(y)
+                d = (x - y) / den if den > 0 else 0.0
+                acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
+                bc[j] += sqrt(x) * sqrt(y)
+    j = 0
+    for jj in range(nv, K):        # the tail, into lane 0
+        x = p[jj * ps]
+        y = q[jj * qs]
+        bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
+        x = x * cp
+        y = y * cq
+        if code == G_TV:
+            acc[j] += 0.5 * fabs(x - y)
+        else:
+            den = sqrt(x) + sqrt(y)
+            d = (x - y) / den if den > 0 else 0.0
+            acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
+            bc[j] += sqrt(x) * sqrt(y)
+    for j in range(GL):
+        S += acc[j]
+        B += bc[j]
+        b |= bd[j]
+    bhat[0] = B
+    bad[0] = b
+    return S
+
+
 cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
-                     double sh, double sl, double mx, Py_ssize_t support) noexcept nogil:
+                     GStats* st) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double x, s = sh + sl, T = 0.0, S = 0.0, L
+    cdef double x, sh = st.ph, sl = st.pl, s = st.ph + st.pl, mx = st.mx, T = 0.0, S, c, L
     if a == 0:
-        return log(<double>support)
+        return log(st.support)
     if a == INFINITY:
         return -log(mx / s) if normalize else -log(mx)
     if mx == 0:                  # as passed, an all-zero row: the formula's limit
         return -INFINITY / (1.0 - a)
-    if fabs(a - 1.0) <= 0.5:
+    if fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:
         for i in range(K):
             x = p[i * ps]
             if x > 0:
@@ -83,30 +326,135 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
             if normalize:
                 return log(s) + log1p(T / s) / (1.0 - a)
             return (log(sh) + log1p((sl + T) / sh)) / (1.0 - a)
-    # log-sum-exp form: sum p^a = mx^a sum (p / mx)^a, every term in [0, 1]
-    for i in range(K):
-        x = p[i * ps]
-        if x > 0:
-            S += pow(x / mx, a)
-    L = log(S) + a * (log(mx / s) if normalize else log(mx))
+    # scaled by the largest: sum p^a = mx^a (c + S), S = sum_{p < mx} (p/mx)^a, c ties at 1,
+    # so log(c + S) = log c + log1p(S / c) keeps nearly deterministic rows accurate
+    S = _power_sum(a, p, ps, K, mx, &c)
+    L = log(c) + log1p(S / c) + a * (log(mx / s) if normalize else log(mx))
     return L / (1.0 - a)
 
 
 cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
                      double s) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double x, S = 0.0
-    cdef bint near = fabs(t - 1.0) <= 0.5
-    for i in range(K):
-        x = p[i * ps]
-        if x > 0:
-            if normalize:
-                x = x / s
-            if near:
+    cdef double x, S = 0.0, inv = 1.0 / s if normalize else 1.0
+    cdef int kind = _pkind(t)
+    if fabs(t - 1.0) * NEAR_ONE_INV <= 1.0:
+        for i in range(K):
+            x = p[i * ps]
+            if x > 0:
+                x = x * inv
                 S -= x * expm1((t - 1.0) * log(x))
-            else:
-                S += x - pow(x, t)
-    return S / (t - 1.0)
+        return S / (t - 1.0)
+    if ps == 1:
+        if kind == 2:
+            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+        if kind == 1:
+            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+        if kind == 3:
+            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+    if kind == 2:
+        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+    if kind == 1:
+        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+    if kind == 3:
+        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+
+
+cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p, Py_ssize_t ps,
+                         Py_ssize_t K, double inv) noexcept nogil:
+    """sum over p > 0 of x - x^t, x = p inv (lanes)."""
+    cdef double acc[GL]
+    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef double x, S = 0.0
+    for j in range(GL):
+        acc[j] = 0.0
+    nv = K - K % GL
+    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
+        for j in range(GL):
+            x = _load(sk, p, i + j, ps) * inv
+            acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
+    for jj in range(nv, K):        # the tail, into lane 0
+        x = _load(sk, p, jj, ps) * inv
+        acc[0] += (x - _pw(pk, x, t)) if x > 0 else 0.0
+    for j in range(GL):
+        S += acc[j]
+    return S
+
+
+cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                            Py_ssize_t K) noexcept nogil:
+    """sum over q > 0 of (p - q)^2 / q: non-negative terms, no cancellation."""
+    cdef double acc[GL]
+    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef double x, y, d, S = 0.0
+    for j in range(GL):
+        acc[j] = 0.0
+    nv = K - K % GL
+    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
+        for j in range(GL):
+            x = p[(i + j) * ps]
+            y = q[(i + j) * qs]
+            d = x - y
+            acc[j] += (d * d) / y if y > 0 else 0.0
+    for jj in range(nv, K):        # the tail, into lane 0
+        x = p[jj * ps]
+        y = q[jj * qs]
+        d = x - y
+        acc[0] += (d * d) / y if y > 0 else 0.0
+    for j in range(GL):
+        S += acc[j]
+    return S
+
+
+cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+                    bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
+    """D_2 = log sum p^2/q, with sum p^2/q = 2 sp - sq + X, X = sum (p - q)^2/q (chi^2):
+    as passed log1p((2 sp - sq - 1) + X) from the double-double sums; normalized
+    log1p(X sq/sp^2 - ((sp - sq)/sp)^2) (the algebra of the rescaling). Nearly equal rows
+    keep relative accuracy; q = 0 < p was answered (+inf) before."""
+    cdef double X, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql, dlt
+    if ps == 1 and qs == 1:
+        X = _chi2_sum(p, 1, q, 1, K)
+    else:
+        X = _chi2_sum(p, ps, q, qs, K)
+    if normalize:
+        dlt = ((ph - qh) + (pl - ql)) / sp
+        return log1p(X * (sq / sp) / sp - dlt * dlt)
+    h = 2.0 * ph
+    _tsum(&h, &l, -qh)
+    l += 2.0 * pl - ql
+    h2 = h
+    _tsum(&h2, &l2, -1.0)
+    return log1p(h2 + (l2 + l + X))
+
+
+cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+                           bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
+    """D_1/2 = -2 log sum sqrt(p q). sum sqrt(pq) = (sp + sq)/2 - H, H = 1/2 sum (sqrt p -
+    sqrt q)^2 summed as ((p - q)/(sqrt p + sqrt q))^2: near 1 (nearly equal rows) the form
+    log1p((sp + sq)/2 - 1 - H) has no cancellation; far from 1 the direct sum is used."""
+    cdef double B, H, u, s2, e2 = 0.0, d, sp = ph + pl, sq = qh + ql, g
+    cdef int bad
+    if ps == 1 and qs == 1:
+        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, 1.0, 1.0, &B, &bad)
+    else:
+        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, 1.0, 1.0, &B, &bad)
+    if normalize:
+        g = sqrt(sp) * sqrt(sq)
+        if B < 0.5 * g:
+            return -2.0 * log(B / g)
+        d = (ph - qh) + (pl - ql)                     # sp - sq
+        d = d / (sqrt(sp) + sqrt(sq))                 # sqrt sp - sqrt sq
+        u = (0.5 * (d * d) - H) / g
+        return -2.0 * log1p(u)
+    if B < 0.5:
+        return -2.0 * log(B)
+    s2 = ph
+    _tsum(&s2, &e2, qh)                               # ph + qh exactly, as s2 + e2
+    u = (0.5 * s2 - 1.0) + 0.5 * (e2 + pl + ql) - H
+    return -2.0 * log1p(u)
 
 
 cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
@@ -144,6 +492,10 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
                 return INFINITY
     if sp == 0:                  # as passed, an all-zero p: the formula's limit
         return -INFINITY / (a - 1.0)
+    if a == 0.5:
+        return _bhattacharyya(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
+    if a == 2.0:
+        return _renyi2(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
     # sum p^a q^(1-a) = sum p + T, T = sum p expm1((1-a) log(q/p)): every order, so
     # that nearly equal rows keep relative accuracy; the log-sum-exp form below takes
     # over when T overflows or sum p + T cancels (a sum far below sum p)
@@ -179,51 +531,50 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
 cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
                          Py_ssize_t K, bint normalize, double log_base) noexcept nogil:
     """The measure of one row (NaN if the row is invalid)."""
-    cdef Py_ssize_t i, support = 0
-    cdef double x, y, ph = 0.0, pl = 0.0, qh = 0.0, ql = 0.0, mx = 0.0, s, d, v, cp, cq
+    cdef GStats st
+    cdef double v, B, cp = 1.0, cq = 1.0
+    cdef int bad = 0
     cdef bint two = code >= G_RENYI_D
-    for i in range(K):
-        x = p[i * ps]
-        if not (x >= 0 and x <= DBL_MAX):
-            return NAN
-        _tsum(&ph, &pl, x)
-        if x > mx:
-            mx = x
-        if x > 0:
-            support += 1
-        if two:
-            y = q[i * qs]
-            if not (y >= 0 and y <= DBL_MAX):
-                return NAN
-            _tsum(&qh, &ql, y)
-    if normalize and (ph == 0 or not isfinite(ph) or (two and (qh == 0 or not isfinite(qh)))):
+    cdef bint unit = ps == 1 and (qs == 1 or not two)
+    if (code == G_HELLINGER or code == G_TV) and not normalize:
+        if unit:              # literal unit strides: the inlined lanes vectorize
+            v = _dist_sum(code, p, 1, q, 1, K, 1.0, 1.0, &B, &bad)     # one pass, checks included
+        else:
+            v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad)
+        return NAN if bad else (sqrt(v) if code == G_HELLINGER else v)
+    if two:
+        if unit:
+            _gstats(p, 1, q, 1, K, True, True, &st)
+        else:
+            _gstats(p, ps, q, qs, K, True, True, &st)
+    elif code == G_RENYI_H and fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:    # needs the exact sum
+        if unit:
+            _gstats(p, 1, p, 1, K, False, True, &st)
+        else:
+            _gstats(p, ps, p, ps, K, False, True, &st)
+    elif unit:
+        _gstats(p, 1, p, 1, K, False, False, &st)
+    else:
+        _gstats(p, ps, p, ps, K, False, False, &st)
+    if st.bad or (normalize and (st.ph == 0 or not isfinite(st.ph) or
+                                 (two and (st.qh == 0 or not isfinite(st.qh))))):
         return NAN
     if code == G_RENYI_H:
-        v = _renyi_h(a, p, ps, K, normalize, ph, pl, mx, support)
+        v = _renyi_h(a, p, ps, K, normalize, &st)
     elif code == G_TSALLIS:
-        return _tsallis(a, p, ps, K, normalize, ph + pl) + 0.0
+        return _tsallis(a, p, ps, K, normalize, st.ph + st.pl) + 0.0
     elif code == G_RENYI_D:
-        v = _renyi_d(a, p, ps, q, qs, K, normalize, ph, pl, qh, ql)
+        v = _renyi_d(a, p, ps, q, qs, K, normalize, st.ph, st.pl, st.qh, st.ql)
         if v < 0 and normalize:
             v = 0.0              # rounding only: a divergence of distributions is >= 0
-    elif code == G_HELLINGER:
-        s = 0.0
-        cp = 1.0 / (ph + pl) if normalize else 1.0
-        cq = 1.0 / (qh + ql) if normalize else 1.0
-        for i in range(K):
-            x = p[i * ps] * cp
-            y = q[i * qs] * cq
-            if x != y:
-                d = (x - y) / (sqrt(x) + sqrt(y))
-                s += 0.5 * (d * d)       # halved first: no overflow short of the result's
-        return sqrt(s)
     else:
-        s = 0.0
-        cp = 1.0 / (ph + pl) if normalize else 1.0
-        cq = 1.0 / (qh + ql) if normalize else 1.0
-        for i in range(K):
-            s += 0.5 * fabs(p[i * ps] * cp - q[i * qs] * cq)
-        return s
+        cp = 1.0 / (st.ph + st.pl)
+        cq = 1.0 / (st.qh + st.ql)
+        if unit:
+            v = _dist_sum(code, p, 1, q, 1, K, cp, cq, &B, &bad)
+        else:
+            v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad)
+        return sqrt(v) if code == G_HELLINGER else v
     return v / log_base + 0.0
 
 

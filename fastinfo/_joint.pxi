@@ -126,3 +126,32 @@ def count_pairs(const long long[::1] cx, const long long[::1] cy, long long[:, :
     with nogil:
         for i in range(n):
             out[cx[i], cy[i]] += 1
+
+
+ctypedef fused label_t:
+    signed char
+    unsigned char
+    short
+    unsigned short
+    int
+    unsigned int
+    long long
+    unsigned long long
+
+
+def count_pairs_offset(const label_t[:] x, const label_t[:] y, label_t lox, label_t loy,
+                       long long[:, ::1] out):
+    """out[x[i] - lox, y[i] - loy] += 1 for every i: the contingency table of two integer label
+    arrays straight from the labels, one pass, no code arrays (the caller took lox, loy as
+    the minima and sized out by the ranges; differences are taken in the label type, so
+    unsigned labels wrap into range)."""
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef Py_ssize_t R = out.shape[0], C = out.shape[1], r, c
+    if y.shape[0] != n:
+        raise ValueError("x and y must have the same length")
+    with nogil:
+        for i in range(n):
+            r = <Py_ssize_t>(<label_t>(x[i] - lox))
+            c = <Py_ssize_t>(<label_t>(y[i] - loy))
+            if r < R and c < C:          # in range by construction; never write outside
+                out[r, c] += 1

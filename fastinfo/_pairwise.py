@@ -94,21 +94,31 @@ def _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl):
     if kl:
         hp = np.asarray(entropy(np.where(bp[:, None], 0.0, A), normalize=normalize, invalid="nan",
                                 n_threads=n_threads), dtype=np.float64).reshape(N)
-    for jb in range(0, M, rows):
-        Qb = np.where(bq[jb:jb + rows, None], 0.0, B[jb:jb + rows]).astype(np.float64)
+    def block(X, bad, lo, hi):
+        """Rows lo:hi as float64, invalid rows zeroed, normalized if asked (copies only then)."""
+        Xb = X[lo:hi]
+        if bad[lo:hi].any():
+            Xb = np.where(bad[lo:hi, None], 0.0, Xb)
+        Xb = Xb.astype(np.float64, copy=False)
         if normalize:
-            Qb /= Qb.sum(axis=1, keepdims=True)
+            s = Xb.sum(axis=1, keepdims=True)
+            Xb = Xb / np.where(s > 0, s, 1.0)
+        return Xb
+
+    for jb in range(0, M, rows):
+        Qb = block(B, bq, jb, jb + rows)
         zq = Qb == 0
+        anyz = bool(zq.any())
         with np.errstate(divide="ignore"):
-            lq = np.log(np.where(zq, 1.0, Qb))          # log q, and 0 where q = 0 (masked below)
-        zqf = zq.astype(np.float64)
+            lq = np.log(np.where(zq, 1.0, Qb) if anyz else Qb)   # log q; 0 where q = 0 (masked below)
+        zqf = zq.astype(np.float64) if anyz else None
         for ib in range(0, N, rows):
-            Pb = np.where(bp[ib:ib + rows, None], 0.0, A[ib:ib + rows]).astype(np.float64)
-            if normalize:
-                Pb /= Pb.sum(axis=1, keepdims=True)
-            blk = -(Pb @ lq.T)
-            hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # some p > 0 where q = 0
-            blk[hit] = np.inf
+            Pb = block(A, bp, ib, ib + rows)
+            blk = Pb @ lq.T
+            np.negative(blk, out=blk)
+            if anyz:             # the mask product only where Q has zeros
+                hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # some p > 0 where q = 0
+                blk[hit] = np.inf
             if kl:
                 blk -= hp[ib:ib + rows, None]
             if normalize:

@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Issue-5 benchmarks: label scores, pairwise matrices and generalized measures,
+side by side with scikit-learn, SciPy and a NumPy baseline, interleaved rounds.
+
+    python bench/labels_matrices.py                  # 3 rounds (~3.5 min: cdist alone takes ~24 s a call)
+    python bench/labels_matrices.py --quick          # 1 round, smaller pairwise problem (~40 s)
+    python bench/labels_matrices.py --json out.json  # also write every sample
+    python bench/labels_matrices.py --only ami,pairwise_js
+
+Each row: the median over rounds of each contender's wall time (one call per
+round, rounds interleaved so that load on this shared machine hits all
+contenders alike), and the ratios contender / fastinfo. fastinfo runs with 1 and
+with 2 threads where the function takes ``n_threads``; the ratio columns use its
+best (2 threads on this 2-core machine) and, in brackets, 1 thread.
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fastinfo
+
+
+def _workloads(quick):
+    rng = np.random.default_rng(2026)
+    W = []
+
+    # --- label scores: 10^7 pairs, 1000 x 1000 classes -------------------------
+    n = 10 ** 6 if quick else 10 ** 7
+    x = rng.integers(0, 1000, n)
+    y = (x + rng.integers(0, 300, n)) % 1000          # dependent labelings
+    try:
+        from sklearn import metrics as skm
+        from sklearn.metrics.cluster import contingency_matrix
+    except ImportError:                                 # pragma: no cover
+        skm = None
+    W.append(dict(name="mutual_information_score", size=f"{n:.0e} pairs, 1000x1000 classes",
+                  fastinfo=lambda nt: fastinfo.mutual_information_score(x, y), threads=False,
+                  contenders={"scikit-learn": (lambda: skm.mutual_info_score(x, y)) if skm else None}))
+    W.append(dict(name="normalized_mutual_information_score", size=f"{n:.0e} pairs, 1000x1000 classes",
+                  fastinfo=lambda nt: fastinfo.normalized_mutual_information_score(x, y), threads=False,
+                  contenders={"scikit-learn": (lambda: skm.normalized_mutual_info_score(x, y)) if skm else None}))
+    W.append(dict(name="contingency_table", size=f"{n:.0e} pairs, 1000x1000 classes",
+                  fastinfo=lambda nt: fastinfo.contingency_table(x, y), threads=False,
+                  contenders={"scikit-learn": (lambda: contingency_matrix(x, y)) if skm else None}))
+
+    # --- adjusted MI: 1000 x 1000 classes ----------------------------------------
+    na = 10 ** 5
+    xa = rng.integers(0, 1000, na)
+    ya = rng.integers(0, 1000, na)
+    W.append(dict(name="adjusted_mutual_information_score", size=f"{na:.0e} pairs, 1000x1000 classes",
+                  fastinfo=lambda nt: fastinfo.adjusted_mutual_information_score(xa, ya, n_threads=nt),
+                  threads=True,
+                  contenders={"scikit-learn": (lambda: skm.adjusted_mutual_info_score(xa, ya)) if skm else None}))
+
+    # --- pairwise JS: 2000 x 2000, K = 300 ---------------------------------------
+    N = 500 if quick else 2000
+    K = 300
+    P = rng.random((N, K))
+    P /= P.sum(1, keepdims=True)
+    Q = rng.random((N, K))
+    Q /= Q.sum(1, keepdims=True)
+    try:
+        from scipy.spatial.distance import cdist
+    except ImportError:                                 # pragma: no cover
+        cdist = None
+    W.append(dict(name="pairwise_js_divergence(distance=True)", size=f"{N}x{N}, K={K}, float64",
+                  fastinfo=lambda nt: fastinfo.pairwise_js_divergence(P, Q, distance=True, n_threads=nt),
+                  threads=True,
+                  contenders={"scipy cdist": (lambda: cdist(P, Q, "jensenshannon")) if cdist else None}))
+
+    def kl_numpy():
+        out = np.empty((N, N))
+        lq = np.log(Q)
+        hp = np.sum(P * np.log(P), axis=1)
+        for i in range(0, N, 256):                    # the NumPy way: a product, then the entropy
+            out[i:i + 256] = hp[i:i + 256, None] - P[i:i + 256] @ lq.T
+        return out
+
+    W.append(dict(name="pairwise_kl_divergence (blas)", size=f"{N}x{N}, K={K}, float64",
+                  fastinfo=lambda nt: fastinfo.pairwise_kl_divergence(P, Q, n_threads=nt), threads=True,
+                  contenders={"numpy P@log(Q).T": kl_numpy}))
+
+    # --- generalized measures: 10000 x 1000 --------------------------------------
+    R, C = (2000, 1000) if quick else (10000, 1000)
+    A = rng.random((R, C))
+    A /= A.sum(1, keepdims=True)
+    B = rng.random((R, C))
+    B /= B.sum(1, keepdims=True)
+    W.append(dict(name="renyi_entropy(alpha=2)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.renyi_entropy(A, 2.0, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: -np.log(np.sum(A * A, axis=1))}))
+    W.append(dict(name="renyi_entropy(alpha=0.5)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.renyi_entropy(A, 0.5, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: 2.0 * np.log(np.sum(np.sqrt(A), axis=1))}))
+    W.append(dict(name="renyi_divergence(alpha=0.5)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.renyi_divergence(A, B, 0.5, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: -2.0 * np.log(np.sum(np.sqrt(A * B), axis=1))}))
+    W.append(dict(name="renyi_entropy(alpha=3.7)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.renyi_entropy(A, 3.7, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: np.log(np.sum(A ** 3.7, axis=1)) / (1 - 3.7)}))
+    W.append(dict(name="renyi_divergence(alpha=2)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.renyi_divergence(A, B, 2.0, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: np.log(np.sum(A * A / B, axis=1))}))
+    W.append(dict(name="tsallis_entropy(q=2)", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.tsallis_entropy(A, 2.0, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: 1.0 - np.sum(A * A, axis=1)}))
+    W.append(dict(name="hellinger_distance", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.hellinger_distance(A, B, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: np.sqrt(0.5 * np.sum((np.sqrt(A) - np.sqrt(B)) ** 2, axis=1))}))
+    W.append(dict(name="total_variation", size=f"{R}x{C}, float64",
+                  fastinfo=lambda nt: fastinfo.total_variation(A, B, n_threads=nt), threads=True,
+                  contenders={"numpy": lambda: 0.5 * np.sum(np.abs(A - B), axis=1)}))
+    return W
+
+
+def _time(f):
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python bench/labels_matrices.py", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; --quick 1)")
+    ap.add_argument("--quick", action="store_true", help="smaller problems, one round")
+    ap.add_argument("--only", default=None, help="comma-separated substrings of workload names")
+    ap.add_argument("--json", default=None, help="write every sample to this file")
+    a = ap.parse_args(argv)
+    rounds = a.rounds or (1 if a.quick else 3)
+    W = _workloads(a.quick)
+    if a.only:
+        keys = a.only.split(",")
+        W = [w for w in W if any(k in w["name"] for k in keys)]
+    samples = {w["name"]: {} for w in W}
+    for w in W:                                          # warm-up (page faults, imports)
+        w["fastinfo"](None)
+    for r in range(rounds):
+        for w in W:
+            s = samples[w["name"]]
+            for nt in ((1, 2) if w["threads"] else (None,)):
+                s.setdefault(f"fastinfo[{nt or ''}]", []).append(_time(lambda: w["fastinfo"](nt)))
+            for cname, f in w["contenders"].items():
+                if f is not None:
+                    s.setdefault(cname, []).append(_time(f))
+        print(f"round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    print(f"\n{'workload':40s} {'size':32s} {'fastinfo 1t':>12s} {'fastinfo 2t':>12s} "
+          f"{'contender':>18s} {'time':>10s} {'ratio':>16s}")
+    report = []
+    for w in W:
+        s = samples[w["name"]]
+        med = {k: statistics.median(v) for k, v in s.items()}
+        if w["threads"]:
+            f1, f2 = med["fastinfo[1]"], med["fastinfo[2]"]
+        else:
+            f1 = f2 = med["fastinfo[]"]
+        best = min(f1, f2)
+        for cname in w["contenders"]:
+            if cname not in med:
+                continue
+            ratio = f"{med[cname] / best:.1f}x ({med[cname] / f1:.1f}x)"
+            print(f"{w['name']:40s} {w['size']:32s} {f1 * 1e3:10.2f}ms {f2 * 1e3:10.2f}ms "
+                  f"{cname:>18s} {med[cname] * 1e3:8.1f}ms {ratio:>16s}")
+            report.append(dict(workload=w["name"], size=w["size"], fastinfo_1t=f1, fastinfo_2t=f2,
+                               contender=cname, contender_time=med[cname], ratio_best=med[cname] / best,
+                               ratio_1t=med[cname] / f1))
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(dict(machine=platform.platform(), processor=platform.processor(),
+                           fastinfo=fastinfo.config(), rounds=rounds, quick=a.quick,
+                           samples=samples, report=report), fh, indent=1, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
