@@ -6,6 +6,7 @@ side by side with scikit-learn, SciPy and a NumPy baseline, interleaved rounds.
     python bench/labels_matrices.py --quick          # 1 round, smaller pairwise problem (~40 s)
     python bench/labels_matrices.py --json out.json  # also write every sample
     python bench/labels_matrices.py --only ami,pairwise_js
+    python bench/labels_matrices.py --keep-heap      # no page faults on the contenders' temporaries
 
 Each row: the median over rounds of each contender's wall time (one call per
 round, rounds interleaved so that load on this shared machine hits all
@@ -131,8 +132,16 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smaller problems, one round")
     ap.add_argument("--only", default=None, help="comma-separated substrings of workload names")
     ap.add_argument("--json", default=None, help="write every sample to this file")
+    ap.add_argument("--keep-heap", action="store_true",
+                    help="keep freed memory in the process (glibc): no page faults on the "
+                    "contenders' temporaries (see bench/README.md)")
     a = ap.parse_args(argv)
     rounds = a.rounds or (1 if a.quick else 3)
+    kept = False
+    if a.keep_heap:
+        from fastinfo._bench import keep_heap
+        kept = keep_heap()
+        print("heap kept (--keep-heap): " + ("yes" if kept else "not supported here"), file=sys.stderr)
     W = _workloads(a.quick)
     if a.only:
         keys = a.only.split(",")
@@ -172,7 +181,7 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(dict(machine=platform.platform(), processor=platform.processor(),
-                           fastinfo=fastinfo.config(), rounds=rounds, quick=a.quick,
+                           fastinfo=fastinfo.config(), rounds=rounds, quick=a.quick, keep_heap=kept,
                            samples=samples, report=report), fh, indent=1, default=str)
     return 0
 

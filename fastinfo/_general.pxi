@@ -77,6 +77,15 @@ cdef enum:
     NEAR_ONE_INV = 8             # |order - 1| <= 1/8: the expm1 forms
 
 
+cdef inline double _vmax(double a, double b) noexcept nogil:
+    """max as a value select (its temporary stays inside: the lane loops vectorize)."""
+    return a if a > b else b
+
+
+cdef inline double _ispos(double x) noexcept nogil:
+    return 1.0 if x > 0.0 else 0.0
+
+
 cdef struct GStats:
     double ph, pl, qh, ql        # double-double row sums of p and q
     double mx                    # max p
@@ -118,8 +127,8 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
                 ph[j] = s
             else:
                 ph[j] += x
-            mx[j] = x if x > mx[j] else mx[j]
-            sup[j] += 1.0 if x > 0.0 else 0.0
+            mx[j] = _vmax(x, mx[j])
+            sup[j] += _ispos(x)
             if two:
                 y = q[jj * qs]
                 bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
@@ -138,8 +147,8 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
             ph[j] = s
         else:
             ph[j] += x
-        mx[j] = x if x > mx[j] else mx[j]
-        sup[j] += 1.0 if x > 0.0 else 0.0
+        mx[j] = _vmax(x, mx[j])
+        sup[j] += _ispos(x)
         if two:
             y = q[jj * qs]
             bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
@@ -231,22 +240,26 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
     cdef double acc[GL]
     cdef double cnt[GL]
     cdef Py_ssize_t i = 0, j, jj, nv
-    cdef double x, t, inv = 1.0 / mx, S = 0.0, c = 0.0
+    cdef double x, t, e, inv = 1.0 / mx, S = 0.0, c = 0.0
     for j in range(GL):
         acc[j] = 0.0
         cnt[j] = 0.0
     nv = K - K % GL
     for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
         for j in range(GL):
+            # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
+            # loop, kept gcc from vectorizing it
             x = _load(sk, p, i + j, ps)
             t = _pw(pk, x * inv, a)
-            acc[j] += 0.0 if x == mx else t
-            cnt[j] += 1.0 if x == mx else 0.0
+            e = <double>(x == mx)
+            acc[j] += t * (1.0 - e)
+            cnt[j] += e
     for jj in range(nv, K):        # the tail, into lane 0
         x = _load(sk, p, jj, ps)
         t = _pw(pk, x * inv, a)
-        acc[0] += 0.0 if x == mx else t
-        cnt[0] += 1.0 if x == mx else 0.0
+        e = <double>(x == mx)
+        acc[0] += t * (1.0 - e)
+        cnt[0] += e
     for j in range(GL):
         S += acc[j]
         c += cnt[j]
