@@ -240,7 +240,7 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
     cdef double acc[GL]
     cdef double cnt[GL]
     cdef Py_ssize_t i = 0, j, jj, nv
-    cdef double x, t, e, inv = 1.0 / mx, S = 0.0, c = 0.0
+    cdef double x, t, e, S = 0.0, c = 0.0
     for j in range(GL):
         acc[j] = 0.0
         cnt[j] = 0.0
@@ -250,13 +250,13 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
             # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
             # loop, kept gcc from vectorizing it
             x = _load(sk, p, i + j, ps)
-            t = _pw(pk, x * inv, a)
+            t = _pw(pk, x / mx, a)        # a division: 1/mx overflows for a subnormal mx
             e = <double>(x == mx)
             acc[j] += t * (1.0 - e)
             cnt[j] += e
     for jj in range(nv, K):        # the tail, into lane 0
         x = _load(sk, p, jj, ps)
-        t = _pw(pk, x * inv, a)
+        t = _pw(pk, x / mx, a)
         e = <double>(x == mx)
         acc[0] += t * (1.0 - e)
         cnt[0] += e
@@ -268,8 +268,9 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
 
 
 cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                      double cp, double cq, double* bhat, int* bad) noexcept nogil:
-    """Lane sums over x = p cp, y = q cq: Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
+                      double dp, double dq, double* bhat, int* bad) noexcept nogil:
+    """Lane sums over x = p / dp, y = q / dq (divisions: a reciprocal of a subnormal sum
+    overflows): Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
     sum sqrt(x y) into bhat) or total variation 1/2 |x - y|; bad: an invalid entry."""
     cdef double acc[GL]
     cdef double bc[GL]
@@ -288,8 +289,8 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
             x = p[jj * ps]
             y = q[jj * qs]
             bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
-            x = x * cp
-            y = y * cq
+            x = x / dp
+            y = y / dq
             if code == G_TV:
                 acc[j] += 0.5 * fabs(x - y)
             else:
@@ -302,8 +303,8 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
         x = p[jj * ps]
         y = q[jj * qs]
         bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
-        x = x * cp
-        y = y * cq
+        x = x / dp
+        y = y / dq
         if code == G_TV:
             acc[j] += 0.5 * fabs(x - y)
         else:
@@ -331,13 +332,15 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
     if mx == 0:                  # as passed, an all-zero row: the formula's limit
         return -INFINITY / (1.0 - a)
     if fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:
+        # sum x^a = sum x + T, T = sum x expm1((a-1) log x); normalized on x = p/s (sum 1)
         for i in range(K):
-            x = p[i * ps]
+            x = p[i * ps] / s if normalize else p[i * ps]
             if x > 0:
                 T += x * expm1((a - 1.0) * log(x))
-        if isfinite(T) and isfinite(s) and s + T >= 0.5 * s:    # else: overflow or cancellation
-            if normalize:
-                return log(s) + log1p(T / s) / (1.0 - a)
+        if normalize:
+            if isfinite(T) and 1.0 + T >= 0.5:
+                return log1p(T) / (1.0 - a)
+        elif isfinite(T) and isfinite(s) and s + T >= 0.5 * s:    # else: overflow or cancellation
             return (log(sh) + log1p((sl + T) / sh)) / (1.0 - a)
     # scaled by the largest: sum p^a = mx^a (c + S), S = sum_{p < mx} (p/mx)^a, c ties at 1,
     # so log(c + S) = log c + log1p(S / c) keeps nearly deterministic rows accurate
@@ -349,35 +352,35 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
 cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
                      double s) noexcept nogil:
     cdef Py_ssize_t i
-    cdef double x, S = 0.0, inv = 1.0 / s if normalize else 1.0
+    cdef double x, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
     cdef int kind = _pkind(t)
     if fabs(t - 1.0) * NEAR_ONE_INV <= 1.0:
         for i in range(K):
             x = p[i * ps]
             if x > 0:
-                x = x * inv
+                x = x / dv
                 S -= x * expm1((t - 1.0) * log(x))
         return S / (t - 1.0)
     if ps == 1:
         if kind == 2:
-            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
         if kind == 1:
-            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
         if kind == 3:
-            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
-        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, inv) / (t - 1.0)
+            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
+        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
     if kind == 2:
-        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
     if kind == 1:
-        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
     if kind == 3:
-        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
-    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, inv) / (t - 1.0)
+        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
+    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
 
 
 cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p, Py_ssize_t ps,
-                         Py_ssize_t K, double inv) noexcept nogil:
-    """sum over p > 0 of x - x^t, x = p inv (lanes)."""
+                         Py_ssize_t K, double dv) noexcept nogil:
+    """sum over p > 0 of x - x^t, x = p / dv (lanes)."""
     cdef double acc[GL]
     cdef Py_ssize_t i = 0, j, jj, nv
     cdef double x, S = 0.0
@@ -386,10 +389,10 @@ cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p,
     nv = K - K % GL
     for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
         for j in range(GL):
-            x = _load(sk, p, i + j, ps) * inv
+            x = _load(sk, p, i + j, ps) / dv
             acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = _load(sk, p, jj, ps) * inv
+        x = _load(sk, p, jj, ps) / dv
         acc[0] += (x - _pw(pk, x, t)) if x > 0 else 0.0
     for j in range(GL):
         S += acc[j]
@@ -397,8 +400,8 @@ cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p,
 
 
 cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                            Py_ssize_t K) noexcept nogil:
-    """sum over q > 0 of (p - q)^2 / q: non-negative terms, no cancellation."""
+                            Py_ssize_t K, double dp, double dq) noexcept nogil:
+    """sum over y > 0 of (x - y)^2 / y, x = p / dp, y = q / dq: non-negative terms."""
     cdef double acc[GL]
     cdef Py_ssize_t i = 0, j, jj, nv
     cdef double x, y, d, S = 0.0
@@ -407,13 +410,13 @@ cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssi
     nv = K - K % GL
     for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
         for j in range(GL):
-            x = p[(i + j) * ps]
-            y = q[(i + j) * qs]
+            x = p[(i + j) * ps] / dp
+            y = q[(i + j) * qs] / dq
             d = x - y
             acc[j] += (d * d) / y if y > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = p[jj * ps]
-        y = q[jj * qs]
+        x = p[jj * ps] / dp
+        y = q[jj * qs] / dq
         d = x - y
         acc[0] += (d * d) / y if y > 0 else 0.0
     for j in range(GL):
@@ -424,17 +427,17 @@ cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssi
 cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
                     bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
     """D_2 = log sum p^2/q, with sum p^2/q = 2 sp - sq + X, X = sum (p - q)^2/q (chi^2):
-    as passed log1p((2 sp - sq - 1) + X) from the double-double sums; normalized
-    log1p(X sq/sp^2 - ((sp - sq)/sp)^2) (the algebra of the rescaling). Nearly equal rows
-    keep relative accuracy; q = 0 < p was answered (+inf) before."""
-    cdef double X, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql, dlt
+    as passed log1p((2 sp - sq - 1) + X) from the double-double sums (nearly equal rows
+    keep relative accuracy); normalized, X of x = p/sp, y = q/sq and log1p(X) (the sums of
+    x and y are 1 but for rounding: ~1e-16 absolute). q = 0 < p was answered (+inf) before."""
+    cdef double X, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql
+    cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     if ps == 1 and qs == 1:
-        X = _chi2_sum(p, 1, q, 1, K)
+        X = _chi2_sum(p, 1, q, 1, K, dp, dq)
     else:
-        X = _chi2_sum(p, ps, q, qs, K)
+        X = _chi2_sum(p, ps, q, qs, K, dp, dq)
     if normalize:
-        dlt = ((ph - qh) + (pl - ql)) / sp
-        return log1p(X * (sq / sp) / sp - dlt * dlt)
+        return log1p(X)
     h = 2.0 * ph
     _tsum(&h, &l, -qh)
     l += 2.0 * pl - ql
@@ -448,20 +451,17 @@ cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize
     """D_1/2 = -2 log sum sqrt(p q). sum sqrt(pq) = (sp + sq)/2 - H, H = 1/2 sum (sqrt p -
     sqrt q)^2 summed as ((p - q)/(sqrt p + sqrt q))^2: near 1 (nearly equal rows) the form
     log1p((sp + sq)/2 - 1 - H) has no cancellation; far from 1 the direct sum is used."""
-    cdef double B, H, u, s2, e2 = 0.0, d, sp = ph + pl, sq = qh + ql, g
+    cdef double B, H, u, s2, e2 = 0.0, sp = ph + pl, sq = qh + ql
+    cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     cdef int bad
     if ps == 1 and qs == 1:
-        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, 1.0, 1.0, &B, &bad)
+        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, dp, dq, &B, &bad)
     else:
-        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, 1.0, 1.0, &B, &bad)
-    if normalize:
-        g = sqrt(sp) * sqrt(sq)
-        if B < 0.5 * g:
-            return -2.0 * log(B / g)
-        d = (ph - qh) + (pl - ql)                     # sp - sq
-        d = d / (sqrt(sp) + sqrt(sq))                 # sqrt sp - sqrt sq
-        u = (0.5 * (d * d) - H) / g
-        return -2.0 * log1p(u)
+        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad)
+    if normalize:                                     # on x = p/sp, y = q/sq: sum sqrt(xy) = 1 - H
+        if B < 0.5:
+            return -2.0 * log(B)
+        return -2.0 * log1p(-H)
     if B < 0.5:
         return -2.0 * log(B)
     s2 = ph
@@ -474,8 +474,7 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
                      bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
     cdef Py_ssize_t i
     cdef double x, y, lr, v, th = 0.0, tl = 0.0, M = -INFINITY, S = 0.0, t, L, ls
-    cdef double sp = ph + pl, sq = qh + ql
-    cdef bint inf_term = False
+    cdef double sp = ph + pl, sq = qh + ql, dp, dq
     if a == 0:
         # -log sum_{p>0} q (normalized: log(sq / s0) = log1p(z / s0), z = q-mass where p = 0)
         for i in range(K):
@@ -509,24 +508,28 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
         return _bhattacharyya(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
     if a == 2.0:
         return _renyi2(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
-    # sum p^a q^(1-a) = sum p + T, T = sum p expm1((1-a) log(q/p)): every order, so
-    # that nearly equal rows keep relative accuracy; the log-sum-exp form below takes
-    # over when T overflows or sum p + T cancels (a sum far below sum p)
+    # sum x^a y^(1-a) = sum x + T, T = sum x expm1((1-a) log(y/x)) at every order, so that
+    # nearly equal rows keep relative accuracy (as passed: x = p, y = q and the double-double
+    # sum of p; normalized: x = p/sp, y = q/sq, whose sum is 1 but for ~1e-16); the
+    # log-sum-exp form below takes over when T overflows or sum x + T cancels
+    dp = sp if normalize else 1.0
+    dq = sq if normalize else 1.0
     for i in range(K):
-        x = p[i * ps]
+        x = p[i * ps] / dp
         if x > 0:
-            y = q[i * qs]
+            y = q[i * qs] / dq
             lr = -INFINITY if y == 0 else -_lratio(x, y)
             _tsum(&th, &tl, x * expm1((1.0 - a) * lr))
-    if isfinite(th) and isfinite(sp) and (ph + th) + (pl + tl) >= 0.5 * sp:
-        if normalize:
-            return _lratio_dd(qh, ql, ph, pl) + log1p((th + tl) / sp) / (a - 1.0)
+    if normalize:
+        if isfinite(th) and 1.0 + th >= 0.5:
+            return log1p(th + tl) / (a - 1.0)
+    elif isfinite(th) and isfinite(sp) and (ph + th) + (pl + tl) >= 0.5 * sp:
         return (log(ph) + log1p((pl + th + tl) / ph)) / (a - 1.0)
-    # log-sum-exp form, one pass: terms log p + (1-a) log(q/p), running max
+    # log-sum-exp form, one pass: terms log x + (1-a) log(y/x), running max
     for i in range(K):
-        x = p[i * ps]
+        x = p[i * ps] / dp
         if x > 0:
-            y = q[i * qs]
+            y = q[i * qs] / dq
             if y == 0:
                 continue         # a < 1 here: the term is 0
             t = log(x) - (1.0 - a) * _lratio(x, y)
@@ -536,8 +539,6 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
             else:
                 S += exp(t - M)
     L = M + log(S) if S > 0 else -INFINITY
-    if normalize:
-        return (L - log(sp)) / (a - 1.0) + _lratio_dd(qh, ql, ph, pl)
     return L / (a - 1.0)
 
 
@@ -581,8 +582,8 @@ cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const
         if v < 0 and normalize:
             v = 0.0              # rounding only: a divergence of distributions is >= 0
     else:
-        cp = 1.0 / (st.ph + st.pl)
-        cq = 1.0 / (st.qh + st.ql)
+        cp = st.ph + st.pl        # divisors
+        cq = st.qh + st.ql
         if unit:
             v = _dist_sum(code, p, 1, q, 1, K, cp, cq, &B, &bad)
         else:
@@ -610,12 +611,10 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
     if N == 0:
         return 0
     if K == 0:
-        # an empty distribution: what the formulas give for an all-zero row
+        # an empty distribution: 0, as entropy(), js_divergence() and the order-1 limits give
         for i in range(N):
-            out[i] = _general_row(code, param, <const real*>NULL, 0, <const real*>NULL, 0, 0, normalize, log_base)
-            if out[i] != out[i]:
-                nbad += 1
-        return nbad
+            out[i] = 0.0
+        return 0
     nt = _effective_threads(N * K * 8, n_threads)     # pow/exp/log per element: ~8x the work of a sum
     if nt > N:
         nt = <int>N

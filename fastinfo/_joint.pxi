@@ -143,15 +143,18 @@ def count_pairs_offset(const label_t[:] x, const label_t[:] y, label_t lox, labe
                        long long[:, ::1] out):
     """out[x[i] - lox, y[i] - loy] += 1 for every i: the contingency table of two integer label
     arrays straight from the labels, one pass, no code arrays (the caller took lox, loy as
-    the minima and sized out by the ranges; differences are taken in the label type, so
-    unsigned labels wrap into range)."""
+    the minima and sized out by the ranges). The differences are taken modulo 2^64 on the
+    labels converted to unsigned 64-bit (a signed label sign-extends first), which is the
+    true, non-negative difference for every label type; a label outside the table (which
+    the caller's minima rule out) is skipped, never written."""
     cdef Py_ssize_t i, n = x.shape[0]
-    cdef Py_ssize_t R = out.shape[0], C = out.shape[1], r, c
+    cdef unsigned long long R = out.shape[0], C = out.shape[1], r, c
+    cdef unsigned long long ux = <unsigned long long>lox, uy = <unsigned long long>loy
     if y.shape[0] != n:
         raise ValueError("x and y must have the same length")
     with nogil:
         for i in range(n):
-            r = <Py_ssize_t>(<label_t>(x[i] - lox))
-            c = <Py_ssize_t>(<label_t>(y[i] - loy))
-            if r < R and c < C:          # in range by construction; never write outside
-                out[r, c] += 1
+            r = <unsigned long long>x[i] - ux
+            c = <unsigned long long>y[i] - uy
+            if r < R and c < C:
+                out[<Py_ssize_t>r, <Py_ssize_t>c] += 1

@@ -71,7 +71,8 @@ def _direct_table(x, y, sparse):
     b = b if b.dtype.isnative else b.astype(b.dtype.newbyteorder("="))
     lox, hix, loy, hiy = int(a.min()), int(a.max()), int(b.min()), int(b.max())
     rx, ry = hix - lox + 1, hiy - loy + 1
-    if rx * ry > max(_DENSE_LIMIT, 16 * a.size):
+    # the same "small range" rule as _codes, per axis, and a dense table within the limit
+    if rx >= max(1024, 4 * a.size) or ry >= max(1024, 4 * a.size) or rx * ry > max(_DENSE_LIMIT, 16 * a.size):
         return None
     t = np.zeros((rx, ry), dtype=np.int64)
     _k.count_pairs_offset(a, b, lox, loy, t)

@@ -81,7 +81,9 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
 # of the exact kernel's two. The difference cancels when the rows are nearly
 # equal; a pair whose JS is below 1/JS_FAST_DIV of the magnitude of its three
 # sums (where the cancellation could cost more than ~3 digits of the 16) -- and
-# any invalid, non-finite or extreme pair -- is recomputed by the exact row kernel.
+# any invalid, non-finite or extreme pair, or a row with values above 1 (whose terms
+# m log m change sign, so the sums' magnitudes understate the cancellation) -- is
+# recomputed by the exact row kernel.
 
 cdef enum:
     JS_FAST_DIV = 500
@@ -117,7 +119,7 @@ cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normali
     """Scale c (1/sum with normalize), raw sum s and sum x log x of the scaled row (NaN: leave
     this row to the exact kernel)."""
     cdef Py_ssize_t k
-    cdef double x, tot = 0.0, scale = 1.0
+    cdef double x, mx, tot = 0.0, scale = 1.0
     cdef int bad = 0
     for k in range(K):
         x = p[k * ps]
@@ -130,10 +132,14 @@ cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normali
         if not (tot > 0 and DBL_MIN <= scale <= DBL_MAX):
             h[0] = NAN
             return
+    mx = 0.0
     for k in range(K):
         buf[k] = p[k * ps] * scale
+        mx = buf[k] if buf[k] > mx else mx
     h[0] = _xlogx_sum(buf, K, &bad)
-    if bad != 0 or not isfinite(h[0]):
+    # values above 1 make terms of both signs, which cancel inside the sums: the
+    # cancellation guard (|JS| against the sums' magnitudes) would not see it
+    if bad != 0 or not isfinite(h[0]) or mx > 1.0:
         h[0] = NAN
     c[0] = scale
     s[0] = tot

@@ -190,8 +190,8 @@ def pairwise_js_divergence(P, Q, *, distance=False, base=None, normalize=False, 
     ``method="fast"`` (default): JS = (sum p log p + sum q log q) / 2 - sum m log m
     with the first two sums taken once per row, so a pair costs one log per element;
     where that difference would cancel (JS below 1/500 of the sums' magnitude: nearly
-    equal rows), and for invalid or extreme rows, the pair is computed by the exact
-    kernel, so every entry keeps ~13 or more correct digits.
+    equal rows), for rows with values above 1 (terms of both signs) and for invalid or
+    extreme rows, the pair is computed by the exact kernel, so every entry keeps ~13 or more correct digits.
     ``method="exact"``: every pair by the exact row kernel (two logs per element, the
     accuracy of ``fastinfo.js_divergence``).
     """

@@ -685,3 +685,63 @@ def test_hellinger_and_tv_do_not_overflow_short_of_the_result():
     # the sums are halved before they are added: huge unnormalized rows keep a finite result
     assert fastinfo.total_variation([1e308, 0.0], [0.0, 1e308]) == 1e308
     assert math.isclose(fastinfo.hellinger_distance([1e308, 0.0], [0.0, 1e308]), 1e154, rel_tol=1e-15)
+
+
+def _mp_renyi_div_normalized(p, q, alpha):
+    p = [mpmath.mpf(float(v)) for v in p]
+    q = [mpmath.mpf(float(v)) for v in q]
+    sp, sq = mpmath.fsum(p), mpmath.fsum(q)
+    s = mpmath.fsum((a / sp) ** alpha * (b / sq) ** (1 - alpha) for a, b in zip(p, q) if a > 0)
+    return mpmath.log(s) / (alpha - 1)
+
+
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 0.7, 3.5])
+@pytest.mark.parametrize("mass", [1e-8, 1e8, 1e10])
+def test_renyi_divergence_normalize_with_very_different_masses(alpha, mass):
+    # counts against probabilities: the normalized forms must not cancel the masses away
+    mpmath.mp.dps = 50
+    p = np.array([0.2, 0.3, 0.5])
+    q = np.array([0.5, 0.3, 0.2]) * mass
+    want = _mp_renyi_div_normalized(p, q, mpmath.mpf(alpha))
+    got = fastinfo.renyi_divergence(p, q, alpha, normalize=True)
+    assert abs(got - want) <= 1e-13 * abs(want)
+    got2 = fastinfo.renyi_divergence(q, p, alpha, normalize=True)
+    want2 = _mp_renyi_div_normalized(q, p, mpmath.mpf(alpha))
+    assert abs(got2 - want2) <= 1e-13 * abs(want2)
+
+
+def test_subnormal_and_tiny_sums_are_measured_not_nan():
+    tiny = [1e-310, 1e-310]
+    for alpha in (0.5, 2.0, 3.7, 1.05):
+        assert math.isclose(fastinfo.renyi_entropy(tiny, alpha, normalize=True), math.log(2), rel_tol=1e-12)
+    assert math.isclose(fastinfo.tsallis_entropy(tiny, 1.05, normalize=True),
+                        (1 - 2 * 0.5 ** 1.05) / 0.05, rel_tol=1e-12)
+    assert math.isclose(fastinfo.total_variation(tiny, [1.0, 0.0], normalize=True), 0.5, rel_tol=1e-15)
+    mpmath.mp.dps = 50
+    for alpha in (0.5, 2.0):
+        want = _mp_renyi_div_normalized(tiny, [1.0, 2.0], mpmath.mpf(alpha))
+        got = fastinfo.renyi_divergence(tiny, [1.0, 2.0], alpha, normalize=True)
+        assert abs(got - want) <= 1e-13 * abs(want)
+
+
+def test_renyi_entropy_near_one_with_counts():
+    # counts (sum 1e6) near alpha = 1: the normalized form works on p / sum p
+    mpmath.mp.dps = 50
+    counts = np.array([999_990.0, 4.0, 3.0, 2.0, 1.0])
+    for alpha in (1 - 1e-7, 1 + 1e-7, 1.1):
+        x = [mpmath.mpf(float(c)) / mpmath.mpf(float(counts.sum())) for c in counts]
+        want = mpmath.log(mpmath.fsum(v ** alpha for v in x)) / (1 - mpmath.mpf(alpha))
+        got = fastinfo.renyi_entropy(counts, alpha, normalize=True)
+        assert abs(got - want) <= 1e-11 * abs(want), (alpha, got, want)
+
+
+@pytest.mark.parametrize("name", ["renyi_entropy", "tsallis_entropy", "renyi_divergence",
+                                  "hellinger_distance", "total_variation"])
+def test_empty_distribution_is_zero(name):
+    f = getattr(fastinfo, name)
+    args = {"renyi_entropy": (2.0,), "tsallis_entropy": (2.0,), "renyi_divergence": (0.5,)}.get(name, ())
+    two = name in ("renyi_divergence", "hellinger_distance", "total_variation")
+    e = np.empty((3, 0))
+    for normalize in (False, True):
+        r = f(e, e, *args, normalize=normalize) if two else f(e, *args, normalize=normalize)
+        assert np.array_equal(r, np.zeros(3))

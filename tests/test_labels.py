@@ -109,3 +109,28 @@ def test_emi_large_problem_vs_sklearn():
     want = sk.expected_mutual_information(contingency_matrix(x, y, sparse=True), x.size)
     got = fastinfo.expected_mutual_information(fastinfo.contingency_table(x, y))
     assert abs(got - want) <= 1e-9 * want
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.uint8, np.uint64, np.int32, bool])
+def test_direct_counting_over_the_whole_range_of_narrow_types(dtype):
+    # labels spanning the full range of the type, same dtype on both sides: counted straight
+    # from the labels (the differences to the minimum must not wrap out of the table)
+    rng = np.random.default_rng(5)
+    if dtype is bool:
+        x = rng.random(300) < 0.5
+        y = rng.random(300) < 0.3
+    else:
+        info = np.iinfo(dtype)
+        lo, hi = (int(info.min), int(info.max)) if np.dtype(dtype).itemsize <= 2 else (2**31 - 5, 2**31 + 5)
+        if dtype is np.int32:
+            lo, hi = -5, 5
+        if dtype is np.uint64:
+            lo, hi = 2**64 - 40, 2**64 - 1
+        x = np.concatenate([[lo, hi], rng.integers(lo, hi, 500, endpoint=True, dtype=np.uint64 if dtype is np.uint64 else np.int64)]).astype(dtype)
+        y = np.concatenate([[hi, lo], rng.integers(lo, hi, 500, endpoint=True, dtype=np.uint64 if dtype is np.uint64 else np.int64)]).astype(dtype)
+    t = fastinfo.contingency_table(x, y)
+    ux, uy = sorted(set(x.tolist())), sorted(set(y.tolist()))
+    want = np.zeros((len(ux), len(uy)), dtype=np.int64)
+    for (a, b), c in Counter(zip(x.tolist(), y.tolist())).items():
+        want[ux.index(a), uy.index(b)] = c
+    assert np.array_equal(t, want) and t.sum() == x.size

@@ -134,3 +134,20 @@ def test_js_fast_path_layouts(layout):
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-15)
     with pytest.raises(ValueError, match="method"):
         fastinfo.pairwise_js_divergence(P, Q, method="blas")
+
+
+def test_js_fast_path_values_above_one_as_passed():
+    # unnormalized rows with values on both sides of 1: the terms m log m change sign and
+    # cancel inside the sums, so such rows go to the exact kernel
+    K = 20000
+    w = 0.5 * math.log(2.0)
+    # w' with w' log w' = -0.5 log 0.5: a value above 1 whose term cancels the 0.5 terms
+    v = float(mpmath.findroot(lambda t: t * mpmath.log(t) - w, 1.3))
+    p = np.concatenate([np.full(K // 2, 0.5), np.full(K // 2, v)])
+    q = p.copy()
+    q[0] *= 1.001
+    q[-1] *= 0.999
+    fast = fastinfo.pairwise_js_divergence(p[None], q[None])[0, 0]
+    exact = fastinfo.pairwise_js_divergence(p[None], q[None], method="exact")[0, 0]
+    want = fastinfo.js_divergence(p, q)
+    assert abs(fast - want) <= 1e-12 * want and abs(exact - want) <= 1e-12 * want

@@ -381,3 +381,19 @@ def test_ami_vs_sklearn_over_labelings(xy, avg):
     t = fastinfo.contingency_table(x, y)
     if nx > 1 and ny > 1:
         assert fastinfo.expected_mutual_information(t) == pytest.approx(sk_emi(t, n), rel=1e-9, abs=1e-15)
+
+
+def test_emi_parallel_path_threads_bitwise():
+    # all class sizes distinct: enough distinct row x column sums (> 4096 cells of the distinct
+    # grid) that the expected-MI kernel really runs on 2 threads
+    rng = np.random.default_rng(21)
+    sizes = np.arange(1, 101)                       # 100 classes of sizes 1..100 on each side
+    x = rng.permutation(np.repeat(np.arange(100), sizes))
+    y = rng.permutation(np.repeat(np.arange(100), sizes))
+    t = fastinfo.contingency_table(x, y, sparse=False)
+    a, b = t.sum(1), t.sum(0)
+    assert np.unique(a[a > 0]).size * np.unique(b[b > 0]).size > 4096
+    e1 = fastinfo.expected_mutual_information(t, n_threads=1)
+    e2 = fastinfo.expected_mutual_information(t, n_threads=2)
+    assert e1 == e2
+    assert e1 == pytest.approx(sk_emi(contingency_matrix(x, y, sparse=True), x.size), rel=1e-9)
