@@ -14,6 +14,8 @@ from ._counts import entropy_from_counts
 from ._labels import (SparseContingency, adjusted_mutual_information_score, contingency_table,
                       expected_mutual_information, mutual_information_score,
                       normalized_mutual_information_score)
+from ._differential import differential_entropy
+from ._gaussian import diagonal_gaussian_kl_divergence, gaussian_entropy, gaussian_kl_divergence
 from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, total_variation,
                            tsallis_entropy)
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
@@ -51,6 +53,10 @@ __all__ = [
     "renyi_divergence",
     "hellinger_distance",
     "total_variation",
+    "differential_entropy",
+    "gaussian_entropy",
+    "gaussian_kl_divergence",
+    "diagonal_gaussian_kl_divergence",
     "pairwise_cross_entropy",
     "pairwise_kl_divergence",
     "pairwise_js_divergence",

@@ -1028,3 +1028,7 @@ include "_general.pxi"
 
 # --- expected mutual information of two labelings (issue 5) --------------------
 include "_emi.pxi"
+
+
+# --- spacing estimators of the differential entropy (issue 6) -------------------
+include "_spacing.pxi"
