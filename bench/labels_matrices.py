@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Issue-5 benchmarks: label scores, pairwise matrices and generalized measures,
-side by side with scikit-learn, SciPy and a NumPy baseline, interleaved rounds.
+"""Issue-5/6 benchmarks: label scores, pairwise matrices, generalized measures and the
+differential entropy from samples, side by side with scikit-learn, SciPy and a NumPy
+baseline, interleaved rounds.
 
     python bench/labels_matrices.py                  # 3 rounds (~3.5 min: cdist alone takes ~24 s a call)
     python bench/labels_matrices.py --quick          # 1 round, smaller pairwise problem (~40 s)
@@ -117,6 +118,18 @@ def _workloads(quick):
     W.append(dict(name="total_variation", size=f"{R}x{C}, float64",
                   fastinfo=lambda nt: fastinfo.total_variation(A, B, n_threads=nt), threads=True,
                   contenders={"numpy": lambda: 0.5 * np.sum(np.abs(A - B), axis=1)}))
+    # --- differential entropy from samples (issue 6): 1000 x 10000 -----------------
+    S = rng.standard_normal((200, 10000) if quick else (1000, 10000))
+    try:
+        from scipy import stats
+    except ImportError:                                 # pragma: no cover
+        stats = None
+    for meth in ("auto", "ebrahimi", "van es"):
+        W.append(dict(name=f"differential_entropy({meth})", size=f"{S.shape[0]}x{S.shape[1]}, float64",
+                      fastinfo=lambda nt, meth=meth: fastinfo.differential_entropy(S, method=meth, n_threads=nt),
+                      threads=True,
+                      contenders={"scipy": (lambda meth=meth: stats.differential_entropy(S, axis=-1, method=meth))
+                                  if stats else None}))
     return W
 
 
