@@ -100,36 +100,35 @@ def gaussian_entropy(cov, *, diagonal=False, base=None):
     return _scalar(h / lb)
 
 
-def _x_minus_log1p(x):
-    """x - log1p(x) >= 0 without cancellation for small |x| (series below 1e-2)."""
+def _small_series(x, coefs, direct):
+    """x^2 (c2 + c3 x + ... + c9 x^7) (Horner) where |x| < 1e-2, direct(x) elsewhere: the
+    series of a function that is O(x^2) at 0, so that it keeps its relative accuracy there
+    (truncation below 1e-17 relative)."""
     x = np.asarray(x, dtype=np.float64)
     out = np.empty_like(x)
     small = np.abs(x) < 1e-2
     xs = x[small]
-    # sum_{k>=2} (-1)^k x^k / k, to x^9: the truncation is below 1e-20 relative
     acc = np.zeros_like(xs)
-    for k in range(9, 1, -1):
-        acc = acc * xs + ((-1.0) ** k) / k
+    for c in reversed(coefs):
+        acc = acc * xs + c
     out[small] = acc * xs * xs
-    xl = x[~small]
-    out[~small] = xl - np.log1p(xl)
+    with np.errstate(over="ignore"):
+        out[~small] = direct(x[~small])
     return out
+
+
+_XML1P = [(-1.0) ** k / k for k in range(2, 10)]              # x - log1p(x) = sum (-1)^k x^k / k
+_EXPM1M = [1.0 / math.factorial(k) for k in range(2, 10)]     # e^r - 1 - r = sum r^k / k!
+
+
+def _x_minus_log1p(x):
+    """x - log1p(x) >= 0 without cancellation for small |x|."""
+    return _small_series(x, _XML1P, lambda v: v - np.log1p(v))
 
 
 def _expm1_minus(r):
     """exp(r) - 1 - r >= 0 without cancellation for small |r|."""
-    r = np.asarray(r, dtype=np.float64)
-    out = np.empty_like(r)
-    small = np.abs(r) < 1e-2
-    rs = r[small]
-    acc = np.zeros_like(rs)
-    for k in range(9, 1, -1):
-        acc = acc * rs + 1.0 / math.factorial(k)
-    out[small] = acc * rs * rs
-    rl = r[~small]
-    with np.errstate(over="ignore"):
-        out[~small] = np.expm1(rl) - rl
-    return out
+    return _small_series(r, _EXPM1M, lambda v: np.expm1(v) - v)
 
 
 def gaussian_kl_divergence(mean_p, cov_p, mean_q, cov_q, *, base=None):
