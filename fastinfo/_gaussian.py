@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ._measures import _log_base
+from ._measures import _first_bad, _log_base
 
 __all__ = ["gaussian_entropy", "gaussian_kl_divergence", "diagonal_gaussian_kl_divergence"]
 
@@ -27,11 +27,6 @@ def _real(x, name):
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
     return a
-
-
-def _first_bad(mask, batch):
-    flat = int(np.argmax(mask.reshape(-1)))
-    return tuple(int(i) for i in np.unravel_index(flat, batch)) if batch else ()
 
 
 def _cholesky(S, name):

@@ -112,16 +112,13 @@ def contingency_table(x, y, *, sparse=None):
 
 
 def _sums(table):
-    """(n_ij nonzero counts, their row sums a_i, column sums b_j, per cell; N)."""
+    """(n_ij nonzero counts, their row sums a_i, column sums b_j, per cell; a; b)."""
+    a, b = _marginal_sums(table)
     if isinstance(table, SparseContingency):
-        nij = table.counts.astype(np.float64)
-        a = np.bincount(table.rows, weights=nij, minlength=table.shape[0])
-        b = np.bincount(table.cols, weights=nij, minlength=table.shape[1])
-        return nij, a[table.rows], b[table.cols], a, b
-    t = np.asarray(table, dtype=np.float64)
+        return table.counts.astype(np.float64), a[table.rows], b[table.cols], a, b
+    t = np.asarray(table)
     r, c = np.nonzero(t)
-    a, b = t.sum(1), t.sum(0)
-    return t[r, c], a[r], b[c], a, b
+    return t[r, c].astype(np.float64), a[r], b[c], a, b
 
 
 def _scores(x, y, table=None):

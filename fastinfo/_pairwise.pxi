@@ -10,13 +10,18 @@ cdef enum:
 
 
 def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, double[:, :] out,
-                  bint normalize, bint distance, double log_base, int n_threads):
+                  bint normalize, bint distance, double log_base, int n_threads, bint fast_js=False):
     """out[i, j] = measure(P[i], Q[j]) (MEASURES codes: entropy excluded); NaN for an invalid
-    pair. Returns the number of NaN entries."""
+    pair. ``fast_js`` (JS only): the one-log-per-element path below, the exact kernel where
+    it cannot be trusted. Returns the number of NaN entries."""
     cdef Options o
     cdef Py_ssize_t N = P.shape[0], M = Q.shape[0], K = P.shape[1]
-    cdef Py_ssize_t i, jb, je, qb, nbad = 0
+    cdef Py_ssize_t i, j, jb, je, qb, nbad = 0
+    cdef Py_ssize_t ps = P.strides[1] // <Py_ssize_t>sizeof(real), qs = Q.strides[1] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t os = out.strides[1] // <Py_ssize_t>sizeof(double)
     cdef int nt
+    cdef double* buf
+    cdef double[::1] hp, cp, sp, hq, cq, sq
     if Q.shape[1] != K:
         raise ValueError(f"P and Q must have the same number of columns, got {K} and {Q.shape[1]}")
     if out.shape[0] != N or out.shape[1] != M:
@@ -25,12 +30,30 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     if measure_code not in (M_CROSS_ENTROPY, M_KL, M_JS):
         raise ValueError(f"unsupported measure code {measure_code}")
+    if fast_js and measure_code != M_JS:
+        raise ValueError("fast_js is for the JS divergence only")
     if N == 0 or M == 0:
         return 0
     _options(&o, normalize, distance, log_base, K, real is float)
     if K == 0:
         out[:, :] = 0.0
         return 0
+    if fast_js:              # per-row scales, sums and sum x log x, once
+        hp, cp, sp = np.empty(N), np.empty(N), np.empty(N)
+        hq, cq, sq = np.empty(M), np.empty(M), np.empty(M)
+        with nogil:
+            buf = <double*> malloc(K * sizeof(double))
+            if buf == NULL:              # every pair then takes the exact kernel
+                for i in range(N):
+                    hp[i] = NAN
+                for j in range(M):
+                    hq[j] = NAN
+            else:
+                for i in range(N):
+                    _js_row_stats(&P[i, 0], ps, K, normalize, buf, &hp[i], &cp[i], &sp[i])
+                for j in range(M):
+                    _js_row_stats(&Q[j, 0], qs, K, normalize, buf, &hq[j], &cq[j], &sq[j])
+                free(buf)
     qb = max(1, PAIR_QBLOCK_BYTES // (K * <Py_ssize_t>sizeof(real)))
     nt = _effective_threads(N * M * K, n_threads)
     if nt > N:
@@ -41,14 +64,20 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
             je = min(M, jb + qb)
             if nt > 1:
                 for i in prange(N, num_threads=nt, schedule='static'):
-                    nbad += _pair_row(measure_code, &P[i, 0], P.strides[1] // <Py_ssize_t>sizeof(real),
-                                      &Q[0, 0], Q.strides[0], Q.strides[1] // <Py_ssize_t>sizeof(real),
-                                      jb, je, K, &out[i, 0], out.strides[1] // <Py_ssize_t>sizeof(double), &o)
+                    if fast_js:
+                        nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                                             os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
+                    else:
+                        nbad += _pair_row(measure_code, &P[i, 0], ps, &Q[0, 0], Q.strides[0], qs,
+                                          jb, je, K, &out[i, 0], os, &o)
             else:
                 for i in range(N):
-                    nbad += _pair_row(measure_code, &P[i, 0], P.strides[1] // <Py_ssize_t>sizeof(real),
-                                      &Q[0, 0], Q.strides[0], Q.strides[1] // <Py_ssize_t>sizeof(real),
-                                      jb, je, K, &out[i, 0], out.strides[1] // <Py_ssize_t>sizeof(double), &o)
+                    if fast_js:
+                        nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                                             os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
+                    else:
+                        nbad += _pair_row(measure_code, &P[i, 0], ps, &Q[0, 0], Q.strides[0], qs,
+                                          jb, je, K, &out[i, 0], os, &o)
             jb = je
     return nbad
 
@@ -187,64 +216,4 @@ cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ss
         if v != v:
             nbad += 1
     free(pb)
-    return nbad
-
-
-def pairwise_js_fast(const real[:, :] P, const real[:, :] Q, double[:, :] out, bint normalize,
-                     bint distance, double log_base, int n_threads):
-    """out[i, j] = JS(P[i], Q[j]) by the fast path above (exact kernel where it cannot be
-    trusted); NaN for an invalid pair. Returns the number of NaN entries."""
-    cdef Options o
-    cdef Py_ssize_t N = P.shape[0], M = Q.shape[0], K = P.shape[1]
-    cdef Py_ssize_t i, j, jb, je, qb, nbad = 0
-    cdef Py_ssize_t ps = P.strides[1] // <Py_ssize_t>sizeof(real), qs = Q.strides[1] // <Py_ssize_t>sizeof(real)
-    cdef int nt
-    cdef double* buf
-    cdef double[::1] hp, cp, sp, hq, cq, sq
-    if Q.shape[1] != K:
-        raise ValueError(f"P and Q must have the same number of columns, got {K} and {Q.shape[1]}")
-    if out.shape[0] != N or out.shape[1] != M:
-        raise ValueError(f"out must have shape {(N, M)}")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    if N == 0 or M == 0:
-        return 0
-    if K == 0:
-        out[:, :] = 0.0
-        return 0
-    _options(&o, normalize, distance, log_base, K, real is float)
-    hp, cp, sp = np.empty(N), np.empty(N), np.empty(N)
-    hq, cq, sq = np.empty(M), np.empty(M), np.empty(M)
-    nt = _effective_threads(N * M * K, n_threads)
-    with nogil:
-        buf = <double*> malloc(K * sizeof(double))
-        if buf == NULL:
-            for i in range(N):
-                hp[i] = NAN
-            for j in range(M):
-                hq[j] = NAN
-        else:
-            for i in range(N):
-                _js_row_stats(&P[i, 0], ps, K, normalize, buf, &hp[i], &cp[i], &sp[i])
-            for j in range(M):
-                _js_row_stats(&Q[j, 0], qs, K, normalize, buf, &hq[j], &cq[j], &sq[j])
-            free(buf)
-    qb = max(1, PAIR_QBLOCK_BYTES // (K * <Py_ssize_t>sizeof(real)))
-    if nt > N:
-        nt = <int>N
-    jb = 0
-    with nogil:
-        while jb < M:
-            je = min(M, jb + qb)
-            if nt > 1:
-                for i in prange(N, num_threads=nt, schedule='static'):
-                    nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
-                                         out.strides[1] // <Py_ssize_t>sizeof(double), &o, hp[i], cp[i],
-                                         sp[i], &hq[0], &cq[0], &sq[0])
-            else:
-                for i in range(N):
-                    nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
-                                         out.strides[1] // <Py_ssize_t>sizeof(double), &o, hp[i], cp[i],
-                                         sp[i], &hq[0], &cq[0], &sq[0])
-            jb = je
     return nbad

@@ -20,7 +20,6 @@ from ._measures import (_F32, _F64, _as_array, _check_out, _log_base, _nan_mode,
 __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence"]
 
 _ROWS = {_F64: _k.pairwise_rows["double"], _F32: _k.pairwise_rows["float"]}
-_JS_FAST = {_F64: _k.pairwise_js_fast["double"], _F32: _k.pairwise_js_fast["float"]}
 _CODES = _k.MEASURES
 _BLOCK_BYTES = 8 << 20
 
@@ -70,10 +69,7 @@ def _exact(fname, code, P, Q, base, normalize, invalid, out, n_threads, distance
     A, B = _operands(P, Q)
     bp, bq = _check(fname, A, B, normalize, nan_mode)
     res = _out(out, A.shape[0], B.shape[0])
-    if fast_js:
-        _JS_FAST[A.dtype](A, B, res, bool(normalize), bool(distance), lb, nt)
-    else:
-        _ROWS[A.dtype](code, A, B, res, bool(normalize), bool(distance), lb, nt)
+    _ROWS[A.dtype](code, A, B, res, bool(normalize), bool(distance), lb, nt, bool(fast_js))
     return res
 
 
