@@ -15,6 +15,7 @@ from ._labels import (SparseContingency, adjusted_mutual_information_score, cont
                       expected_mutual_information, mutual_information_score,
                       normalized_mutual_information_score)
 from ._differential import differential_entropy
+from ._knn import knn_entropy, knn_mutual_information
 from ._gaussian import diagonal_gaussian_kl_divergence, gaussian_entropy, gaussian_kl_divergence
 from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, total_variation,
                            tsallis_entropy)
@@ -57,6 +58,8 @@ __all__ = [
     "gaussian_entropy",
     "gaussian_kl_divergence",
     "diagonal_gaussian_kl_divergence",
+    "knn_entropy",
+    "knn_mutual_information",
     "pairwise_cross_entropy",
     "pairwise_kl_divergence",
     "pairwise_js_divergence",

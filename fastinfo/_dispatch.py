@@ -18,7 +18,7 @@ import sys
 LEVELS = ("baseline", "avx2", "avx512")   # in increasing order of width
 
 
-KERNEL_SOURCES = ("_kernels.pxi", "_logits.pxi", "_joint.pxi", "_pairwise.pxi", "_general.pxi", "_emi.pxi", "_spacing.pxi", "_fimath.h", "_fi_x512.h", "_fi_platform.h")
+KERNEL_SOURCES = ("_kernels.pxi", "_logits.pxi", "_joint.pxi", "_pairwise.pxi", "_general.pxi", "_emi.pxi", "_spacing.pxi", "_knn.pxi", "_fimath.h", "_fi_x512.h", "_fi_platform.h")
 
 
 def _kernel_source(folder):

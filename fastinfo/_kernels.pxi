@@ -1032,3 +1032,7 @@ include "_emi.pxi"
 
 # --- spacing estimators of the differential entropy (issue 6) -------------------
 include "_spacing.pxi"
+
+
+# --- k-nearest-neighbour entropy and mutual information (issue 6) ---------------
+include "_knn.pxi"
