@@ -7,6 +7,7 @@ baseline, interleaved rounds.
     python bench/labels_matrices.py --quick          # 1 round, smaller pairwise problem (~40 s)
     python bench/labels_matrices.py --json out.json  # also write every sample
     python bench/labels_matrices.py --only ami,pairwise_js
+    python bench/labels_matrices.py --only knn --rounds 5   # the k-nearest-neighbour estimators
     python bench/labels_matrices.py --keep-heap      # no page faults on the contenders' temporaries
 
 Each row: the median over rounds of each contender's wall time (one call per
@@ -18,6 +19,7 @@ best (2 threads on this 2-core machine) and, in brackets, 1 thread.
 
 import argparse
 import json
+import math
 import platform
 import statistics
 import sys
@@ -130,13 +132,48 @@ def _workloads(quick):
                       threads=True,
                       contenders={"scipy": (lambda meth=meth: stats.differential_entropy(S, axis=-1, method=meth))
                                   if stats else None}))
+
+    # --- k-nearest-neighbour estimators (issue 6) ---------------------------------
+    nm = 20000
+    xm = rng.standard_normal(nm)
+    ym = xm + rng.standard_normal(nm)
+    try:
+        from sklearn.feature_selection import mutual_info_regression
+        from sklearn.feature_selection._mutual_info import _compute_mi_cc
+    except ImportError:                                 # pragma: no cover
+        mutual_info_regression = _compute_mi_cc = None
+    W.append(dict(name="knn_mutual_information", size=f"n={nm}, d=2 (1+1), k=3", repeat=5,
+                  fastinfo=lambda nt: fastinfo.knn_mutual_information(xm, ym, k=3, n_threads=nt), threads=True,
+                  contenders={"mutual_info_regression": (lambda: mutual_info_regression(
+                      xm[:, None], ym, n_neighbors=3, random_state=0)) if mutual_info_regression else None,
+                      "sklearn _compute_mi_cc": (lambda: _compute_mi_cc(xm, ym, 3)) if _compute_mi_cc else None}))
+    ne = 10 ** 5 if quick else 10 ** 6
+    P = rng.standard_normal((ne, 3))
+    try:
+        from scipy.spatial import cKDTree
+        from scipy.special import digamma
+    except ImportError:                                 # pragma: no cover
+        cKDTree = None
+
+    def kl_ckdtree(k=3):
+        """The same estimator written with scipy.spatial.cKDTree(...).query(..., workers=-1)."""
+        n, d = P.shape
+        r = cKDTree(P).query(P, k + 1, workers=-1)[0][:, k]
+        return (digamma(n) - digamma(k) + 0.5 * d * np.log(np.pi) - math.lgamma(0.5 * d + 1)
+                + d * np.mean(np.log(r)))
+
+    W.append(dict(name="knn_entropy", size=f"n={ne:.0e}, d=3, k=3", threads=True,
+                  fastinfo=lambda nt: fastinfo.knn_entropy(P, k=3, n_threads=nt),
+                  contenders={"cKDTree(workers=-1)": kl_ckdtree if cKDTree else None}))
     return W
 
 
-def _time(f):
+def _time(f, repeat=1):
+    """Wall time of one call (the mean over `repeat` back-to-back calls for short workloads)."""
     t = time.perf_counter()
-    f()
-    return time.perf_counter() - t
+    for _ in range(repeat):
+        f()
+    return (time.perf_counter() - t) / repeat
 
 
 def main(argv=None):
@@ -166,10 +203,10 @@ def main(argv=None):
         for w in W:
             s = samples[w["name"]]
             for nt in ((1, 2) if w["threads"] else (None,)):
-                s.setdefault(f"fastinfo[{nt or ''}]", []).append(_time(lambda: w["fastinfo"](nt)))
+                s.setdefault(f"fastinfo[{nt or ''}]", []).append(_time(lambda: w["fastinfo"](nt), w.get("repeat", 1)))
             for cname, f in w["contenders"].items():
                 if f is not None:
-                    s.setdefault(cname, []).append(_time(f))
+                    s.setdefault(cname, []).append(_time(f, w.get("repeat", 1)))
         print(f"round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
     print(f"\n{'workload':40s} {'size':32s} {'fastinfo 1t':>12s} {'fastinfo 2t':>12s} "
           f"{'contender':>18s} {'time':>10s} {'ratio':>16s}")
