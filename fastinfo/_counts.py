@@ -8,6 +8,7 @@ the corrections are vectorized NumPy over the batch (O(size) work, no Python loo
 import numpy as np
 
 from ._measures import _F32, _as_array, _log_base, _nan_mode, _normalize_axis_index, entropy
+from . import _dask as _dk
 
 __all__ = ["entropy_from_counts", "ESTIMATORS"]
 
@@ -37,6 +38,7 @@ def _xlogx(v):
         return np.where(v > 0, v * np.log(np.where(v > 0, v, 1.0)), 0.0)
 
 
+@_dk.dask_aware(_dk.COUNTS)
 def entropy_from_counts(counts, *, estimator="plugin", axis=-1, base=None, invalid="raise",
                         n_threads=None):
     """Entropy of the distribution behind observed counts, with a bias-corrected estimator.

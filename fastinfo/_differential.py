@@ -23,12 +23,14 @@ import numpy as np
 
 from ._dispatch import kernels as _k
 from ._measures import _log_base, _normalize_axis_index, _threads
+from . import _dask as _dk
 
 __all__ = ["differential_entropy"]
 
 _METHODS = _k.SPACING_METHODS
 
 
+@_dk.dask_aware(_dk.SAMPLES)
 def differential_entropy(samples, *, method="auto", window_length=None, axis=-1, base=None, n_threads=None):
     """Estimate the differential entropy h(X) = -int f log f of each sample along ``axis``.
 

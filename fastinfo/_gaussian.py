@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ._measures import _first_bad, _log_base
+from . import _dask as _dk
 
 __all__ = ["gaussian_entropy", "gaussian_kl_divergence", "diagonal_gaussian_kl_divergence"]
 
@@ -68,6 +69,7 @@ def _scalar(v):
     return v[()] if v.ndim == 0 else v
 
 
+@_dk.dask_aware(_dk.GAUSS)
 def gaussian_entropy(cov, *, diagonal=False, base=None):
     """Differential entropy of N(mu, S): h = (d log(2 pi e) + log det S) / 2.
 
@@ -126,6 +128,7 @@ def _expm1_minus(r):
     return _small_series(r, _EXPM1M, lambda v: np.expm1(v) - v)
 
 
+@_dk.dask_aware(_dk.GAUSS_KL)
 def gaussian_kl_divergence(mean_p, cov_p, mean_q, cov_q, *, base=None):
     """KL(N(mu_p, S_p) || N(mu_q, S_q)) for batches of full covariances:
 
@@ -159,6 +162,7 @@ def gaussian_kl_divergence(mean_p, cov_p, mean_q, cov_q, *, base=None):
     return _scalar(kl / lb)
 
 
+@_dk.dask_aware(_dk.DIAG_KL)
 def diagonal_gaussian_kl_divergence(mean_p, log_var_p, mean_q=0.0, log_var_q=0.0, *, axis=-1,
                                     base=None, reduction="none"):
     """KL(N(mu_p, diag e^lv_p) || N(mu_q, diag e^lv_q)), summed over ``axis``: the VAE term.

@@ -32,6 +32,7 @@ import numpy as np
 
 from ._dispatch import kernels as _k
 from ._measures import _F32, _F64, _COMMON_DOC, _reduce, entropy, kl_divergence
+from . import _dask as _dk
 
 __all__ = ["renyi_entropy", "tsallis_entropy", "renyi_divergence", "hellinger_distance",
            "total_variation"]
@@ -56,6 +57,7 @@ def _kernel(code, param):
     return run
 
 
+@_dk.dask_aware(_dk.P1)
 def renyi_entropy(p, alpha, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
                   out=None, n_threads=None):
     """Renyi entropy of order ``alpha``: log(sum p^alpha) / (1 - alpha).
@@ -77,6 +79,7 @@ def renyi_entropy(p, alpha, *, axis=-1, base=None, normalize=False, keepdims=Fal
                    kernel=_kernel(_CODES["renyi_entropy"], a))
 
 
+@_dk.dask_aware(_dk.P1)
 def tsallis_entropy(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
                     n_threads=None):
     """Tsallis entropy of index ``q``: sum_{p_i>0} (p_i - p_i^q) / (q - 1).
@@ -96,6 +99,7 @@ def tsallis_entropy(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="
                    kernel=_kernel(_CODES["tsallis_entropy"], t))
 
 
+@_dk.dask_aware(_dk.PQ)
 def renyi_divergence(p, q, alpha, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
                      out=None, n_threads=None):
     """Renyi divergence of order ``alpha``: log(sum_{p_i>0} p^alpha q^(1-alpha)) / (alpha - 1).
@@ -120,6 +124,7 @@ def renyi_divergence(p, q, alpha, *, axis=-1, base=None, normalize=False, keepdi
                    kernel=_kernel(_CODES["renyi_divergence"], a))
 
 
+@_dk.dask_aware(_dk.PQ)
 def hellinger_distance(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
                        n_threads=None):
     """Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2), in [0, 1] for distributions.
@@ -132,6 +137,7 @@ def hellinger_distance(p, q, *, axis=-1, normalize=False, keepdims=False, invali
                    kernel=_kernel(_CODES["hellinger_distance"], 0.0))
 
 
+@_dk.dask_aware(_dk.PQ)
 def total_variation(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
                     n_threads=None):
     """Total variation distance 1/2 sum |p - q|, in [0, 1] for distributions."""

@@ -14,6 +14,7 @@ import numpy as np
 from ._dispatch import kernels as _k
 from ._measures import (_F32, _F64, _as_array, _first_bad, _log_base, _nan_mode,
                         _normalize_axis_index, _threads)
+from . import _dask as _dk
 
 __all__ = ["joint_entropy", "conditional_entropy", "mutual_information",
            "normalized_mutual_information", "variation_of_information"]
@@ -90,12 +91,14 @@ _DOC = """
 """
 
 
+@_dk.dask_aware(_dk.JOINT)
 def joint_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise", n_threads=None):
     """H(X,Y) = -sum p(x,y) log p(x,y) of each table."""
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "joint_entropy")
     return _result(out[:, HXY], batch, dt, base)
 
 
+@_dk.dask_aware(_dk.JOINT)
 def conditional_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
                         n_threads=None):
     """H(Y|X) = sum p(x,y) log(p(x) / p(x,y)) of each table (X on ``axes[0]``), never negative.
@@ -107,6 +110,7 @@ def conditional_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, inval
     return _result(out[:, HYGX], batch, dt, base)
 
 
+@_dk.dask_aware(_dk.JOINT)
 def mutual_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
                        n_threads=None):
     """I(X;Y) = sum p(x,y) log(p(x,y) / (p(x) p(y))) of each table, computed directly.
@@ -118,6 +122,7 @@ def mutual_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invali
     return _result(out[:, MI], batch, dt, base)
 
 
+@_dk.dask_aware(_dk.JOINT)
 def normalized_mutual_information(pxy, *, average="arithmetic", axes=(-2, -1), normalize=False,
                                   invalid="raise", n_threads=None):
     """I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1] (scikit-learn's ``average_method``).
@@ -145,6 +150,7 @@ def normalized_mutual_information(pxy, *, average="arithmetic", axes=(-2, -1), n
     return _result(v, batch, dt, None)
 
 
+@_dk.dask_aware(_dk.JOINT)
 def variation_of_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
                              n_threads=None):
     """VI(X;Y) = H(X|Y) + H(Y|X) of each table (a metric on partitions), never negative."""

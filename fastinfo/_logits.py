@@ -20,6 +20,7 @@ import numpy as np
 from ._dispatch import kernels as _k
 from ._measures import (_F32, _F64, _as_array, _check_out, _first_bad, _log_base, _nan_mode,
                         _normalize_axis_index, _prepare, _run_batched, _threads)
+from . import _dask as _dk
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "softmax_entropy",
            "softmax_kl_divergence", "softmax_js_divergence", "sigmoid_cross_entropy", "perplexity"]
@@ -169,6 +170,7 @@ def _reduce_rows(res, reduction, dtype, denom=None, keepdims=False, ax=-1, out=N
 
 
 # --- public functions ----------------------------------------------------------
+@_dk.dask_aware(_dk.X1)
 def logsumexp(x, *, axis=-1, keepdims=False, invalid="raise", out=None, n_threads=None):
     """log(sum(exp(x))) along ``axis``, stable for logits of any magnitude.
 
@@ -212,6 +214,7 @@ def _softmax_like(fname, x, temperature, axis, invalid, out, n_threads):
     return np.moveaxis(O, -1, ax) if ax != X0.ndim - 1 else O
 
 
+@_dk.dask_aware(_dk.SAME_X)
 def log_softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads=None):
     """log(softmax(x / temperature)) along ``axis``: (x - max)/T - log(sum exp((x - max)/T)).
 
@@ -222,6 +225,7 @@ def log_softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_thr
     return _softmax_like("log_softmax", x, temperature, axis, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.SAME_X)
 def softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads=None):
     """softmax(x / temperature) along ``axis``, stable; a -inf logit gives exactly 0.
 
@@ -230,6 +234,7 @@ def softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads
     return _softmax_like("softmax", x, temperature, axis, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.LOGITS)
 def softmax_entropy(logits, *, temperature=1.0, axis=-1, base=None, keepdims=False, invalid="raise",
                     out=None, n_threads=None):
     """H(softmax(logits / temperature)) of each row, fused (no softmax is written).
@@ -275,6 +280,7 @@ def _labels(target, batch, K, ignore_index, fname):
     return np.asarray(L, order="C"), ign   # (ascontiguousarray would make a 0-d array 1-D)
 
 
+@_dk.dask_aware(_dk.CE)
 def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.0, ignore_index=None,
                           weight=None, reduction="none", base=None, axis=-1, keepdims=False,
                           invalid="raise", out=None, n_threads=None):
@@ -348,6 +354,7 @@ def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.
     return _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
 
 
+@_dk.dask_aware(_dk.PQ_LOGITS)
 def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
                           keepdims=False, invalid="raise", out=None, n_threads=None):
     """KL(softmax(p/T) || softmax(q/T)) per row: p the teacher, q the student (distillation).
@@ -361,6 +368,7 @@ def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="non
                          keepdims, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.PQ_LOGITS)
 def softmax_js_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
                           keepdims=False, invalid="raise", out=None, n_threads=None):
     """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) per row, 0 <= JS <= log 2."""
@@ -383,6 +391,7 @@ def _pair_measure(fname, p, q, temperature, reduction, axis, base, keepdims, inv
     return _reduce_rows(res, reduction, P.dtype, keepdims=keepdims, ax=ax, out=out)
 
 
+@_dk.dask_aware(_dk.SIGMOID)
 def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, reduction="none",
                           base=None, invalid="raise"):
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
@@ -451,7 +460,7 @@ def perplexity(logits, labels, *, ignore_index=None, base=None, axis=-1, n_threa
     is ignored.
     """
     _log_base(base)
-    L = np.asarray(labels)
+    L = labels if _dk.is_dask(labels) else np.asarray(labels)     # a Dask array stays lazy
     if L.dtype.kind not in "iu":
         raise TypeError(f"perplexity: labels must be integers, got dtype {L.dtype}")
     nll = softmax_cross_entropy(logits, L, ignore_index=ignore_index, reduction="mean", axis=axis,

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from ._dispatch import kernels as _k
+from . import _dask as _dk
 
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
@@ -276,6 +277,7 @@ _COMMON_DOC = """
 """
 
 
+@_dk.dask_aware(_dk.P1)
 def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise", out=None,
             n_threads=None):
     """Shannon entropy H(p) = -sum_i p_i log p_i of each distribution.
@@ -302,6 +304,7 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
     return _reduce("entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.PQ)
 def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
                   out=None, n_threads=None):
     """Cross-entropy H(p, q) = -sum_i p_i log q_i of each pair of distributions.
@@ -326,6 +329,7 @@ def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     return _reduce("cross_entropy", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.PQ)
 def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
                   out=None, n_threads=None):
     """Kullback-Leibler divergence D(p || q) = sum_i p_i log(p_i / q_i).
@@ -352,6 +356,7 @@ def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     return _reduce("kl_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
+@_dk.dask_aware(_dk.PQ)
 def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, keepdims=False,
                   invalid="raise", out=None, n_threads=None):
     """Jensen-Shannon divergence JSD = D(p || m)/2 + D(q || m)/2, m = (p + q)/2.
@@ -382,6 +387,7 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
                    distance=distance)
 
 
+@_dk.dask_aware(_dk.SAME_P)
 def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise", out=None,
               n_threads=None):
     """Surprisal (information content) -log p_i of every event, elementwise.

@@ -1,0 +1,240 @@
+"""Dask arrays in, lazy Dask arrays out (issue 7).
+
+Every batched function of fastinfo is wrapped by :func:`dask_aware` with a
+description of its array arguments: how many trailing *core* dimensions each one
+has (1 for a distribution, 0 for a class label, 2 for a joint table or a
+covariance matrix) and whether the function reduces the core dimensions or keeps
+the shape. When any of those arguments is a ``dask.array.Array`` the call builds
+a graph instead of computing: the arrays are broadcast as the NumPy path
+broadcasts them, the ``axis`` (or ``axes``) is moved to the end, the core
+dimensions are rechunked into one chunk (with a ``PerformanceWarning`` saying so
+when they were split), and each block is computed by the same NumPy function on
+its chunk. ``reduction="sum"``/``"mean"`` give a lazy 0-d Dask array (the
+per-row results summed by Dask's tree reduction; means divide by the same
+denominator as the NumPy path: rows, elements, or the summed class weights).
+
+Choices:
+* Dask is imported only here, and this module only when a Dask array is passed;
+  ``pip install fastinfo[dask]`` installs it.
+* Each block runs on ``n_threads=1`` unless ``n_threads`` is given: Dask already
+  runs blocks in parallel, and one OpenMP team per Dask thread would oversubscribe
+  the cores.
+* ``out=`` is refused (a lazy result has no buffer to write into).
+* ``invalid="raise"``: the error surfaces at ``compute()``, from the block that
+  holds the bad row; its message gives the block's first batch index.
+* Global estimators (label scores, kNN estimators, the pairwise matrices'
+  BLAS method) are not batched functions: they take NumPy arrays.
+"""
+
+import functools
+import inspect
+import warnings
+
+import numpy as np
+
+
+def is_dask(x):
+    """True for a dask.array.Array, without importing Dask."""
+    t = type(x)
+    return t.__module__.startswith("dask.array") and t.__name__ == "Array"
+
+
+class Spec:
+    """How a batched function maps onto blocks.
+
+    arrays: the names of the array parameters; core: each one's number of core
+    dimensions (a callable of the bound arguments may return it); kind: "reduce"
+    (core dimensions removed) or "same" (the output has the broadcast shape);
+    axis: "axis", "axes" or None; reduction: whether a ``reduction`` parameter exists;
+    mean_denominator: optional callable(bound, rows) giving a lazy denominator."""
+
+    def __init__(self, arrays, core, kind="reduce", axis="axis", reduction=False, mean_denominator=None,
+                 keepdims=True, out_dtype=None):
+        self.arrays = arrays
+        self.core = core
+        self.kind = kind
+        self.axis = axis
+        self.reduction = reduction
+        self.mean_denominator = mean_denominator
+        self.keepdims = keepdims
+        self.out_dtype = out_dtype
+
+
+def dask_aware(spec):
+    """Decorator: route calls with a Dask array among ``spec.arrays`` to :func:`apply`."""
+    def wrap(func):
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if any(is_dask(a) for a in args) or any(is_dask(v) for v in kwargs.values()):
+                bound = sig.bind(*args, **kwargs)
+                bound.apply_defaults()
+                return apply(func, spec, bound)
+            return func(*args, **kwargs)
+
+        wrapper.__wrapped__ = func
+        return wrapper
+    return wrap
+
+
+def _float_dtype(arrays):
+    kinds = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    if kinds and all(d == np.float32 for d in kinds):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def apply(func, spec, bound):
+    import dask.array as da
+
+    args = bound.arguments
+    if args.get("out") is not None:
+        raise TypeError(f"{func.__name__}: out= is not supported with Dask arrays (the result is lazy)")
+    core = spec.core(bound) if callable(spec.core) else spec.core
+    keep = [i for i, n in enumerate(spec.arrays) if args[n] is not None]     # optional arrays left out
+    names = [spec.arrays[i] for i in keep]
+    core = [core[i] for i in keep]
+    arrs = [da.asarray(args[n]) for n in names]
+    for a, n in zip(arrs, names):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{func.__name__}: {n} must hold real numbers, got dtype {a.dtype}")
+    C = max(core)
+    # broadcast the arrays with the same number of core dimensions fully (as the NumPy path),
+    # then all of them over the common batch shape
+    groups = {}
+    for i, c in enumerate(core):
+        groups.setdefault(c, []).append(i)
+    for c, idx in groups.items():
+        if len(idx) > 1:
+            shp = np.broadcast_shapes(*(arrs[i].shape for i in idx))
+            for i in idx:
+                arrs[i] = da.broadcast_to(arrs[i], shp)
+    # move the axis / axes of the arrays that have them to the end
+    axis = args.get(spec.axis) if spec.axis else None
+    ref = max(range(len(arrs)), key=lambda i: (core[i], arrs[i].ndim))
+    nd = arrs[ref].ndim
+    if spec.axis == "axis" and C >= 1:
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+            raise TypeError(f"{func.__name__}: axis must be an int, got {axis!r}")
+        if not -nd <= axis < nd:
+            raise np.exceptions.AxisError(axis, nd)
+        ax = int(axis) % nd
+        for i in range(len(arrs)):
+            if core[i] == 1:
+                arrs[i] = da.moveaxis(arrs[i], ax - nd + arrs[i].ndim, -1)
+    elif spec.axis == "axes":
+        a0, a1 = (int(v) % nd for v in axis)
+        if a0 == a1:
+            raise ValueError(f"{func.__name__}: axes must name two different axes, got {axis!r}")
+        for i in range(len(arrs)):
+            if core[i] == 2:
+                arrs[i] = da.moveaxis(arrs[i], (a0, a1), (-2, -1))
+        ax = None
+    else:
+        ax = None
+    batch = np.broadcast_shapes(*(a.shape[:a.ndim - c] for a, c in zip(arrs, core)))
+    nb = len(batch)
+    for i, (a, c) in enumerate(zip(arrs, core)):
+        a = da.broadcast_to(a, batch + a.shape[a.ndim - c:])
+        if c:
+            if any(len(ch) > 1 for ch in a.chunks[nb:]):
+                warnings.warn(f"{func.__name__}: the core axes of {names[i]} were split into several Dask "
+                              f"chunks; rechunking them into one chunk per block (chunk along the batch "
+                              f"axes only to avoid this)", da.PerformanceWarning, stacklevel=3)
+            a = a.rechunk({nb + j: -1 for j in range(c)})
+        a = a.reshape(a.shape + (1,) * (C - c)) if c < C else a     # trailing singletons: align
+        arrs[i] = a
+    red = args.get("reduction", "none") if spec.reduction else "none"
+    if red not in ("none", "sum", "mean"):
+        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {red!r}")
+    keepdims = bool(args.get("keepdims", False)) if spec.keepdims else False
+    if keepdims and red != "none":
+        raise ValueError("keepdims and out apply to reduction='none' only")
+    n_threads = args.get("n_threads", None)
+    kw = {k: v for k, v in args.items() if k not in names and k not in ("out", "keepdims", "reduction")}
+    if "n_threads" in kw and kw["n_threads"] is None:
+        kw["n_threads"] = 1
+    if spec.axis == "axis" and C >= 1:
+        kw["axis"] = -1
+    elif spec.axis == "axes":
+        kw["axes"] = (-2, -1)
+    if spec.reduction:
+        kw["reduction"] = "none"
+    out_dtype = spec.out_dtype(arrs, bound) if spec.out_dtype else _float_dtype(arrs)
+
+    def block(*blocks, block_info=None):
+        call = dict(kw)
+        for n, b, c in zip(names, blocks, core):
+            call[n] = b.reshape(b.shape[:b.ndim - (C - c)]) if c < C else b
+        try:
+            r = func(**call)
+        except (ValueError, IndexError, FloatingPointError) as e:
+            loc = tuple(s for s, _ in block_info[None]["array-location"][:nb]) if block_info else ()
+            raise type(e)(f"{e} (in the Dask block whose batch indices start at {loc}: "
+                          f"row numbers above count from there)") from None
+        return np.asarray(r, dtype=out_dtype)
+
+    from dask.array.core import unify_chunks
+    ind = tuple(range(nb + C))
+    _, arrs = unify_chunks(*[x for a in arrs for x in (a, ind)])     # the same batch chunks everywhere
+    if spec.kind == "reduce":
+        res = da.map_blocks(block, *arrs, dtype=out_dtype, drop_axis=list(range(nb, nb + C)),
+                            meta=np.empty((0,) * nb, dtype=out_dtype))
+    else:
+        res = da.map_blocks(block, *arrs, dtype=out_dtype, meta=np.empty((0,) * (nb + C), dtype=out_dtype))
+        if ax is not None:
+            res = da.moveaxis(res, -1, ax)
+    if red == "none":
+        if keepdims and spec.kind == "reduce":
+            if ax is not None:
+                res = da.expand_dims(res, ax)
+        return res
+    total = res.astype(np.float64).sum()
+    if red == "sum":
+        return total.astype(out_dtype)
+    den = spec.mean_denominator(bound) if spec.mean_denominator else res.size
+    return (total / den).astype(out_dtype)
+
+
+# --- the specifications of the public functions ------------------------------------------------
+
+def _ce_core(bound):
+    t = bound.arguments["target"]
+    return (1, 1 if np.dtype(getattr(t, "dtype", np.asarray(t).dtype)).kind == "f" else 0)
+
+
+def _ce_denominator(bound):
+    """softmax_cross_entropy's mean with labels divides by the summed weights of the kept labels."""
+    import dask.array as da
+    a = bound.arguments
+    T = da.asarray(a["target"])
+    if T.dtype.kind == "f":
+        return T.size // T.shape[a["axis"]] if T.ndim else 1
+    ii, w = a["ignore_index"], a["weight"]
+    w = None if w is None else np.asarray(w, dtype=np.float64)
+
+    def weights(t):
+        ign = (t == ii) if ii is not None else np.zeros(t.shape, bool)
+        if w is None:
+            return np.where(ign, 0.0, 1.0)
+        return np.where(ign, 0.0, w[np.where(ign, 0, t)])
+    return da.map_blocks(weights, T, dtype=np.float64).sum()
+
+
+P1 = Spec(("p",), (1,))
+PQ = Spec(("p", "q"), (1, 1))
+SAME_P = Spec(("p",), (1,), kind="same", keepdims=False)
+X1 = Spec(("x",), (1,))
+SAME_X = Spec(("x",), (1,), kind="same", keepdims=False)
+LOGITS = Spec(("logits",), (1,))
+CE = Spec(("logits", "target"), _ce_core, reduction=True, mean_denominator=_ce_denominator)
+PQ_LOGITS = Spec(("p_logits", "q_logits"), (1, 1), reduction=True)
+SIGMOID = Spec(("logits", "targets", "pos_weight", "weight"), (0, 0, 0, 0), kind="same", axis=None,
+               reduction=True, keepdims=False)
+COUNTS = Spec(("counts",), (1,))
+SAMPLES = Spec(("samples",), (1,), keepdims=False)
+JOINT = Spec(("pxy",), (2,), axis="axes", keepdims=False)
+GAUSS = Spec(("cov",), lambda b: (1 if b.arguments["diagonal"] else 2,), axis=None, keepdims=False)
+GAUSS_KL = Spec(("mean_p", "cov_p", "mean_q", "cov_q"), (1, 2, 1, 2), axis=None, keepdims=False)
+DIAG_KL = Spec(("mean_p", "log_var_p", "mean_q", "log_var_q"), (1, 1, 1, 1), reduction=True, keepdims=False)
