@@ -119,6 +119,7 @@ def expected_mutual_info(const double[::1] a, const double[::1] ca, const double
         nt = 1
     if nt > R:
         nt = <int>R
+    nt = fi_resolve_threads(nt)          # 1 in a child forked after a parallel call
     with nogil:
         if nt > 1:
             for i in prange(R, num_threads=nt, schedule='static', chunksize=1):

@@ -36,8 +36,12 @@ SETTINGS = settings(deadline=None, max_examples=40, database=None,
 @pytest.fixture(scope="module")
 def torch():
     t = pytest.importorskip("torch")
+    # torch shares the process's OpenMP runtime (libgomp) with fastinfo: set_num_threads(1)
+    # also limits fastinfo's n_threads=None, so the old value is put back afterwards
+    old = t.get_num_threads()
     t.set_num_threads(1)
-    return t
+    yield t
+    t.set_num_threads(old)
 
 
 def T(torch, a):
