@@ -154,11 +154,15 @@ def extensions():
             f"fastinfo._kernels_{level}",
             [f"fastinfo/_kernels_{level}.pyx"],
             include_dirs=[np.get_include(), "fastinfo"],
-            depends=["fastinfo/_kernels.pxi", "fastinfo/_logits.pxi", "fastinfo/_joint.pxi", "fastinfo/_pairwise.pxi", "fastinfo/_general.pxi", "fastinfo/_emi.pxi", "fastinfo/_spacing.pxi", "fastinfo/_knn.pxi", "fastinfo/_fimath.h", "fastinfo/_fi_platform.h", "fastinfo/_fi_x512.h"],
+            depends=["fastinfo/_kernels.pxi", "fastinfo/_logits.pxi", "fastinfo/_joint.pxi", "fastinfo/_pairwise.pxi", "fastinfo/_general.pxi", "fastinfo/_emi.pxi", "fastinfo/_spacing.pxi", "fastinfo/_knn.pxi", "fastinfo/_capi.pxi", "fastinfo/_fi_capi.h", "fastinfo/_fimath.h", "fastinfo/_fi_platform.h", "fastinfo/_fi_x512.h"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=base + omp_c + SIMD_LEVELS[level],
             extra_link_args=omp_l,
         ))
+    # the C-level API (cimport fastinfo.capi): calls through the kernel variant's table,
+    # so it needs neither SIMD flags nor OpenMP itself
+    exts.append(Extension("fastinfo.capi", ["fastinfo/capi.pyx"], include_dirs=["fastinfo"],
+                          depends=["fastinfo/capi.pxd", "fastinfo/_fi_capi.h"], extra_compile_args=base))
     directives = {
         "language_level": 3,
         "boundscheck": DEBUG,

@@ -61,6 +61,12 @@ cdef extern from "_fi_platform.h" nogil:
     int fi_openmp_enabled() noexcept
     int fi_max_threads() noexcept
     int fi_cpu_level() noexcept
+    int fi_atfork_register() noexcept
+    int fi_resolve_threads(int n) noexcept
+    int fi_is_forked_serial() noexcept
+    int fi_get_last_threads() noexcept
+
+fi_atfork_register()     # fork safety: see _fi_platform.h
 
 ctypedef fused real:
     float
@@ -542,9 +548,11 @@ cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
 
 # --- the batched driver -----------------------------------------------------
 cdef inline int _effective_threads(Py_ssize_t work, int n_threads) noexcept nogil:
+    """The team size of a kernel: 1 without OpenMP, for small work, or in a child forked after
+    a parallel call (libgomp's pool does not survive fork); else n_threads."""
     if not fi_openmp_enabled() or work < PARALLEL_MIN_WORK:
-        return 1
-    return n_threads
+        return fi_resolve_threads(1)
+    return fi_resolve_threads(n_threads)
 
 
 cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
@@ -606,7 +614,7 @@ cdef int _check(Py_ssize_t pn, Py_ssize_t pk, Py_ssize_t qn, Py_ssize_t qk, Py_s
 
 
 cdef inline void _options(Options* o, bint normalize, bint distance, double log_base, Py_ssize_t K,
-                         bint single) noexcept:
+                         bint single) noexcept nogil:
     o.normalize = normalize
     o.distance = distance
     # Rounding of a sum of K inputs (each rounded when the caller normalized
@@ -888,8 +896,19 @@ def openmp_enabled():
 
 
 def max_threads():
-    """omp_get_max_threads() now (1 without OpenMP): honours OMP_NUM_THREADS and threadpoolctl."""
+    """omp_get_max_threads() now (1 without OpenMP, or in a child forked after a parallel
+    call): honours OMP_NUM_THREADS and threadpoolctl."""
     return fi_max_threads()
+
+
+def forked_serial():
+    """True in a child forked after this process ran a parallel kernel: every kernel is serial."""
+    return bool(fi_is_forked_serial())
+
+
+def last_threads():
+    """The thread count the last kernel asked OpenMP for (debugging aid; 1 for small work)."""
+    return fi_get_last_threads()
 
 
 def cpu_level():
@@ -920,6 +939,7 @@ def read_roofline(const real[:, ::1] x, int n_threads=1):
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     if N == 0 or K == 0:
         return 0.0
+    n_threads = fi_resolve_threads(n_threads)
     with nogil:
         if N >= n_threads:
             for i in prange(N, num_threads=n_threads, schedule='static'):
@@ -1036,3 +1056,7 @@ include "_spacing.pxi"
 
 # --- k-nearest-neighbour entropy and mutual information (issue 6) ---------------
 include "_knn.pxi"
+
+
+# --- the row kernels of `cimport fastinfo.capi` (issue 7) -------------------------
+include "_capi.pxi"
