@@ -7,6 +7,8 @@ kernels (``fastinfo/_kernels.pxi``) behind a thin NumPy-style API
 baseline the benchmarks compare against.
 """
 
+from __future__ import annotations
+
 from ._config import __version__, config, show_config
 from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal

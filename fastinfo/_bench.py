@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def workloads(measures=MEASURES, shapes=SHAPES, dtypes=DTYPES, latency=True):
     return grid
 
 
-_inputs_cache = {}
+_inputs_cache: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def make_inputs(shape, dtype, seed=0, logits=False):

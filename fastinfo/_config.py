@@ -1,22 +1,30 @@
 """What this build of fastinfo is running with."""
 
+from __future__ import annotations
+
 import os
 import platform
 import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _dispatch
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 __version__ = "0.1.0"
 
 
-def config():
+def config() -> dict[str, Any]:
     """The build and run-time configuration as a dict.
 
     Keys: ``version``, ``openmp`` (compiled with OpenMP), ``simd`` (the
     kernel variant chosen at import), ``simd_available`` (variants built and
     runnable on this CPU), ``max_threads`` (what ``n_threads=None`` uses now),
+    ``forked_serial`` (True in a child forked after the parent ran a parallel
+    kernel: libgomp's pool does not survive fork, so such a child runs serially),
     ``cpu_count``, ``python``, ``numpy``, ``platform``.
     """
     k = _dispatch.kernels
@@ -26,6 +34,7 @@ def config():
         "simd": _dispatch.simd_level,
         "simd_available": list(_dispatch.available_kernels()),
         "max_threads": k.max_threads(),
+        "forked_serial": k.forked_serial(),
         "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
@@ -33,7 +42,7 @@ def config():
     }
 
 
-def show_config(file=None):
+def show_config(file: SupportsWrite[str] | None = None) -> None:
     """Print the version, OpenMP status, the SIMD level chosen at run time and the thread count."""
     c = config()
     lines = [
@@ -42,7 +51,7 @@ def show_config(file=None):
         f"  SIMD level:    {c['simd']} (available here: {', '.join(c['simd_available'])};"
         f" force with FASTINFO_SIMD)",
         f"  threads:       {c['max_threads']} (n_threads=None; OMP_NUM_THREADS / threadpoolctl apply)"
-        f" of {c['cpu_count']} CPUs",
+        f" of {c['cpu_count']} CPUs" + (" (serial: forked after a parallel call)" if c["forked_serial"] else ""),
         f"  python {c['python']}, numpy {c['numpy']}, {c['platform']}",
     ]
     print("\n".join(lines), file=file if file is not None else sys.stdout)

@@ -5,18 +5,28 @@ The plug-in entropy runs in the compiled kernels (``entropy(..., normalize=True)
 the corrections are vectorized NumPy over the batch (O(size) work, no Python loop over rows).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 
 from ._measures import _F32, _as_array, _log_base, _nan_mode, _normalize_axis_index, entropy
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatResult, Invalid
+
+    _Estimator = Literal["plugin", "miller_madow", "grassberger", "chao_shen", "james_stein"]
 __all__ = ["entropy_from_counts", "ESTIMATORS"]
 
 ESTIMATORS = ("plugin", "miller_madow", "grassberger", "chao_shen", "james_stein")
 _EULER = 0.57721566490153286061
 
 
-def _digamma(x):
+def _digamma(x: ArrayLike) -> NDArray[np.float64]:
     """psi(x) for x > 0 (float64 array): recurrence up to x >= 10, then the asymptotic series
     to the y^-12 term (truncation error < 1e-15)."""
     x = np.asarray(x, dtype=np.float64)
@@ -33,14 +43,15 @@ def _digamma(x):
     return acc + np.log(y) - 0.5 / y - series
 
 
-def _xlogx(v):
+def _xlogx(v: NDArray[np.float64]) -> NDArray[np.float64]:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(v > 0, v * np.log(np.where(v > 0, v, 1.0)), 0.0)
 
 
 @_dk.dask_aware(_dk.COUNTS)
-def entropy_from_counts(counts, *, estimator="plugin", axis=-1, base=None, invalid="raise",
-                        n_threads=None):
+def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", axis: int = -1,
+                        base: float | None = None, invalid: Invalid = "raise",
+                        n_threads: int | None = None) -> FloatResult:
     """Entropy of the distribution behind observed counts, with a bias-corrected estimator.
 
     With n_i the counts, N = sum n_i, m the number of nonzero counts and K the

@@ -26,14 +26,19 @@ Choices:
   BLAS method) are not batched functions: they take NumPy arrays.
 """
 
+from __future__ import annotations
+
 import functools
 import inspect
 import warnings
+from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def is_dask(x):
+
+def is_dask(x: object) -> bool:
     """True for a dask.array.Array, without importing Dask."""
     t = type(x)
     return t.__module__.startswith("dask.array") and t.__name__ == "Array"
@@ -48,8 +53,11 @@ class Spec:
     axis: "axis", "axes" or None; reduction: whether a ``reduction`` parameter exists;
     mean_denominator: optional callable(bound, rows) giving a lazy denominator."""
 
-    def __init__(self, arrays, core, kind="reduce", axis="axis", reduction=False, mean_denominator=None,
-                 keepdims=True, out_dtype=None):
+    def __init__(self, arrays: Sequence[str],
+                 core: Union[Sequence[int], Callable[[inspect.BoundArguments], Sequence[int]]],
+                 kind: str = "reduce", axis: Optional[str] = "axis", reduction: bool = False,
+                 mean_denominator: Optional[Callable[[inspect.BoundArguments], Any]] = None,
+                 keepdims: bool = True, out_dtype: Optional[Callable[..., np.dtype[Any]]] = None) -> None:
         self.arrays = arrays
         self.core = core
         self.kind = kind
@@ -60,33 +68,33 @@ class Spec:
         self.out_dtype = out_dtype
 
 
-def dask_aware(spec):
+def dask_aware(spec: Spec) -> Callable[[F], F]:
     """Decorator: route calls with a Dask array among ``spec.arrays`` to :func:`apply`."""
-    def wrap(func):
+    def wrap(func: F) -> F:
         sig = inspect.signature(func)
 
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             if any(is_dask(a) for a in args) or any(is_dask(v) for v in kwargs.values()):
                 bound = sig.bind(*args, **kwargs)
                 bound.apply_defaults()
                 return apply(func, spec, bound)
             return func(*args, **kwargs)
 
-        wrapper.__wrapped__ = func
-        return wrapper
+        return wrapper  # type: ignore[return-value]
     return wrap
 
 
-def _float_dtype(arrays):
+def _float_dtype(arrays: Sequence[Any]) -> np.dtype[Any]:
     kinds = [a.dtype for a in arrays if a.dtype.kind == "f"]
     if kinds and all(d == np.float32 for d in kinds):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
-def apply(func, spec, bound):
-    import dask.array as da
+def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -> Any:
+    import importlib
+    da: Any = importlib.import_module("dask.array")      # untyped: Any
 
     args = bound.arguments
     if args.get("out") is not None:
@@ -102,7 +110,7 @@ def apply(func, spec, bound):
     C = max(core)
     # broadcast the arrays with the same number of core dimensions fully (as the NumPy path),
     # then all of them over the common batch shape
-    groups = {}
+    groups: dict[int, list[int]] = {}
     for i, c in enumerate(core):
         groups.setdefault(c, []).append(i)
     for c, idx in groups.items():
@@ -118,13 +126,13 @@ def apply(func, spec, bound):
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
             raise TypeError(f"{func.__name__}: axis must be an int, got {axis!r}")
         if not -nd <= axis < nd:
-            raise np.exceptions.AxisError(axis, nd)
+            raise np.exceptions.AxisError(int(axis), nd)
         ax = int(axis) % nd
         for i in range(len(arrs)):
             if core[i] == 1:
                 arrs[i] = da.moveaxis(arrs[i], ax - nd + arrs[i].ndim, -1)
     elif spec.axis == "axes":
-        a0, a1 = (int(v) % nd for v in axis)
+        a0, a1 = (int(v) % nd for v in tuple(axis or ()))
         if a0 == a1:
             raise ValueError(f"{func.__name__}: axes must name two different axes, got {axis!r}")
         for i in range(len(arrs)):
@@ -163,7 +171,7 @@ def apply(func, spec, bound):
         kw["reduction"] = "none"
     out_dtype = spec.out_dtype(arrs, bound) if spec.out_dtype else _float_dtype(arrs)
 
-    def block(*blocks, block_info=None):
+    def block(*blocks: Any, block_info: Optional[dict[Any, Any]] = None) -> Any:
         call = dict(kw)
         for n, b, c in zip(names, blocks, core):
             call[n] = b.reshape(b.shape[:b.ndim - (C - c)]) if c < C else b
@@ -175,7 +183,7 @@ def apply(func, spec, bound):
                           f"row numbers above count from there)") from None
         return np.asarray(r, dtype=out_dtype)
 
-    from dask.array.core import unify_chunks
+    unify_chunks: Any = importlib.import_module("dask.array.core").unify_chunks
     ind = tuple(range(nb + C))
     _, arrs = unify_chunks(*[x for a in arrs for x in (a, ind)])     # the same batch chunks everywhere
     if spec.kind == "reduce":
@@ -199,14 +207,15 @@ def apply(func, spec, bound):
 
 # --- the specifications of the public functions ------------------------------------------------
 
-def _ce_core(bound):
+def _ce_core(bound: inspect.BoundArguments) -> tuple[int, int]:
     t = bound.arguments["target"]
     return (1, 1 if np.dtype(getattr(t, "dtype", np.asarray(t).dtype)).kind == "f" else 0)
 
 
-def _ce_denominator(bound):
+def _ce_denominator(bound: inspect.BoundArguments) -> Any:
     """softmax_cross_entropy's mean with labels divides by the summed weights of the kept labels."""
-    import dask.array as da
+    import importlib
+    da: Any = importlib.import_module("dask.array")
     a = bound.arguments
     T = da.asarray(a["target"])
     if T.dtype.kind == "f":
@@ -214,7 +223,7 @@ def _ce_denominator(bound):
     ii, w = a["ignore_index"], a["weight"]
     w = None if w is None else np.asarray(w, dtype=np.float64)
 
-    def weights(t):
+    def weights(t: Any) -> Any:
         ign = (t == ii) if ii is not None else np.zeros(t.shape, bool)
         if w is None:
             return np.where(ign, 0.0, 1.0)

@@ -16,8 +16,11 @@ Theory Methods 24 (1995) 2439; and the comparison of all four by
 S. Noughabi and A. Noughabi, Comput. Stat. Data Anal. 57 (2013).
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,13 +28,19 @@ from ._dispatch import kernels as _k
 from ._measures import _log_base, _normalize_axis_index, _threads
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatResult
+
 __all__ = ["differential_entropy"]
 
-_METHODS = _k.SPACING_METHODS
+_METHODS: dict[str, int] = _k.SPACING_METHODS
 
 
 @_dk.dask_aware(_dk.SAMPLES)
-def differential_entropy(samples, *, method="auto", window_length=None, axis=-1, base=None, n_threads=None):
+def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_length: int | None = None,
+                         axis: int = -1, base: float | None = None, n_threads: int | None = None) -> FloatResult:
     """Estimate the differential entropy h(X) = -int f log f of each sample along ``axis``.
 
     Parameters
@@ -87,7 +96,7 @@ def differential_entropy(samples, *, method="auto", window_length=None, axis=-1,
     rows = X.reshape(-1, n) if X.dtype == np.float64 else X.reshape(-1, n).astype(np.float64)
     if rows.ndim != 2 or not rows.flags.aligned or not rows.dtype.isnative:
         rows = np.ascontiguousarray(rows, dtype=np.float64)
-    res = np.empty(rows.shape[0], dtype=np.float64)
+    res: NDArray[np.floating[Any]] = np.empty(rows.shape[0], dtype=np.float64)
     _k.spacing_sort_rows(_METHODS[meth], rows, m, res, nt)
     if lb != 1.0:
         res /= lb

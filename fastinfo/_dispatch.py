@@ -10,18 +10,24 @@ already contain AVX-512 instructions.
 supported by the CPU), e.g. to compare variants or to rule one out.
 """
 
+from __future__ import annotations
+
 import glob
 import importlib
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 LEVELS = ("baseline", "avx2", "avx512")   # in increasing order of width
 
 
-KERNEL_SOURCES = ("_kernels.pxi", "_logits.pxi", "_joint.pxi", "_pairwise.pxi", "_general.pxi", "_emi.pxi", "_spacing.pxi", "_knn.pxi", "_fimath.h", "_fi_x512.h", "_fi_platform.h")
+KERNEL_SOURCES = ("_kernels.pxi", "_logits.pxi", "_joint.pxi", "_pairwise.pxi", "_general.pxi", "_emi.pxi", "_spacing.pxi", "_knn.pxi", "_capi.pxi", "_fi_capi.h", "_fimath.h", "_fi_x512.h", "_fi_platform.h")
 
 
-def _kernel_source(folder):
+def _kernel_source(folder: str) -> bytes:
     """The bytes of every source file the compiled kernels are built from."""
     out = []
     for name in KERNEL_SOURCES:
@@ -30,7 +36,7 @@ def _kernel_source(folder):
     return b"\0".join(out)
 
 
-def _use_installed_kernels():
+def _use_installed_kernels() -> None:
     """Running from an unbuilt source checkout (e.g. `python -m fastinfo` in the
     repository root after `pip install .`, where the current directory shadows
     the installed package): borrow the compiled kernels of the installed copy,
@@ -56,23 +62,23 @@ def _use_installed_kernels():
 
 
 try:
-    _baseline = importlib.import_module("fastinfo._kernels_baseline")
+    _baseline: ModuleType = importlib.import_module("fastinfo._kernels_baseline")
 except ModuleNotFoundError:
     _use_installed_kernels()
     _baseline = importlib.import_module("fastinfo._kernels_baseline")
-cpu_rank = _baseline.cpu_level()   # 0, 1 or 2: the highest level this CPU (and OS) supports
+cpu_rank: int = _baseline.cpu_level()   # 0, 1 or 2: the highest level this CPU (and OS) supports
 
 
-def _import(level):
+def _import(level: str) -> ModuleType | None:
     try:
         return importlib.import_module(f"fastinfo._kernels_{level}")
     except ImportError:   # not built here (e.g. non-x86 platform, or FASTINFO_SIMD_LEVELS)
         return None
 
 
-def available_kernels():
+def available_kernels() -> dict[str, ModuleType]:
     """{level: module} for every compiled variant this CPU can run, narrowest first."""
-    found = {}
+    found: dict[str, ModuleType] = {}
     for rank, level in enumerate(LEVELS):
         if rank <= cpu_rank:
             mod = _baseline if level == "baseline" else _import(level)
@@ -81,7 +87,7 @@ def available_kernels():
     return found
 
 
-def _choose():
+def _choose() -> tuple[str, ModuleType]:
     forced = os.environ.get("FASTINFO_SIMD", "").strip().lower()
     if forced:
         if forced not in LEVELS:

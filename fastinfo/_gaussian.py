@@ -10,19 +10,27 @@ log-variances of +-800 give finite answers where the naive formula gives
 inf - inf = NaN.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from ._measures import _first_bad, _log_base
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatResult, Reduction
+
 __all__ = ["gaussian_entropy", "gaussian_kl_divergence", "diagonal_gaussian_kl_divergence"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
 
 
-def _real(x, name):
+def _real(x: ArrayLike, name: str) -> NDArray[np.float64]:
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
@@ -30,7 +38,7 @@ def _real(x, name):
     return a
 
 
-def _cholesky(S, name):
+def _cholesky(S: NDArray[np.float64], name: str) -> NDArray[np.floating[Any]]:
     """Batched Cholesky factors of symmetric positive definite (..., d, d) matrices, or
     ValueError naming the batch index of the first one that is not."""
     if S.ndim < 2 or S.shape[-1] != S.shape[-2]:
@@ -60,17 +68,17 @@ def _cholesky(S, name):
     raise ValueError(f"{name} is not positive definite")    # pragma: no cover
 
 
-def _logdet(L):
+def _logdet(L: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     return 2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
 
 
-def _scalar(v):
+def _scalar(v: ArrayLike) -> FloatResult:
     v = np.asarray(v, dtype=np.float64)
     return v[()] if v.ndim == 0 else v
 
 
 @_dk.dask_aware(_dk.GAUSS)
-def gaussian_entropy(cov, *, diagonal=False, base=None):
+def gaussian_entropy(cov: ArrayLike, *, diagonal: bool = False, base: float | None = None) -> FloatResult:
     """Differential entropy of N(mu, S): h = (d log(2 pi e) + log det S) / 2.
 
     ``cov``: a batch of covariance matrices (..., d, d), factored by Cholesky
@@ -97,7 +105,8 @@ def gaussian_entropy(cov, *, diagonal=False, base=None):
     return _scalar(h / lb)
 
 
-def _small_series(x, coefs, direct):
+def _small_series(x: ArrayLike, coefs: Sequence[float],
+                  direct: Callable[[NDArray[np.float64]], NDArray[np.float64]]) -> NDArray[np.float64]:
     """x^2 (c2 + c3 x + ... + c9 x^7) (Horner) where |x| < 1e-2, direct(x) elsewhere: the
     series of a function that is O(x^2) at 0, so that it keeps its relative accuracy there
     (truncation below 1e-17 relative)."""
@@ -118,18 +127,19 @@ _XML1P = [(-1.0) ** k / k for k in range(2, 10)]              # x - log1p(x) = s
 _EXPM1M = [1.0 / math.factorial(k) for k in range(2, 10)]     # e^r - 1 - r = sum r^k / k!
 
 
-def _x_minus_log1p(x):
+def _x_minus_log1p(x: ArrayLike) -> NDArray[np.float64]:
     """x - log1p(x) >= 0 without cancellation for small |x|."""
     return _small_series(x, _XML1P, lambda v: v - np.log1p(v))
 
 
-def _expm1_minus(r):
+def _expm1_minus(r: ArrayLike) -> NDArray[np.float64]:
     """exp(r) - 1 - r >= 0 without cancellation for small |r|."""
     return _small_series(r, _EXPM1M, lambda v: np.expm1(v) - v)
 
 
 @_dk.dask_aware(_dk.GAUSS_KL)
-def gaussian_kl_divergence(mean_p, cov_p, mean_q, cov_q, *, base=None):
+def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike, cov_q: ArrayLike, *,
+                           base: float | None = None) -> FloatResult:
     """KL(N(mu_p, S_p) || N(mu_q, S_q)) for batches of full covariances:
 
         (tr(S_q^-1 S_p) - d - log det(S_q^-1 S_p) + (mu_q - mu_p)^T S_q^-1 (mu_q - mu_p)) / 2
@@ -163,8 +173,9 @@ def gaussian_kl_divergence(mean_p, cov_p, mean_q, cov_q, *, base=None):
 
 
 @_dk.dask_aware(_dk.DIAG_KL)
-def diagonal_gaussian_kl_divergence(mean_p, log_var_p, mean_q=0.0, log_var_q=0.0, *, axis=-1,
-                                    base=None, reduction="none"):
+def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mean_q: ArrayLike = 0.0,
+                                    log_var_q: ArrayLike = 0.0, *, axis: int = -1, base: float | None = None,
+                                    reduction: Reduction = "none") -> FloatResult | float:
     """KL(N(mu_p, diag e^lv_p) || N(mu_q, diag e^lv_q)), summed over ``axis``: the VAE term.
 
         sum (e^(lv_p - lv_q) - 1 - (lv_p - lv_q) + (mu_p - mu_q)^2 e^(-lv_q)) / 2

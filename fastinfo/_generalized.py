@@ -25,8 +25,11 @@ Trans. Inf. Theory 60 (2014) 3797 (the orders 0, 1, inf). The definitions
 are dit's (``dit.other.renyi_entropy``, ``dit.other.tsallis_entropy``).
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -34,14 +37,21 @@ from ._dispatch import kernels as _k
 from ._measures import _F32, _F64, _COMMON_DOC, _reduce, entropy, kl_divergence
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._measures import _RowKernel
+    from ._typing import FloatArray, FloatResult, Invalid
+
 __all__ = ["renyi_entropy", "tsallis_entropy", "renyi_divergence", "hellinger_distance",
            "total_variation"]
 
-_CODES = _k.GENERAL_MEASURES
-_KERN = {_F64: _k.general_rows["double"], _F32: _k.general_rows["float"]}
+_CODES: dict[str, int] = _k.GENERAL_MEASURES
+_KERN: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.general_rows["double"],
+                                                   _F32: _k.general_rows["float"]}
 
 
-def _order(value, name, *, allow_negative=False, allow_inf=True):
+def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf: bool = True) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     v = float(value)
@@ -51,15 +61,17 @@ def _order(value, name, *, allow_negative=False, allow_inf=True):
     return v
 
 
-def _kernel(code, param):
-    def run(P, Q, res, normalize, log_base, nt):
+def _kernel(code: int, param: float) -> _RowKernel:
+    def run(P: FloatArray, Q: FloatArray, res: NDArray[np.float64], normalize: bool, log_base: float,
+            nt: int) -> int:
         return _KERN[P.dtype](code, param, P, Q, res, normalize, log_base, nt)
     return run
 
 
 @_dk.dask_aware(_dk.P1)
-def renyi_entropy(p, alpha, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
-                  out=None, n_threads=None):
+def renyi_entropy(p: ArrayLike, alpha: float, *, axis: int = -1, base: float | None = None,
+                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Renyi entropy of order ``alpha``: log(sum p^alpha) / (1 - alpha).
 
     ``alpha`` >= 0 or ``inf``: 0 gives the log of the support size (Hartley), 1
@@ -80,8 +92,9 @@ def renyi_entropy(p, alpha, *, axis=-1, base=None, normalize=False, keepdims=Fal
 
 
 @_dk.dask_aware(_dk.P1)
-def tsallis_entropy(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
-                    n_threads=None):
+def tsallis_entropy(p: ArrayLike, q: float, *, axis: int = -1, normalize: bool = False, keepdims: bool = False,
+                    invalid: Invalid = "raise", out: FloatArray | None = None,
+                    n_threads: int | None = None) -> FloatResult:
     """Tsallis entropy of index ``q``: sum_{p_i>0} (p_i - p_i^q) / (q - 1).
 
     For a normalized p this is (1 - sum p^q) / (q - 1) (dit's definition); the
@@ -100,8 +113,9 @@ def tsallis_entropy(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="
 
 
 @_dk.dask_aware(_dk.PQ)
-def renyi_divergence(p, q, alpha, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
-                     out=None, n_threads=None):
+def renyi_divergence(p: ArrayLike, q: ArrayLike, alpha: float, *, axis: int = -1, base: float | None = None,
+                     normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                     out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Renyi divergence of order ``alpha``: log(sum_{p_i>0} p^alpha q^(1-alpha)) / (alpha - 1).
 
     ``alpha`` >= 0 or ``inf``: 0 gives -log sum_{p_i>0} q_i, 1 the KL divergence
@@ -125,8 +139,9 @@ def renyi_divergence(p, q, alpha, *, axis=-1, base=None, normalize=False, keepdi
 
 
 @_dk.dask_aware(_dk.PQ)
-def hellinger_distance(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
-                       n_threads=None):
+def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
+                       keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+                       n_threads: int | None = None) -> FloatResult:
     """Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2), in [0, 1] for distributions.
 
     Equal to sqrt(1 - sum sqrt(p q)) for distributions, but computed from the
@@ -138,8 +153,9 @@ def hellinger_distance(p, q, *, axis=-1, normalize=False, keepdims=False, invali
 
 
 @_dk.dask_aware(_dk.PQ)
-def total_variation(p, q, *, axis=-1, normalize=False, keepdims=False, invalid="raise", out=None,
-                    n_threads=None):
+def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
+                    keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+                    n_threads: int | None = None) -> FloatResult:
     """Total variation distance 1/2 sum |p - q|, in [0, 1] for distributions."""
     return _reduce("total_variation", p, q, axis, None, normalize, keepdims, invalid, out, n_threads,
                    kernel=_kernel(_CODES["total_variation"], 0.0))
@@ -155,4 +171,4 @@ for _f, _args in ((renyi_entropy, _ONE + "\n    alpha : float\n        The order
     _doc = _COMMON_DOC.format(args=_args)
     if _f in (tsallis_entropy, hellinger_distance, total_variation):   # no base: not logarithms
         _doc = _doc.replace(_doc[_doc.index("    base : float"):_doc.index("    normalize : bool")], "")
-    _f.__doc__ += _doc
+    _f.__doc__ += _doc  # type: ignore[operator]  # (a docstring is str | None to mypy)

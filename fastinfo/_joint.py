@@ -9,6 +9,10 @@ sum p log(p / (px py)), never negative, 0 for an independent table up to
 rounding; conditional entropies never come from a difference.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
 import numpy as np
 
 from ._dispatch import kernels as _k
@@ -16,15 +20,20 @@ from ._measures import (_F32, _F64, _as_array, _first_bad, _log_base, _nan_mode,
                         _normalize_axis_index, _threads)
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import Average, FloatArray, FloatResult, Invalid
+
 __all__ = ["joint_entropy", "conditional_entropy", "mutual_information",
            "normalized_mutual_information", "variation_of_information"]
 
-_ROWS = {_F64: _k.joint_rows["double"], _F32: _k.joint_rows["float"]}
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.joint_rows["double"], _F32: _k.joint_rows["float"]}
 HXY, HX, HY, HYGX, HXGY, MI = range(6)
 _AVERAGES = ("arithmetic", "geometric", "min", "max")
 
 
-def _tables(pxy, axes):
+def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[int, ...]]:
     """(B, K, L) view of the tables (a copy only if the batch axes cannot be flattened), batch shape."""
     A = _as_array(pxy, "pxy")
     if A.ndim < 2:
@@ -41,7 +50,8 @@ def _tables(pxy, axes):
     return A.reshape((int(np.prod(batch)),) + A.shape[-2:]), batch   # (-1 fails for empty tables)
 
 
-def _all(pxy, axes, normalize, invalid, n_threads, fname):
+def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool, invalid: str, n_threads: int | None,
+         fname: str) -> tuple[NDArray[np.float64], tuple[int, ...], np.dtype[Any]]:
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
     T, batch = _tables(pxy, axes)
@@ -62,7 +72,8 @@ def _all(pxy, axes, normalize, invalid, n_threads, fname):
     return out, batch, T.dtype
 
 
-def _result(v, batch, dtype, base):
+def _result(v: NDArray[np.float64], batch: tuple[int, ...], dtype: np.dtype[Any],
+            base: float | None) -> FloatResult:
     v = v / _log_base(base) + 0.0 if base is not None else v
     v = v.reshape(batch)
     if dtype == _F32:
@@ -92,15 +103,18 @@ _DOC = """
 
 
 @_dk.dask_aware(_dk.JOINT)
-def joint_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise", n_threads=None):
+def joint_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
+                  normalize: bool = False, invalid: Invalid = "raise",
+                  n_threads: int | None = None) -> FloatResult:
     """H(X,Y) = -sum p(x,y) log p(x,y) of each table."""
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "joint_entropy")
     return _result(out[:, HXY], batch, dt, base)
 
 
 @_dk.dask_aware(_dk.JOINT)
-def conditional_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
-                        n_threads=None):
+def conditional_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
+                        normalize: bool = False, invalid: Invalid = "raise",
+                        n_threads: int | None = None) -> FloatResult:
     """H(Y|X) = sum p(x,y) log(p(x) / p(x,y)) of each table (X on ``axes[0]``), never negative.
 
     Summed from its own non-negative terms, not as H(X,Y) - H(X). For H(X|Y)
@@ -111,8 +125,9 @@ def conditional_entropy(pxy, *, axes=(-2, -1), base=None, normalize=False, inval
 
 
 @_dk.dask_aware(_dk.JOINT)
-def mutual_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
-                       n_threads=None):
+def mutual_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
+                       normalize: bool = False, invalid: Invalid = "raise",
+                       n_threads: int | None = None) -> FloatResult:
     """I(X;Y) = sum p(x,y) log(p(x,y) / (p(x) p(y))) of each table, computed directly.
 
     Never negative (clamped at 0 against rounding); an independent table gives
@@ -123,8 +138,9 @@ def mutual_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invali
 
 
 @_dk.dask_aware(_dk.JOINT)
-def normalized_mutual_information(pxy, *, average="arithmetic", axes=(-2, -1), normalize=False,
-                                  invalid="raise", n_threads=None):
+def normalized_mutual_information(pxy: ArrayLike, *, average: Average = "arithmetic",
+                                  axes: tuple[int, int] = (-2, -1), normalize: bool = False,
+                                  invalid: Invalid = "raise", n_threads: int | None = None) -> FloatResult:
     """I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1] (scikit-learn's ``average_method``).
 
     ``average``: ``"arithmetic"`` (default), ``"geometric"``, ``"min"`` or
@@ -151,16 +167,17 @@ def normalized_mutual_information(pxy, *, average="arithmetic", axes=(-2, -1), n
 
 
 @_dk.dask_aware(_dk.JOINT)
-def variation_of_information(pxy, *, axes=(-2, -1), base=None, normalize=False, invalid="raise",
-                             n_threads=None):
+def variation_of_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
+                             normalize: bool = False, invalid: Invalid = "raise",
+                             n_threads: int | None = None) -> FloatResult:
     """VI(X;Y) = H(X|Y) + H(Y|X) of each table (a metric on partitions), never negative."""
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "variation_of_information")
     return _result(out[:, HXGY] + out[:, HYGX], batch, dt, base)
 
 
 for _f in (joint_entropy, conditional_entropy, mutual_information, variation_of_information):
-    _f.__doc__ += _DOC
-normalized_mutual_information.__doc__ += _DOC.replace(
+    _f.__doc__ += _DOC  # type: ignore[operator]  # (a docstring is str | None to mypy)
+normalized_mutual_information.__doc__ += _DOC.replace(  # type: ignore[operator]
     """    base : float, optional
         Logarithm base (``None``: nats, ``2``: bits).
 """, "")

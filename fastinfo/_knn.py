@@ -23,8 +23,11 @@ References: L. F. Kozachenko and N. N. Leonenko, Probl. Peredachi Inf. 23 (1987)
 A. Kraskov, H. Stoegbauer and P. Grassberger, Phys. Rev. E 69 (2004) 066138.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -34,21 +37,24 @@ from ._measures import _log_base, _threads
 
 __all__ = ["knn_entropy", "knn_mutual_information"]
 
-_METRICS = _k.KNN_METRICS
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+_METRICS: dict[str, int] = _k.KNN_METRICS
 
 
-def _check_k(k, n, what):
+def _check_k(k: Any, n: int, what: str) -> int:
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an int, got {k!r}")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if k >= n:
-        raise ValueError(f"k ({k}) must be less than the number of {what} ({n})")
-    return k
+    kv = int(k)
+    if kv < 1:
+        raise ValueError(f"k must be >= 1, got {kv}")
+    if kv >= n:
+        raise ValueError(f"k ({kv}) must be less than the number of {what} ({n})")
+    return kv
 
 
-def _points(a, name):
+def _points(a: ArrayLike, name: str) -> NDArray[np.float64]:
     """(n, d) float64 samples from (n,) or (n, d) real input; finite, else ValueError naming the row."""
     X = np.asarray(a)
     if X.dtype.kind not in "biuf":
@@ -64,7 +70,7 @@ def _points(a, name):
     return X
 
 
-def _max_abs(X, name):
+def _max_abs(X: NDArray[np.float64], name: str) -> float:
     if X.size == 0:
         return 0.0
     m = float(np.max(np.abs(X)))
@@ -74,7 +80,7 @@ def _max_abs(X, name):
     return m
 
 
-def _pow2_scale(m):
+def _pow2_scale(m: float) -> float:
     """A power of two s with m * s well inside the range where differences and their squares
     neither overflow nor underflow (s = 1 for |x| in [2^-500, 2^500])."""
     if m == 0.0:
@@ -83,20 +89,21 @@ def _pow2_scale(m):
     return math.ldexp(1.0, -e) if (e > 500 or e < -500) else 1.0
 
 
-def _mean_digamma(counts, n):
+def _mean_digamma(counts: NDArray[np.intp], n: int) -> float:
     """Mean of psi(c) over an int array of values in 1..n: psi at the distinct values only."""
     h = np.bincount(counts, minlength=1)
     v = np.flatnonzero(h)
     return float(np.dot(h[v], _digamma(v.astype(np.float64)))) / n
 
 
-def _log_unit_ball(d, metric):
+def _log_unit_ball(d: int, metric: str) -> float:
     if metric == "chebyshev":
         return d * math.log(2.0)
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
 
 
-def knn_entropy(points, *, k=3, metric="euclidean", base=None, n_threads=None):
+def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", base: Optional[float] = None,
+                n_threads: Optional[int] = None) -> float:
     """Kozachenko-Leonenko estimate of the differential entropy from samples.
 
     h = psi(n) - psi(k) + log V_d + (d / n) sum_i log r_i, where r_i is the distance from
@@ -144,10 +151,11 @@ def knn_entropy(points, *, k=3, metric="euclidean", base=None, n_threads=None):
         raise ValueError("all points coincide: the differential entropy of a point mass is -inf")
     h = (float(_digamma(float(n))) - _mean_digamma(kk, n) + _log_unit_ball(d, metric)
          + d * (float(np.sum(np.log(r))) / n - math.log(s)))
-    return h / lb
+    return float(h / lb)
 
 
-def knn_mutual_information(x, y, *, k=3, base=None, clip=True, n_threads=None):
+def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Optional[float] = None,
+                           clip: bool = True, n_threads: Optional[int] = None) -> float:
     """Kraskov-Stoegbauer-Grassberger estimate (algorithm 1) of the mutual information I(X; Y).
 
     I = psi(k) + psi(n) - <psi(n_x + 1)> - <psi(n_y + 1)>, where eps_i is the Chebyshev
@@ -205,4 +213,4 @@ def knn_mutual_information(x, y, *, k=3, base=None, clip=True, n_threads=None):
           - _mean_digamma(nx + 1, n) - _mean_digamma(ny + 1, n))
     if clip:
         mi = max(0.0, mi)
-    return mi / lb
+    return float(mi / lb)

@@ -15,12 +15,20 @@ hypergeometric pmf is walked from its mode by term ratios (no lgamma) and cut
 where the rest cannot change the 17th digit (``_emi.pxi``).
 """
 
+from __future__ import annotations
+
 from collections import namedtuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._dispatch import kernels as _k
 from ._measures import _log_base, _threads
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import Average
 
 __all__ = ["contingency_table", "mutual_information_score", "normalized_mutual_information_score",
            "adjusted_mutual_information_score", "expected_mutual_information", "SparseContingency"]
@@ -31,7 +39,7 @@ SparseContingency.__doc__ = ("Sparse contingency table: counts[k] pairs with x c
 _DENSE_LIMIT = 10 ** 7
 
 
-def _codes(labels, name):
+def _codes(labels: ArrayLike, name: str) -> tuple[NDArray[np.int64], int]:
     a = np.asarray(labels)
     if a.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of labels, got shape {a.shape}")
@@ -52,7 +60,7 @@ def _codes(labels, name):
     return inv.reshape(-1).astype(np.int64), int(uniq.size)
 
 
-def _direct_table(x, y, sparse):
+def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64] | None:
     """Integer labels whose value ranges span a small table: counted straight from the labels
     into the ranges' table, empty rows/columns dropped afterwards (no n-sized temporaries).
     None when this does not apply."""
@@ -84,7 +92,8 @@ def _direct_table(x, y, sparse):
     return np.ascontiguousarray(t)
 
 
-def contingency_table(x, y, *, sparse=None):
+def contingency_table(x: ArrayLike, y: ArrayLike, *,
+                      sparse: bool | None = None) -> NDArray[np.int64] | SparseContingency:
     """Counts of each (x label, y label) pair: dense int64 array (rows: x labels in sorted
     order, columns: y labels), or a SparseContingency when ``sparse=True`` or, by default,
     when the dense table would exceed max(10**7, 16 n) cells.
@@ -111,7 +120,9 @@ def contingency_table(x, y, *, sparse=None):
     return SparseContingency(uk // ny if ny else uk, uk % ny if ny else uk, counts.astype(np.int64), (nx, ny))
 
 
-def _sums(table):
+def _sums(table: ArrayLike | SparseContingency) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                         NDArray[np.float64], NDArray[np.float64],
+                                                         NDArray[np.float64]]:
     """(n_ij nonzero counts, their row sums a_i, column sums b_j, per cell; a; b)."""
     a, b = _marginal_sums(table)
     if isinstance(table, SparseContingency):
@@ -121,7 +132,8 @@ def _sums(table):
     return t[r, c].astype(np.float64), a[r], b[c], a, b
 
 
-def _scores(x, y, table=None):
+def _scores(x: ArrayLike, y: ArrayLike,
+            table: ArrayLike | SparseContingency | None = None) -> tuple[float, float, float]:
     nij, ai, bj, a, b = _sums(contingency_table(x, y) if table is None else table)
     N = float(nij.sum())
     if N == 0:
@@ -133,24 +145,24 @@ def _scores(x, y, table=None):
     return max(mi, 0.0), hx, hy
 
 
-def mutual_information_score(x, y, *, base=None):
+def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None = None) -> float:
     """I(X;Y) of the empirical joint distribution of two labelings (scikit-learn's
     ``mutual_info_score``, in nats unless ``base``)."""
     mi, _, _ = _scores(x, y)
     return mi / _log_base(base) if base is not None else mi
 
 
-def _mean(hx, hy, average):
+def _mean(hx: float, hy: float, average: str) -> float:
     return {"arithmetic": (hx + hy) / 2, "geometric": (hx * hy) ** 0.5, "min": min(hx, hy),
             "max": max(hx, hy)}[average]
 
 
-def _check_average(average):
+def _check_average(average: object) -> None:
     if not (isinstance(average, str) and average in ("arithmetic", "geometric", "min", "max")):
         raise ValueError(f"average must be arithmetic, geometric, min or max, got {average!r}")
 
 
-def normalized_mutual_information_score(x, y, *, average="arithmetic"):
+def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Average = "arithmetic") -> float:
     """I(X;Y) / mean(H(X), H(Y)) of two labelings (scikit-learn's
     ``normalized_mutual_info_score`` with ``average_method``): 1.0 when both
     labelings are constant (or empty), 0.0 when only one is."""
@@ -162,15 +174,15 @@ def normalized_mutual_information_score(x, y, *, average="arithmetic"):
     return 0.0 if den == 0 else min(mi / den, 1.0)
 
 
-def _marginal_sums(table):
+def _marginal_sums(table: ArrayLike | SparseContingency) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     if isinstance(table, SparseContingency):
         w = np.asarray(table.counts, dtype=np.float64)
         a = np.bincount(np.asarray(table.rows, dtype=np.int64), weights=w, minlength=table.shape[0])
         b = np.bincount(np.asarray(table.cols, dtype=np.int64), weights=w, minlength=table.shape[1])
         if w.size and not (np.all(w >= 0) and np.all(w == np.round(w))):
             raise ValueError("the contingency table must hold non-negative integer counts")
-        return a, b
-    t = np.asarray(table)
+        return a, b  # type: ignore[return-value]  # (bincount with weights: float64; NumPy's stub says intp)
+    t: NDArray[Any] = np.asarray(table)
     if t.ndim != 2:
         raise ValueError(f"the contingency table must be 2-D, got shape {t.shape}")
     if t.dtype.kind not in "iub":
@@ -184,7 +196,7 @@ def _marginal_sums(table):
     return t.sum(1, dtype=np.float64), t.sum(0, dtype=np.float64)
 
 
-def _is_matching(table):
+def _is_matching(table: ArrayLike | SparseContingency) -> bool:
     """One nonzero count in every row and every column: the labelings match up to renaming."""
     if isinstance(table, SparseContingency):
         return (len(table.counts) == table.shape[0] == table.shape[1]
@@ -193,7 +205,7 @@ def _is_matching(table):
     return nz.shape[0] == nz.shape[1] and bool(np.all(nz.sum(0) == 1)) and bool(np.all(nz.sum(1) == 1))
 
 
-def expected_mutual_information(table, *, n_threads=None):
+def expected_mutual_information(table: ArrayLike | SparseContingency, *, n_threads: int | None = None) -> float:
     """Expected mutual information (nats) of two labelings with the row and column sums of
     ``table`` under the permutation model (the hypergeometric model of Vinh, Epps and
     Bailey, JMLR 11 (2010) 2837, eq. 24a) -- scikit-learn's ``expected_mutual_information``.
@@ -215,7 +227,8 @@ def expected_mutual_information(table, *, n_threads=None):
     return max(float(_k.expected_mutual_info(ua, ca.astype(np.float64), ub, cb.astype(np.float64), N, nt)), 0.0)
 
 
-def adjusted_mutual_information_score(x, y, *, average="arithmetic", n_threads=None):
+def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Average = "arithmetic",
+                                      n_threads: int | None = None) -> float:
     """Mutual information adjusted for chance: (I - E[I]) / (mean(H(X), H(Y)) - E[I]).
 
     scikit-learn's ``adjusted_mutual_info_score`` (``average`` is its
@@ -241,7 +254,7 @@ def adjusted_mutual_information_score(x, y, *, average="arithmetic", n_threads=N
         return 0.0
     if _is_matching(table):
         return 1.0              # identical up to renaming (I = E[I] = H when every label is distinct)
-    mi, hx, hy = _scores(None, None, table)
+    mi, hx, hy = _scores(None, None, table)  # type: ignore[arg-type]  # (x, y unused with a table)
     emi = expected_mutual_information(table, n_threads=n_threads)
     mean = _mean(hx, hy, average)
     if abs(mi - emi) <= 64 * np.finfo(np.float64).eps * max(mi, emi, mean):

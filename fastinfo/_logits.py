@@ -12,8 +12,11 @@ of range raises IndexError; PyTorch's formulas for weights, ignore_index and
 label smoothing.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
@@ -22,18 +25,23 @@ from ._measures import (_F32, _F64, _as_array, _check_out, _first_bad, _log_base
                         _normalize_axis_index, _prepare, _run_batched, _threads)
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+    from ._typing import FloatArray, FloatResult, Invalid, Reduction
+
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "softmax_entropy",
            "softmax_kl_divergence", "softmax_js_divergence", "sigmoid_cross_entropy", "perplexity"]
 
-_ROWS = {_F64: _k.logit_rows["double"], _F32: _k.logit_rows["float"]}
-_OPS = _k.LOGIT_OPS
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.logit_rows["double"], _F32: _k.logit_rows["float"]}
+_OPS: dict[str, int] = _k.LOGIT_OPS
 _NO_LABELS = np.empty(0, dtype=np.int64)
 _NO_DOUBLES = np.empty(0, dtype=np.float64)
 _REDUCTIONS = ("none", "sum", "mean")
 
 
 # --- arguments ---------------------------------------------------------------
-def _scale(temperature, dtype):
+def _scale(temperature: object, dtype: DTypeLike) -> float:
     """1/T, checked: T positive and finite, 1/T finite in the computing dtype."""
     if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
@@ -45,13 +53,13 @@ def _scale(temperature, dtype):
     return 1.0 / t
 
 
-def _reduction(reduction):
+def _reduction(reduction: Reduction) -> Reduction:
     if not (isinstance(reduction, str) and reduction in _REDUCTIONS):
         raise ValueError(f"reduction must be one of 'none', 'sum', 'mean', got {reduction!r}")
     return reduction
 
 
-def _logits(x, name, axis):
+def _logits(x: ArrayLike, name: str, axis: int) -> tuple[FloatArray, int]:
     """x as float rows: (array with the class axis last, the axis index)."""
     X = _as_array(x, name)
     ax = _normalize_axis_index(axis, X.ndim)
@@ -60,12 +68,12 @@ def _logits(x, name, axis):
     return X, ax
 
 
-def _pair(p, q, names, axis):
+def _pair(p: ArrayLike, q: ArrayLike, names: tuple[str, str], axis: int) -> tuple[FloatArray, FloatArray, int]:
     """Two arrays broadcast over the batch axes (views), class axis last."""
-    return _prepare(p, q, axis, names=names, axis_name="class axis")
+    return _prepare(p, q, axis, names=names, axis_name="class axis")  # type: ignore[return-value]  # q given
 
 
-def _class_weights(weight, K):
+def _class_weights(weight: ArrayLike | None, K: int) -> NDArray[np.float64] | None:
     if weight is None:
         return None
     w = np.asarray(weight, dtype=np.float64)
@@ -76,7 +84,9 @@ def _class_weights(weight, K):
     return np.ascontiguousarray(w)
 
 
-def _run(op, X, Y, labels, O, scale, eps, wt, nt, smooth=False):
+def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64] | None, O: FloatArray | None,
+         scale: float, eps: float, wt: NDArray[np.float64] | None, nt: int,
+         smooth: bool = False) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
     """Per-row results (float64, batch shape) of op over X (and Y), plus the
     smoothing sums for CE with labels; nbad = number of invalid rows."""
     batch = X.shape[:-1]
@@ -88,11 +98,12 @@ def _run(op, X, Y, labels, O, scale, eps, wt, nt, smooth=False):
     if O is None:
         dummy = np.empty((1, 1), dtype=X.dtype)
 
-    def call(x, y, r, *rest):
-        rest = list(rest)
-        lab = rest.pop(0) if labels is not None else _NO_LABELS
-        r2 = rest.pop(0) if smooth else _NO_DOUBLES
-        o = rest.pop(0) if O is not None else dummy
+    def call(x: FloatArray, y: FloatArray, r: NDArray[np.float64], *rest: NDArray[Any]) -> int:
+        # (mypy keeps rest a tuple: it is re-bound to a list here)
+        rest = list(rest)  # type: ignore[assignment]
+        lab = rest.pop(0) if labels is not None else _NO_LABELS  # type: ignore[attr-defined]
+        r2 = rest.pop(0) if smooth else _NO_DOUBLES  # type: ignore[attr-defined]
+        o = rest.pop(0) if O is not None else dummy  # type: ignore[attr-defined]
         if x.ndim == 1:   # 1-D input: one row
             x, y, r = x[None], y[None], r[None]
             lab = lab[None] if labels is not None else lab
@@ -100,7 +111,7 @@ def _run(op, X, Y, labels, O, scale, eps, wt, nt, smooth=False):
             o = o[None] if O is not None else o
         return kern(op, x, y, lab, o, r, r2, wtv, scale, eps, nt)
 
-    arrays = [X, Yv, res]
+    arrays: list[Any] = [X, Yv, res]
     if labels is not None:
         arrays.append(labels)
     if smooth:
@@ -114,7 +125,8 @@ def _run(op, X, Y, labels, O, scale, eps, wt, nt, smooth=False):
     return res, res2, nbad
 
 
-def _raise_invalid(fname, arrays, names, res, batch, targets=None):
+def _raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str], res: NDArray[np.float64],
+                   batch: tuple[int, ...], targets: FloatArray | None = None) -> NoReturn:
     idx = _first_bad(np.isnan(res), batch)
     for a, name in zip(arrays, names):
         row = a[idx]
@@ -133,7 +145,8 @@ def _raise_invalid(fname, arrays, names, res, batch, targets=None):
     raise ValueError(f"{fname}: all logits are -inf (softmax undefined) at batch index {idx}")
 
 
-def _finish(res, dtype, keepdims, ax, log_base=1.0, out=None):
+def _finish(res: NDArray[np.float64], dtype: np.dtype[Any], keepdims: bool, ax: int, log_base: float = 1.0,
+            out: FloatArray | None = None) -> FloatResult:
     if log_base != 1.0:
         res = res / log_base
     if keepdims:
@@ -147,7 +160,7 @@ def _finish(res, dtype, keepdims, ax, log_base=1.0, out=None):
     return res[()] if res.ndim == 0 else res
 
 
-def _total(a):
+def _total(a: NDArray[Any]) -> float:
     """Exactly rounded sum (math.fsum), +-inf where it overflows (as NumPy / PyTorch give)."""
     v = a.reshape(-1)
     try:
@@ -157,7 +170,8 @@ def _total(a):
             return float(np.sum(v, dtype=np.float64))
 
 
-def _reduce_rows(res, reduction, dtype, denom=None, keepdims=False, ax=-1, out=None):
+def _reduce_rows(res: NDArray[np.float64], reduction: str, dtype: np.dtype[Any], denom: float | None = None,
+                 keepdims: bool = False, ax: int = -1, out: FloatArray | None = None) -> FloatResult:
     if reduction == "none":
         return _finish(res, dtype, keepdims, ax, out=out)
     if keepdims or out is not None:
@@ -171,7 +185,8 @@ def _reduce_rows(res, reduction, dtype, denom=None, keepdims=False, ax=-1, out=N
 
 # --- public functions ----------------------------------------------------------
 @_dk.dask_aware(_dk.X1)
-def logsumexp(x, *, axis=-1, keepdims=False, invalid="raise", out=None, n_threads=None):
+def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: Invalid = "raise",
+              out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """log(sum(exp(x))) along ``axis``, stable for logits of any magnitude.
 
     -inf entries are allowed (they contribute nothing); an empty axis or a row
@@ -190,7 +205,8 @@ def logsumexp(x, *, axis=-1, keepdims=False, invalid="raise", out=None, n_thread
     return _finish(res, X.dtype, keepdims, ax, out=out)
 
 
-def _softmax_like(fname, x, temperature, axis, invalid, out, n_threads):
+def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, invalid: str, out: FloatArray | None,
+                  n_threads: int | None) -> FloatArray:
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
     X0 = _as_array(x, "x")
@@ -215,7 +231,8 @@ def _softmax_like(fname, x, temperature, axis, invalid, out, n_threads):
 
 
 @_dk.dask_aware(_dk.SAME_X)
-def log_softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads=None):
+def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
+                out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
     """log(softmax(x / temperature)) along ``axis``: (x - max)/T - log(sum exp((x - max)/T)).
 
     Same shape and dtype as ``x``; a -inf logit gives -inf. NaN or +inf logits,
@@ -226,7 +243,8 @@ def log_softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_thr
 
 
 @_dk.dask_aware(_dk.SAME_X)
-def softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads=None):
+def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
+            out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
     """softmax(x / temperature) along ``axis``, stable; a -inf logit gives exactly 0.
 
     Same shape and dtype as ``x``; invalid rows as in :func:`log_softmax`.
@@ -235,8 +253,9 @@ def softmax(x, *, temperature=1.0, axis=-1, invalid="raise", out=None, n_threads
 
 
 @_dk.dask_aware(_dk.LOGITS)
-def softmax_entropy(logits, *, temperature=1.0, axis=-1, base=None, keepdims=False, invalid="raise",
-                    out=None, n_threads=None):
+def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = -1, base: float | None = None,
+                    keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+                    n_threads: int | None = None) -> FloatResult:
     """H(softmax(logits / temperature)) of each row, fused (no softmax is written).
 
     H = log S - sum_i e_i z_i / S with z = (x - max)/T, e = exp(z), S = sum e:
@@ -254,7 +273,8 @@ def softmax_entropy(logits, *, temperature=1.0, axis=-1, base=None, keepdims=Fal
     return _finish(res, X.dtype, keepdims, ax, log_base, out)
 
 
-def _labels(target, batch, K, ignore_index, fname):
+def _labels(target: ArrayLike, batch: tuple[int, ...], K: int, ignore_index: int | None,
+            fname: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """int64 labels of the batch shape, ignored ones as -1; IndexError for out-of-range."""
     T = np.asarray(target)
     if T.shape != batch:
@@ -281,9 +301,12 @@ def _labels(target, batch, K, ignore_index, fname):
 
 
 @_dk.dask_aware(_dk.CE)
-def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.0, ignore_index=None,
-                          weight=None, reduction="none", base=None, axis=-1, keepdims=False,
-                          invalid="raise", out=None, n_threads=None):
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = 1.0,
+                          label_smoothing: float = 0.0, ignore_index: int | None = None,
+                          weight: ArrayLike | None = None, reduction: Reduction = "none",
+                          base: float | None = None, axis: int = -1, keepdims: bool = False,
+                          invalid: Invalid = "raise", out: FloatArray | None = None,
+                          n_threads: int | None = None) -> FloatResult:
     """Cross-entropy of softmax(logits / temperature) against labels or soft targets, fused.
 
     ``target``: integer class labels with the batch shape (any integer dtype),
@@ -355,8 +378,10 @@ def softmax_cross_entropy(logits, target, *, temperature=1.0, label_smoothing=0.
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS)
-def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
-                          keepdims=False, invalid="raise", out=None, n_threads=None):
+def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
+                          reduction: Reduction = "none", axis: int = -1, base: float | None = None,
+                          keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+                          n_threads: int | None = None) -> FloatResult:
     """KL(softmax(p/T) || softmax(q/T)) per row: p the teacher, q the student (distillation).
 
     Fused (two passes over both rows, no intermediate arrays):
@@ -369,14 +394,18 @@ def softmax_kl_divergence(p_logits, q_logits, *, temperature=1.0, reduction="non
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS)
-def softmax_js_divergence(p_logits, q_logits, *, temperature=1.0, reduction="none", axis=-1, base=None,
-                          keepdims=False, invalid="raise", out=None, n_threads=None):
+def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
+                          reduction: Reduction = "none", axis: int = -1, base: float | None = None,
+                          keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+                          n_threads: int | None = None) -> FloatResult:
     """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) per row, 0 <= JS <= log 2."""
     return _pair_measure("softmax_js_divergence", p_logits, q_logits, temperature, reduction, axis, base,
                          keepdims, invalid, out, n_threads)
 
 
-def _pair_measure(fname, p, q, temperature, reduction, axis, base, keepdims, invalid, out, n_threads):
+def _pair_measure(fname: str, p: ArrayLike, q: ArrayLike, temperature: float, reduction: Reduction, axis: int,
+                  base: float | None, keepdims: bool, invalid: str, out: FloatArray | None,
+                  n_threads: int | None) -> FloatResult:
     log_base = _log_base(base)
     nan_mode = _nan_mode(invalid)
     nt = _threads(n_threads)
@@ -392,8 +421,9 @@ def _pair_measure(fname, p, q, temperature, reduction, axis, base, keepdims, inv
 
 
 @_dk.dask_aware(_dk.SIGMOID)
-def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, reduction="none",
-                          base=None, invalid="raise"):
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = None,
+                          weight: ArrayLike | None = None, reduction: Reduction = "none",
+                          base: float | None = None, invalid: Invalid = "raise") -> FloatResult:
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
     loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0)), which is
@@ -414,7 +444,7 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     for a, name in ((X, "logits"), (Z, "targets")):
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{fname}: {name} must be real numbers, got dtype {a.dtype}")
-    dtype = _F32 if (X.dtype == _F32 and Z.dtype.kind != "f") or \
+    dtype: np.dtype[np.floating[Any]] = _F32 if (X.dtype == _F32 and Z.dtype.kind != "f") or \
         (X.dtype == _F32 and Z.dtype == _F32) else _F64
     x = X.astype(dtype, copy=False)
     z = Z.astype(dtype, copy=False)
@@ -452,7 +482,8 @@ def sigmoid_cross_entropy(logits, targets, *, pos_weight=None, weight=None, redu
     return dtype.type(total / loss.size if loss.size else math.nan)
 
 
-def perplexity(logits, labels, *, ignore_index=None, base=None, axis=-1, n_threads=None):
+def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None = None, base: float | None = None,
+               axis: int = -1, n_threads: int | None = None) -> FloatResult:
     """exp(mean negative log-likelihood of the labels under softmax(logits)), ignored labels left out.
 
     The same number for every ``base`` (base ** NLL-in-base-units = exp(NLL in
@@ -460,7 +491,7 @@ def perplexity(logits, labels, *, ignore_index=None, base=None, axis=-1, n_threa
     is ignored.
     """
     _log_base(base)
-    L = labels if _dk.is_dask(labels) else np.asarray(labels)     # a Dask array stays lazy
+    L: Any = labels if _dk.is_dask(labels) else np.asarray(labels)     # a Dask array stays lazy
     if L.dtype.kind not in "iu":
         raise TypeError(f"perplexity: labels must be integers, got dtype {L.dtype}")
     nll = softmax_cross_entropy(logits, L, ignore_index=ignore_index, reduction="mean", axis=axis,

@@ -7,19 +7,32 @@ float32/float64 input, integer/bool/float16 input, misaligned or
 byte-swapped arrays).
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 import os
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
 from ._dispatch import kernels as _k
 from . import _dask as _dk
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatArray, FloatResult, Invalid
+
+    # kernel(rows_p, rows_q, res, normalize, log_base, n_threads) -> the number of invalid rows
+    _RowKernel = Callable[[FloatArray, FloatArray, NDArray[np.float64], bool, float, int], int]
+
+# (declared: the modules beside this one import it from here)
+_normalize_axis_index: Callable[[int, int], int]
 try:  # NumPy >= 2
     from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import normalize_axis_index as _normalize_axis_index
+    from numpy.core.multiarray import normalize_axis_index as _normalize_axis_index  # type: ignore[no-redef]
 
 __all__ = ["entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal"]
 
@@ -27,20 +40,20 @@ _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 _MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this never helps a compute-bound kernel
 
-_ROWS = {
+_ROWS: dict[str, dict[np.dtype[Any], Callable[..., int]]] = {
     name: {_F64: getattr(_k, f"{name}_rows")["double"], _F32: getattr(_k, f"{name}_rows")["float"]}
     for name in ("entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal")
 }
-_M_ENTROPY = _k.MEASURES["entropy"]
-_M_CROSS_ENTROPY = _k.MEASURES["cross_entropy"]
-_M_KL_DIVERGENCE = _k.MEASURES["kl_divergence"]
-_M_JS_DIVERGENCE = _k.MEASURES["js_divergence"]
-_reduce_plain = _k.reduce_plain
-_max_threads = _k.max_threads
+_M_ENTROPY: int = _k.MEASURES["entropy"]
+_M_CROSS_ENTROPY: int = _k.MEASURES["cross_entropy"]
+_M_KL_DIVERGENCE: int = _k.MEASURES["kl_divergence"]
+_M_JS_DIVERGENCE: int = _k.MEASURES["js_divergence"]
+_reduce_plain: Callable[..., FloatResult | None] = _k.reduce_plain
+_max_threads: Callable[[], int] = _k.max_threads
 
 
 # --- argument checks ---------------------------------------------------------
-def _log_base(base):
+def _log_base(base: object) -> float:
     """log(base) as a float (1.0 for nats), or ValueError."""
     if base is None:
         return 1.0
@@ -52,7 +65,7 @@ def _log_base(base):
     return math.log(b)
 
 
-def _nan_mode(invalid):
+def _nan_mode(invalid: object) -> bool:
     if isinstance(invalid, str) and invalid == "raise":
         return False
     if isinstance(invalid, str) and invalid == "nan":
@@ -60,7 +73,7 @@ def _nan_mode(invalid):
     raise ValueError(f"invalid must be 'raise' or 'nan', got {invalid!r}")
 
 
-def _threads(n_threads):
+def _threads(n_threads: object) -> int:
     if n_threads is None:
         return _max_threads()
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
@@ -71,7 +84,7 @@ def _threads(n_threads):
     return min(n, _MAX_THREADS)
 
 
-def _as_array(x, name):
+def _as_array(x: ArrayLike, name: str) -> FloatArray:
     """x as an aligned, native float32/float64 ndarray (no copy when it already is one)."""
     a = x if type(x) is np.ndarray else np.asarray(x)
     dt = a.dtype
@@ -91,7 +104,7 @@ def _as_array(x, name):
     return a
 
 
-def _check_out(out, shape, dtype):
+def _check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if out.shape != shape:
@@ -103,7 +116,7 @@ def _check_out(out, shape, dtype):
 
 
 # --- batching without copies -------------------------------------------------------
-def _row_stride(shape, strides):
+def _row_stride(shape: tuple[int, ...], strides: tuple[int, ...]) -> int | None:
     """The single stride that walks all batch dims, or None if they do not collapse."""
     row = None
     expect = None
@@ -118,7 +131,7 @@ def _row_stride(shape, strides):
     return 0 if row is None else row
 
 
-def _run_batched(call, arrays, batch):
+def _run_batched(call: Callable[..., int], arrays: Sequence[NDArray[Any]], batch: tuple[int, ...]) -> int:
     """call(*views) with every array viewed as (rows, core...): inputs are
     (*batch, K), outputs (*batch) for reductions or (*batch, K) for surprisal.
     The outer dims are split in Python only when the batch dims of some array
@@ -133,7 +146,8 @@ def _run_batched(call, arrays, batch):
     return sum(_run_batched(call, [a[i] for a in arrays], batch[1:]) for i in range(batch[0]))
 
 
-def _prepare(p, q, axis, names=("p", "q"), axis_name="distribution axis"):
+def _prepare(p: ArrayLike, q: ArrayLike | None, axis: int, names: tuple[str, str] = ("p", "q"),
+             axis_name: str = "distribution axis") -> tuple[FloatArray, FloatArray | None, int]:
     """(p, q) as float arrays of one dtype, broadcast, with the distribution axis last."""
     P = _as_array(p, names[0])
     if q is None:
@@ -170,12 +184,13 @@ def _prepare(p, q, axis, names=("p", "q"), axis_name="distribution axis"):
     return P, Q, ax
 
 
-def _first_bad(res_nan, batch):
+def _first_bad(res_nan: NDArray[np.bool_] | np.bool_, batch: tuple[int, ...]) -> tuple[int, ...]:
     flat = int(np.argmax(res_nan.reshape(-1)))
     return tuple(int(i) for i in np.unravel_index(flat, batch)) if batch else ()
 
 
-def _raise_invalid(fname, arrays, names, idx, normalize):
+def _raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str], idx: tuple[int, ...],
+                   normalize: bool) -> NoReturn:
     for a, name in zip(arrays, names):
         row = a[idx]
         bad = ~(np.isfinite(row) & (row >= 0))
@@ -193,8 +208,9 @@ def _raise_invalid(fname, arrays, names, idx, normalize):
                      f"with q = 0) or sums beyond the float range")
 
 
-def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance=False,
-            kernel=None):
+def _reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float | None,
+            normalize: bool, keepdims: bool, invalid: str, out: FloatArray | None, n_threads: int | None,
+            distance: bool = False, kernel: _RowKernel | None = None) -> FloatResult:
     """The batched reduction behind every measure: ``kernel(rows_p, rows_q, res, normalize,
     log_base, n_threads)`` (rows_q is rows_p for one-argument measures) replaces the
     foundation kernels when given (the generalized measures)."""
@@ -212,8 +228,9 @@ def _reduce(fname, p, q, axis, base, normalize, keepdims, invalid, out, n_thread
     # user's out when it is exactly that, else a temporary copied into out.
     direct = (out is not None and res_dtype == _F64 and out.flags.c_contiguous
               and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
-    res = out.reshape(batch) if direct else np.empty(batch, dtype=_F64)
-    kern = _ROWS[fname][P.dtype] if kernel is None else None
+    # (mypy cannot tell that direct implies an out, nor that kern is used only without a kernel)
+    res = out.reshape(batch) if direct else np.empty(batch, dtype=_F64)  # type: ignore[union-attr]
+    kern: Callable[..., int] = _ROWS[fname][P.dtype] if kernel is None else None  # type: ignore[assignment]
     if kernel is not None:
         if Q is None:
             nbad = _run_batched(lambda a, r: kernel(a, a, r, normalize, log_base, nt), [P, res], batch)
@@ -278,8 +295,9 @@ _COMMON_DOC = """
 
 
 @_dk.dask_aware(_dk.P1)
-def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise", out=None,
-            n_threads=None):
+def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+            keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+            n_threads: int | None = None) -> FloatResult:
     """Shannon entropy H(p) = -sum_i p_i log p_i of each distribution.
 
     Conventions: a zero probability contributes exactly 0 (0 log 0 = 0); an
@@ -305,8 +323,9 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
 
 
 @_dk.dask_aware(_dk.PQ)
-def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
-                  out=None, n_threads=None):
+def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
+                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Cross-entropy H(p, q) = -sum_i p_i log q_i of each pair of distributions.
 
     Conventions: a term with p_i = 0 is exactly 0 whatever q_i is; p_i > 0
@@ -330,8 +349,9 @@ def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
 
 
 @_dk.dask_aware(_dk.PQ)
-def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise",
-                  out=None, n_threads=None):
+def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
+                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Kullback-Leibler divergence D(p || q) = sum_i p_i log(p_i / q_i).
 
     Computed directly (one log of the ratio per element), not as
@@ -357,8 +377,10 @@ def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
 
 
 @_dk.dask_aware(_dk.PQ)
-def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, keepdims=False,
-                  invalid="raise", out=None, n_threads=None):
+def js_divergence(p: ArrayLike, q: ArrayLike, *, distance: bool = False, axis: int = -1,
+                  base: float | None = None, normalize: bool = False, keepdims: bool = False,
+                  invalid: Invalid = "raise", out: FloatArray | None = None,
+                  n_threads: int | None = None) -> FloatResult:
     """Jensen-Shannon divergence JSD = D(p || m)/2 + D(q || m)/2, m = (p + q)/2.
 
     ``distance=True`` returns the Jensen-Shannon distance sqrt(JSD) (SciPy's
@@ -388,8 +410,9 @@ def js_divergence(p, q, *, distance=False, axis=-1, base=None, normalize=False, 
 
 
 @_dk.dask_aware(_dk.SAME_P)
-def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise", out=None,
-              n_threads=None):
+def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+              keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
+              n_threads: int | None = None) -> FloatArray:
     """Surprisal (information content) -log p_i of every event, elementwise.
 
     The result has the shape of ``p`` (``keepdims`` has no effect). A zero
@@ -413,7 +436,7 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
         _check_out(out, shape, P.dtype)
     # Writing straight into out is safe unless it overlaps p (then: a temporary).
     direct = out is not None and not np.may_share_memory(out, P)
-    res = out if direct else np.empty(shape, dtype=P.dtype)
+    res: FloatArray = out if direct else np.empty(shape, dtype=P.dtype)  # type: ignore[assignment]  # (out given)
     Pm = np.moveaxis(P, ax, -1) if ax != P.ndim - 1 else P
     Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
     batch = Pm.shape[:-1]
@@ -437,7 +460,8 @@ for _f in (entropy, cross_entropy, kl_divergence, js_divergence):
     _args = ("p : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative."
              if _f is entropy else
              "p, q : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative.")
-    _f.__doc__ = _f.__doc__.replace("{doc}", _COMMON_DOC.format(args=_args))
-surprisal.__doc__ = surprisal.__doc__.replace(
+    # (a docstring is str | None to mypy)
+    _f.__doc__ = _f.__doc__.replace("{doc}", _COMMON_DOC.format(args=_args))  # type: ignore[union-attr]
+surprisal.__doc__ = surprisal.__doc__.replace(  # type: ignore[union-attr]
     "{doc}", _COMMON_DOC.format(args="p : array_like\n        Probabilities; nonnegative."))
 del _f, _args

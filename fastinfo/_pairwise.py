@@ -12,19 +12,29 @@ one-pair functions (KL directly as sum p log(p/q), not CE - H), O(N M K) logs.
 Memory: the output plus O(block) (blocks of ~8 MB of rows).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
 import numpy as np
 
 from ._dispatch import kernels as _k
 from ._measures import (_F32, _F64, _as_array, _check_out, _log_base, _nan_mode, _threads, entropy)
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatArray, Invalid
+
 __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence"]
 
-_ROWS = {_F64: _k.pairwise_rows["double"], _F32: _k.pairwise_rows["float"]}
-_CODES = _k.MEASURES
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.pairwise_rows["double"],
+                                                  _F32: _k.pairwise_rows["float"]}
+_CODES: dict[str, int] = _k.MEASURES
 _BLOCK_BYTES = 8 << 20
 
 
-def _operands(P, Q):
+def _operands(P: ArrayLike, Q: ArrayLike) -> tuple[FloatArray, FloatArray]:
     A = _as_array(P, "P")
     B = _as_array(Q, "Q")
     if A.ndim != 2 or B.ndim != 2:
@@ -36,12 +46,13 @@ def _operands(P, Q):
     return A, B
 
 
-def _bad_rows(A):
+def _bad_rows(A: FloatArray) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
         return ~np.all(np.isfinite(A) & (A >= 0), axis=1)
 
 
-def _check(fname, A, B, normalize, nan_mode):
+def _check(fname: str, A: FloatArray, B: FloatArray, normalize: bool,
+           nan_mode: bool) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Rows of P and of Q that are invalid (raise, or return the masks for NaN)."""
     masks = []
     for X, name in ((A, "P"), (B, "Q")):
@@ -55,14 +66,16 @@ def _check(fname, A, B, normalize, nan_mode):
     return masks[0], masks[1]
 
 
-def _out(out, N, M):
+def _out(out: NDArray[np.float64] | None, N: int, M: int) -> NDArray[np.float64]:
     if out is None:
         return np.empty((N, M), dtype=np.float64)
     _check_out(out, (N, M), np.dtype(np.float64))
     return out
 
 
-def _exact(fname, code, P, Q, base, normalize, invalid, out, n_threads, distance=False, fast_js=False):
+def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
+           out: NDArray[np.float64] | None, n_threads: int | None, distance: bool = False,
+           fast_js: bool = False) -> NDArray[np.float64]:
     nan_mode = _nan_mode(invalid)
     lb = _log_base(base)
     nt = _threads(n_threads)
@@ -73,7 +86,8 @@ def _exact(fname, code, P, Q, base, normalize, invalid, out, n_threads, distance
     return res
 
 
-def _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl):
+def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
+          out: NDArray[np.float64] | None, n_threads: int | None, kl: bool) -> NDArray[np.float64]:
     nan_mode = _nan_mode(invalid)
     lb = _log_base(base)
     A, B = _operands(P, Q)
@@ -90,7 +104,7 @@ def _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl):
     if kl:
         hp = np.asarray(entropy(np.where(bp[:, None], 0.0, A), normalize=normalize, invalid="nan",
                                 n_threads=n_threads), dtype=np.float64).reshape(N)
-    def block(X, bad, lo, hi):
+    def block(X: FloatArray, bad: NDArray[np.bool_], lo: int, hi: int) -> FloatArray:
         """Rows lo:hi as float64, invalid rows zeroed, normalized if asked (copies only then)."""
         Xb = X[lo:hi]
         if bad[lo:hi].any():
@@ -113,7 +127,7 @@ def _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl):
             blk = Pb @ lq.T
             np.negative(blk, out=blk)
             if anyz:             # the mask product only where Q has zeros
-                hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # some p > 0 where q = 0
+                hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # type: ignore[union-attr]  # anyz: zqf given
                 blk[hit] = np.inf
             if kl:
                 blk -= hp[ib:ib + rows, None]
@@ -144,7 +158,9 @@ _DOC = """
 """
 
 
-def _by_method(fname, measure, P, Q, base, normalize, invalid, out, n_threads, method):
+def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool,
+               invalid: str, out: NDArray[np.float64] | None, n_threads: int | None,
+               method: str) -> NDArray[np.float64]:
     if method == "exact":
         return _exact(fname, _CODES[measure], P, Q, base, normalize, invalid, out, n_threads)
     if method != "blas":
@@ -152,8 +168,10 @@ def _by_method(fname, measure, P, Q, base, normalize, invalid, out, n_threads, m
     return _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl=measure == "kl_divergence")
 
 
-def pairwise_cross_entropy(P, Q, *, base=None, normalize=False, invalid="raise", out=None, n_threads=None,
-                           method="blas"):
+def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
+                           invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
+                           n_threads: int | None = None,
+                           method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
     """out[i, j] = H(P[i], Q[j]) = -sum_k P[i,k] log Q[j,k].
 
     ``method="blas"`` (default): -P log(Q)^T by blocks of BLAS matrix products,
@@ -164,8 +182,10 @@ def pairwise_cross_entropy(P, Q, *, base=None, normalize=False, invalid="raise",
                       n_threads, method)
 
 
-def pairwise_kl_divergence(P, Q, *, base=None, normalize=False, invalid="raise", out=None, n_threads=None,
-                           method="blas"):
+def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
+                           invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
+                           n_threads: int | None = None,
+                           method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
     """out[i, j] = KL(P[i] || Q[j]) = sum_k P[i,k] log(P[i,k] / Q[j,k]).
 
     ``method="blas"`` (default): the cross-entropy matrix minus H(P[i]) (fast;
@@ -176,8 +196,10 @@ def pairwise_kl_divergence(P, Q, *, base=None, normalize=False, invalid="raise",
                       n_threads, method)
 
 
-def pairwise_js_divergence(P, Q, *, distance=False, base=None, normalize=False, invalid="raise", out=None,
-                           n_threads=None, method="fast"):
+def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False, base: float | None = None,
+                           normalize: bool = False, invalid: Invalid = "raise",
+                           out: NDArray[np.float64] | None = None, n_threads: int | None = None,
+                           method: Literal["fast", "exact"] = "fast") -> NDArray[np.float64]:
     """out[i, j] = JS(P[i], Q[j]) (its square root with ``distance=True``, SciPy's
     ``cdist(P, Q, "jensenshannon")``): 0 <= JS <= log 2 for normalized rows, never NaN
     from rounding. Blocks of Q rows stay in cache while rows of P, split over threads,
@@ -200,4 +222,4 @@ def pairwise_js_divergence(P, Q, *, distance=False, base=None, normalize=False, 
 
 
 for _f in (pairwise_cross_entropy, pairwise_kl_divergence, pairwise_js_divergence):
-    _f.__doc__ += _DOC
+    _f.__doc__ += _DOC  # type: ignore[operator]  # (the functions above have docstrings)

@@ -18,12 +18,23 @@ product, the sum, plus temporaries of the batch's size): that is the cost
 the fused kernels avoid.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 import operator
 from functools import reduce
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatArray, FloatResult, Invalid
+
+    # terms(arrays, full shape, dtype) -> the per-row result
+    _Terms = Callable[[list[FloatArray], tuple[int, ...], np.dtype[Any]], ArrayLike]
 
 __all__ = [
     "softmax_cross_entropy",
@@ -41,12 +52,12 @@ _LN2 = math.log(2.0)
 # argument handling
 
 
-def _check_invalid(invalid):
+def _check_invalid(invalid: object) -> None:
     if not isinstance(invalid, str) or invalid not in ("raise", "nan"):
         raise ValueError(f"invalid must be 'raise' or 'nan', got {invalid!r}")
 
 
-def _log_of_base(base):
+def _log_of_base(base: object) -> float | None:
     """ln(base), or None for nats."""
     if base is None:
         return None
@@ -58,7 +69,7 @@ def _log_of_base(base):
     return math.log(b)
 
 
-def _as_float_array(x, name):
+def _as_float_array(x: ArrayLike, name: str) -> FloatArray:
     a = np.asarray(x)
     if a.dtype == np.float64 or a.dtype == np.float32:
         return a
@@ -67,14 +78,15 @@ def _as_float_array(x, name):
     raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
 
 
-def _normalize_axis(axis, ndim):
+def _normalize_axis(axis: int, ndim: int) -> int:
     axis = operator.index(axis)
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(axis, ndim)
     return axis % ndim
 
 
-def _prepare(values, names, axis):
+def _prepare(values: Sequence[ArrayLike], names: Sequence[str],
+             axis: int) -> tuple[list[FloatArray], tuple[int, ...], int, np.dtype[Any], int]:
     """Convert, align, move the distribution axis last, check lengths and batch shapes.
 
     NumPy's rule: shapes are aligned on the right (leading axes of length 1
@@ -83,7 +95,7 @@ def _prepare(values, names, axis):
     distribution axis last, batch shape, K, dtype, the axis's position).
     """
     arrays = [_as_float_array(v, n) for v, n in zip(values, names)]
-    dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+    dtype: type[np.floating[Any]] = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
     for a, name in zip(arrays, names):
         if a.ndim == 0:
             raise ValueError(f"{name} must have at least one dimension (the distribution axis)")
@@ -109,7 +121,8 @@ def _prepare(values, names, axis):
     return moved, batch_shape, k, np.dtype(dtype), ax
 
 
-def _maybe_normalize(arrays, normalize):
+def _maybe_normalize(arrays: list[FloatArray],
+                     normalize: bool) -> tuple[list[FloatArray], list[FloatArray] | None]:
     """Divide each distribution by its sum; returns (arrays, sums or None)."""
     if not normalize:
         return arrays, None
@@ -117,17 +130,19 @@ def _maybe_normalize(arrays, normalize):
     return [a / s for a, s in zip(arrays, sums)], sums
 
 
-def _looks_valid(a):
+def _looks_valid(a: FloatArray) -> bool:
     """One cheap reduction pair, no temporaries: no negative, NaN or inf value."""
     return a.size == 0 or bool(np.min(a) >= 0 and np.max(a) < np.inf)
 
 
-def _bad_rows(a):
+def _bad_rows(a: FloatArray) -> NDArray[np.bool_]:
     """Exact per-distribution flag (only computed when something looked wrong)."""
     return ~np.all((a >= 0) & (a < np.inf), axis=-1)
 
 
-def _find_invalid(result, arrays, names, explicit, sums, batch_shape, invalid):
+def _find_invalid(result: NDArray[Any], arrays: Sequence[FloatArray], names: Sequence[str],
+                  explicit: Sequence[int], sums: Sequence[FloatArray] | None, batch_shape: tuple[int, ...],
+                  invalid: str) -> NDArray[np.bool_] | None:
     """Screen for invalid distributions; raise, or return the NaN mask (or None).
 
     Arguments not listed in `explicit` make every result they touch NaN or
@@ -166,7 +181,8 @@ def _find_invalid(result, arrays, names, explicit, sums, batch_shape, invalid):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _finish(result, dtype, log_base, keepdims, out_axis):
+def _finish(result: ArrayLike, dtype: np.dtype[Any], log_base: float | None, keepdims: bool,
+            out_axis: int) -> FloatResult:
     result = np.asarray(result, dtype=dtype)
     if log_base is not None:
         result = np.asarray(result / log_base, dtype=dtype)
@@ -175,7 +191,8 @@ def _finish(result, dtype, log_base, keepdims, out_axis):
     return result[()] if result.ndim == 0 else result
 
 
-def _reduce_measure(values, names, explicit, terms, axis, base, normalize, keepdims, invalid):
+def _reduce_measure(values: Sequence[ArrayLike], names: Sequence[str], explicit: Sequence[int], terms: _Terms,
+                    axis: int, base: float | None, normalize: bool, keepdims: bool, invalid: str) -> FloatResult:
     """Shared driver of the four reductions; `terms(arrays, shape, dtype)` -> per-row result."""
     _check_invalid(invalid)
     log_base = _log_of_base(base)
@@ -197,7 +214,7 @@ def _reduce_measure(values, names, explicit, terms, axis, base, normalize, keepd
 # the measures: each term array is built in place in one temporary
 
 
-def _entropy_terms(xs, shape, dtype):
+def _entropy_terms(xs: list[FloatArray], shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatResult:
     (p,) = xs
     # where=p != 0 (not p > 0): a negative p then gives log -> NaN, so invalid
     # input shows in the result without a separate validation pass.
@@ -206,14 +223,14 @@ def _entropy_terms(xs, shape, dtype):
     return 0.0 - t.sum(axis=-1)  # 0.0 - x, not -x: a row of zeros and ones gives +0.0, not -0.0
 
 
-def _cross_entropy_terms(xs, shape, dtype):
+def _cross_entropy_terms(xs: list[FloatArray], shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatResult:
     p, q = xs
     t = np.log(q, out=np.zeros(shape, dtype), where=p != 0)  # q == 0 < p -> -inf
     t *= p
     return 0.0 - t.sum(axis=-1)
 
 
-def _kl_terms(xs, shape, dtype):
+def _kl_terms(xs: list[FloatArray], shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatResult:
     p, q = xs
     # One divide and one log per element (not log p - log q); p == 0 -> log 1 * 0 = 0.
     r = np.divide(p, q, out=np.ones(shape, dtype), where=p != 0)
@@ -222,7 +239,7 @@ def _kl_terms(xs, shape, dtype):
     return r.sum(axis=-1)
 
 
-def _js_half(x, s, shape, dtype):
+def _js_half(x: FloatArray, s: FloatArray, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
     # x log(2x / (x + y)): the ratio x/s <= 1 is doubled exactly, so a
     # subnormal x cannot make the mixture 0 (as (x + y) / 2 could).
     r = np.divide(x, s, out=np.ones(shape, dtype), where=x != 0)
@@ -232,7 +249,7 @@ def _js_half(x, s, shape, dtype):
     return r
 
 
-def _js_terms(xs, shape, dtype):
+def _js_terms(xs: list[FloatArray], shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatResult:
     p, q = xs
     s = p + q
     t = _js_half(p, s, shape, dtype)
@@ -245,7 +262,8 @@ def _js_terms(xs, shape, dtype):
 # public functions
 
 
-def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise"):
+def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+            keepdims: bool = False, invalid: Invalid = "raise") -> FloatResult:
     """Shannon entropy H(p) = -sum_i p_i log p_i -- the NumPy baseline.
 
     Plain NumPy, vectorized over the whole batch; the reference the compiled
@@ -262,7 +280,8 @@ def entropy(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="
     )
 
 
-def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise"):
+def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
+                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise") -> FloatResult:
     """Cross-entropy H(p, q) = -sum_i p_i log q_i -- the NumPy baseline.
 
     Plain NumPy, vectorized over the whole batch (the benchmark baseline,
@@ -282,7 +301,8 @@ def cross_entropy(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
     )
 
 
-def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise"):
+def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
+                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise") -> FloatResult:
     """Kullback-Leibler divergence D(p || q) = sum_i p_i log(p_i / q_i) -- the NumPy baseline.
 
     Plain NumPy, vectorized over the whole batch (the benchmark baseline,
@@ -301,8 +321,9 @@ def kl_divergence(p, q, *, axis=-1, base=None, normalize=False, keepdims=False, 
 
 
 def js_divergence(
-    p, q, *, distance=False, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise"
-):
+    p: ArrayLike, q: ArrayLike, *, distance: bool = False, axis: int = -1, base: float | None = None,
+    normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise"
+) -> FloatResult:
     """Jensen-Shannon divergence -- the NumPy baseline.
 
     JSD(p, q) = 1/2 D(p || m) + 1/2 D(q || m) with m = (p + q) / 2;
@@ -322,7 +343,8 @@ def js_divergence(
     return np.sqrt(result) if distance else result
 
 
-def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid="raise"):
+def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+              keepdims: bool = False, invalid: Invalid = "raise") -> FloatArray:
     """Surprisal (self-information) -log p_i, elementwise -- the NumPy baseline.
 
     The result has p's shape (``keepdims`` is accepted and ignored);
@@ -347,7 +369,7 @@ def surprisal(p, *, axis=-1, base=None, normalize=False, keepdims=False, invalid
     return np.moveaxis(np.asarray(result, dtype=dtype), -1, ax)
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> FloatArray:
     """Cross-entropy of softmax(logits) (last axis) against integer labels, per row.
 
     The textbook stable form a NumPy user writes: m = max, log-sum-exp of

@@ -158,14 +158,17 @@ def test_reductions_are_lazy_scalars_that_combine_across_chunks():
 @pytest.fixture(scope="module")
 def client():
     from distributed import Client, LocalCluster
+    saved = dict(os.environ)        # distributed sets OMP_NUM_THREADS=1 etc. in *this* process's environment
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, memory_limit="2GiB", silence_logs=50)
+                               dashboard_address="127.0.0.1:0", memory_limit="2GiB", silence_logs=50)
     c = Client(cluster)
     yield c
     c.close()
     cluster.close()
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.mark.parametrize("name,lazy,eager", [c for c in CASES if c[0] in (

@@ -206,11 +206,13 @@ def test_knn_entropy_errors():
 
 # --- knn_mutual_information ------------------------------------------------------------------
 
-sk_mi = pytest.importorskip("sklearn.feature_selection._mutual_info")
+@pytest.fixture(scope="module")
+def sk_mi():
+    return pytest.importorskip("sklearn.feature_selection._mutual_info")
 
 
 @pytest.mark.parametrize("n,k,rho", [(10, 3, 0.5), (200, 1, 0.0), (1000, 3, 0.9), (4000, 5, 0.3), (20000, 3, 0.6)])
-def test_ksg_matches_sklearn_compute_mi_cc(n, k, rho):
+def test_ksg_matches_sklearn_compute_mi_cc(sk_mi, n, k, rho):
     rng = np.random.default_rng(n + k)
     x = rng.standard_normal(n)
     y = rho * x + math.sqrt(1 - rho**2) * rng.standard_normal(n)
@@ -219,7 +221,7 @@ def test_ksg_matches_sklearn_compute_mi_cc(n, k, rho):
     assert ours >= 0.0
 
 
-def test_ksg_matches_mutual_info_regression():
+def test_ksg_matches_mutual_info_regression(sk_mi):
     from sklearn.feature_selection import mutual_info_regression
     rng = np.random.default_rng(8)
     n = 3000
