@@ -14,8 +14,11 @@
 # its lower distance bound is >= the current k-th distance; a count query adds whole boxes
 # that lie inside the radius. The bounds are computed with the same floating-point
 # operations as the point distances (differences, abs, max; squares summed in the same
-# order), so for the Chebyshev metric the counts are exact: a point is counted iff its
-# computed distance satisfies the test, as in scikit-learn's KDTree.
+# order), so for the Chebyshev metric (no multiplications) the counts are exact: a point is
+# counted iff its computed distance satisfies the test, as in scikit-learn's KDTree. For
+# squared Euclidean sums the compiler may contract c*c + s into an FMA differently in the
+# two places (and per SIMD build), so a bound can exceed a point's distance by an ulp: a
+# k-th distance may come out an ulp off, and radii agree across SIMD builds to ~1e-16.
 #
 # Ties at distance zero (duplicate points) are resolved in the drivers, see knn_radii and
 # ksg_counts. Included by _kernels.pxi (after _spacing.pxi, whose _radix_sort it uses).
@@ -27,6 +30,7 @@ cdef enum:
     KNN_CHEBYSHEV = 1
     KT_LEAF = 16
     KT_STACK = 144          # > 2 * (max depth 63) + 2
+    KT_SORTED_K = 12        # up to this k a sorted array, above it a binary heap
 
 KNN_METRICS = {"euclidean": KNN_EUCLIDEAN, "chebyshev": KNN_CHEBYSHEV}
 
@@ -194,16 +198,17 @@ cdef void _kt_build(KTree* t, int nt) noexcept nogil:
             _kt_box(t, i)
 
 
-cdef int _kt_from(KTree* t, const double[:, :] pts, Py_ssize_t col0, Py_ssize_t d, double scale,
+cdef int _kt_from(KTree* t, const double[:, :] pts, Py_ssize_t col0, Py_ssize_t d, double s1, double s2,
                   int nt) noexcept nogil:
-    """A tree over columns col0 .. col0 + d - 1 of pts times scale (a power of two: exact);
+    """A tree over columns col0 .. col0 + d - 1 of pts times s1 * s2 (powers of two, applied one
+    after the other so that neither factor overflows; exact unless a product is subnormal);
     -1 when out of memory."""
     cdef Py_ssize_t n = pts.shape[0], i, j
     if _kt_alloc(t, n, d) != 0:
         return -1
     for i in range(n):
         for j in range(d):
-            t.x[i * d + j] = pts[i, col0 + j] * scale
+            t.x[i * d + j] = (pts[i, col0 + j] * s1) * s2
     _kt_build(t, nt)
     return 0
 
@@ -267,12 +272,31 @@ cdef inline double _kt_boxmax(const KTree* t, Py_ssize_t node, const double* q, 
 
 # --- queries ------------------------------------------------------------------------------
 
+cdef inline void _heap_replace_top(double* h, Py_ssize_t k, double v) noexcept nogil:
+    """h[0:k] a binary max-heap: replace its largest element by v (<= it) and sift down."""
+    cdef Py_ssize_t i = 0, c
+    while True:
+        c = 2 * i + 1
+        if c >= k:
+            break
+        if c + 1 < k and h[c + 1] > h[c]:
+            c += 1
+        if h[c] <= v:
+            break
+        h[i] = h[c]
+        i = c
+    h[i] = v
+
+
 cdef double _kt_knn(const KTree* t, const double* q, Py_ssize_t self_row, Py_ssize_t k, int metric,
                     double* heap, Py_ssize_t* stk, double* stkd) noexcept nogil:
     """The k-th smallest distance from q to the points other than row self_row (-1: none
-    excluded); heap: k doubles of scratch (ascending distances on return)."""
+    excluded); heap: k doubles of scratch. The k best distances are kept in a sorted array
+    for k <= KT_SORTED_K (a few shifts per accepted candidate), else in a binary max-heap
+    (O(log k) per candidate: large k stays O(n k log k) overall)."""
     cdef Py_ssize_t i, j, m, top, node, l, d = t.d
-    cdef double bd, dist, dl, dr
+    cdef double bd, dist, dl, dr, worst = INFINITY
+    cdef bint sorted_k = k <= KT_SORTED_K
     for i in range(k):
         heap[i] = INFINITY
     stk[0] = 0
@@ -281,17 +305,22 @@ cdef double _kt_knn(const KTree* t, const double* q, Py_ssize_t self_row, Py_ssi
     while top > 0:
         top -= 1
         node = stk[top]
-        if stkd[top] >= heap[k - 1]:
+        if stkd[top] >= worst:
             continue
         if node >= t.first_leaf:
             for j in range(t.start[node], t.end[node]):
                 dist = _kt_dist(q, t.x + j * d, d, metric)
-                if dist < heap[k - 1] and j != self_row:
-                    m = k - 1
-                    while m > 0 and heap[m - 1] > dist:
-                        heap[m] = heap[m - 1]
-                        m -= 1
-                    heap[m] = dist
+                if dist < worst and j != self_row:
+                    if sorted_k:
+                        m = k - 1
+                        while m > 0 and heap[m - 1] > dist:
+                            heap[m] = heap[m - 1]
+                            m -= 1
+                        heap[m] = dist
+                        worst = heap[k - 1]
+                    else:
+                        _heap_replace_top(heap, k, dist)
+                        worst = heap[0]
         else:
             l = 2 * node + 1
             dl = _kt_boxmin(t, l, q, metric)
@@ -307,7 +336,7 @@ cdef double _kt_knn(const KTree* t, const double* q, Py_ssize_t self_row, Py_ssi
                 stk[top + 1] = l + 1
                 stkd[top + 1] = dr
             top += 2
-    return heap[k - 1]
+    return worst
 
 
 cdef Py_ssize_t _kt_count(const KTree* t, const double* q, double r, bint inclusive, int metric,
@@ -415,15 +444,20 @@ cdef inline Py_ssize_t _knn_chunk(Py_ssize_t n, int nt) noexcept nogil:
     return c
 
 
-def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double scale, double[::1] radius, Py_ssize_t[::1] kk,
+def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double s1, double s2, double[::1] radius,
+              Py_ssize_t[::1] kk,
               int n_threads):
     """For every point (in an order of the tree, not the input's), the distance to its k-th
     nearest other point (radius) and kk = k; where that distance is 0 (k or more other points
     coincide with it), radius = the distance to the nearest point that does not coincide and
     kk = 1 + the number of points that do (the k_i-th neighbour is then that point: the
-    estimator stays finite); radius = inf when every point coincides. Distances are those
-    of the points times scale (a power of two, chosen by the caller so that no difference
-    or square overflows or underflows); Euclidean radii are distances, not squares."""
+    estimator stays finite); radius = inf when every point coincides with this one, NaN when
+    (Euclidean) distinct points are at a squared distance that underflows to 0. Points
+    coincide when their computed distance is 0. Distances are those of the points times
+    s1 * s2 (powers of two chosen by the caller: for Euclidean distances so that the largest
+    coordinate is ~2^500, where no square of a difference overflows and only differences
+    below ~2^-1037 of the largest coordinate underflow); Euclidean radii are distances, not
+    squares."""
     cdef Py_ssize_t n = pts.shape[0], d = pts.shape[1], i, ch
     cdef KTree t
     cdef int nt, bad = 0
@@ -444,8 +478,11 @@ def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double scale, do
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     nt = _effective_threads(n * (k + 8) * d, n_threads)
     ch = _knn_chunk(n, nt)
+    heap = NULL
+    stk = NULL
+    stkd = NULL
     with nogil:
-        if _kt_from(&t, pts, 0, d, scale, nt) != 0:
+        if _kt_from(&t, pts, 0, d, s1, s2, nt) != 0:
             bad = 1
         else:
             with parallel(num_threads=nt):
@@ -462,6 +499,11 @@ def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double scale, do
                     kk[i] = k
                     if r == 0.0:
                         kk[i] = _kt_count(&t, t.x + i * d, 0.0, True, metric, stk)
+                        if metric == KNN_EUCLIDEAN and kk[i] != _kt_count(&t, t.x + i * d, 0.0, True,
+                                                                         KNN_CHEBYSHEV, stk):
+                            # distinct points whose squared distance underflowed: NaN (caller raises)
+                            radius[i] = NAN
+                            continue
                         r = _kt_nearest_distinct(&t, t.x + i * d, metric, stk, stkd)
                     if metric == KNN_EUCLIDEAN:
                         r = sqrt(r)
@@ -474,7 +516,7 @@ def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double scale, do
         raise MemoryError("no memory for the k-d tree or its query buffers")
 
 
-def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double scale, Py_ssize_t[::1] kk,
+def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double s1, double s2, Py_ssize_t[::1] kk,
                Py_ssize_t[::1] nx, Py_ssize_t[::1] ny, int n_threads):
     """The counts of the KSG estimator (algorithm 1) for the points xy = [x | y] (x: the first
     dx columns), in an order of the joint tree: eps = the Chebyshev distance to the k-th
@@ -482,7 +524,8 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double scale,
     closer than eps in x / in y (as scikit-learn's radius nextafter(eps, 0), inclusive), kk = k.
     Where eps = 0 (k or more other points coincide in the joint space): kk = how many do,
     nx / ny = how many other points coincide in x / in y (Gao et al. 2017). The points are
-    multiplied by scale (a power of two) first: the counts do not change."""
+    multiplied by s1 * s2 (powers of two; 1 unless a coordinate reaches 2^1022, where a
+    difference could overflow) first: the counts do not change."""
     cdef Py_ssize_t n = xy.shape[0], D = xy.shape[1], dy = D - dx, i, ch
     cdef KTree tj, tx, ty
     cdef double* sx = NULL
@@ -508,8 +551,11 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double scale,
     _kt_init(&tj)
     _kt_init(&tx)
     _kt_init(&ty)
+    heap = NULL
+    stk = NULL
+    stkd = NULL
     with nogil:
-        if _kt_from(&tj, xy, 0, D, scale, nt) != 0:
+        if _kt_from(&tj, xy, 0, D, s1, s2, nt) != 0:
             bad = 1
         # marginals: a sorted copy in one dimension, else a tree
         if not bad and dx == 1:
@@ -520,7 +566,7 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double scale,
                 for i in range(n):
                     sx[i] = tj.x[i * D]
                 _radix_sort(sx, sx + n, n)
-        elif not bad and _kt_from(&tx, xy, 0, dx, scale, nt) != 0:
+        elif not bad and _kt_from(&tx, xy, 0, dx, s1, s2, nt) != 0:
             bad = 1
         if not bad and dy == 1:
             sy = <double*>malloc(2 * n * sizeof(double) + 8)
@@ -530,7 +576,7 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double scale,
                 for i in range(n):
                     sy[i] = tj.x[i * D + dx]
                 _radix_sort(sy, sy + n, n)
-        elif not bad and _kt_from(&ty, xy, dx, dy, scale, nt) != 0:
+        elif not bad and _kt_from(&ty, xy, dx, dy, s1, s2, nt) != 0:
             bad = 1
         if not bad:
             with parallel(num_threads=nt):

@@ -80,13 +80,25 @@ def _max_abs(X: NDArray[np.float64], name: str) -> float:
     return m
 
 
-def _pow2_scale(m: float) -> float:
-    """A power of two s with m * s well inside the range where differences and their squares
-    neither overflow nor underflow (s = 1 for |x| in [2^-500, 2^500])."""
+def _pow2_exponent(m: float, metric: str) -> int:
+    """e such that the points times 2^e keep every computed distance finite and exact enough.
+
+    Euclidean: the largest magnitude m goes to ~2^500, so no square of a difference overflows
+    and only differences below ~2^-1037 m underflow (and the point values themselves stay
+    exact unless they are below ~2^-1500 m). Chebyshev (also KSG): differences are exact
+    unless they overflow, so 2^0 unless m reaches 2^1022."""
     if m == 0.0:
-        return 1.0
-    e = math.frexp(m)[1]
-    return math.ldexp(1.0, -e) if (e > 500 or e < -500) else 1.0
+        return 0
+    E = math.frexp(m)[1]                       # m = f 2^E, 0.5 <= f < 1
+    if metric == "euclidean":
+        return 500 - E
+    return 1022 - E if E > 1022 else 0
+
+
+def _pow2_factors(e: int) -> tuple[float, float]:
+    """2^e as two factors that are each representable (|e| can exceed 1023)."""
+    e1 = e // 2
+    return math.ldexp(1.0, e1), math.ldexp(1.0, e - e1)
 
 
 def _mean_digamma(counts: NDArray[np.intp], n: int) -> float:
@@ -132,8 +144,12 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     only, the first neighbour order k_i > k - 1 at a nonzero distance: psi(k_i) and that
     distance enter the sum (the estimator stays finite; duplicates lower it, as a point
     mass would). If every point coincides the entropy is that of a point mass (-inf) and
-    ValueError is raised. Points are scaled by a power of two internally when their
-    magnitude is beyond 2^+-500, so no distance overflows; the result is corrected exactly.
+    ValueError is raised. Points are scaled by a power of two internally (Euclidean: the
+    largest magnitude to ~2^500; Chebyshev: only beyond 2^1022), so no distance overflows;
+    the result is corrected exactly. Euclidean distances below ~2^-1037 times the largest
+    magnitude underflow (their squares do): where that would merge distinct points into
+    duplicates, ValueError is raised (use ``metric="chebyshev"``, whose differences are exact).
+    Integers above 2^53 are rounded to float64.
     """
     lb = _log_base(base)
     nt = _threads(n_threads)
@@ -143,14 +159,19 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     X = _points(points, "points")
     n, d = X.shape
     k = _check_k(k, n, "points")
-    s = _pow2_scale(_max_abs(X, "points"))
+    e = _pow2_exponent(_max_abs(X, "points"), metric)
     r = np.empty(n, dtype=np.float64)
     kk = np.empty(n, dtype=np.intp)
-    _k.knn_radii(X, k, _METRICS[metric], s, r, kk, nt)
-    if np.isinf(r[0]):
-        raise ValueError("all points coincide: the differential entropy of a point mass is -inf")
+    _k.knn_radii(X, k, _METRICS[metric], *_pow2_factors(e), r, kk, nt)
+    if not np.isfinite(r).all():
+        if np.isnan(r).any():
+            bad = int(np.flatnonzero(np.isnan(r)).size)
+            raise ValueError(f"{bad} points have distinct neighbours closer than the squared Euclidean distance "
+                             "resolves (differences below ~2^-1037 of the largest coordinate): use "
+                             "metric='chebyshev' (exact differences) or rescale the data")
+        raise ValueError("all points coincide (a point mass: the differential entropy is -inf)")
     h = (float(_digamma(float(n))) - _mean_digamma(kk, n) + _log_unit_ball(d, metric)
-         + d * (float(np.sum(np.log(r))) / n - math.log(s)))
+         + d * (float(np.sum(np.log(r))) / n - e * math.log(2.0)))
     return float(h / lb)
 
 
@@ -203,12 +224,14 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
         raise ValueError(f"x and y must hold the same number of samples, got {X.shape[0]} and {Y.shape[0]}")
     n, dx = X.shape
     k = _check_k(k, n, "samples")
+    if not isinstance(clip, (bool, np.bool_)):
+        raise TypeError(f"clip must be True or False, got {clip!r}")
     XY = np.concatenate([X, Y], axis=1)
-    s = _pow2_scale(max(_max_abs(X, "x"), _max_abs(Y, "y")))
+    e = _pow2_exponent(max(_max_abs(X, "x"), _max_abs(Y, "y")), "chebyshev")
     kk = np.empty(n, dtype=np.intp)
     nx = np.empty(n, dtype=np.intp)
     ny = np.empty(n, dtype=np.intp)
-    _k.ksg_counts(XY, dx, k, s, kk, nx, ny, nt)
+    _k.ksg_counts(XY, dx, k, *_pow2_factors(e), kk, nx, ny, nt)
     mi = (float(_digamma(float(n))) + _mean_digamma(kk, n)
           - _mean_digamma(nx + 1, n) - _mean_digamma(ny + 1, n))
     if clip:

@@ -188,6 +188,9 @@ def _slow(x):
 
 
 def test_worker_killed_mid_computation_is_recovered(client):
+    # the workers cannot import this test module: ship _slow by value
+    cloudpickle = pytest.importorskip("cloudpickle")
+    cloudpickle.register_pickle_by_value(sys.modules[_slow.__module__])
     X = RNG.random((4000, 64))
     lazy = fi.kl_divergence(da.from_array(X, chunks=(100, 64)).map_blocks(_slow), X[::-1].copy(), normalize=True)
     total = lazy.sum()
@@ -196,7 +199,7 @@ def test_worker_killed_mid_computation_is_recovered(client):
     time.sleep(1.0)                                # some blocks done, most still to run
     assert not fut.done()
     os.kill(pids[0], signal.SIGKILL)               # the nanny restarts it; its tasks are recomputed
-    v = fut.result(timeout=120)
+    v = fut.result(timeout=240)
     assert v == pytest.approx(float(np.sum(fi.kl_divergence(X, X[::-1], normalize=True))), rel=1e-12)
     deadline = time.time() + 60
     while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline:

@@ -304,3 +304,54 @@ def test_ksg_errors_and_no_mutation():
         fi.knn_mutual_information(x, y, k=100)
     with pytest.raises(TypeError, match="real"):
         fi.knn_mutual_information(x.astype(object), y)
+
+
+# --- regressions from the review of the k-d tree (each failed before its fix) ----------------
+
+@pytest.mark.parametrize("x", [
+    [0.0, 1e-170, 1.0, 2.0, 3.5],                            # a square that underflowed to 0
+    np.r_[np.random.default_rng(1).standard_normal(300), 1e300],   # scaled-down bulk lost
+    [2.0**-486, 2.0**-486 + 2.0**-538, 2.0**-486 + 2.0**-537],     # non-transitive "coincidence"
+    [0.0, 5e-324, 1e-323, 2e-323, 4e-323],                   # subnormal data: no OverflowError
+    np.array([0, 1, 2, 3, 5]) * 1e-310,
+    np.r_[np.random.default_rng(2).standard_normal(300) * 1e-24, 1e300],
+])
+def test_knn_entropy_extreme_magnitudes_one_dimension(x):
+    # in one dimension the Euclidean and Chebyshev distances are the same numbers (and
+    # log V_1 = log 2 for both): the two metrics must agree; both must match the brute force
+    X = np.asarray(x, dtype=float)[:, None]
+    c = fi.knn_entropy(X, k=1, metric="chebyshev")
+    if np.ptp(X[:-1]) < 1e-320 * np.abs(X).max():
+        # beyond what squared distances resolve: a clear error, not a silently wrong number
+        with pytest.raises(ValueError, match="chebyshev"):
+            fi.knn_entropy(X, k=1)
+    else:
+        e = fi.knn_entropy(X, k=1)
+        assert math.isfinite(e) and e == pytest.approx(c, rel=1e-12, abs=1e-12)
+    D = np.abs(X - X.T)                                    # exact differences, no squares
+    np.fill_diagonal(D, np.inf)
+    r = D.min(axis=1)
+    brute = digamma(len(X)) - digamma(1) + math.log(2.0) + float(np.mean(np.log(r)))
+    assert c == pytest.approx(brute, rel=1e-12, abs=1e-12)
+
+
+def test_ksg_tiny_values_beside_a_huge_one_are_not_merged():
+    rng = np.random.default_rng(14)
+    g = rng.standard_normal(500)
+    x = np.r_[g * 1e-23, 1e300]
+    y = np.r_[g + rng.standard_normal(500), 0.0] * 1e-23
+    assert fi.knn_mutual_information(x, y, k=3, clip=False) == pytest.approx(_ksg_brute(x, y, 3), rel=1e-12)
+    tiny = np.arange(10) * 5e-324
+    assert math.isfinite(fi.knn_mutual_information(tiny, tiny[::-1], k=2))
+    with pytest.raises(TypeError, match="clip"):
+        fi.knn_mutual_information(x, y, clip="no")
+
+
+@pytest.mark.parametrize("n,k", [(400, 13), (400, 200), (300, 299)])
+def test_large_k_binary_heap_path(n, k):
+    X = np.random.default_rng(n + k).standard_normal((n, 2))
+    assert fi.knn_entropy(X, k=k) == pytest.approx(_kl_ckdtree(X, k), rel=1e-12)
+    assert fi.knn_entropy(X, k=k, metric="chebyshev") == pytest.approx(_kl_ckdtree(X, k, "chebyshev"), rel=1e-12)
+    y = X[:, 0] + X[:, 1]
+    assert fi.knn_mutual_information(X[:, 0], y, k=k, clip=False) == pytest.approx(
+        _ksg_brute(X[:, 0], y, k), rel=1e-12, abs=1e-12)
