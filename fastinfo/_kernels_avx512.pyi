@@ -151,13 +151,14 @@ def general_rows(
 def expected_mutual_info(a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int) -> float: ...
 def spacing_sort_rows(method: int, x: _F64, m: int, out: _F64, n_threads: int) -> None: ...
 def knn_radii(
-    pts: _F64, k: int, metric: int, scale: float, radius: _F64, kk: _Intp, n_threads: int
+    pts: _F64, k: int, metric: int, s1: float, s2: float, radius: _F64, kk: _Intp, n_threads: int
 ) -> None: ...
 def ksg_counts(
     xy: _F64,
     dx: int,
     k: int,
-    scale: float,
+    s1: float,
+    s2: float,
     kk: _Intp,
     nx: _Intp,
     ny: _Intp,

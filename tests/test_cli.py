@@ -191,7 +191,10 @@ def test_ctrl_c_leaves_no_partial_file(big, tmp_path):
     env = dict(os.environ, PYTHONPATH=PKG_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-m", "fastinfo", "score", str(big), "--measure",
                              "softmax_entropy", "--chunk-rows", "1", "--threads", "1", "-o", str(out)],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env)
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
+                            # a test run started in the background of a non-interactive shell
+                            # ignores SIGINT, and children inherit that: restore the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # interrupt it in the middle of scoring: once its temporary output exists (64 000
     # one-row chunks take seconds), not while Python is still starting up
     deadline = time.monotonic() + 60
