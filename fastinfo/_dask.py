@@ -159,7 +159,6 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
     keepdims = bool(args.get("keepdims", False)) if spec.keepdims else False
     if keepdims and red != "none":
         raise ValueError("keepdims and out apply to reduction='none' only")
-    n_threads = args.get("n_threads", None)
     kw = {k: v for k, v in args.items() if k not in names and k not in ("out", "keepdims", "reduction")}
     if "n_threads" in kw and kw["n_threads"] is None:
         kw["n_threads"] = 1
@@ -201,8 +200,8 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
     total = res.astype(np.float64).sum()
     if red == "sum":
         return total.astype(out_dtype)
-    den = spec.mean_denominator(bound) if spec.mean_denominator else res.size
-    return (total / den).astype(out_dtype)
+    den = spec.mean_denominator(bound) if spec.mean_denominator else None
+    return (total / (res.size if den is None else den)).astype(out_dtype)
 
 
 # --- the specifications of the public functions ------------------------------------------------
@@ -219,7 +218,7 @@ def _ce_denominator(bound: inspect.BoundArguments) -> Any:
     a = bound.arguments
     T = da.asarray(a["target"])
     if T.dtype.kind == "f":
-        return T.size // T.shape[a["axis"]] if T.ndim else 1
+        return None                    # soft targets: the mean over the rows, as the NumPy path
     ii, w = a["ignore_index"], a["weight"]
     w = None if w is None else np.asarray(w, dtype=np.float64)
 
