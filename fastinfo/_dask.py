@@ -22,8 +22,9 @@ Choices:
 * ``out=`` is refused (a lazy result has no buffer to write into).
 * ``invalid="raise"``: the error surfaces at ``compute()``, from the block that
   holds the bad row; its message gives the block's first batch index.
-* Global estimators (label scores, kNN estimators, the pairwise matrices'
-  BLAS method) are not batched functions: they take NumPy arrays.
+* The pairwise matrices take Dask P and/or Q: a lazy (N, M) array in blocks of P's rows x
+  Q's rows. Global estimators (label scores, contingency tables, kNN estimators) are not
+  batched functions: they take NumPy arrays.
 """
 
 from __future__ import annotations
@@ -202,6 +203,50 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
         return total.astype(out_dtype)
     den = spec.mean_denominator(bound) if spec.mean_denominator else None
     return (total / (res.size if den is None else den)).astype(out_dtype)
+
+
+def pairwise_aware(func: F) -> F:
+    """Decorator of the pairwise matrices: Dask P (N, K) and/or Q (M, K) give a lazy (N, M)
+    array chunked as P's rows x Q's rows (each block the NumPy call on a block of rows of each)."""
+    @functools.wraps(func)
+    def wrapper(P: Any, Q: Any, **kwargs: Any) -> Any:
+        if is_dask(P) or is_dask(Q):
+            return _apply_pairwise(func, P, Q, kwargs)
+        return func(P, Q, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def _apply_pairwise(func: Callable[..., Any], P: Any, Q: Any, kwargs: dict[str, Any]) -> Any:
+    import importlib
+    da: Any = importlib.import_module("dask.array")
+    if kwargs.get("out") is not None:
+        raise TypeError(f"{func.__name__}: out= is not supported with Dask arrays (the result is lazy)")
+    A = [da.asarray(P), da.asarray(Q)]
+    for i, name in enumerate(("P", "Q")):
+        if A[i].ndim != 2:
+            raise ValueError(f"{func.__name__}: {name} must be 2-D (rows x distribution), got shape {A[i].shape}")
+        if A[i].dtype.kind not in "biuf":
+            raise TypeError(f"{func.__name__}: {name} must hold real numbers, got dtype {A[i].dtype}")
+        if len(A[i].chunks[1]) > 1:
+            warnings.warn(f"{func.__name__}: the distribution axis of {name} was split into several Dask "
+                          f"chunks; rechunking it into one chunk (chunk along the rows only to avoid this)",
+                          da.PerformanceWarning, stacklevel=3)
+            A[i] = A[i].rechunk({1: -1})
+    if A[0].shape[1] != A[1].shape[1]:
+        raise ValueError(f"{func.__name__}: P and Q must have the same number of columns, "
+                         f"got {A[0].shape[1]} and {A[1].shape[1]}")
+    kw = dict(kwargs)
+    if kw.get("n_threads") is None:
+        kw["n_threads"] = 1
+
+    def block(p: Any, q: Any) -> Any:
+        try:
+            return func(p, q, **kw)
+        except (ValueError, IndexError) as e:
+            raise type(e)(f"{e} (in a Dask block: row numbers count within the block)") from None
+
+    return da.blockwise(block, "ij", A[0], "ik", A[1], "jk", dtype=np.float64, concatenate=True,
+                        meta=np.empty((0, 0), dtype=np.float64))
 
 
 # --- the specifications of the public functions ------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 import numpy as np
 
 from ._dispatch import kernels as _k
+from . import _dask as _dk
 from ._measures import (_F32, _F64, _as_array, _check_out, _log_base, _nan_mode, _threads, entropy)
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float
     return _blas(fname, P, Q, base, normalize, invalid, out, n_threads, kl=measure == "kl_divergence")
 
 
+@_dk.pairwise_aware
 def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
@@ -182,6 +184,7 @@ def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
                       n_threads, method)
 
 
+@_dk.pairwise_aware
 def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
@@ -196,6 +199,7 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
                       n_threads, method)
 
 
+@_dk.pairwise_aware
 def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False, base: float | None = None,
                            normalize: bool = False, invalid: Invalid = "raise",
                            out: NDArray[np.float64] | None = None, n_threads: int | None = None,

@@ -116,6 +116,16 @@ def test_threaded_scheduler_matches_numpy(name, lazy, eager):
     _check(res, eager())
 
 
+@pytest.mark.parametrize("name", ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence"])
+def test_pairwise_matrices(name):
+    f = getattr(fi, name)
+    Pn, Qn = P[:130] / P[:130].sum(1, keepdims=True), Q[:70] / Q[:70].sum(1, keepdims=True)
+    lazy = f(d(Pn, 40), d(Qn, 25))
+    assert isinstance(lazy, da.Array) and lazy.chunks == ((40, 40, 40, 10), (25, 25, 20))
+    np.testing.assert_allclose(lazy.compute(), f(Pn, Qn), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(f(d(Pn, 40), Qn).compute(), f(Pn, Qn), rtol=1e-12, atol=1e-15)
+
+
 def test_every_batched_public_function_has_a_case():
     batched = {"entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal", "logsumexp", "log_softmax",
                "softmax", "softmax_entropy", "softmax_cross_entropy", "softmax_kl_divergence",
