@@ -33,6 +33,7 @@ import numpy as np
 
 from ._counts import _digamma
 from ._dispatch import kernels as _k
+from ._gaussian import _real
 from ._measures import _log_base, _threads
 
 __all__ = ["knn_entropy", "knn_mutual_information"]
@@ -55,19 +56,15 @@ def _check_k(k: Any, n: int, what: str) -> int:
 
 
 def _points(a: ArrayLike, name: str) -> NDArray[np.float64]:
-    """(n, d) float64 samples from (n,) or (n, d) real input; finite, else ValueError naming the row."""
-    X = np.asarray(a)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    """(n, d) float64 samples from (n,) or (n, d) real input (finiteness: see _max_abs)."""
+    X = _real(a, name)                      # the real-dtype check and float64 view of the closed forms
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (n,) or (n, d), got shape {X.shape}")
     if X.shape[1] == 0:
         raise ValueError(f"{name} must have at least one coordinate, got shape {X.shape}")
-    if X.dtype != np.float64 or not X.dtype.isnative or not X.flags.aligned:
-        X = X.astype(np.float64)
-    return X
+    return X if X.flags.aligned else X.copy()
 
 
 def _max_abs(X: NDArray[np.float64], name: str) -> float:
