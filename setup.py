@@ -23,6 +23,10 @@ Environment variables:
   (default: every level the compiler can target).
 * ``FASTINFO_DEBUG=1`` -- turn Cython's bounds/wraparound/initialization checks
   back on and compile with ``-O0 -g``.
+* ``FASTINFO_SANITIZE=1`` -- the memory-safety build: AddressSanitizer and
+  UndefinedBehaviorSanitizer (plus float-to-integer cast overflow), ``-O1 -g``,
+  Cython's bounds/wraparound/initialization checks on. Python itself is not
+  instrumented, so load the runtime first: ``.ci/sanitize`` does all of it.
 """
 
 import os
@@ -50,6 +54,8 @@ SIMD_LEVELS = {
 }
 
 DEBUG = os.environ.get("FASTINFO_DEBUG", "") not in ("", "0")
+SANITIZE = os.environ.get("FASTINFO_SANITIZE", "") not in ("", "0")
+SANITIZE_FLAGS = ["-fsanitize=address,undefined,float-cast-overflow", "-fno-omit-frame-pointer"]
 
 
 def _log(msg):
@@ -142,8 +148,13 @@ class BuildExt(build_ext):
 
 def extensions():
     omp_c, omp_l = openmp_flags()
+    link = []
     if sys.platform == "win32":
         base = ["/O2"]
+    elif SANITIZE:
+        base = ["-O1", "-g"] + SANITIZE_FLAGS
+        link = SANITIZE_FLAGS
+        _log("sanitizer build: " + " ".join(SANITIZE_FLAGS) + ", Cython bounds checks on")
     elif DEBUG:
         base = ["-O0", "-g"]
     else:
@@ -157,17 +168,18 @@ def extensions():
             depends=["fastinfo/_kernels.pxi", "fastinfo/_logits.pxi", "fastinfo/_joint.pxi", "fastinfo/_pairwise.pxi", "fastinfo/_general.pxi", "fastinfo/_emi.pxi", "fastinfo/_spacing.pxi", "fastinfo/_knn.pxi", "fastinfo/_capi.pxi", "fastinfo/_fi_capi.h", "fastinfo/_fimath.h", "fastinfo/_fi_platform.h", "fastinfo/_fi_x512.h"],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=base + omp_c + SIMD_LEVELS[level],
-            extra_link_args=omp_l,
+            extra_link_args=omp_l + link,
         ))
     # the C-level API (cimport fastinfo.capi): calls through the kernel variant's table,
     # so it needs neither SIMD flags nor OpenMP itself
     exts.append(Extension("fastinfo.capi", ["fastinfo/capi.pyx"], include_dirs=["fastinfo"],
-                          depends=["fastinfo/capi.pxd", "fastinfo/_fi_capi.h"], extra_compile_args=base))
+                          depends=["fastinfo/capi.pxd", "fastinfo/_fi_capi.h"], extra_compile_args=base,
+                          extra_link_args=link))
     directives = {
         "language_level": 3,
-        "boundscheck": DEBUG,
-        "wraparound": DEBUG,
-        "initializedcheck": DEBUG,
+        "boundscheck": DEBUG or SANITIZE,
+        "wraparound": DEBUG or SANITIZE,
+        "initializedcheck": DEBUG or SANITIZE,
         "cdivision": True,
         "embedsignature": True,
     }
