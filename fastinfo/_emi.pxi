@@ -120,21 +120,33 @@ def expected_mutual_info(const double[::1] a, const double[::1] ca, const double
     if nt > R:
         nt = <int>R
     nt = fi_resolve_threads(nt)          # 1 in a child forked after a parallel call
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if nt > 1:
             for i in prange(R, num_threads=nt, schedule='static', chunksize=1):
-                rows[i] = _emi_row(a[i], &b[0], &cb[0], C, N)
+                if stop != NULL and stop.flag:
+                    continue
+                rows[i] = _emi_row(a[i], &b[0], &cb[0], C, N, stop)
         else:
             for i in range(R):
-                rows[i] = _emi_row(a[i], &b[0], &cb[0], C, N)
+                if stop != NULL and stop.flag:
+                    break
+                rows[i] = _emi_row(a[i], &b[0], &cb[0], C, N, stop)
+    fi_stop_raise(stop)
+    with nogil:
         for i in range(R):
             total += ca[i] * rows[i]
     return total
 
 
-cdef double _emi_row(double ai, const double* b, const double* cb, Py_ssize_t C, double N) noexcept nogil:
+cdef double _emi_row(double ai, const double* b, const double* cb, Py_ssize_t C, double N,
+                     fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t j
     cdef double s = 0.0
     for j in range(C):
+        # a cell's sum runs over up to min(ai, b[j]) counts: poll (fi_poll) every 64 cells
+        if stop != NULL and (j & 63) == 0 and fi_poll(stop, 64 * (<long long>ai + 1)):
+            break
         s += cb[j] * _emi_cell(ai, b[j], N)
     return s

@@ -15,7 +15,17 @@ static int fi_pool_started = 0;
 static int fi_forked_serial = 0;
 static int fi_last_threads = 0;
 
-static void fi_atfork_child(void) { if (fi_pool_started) fi_forked_serial = 1; }
+/* Python's main thread, where signal handlers run (see fi_poll below); the thread that forks
+ * becomes the main thread of the child. */
+static unsigned long fi_main_ident = 0;
+static inline void fi_set_main_thread(unsigned long ident) { fi_main_ident = ident; }
+
+static void fi_atfork_child(void)
+{
+    if (fi_pool_started)
+        fi_forked_serial = 1;
+    fi_main_ident = PyThread_get_thread_ident();
+}
 
 #if defined(_WIN32)
 static inline int fi_atfork_register(void) { return 0; }      /* no fork() */
@@ -43,10 +53,99 @@ static inline int fi_resolve_threads(int n)
 static inline int fi_openmp_enabled(void) { return 1; }
 /* Resolved at call time, so OMP_NUM_THREADS and threadpoolctl limits apply. */
 static inline int fi_max_threads(void) { return fi_forked_serial ? 1 : omp_get_max_threads(); }
+static inline int fi_thread_num(void) { return omp_get_thread_num(); }
 #else
 static inline int fi_openmp_enabled(void) { return 0; }
 static inline int fi_max_threads(void) { return 1; }
+static inline int fi_thread_num(void) { return 0; }
 #endif
+
+/* Ctrl-C during a long kernel call. Kernels run without the GIL, so Python's signal handlers
+ * cannot run until they return. A call made on Python's main thread therefore carries a
+ * fi_stop_t: every unit of work (a row, a block of a long row, a query) goes through
+ * fi_poll. The calling thread -- OpenMP thread 0 of every team the call forms -- counts its
+ * work; about every FI_POLL_WORK elements it reads the clock, and once FI_POLL_MS have passed
+ * since the call began (or since it last polled) it takes the GIL to run the pending handlers
+ * (PyErr_CheckSignals). If a handler raises (KeyboardInterrupt), the exception is kept, the
+ * flag makes every thread skip the rest of its work, and the entry point re-raises it once the
+ * threads have joined (fi_stop_raise). A handler that does not raise lets the call go on.
+ * So a call shorter than FI_POLL_MS never touches the GIL, and a longer one takes it ten times
+ * a second: when other Python threads keep the GIL busy, each take may wait up to the switch
+ * interval (5 ms), a few per cent of the main thread's time at worst. Calls on other threads
+ * get no fi_stop_t (NULL): Python handles signals on the main thread only. */
+#define FI_POLL_WORK (1LL << 20)
+#define FI_POLL_MS 100.0
+
+#if defined(_WIN32)
+#include <windows.h>
+static inline double fi_now_ms(void) { return (double)GetTickCount64(); }
+#else
+#include <time.h>
+static inline double fi_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+#endif
+
+typedef struct fi_stop {
+    volatile int flag;        /* a handler raised: skip the remaining work */
+    long long work;           /* work done by thread 0 since it last read the clock */
+    double last;              /* when the call began or thread 0 last polled (ms) */
+    PyObject *type, *value, *tb;
+} fi_stop_t;
+
+/* With the GIL held: s set up for a call, or NULL when the call cannot be interrupted. */
+static inline fi_stop_t *fi_stop_begin(fi_stop_t *s)
+{
+    s->flag = 0;
+    s->work = 0;
+    s->type = s->value = s->tb = NULL;
+    if (PyThread_get_thread_ident() != fi_main_ident)
+        return NULL;
+    s->last = fi_now_ms();
+    return s;
+}
+
+/* Without the GIL, from any thread: 1 once the call is to stop. */
+static int fi_poll(fi_stop_t *s, long long work)
+{
+    PyGILState_STATE g;
+    double now;
+    if (s == NULL)
+        return 0;
+    if (s->flag)
+        return 1;
+    if (fi_thread_num() != 0)
+        return 0;
+    s->work += work;
+    if (s->work < FI_POLL_WORK)
+        return 0;
+    s->work = 0;
+    now = fi_now_ms();
+    if (now - s->last < FI_POLL_MS)
+        return 0;
+    s->last = now;
+    g = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) {
+        PyErr_Fetch(&s->type, &s->value, &s->tb);
+        s->flag = 1;
+    }
+    PyGILState_Release(g);
+    return s->flag;
+}
+
+/* With the GIL held, after the threads joined: -1 with the handler's exception set if the
+ * call was stopped, else 0. */
+static int fi_stop_raise(fi_stop_t *s)
+{
+    if (s == NULL || !s->flag)
+        return 0;
+    PyErr_Restore(s->type, s->value, s->tb);
+    s->type = s->value = s->tb = NULL;
+    return -1;
+}
 
 /* 0 = baseline, 1 = x86-64-v3 (AVX2+FMA+BMI2), 2 = x86-64-v4 (AVX-512 F/BW/CD/DQ/VL).
  * libgcc's __builtin_cpu_supports also checks that the OS saves the wide

@@ -618,14 +618,21 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
     nt = _effective_threads(N * K * 8, n_threads)     # pow/exp/log per element: ~8x the work of a sum
     if nt > N:
         nt = <int>N
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if nt > 1:
             for i in prange(N, num_threads=nt, schedule='static'):
+                if stop != NULL and fi_poll(stop, K * 8):
+                    continue
                 out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
         else:
             for i in range(N):
+                if stop != NULL and fi_poll(stop, K * 8):
+                    break
                 out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
-        for i in range(N):
-            if out[i] != out[i]:
-                nbad += 1
+    fi_stop_raise(stop)
+    for i in range(N):
+        if out[i] != out[i]:
+            nbad += 1
     return nbad

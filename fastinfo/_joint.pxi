@@ -25,8 +25,9 @@ cdef inline double _xlogx(double v) noexcept nogil:
 
 
 cdef void _joint_one(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K, Py_ssize_t L,
-                     bint normalize, double* work, double* out) noexcept nogil:
-    """One K x L table (strides rs, cs in elements); work: K + 2 L doubles (px, py, log py)."""
+                     bint normalize, double* work, double* out, fi_stop_t* stop) noexcept nogil:
+    """One K x L table (strides rs, cs in elements); work: K + 2 L doubles (px, py, log py).
+    stop: see fi_poll (a stopped table's values are NaN)."""
     cdef double* px = work
     cdef double* py = work + K
     cdef double* lpy = work + K + L
@@ -37,6 +38,9 @@ cdef void _joint_one(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K, 
     for j in range(L):
         py[j] = 0.0
     for i in range(K):
+        if stop != NULL and fi_poll(stop, L):
+            bad = True
+            break
         rowsum = 0.0
         for j in range(L):
             v = p[i * rs + j * cs]
@@ -56,6 +60,8 @@ cdef void _joint_one(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K, 
         lpy[j] = 0.0 if py[j] == 0 else fi_log(py[j])
         hy -= _xlogx(py[j])
     for i in range(K):
+        if stop != NULL and fi_poll(stop, L):
+            break
         px[i] *= c
         hx -= _xlogx(px[i])
         lpx = 0.0 if px[i] == 0 else fi_log(px[i])
@@ -91,20 +97,25 @@ def joint_rows(const real[:, :, :] p, double[:, ::1] out, bint normalize, int n_
     nt = _effective_threads(B * K * L, n_threads)
     if nt > B:
         nt = <int>B
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if nt > 1:
             for b in prange(B, num_threads=nt, schedule='static'):
                 nbad += _joint_table(&p[b, 0, 0], p.strides[1] // <Py_ssize_t>sizeof(real),
-                                     p.strides[2] // <Py_ssize_t>sizeof(real), K, L, normalize, &out[b, 0])
+                                     p.strides[2] // <Py_ssize_t>sizeof(real), K, L, normalize, &out[b, 0],
+                                     stop)
         else:
             for b in range(B):
                 nbad += _joint_table(&p[b, 0, 0], p.strides[1] // <Py_ssize_t>sizeof(real),
-                                     p.strides[2] // <Py_ssize_t>sizeof(real), K, L, normalize, &out[b, 0])
+                                     p.strides[2] // <Py_ssize_t>sizeof(real), K, L, normalize, &out[b, 0],
+                                     stop)
+    fi_stop_raise(stop)
     return nbad
 
 
 cdef Py_ssize_t _joint_table(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K, Py_ssize_t L,
-                             bint normalize, double* out) noexcept nogil:
+                             bint normalize, double* out, fi_stop_t* stop) noexcept nogil:
     """One table with its own work space; 1 if it is invalid (or out of memory), else 0."""
     cdef double* work = <double*> malloc((K + 2 * L) * sizeof(double))
     cdef Py_ssize_t i
@@ -112,7 +123,7 @@ cdef Py_ssize_t _joint_table(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssi
         for i in range(J_NOUT):
             out[i] = NAN
         return 1
-    _joint_one(p, rs, cs, K, L, normalize, work, out)
+    _joint_one(p, rs, cs, K, L, normalize, work, out, stop)
     free(work)
     return 1 if out[0] != out[0] else 0
 
@@ -120,12 +131,18 @@ cdef Py_ssize_t _joint_table(const real* p, Py_ssize_t rs, Py_ssize_t cs, Py_ssi
 def count_pairs(const long long[::1] cx, const long long[::1] cy, long long[:, ::1] out):
     """out[cx[i], cy[i]] += 1 for every i: the contingency table of two code arrays, one pass
     (codes already checked to lie in range by the caller)."""
-    cdef Py_ssize_t i, n = cx.shape[0]
+    cdef Py_ssize_t i, i0, n = cx.shape[0]
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     if cy.shape[0] != n:
         raise ValueError("cx and cy must have the same length")
     with nogil:
-        for i in range(n):
-            out[cx[i], cy[i]] += 1
+        for i0 in range(0, n, 65536):
+            if stop != NULL and fi_poll(stop, 65536):
+                break
+            for i in range(i0, min(n, i0 + 65536)):
+                out[cx[i], cy[i]] += 1
+    fi_stop_raise(stop)
 
 
 ctypedef fused label_t:
@@ -147,14 +164,20 @@ def count_pairs_offset(const label_t[:] x, const label_t[:] y, label_t lox, labe
     labels converted to unsigned 64-bit (a signed label sign-extends first), which is the
     true, non-negative difference for every label type; a label outside the table (which
     the caller's minima rule out) is skipped, never written."""
-    cdef Py_ssize_t i, n = x.shape[0]
+    cdef Py_ssize_t i, i0, n = x.shape[0]
     cdef unsigned long long R = out.shape[0], C = out.shape[1], r, c
     cdef unsigned long long ux = <unsigned long long>lox, uy = <unsigned long long>loy
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     if y.shape[0] != n:
         raise ValueError("x and y must have the same length")
     with nogil:
-        for i in range(n):
-            r = <unsigned long long>x[i] - ux
-            c = <unsigned long long>y[i] - uy
-            if r < R and c < C:
-                out[<Py_ssize_t>r, <Py_ssize_t>c] += 1
+        for i0 in range(0, n, 65536):
+            if stop != NULL and fi_poll(stop, 65536):
+                break
+            for i in range(i0, min(n, i0 + 65536)):
+                r = <unsigned long long>x[i] - ux
+                c = <unsigned long long>y[i] - uy
+                if r < R and c < C:
+                    out[<Py_ssize_t>r, <Py_ssize_t>c] += 1
+    fi_stop_raise(stop)

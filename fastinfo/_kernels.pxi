@@ -65,8 +65,19 @@ cdef extern from "_fi_platform.h" nogil:
     int fi_resolve_threads(int n) noexcept
     int fi_is_forked_serial() noexcept
     int fi_get_last_threads() noexcept
+    # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
+    ctypedef struct fi_stop_t:
+        int flag
+    void fi_set_main_thread(unsigned long ident) noexcept
+    int fi_poll(fi_stop_t* s, long long work) noexcept
+
+cdef extern from "_fi_platform.h":
+    fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
+    int fi_stop_raise(fi_stop_t* s) except -1           # with the GIL, after it: re-raises
 
 fi_atfork_register()     # fork safety: see _fi_platform.h
+import threading as _threading
+fi_set_main_thread(_threading.main_thread().ident)   # where signal handlers run
 
 ctypedef fused real:
     float
@@ -356,7 +367,9 @@ cdef inline void _add(Partial* total, Partial* part) noexcept nogil:
 
 
 cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                         Py_ssize_t n, double cp, double cq) noexcept nogil:
+                         Py_ssize_t n, double cp, double cq, fi_stop_t* stop) noexcept nogil:
+    """One row, block after block (stop: see fi_poll; NULL never stops; a stopped row's
+    value is garbage, and the caller raises)."""
     cdef Partial total, part
     cdef Py_ssize_t b
     total.a = 0.0
@@ -364,21 +377,29 @@ cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real*
     total.sq = 0.0
     total.bad = 0
     for b in range(0, n, 8192):   # step = BLOCK (Cython needs a literal step)
+        if stop != NULL and fi_poll(stop, min(<Py_ssize_t>BLOCK, n - b)):
+            break
         _block(tag, p + b * ps, ps, q + b * qs, qs, min(<Py_ssize_t>BLOCK, n - b), cp, cq, &part)
         _add(&total, &part)
     return total
 
 
 cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                           Py_ssize_t n, double cp, double cq, int n_threads) noexcept nogil:
+                           Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
     """Same blocks as _row_serial, computed over threads, combined in the same order."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b
     cdef Partial total
     cdef Partial* parts = <Partial*> malloc(nb * sizeof(Partial))
     if parts == NULL:   # out of memory for a few bytes per 64 KB block: fall back to serial
-        return _row_serial(tag, p, ps, q, qs, n, cp, cq)
+        return _row_serial(tag, p, ps, q, qs, n, cp, cq, stop)
     for b in prange(nb, num_threads=n_threads, schedule='static'):
+        if stop != NULL and fi_poll(stop, BLOCK):
+            parts[b].a = 0.0
+            parts[b].sp = 0.0
+            parts[b].sq = 0.0
+            parts[b].bad = 0
+            continue
         _block(tag, p + b * BLOCK * ps, ps, q + b * BLOCK * qs, qs,
                min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, &parts[b])
     total.a = 0.0
@@ -392,10 +413,10 @@ cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const rea
 
 
 cdef inline Partial _row(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                         Py_ssize_t n, double cp, double cq, int n_threads) noexcept nogil:
+                         Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
     if n_threads > 1:
-        return _row_parallel(tag, p, ps, q, qs, n, cp, cq, n_threads)
-    return _row_serial(tag, p, ps, q, qs, n, cp, cq)
+        return _row_parallel(tag, p, ps, q, qs, n, cp, cq, n_threads, stop)
+    return _row_serial(tag, p, ps, q, qs, n, cp, cq, stop)
 
 
 cdef struct Options:
@@ -403,6 +424,7 @@ cdef struct Options:
     bint distance
     double tol          # relative tolerance for "these masses are equal / are 1" (rounding of the sums)
     double log_base     # 1.0 for nats
+    fi_stop_t* stop     # Ctrl-C (fi_poll); NULL: never stops
 
 
 cdef inline double _nonneg(double v) noexcept nogil:
@@ -467,9 +489,9 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
         # when s is far from 1 (counts, tiny weights; KL of proportional rows
         # gave 1e-16 instead of 0), so it is not used.
         if _two_inputs(tag):
-            s = _row(<SumPQTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+            s = _row(<SumPQTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
         else:
-            s = _row(<SumPTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads)
+            s = _row(<SumPTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
             s.sq = 1.0
         if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
             return NAN    # invalid or all-zero: the caller reports which
@@ -481,7 +503,7 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
             return _finish_extreme(tag, _extreme_mass_sum(tag, p, ps, q, qs, n), o)
-    t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads)
+    t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
     return _finish(tag, t, n, o)
 
 
@@ -570,12 +592,16 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
     nt = _effective_threads(N * K, n_threads)
     if nt == 1:
         for i in range(N):
+            if o.stop != NULL and o.stop.flag:
+                break
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
             out[i] = v
             if v != v:
                 nbad += 1
     elif N >= nt:
         for i in prange(N, num_threads=nt, schedule='static'):
+            if o.stop != NULL and o.stop.flag:
+                continue
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
             out[i] = v
             if v != v:
@@ -583,6 +609,8 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
     else:
         # fewer rows than threads: split each row into blocks over the threads
         for i in range(N):
+            if o.stop != NULL and o.stop.flag:
+                break
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, nt)
             out[i] = v
             if v != v:
@@ -621,6 +649,7 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
     # them): "equal masses" / "mass 1" within this relative tolerance.
     o.tol = 16.0 * (FLT_EPSILON if single else DBL_EPSILON) * sqrt(<double>K + 1.0)
     o.log_base = log_base
+    o.stop = NULL
 
 
 # Entry points: 2-D (rows x distribution) strided views in, one double per row
@@ -632,8 +661,11 @@ def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], p.shape[0], p.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     with nogil:
         nbad = _reduce_rows(<EntropyTag*>NULL, p, p, out, &o, n_threads)
+    fi_stop_raise(o.stop)
     return nbad
 
 
@@ -643,8 +675,11 @@ def cross_entropy_rows(const real[:, :] p, const real[:, :] q, double[::1] out, 
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     with nogil:
         nbad = _reduce_rows(<CrossEntropyTag*>NULL, p, q, out, &o, n_threads)
+    fi_stop_raise(o.stop)
     return nbad
 
 
@@ -654,8 +689,11 @@ def kl_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, 
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     with nogil:
         nbad = _reduce_rows(<KLTag*>NULL, p, q, out, &o, n_threads)
+    fi_stop_raise(o.stop)
     return nbad
 
 
@@ -665,8 +703,11 @@ def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, 
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, distance, log_base, p.shape[1], real is float)
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     with nogil:
         nbad = _reduce_rows(<JSTag*>NULL, p, q, out, &o, n_threads)
+    fi_stop_raise(o.stop)
     return nbad
 
 
@@ -721,6 +762,7 @@ def reduce_plain(int measure, object p, object q, object axis, object normalize,
     cdef const char* pd
     cdef const char* qd
     cdef cnp.ndarray res
+    cdef fi_stop_t st
     if not _plain(p):
         return None
     nd = cnp.PyArray_NDIM(<cnp.ndarray>p)
@@ -766,9 +808,11 @@ def reduce_plain(int measure, object p, object q, object axis, object normalize,
     pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
     qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
     _options(&o, normalize is True, distance, log_base, K, single)
+    o.stop = fi_stop_begin(&st)
     if nd == 1:
         with nogil:
             nbad = _ptr_rows(measure, single, pd, 0, qd, 0, 1, K, &v, &o, nt)
+        fi_stop_raise(o.stop)
         if nbad and not nan_mode:
             return None
         if single:
@@ -778,6 +822,7 @@ def reduce_plain(int measure, object p, object q, object axis, object normalize,
     res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
     with nogil:
         nbad = _ptr_rows(measure, single, pd, K, qd, qrs, N, K, <double*>cnp.PyArray_DATA(res), &o, nt)
+    fi_stop_raise(o.stop)
     if nbad and not nan_mode:
         return None
     return res.astype(np.float32) if single else res
@@ -829,7 +874,7 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     cdef double denom = 1.0
     cdef Py_ssize_t j, b, nb
     cdef double pre = 1.0
-    s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads)
+    s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             o[j * os] = <real>NAN
@@ -844,6 +889,8 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
+            if opt.stop != NULL and fi_poll(opt.stop, BLOCK):
+                continue
             _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
                           min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
     elif ps == 1 and os == 1:
@@ -867,25 +914,34 @@ def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double lo
     if N == 0 or K == 0:
         return 0
     _options(&o, normalize, False, log_base, K, real is float)
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     pbase = <const char*> &p[0, 0]
     obase = <char*> &out[0, 0]
     with nogil:
         nt = _effective_threads(N * K, n_threads)
         if nt == 1:
             for i in range(N):
+                if o.stop != NULL and fi_poll(o.stop, K):
+                    break
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
                                        K, &o, 1)
         elif N >= nt:
             for i in prange(N, num_threads=nt, schedule='static'):
+                if o.stop != NULL and fi_poll(o.stop, K):
+                    continue
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
                                        K, &o, 1)
         else:
             for i in range(N):
+                if o.stop != NULL and o.stop.flag:
+                    break
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
                                        K, &o, nt)
+    fi_stop_raise(o.stop)
     return nbad
 
 

@@ -178,10 +178,13 @@ cdef void _kt_split(KTree* t, Py_ssize_t node) noexcept nogil:
     _kt_select(t.x, d, t.start[node], t.end[node] - 1, t.start[2 * node + 2], dim, <unsigned long long>node + 1)
 
 
-cdef void _kt_build(KTree* t, int nt) noexcept nogil:
-    """Split the levels in order (the nodes of a level over nt threads), then the leaf boxes."""
+cdef void _kt_build(KTree* t, int nt, fi_stop_t* stop) noexcept nogil:
+    """Split the levels in order (the nodes of a level over nt threads), then the leaf boxes.
+    A stopped build (fi_poll) leaves the tree unusable: the caller only frees it."""
     cdef Py_ssize_t lev, first, cnt, i
     for lev in range(t.levels):
+        if stop != NULL and fi_poll(stop, t.n * t.d * 8):
+            return
         first = (<Py_ssize_t>1 << lev) - 1
         cnt = <Py_ssize_t>1 << lev
         if nt > 1 and cnt > 1:
@@ -199,7 +202,7 @@ cdef void _kt_build(KTree* t, int nt) noexcept nogil:
 
 
 cdef int _kt_from(KTree* t, const double[:, :] pts, Py_ssize_t col0, Py_ssize_t d, double s1, double s2,
-                  int nt) noexcept nogil:
+                  int nt, fi_stop_t* stop) noexcept nogil:
     """A tree over columns col0 .. col0 + d - 1 of pts times s1 * s2 (powers of two, applied one
     after the other so that neither factor overflows; exact unless a product is subnormal);
     -1 when out of memory."""
@@ -209,7 +212,7 @@ cdef int _kt_from(KTree* t, const double[:, :] pts, Py_ssize_t col0, Py_ssize_t 
     for i in range(n):
         for j in range(d):
             t.x[i * d + j] = (pts[i, col0 + j] * s1) * s2
-    _kt_build(t, nt)
+    _kt_build(t, nt, stop)
     return 0
 
 
@@ -481,15 +484,21 @@ def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double s1, doubl
     heap = NULL
     stk = NULL
     stkd = NULL
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
-        if _kt_from(&t, pts, 0, d, s1, s2, nt) != 0:
+        if _kt_from(&t, pts, 0, d, s1, s2, nt, stop) != 0:
             bad = 1
+        elif stop != NULL and stop.flag:
+            _kt_free(&t)
         else:
             with parallel(num_threads=nt):
                 heap = <double*>malloc((k + 1) * sizeof(double))
                 stk = <Py_ssize_t*>malloc(KT_STACK * sizeof(Py_ssize_t))
                 stkd = <double*>malloc(KT_STACK * sizeof(double))
                 for i in prange(n, schedule='static', chunksize=ch):
+                    if stop != NULL and fi_poll(stop, 256 * (k + d)):
+                        continue
                     if heap == NULL or stk == NULL or stkd == NULL:
                         noom += 1
                         radius[i] = NAN
@@ -512,6 +521,7 @@ def knn_radii(const double[:, :] pts, Py_ssize_t k, int metric, double s1, doubl
                 free(stk)
                 free(stkd)
             _kt_free(&t)
+    fi_stop_raise(stop)
     if bad or noom:
         raise MemoryError("no memory for the k-d tree or its query buffers")
 
@@ -554,8 +564,10 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double s1, do
     heap = NULL
     stk = NULL
     stkd = NULL
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
-        if _kt_from(&tj, xy, 0, D, s1, s2, nt) != 0:
+        if _kt_from(&tj, xy, 0, D, s1, s2, nt, stop) != 0:
             bad = 1
         # marginals: a sorted copy in one dimension, else a tree
         if not bad and dx == 1:
@@ -566,7 +578,7 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double s1, do
                 for i in range(n):
                     sx[i] = tj.x[i * D]
                 _radix_sort(sx, sx + n, n)
-        elif not bad and _kt_from(&tx, xy, 0, dx, s1, s2, nt) != 0:
+        elif not bad and _kt_from(&tx, xy, 0, dx, s1, s2, nt, stop) != 0:
             bad = 1
         if not bad and dy == 1:
             sy = <double*>malloc(2 * n * sizeof(double) + 8)
@@ -576,14 +588,16 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double s1, do
                 for i in range(n):
                     sy[i] = tj.x[i * D + dx]
                 _radix_sort(sy, sy + n, n)
-        elif not bad and _kt_from(&ty, xy, dx, dy, s1, s2, nt) != 0:
+        elif not bad and _kt_from(&ty, xy, dx, dy, s1, s2, nt, stop) != 0:
             bad = 1
-        if not bad:
+        if not bad and not (stop != NULL and stop.flag):
             with parallel(num_threads=nt):
                 heap = <double*>malloc((k + 1) * sizeof(double))
                 stk = <Py_ssize_t*>malloc(KT_STACK * sizeof(Py_ssize_t))
                 stkd = <double*>malloc(KT_STACK * sizeof(double))
                 for i in prange(n, schedule='static', chunksize=ch):
+                    if stop != NULL and fi_poll(stop, 256 * (k + D)):
+                        continue
                     if heap == NULL or stk == NULL or stkd == NULL:
                         noom += 1
                         kk[i] = 0
@@ -620,5 +634,6 @@ def ksg_counts(const double[:, :] xy, Py_ssize_t dx, Py_ssize_t k, double s1, do
         _kt_free(&tj)
         _kt_free(&tx)
         _kt_free(&ty)
+    fi_stop_raise(stop)
     if bad or noom:
         raise MemoryError("no memory for the k-d trees or their query buffers")

@@ -316,19 +316,24 @@ cdef inline void _logit_row_any(const real* x, Py_ssize_t xs, const real* y, Py_
 cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
                               const char* yb, Py_ssize_t yrs, Py_ssize_t ys, const long long* labels,
                               char* ob, Py_ssize_t ors, Py_ssize_t os, Py_ssize_t N, Py_ssize_t K,
-                              double* res, double* res2, LogitArgs* g, int n_threads) noexcept nogil:
+                              double* res, double* res2, LogitArgs* g, int n_threads,
+                              fi_stop_t* stop) noexcept nogil:
     """Rows i = 0..N-1 (row strides in bytes, element strides in elements). labels[i] < 0:
-    an ignored row (results 0). Returns the number of NaN rows."""
+    an ignored row (results 0). Returns the number of NaN rows. stop: see fi_poll."""
     cdef Py_ssize_t i, nbad = 0, lab = 0
     cdef int nt = _effective_threads(N * K, n_threads)
     if nt > 1 and N >= nt:
         for i in prange(N, num_threads=nt, schedule='static'):
+            if stop != NULL and fi_poll(stop, K):
+                continue
             lab = labels[i] if labels != NULL else 0
             _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
             if res[i] != res[i]:
                 nbad += 1
     else:
         for i in range(N):
+            if stop != NULL and fi_poll(stop, K):
+                break
             lab = labels[i] if labels != NULL else 0
             _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
             if res[i] != res[i]:
@@ -407,15 +412,18 @@ def logit_rows(int op, const real[:, :] x, const real[:, :] y, const long long[:
         ob = NULL
         with nogil:
             nbad = _logit_driver(<const real*>NULL, NULL, 0, 1, NULL, 0, 1, lp, NULL, 0, 1, N, 0,
-                                 &res[0], &res2[0] if g.smooth else NULL, &g, n_threads)
+                                 &res[0], &res2[0] if g.smooth else NULL, &g, n_threads, NULL)
         return nbad
     ob = <char*>&o[0, 0]
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         nbad = _logit_driver(<const real*>NULL, <const char*>&x[0, 0], x.strides[0],
                              x.strides[1] // <Py_ssize_t>sizeof(real),
                              <const char*>&y[0, 0], y.strides[0], y.strides[1] // <Py_ssize_t>sizeof(real),
                              lp, ob, o.strides[0], o.strides[1] // <Py_ssize_t>sizeof(real), N, K,
-                             &res[0], &res2[0] if g.smooth else NULL, &g, n_threads)
+                             &res[0], &res2[0] if g.smooth else NULL, &g, n_threads, stop)
+    fi_stop_raise(stop)
     return nbad
 
 

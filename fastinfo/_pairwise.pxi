@@ -59,11 +59,17 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
     if nt > N:
         nt = <int>N
     jb = 0
+    cdef fi_stop_t st
+    o.stop = fi_stop_begin(&st)
     with nogil:
         while jb < M:      # blocks of Q rows (a while loop: Cython needs a literal range step)
+            if o.stop != NULL and o.stop.flag:
+                break
             je = min(M, jb + qb)
             if nt > 1:
                 for i in prange(N, num_threads=nt, schedule='static'):
+                    if o.stop != NULL and fi_poll(o.stop, (je - jb) * K):
+                        continue
                     if fast_js:
                         nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
                                              os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
@@ -72,6 +78,8 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
                                           jb, je, K, &out[i, 0], os, &o)
             else:
                 for i in range(N):
+                    if o.stop != NULL and fi_poll(o.stop, (je - jb) * K):
+                        break
                     if fast_js:
                         nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
                                              os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
@@ -79,6 +87,7 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
                         nbad += _pair_row(measure_code, &P[i, 0], ps, &Q[0, 0], Q.strides[0], qs,
                                           jb, je, K, &out[i, 0], os, &o)
             jb = je
+    fi_stop_raise(o.stop)
     return nbad
 
 
@@ -120,7 +129,7 @@ cdef enum:
 
 cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     """sum m log m (0 log 0 = 0) by the entropy blocks of this SIMD level."""
-    cdef Partial t = _row(<EntropyTag*>NULL, m, 1, m, 1, n, 1.0, 1.0, 1)
+    cdef Partial t = _row(<EntropyTag*>NULL, m, 1, m, 1, n, 1.0, 1.0, 1, NULL)
     bad[0] = t.bad
     return t.a
 

@@ -162,10 +162,14 @@ def spacing_sort_rows(int method, const double[:, :] x, Py_ssize_t m, double[::1
     nt = _effective_threads(R * n * 16, n_threads)
     if nt > R:
         nt = <int>R
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
     if nt > 1:
         with nogil, parallel(num_threads=nt):
             buf = <double*>malloc(2 * n * sizeof(double))     # one buffer per thread
             for r in prange(R, schedule='static'):
+                if stop != NULL and fi_poll(stop, n * 16):
+                    continue
                 if buf == NULL:
                     out[r] = NAN
                     noom += 1
@@ -179,7 +183,10 @@ def spacing_sort_rows(int method, const double[:, :] x, Py_ssize_t m, double[::1
                 noom = 1
             else:
                 for r in range(R):
+                    if stop != NULL and fi_poll(stop, n * 16):
+                        break
                     out[r] = _sorted_spacing_row(method, &x[r, 0], xs, n, m, buf)
                 free(buf)
+    fi_stop_raise(stop)
     if noom:
         raise MemoryError("no memory for a sample's sort buffer")
