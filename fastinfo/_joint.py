@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+import operator
+
 import numpy as np
 
 from ._dispatch import kernels as _k
@@ -38,10 +40,13 @@ def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[in
     A = _as_array(pxy, "pxy")
     if A.ndim < 2:
         raise ValueError(f"pxy must have at least two dimensions (X and Y), got shape {A.shape}")
+    # operator.index, as NumPy's axis arguments: no string ("01") or float (0.7 -> 0) slips through
+    if not isinstance(axes, (tuple, list)) or len(axes) != 2:
+        raise TypeError(f"axes must be a pair of ints, got {axes!r}")
     try:
-        ax, ay = (int(a) for a in axes)
-    except (TypeError, ValueError):
-        raise ValueError(f"axes must be a pair of ints, got {axes!r}") from None
+        ax, ay = (operator.index(a) for a in axes)
+    except TypeError:
+        raise TypeError(f"axes must be a pair of ints, got {axes!r}") from None
     ax, ay = _normalize_axis_index(ax, A.ndim), _normalize_axis_index(ay, A.ndim)
     if ax == ay:
         raise ValueError(f"axes must name two different axes, got {axes!r}")

@@ -83,3 +83,13 @@ def test_logits_review_findings():
     assert fastinfo.softmax_cross_entropy(big, np.array([1, 1]), reduction="mean") == np.inf
     assert fastinfo.perplexity(big, np.array([1, 1])) == np.inf
     assert fastinfo.sigmoid_cross_entropy(np.array([1e308, 1e308]), np.array([0.0, 0.0]), reduction="sum") == np.inf
+
+
+def test_fuzz_joint_axes_must_be_integers():
+    # issue 8 fuzzing: axes went through int(), so axes="01" and axes=(0.7, 1) (truncated to
+    # (0, 1)) were accepted silently; now operator.index, as NumPy's axis arguments
+    t = np.ones((2, 3)) / 6
+    for bad in ("01", (0.7, 1), (0, "1"), (0,), (0, 1, 2), 0, None):
+        with pytest.raises(TypeError, match="axes must be a pair of ints"):
+            fastinfo.joint_entropy(t, axes=bad)
+    assert fastinfo.joint_entropy(t, axes=(np.int64(1), 0)) == fastinfo.joint_entropy(t.T)
