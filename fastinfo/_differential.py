@@ -65,7 +65,10 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
     ndarray or NumPy scalar
         The batch shape; float32 for float32 input, else float64. NaN where a
         sample holds NaN; -inf when 2m + 1 consecutive order statistics tie
-        (a zero spacing), as SciPy.
+        (a zero spacing); +inf where a sample holds +-inf (an infinite
+        spacing), except NaN when that meets a zero spacing (inf - inf) and
+        for ``method="correa"`` (whose local regression divides inf by inf)
+        -- all as SciPy.
     """
     lb = _log_base(base)
     nt = _threads(n_threads)

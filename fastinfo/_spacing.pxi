@@ -7,6 +7,8 @@
 # NumPy's sort on rows of 10^4 here), and summed in one pass; rows split over
 # threads (each row by one thread in order: bitwise the same result for every
 # thread count). Included by _kernels.pxi.
+from libc.math cimport fabs, frexp, ldexp
+
 
 cdef enum:
     SP_VASICEK = 0
@@ -46,7 +48,8 @@ cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, do
 
 cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
     cdef Py_ssize_t i, j
-    cdef double s = 0.0, c, ci, mean, num, den, d, dn = <double>n, dm = <double>m
+    cdef double s = 0.0, c, ci, mean, num, den, d, amax, dn = <double>n, dm = <double>m
+    cdef int e
     if method == SP_VASICEK:
         # the padded ends, then the interior as a branch-free loop over the vectorizable
         # fi_log (lanes: GL partial sums, combined in order)
@@ -77,19 +80,35 @@ cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m
             s += log(dn * (_xp(x, i + m, n) - _xp(x, i - m, n)) / (ci * dm))
         s += _log_diff_sum(x + 2 * m, x, n - 2 * m, dn / (2.0 * dm))
         return s / dn
-    # Correa: a local linear regression of the sample on its rank in windows of 2m+1
+    # Correa: a local linear regression of the sample on its rank in windows of 2m+1.
+    # Each window is first scaled by a power of two that brings its largest magnitude into
+    # [0.5, 1) (exact), so that neither the mean nor the squares overflow for finite data
+    # (SciPy's unscaled sums give inf or NaN from about 1e154 on); the scale returns as a log.
     for i in range(n):
+        amax = 0.0
+        for j in range(-m, m + 1):
+            d = fabs(_xp(x, i + j, n))
+            if d > amax:
+                amax = d
+        e = 0
+        if isfinite(amax) and amax > 0.0:
+            frexp(amax, &e)
         mean = 0.0
         for j in range(-m, m + 1):
-            mean += _xp(x, i + j, n)
+            mean += ldexp(_xp(x, i + j, n), -e)      # ldexp: 2^-e itself may overflow
         mean = mean / <double>(2 * m + 1)
         num = 0.0
         den = 0.0
         for j in range(-m, m + 1):
-            d = _xp(x, i + j, n) - mean
+            d = ldexp(_xp(x, i + j, n), -e) - mean
             num += d * <double>j
             den += d * d
-        s += log(num / (dn * den))
+        if den == 0.0:
+            # a window of 2m + 1 tied values: no spread, an infinite density there --
+            # -inf as the other methods give for a zero spacing (SciPy: 0/0 = NaN)
+            s += INFINITY
+        else:
+            s += log(num / (dn * den)) - e * LN2
     return -(s / dn)
 
 

@@ -93,3 +93,11 @@ def test_fuzz_joint_axes_must_be_integers():
         with pytest.raises(TypeError, match="axes must be a pair of ints"):
             fastinfo.joint_entropy(t, axes=bad)
     assert fastinfo.joint_entropy(t, axes=(np.int64(1), 0)) == fastinfo.joint_entropy(t.T)
+
+
+def test_fuzz_correa_tied_window_is_minus_inf():
+    # issue 8 fuzzing: Correa gave NaN (0/0, as SciPy) where 2m + 1 order statistics tie,
+    # against the documented -inf every other method gives for a zero spacing
+    for x in ([0.0, 0.0, 0.0], [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 4.0]):
+        assert fastinfo.differential_entropy(np.array(x), method="correa", window_length=1) == -np.inf
+    assert np.isfinite(fastinfo.differential_entropy(np.arange(9.0), method="correa", window_length=1))
