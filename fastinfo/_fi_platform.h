@@ -108,22 +108,12 @@ static inline fi_stop_t *fi_stop_begin(fi_stop_t *s)
     return s;
 }
 
-/* Without the GIL, from any thread: 1 once the call is to stop. */
-static int fi_poll(fi_stop_t *s, long long work)
+/* The slow part of fi_poll (thread 0, about every FI_POLL_WORK units). */
+static int fi_poll_clock(fi_stop_t *s)
 {
     PyGILState_STATE g;
-    double now;
-    if (s == NULL)
-        return 0;
-    if (s->flag)
-        return 1;
-    if (fi_thread_num() != 0)
-        return 0;
-    s->work += work;
-    if (s->work < FI_POLL_WORK)
-        return 0;
+    double now = fi_now_ms();
     s->work = 0;
-    now = fi_now_ms();
     if (now - s->last < FI_POLL_MS)
         return 0;
     s->last = now;
@@ -134,6 +124,35 @@ static int fi_poll(fi_stop_t *s, long long work)
     }
     PyGILState_Release(g);
     return s->flag;
+}
+
+/* Without the GIL, from any thread: 1 once the call is to stop. Callers poll per unit of
+ * work that is not tiny (a long row's block, a batch of 256 short rows, a query). */
+static inline int fi_poll(fi_stop_t *s, long long work)
+{
+    if (s == NULL)
+        return 0;
+    if (s->flag)
+        return 1;
+    if (fi_thread_num() != 0)
+        return 0;
+    s->work += work;
+    if (s->work < FI_POLL_WORK)
+        return 0;
+    return fi_poll_clock(s);
+}
+
+/* A loop over rows of `work` units each: every row polls when rows are long, every 256th
+ * row (counting 256 rows of work) when they are short, so short rows cost a test of i. */
+static inline int fi_poll_rows(fi_stop_t *s, Py_ssize_t i, long long work)
+{
+    if (s == NULL)
+        return 0;
+    if (work >= 4096)
+        return fi_poll(s, work);
+    if ((i & 255) != 0)
+        return 0;
+    return fi_poll(s, 256 * work);
 }
 
 /* With the GIL held, after the threads joined: -1 with the handler's exception set if the

@@ -623,12 +623,12 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
     with nogil:
         if nt > 1:
             for i in prange(N, num_threads=nt, schedule='static'):
-                if stop != NULL and fi_poll(stop, K * 8):
+                if fi_poll_rows(stop, i, 8 * K):
                     continue
                 out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
         else:
             for i in range(N):
-                if stop != NULL and fi_poll(stop, K * 8):
+                if fi_poll_rows(stop, i, 8 * K):
                     break
                 out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
     fi_stop_raise(stop)

@@ -70,6 +70,7 @@ cdef extern from "_fi_platform.h" nogil:
         int flag
     void fi_set_main_thread(unsigned long ident) noexcept
     int fi_poll(fi_stop_t* s, long long work) noexcept
+    int fi_poll_rows(fi_stop_t* s, Py_ssize_t i, long long work) noexcept
 
 cdef extern from "_fi_platform.h":
     fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
@@ -377,8 +378,8 @@ cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real*
     total.sq = 0.0
     total.bad = 0
     for b in range(0, n, 8192):   # step = BLOCK (Cython needs a literal step)
-        if stop != NULL and fi_poll(stop, min(<Py_ssize_t>BLOCK, n - b)):
-            break
+        if stop != NULL and n > BLOCK and fi_poll(stop, min(<Py_ssize_t>BLOCK, n - b)):
+            break      # (short rows: the caller polls once per 256 rows)
         _block(tag, p + b * ps, ps, q + b * qs, qs, min(<Py_ssize_t>BLOCK, n - b), cp, cq, &part)
         _add(&total, &part)
     return total
@@ -592,7 +593,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
     nt = _effective_threads(N * K, n_threads)
     if nt == 1:
         for i in range(N):
-            if o.stop != NULL and o.stop.flag:
+            if fi_poll_rows(o.stop, i, K):
                 break
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
             out[i] = v
@@ -600,7 +601,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
                 nbad += 1
     elif N >= nt:
         for i in prange(N, num_threads=nt, schedule='static'):
-            if o.stop != NULL and o.stop.flag:
+            if fi_poll_rows(o.stop, i, K):
                 continue
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
             out[i] = v
@@ -889,10 +890,9 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
-            if opt.stop != NULL and fi_poll(opt.stop, BLOCK):
-                continue
-            _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
-                          min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
+            if opt.stop == NULL or not fi_poll(opt.stop, BLOCK):
+                _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
+                              min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
     elif ps == 1 and os == 1:
         _neglog_block(p, 1, o, 1, n, denom, opt.log_base)
     else:
@@ -922,14 +922,14 @@ def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double lo
         nt = _effective_threads(N * K, n_threads)
         if nt == 1:
             for i in range(N):
-                if o.stop != NULL and fi_poll(o.stop, K):
+                if fi_poll_rows(o.stop, i, K):
                     break
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
                                        K, &o, 1)
         elif N >= nt:
             for i in prange(N, num_threads=nt, schedule='static'):
-                if o.stop != NULL and fi_poll(o.stop, K):
+                if fi_poll_rows(o.stop, i, K):
                     continue
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),

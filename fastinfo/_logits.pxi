@@ -324,7 +324,7 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
     cdef int nt = _effective_threads(N * K, n_threads)
     if nt > 1 and N >= nt:
         for i in prange(N, num_threads=nt, schedule='static'):
-            if stop != NULL and fi_poll(stop, K):
+            if fi_poll_rows(stop, i, K):
                 continue
             lab = labels[i] if labels != NULL else 0
             _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
@@ -332,7 +332,7 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
                 nbad += 1
     else:
         for i in range(N):
-            if stop != NULL and fi_poll(stop, K):
+            if fi_poll_rows(stop, i, K):
                 break
             lab = labels[i] if labels != NULL else 0
             _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
