@@ -1,7 +1,7 @@
-"""Huge arrays (issue 8, first part): more than 2^31 elements along the distribution axis and in
-total, built cheaply as zero-stride views of one number, checked against closed forms. A
-32-bit index anywhere (a length, an offset, a block count) would wrap and give a wrong value
-or a crash here."""
+"""Huge arrays (issue 8): more than 2^31 elements along the distribution axis and in total,
+built cheaply as zero-stride views of one number or as a memory-mapped sparse file, checked
+against closed forms. A 32-bit index anywhere (a length, an offset, a block count) would wrap
+and give a wrong value or a crash here."""
 
 import math
 import sys
@@ -39,3 +39,28 @@ def test_batch_with_more_than_int_max_elements_in_total():
     h = fi.entropy(_const(np.float64(2.0**-30), (3, 2**30)))       # 3 * 2^30 > 2^31 elements
     np.testing.assert_allclose(h, 30 * math.log(2.0), rtol=1e-10)
     assert h.shape == (3,)
+
+
+def test_memory_mapped_sparse_file_longer_than_int_max(tmp_path):
+    # a real buffer, not a zero-stride view: 2^31 + 5 float32 in a sparse file (no disk
+    # blocks but the pages written), non-zero only at four positions around 2^31, so a
+    # wrapped 32-bit offset would read a zero instead of a one (or fault)
+    path = tmp_path / "sparse.f32"
+    with open(path, "wb") as f:
+        f.truncate(N * 4)
+    try:
+        m = np.memmap(path, dtype=np.float32, mode="r+", shape=(N,))
+        ones = [0, 2**31 - 1, 2**31, N - 1]
+        m[ones] = 1.0
+        m.flush()
+        del m
+        p = np.memmap(path, dtype=np.float32, mode="r", shape=(N,))
+        assert fi.entropy(p) == 0.0                                     # 1 log 1 = 0 four times
+        assert fi.entropy(p, normalize=True) == pytest.approx(math.log(4), rel=1e-6)
+        assert fi.kl_divergence(p, p, normalize=True) == 0.0
+        s = fi.surprisal(p[2**31 - 2:], normalize=True)                  # the tail: 7 values, 3 ones
+        np.testing.assert_allclose(s[[1, 2, 6]], math.log(3), rtol=1e-6)
+        assert np.isinf(s[0]) and np.isinf(s[3])
+        del p
+    finally:
+        path.unlink()
