@@ -96,13 +96,16 @@ typedef struct fi_stop {
     PyObject *type, *value, *tb;
 } fi_stop_t;
 
-/* With the GIL held: s set up for a call, or NULL when the call cannot be interrupted. */
+/* With the GIL held: s set up for a call, or NULL when the call cannot be interrupted: off
+ * the main thread, or in a subinterpreter (signal handlers run in the main interpreter only,
+ * and PyGILState would switch to the main interpreter's thread state). */
 static inline fi_stop_t *fi_stop_begin(fi_stop_t *s)
 {
     s->flag = 0;
     s->work = 0;
     s->type = s->value = s->tb = NULL;
-    if (PyThread_get_thread_ident() != fi_main_ident)
+    if (PyThread_get_thread_ident() != fi_main_ident
+            || PyThreadState_GetInterpreter(PyThreadState_Get()) != PyInterpreterState_Main())
         return NULL;
     s->last = fi_now_ms();
     return s;

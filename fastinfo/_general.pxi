@@ -622,7 +622,7 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if nt > 1:
-            for i in prange(N, num_threads=nt, schedule='static'):
+            for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(8 * K)):
                 if fi_poll_rows(stop, i, 8 * K):
                     continue
                 out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)

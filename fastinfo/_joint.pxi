@@ -101,7 +101,7 @@ def joint_rows(const real[:, :, :] p, double[:, ::1] out, bint normalize, int n_
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if nt > 1:
-            for b in prange(B, num_threads=nt, schedule='static'):
+            for b in prange(B, num_threads=nt, schedule='static', chunksize=_rows_chunk(K * L)):
                 nbad += _joint_table(&p[b, 0, 0], p.strides[1] // <Py_ssize_t>sizeof(real),
                                      p.strides[2] // <Py_ssize_t>sizeof(real), K, L, normalize, &out[b, 0],
                                      stop)

@@ -578,6 +578,18 @@ cdef inline int _effective_threads(Py_ssize_t work, int n_threads) noexcept nogi
     return fi_resolve_threads(n_threads)
 
 
+cdef inline Py_ssize_t _rows_chunk(Py_ssize_t work) noexcept nogil:
+    """Rows per chunk of a prange over rows of `work` elements: chunks of ~16 384 elements
+    dealt round-robin (schedule='static', chunksize), so thread 0 -- the thread that polls
+    for Ctrl-C (fi_poll) -- has work until near the end of the loop, whatever rows are
+    cheap (ignored, invalid) and wherever they sit; never below 8 rows for short rows, so
+    threads do not write one cache line of results. Each row is computed by one thread
+    either way: results do not change."""
+    if work >= 2048:
+        return max(1, 16384 // work)
+    return max(8, 16384 // max(work, 1))
+
+
 cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
                             double* out, Options* o, int n_threads) noexcept nogil:
@@ -600,7 +612,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
             if v != v:
                 nbad += 1
     elif N >= nt:
-        for i in prange(N, num_threads=nt, schedule='static'):
+        for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
             if fi_poll_rows(o.stop, i, K):
                 continue
             v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
@@ -928,7 +940,7 @@ def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double lo
                                        <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
                                        K, &o, 1)
         elif N >= nt:
-            for i in prange(N, num_threads=nt, schedule='static'):
+            for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
                 if fi_poll_rows(o.stop, i, K):
                     continue
                 nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),

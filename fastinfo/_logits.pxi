@@ -323,7 +323,7 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
     cdef Py_ssize_t i, nbad = 0, lab = 0
     cdef int nt = _effective_threads(N * K, n_threads)
     if nt > 1 and N >= nt:
-        for i in prange(N, num_threads=nt, schedule='static'):
+        for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
             if fi_poll_rows(stop, i, K):
                 continue
             lab = labels[i] if labels != NULL else 0

@@ -67,7 +67,7 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
                 break
             je = min(M, jb + qb)
             if nt > 1:
-                for i in prange(N, num_threads=nt, schedule='static'):
+                for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk((je - jb) * K)):
                     if o.stop != NULL and fi_poll(o.stop, (je - jb) * K):
                         continue
                     if fast_js:

@@ -46,9 +46,9 @@ cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, do
     return S
 
 
-cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m) noexcept nogil:
+cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, j
-    cdef double s = 0.0, c, ci, mean, num, den, d, amax, dn = <double>n, dm = <double>m
+    cdef double s = 0.0, c, ci, mean, num, den, d, amax, lo, hi, sc1, sc2, dn = <double>n, dm = <double>m
     cdef int e
     if method == SP_VASICEK:
         # the padded ends, then the interior as a branch-free loop over the vectorizable
@@ -80,35 +80,51 @@ cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m
             s += log(dn * (_xp(x, i + m, n) - _xp(x, i - m, n)) / (ci * dm))
         s += _log_diff_sum(x + 2 * m, x, n - 2 * m, dn / (2.0 * dm))
         return s / dn
-    # Correa: a local linear regression of the sample on its rank in windows of 2m+1.
-    # Each window is first scaled by a power of two that brings its largest magnitude into
-    # [0.5, 1) (exact), so that neither the mean nor the squares overflow for finite data
-    # (SciPy's unscaled sums give inf or NaN from about 1e154 on); the scale returns as a log.
+    # Correa: a local linear regression of the sample on its rank in windows of 2m+1
+    # (2m+1 multiply-adds per term: it polls for Ctrl-C itself). The sample is sorted, so
+    # a window ties exactly when its ends are equal: no spread, an infinite density there,
+    # -inf as the other methods give for a zero spacing (SciPy divides 0 by 0: NaN; and
+    # a mean that rounds leaves +-1 ulp deviations, so testing the sums would not do).
+    # A window whose largest magnitude is beyond 2^+-400 is scaled by a power of two
+    # (two exact factors) so that neither the mean nor the squares overflow or lose
+    # everything to underflow (SciPy's unscaled sums give inf or NaN from about 1e154
+    # on); the scale returns as a log. Other windows take SciPy's arithmetic unchanged.
     for i in range(n):
-        amax = 0.0
-        for j in range(-m, m + 1):
-            d = fabs(_xp(x, i + j, n))
-            if d > amax:
-                amax = d
+        if stop != NULL and (i & 1023) == 0 and fi_poll(stop, 1024 * (2 * m + 1) * 4):
+            break
+        lo = _xp(x, i - m, n)
+        hi = _xp(x, i + m, n)
+        if lo == hi:
+            s += INFINITY
+            continue
+        amax = fabs(lo) if fabs(lo) > fabs(hi) else fabs(hi)
         e = 0
-        if isfinite(amax) and amax > 0.0:
+        if isfinite(amax):
             frexp(amax, &e)
+            if -400 < e < 400:
+                e = 0
         mean = 0.0
-        for j in range(-m, m + 1):
-            mean += ldexp(_xp(x, i + j, n), -e)      # ldexp: 2^-e itself may overflow
-        mean = mean / <double>(2 * m + 1)
         num = 0.0
         den = 0.0
-        for j in range(-m, m + 1):
-            d = ldexp(_xp(x, i + j, n), -e) - mean
-            num += d * <double>j
-            den += d * d
-        if den == 0.0:
-            # a window of 2m + 1 tied values: no spread, an infinite density there --
-            # -inf as the other methods give for a zero spacing (SciPy: 0/0 = NaN)
-            s += INFINITY
+        if e == 0:
+            for j in range(-m, m + 1):
+                mean += _xp(x, i + j, n)
+            mean = mean / <double>(2 * m + 1)
+            for j in range(-m, m + 1):
+                d = _xp(x, i + j, n) - mean
+                num += d * <double>j
+                den += d * d
         else:
-            s += log(num / (dn * den)) - e * LN2
+            sc1 = ldexp(1.0, -e // 2)
+            sc2 = ldexp(1.0, -e - (-e // 2))
+            for j in range(-m, m + 1):
+                mean += (_xp(x, i + j, n) * sc1) * sc2
+            mean = mean / <double>(2 * m + 1)
+            for j in range(-m, m + 1):
+                d = (_xp(x, i + j, n) * sc1) * sc2 - mean
+                num += d * <double>j
+                den += d * d
+        s += log(num / (dn * den)) - e * LN2
     return -(s / dn)
 
 
@@ -153,13 +169,13 @@ cdef void _radix_sort(double* a, double* tmp, Py_ssize_t n) noexcept nogil:
 
 
 cdef double _sorted_spacing_row(int method, const double* x, Py_ssize_t xs, Py_ssize_t n, Py_ssize_t m,
-                                double* buf) noexcept nogil:
+                                double* buf, fi_stop_t* stop) noexcept nogil:
     """Copy the row (stride xs) into buf[0:n], sort it (buf[n:2n] scratch), estimate."""
     cdef Py_ssize_t i
     for i in range(n):
         buf[i] = x[i * xs]
     _radix_sort(buf, buf + n, n)
-    return _spacing_row(method, buf, n, m)
+    return _spacing_row(method, buf, n, m, stop)
 
 
 def spacing_sort_rows(int method, const double[:, :] x, Py_ssize_t m, double[::1] out, int n_threads):
@@ -186,14 +202,14 @@ def spacing_sort_rows(int method, const double[:, :] x, Py_ssize_t m, double[::1
     if nt > 1:
         with nogil, parallel(num_threads=nt):
             buf = <double*>malloc(2 * n * sizeof(double))     # one buffer per thread
-            for r in prange(R, schedule='static'):
+            for r in prange(R, schedule='static', chunksize=_rows_chunk(n * 16)):
                 if stop != NULL and fi_poll(stop, n * 16):
                     continue
                 if buf == NULL:
                     out[r] = NAN
                     noom += 1
                 else:
-                    out[r] = _sorted_spacing_row(method, &x[r, 0], xs, n, m, buf)
+                    out[r] = _sorted_spacing_row(method, &x[r, 0], xs, n, m, buf, stop)
             free(buf)
     else:
         with nogil:
@@ -204,7 +220,7 @@ def spacing_sort_rows(int method, const double[:, :] x, Py_ssize_t m, double[::1
                 for r in range(R):
                     if stop != NULL and fi_poll(stop, n * 16):
                         break
-                    out[r] = _sorted_spacing_row(method, &x[r, 0], xs, n, m, buf)
+                    out[r] = _sorted_spacing_row(method, &x[r, 0], xs, n, m, buf, stop)
                 free(buf)
     fi_stop_raise(stop)
     if noom:

@@ -50,6 +50,17 @@ CHILD = textwrap.dedent(r'''
                           lambda: fi.kl_divergence(small, small[::-1], normalize=True)),
         "surprisal": (lambda: (half((2**6, 2**22), np.float32),), lambda p: fi.surprisal(p),
                       lambda: fi.surprisal(small)),
+        # thread 0's rows are cheap (ignored labels): the others run on, thread 0 must keep polling
+        "softmax_cross_entropy_ignored": (lambda: (half((2**12, 2**22)),
+                                                   np.r_[np.full(2**11, -100), np.zeros(2**11, dtype=np.int64)]),
+                                          lambda x, y: fi.softmax_cross_entropy(x, y, ignore_index=-100,
+                                                                                reduction="none"),
+                                          lambda: fi.softmax_cross_entropy(small, np.array([0, -100, 2]),
+                                                                           ignore_index=-100, reduction="none")),
+        # one long row of Correa's (2m + 1) work per term: it polls within the row
+        "differential_entropy_correa": (lambda: (rng.random(400_000),),
+                                        lambda x: fi.differential_entropy(x, method="correa", window_length=2000),
+                                        lambda: fi.differential_entropy(small, method="correa")),
         "renyi_entropy": (lambda: (half((2**14, 2**22)),), lambda p: fi.renyi_entropy(p, 2.5),
                           lambda: fi.renyi_entropy(small, 2.5)),
         "softmax_cross_entropy": (lambda: (half((2**14, 2**22)), np.zeros(2**14, dtype=np.int64)),
@@ -128,7 +139,7 @@ CHILD = textwrap.dedent(r'''
 ''')
 
 NAMES = ["entropy", "entropy_one_row", "kl_divergence", "surprisal", "renyi_entropy",
-         "softmax_cross_entropy", "logsumexp", "joint_entropy", "pairwise_js_divergence",
+         "softmax_cross_entropy", "softmax_cross_entropy_ignored", "differential_entropy_correa", "logsumexp", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
          "adjusted_mutual_information_score"]
 # seconds between the start of the call and SIGINT: into the compiled kernels, past the

@@ -101,3 +101,14 @@ def test_fuzz_correa_tied_window_is_minus_inf():
     for x in ([0.0, 0.0, 0.0], [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0, 4.0]):
         assert fastinfo.differential_entropy(np.array(x), method="correa", window_length=1) == -np.inf
     assert np.isfinite(fastinfo.differential_entropy(np.arange(9.0), method="correa", window_length=1))
+
+
+def test_review_correa_tie_detected_by_the_window_ends():
+    # review: ties were detected by a zero sum of squares, but 2m + 1 equal values whose mean
+    # rounds leave +-1 ulp deviations: +inf (log 0 in the sum) or NaN instead of -inf
+    for v in (0.1, 0.3, 0.7):
+        for m in (1, 3):
+            x = np.array([v] * 7 + [v + 1, v + 2, v + 3, v + 5, v + 8, v + 13])
+            assert fastinfo.differential_entropy(x, method="correa", window_length=m) == -np.inf, (v, m)
+    x = np.array([0.3] * 5 + [0.7] * 5 + [2, 3, 5, 8, 13])
+    assert fastinfo.differential_entropy(x, method="correa", window_length=1) == -np.inf
