@@ -29,8 +29,18 @@ cdef inline double _xp(const double* x, Py_ssize_t k, Py_ssize_t n) noexcept nog
     return x[k]
 
 
+cdef inline double _log_spacing(double c, double h, double l) noexcept nogil:
+    """log(c (h - l)); for finite h, l whose scaled spacing overflows (fuzzing: [0, 0, 1e308]
+    gave inf - inf = NaN, SciPy too), log c + log(h/2 - l/2) + log 2 instead."""
+    cdef double t = c * (h - l)
+    if t == INFINITY and isfinite(h) and isfinite(l):
+        return log(c) + log(0.5 * h - 0.5 * l) + LN2
+    return fi_log(t)
+
+
 cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, double c) noexcept nogil:
-    """sum over k < cnt of log(c (hi[k] - lo[k])): GL lanes of the vectorizable fi_log."""
+    """sum over k < cnt of log(c (hi[k] - lo[k])): GL lanes of the vectorizable fi_log (a sum
+    that comes out +inf or NaN is taken again term by term with _log_spacing)."""
     cdef double acc[GL]
     cdef Py_ssize_t i, j, nv = cnt - cnt % GL
     cdef double S = 0.0
@@ -43,6 +53,10 @@ cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, do
         acc[0] += fi_log(c * (hi[i] - lo[i]))
     for j in range(GL):
         S += acc[j]
+    if S == INFINITY or S != S:
+        S = 0.0
+        for i in range(cnt):
+            S += _log_spacing(c, hi[i], lo[i])
     return S
 
 
@@ -55,10 +69,10 @@ cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m
         # fi_log (lanes: GL partial sums, combined in order)
         c = dn / (2.0 * dm)
         for i in range(m):
-            s += fi_log(c * (x[i + m] - x[0]))
+            s += _log_spacing(c, x[i + m], x[0])
         s += _log_diff_sum(x + 2 * m, x, n - 2 * m, c)
         for i in range(n - m, n):
-            s += fi_log(c * (x[n - 1] - x[i - m]))
+            s += _log_spacing(c, x[n - 1], x[i - m])
         return s / dn
     if method == SP_VAN_ES:
         c = (dn + 1.0) / dm
@@ -77,7 +91,11 @@ cdef double _spacing_row(int method, const double* x, Py_ssize_t n, Py_ssize_t m
                 ci = 1.0 + <double>i / dm
             if i + 1 >= n - m + 1:
                 ci = 1.0 + <double>(n - i - 1) / dm
-            s += log(dn * (_xp(x, i + m, n) - _xp(x, i - m, n)) / (ci * dm))
+            d = dn * (_xp(x, i + m, n) - _xp(x, i - m, n)) / (ci * dm)
+            if d == INFINITY and isfinite(_xp(x, i + m, n)) and isfinite(_xp(x, i - m, n)):
+                s += _log_spacing(dn / (ci * dm), _xp(x, i + m, n), _xp(x, i - m, n))
+            else:
+                s += log(d)
         s += _log_diff_sum(x + 2 * m, x, n - 2 * m, dn / (2.0 * dm))
         return s / dn
     # Correa: a local linear regression of the sample on its rank in windows of 2m+1

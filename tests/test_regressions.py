@@ -112,3 +112,17 @@ def test_review_correa_tie_detected_by_the_window_ends():
             assert fastinfo.differential_entropy(x, method="correa", window_length=m) == -np.inf, (v, m)
     x = np.array([0.3] * 5 + [0.7] * 5 + [2, 3, 5, 8, 13])
     assert fastinfo.differential_entropy(x, method="correa", window_length=1) == -np.inf
+
+
+def test_fuzz_spacings_that_overflow():
+    # issue 8 fuzzing: differential_entropy([0, 0, 1e308]) gave NaN (log of an overflowed
+    # c * spacing = +inf beside the tie's -inf; SciPy too): finite samples give a number or
+    # -inf. Oracle: SciPy on the data scaled by 2^-16 (spacings scale exactly), plus 16 log 2
+    from scipy import stats
+    for method in ("vasicek", "van es", "ebrahimi"):
+        assert fastinfo.differential_entropy(np.array([0.0, 0.0, 1e308]), method=method,
+                                             window_length=1) == -np.inf, method
+        x = np.array([-1.7e308, -1e308, -3.0, 0.0, 2.5, 1e307, 1.5e308, 1.7e308, 1.79e308])
+        want = stats.differential_entropy(x * 2.0**-16, method=method, window_length=2) + 16 * np.log(2)
+        got = fastinfo.differential_entropy(x, method=method, window_length=2)
+        assert got == pytest.approx(want, rel=1e-12), (method, got, want)
