@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -26,9 +27,13 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a chi
 
 # name: (setup -> tuple of arguments, the long call, the small call, seconds to wait before SIGINT)
 CHILD = textwrap.dedent(r'''
-    import json, os, sys, threading, time
+    import json, os, signal, sys, threading, time
     import numpy as np
     import fastinfo as fi
+
+    # a process started in the background by a non-interactive shell inherits SIGINT ignored
+    # (and Python then installs no handler): Ctrl-C's behaviour is what is under test
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     rng = np.random.default_rng(8)
     half = lambda shape, dt=np.float64: np.broadcast_to(dt(0.5), shape)   # zero-stride: no memory
@@ -155,6 +160,8 @@ def reports():
     proc = subprocess.Popen([sys.executable, "-c", CHILD] + NAMES, stdout=subprocess.PIPE,
                             text=True, env=env, start_new_session=True)
     out = {}
+    watchdog = threading.Timer(900, proc.kill)     # a call that is never interrupted: fail, not hang
+    watchdog.start()
     try:
         for name in NAMES:
             line = proc.stdout.readline()
@@ -167,6 +174,7 @@ def reports():
             out[name] = rep
         proc.wait(timeout=60)
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
