@@ -18,6 +18,15 @@ import fastinfo as fi
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 
 CALLS = int(os.environ.get("FASTINFO_LEAK_CALLS", "3000"))
+# Under .ci/sanitize the calls still run (ASan checks every access), but resident memory
+# measures AddressSanitizer's quarantine of freed blocks (256 MB by default), not leaks:
+# there the memory bounds are skipped (~150 MB of quarantine growth was measured).
+SANITIZED = os.environ.get("FASTINFO_SANITIZED") == "1"
+
+
+def _bound_or_skip():
+    if SANITIZED:
+        pytest.skip("AddressSanitizer's quarantine keeps freed memory resident: no RSS bound")
 RNG = np.random.default_rng(5)
 P = RNG.random((4, 8))
 Q = RNG.random((4, 8))
@@ -117,6 +126,7 @@ def test_many_small_calls_leave_memory_flat():
         growth[name] = _rss_bytes() - before
     total = sum(growth.values())
     worst = max(growth, key=growth.get)
+    _bound_or_skip()
     # measured here: ~110 KB in total (allocator noise); a leak of 1 KB per call is 3 MB
     assert growth[worst] < 2**20 and total < 8 * 2**20, (total, worst, growth[worst])
 
@@ -140,5 +150,6 @@ def test_a_thousand_failing_calls_leave_memory_flat():
         gc.collect()
         growth[name] = _rss_bytes() - before
     worst = max(growth, key=growth.get)
+    _bound_or_skip()
     # a leak of 512 bytes per failing call (an exception's message, a buffer) is 512 KB
     assert growth[worst] < 512 * 1024, (worst, growth[worst])
