@@ -2,7 +2,8 @@
 
 Full covariances go through a batched Cholesky factorization (LAPACK through
 NumPy): log det S = 2 sum log diag(L), and for the KL divergence the matrix
-M = Lq^-1 Lp whose squared Frobenius norm is tr(Sq^-1 Sp). A covariance that
+M = Lq^-1 Lp whose squared Frobenius norm is tr(Sq^-1 Sp). Long batches are
+factored and solved in chunks (``_chunked``), so Ctrl-C is answered between them. A covariance that
 is not symmetric positive definite raises ``ValueError`` naming its batch
 index. The diagonal forms take log-variances (what a VAE encoder outputs) and
 never form exp(log_var) on its own: every exponential is of a difference, so
@@ -28,6 +29,29 @@ if TYPE_CHECKING:
 __all__ = ["gaussian_entropy", "gaussian_kl_divergence", "diagonal_gaussian_kl_divergence"]
 
 _LOG_2PI_E = math.log(2.0 * math.pi) + 1.0
+_CHUNK = 1 << 16      # matrices per LAPACK call: Python answers Ctrl-C between the calls
+
+
+def _chunked(f: Callable[..., NDArray[np.floating[Any]]], arrays: Sequence[NDArray[np.floating[Any]]],
+             batch: tuple[int, ...], core: tuple[int, ...] = ()) -> NDArray[np.floating[Any]]:
+    """f(*arrays) over slices of the batch axes of at most ~_CHUNK items, written into one
+    (*batch, *core) result: a long batch answers Ctrl-C (KeyboardInterrupt) between slices,
+    which the one LAPACK call over the whole batch could not. The arrays have the full batch
+    shape (broadcast views are sliced, never copied); every matrix is factored or solved on
+    its own, so the values are those of one call."""
+    n = math.prod(batch)
+    if n <= _CHUNK or not batch:
+        return f(*arrays)
+    out = np.empty(batch + core)
+    inner = math.prod(batch[1:])
+    if inner > _CHUNK:
+        for i in range(batch[0]):
+            out[i] = _chunked(f, [a[i] for a in arrays], batch[1:], core)
+    else:
+        step = max(1, _CHUNK // max(inner, 1))
+        for i in range(0, batch[0], step):
+            out[i:i + step] = f(*[a[i:i + step] for a in arrays])
+    return out
 
 
 def _real(x: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -55,7 +79,7 @@ def _cholesky(S: NDArray[np.float64], name: str) -> NDArray[np.floating[Any]]:
     if asym.any():
         raise ValueError(f"{name} is not symmetric: the matrix at batch index {_first_bad(asym, batch)}")
     try:
-        return np.linalg.cholesky(S)
+        return _chunked(np.linalg.cholesky, [S], batch, S.shape[-2:])
     except np.linalg.LinAlgError:
         pass
     flat = S.reshape((-1,) + S.shape[-2:])
@@ -165,10 +189,15 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     diff = np.broadcast_to(mq_ - mp_, batch + (d,))
     if d == 0:
         return _scalar(np.zeros(batch))
-    M = np.linalg.solve(Lq, Lp)                        # L_q^-1 L_p
-    lam = np.linalg.eigvalsh(M @ np.swapaxes(M, -1, -2))
-    z = np.linalg.solve(Lq, diff[..., None])[..., 0]
-    kl = 0.5 * (np.sum(_x_minus_log1p(lam - 1.0), axis=-1) + np.sum(z * z, axis=-1))
+
+    def kl_of(Lp: NDArray[np.floating[Any]], Lq: NDArray[np.floating[Any]],
+              diff: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
+        M = np.linalg.solve(Lq, Lp)                        # L_q^-1 L_p
+        lam = np.linalg.eigvalsh(M @ np.swapaxes(M, -1, -2))
+        z = np.linalg.solve(Lq, diff[..., None])[..., 0]
+        return 0.5 * (np.sum(_x_minus_log1p(lam - 1.0), axis=-1) + np.sum(z * z, axis=-1))
+
+    kl = _chunked(kl_of, [Lp, Lq, diff], batch)
     return _scalar(kl / lb)
 
 

@@ -90,6 +90,14 @@ CHILD = textwrap.dedent(r'''
         "mutual_information_score": (lambda: (np.broadcast_to(np.int64(3), (2**32,)),) * 2,
                                      lambda a, b: fi.mutual_information_score(a, b),
                                      lambda: fi.mutual_information_score([0, 0, 1, 2], [0, 1, 1, 1])),
+        # NumPy/LAPACK over 4e6 pairs: answered between the chunks of the batch
+        "gaussian_kl_divergence": (lambda: (np.broadcast_to(np.zeros(3), (4_000_000, 3)),
+                                            np.broadcast_to(np.eye(3), (4_000_000, 3, 3)),
+                                            np.broadcast_to(np.ones(3), (4_000_000, 3)),
+                                            np.broadcast_to(2 * np.eye(3), (4_000_000, 3, 3))),
+                                   lambda mp, cp, mq, cq: fi.gaussian_kl_divergence(mp, cp, mq, cq),
+                                   lambda: fi.gaussian_kl_divergence(np.zeros(2), np.eye(2), np.ones(2),
+                                                                     2 * np.eye(2))),
         "adjusted_mutual_information_score": (lambda: staircase(5000),
                                               lambda a, b: fi.adjusted_mutual_information_score(a, b),
                                               lambda: fi.adjusted_mutual_information_score(
@@ -146,10 +154,11 @@ CHILD = textwrap.dedent(r'''
 NAMES = ["entropy", "entropy_one_row", "kl_divergence", "surprisal", "renyi_entropy",
          "softmax_cross_entropy", "softmax_cross_entropy_ignored", "differential_entropy_correa", "logsumexp", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
-         "adjusted_mutual_information_score"]
+         "adjusted_mutual_information_score", "gaussian_kl_divergence"]
 # seconds between the start of the call and SIGINT: into the compiled kernels, past the
-# NumPy passes some functions make first (label ranges of 2^32 labels take ~2 s)
-DELAY = {"surprisal": 0.3, "mutual_information_score": 3.0}
+# NumPy passes some functions make first (label ranges of 2^32 labels take ~2 s; the
+# symmetry and finiteness checks of 4e6 covariances ~1 s)
+DELAY = {"surprisal": 0.3, "mutual_information_score": 3.0, "gaussian_kl_divergence": 3.5}
 LATENCY = 1.0    # "within about a second"
 
 

@@ -126,3 +126,23 @@ def test_fuzz_spacings_that_overflow():
         want = stats.differential_entropy(x * 2.0**-16, method=method, window_length=2) + 16 * np.log(2)
         got = fastinfo.differential_entropy(x, method=method, window_length=2)
         assert got == pytest.approx(want, rel=1e-12), (method, got, want)
+
+
+def test_gaussian_batches_in_chunks_give_the_values_of_one_call(monkeypatch):
+    # issue 8: the Gaussian closed forms factor and solve the batch in chunks (Ctrl-C is
+    # answered between them); every matrix is handled on its own, so the values are bitwise
+    # those of one LAPACK call over the whole batch, and errors name the global batch index
+    import fastinfo._gaussian as g
+    rng = np.random.default_rng(3)
+    A = rng.random((3, 50, 4, 4))
+    C = np.eye(4) + 0.05 * (A + A.transpose(0, 1, 3, 2))
+    m = rng.standard_normal((3, 50, 4))
+    whole = (fastinfo.gaussian_entropy(C), fastinfo.gaussian_kl_divergence(m, C, 0.5 * m, C[:, ::-1]))
+    for chunk in (1, 7, 60):             # slices of the first axis, and of the second
+        monkeypatch.setattr(g, "_CHUNK", chunk)
+        assert np.array_equal(fastinfo.gaussian_entropy(C), whole[0])
+        assert np.array_equal(fastinfo.gaussian_kl_divergence(m, C, 0.5 * m, C[:, ::-1]), whole[1])
+        bad = C.copy()
+        bad[2, 41] = -np.eye(4)
+        with pytest.raises(ValueError, match=r"batch index \(2, 41\)"):
+            fastinfo.gaussian_entropy(bad)
