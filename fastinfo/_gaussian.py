@@ -3,9 +3,9 @@
 Full covariances go through a batched Cholesky factorization (LAPACK through
 NumPy): log det S = 2 sum log diag(L), and for the KL divergence the matrix
 M = Lq^-1 Lp whose squared Frobenius norm is tr(Sq^-1 Sp). Long batches are
-factored and solved in chunks (``_chunked``), so Ctrl-C is answered between them. A covariance that
-is not symmetric positive definite raises ``ValueError`` naming its batch
-index. The diagonal forms take log-variances (what a VAE encoder outputs) and
+factored and solved in chunks (``_chunked``), so Ctrl-C is answered between
+them. A covariance that is not symmetric positive definite raises
+``ValueError`` naming its batch index. The diagonal forms take log-variances (what a VAE encoder outputs) and
 never form exp(log_var) on its own: every exponential is of a difference, so
 log-variances of +-800 give finite answers where the naive formula gives
 inf - inf = NaN.
