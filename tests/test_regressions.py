@@ -146,3 +146,27 @@ def test_gaussian_batches_in_chunks_give_the_values_of_one_call(monkeypatch):
         bad[2, 41] = -np.eye(4)
         with pytest.raises(ValueError, match=r"batch index \(2, 41\)"):
             fastinfo.gaussian_entropy(bad)
+
+
+def test_label_ranges_in_chunks_give_the_scores_of_one_pass(monkeypatch):
+    # issue 8: the label ranges of the clustering scores are taken 2^24 labels at a time
+    # (Ctrl-C is answered between chunks); the extremes may sit in any chunk, the last one
+    # partial, and the scores must not change. Oracle: scikit-learn's formula by hand
+    # (contingency table from np.unique, MI = sum n_ij/n log(n n_ij / (a_i b_j))).
+    import fastinfo._labels as lab
+    rng = np.random.default_rng(5)
+    x = rng.integers(-40, 40, 1001)
+    y = (x // 3 + rng.integers(0, 4, 1001)).astype(np.int32)
+    x[0], x[500], y[1000] = -1000, 2000, -7000            # extremes in the first, middle, last chunk
+    _, xi = np.unique(x, return_inverse=True)
+    _, yi = np.unique(y, return_inverse=True)
+    t = np.zeros((xi.max() + 1, yi.max() + 1))
+    np.add.at(t, (xi, yi), 1)
+    n, a, b = t.sum(), t.sum(1, keepdims=True), t.sum(0, keepdims=True)
+    nz = t > 0
+    expected = float(np.sum(t[nz] / n * np.log(n * t[nz] / (a @ b)[nz])))
+    for chunk in (1, 7, 100, 1 << 24):
+        monkeypatch.setattr(lab, "_RANGE_CHUNK", chunk)
+        assert lab._range(x) == (int(x.min()), int(x.max()))
+        assert lab._range(y) == (int(y.min()), int(y.max()))
+        assert fastinfo.mutual_information_score(x, y) == pytest.approx(expected, rel=1e-12)
