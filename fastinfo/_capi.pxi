@@ -75,7 +75,7 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
-    _logit_row_any(x, s, x, s, label, <real*>NULL, 1, n, &g, &r, &r2)
+    _logit_row_any(x, s, x, s, label, <real*>NULL, 1, n, &g, &r, &r2, NULL)     # C callers: no Ctrl-C
     return r
 
 cdef double _capi_lse(const double* x, Py_ssize_t n, Py_ssize_t s) noexcept nogil:

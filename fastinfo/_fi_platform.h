@@ -145,6 +145,17 @@ static inline int fi_poll(fi_stop_t *s, long long work)
     return fi_poll_clock(s);
 }
 
+/* fi_poll out of line and cold, between the blocks of one long row: a kernel whose only
+ * calls are these stays a leaf function on its hot path (short rows never call it), so gcc
+ * keeps its lane accumulators in registers without a spilling prologue. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static int fi_poll_block(fi_stop_t *s, long long work)
+{
+    return fi_poll(s, work);
+}
+
 /* A loop over rows of `work` units each: every row polls when rows are long, every 256th
  * row (counting 256 rows of work) when they are short, so short rows cost a test of i. */
 static inline int fi_poll_rows(fi_stop_t *s, Py_ssize_t i, long long work)

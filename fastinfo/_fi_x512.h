@@ -33,6 +33,17 @@
 
 #include <stddef.h>
 #include "_fimath.h"
+#ifdef Py_PYTHON_H
+#include "_fi_platform.h"     /* fi_stop_t, fi_poll_block: the logit passes answer Ctrl-C */
+#else                         /* a C program without Python (bench/log_bound.c): no Ctrl-C */
+typedef struct fi_stop fi_stop_t;
+static inline int fi_poll_block(fi_stop_t *s, long long work) { (void)s; (void)work; return 0; }
+#endif
+
+/* Elements per block of the logit passes (a multiple of both loop steps): a row longer than
+ * one block polls between blocks (fi_poll); the blocks only split the loops' range, so the
+ * sums are those of one unbroken loop. */
+#define FI_X_LSE_BLOCK 8192
 
 enum { FI_X_ENTROPY = 0, FI_X_CROSS_ENTROPY = 1, FI_X_KL = 2, FI_X_JS = 3 };
 
@@ -529,19 +540,55 @@ static inline __m512 fi_xf_exp_neg(__m512 z)
 /* Both passes of a logit row, unit stride: out = {m = max x, S = sum e,
  * A = sum e z (ent != 0), bad (NaN or +inf seen)}, z = (x - m) scale,
  * e = exp(z).  No second pass when the row is invalid or all -inf. */
-static void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out)
+/* The passes over [lo, hi) of a row; the row functions below run them once for a row of
+ * one block, else block after block with a poll in between (same sums either way). */
+FI_X_INL void fi_x_max_f64(const double* x, ptrdiff_t lo, ptrdiff_t hi, __m512d* m0, __m512d* m1,
+                           __mmask8* bad)
+{
+    for (ptrdiff_t i = lo; i < hi; i += 16) {          /* hi - lo: a multiple of 16 */
+        __m512d x0 = _mm512_loadu_pd(x + i), x1 = _mm512_loadu_pd(x + i + 8);
+        *m0 = _mm512_max_pd(*m0, x0);
+        *m1 = _mm512_max_pd(*m1, x1);
+        *bad |= _mm512_fpclass_pd_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_pd_mask(x1, FI_X_NAN_OR_PINF);
+    }
+}
+
+FI_X_INL void fi_x_sum_f64(const int ent, const double* x, ptrdiff_t lo, ptrdiff_t hi, __m512d vm,
+                           __m512d vs, __m512d* s0, __m512d* s1, __m512d* a0, __m512d* a1)
+{
+    const __m512d zero = _mm512_setzero_pd();
+    for (ptrdiff_t i = lo; i < hi; i += 16) {          /* hi - lo: a multiple of 16 */
+        __m512d z0 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i), vm), vs);
+        __m512d z1 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i + 8), vm), vs);
+        __m512d e0 = fi_x_exp_neg(z0), e1 = fi_x_exp_neg(z1);
+        *s0 = _mm512_add_pd(*s0, e0);
+        *s1 = _mm512_add_pd(*s1, e1);
+        if (ent) {
+            *a0 = _mm512_mask3_fmadd_pd(e0, z0, *a0, _mm512_cmp_pd_mask(e0, zero, _CMP_NEQ_UQ));
+            *a1 = _mm512_mask3_fmadd_pd(e1, z1, *a1, _mm512_cmp_pd_mask(e1, zero, _CMP_NEQ_UQ));
+        }
+    }
+}
+
+FI_X_INL void fi_x_lse_f64(const int ent, const double* x, ptrdiff_t n, double scale, double* out,
+                           fi_stop_t* stop)
 {
     const __m512d ninf = FI_S1(-__builtin_inf());
     __m512d m0 = ninf, m1 = ninf;
     __mmask8 bad = 0;
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512d x0 = _mm512_loadu_pd(x + i), x1 = _mm512_loadu_pd(x + i + 8);
-        m0 = _mm512_max_pd(m0, x0);
-        m1 = _mm512_max_pd(m1, x1);
-        bad |= _mm512_fpclass_pd_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_pd_mask(x1, FI_X_NAN_OR_PINF);
-    }
-    for (; i < n; i += 8) {
+    ptrdiff_t i, b, nv = n - n % 16;
+    if (n <= FI_X_LSE_BLOCK)
+        fi_x_max_f64(x, 0, nv, &m0, &m1, &bad);
+    else
+        for (b = 0; b < nv; b += FI_X_LSE_BLOCK) {
+            if (fi_poll_block(stop, FI_X_LSE_BLOCK)) {
+                out[0] = -__builtin_inf();       /* any values: the caller checks the stop */
+                out[1] = out[2] = out[3] = 0.0;
+                return;
+            }
+            fi_x_max_f64(x, b, nv - b > FI_X_LSE_BLOCK ? b + FI_X_LSE_BLOCK : nv, &m0, &m1, &bad);
+        }
+    for (i = nv; i < n; i += 8) {
         ptrdiff_t rem = n - i;
         __mmask8 k = rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1u);
         __m512d x0 = _mm512_mask_loadu_pd(ninf, k, x + i);
@@ -556,18 +603,16 @@ static void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent,
         return;
     const __m512d vm = FI_S1(m), vs = FI_S1(scale), zero = _mm512_setzero_pd();
     __m512d s0 = zero, s1 = zero, a0 = zero, a1 = zero;
-    for (i = 0; i + 16 <= n; i += 16) {
-        __m512d z0 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i), vm), vs);
-        __m512d z1 = _mm512_mul_pd(_mm512_sub_pd(_mm512_loadu_pd(x + i + 8), vm), vs);
-        __m512d e0 = fi_x_exp_neg(z0), e1 = fi_x_exp_neg(z1);
-        s0 = _mm512_add_pd(s0, e0);
-        s1 = _mm512_add_pd(s1, e1);
-        if (ent) {
-            a0 = _mm512_mask3_fmadd_pd(e0, z0, a0, _mm512_cmp_pd_mask(e0, zero, _CMP_NEQ_UQ));
-            a1 = _mm512_mask3_fmadd_pd(e1, z1, a1, _mm512_cmp_pd_mask(e1, zero, _CMP_NEQ_UQ));
+    if (n <= FI_X_LSE_BLOCK)
+        fi_x_sum_f64(ent, x, 0, nv, vm, vs, &s0, &s1, &a0, &a1);
+    else
+        for (b = 0; b < nv; b += FI_X_LSE_BLOCK) {
+            if (fi_poll_block(stop, FI_X_LSE_BLOCK))
+                return;
+            fi_x_sum_f64(ent, x, b, nv - b > FI_X_LSE_BLOCK ? b + FI_X_LSE_BLOCK : nv, vm, vs,
+                         &s0, &s1, &a0, &a1);
         }
-    }
-    for (; i < n; i += 8) {
+    for (i = nv; i < n; i += 8) {
         ptrdiff_t rem = n - i;
         __mmask8 k = rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1u);
         __m512d z0 = _mm512_mul_pd(_mm512_sub_pd(_mm512_mask_loadu_pd(ninf, k, x + i), vm), vs);
@@ -580,19 +625,60 @@ static void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent,
     out[2] = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
 }
 
-static void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out)
+static void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out, fi_stop_t* stop)
+{
+    if (ent)        /* one inlined copy per case, as the loops were before the blocks */
+        fi_x_lse_f64(1, x, n, scale, out, stop);
+    else
+        fi_x_lse_f64(0, x, n, scale, out, stop);
+}
+
+FI_X_INL void fi_xf_max(const float* x, ptrdiff_t lo, ptrdiff_t hi, __m512* m0, __m512* m1,
+                        __mmask16* bad)
+{
+    for (ptrdiff_t i = lo; i < hi; i += 32) {          /* hi - lo: a multiple of 32 */
+        __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+        *m0 = _mm512_max_ps(*m0, x0);
+        *m1 = _mm512_max_ps(*m1, x1);
+        *bad |= _mm512_fpclass_ps_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_ps_mask(x1, FI_X_NAN_OR_PINF);
+    }
+}
+
+FI_X_INL void fi_xf_sum(const int ent, const float* x, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t n,
+                        __m512 vm, __m512 vs, __m512d* s, __m512d* a)
+{
+    const __m512 ninf = FI_S1F(-__builtin_inff()), zero = _mm512_setzero_ps();
+    for (ptrdiff_t i = lo; i < hi; i += 16) {          /* the last step masked at n */
+        ptrdiff_t rem = n - i;
+        __mmask16 k = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
+        __m512 z = _mm512_mul_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vm), vs);
+        __m512 e = fi_xf_exp_neg(z);
+        /* e <= 1 summed in double: S keeps full accuracy next to the e = 1 of the max */
+        fi_xf_acc(e, &s[0], &s[1]);
+        if (ent)
+            fi_xf_acc(_mm512_maskz_mul_ps(_mm512_cmp_ps_mask(e, zero, _CMP_NEQ_UQ), e, z), &a[0], &a[1]);
+    }
+}
+
+FI_X_INL void fi_x_lse_f32(const int ent, const float* x, ptrdiff_t n, double scale, double* out,
+                           fi_stop_t* stop)
 {
     const __m512 ninf = FI_S1F(-__builtin_inff());
     __m512 m0 = ninf, m1 = ninf;
     __mmask16 bad = 0;
-    ptrdiff_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-        m0 = _mm512_max_ps(m0, x0);
-        m1 = _mm512_max_ps(m1, x1);
-        bad |= _mm512_fpclass_ps_mask(x0, FI_X_NAN_OR_PINF) | _mm512_fpclass_ps_mask(x1, FI_X_NAN_OR_PINF);
-    }
-    for (; i < n; i += 16) {
+    ptrdiff_t i, b, nv = n - n % 32;
+    if (n <= FI_X_LSE_BLOCK)
+        fi_xf_max(x, 0, nv, &m0, &m1, &bad);
+    else
+        for (b = 0; b < nv; b += FI_X_LSE_BLOCK) {
+            if (fi_poll_block(stop, FI_X_LSE_BLOCK)) {
+                out[0] = -__builtin_inf();       /* any values: the caller checks the stop */
+                out[1] = out[2] = out[3] = 0.0;
+                return;
+            }
+            fi_xf_max(x, b, nv - b > FI_X_LSE_BLOCK ? b + FI_X_LSE_BLOCK : nv, &m0, &m1, &bad);
+        }
+    for (i = nv; i < n; i += 16) {
         ptrdiff_t rem = n - i;
         __mmask16 k = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
         __m512 x0 = _mm512_mask_loadu_ps(ninf, k, x + i);
@@ -605,21 +691,27 @@ static void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, 
     out[3] = bad ? 1.0 : 0.0;
     if (bad || m == -__builtin_inff())
         return;
-    const __m512 vm = FI_S1F(m), vs = FI_S1F((float)scale), zero = _mm512_setzero_ps();
+    const __m512 vm = FI_S1F(m), vs = FI_S1F((float)scale);
     __m512d s[2], a[2];
     s[0] = s[1] = a[0] = a[1] = _mm512_setzero_pd();
-    for (i = 0; i < n; i += 16) {
-        ptrdiff_t rem = n - i;
-        __mmask16 k = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
-        __m512 z = _mm512_mul_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + i), vm), vs);
-        __m512 e = fi_xf_exp_neg(z);
-        /* e <= 1 summed in double: S keeps full accuracy next to the e = 1 of the max */
-        fi_xf_acc(e, &s[0], &s[1]);
-        if (ent)
-            fi_xf_acc(_mm512_maskz_mul_ps(_mm512_cmp_ps_mask(e, zero, _CMP_NEQ_UQ), e, z), &a[0], &a[1]);
-    }
+    if (n <= FI_X_LSE_BLOCK)
+        fi_xf_sum(ent, x, 0, n, n, vm, vs, s, a);
+    else
+        for (b = 0; b < n; b += FI_X_LSE_BLOCK) {
+            if (fi_poll_block(stop, FI_X_LSE_BLOCK))
+                return;
+            fi_xf_sum(ent, x, b, n - b > FI_X_LSE_BLOCK ? b + FI_X_LSE_BLOCK : n, n, vm, vs, s, a);
+        }
     out[1] = _mm512_reduce_add_pd(_mm512_add_pd(s[0], s[1]));
     out[2] = _mm512_reduce_add_pd(_mm512_add_pd(a[0], a[1]));
+}
+
+static void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out, fi_stop_t* stop)
+{
+    if (ent)
+        fi_x_lse_f32(1, x, n, scale, out, stop);
+    else
+        fi_x_lse_f32(0, x, n, scale, out, stop);
 }
 
 #else   /* no AVX-512 in this build: the generic kernels run; never called */
@@ -636,10 +728,12 @@ static inline void fi_x512_mix_f32(const double* a, const float* b, ptrdiff_t n,
 { (void)a; (void)b; (void)n; (void)c; out[3] = 1.0; }
 static inline void fi_x512_log_f64(const double* x, double* out, ptrdiff_t n) { (void)x; (void)out; (void)n; }
 static inline void fi_x512_log_f32(const float* x, float* out, ptrdiff_t n) { (void)x; (void)out; (void)n; }
-static inline void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out)
-{ (void)x; (void)n; (void)scale; (void)ent; out[3] = 1.0; }
-static inline void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out)
-{ (void)x; (void)n; (void)scale; (void)ent; out[3] = 1.0; }
+static inline void fi_x512_lse_f64(const double* x, ptrdiff_t n, double scale, int ent, double* out,
+                                   fi_stop_t* stop)
+{ (void)x; (void)n; (void)scale; (void)ent; (void)stop; out[3] = 1.0; }
+static inline void fi_x512_lse_f32(const float* x, ptrdiff_t n, double scale, int ent, double* out,
+                                   fi_stop_t* stop)
+{ (void)x; (void)n; (void)scale; (void)ent; (void)stop; out[3] = 1.0; }
 #endif
 
 #endif /* FASTINFO_FI_X512_H */

@@ -26,6 +26,10 @@
 # powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)), vectorized too. The
 # general Renyi divergence (expm1 of log ratios, for relative accuracy at every
 # order) and the near-1 orders call libm per element and are the slow cases.
+#
+# Ctrl-C: every pass over a row longer than BLOCK runs block after block and polls
+# between blocks (_gstop, see fi_poll), so one long row answers too. The blocks only
+# split the range of the lane loops: every lane sums the same terms in the same order.
 
 from libc.math cimport pow, exp, expm1, log1p, fabs
 
@@ -86,6 +90,13 @@ cdef inline double _ispos(double x) noexcept nogil:
     return 1.0 if x > 0.0 else 0.0
 
 
+cdef inline bint _gstop(fi_stop_t* stop, Py_ssize_t K) noexcept nogil:
+    """Between two blocks of a pass over a row of K: True once the call is to stop (rows of
+    one block never poll here; the row loop does). A block of pow/exp/log terms counts as
+    8 BLOCK units of work, as a row counts 8 K."""
+    return K > BLOCK and fi_poll_block(stop, 8 * BLOCK)
+
+
 cdef struct GStats:
     double ph, pl, qh, ql        # double-double row sums of p and q
     double mx                    # max p
@@ -94,7 +105,7 @@ cdef struct GStats:
 
 
 cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                         bint two, bint dd, GStats* st) noexcept nogil:
+                         bint two, bint dd, GStats* st, fi_stop_t* stop) noexcept nogil:
     """One pass over the row(s): validity, sums (double-double by TwoSum per lane when dd),
     max, support. Inlined with literal strides and flags, so the lanes vectorize."""
     cdef double ph[GL]
@@ -104,7 +115,7 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
     cdef double mx[GL]
     cdef double sup[GL]
     cdef int bad[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef Py_ssize_t i = 0, j, jj, nv, blk
     cdef double x, y, s, bp
     for j in range(GL):
         ph[j] = 0.0
@@ -115,27 +126,30 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
         sup[j] = 0.0
         bad[j] = 0
     nv = K - K % GL
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            jj = i + j
-            x = p[jj * ps]
-            bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
-            if dd:
-                s = ph[j] + x
-                bp = s - ph[j]
-                pl[j] += (ph[j] - (s - bp)) + (x - bp)
-                ph[j] = s
-            else:
-                ph[j] += x
-            mx[j] = _vmax(x, mx[j])
-            sup[j] += _ispos(x)
-            if two:
-                y = q[jj * qs]
-                bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
-                s = qh[j] + y
-                bp = s - qh[j]
-                ql[j] += (qh[j] - (s - bp)) + (y - bp)
-                qh[j] = s
+    for blk in range(0, nv, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
+            for j in range(GL):
+                jj = i + j
+                x = p[jj * ps]
+                bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
+                if dd:
+                    s = ph[j] + x
+                    bp = s - ph[j]
+                    pl[j] += (ph[j] - (s - bp)) + (x - bp)
+                    ph[j] = s
+                else:
+                    ph[j] += x
+                mx[j] = _vmax(x, mx[j])
+                sup[j] += _ispos(x)
+                if two:
+                    y = q[jj * qs]
+                    bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
+                    s = qh[j] + y
+                    bp = s - qh[j]
+                    ql[j] += (qh[j] - (s - bp)) + (y - bp)
+                    qh[j] = s
     j = 0
     for jj in range(nv, K):        # the tail, into lane 0
         x = p[jj * ps]
@@ -214,46 +228,49 @@ cdef inline int _pkind(double a) noexcept nogil:
 
 
 cdef double _power_sum(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, double mx,
-                       double* ties) noexcept nogil:
+                       double* ties, fi_stop_t* stop) noexcept nogil:
     """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1):
     one specialization per kind of power and stride, so every loop vectorizes."""
     cdef int kind = _pkind(a)
     if ps == 1:
         if kind == 2:
-            return _power_sum_k(<PowSq*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+            return _power_sum_k(<PowSq*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
         if kind == 1:
-            return _power_sum_k(<PowSqrt*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+            return _power_sum_k(<PowSqrt*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
         if kind == 3:
-            return _power_sum_k(<PowCube*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
-        return _power_sum_k(<PowGen*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties)
+            return _power_sum_k(<PowCube*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
+        return _power_sum_k(<PowGen*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
     if kind == 2:
-        return _power_sum_k(<PowSq*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+        return _power_sum_k(<PowSq*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
     if kind == 1:
-        return _power_sum_k(<PowSqrt*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+        return _power_sum_k(<PowSqrt*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
     if kind == 3:
-        return _power_sum_k(<PowCube*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
-    return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties)
+        return _power_sum_k(<PowCube*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
+    return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
 
 
 cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p, Py_ssize_t ps,
-                         Py_ssize_t K, double mx, double* ties) noexcept nogil:
+                         Py_ssize_t K, double mx, double* ties, fi_stop_t* stop) noexcept nogil:
     cdef double acc[GL]
     cdef double cnt[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef Py_ssize_t i = 0, j, jj, nv, blk
     cdef double x, t, e, S = 0.0, c = 0.0
     for j in range(GL):
         acc[j] = 0.0
         cnt[j] = 0.0
     nv = K - K % GL
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
-            # loop, kept gcc from vectorizing it
-            x = _load(sk, p, i + j, ps)
-            t = _pw(pk, x / mx, a)        # a division: 1/mx overflows for a subnormal mx
-            e = <double>(x == mx)
-            acc[j] += t * (1.0 - e)
-            cnt[j] += e
+    for blk in range(0, nv, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
+            for j in range(GL):
+                # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
+                # loop, kept gcc from vectorizing it
+                x = _load(sk, p, i + j, ps)
+                t = _pw(pk, x / mx, a)        # a division: 1/mx overflows for a subnormal mx
+                e = <double>(x == mx)
+                acc[j] += t * (1.0 - e)
+                cnt[j] += e
     for jj in range(nv, K):        # the tail, into lane 0
         x = _load(sk, p, jj, ps)
         t = _pw(pk, x / mx, a)
@@ -268,14 +285,14 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
 
 
 cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                      double dp, double dq, double* bhat, int* bad) noexcept nogil:
+                      double dp, double dq, double* bhat, int* bad, fi_stop_t* stop) noexcept nogil:
     """Lane sums over x = p / dp, y = q / dq (divisions: a reciprocal of a subnormal sum
     overflows): Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
     sum sqrt(x y) into bhat) or total variation 1/2 |x - y|; bad: an invalid entry."""
     cdef double acc[GL]
     cdef double bc[GL]
     cdef int bd[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef Py_ssize_t i = 0, j, jj, nv, blk
     cdef double x, y, d, den, S = 0.0, B = 0.0
     cdef int b = 0
     for j in range(GL):
@@ -283,21 +300,24 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
         bc[j] = 0.0
         bd[j] = 0
     nv = K - K % GL
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            jj = i + j
-            x = p[jj * ps]
-            y = q[jj * qs]
-            bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
-            x = x / dp
-            y = y / dq
-            if code == G_TV:
-                acc[j] += 0.5 * fabs(x - y)
-            else:
-                den = sqrt(x) + sqrt(y)
-                d = (x - y) / den if den > 0 else 0.0
-                acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
-                bc[j] += sqrt(x) * sqrt(y)
+    for blk in range(0, nv, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
+            for j in range(GL):
+                jj = i + j
+                x = p[jj * ps]
+                y = q[jj * qs]
+                bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
+                x = x / dp
+                y = y / dq
+                if code == G_TV:
+                    acc[j] += 0.5 * fabs(x - y)
+                else:
+                    den = sqrt(x) + sqrt(y)
+                    d = (x - y) / den if den > 0 else 0.0
+                    acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
+                    bc[j] += sqrt(x) * sqrt(y)
     j = 0
     for jj in range(nv, K):        # the tail, into lane 0
         x = p[jj * ps]
@@ -322,8 +342,8 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
 
 
 cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
-                     GStats* st) noexcept nogil:
-    cdef Py_ssize_t i
+                     GStats* st, fi_stop_t* stop) noexcept nogil:
+    cdef Py_ssize_t i, blk
     cdef double x, sh = st.ph, sl = st.pl, s = st.ph + st.pl, mx = st.mx, T = 0.0, S, c, L
     if a == 0:
         return log(st.support)
@@ -333,10 +353,13 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
         return -INFINITY / (1.0 - a)
     if fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:
         # sum x^a = sum x + T, T = sum x expm1((a-1) log x); normalized on x = p/s (sum 1)
-        for i in range(K):
-            x = p[i * ps] / s if normalize else p[i * ps]
-            if x > 0:
-                T += x * expm1((a - 1.0) * log(x))
+        for blk in range(0, K, 8192):    # step = BLOCK
+            if _gstop(stop, K):
+                return NAN
+            for i in range(blk, min(blk + BLOCK, K)):
+                x = p[i * ps] / s if normalize else p[i * ps]
+                if x > 0:
+                    T += x * expm1((a - 1.0) * log(x))
         if normalize:
             if isfinite(T) and 1.0 + T >= 0.5:
                 return log1p(T) / (1.0 - a)
@@ -344,53 +367,59 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
             return (log(sh) + log1p((sl + T) / sh)) / (1.0 - a)
     # scaled by the largest: sum p^a = mx^a (c + S), S = sum_{p < mx} (p/mx)^a, c ties at 1,
     # so log(c + S) = log c + log1p(S / c) keeps nearly deterministic rows accurate
-    S = _power_sum(a, p, ps, K, mx, &c)
+    S = _power_sum(a, p, ps, K, mx, &c, stop)
     L = log(c) + log1p(S / c) + a * (log(mx / s) if normalize else log(mx))
     return L / (1.0 - a)
 
 
 cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
-                     double s) noexcept nogil:
-    cdef Py_ssize_t i
+                     double s, fi_stop_t* stop) noexcept nogil:
+    cdef Py_ssize_t i, blk
     cdef double x, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
     cdef int kind = _pkind(t)
     if fabs(t - 1.0) * NEAR_ONE_INV <= 1.0:
-        for i in range(K):
-            x = p[i * ps]
-            if x > 0:
-                x = x / dv
-                S -= x * expm1((t - 1.0) * log(x))
+        for blk in range(0, K, 8192):    # step = BLOCK
+            if _gstop(stop, K):
+                return NAN
+            for i in range(blk, min(blk + BLOCK, K)):
+                x = p[i * ps]
+                if x > 0:
+                    x = x / dv
+                    S -= x * expm1((t - 1.0) * log(x))
         return S / (t - 1.0)
     if ps == 1:
         if kind == 2:
-            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
+            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
         if kind == 1:
-            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
+            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
         if kind == 3:
-            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
-        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, dv) / (t - 1.0)
+            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
+        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
     if kind == 2:
-        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
+        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
     if kind == 1:
-        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
+        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
     if kind == 3:
-        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
-    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, dv) / (t - 1.0)
+        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
+    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
 
 
 cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p, Py_ssize_t ps,
-                         Py_ssize_t K, double dv) noexcept nogil:
+                         Py_ssize_t K, double dv, fi_stop_t* stop) noexcept nogil:
     """sum over p > 0 of x - x^t, x = p / dv (lanes)."""
     cdef double acc[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef Py_ssize_t i = 0, j, jj, nv, blk
     cdef double x, S = 0.0
     for j in range(GL):
         acc[j] = 0.0
     nv = K - K % GL
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            x = _load(sk, p, i + j, ps) / dv
-            acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
+    for blk in range(0, nv, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
+            for j in range(GL):
+                x = _load(sk, p, i + j, ps) / dv
+                acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
         x = _load(sk, p, jj, ps) / dv
         acc[0] += (x - _pw(pk, x, t)) if x > 0 else 0.0
@@ -400,20 +429,23 @@ cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p,
 
 
 cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                            Py_ssize_t K, double dp, double dq) noexcept nogil:
+                            Py_ssize_t K, double dp, double dq, fi_stop_t* stop) noexcept nogil:
     """sum over y > 0 of (x - y)^2 / y, x = p / dp, y = q / dq: non-negative terms."""
     cdef double acc[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv
+    cdef Py_ssize_t i = 0, j, jj, nv, blk
     cdef double x, y, d, S = 0.0
     for j in range(GL):
         acc[j] = 0.0
     nv = K - K % GL
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            x = p[(i + j) * ps] / dp
-            y = q[(i + j) * qs] / dq
-            d = x - y
-            acc[j] += (d * d) / y if y > 0 else 0.0
+    for blk in range(0, nv, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
+            for j in range(GL):
+                x = p[(i + j) * ps] / dp
+                y = q[(i + j) * qs] / dq
+                d = x - y
+                acc[j] += (d * d) / y if y > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
         x = p[jj * ps] / dp
         y = q[jj * qs] / dq
@@ -425,7 +457,8 @@ cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssi
 
 
 cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                    bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
+                    bint normalize, double ph, double pl, double qh, double ql,
+                    fi_stop_t* stop) noexcept nogil:
     """D_2 = log sum p^2/q, with sum p^2/q = 2 sp - sq + X, X = sum (p - q)^2/q (chi^2):
     as passed log1p((2 sp - sq - 1) + X) from the double-double sums (nearly equal rows
     keep relative accuracy); normalized, X of x = p/sp, y = q/sq and log1p(X) (the sums of
@@ -433,9 +466,9 @@ cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, 
     cdef double X, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql
     cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     if ps == 1 and qs == 1:
-        X = _chi2_sum(p, 1, q, 1, K, dp, dq)
+        X = _chi2_sum(p, 1, q, 1, K, dp, dq, stop)
     else:
-        X = _chi2_sum(p, ps, q, qs, K, dp, dq)
+        X = _chi2_sum(p, ps, q, qs, K, dp, dq, stop)
     if normalize:
         return log1p(X)
     h = 2.0 * ph
@@ -447,7 +480,8 @@ cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, 
 
 
 cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                           bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
+                           bint normalize, double ph, double pl, double qh, double ql,
+                           fi_stop_t* stop) noexcept nogil:
     """D_1/2 = -2 log sum sqrt(p q). sum sqrt(pq) = (sp + sq)/2 - H, H = 1/2 sum (sqrt p -
     sqrt q)^2 summed as ((p - q)/(sqrt p + sqrt q))^2: near 1 (nearly equal rows) the form
     log1p((sp + sq)/2 - 1 - H) has no cancellation; far from 1 the direct sum is used."""
@@ -455,9 +489,9 @@ cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize
     cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     cdef int bad
     if ps == 1 and qs == 1:
-        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, dp, dq, &B, &bad)
+        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, dp, dq, &B, &bad, stop)
     else:
-        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad)
+        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
     if normalize:                                     # on x = p/sp, y = q/sq: sum sqrt(xy) = 1 - H
         if B < 0.5:
             return -2.0 * log(B)
@@ -471,80 +505,96 @@ cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize
 
 
 cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
-                     bint normalize, double ph, double pl, double qh, double ql) noexcept nogil:
-    cdef Py_ssize_t i
+                     bint normalize, double ph, double pl, double qh, double ql,
+                     fi_stop_t* stop) noexcept nogil:
+    cdef Py_ssize_t i, blk
     cdef double x, y, lr, v, th = 0.0, tl = 0.0, M = -INFINITY, S = 0.0, t, L, ls
     cdef double sp = ph + pl, sq = qh + ql, dp, dq
     if a == 0:
         # -log sum_{p>0} q (normalized: log(sq / s0) = log1p(z / s0), z = q-mass where p = 0)
-        for i in range(K):
-            if p[i * ps] > 0:
-                _tsum(&th, &tl, <double>q[i * qs])
-            else:
-                S += <double>q[i * qs]
+        for blk in range(0, K, 8192):    # step = BLOCK
+            if _gstop(stop, K):
+                return NAN
+            for i in range(blk, min(blk + BLOCK, K)):
+                if p[i * ps] > 0:
+                    _tsum(&th, &tl, <double>q[i * qs])
+                else:
+                    S += <double>q[i * qs]
         if th == 0:
             return INFINITY      # q has no mass where p has
         if normalize:
             return log1p(S / (th + tl))
         return -(log(th) + log1p(tl / th))
     if a == INFINITY:
-        for i in range(K):
-            x = p[i * ps]
-            if x > 0:
-                y = q[i * qs]
-                lr = INFINITY if y == 0 else _lratio(x, y)
-                if lr > M:
-                    M = lr
+        for blk in range(0, K, 8192):    # step = BLOCK
+            if _gstop(stop, K):
+                return NAN
+            for i in range(blk, min(blk + BLOCK, K)):
+                x = p[i * ps]
+                if x > 0:
+                    y = q[i * qs]
+                    lr = INFINITY if y == 0 else _lratio(x, y)
+                    if lr > M:
+                        M = lr
         if normalize and M != -INFINITY:
             M += _lratio_dd(qh, ql, ph, pl)
         return M
     if a > 1:
-        for i in range(K):
-            if p[i * ps] > 0 and q[i * qs] == 0:
-                return INFINITY
+        for blk in range(0, K, 8192):    # step = BLOCK
+            if _gstop(stop, K):
+                return NAN
+            for i in range(blk, min(blk + BLOCK, K)):
+                if p[i * ps] > 0 and q[i * qs] == 0:
+                    return INFINITY
     if sp == 0:                  # as passed, an all-zero p: the formula's limit
         return -INFINITY / (a - 1.0)
     if a == 0.5:
-        return _bhattacharyya(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
+        return _bhattacharyya(p, ps, q, qs, K, normalize, ph, pl, qh, ql, stop)
     if a == 2.0:
-        return _renyi2(p, ps, q, qs, K, normalize, ph, pl, qh, ql)
+        return _renyi2(p, ps, q, qs, K, normalize, ph, pl, qh, ql, stop)
     # sum x^a y^(1-a) = sum x + T, T = sum x expm1((1-a) log(y/x)) at every order, so that
     # nearly equal rows keep relative accuracy (as passed: x = p, y = q and the double-double
     # sum of p; normalized: x = p/sp, y = q/sq, whose sum is 1 but for ~1e-16); the
     # log-sum-exp form below takes over when T overflows or sum x + T cancels
     dp = sp if normalize else 1.0
     dq = sq if normalize else 1.0
-    for i in range(K):
-        x = p[i * ps] / dp
-        if x > 0:
-            y = q[i * qs] / dq
-            lr = -INFINITY if y == 0 else -_lratio(x, y)
-            _tsum(&th, &tl, x * expm1((1.0 - a) * lr))
+    for blk in range(0, K, 8192):    # step = BLOCK
+        if _gstop(stop, K):
+            return NAN
+        for i in range(blk, min(blk + BLOCK, K)):
+            x = p[i * ps] / dp
+            if x > 0:
+                y = q[i * qs] / dq
+                lr = -INFINITY if y == 0 else -_lratio(x, y)
+                _tsum(&th, &tl, x * expm1((1.0 - a) * lr))
     if normalize:
         if isfinite(th) and 1.0 + th >= 0.5:
             return log1p(th + tl) / (a - 1.0)
     elif isfinite(th) and isfinite(sp) and (ph + th) + (pl + tl) >= 0.5 * sp:
         return (log(ph) + log1p((pl + th + tl) / ph)) / (a - 1.0)
     # log-sum-exp form, one pass: terms log x + (1-a) log(y/x), running max
-    for i in range(K):
-        x = p[i * ps] / dp
-        if x > 0:
-            y = q[i * qs] / dq
-            if y == 0:
-                continue         # a < 1 here: the term is 0
-            t = log(x) - (1.0 - a) * _lratio(x, y)
-            if t > M:
-                S = S * exp(M - t) + 1.0
-                M = t
-            else:
-                S += exp(t - M)
+    for blk in range(0, K, 8192):    # step = BLOCK
+        if _gstop(stop, K):
+            return NAN
+        for i in range(blk, min(blk + BLOCK, K)):
+            x = p[i * ps] / dp
+            if x > 0:
+                y = q[i * qs] / dq
+                if y == 0:
+                    continue         # a < 1 here: the term is 0
+                t = log(x) - (1.0 - a) * _lratio(x, y)
+                if t > M:
+                    S = S * exp(M - t) + 1.0
+                    M = t
+                else:
+                    S += exp(t - M)
     L = M + log(S) if S > 0 else -INFINITY
     return L / (a - 1.0)
 
 
 cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                         Py_ssize_t K, bint normalize, double log_base) noexcept nogil:
-    """The measure of one row (NaN if the row is invalid)."""
+                         Py_ssize_t K, bint normalize, double log_base, fi_stop_t* stop) noexcept nogil:
+    """The measure of one row (NaN if the row is invalid; any value once stop is set)."""
     cdef GStats st
     cdef double v, B, cp = 1.0, cq = 1.0
     cdef int bad = 0
@@ -552,42 +602,42 @@ cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const
     cdef bint unit = ps == 1 and (qs == 1 or not two)
     if (code == G_HELLINGER or code == G_TV) and not normalize:
         if unit:              # literal unit strides: the inlined lanes vectorize
-            v = _dist_sum(code, p, 1, q, 1, K, 1.0, 1.0, &B, &bad)     # one pass, checks included
+            v = _dist_sum(code, p, 1, q, 1, K, 1.0, 1.0, &B, &bad, stop)     # one pass, checks included
         else:
-            v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad)
+            v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad, stop)
         return NAN if bad else (sqrt(v) if code == G_HELLINGER else v)
     if two:
         if unit:
-            _gstats(p, 1, q, 1, K, True, True, &st)
+            _gstats(p, 1, q, 1, K, True, True, &st, stop)
         else:
-            _gstats(p, ps, q, qs, K, True, True, &st)
+            _gstats(p, ps, q, qs, K, True, True, &st, stop)
     elif code == G_RENYI_H and fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:    # needs the exact sum
         if unit:
-            _gstats(p, 1, p, 1, K, False, True, &st)
+            _gstats(p, 1, p, 1, K, False, True, &st, stop)
         else:
-            _gstats(p, ps, p, ps, K, False, True, &st)
+            _gstats(p, ps, p, ps, K, False, True, &st, stop)
     elif unit:
-        _gstats(p, 1, p, 1, K, False, False, &st)
+        _gstats(p, 1, p, 1, K, False, False, &st, stop)
     else:
-        _gstats(p, ps, p, ps, K, False, False, &st)
+        _gstats(p, ps, p, ps, K, False, False, &st, stop)
     if st.bad or (normalize and (st.ph == 0 or not isfinite(st.ph) or
                                  (two and (st.qh == 0 or not isfinite(st.qh))))):
         return NAN
     if code == G_RENYI_H:
-        v = _renyi_h(a, p, ps, K, normalize, &st)
+        v = _renyi_h(a, p, ps, K, normalize, &st, stop)
     elif code == G_TSALLIS:
-        return _tsallis(a, p, ps, K, normalize, st.ph + st.pl) + 0.0
+        return _tsallis(a, p, ps, K, normalize, st.ph + st.pl, stop) + 0.0
     elif code == G_RENYI_D:
-        v = _renyi_d(a, p, ps, q, qs, K, normalize, st.ph, st.pl, st.qh, st.ql)
+        v = _renyi_d(a, p, ps, q, qs, K, normalize, st.ph, st.pl, st.qh, st.ql, stop)
         if v < 0 and normalize:
             v = 0.0              # rounding only: a divergence of distributions is >= 0
     else:
         cp = st.ph + st.pl        # divisors
         cq = st.qh + st.ql
         if unit:
-            v = _dist_sum(code, p, 1, q, 1, K, cp, cq, &B, &bad)
+            v = _dist_sum(code, p, 1, q, 1, K, cp, cq, &B, &bad, stop)
         else:
-            v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad)
+            v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad, stop)
         return sqrt(v) if code == G_HELLINGER else v
     return v / log_base + 0.0
 
@@ -625,12 +675,12 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
             for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(8 * K)):
                 if fi_poll_rows(stop, i, 8 * K):
                     continue
-                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
+                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base, stop)
         else:
             for i in range(N):
                 if fi_poll_rows(stop, i, 8 * K):
                     break
-                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base)
+                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base, stop)
     fi_stop_raise(stop)
     for i in range(N):
         if out[i] != out[i]:

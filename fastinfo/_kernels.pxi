@@ -38,6 +38,26 @@ cdef extern from "_fimath.h" nogil:
     float fi_expf(float x) noexcept
     double fi_fnma(double a, double b, double c) noexcept
 
+cdef extern from "_fi_platform.h" nogil:
+    int fi_openmp_enabled() noexcept
+    int fi_max_threads() noexcept
+    int fi_cpu_level() noexcept
+    int fi_atfork_register() noexcept
+    int fi_resolve_threads(int n) noexcept
+    int fi_is_forked_serial() noexcept
+    int fi_get_last_threads() noexcept
+    # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
+    ctypedef struct fi_stop_t:
+        int flag
+    void fi_set_main_thread(unsigned long ident) noexcept
+    int fi_poll(fi_stop_t* s, long long work) noexcept
+    int fi_poll_rows(fi_stop_t* s, Py_ssize_t i, long long work) noexcept
+    int fi_poll_block(fi_stop_t* s, long long work) noexcept
+
+cdef extern from "_fi_platform.h":
+    fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
+    int fi_stop_raise(fi_stop_t* s) except -1           # with the GIL, after it: re-raises
+
 cdef extern from "_fi_x512.h" nogil:
     # Hand-vectorized AVX-512 blocks (x86-64-v4 build only; FI_X512 is 0 elsewhere).
     enum:
@@ -54,27 +74,10 @@ cdef extern from "_fi_x512.h" nogil:
     void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
     void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
     void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
-    void fi_x512_lse_f64(const double* x, Py_ssize_t n, double scale, int ent, double* out) noexcept
-    void fi_x512_lse_f32(const float* x, Py_ssize_t n, double scale, int ent, double* out) noexcept
-
-cdef extern from "_fi_platform.h" nogil:
-    int fi_openmp_enabled() noexcept
-    int fi_max_threads() noexcept
-    int fi_cpu_level() noexcept
-    int fi_atfork_register() noexcept
-    int fi_resolve_threads(int n) noexcept
-    int fi_is_forked_serial() noexcept
-    int fi_get_last_threads() noexcept
-    # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
-    ctypedef struct fi_stop_t:
-        int flag
-    void fi_set_main_thread(unsigned long ident) noexcept
-    int fi_poll(fi_stop_t* s, long long work) noexcept
-    int fi_poll_rows(fi_stop_t* s, Py_ssize_t i, long long work) noexcept
-
-cdef extern from "_fi_platform.h":
-    fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
-    int fi_stop_raise(fi_stop_t* s) except -1           # with the GIL, after it: re-raises
+    void fi_x512_lse_f64(const double* x, Py_ssize_t n, double scale, int ent, double* out,
+                         fi_stop_t* stop) noexcept
+    void fi_x512_lse_f32(const float* x, Py_ssize_t n, double scale, int ent, double* out,
+                         fi_stop_t* stop) noexcept
 
 fi_atfork_register()     # fork safety: see _fi_platform.h
 import threading as _threading

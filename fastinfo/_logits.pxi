@@ -12,6 +12,8 @@
 # terms are <= 1 and summed in float64); float64 rows in float64. Sums run in
 # LANES accumulators (vectorized) in a fixed order, rows are split over
 # threads with prange(schedule='static'): results do not depend on threads.
+# Ctrl-C: a pass over a row longer than BLOCK polls between blocks (_lstop, see
+# fi_poll); the blocks only split the lane loops' range, so the sums are unchanged.
 
 cdef struct LogitSums:
     double s      # sum e_i (first row)
@@ -39,6 +41,16 @@ ctypedef fused ltag:
     PairSums
 
 
+cdef inline bint _lstop(fi_stop_t* stop, Py_ssize_t n) noexcept nogil:
+    """Between two blocks of a pass over a row of n: True once the call is to stop (rows of
+    one block never poll here; the row loop does)."""
+    return n > BLOCK and fi_poll_block(stop, BLOCK)
+
+
+cdef inline bint _stopped(fi_stop_t* stop) noexcept nogil:
+    return stop != NULL and stop.flag
+
+
 cdef inline real _rexp(real z) noexcept nogil:
     if real is float:
         return fi_expf(z)
@@ -47,11 +59,11 @@ cdef inline real _rexp(real z) noexcept nogil:
 
 
 cdef void _pass1(stride_kind* kind, const real* x, Py_ssize_t xs, Py_ssize_t n,
-                 double* m, int* bad) noexcept nogil:
+                 double* m, int* bad, fi_stop_t* stop) noexcept nogil:
     """m = max x (-inf for an empty or all -inf row); bad = 1 if some x is NaN or +inf."""
     cdef real mx[LANES]
     cdef real iv[LANES]    # (x, with -inf as 0) * 0: NaN once a NaN or +inf was seen
-    cdef Py_ssize_t i, l, w
+    cdef Py_ssize_t i, l, w, blk
     cdef Py_ssize_t nv = n - n % LANES
     cdef real v
     cdef real inf = <real>INFINITY
@@ -59,11 +71,14 @@ cdef void _pass1(stride_kind* kind, const real* x, Py_ssize_t xs, Py_ssize_t n,
     for l in range(LANES):
         mx[l] = -inf
         iv[l] = zero
-    for i in range(0, nv, 16):   # step = LANES
-        for l in range(LANES):
-            v = _load(kind, x, i + l, xs)
-            mx[l] = v if v > mx[l] else mx[l]
-            iv[l] += (zero if v == -inf else v) * zero
+    for blk in range(0, nv, 8192):     # step = BLOCK
+        if _lstop(stop, n):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 16):   # step = LANES
+            for l in range(LANES):
+                v = _load(kind, x, i + l, xs)
+                mx[l] = v if v > mx[l] else mx[l]
+                iv[l] += (zero if v == -inf else v) * zero
     for i in range(nv, n):
         l = i - nv
         v = _load(kind, x, i, xs)
@@ -109,23 +124,26 @@ cdef inline void _p2_step(ltag* tag, stride_kind* kind, const real* x, Py_ssize_
 
 cdef void _pass2(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, const real* y, Py_ssize_t ys,
                  const double* wt, Py_ssize_t n, real mx, real my, real scale, double c1, double c0,
-                 LogitSums* out) noexcept nogil:
+                 LogitSums* out, fi_stop_t* stop) noexcept nogil:
     """The sums of pass 2 (see LogitSums and the tags). mx, my: the rows' maxima
     (finite); wt: class weights (SmoothSums, SoftSums); c1 = 1 - eps, c0 = eps/K."""
     cdef double s[LANES]
     cdef double a[LANES]
     cdef double b[LANES]
     cdef int bd[LANES]
-    cdef Py_ssize_t i, l, w
+    cdef Py_ssize_t i, l, w, blk
     cdef Py_ssize_t nv = n - n % LANES
     for l in range(LANES):
         s[l] = 0.0
         a[l] = 0.0
         b[l] = 0.0
         bd[l] = 0
-    for i in range(0, nv, 16):   # step = LANES
-        for l in range(LANES):
-            _p2_step(tag, kind, x, xs, y, ys, wt, i + l, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l])
+    for blk in range(0, nv, 8192):     # step = BLOCK
+        if _lstop(stop, n):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 16):   # step = LANES
+            for l in range(LANES):
+                _p2_step(tag, kind, x, xs, y, ys, wt, i + l, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l])
     for i in range(nv, n):
         l = i - nv
         _p2_step(tag, kind, x, xs, y, ys, wt, i, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l])
@@ -154,16 +172,20 @@ cdef inline double _js_term(stride_kind* kind, const real* x, Py_ssize_t xs, con
 
 
 cdef double _js_pass3(stride_kind* kind, const real* x, Py_ssize_t xs, const real* y, Py_ssize_t ys,
-                      Py_ssize_t n, double mx, double my, double lsx, double lsy, double scale) noexcept nogil:
+                      Py_ssize_t n, double mx, double my, double lsx, double lsy, double scale,
+                      fi_stop_t* stop) noexcept nogil:
     """sum P log(2P/(P+Q)) + Q log(2Q/(P+Q)) with P = exp(z^x - log S_x), Q likewise (in double)."""
     cdef double acc[LANES]
-    cdef Py_ssize_t i, l, w
+    cdef Py_ssize_t i, l, w, blk
     cdef Py_ssize_t nv = n - n % LANES
     for l in range(LANES):
         acc[l] = 0.0
-    for i in range(0, nv, 16):   # step = LANES
-        for l in range(LANES):
-            acc[l] += _js_term(kind, x, xs, y, ys, i + l, mx, my, lsx, lsy, scale)
+    for blk in range(0, nv, 8192):     # step = BLOCK
+        if _lstop(stop, n):
+            break
+        for i in range(blk, min(blk + BLOCK, nv), 16):   # step = LANES
+            for l in range(LANES):
+                acc[l] += _js_term(kind, x, xs, y, ys, i + l, mx, my, lsx, lsy, scale)
     for i in range(nv, n):
         acc[i - nv] += _js_term(kind, x, xs, y, ys, i, mx, my, lsx, lsy, scale)
     w = LANES
@@ -175,18 +197,31 @@ cdef double _js_pass3(stride_kind* kind, const real* x, Py_ssize_t xs, const rea
 
 
 cdef void _write_pass(stride_kind* kind, const real* x, Py_ssize_t xs, real* o, Py_ssize_t os, Py_ssize_t n,
-                      real mx, real scale, real logs, real invs, bint log_out) noexcept nogil:
+                      real mx, real scale, real logs, real invs, bint log_out, fi_stop_t* stop) noexcept nogil:
     """o = log_softmax (z - log S) or softmax (exp(z) / S)."""
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, blk
     cdef real z
-    if log_out:
-        for j in range(n):
-            z = (_load(kind, x, j, xs) - mx) * scale
-            o[j * os] = z - logs
-    else:
-        for j in range(n):
-            z = (_load(kind, x, j, xs) - mx) * scale
-            o[j * os] = _rexp(z) * invs
+    for blk in range(0, n, 8192):    # step = BLOCK
+        if _lstop(stop, n):
+            return
+        if log_out:
+            for j in range(blk, min(blk + BLOCK, n)):
+                z = (_load(kind, x, j, xs) - mx) * scale
+                o[j * os] = z - logs
+        else:
+            for j in range(blk, min(blk + BLOCK, n)):
+                z = (_load(kind, x, j, xs) - mx) * scale
+                o[j * os] = _rexp(z) * invs
+
+
+cdef void _fill_nan(real* o, Py_ssize_t os, Py_ssize_t n, fi_stop_t* stop) noexcept nogil:
+    """o = NaN (the softmax of an invalid row)."""
+    cdef Py_ssize_t j, blk
+    for blk in range(0, n, 8192):    # step = BLOCK
+        if _lstop(stop, n):
+            return
+        for j in range(blk, min(blk + BLOCK, n)):
+            o[j * os] = NAN
 
 
 # --- one row -----------------------------------------------------------------
@@ -212,10 +247,10 @@ cdef struct LogitArgs:
 
 cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real* y, Py_ssize_t ys,
                      Py_ssize_t label, real* o, Py_ssize_t os, Py_ssize_t n, LogitArgs* g,
-                     double* res, double* res2) noexcept nogil:
+                     double* res, double* res2, fi_stop_t* stop) noexcept nogil:
     """One row of op g.op; res (and res2) get the row's result, NaN when invalid
     (NaN or +inf logits, an invalid soft target, or -inf everywhere where that is
-    undefined)."""
+    undefined); NaN, and o partly written, once stop is set."""
     cdef double m, my = 0.0, ls, lsy
     cdef int bad, bady = 0
     cdef LogitSums t
@@ -233,24 +268,26 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
     if fast:
         # AVX-512 build: both passes hand-vectorized (_fi_x512.h), same sums
         if real is double:
-            fi_x512_lse_f64(x, n, g.scale, g.op == L_ENTROPY, xr)
+            fi_x512_lse_f64(x, n, g.scale, g.op == L_ENTROPY, xr, stop)
         else:
-            fi_x512_lse_f32(x, n, g.scale, g.op == L_ENTROPY, xr)
+            fi_x512_lse_f32(x, n, g.scale, g.op == L_ENTROPY, xr, stop)
         m = xr[0]
         bad = xr[3] != 0.0
         t.s = xr[1]
         t.a = xr[2]
     else:
-        _pass1(kind, x, xs, n, &m, &bad)
+        _pass1(kind, x, xs, n, &m, &bad, stop)
     if g.op == L_KL or g.op == L_JS:
-        _pass1(kind, y, ys, n, &my, &bady)
+        _pass1(kind, y, ys, n, &my, &bady, stop)
+    if _stopped(stop):
+        res[0] = NAN
+        return
     if bad or bady:
         res[0] = NAN
         if g.op == L_CE_LABEL and g.smooth:
             res2[0] = NAN
         if g.op == L_SOFTMAX or g.op == L_LOG_SOFTMAX:
-            for j in range(n):
-                o[j * os] = NAN
+            _fill_nan(o, os, n, stop)
         return
     if m == -INFINITY or my == -INFINITY:      # every logit -inf
         if g.op == L_LSE:
@@ -262,55 +299,54 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
         else:
             res[0] = NAN                       # softmax undefined
             if g.op == L_SOFTMAX or g.op == L_LOG_SOFTMAX:
-                for j in range(n):
-                    o[j * os] = NAN
+                _fill_nan(o, os, n, stop)
         return
     if g.op == L_ENTROPY:
         if not fast:
-            _pass2(<EntSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+            _pass2(<EntSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
         res[0] = _nonneg(log(t.s) - t.a / t.s)
     elif g.op == L_CE_LABEL:
         if g.smooth:
-            _pass2(<SmoothSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+            _pass2(<SmoothSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
         elif not fast:
-            _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+            _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
         ls = log(t.s)
         res[0] = _nonneg(ls - <double>((_load(kind, x, label, xs) - <real>m) * scale))
         if g.smooth:
             res2[0] = t.b * ls - t.a
     elif g.op == L_CE_SOFT:
-        _pass2(<SoftSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, g.c1, g.c0, &t)
+        _pass2(<SoftSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, g.c1, g.c0, &t, stop)
         res[0] = NAN if t.bad else t.b * log(t.s) - t.a
     elif g.op == L_KL:
-        _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t)
+        _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t, stop)
         # KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y
         res[0] = _nonneg(t.a / t.s - log(t.s) + log(t.b))
     elif g.op == L_JS:
-        _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t)
+        _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t, stop)
         ls = log(t.s)
         lsy = log(t.b)
-        res[0] = _nonneg(0.5 * _js_pass3(kind, x, xs, y, ys, n, m, my, ls, lsy, g.scale))
+        res[0] = _nonneg(0.5 * _js_pass3(kind, x, xs, y, ys, n, m, my, ls, lsy, g.scale, stop))
         if res[0] > LN2:
             res[0] = LN2
     else:
         if not fast:
-            _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t)
+            _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
         ls = log(t.s)
         if g.op == L_LSE:
             res[0] = m * g.scale + ls
         else:
             _write_pass(kind, x, xs, o, os, n, <real>m, scale, <real>ls, <real>(1.0 / t.s),
-                        g.op == L_LOG_SOFTMAX)
+                        g.op == L_LOG_SOFTMAX, stop)
             res[0] = 0.0
 
 
 cdef inline void _logit_row_any(const real* x, Py_ssize_t xs, const real* y, Py_ssize_t ys,
                                 Py_ssize_t label, real* o, Py_ssize_t os, Py_ssize_t n, LogitArgs* g,
-                                double* res, double* res2) noexcept nogil:
+                                double* res, double* res2, fi_stop_t* stop) noexcept nogil:
     if xs == 1 and ys == 1:
-        _logit_row(<UnitStride*>NULL, x, 1, y, 1, label, o, os, n, g, res, res2)
+        _logit_row(<UnitStride*>NULL, x, 1, y, 1, label, o, os, n, g, res, res2, stop)
     else:
-        _logit_row(<AnyStride*>NULL, x, xs, y, ys, label, o, os, n, g, res, res2)
+        _logit_row(<AnyStride*>NULL, x, xs, y, ys, label, o, os, n, g, res, res2, stop)
 
 
 cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
@@ -327,7 +363,7 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
             if fi_poll_rows(stop, i, K):
                 continue
             lab = labels[i] if labels != NULL else 0
-            _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
+            _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i, stop)
             if res[i] != res[i]:
                 nbad += 1
     else:
@@ -335,7 +371,7 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
             if fi_poll_rows(stop, i, K):
                 break
             lab = labels[i] if labels != NULL else 0
-            _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i)
+            _logit_one(kind, xb, xrs, xs, yb, yrs, ys, lab, ob, ors, os, K, res, res2, g, i, stop)
             if res[i] != res[i]:
                 nbad += 1
     return nbad
@@ -344,7 +380,8 @@ cdef Py_ssize_t _logit_driver(const real* kind, const char* xb, Py_ssize_t xrs, 
 cdef inline void _logit_one(const real* kind, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
                             const char* yb, Py_ssize_t yrs, Py_ssize_t ys, Py_ssize_t lab,
                             char* ob, Py_ssize_t ors, Py_ssize_t os, Py_ssize_t K,
-                            double* res, double* res2, LogitArgs* g, Py_ssize_t i) noexcept nogil:
+                            double* res, double* res2, LogitArgs* g, Py_ssize_t i,
+                            fi_stop_t* stop) noexcept nogil:
     """Row i (lab < 0: an ignored row, results 0)."""
     cdef double dummy = 0.0
     if lab < 0:
@@ -353,7 +390,7 @@ cdef inline void _logit_one(const real* kind, const char* xb, Py_ssize_t xrs, Py
             res2[i] = 0.0
         return
     _logit_row_any(<const real*>(xb + i * xrs), xs, <const real*>(yb + i * yrs), ys, lab,
-                   <real*>(ob + i * ors), os, K, g, &res[i], &res2[i] if g.smooth else &dummy)
+                   <real*>(ob + i * ors), os, K, g, &res[i], &res2[i] if g.smooth else &dummy, stop)
 
 
 def logit_rows(int op, const real[:, :] x, const real[:, :] y, const long long[::1] labels,
