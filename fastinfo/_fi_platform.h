@@ -145,9 +145,10 @@ static inline int fi_poll(fi_stop_t *s, long long work)
     return fi_poll_clock(s);
 }
 
-/* fi_poll out of line and cold, between the blocks of one long row: a kernel whose only
- * calls are these stays a leaf function on its hot path (short rows never call it), so gcc
- * keeps its lane accumulators in registers without a spilling prologue. */
+/* fi_poll out of line and cold, between the blocks of one long row (rows of one block never
+ * call it): the poll's code stays out of the vectorized loops. Its presence still costs a row
+ * of 16 elements ~50 instructions per pass (gcc keeps the lane accumulators in memory
+ * around the block loop; measured with bench/callgrind_rows.py); long rows are unchanged. */
 #if defined(__GNUC__)
 __attribute__((noinline, cold))
 #endif
