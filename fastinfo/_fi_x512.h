@@ -41,7 +41,7 @@ static inline int fi_poll_block(fi_stop_t *s, long long work) { (void)s; (void)w
 #endif
 
 /* Elements per block of the logit passes (a multiple of both loop steps): a row longer than
- * one block polls between blocks (fi_poll); the blocks only split the loops' range, so the
+ * one block polls between blocks (fi_poll_block); the blocks only split the loops' range, so the
  * sums are those of one unbroken loop. */
 #define FI_X_LSE_BLOCK 8192
 
@@ -537,9 +537,6 @@ static inline __m512 fi_xf_exp_neg(__m512 z)
 
 #define FI_X_NAN_OR_PINF 0x89   /* vfpclass: QNaN | SNaN | +inf */
 
-/* Both passes of a logit row, unit stride: out = {m = max x, S = sum e,
- * A = sum e z (ent != 0), bad (NaN or +inf seen)}, z = (x - m) scale,
- * e = exp(z).  No second pass when the row is invalid or all -inf. */
 /* The passes over [lo, hi) of a row; the row functions below run them once for a row of
  * one block, else block after block with a poll in between (same sums either way). */
 FI_X_INL void fi_x_max_f64(const double* x, ptrdiff_t lo, ptrdiff_t hi, __m512d* m0, __m512d* m1,
@@ -570,6 +567,10 @@ FI_X_INL void fi_x_sum_f64(const int ent, const double* x, ptrdiff_t lo, ptrdiff
     }
 }
 
+/* Both passes of a logit row, unit stride: out = {m = max x, S = sum e,
+ * A = sum e z (ent != 0), bad (NaN or +inf seen)}, z = (x - m) scale,
+ * e = exp(z).  No second pass when the row is invalid or all -inf; a stopped
+ * row (fi_poll_block) returns at once, with values the caller ignores. */
 FI_X_INL void fi_x_lse_f64(const int ent, const double* x, ptrdiff_t n, double scale, double* out,
                            fi_stop_t* stop)
 {
