@@ -146,9 +146,9 @@ static inline int fi_poll(fi_stop_t *s, long long work)
 }
 
 /* fi_poll out of line and cold, between the blocks of one long row (rows of one block never
- * call it): the poll's code stays out of the vectorized loops. Its presence still costs a row
- * of 16 elements ~50 instructions per pass (gcc keeps the lane accumulators in memory
- * around the block loop; measured with bench/callgrind_rows.py); long rows are unchanged. */
+ * call it): the poll's code stays out of the vectorized loops. The block loop still costs a
+ * row of 16 elements ~50 instructions per pass (measured with bench/callgrind_rows.py; most
+ * likely gcc keeping the lane accumulators in memory around it); long rows are unchanged. */
 #if defined(__GNUC__)
 __attribute__((noinline, cold))
 #endif
