@@ -1,16 +1,23 @@
 """fastinfo: fast, exact information-theoretic measures over batches.
 
-Entropy, cross-entropy, Kullback-Leibler and Jensen-Shannon divergence and
-surprisal of discrete distributions, computed by vectorized Cython + OpenMP
-kernels (``fastinfo/_kernels.pxi``) behind a thin NumPy-style API
-(``fastinfo/_measures.py``). ``fastinfo.reference`` holds the plain NumPy
-baseline the benchmarks compare against.
+Entropy, cross-entropy, Kullback-Leibler and Jensen-Shannon divergence,
+log-sum-exp and softmax cross-entropy from logits, mutual information,
+generalized and differential entropies, computed by vectorized Cython + OpenMP
+kernels behind a thin NumPy-style API.
+
+Where things are: each family of functions is one module (``_measures.py``,
+``_logits.py``, ``_joint.py``, ``_labels.py``, ``_pairwise.py``,
+``_generalized.py``, ``_gaussian.py``, ``_knn.py``, ``_differential.py``,
+``_counts.py``) that reads as its public functions; they share one argument
+layer (``_args.py``: dtypes, axis, broadcasting, ``out=``, threads, ``base``,
+``invalid``, the batched driver and the invalid-row errors); the compiled row
+kernels are ``_kernels.pxi`` and the ``.pxi`` files it includes, built once per
+SIMD level and chosen at import (``_dispatch.py``).
 """
 
 from __future__ import annotations
 
 from ._config import __version__, config, show_config
-from . import reference
 from ._measures import cross_entropy, entropy, js_divergence, kl_divergence, surprisal
 from ._counts import entropy_from_counts
 from ._labels import (SparseContingency, adjusted_mutual_information_score, contingency_table,
@@ -71,6 +78,5 @@ __all__ = [
     "variation_of_information",
     "show_config",
     "config",
-    "reference",
     "__version__",
 ]

@@ -26,6 +26,25 @@ def config() -> dict[str, Any]:
     ``forked_serial`` (True in a child forked after the parent ran a parallel
     kernel: libgomp's pool does not survive fork, so such a child runs serially),
     ``cpu_count``, ``python``, ``numpy``, ``platform``.
+
+    Returns
+    -------
+    dict
+        Plain data (str, bool, int, lists of str; ``cpu_count`` is None where
+        the platform cannot tell): serializable with ``json.dumps``.
+
+    See Also
+    --------
+    show_config : The same, printed for a person.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> c = fastinfo.config()
+    >>> c["version"] == fastinfo.__version__
+    True
+    >>> c["simd"] in c["simd_available"]
+    True
     """
     k = _dispatch.kernels
     return {
@@ -43,7 +62,32 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: SupportsWrite[str] | None = None) -> None:
-    """Print the version, OpenMP status, the SIMD level chosen at run time and the thread count."""
+    """Print the version, OpenMP status, the SIMD level chosen at run time and the thread count.
+
+    The SIMD level can be forced with the ``FASTINFO_SIMD`` environment
+    variable (read at import); the thread count is what ``n_threads=None``
+    uses, after ``OMP_NUM_THREADS`` and ``threadpoolctl`` limits.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to write (anything with a ``write(str)`` method); ``None`` writes
+        to ``sys.stdout``.
+
+    See Also
+    --------
+    config : The same information as a dict.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> fastinfo.show_config()  # doctest: +ELLIPSIS
+    fastinfo ...
+      OpenMP: ...
+      SIMD level: ...
+      threads: ...
+      python ...
+    """
     c = config()
     lines = [
         f"fastinfo {c['version']}",

@@ -1,4 +1,4 @@
-"""Entropy estimators from counts (issue 5): plug-in, Miller-Madow, Grassberger, Chao-Shen, James-Stein.
+"""Entropy estimators from counts: plug-in, Miller-Madow, Grassberger, Chao-Shen, James-Stein.
 
 Counts lie on ``axis`` (every other axis is a batch axis), integer or float.
 The plug-in entropy runs in the compiled kernels (``entropy(..., normalize=True)``);
@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from ._measures import _F32, _as_array, _log_base, _nan_mode, _normalize_axis_index, entropy
+from . import _args
+from . import _special
+from ._measures import entropy
 from . import _dask as _dk
 
 if TYPE_CHECKING:
@@ -23,24 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["entropy_from_counts", "ESTIMATORS"]
 
 ESTIMATORS = ("plugin", "miller_madow", "grassberger", "chao_shen", "james_stein")
-_EULER = 0.57721566490153286061
-
-
-def _digamma(x: ArrayLike) -> NDArray[np.float64]:
-    """psi(x) for x > 0 (float64 array): recurrence up to x >= 10, then the asymptotic series
-    to the y^-12 term (truncation error < 1e-15)."""
-    x = np.asarray(x, dtype=np.float64)
-    acc = np.zeros_like(x)
-    y = x.copy()
-    small = y < 10
-    while small.any():
-        acc = np.where(small, acc - 1.0 / y, acc)
-        y = np.where(small, y + 1.0, y)
-        small = y < 10
-    inv2 = 1.0 / (y * y)
-    series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 * (
-        1 / 132 - inv2 * (691 / 32760))))))
-    return acc + np.log(y) - 0.5 / y - series
 
 
 def _xlogx(v: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -76,14 +60,65 @@ def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", 
     An all-zero row has entropy 0 (nothing observed) for every estimator;
     negative, NaN or infinite counts are invalid (``invalid="raise"`` names the
     batch index, ``"nan"`` gives NaN). Float counts are accepted; Grassberger and
-    Chao-Shen need integer values (a non-integer count is invalid there).
+    Chao-Shen need integer values (a non-integer count is invalid there). Every
+    estimate is clamped at 0.
+
+    Parameters
+    ----------
+    counts : array_like
+        Non-negative counts (integer or float) along ``axis``; every other
+        axis is a batch axis.
+    estimator : {'plugin', 'miller_madow', 'grassberger', 'chao_shen', 'james_stein'}, default 'plugin'
+        The estimator, as above.
+    axis : int, default -1
+        The axis of the bins.
+    base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.
+    invalid : {'raise', 'nan'}, default 'raise'
+        A row with an invalid count raises ``ValueError`` naming its batch
+        index (``'raise'``), or gives NaN for that row (``'nan'``).
+    n_threads : int, optional
+        OpenMP threads of the compiled plug-in pass (``'plugin'`` and
+        ``'miller_madow'``; the other estimators are vectorized NumPy). The
+        result is bitwise the same for every thread count.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for 1-D input); float32 for float32
+        counts, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a bad ``estimator``,
+        ``base``, ``invalid`` or (plug-in estimators) ``n_threads``; scalar
+        ``counts``; ``axis`` out of range (``numpy.exceptions.AxisError``).
+    TypeError
+        Complex, object or string counts.
+
+    See Also
+    --------
+    entropy : The plug-in entropy of probabilities (``normalize=True`` for counts).
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> counts = [[3, 1, 0], [2, 2, 2], [0, 0, 0]]
+    >>> fastinfo.entropy_from_counts(counts)
+    array([0.56233514, 1.09861229, 0.        ])
+    >>> fastinfo.entropy_from_counts(counts, estimator="miller_madow")
+    array([0.68733514, 1.26527896, 0.        ])
+    >>> print(f"{fastinfo.entropy_from_counts([3, 1, 0], base=2):.6f}")
+    0.811278
     """
     if not (isinstance(estimator, str) and estimator in ESTIMATORS):
         raise ValueError(f"estimator must be one of {', '.join(ESTIMATORS)}, got {estimator!r}")
-    lb = _log_base(base)
-    nan_mode = _nan_mode(invalid)
-    C = _as_array(counts, "counts")
-    ax = _normalize_axis_index(axis, C.ndim)
+    lb = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    C = _args.as_array(counts, "counts")
+    ax = _args.normalize_axis_index(axis, C.ndim)
     out_dtype = C.dtype
     c = np.moveaxis(C, ax, -1).astype(np.float64, copy=False)
     batch = c.shape[:-1]
@@ -113,7 +148,7 @@ def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", 
         pos = n > 0
         nn = np.where(pos, n, 2.0)
         sign = np.where(np.mod(nn, 2) == 0, 1.0, -1.0)
-        G = _digamma(nn) + 0.5 * sign * (_digamma((nn + 1) / 2) - _digamma(nn / 2))
+        G = _special.digamma(nn) + 0.5 * sign * (_special.digamma((nn + 1) / 2) - _special.digamma(nn / 2))
         h = np.log(Ns) - np.sum(np.where(pos, n * G, 0.0), axis=-1) / Ns
     elif estimator == "chao_shen":
         f1 = np.sum(c == 1, axis=-1)
@@ -137,6 +172,6 @@ def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", 
     h = np.where(empty, 0.0, np.maximum(h, 0.0)) / lb
     h = np.where(bad, np.nan, h)
     h = np.asarray(h, dtype=np.float64)
-    if out_dtype == _F32:
-        h = h.astype(_F32)
+    if out_dtype == _args.F32:
+        h = h.astype(_args.F32)
     return h[()] if h.ndim == 0 else h

@@ -1,4 +1,4 @@
-"""Dask arrays in, lazy Dask arrays out (issue 7).
+"""Dask arrays in, lazy Dask arrays out.
 
 Every batched function of fastinfo is wrapped by :func:`dask_aware` with a
 description of its array arguments: how many trailing *core* dimensions each one
@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
 import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+_modules = sys.modules
 
 
 def is_dask(x: object) -> bool:
@@ -76,7 +80,10 @@ def dask_aware(spec: Spec) -> Callable[[F], F]:
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if any(is_dask(a) for a in args) or any(is_dask(v) for v in kwargs.values()):
+            # No Dask array can exist before dask.array is imported: a dictionary lookup then
+            # spares every call without Dask the scan of its arguments.
+            if "dask.array" in _modules and (any(is_dask(a) for a in args)
+                                             or any(is_dask(v) for v in kwargs.values())):
                 bound = sig.bind(*args, **kwargs)
                 bound.apply_defaults()
                 return apply(func, spec, bound)

@@ -1,4 +1,4 @@
-# Generalized entropies and divergences (issue 5): Renyi entropy and divergence,
+# Generalized entropies and divergences: Renyi entropy and divergence,
 # Tsallis entropy, Hellinger distance, total variation (included by _kernels.pxi).
 #
 # One row at a time, in float64 (float32 input is widened on load): a first pass

@@ -33,22 +33,22 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from . import _args
 from ._dispatch import kernels as _k
-from ._measures import _F32, _F64, _COMMON_DOC, _reduce, entropy, kl_divergence
+from ._measures import entropy, kl_divergence
 from . import _dask as _dk
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-    from ._measures import _RowKernel
     from ._typing import FloatArray, FloatResult, Invalid
 
 __all__ = ["renyi_entropy", "tsallis_entropy", "renyi_divergence", "hellinger_distance",
            "total_variation"]
 
 _CODES: dict[str, int] = _k.GENERAL_MEASURES
-_KERN: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.general_rows["double"],
-                                                   _F32: _k.general_rows["float"]}
+_KERN: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.general_rows["double"],
+                                                   _args.F32: _k.general_rows["float"]}
 
 
 def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf: bool = True) -> float:
@@ -61,7 +61,7 @@ def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf:
     return v
 
 
-def _kernel(code: int, param: float) -> _RowKernel:
+def _kernel(code: int, param: float) -> _args.RowKernel:
     def run(P: FloatArray, Q: FloatArray, res: NDArray[np.float64], normalize: bool, log_base: float,
             nt: int) -> int:
         return _KERN[P.dtype](code, param, P, Q, res, normalize, log_base, nt)
@@ -82,13 +82,29 @@ def renyi_entropy(p: ArrayLike, alpha: float, *, axis: int = -1, base: float | N
     largest p (no overflow for large ``alpha``). As passed (``normalize=False``),
     an all-zero row gives the formula's limit (log 0 / (1 - alpha)); an empty
     distribution (length 0) gives 0, as ``entropy`` does.
+    {doc}
+    See Also
+    --------
+    entropy : The order 1.
+    tsallis_entropy, renyi_divergence
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> p = [0.5, 0.25, 0.25, 0.0]
+    >>> for alpha in (0, 1, 2, float("inf")):
+    ...     print(f"{fastinfo.renyi_entropy(p, alpha, base=2):.6f}")
+    1.584963
+    1.500000
+    1.415037
+    1.000000
     """
     a = _order(alpha, "alpha")
     if a == 1.0:
         return entropy(p, axis=axis, base=base, normalize=normalize, keepdims=keepdims, invalid=invalid,
                        out=out, n_threads=n_threads)
-    return _reduce("renyi_entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads,
-                   kernel=_kernel(_CODES["renyi_entropy"], a))
+    return _args.reduce("renyi_entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads,
+                        kernel=_kernel(_CODES["renyi_entropy"], a))
 
 
 @_dk.dask_aware(_dk.P1)
@@ -103,13 +119,24 @@ def tsallis_entropy(p: ArrayLike, q: float, *, axis: int = -1, normalize: bool =
     finite real; terms with p_i = 0 are left out (also for ``q <= 0``). No
     ``base``: the Tsallis entropy is not a logarithm. Accurate near ``q = 1``
     (expm1 form).
+    {doc}
+    See Also
+    --------
+    entropy : The limit at ``q = 1``, in nats.
+    renyi_entropy
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(fastinfo.tsallis_entropy([0.5, 0.25, 0.25], 2))   # 1 - sum p^2
+    0.625
     """
     t = _order(q, "q", allow_negative=True, allow_inf=False)
     if t == 1.0:
         return entropy(p, axis=axis, normalize=normalize, keepdims=keepdims, invalid=invalid, out=out,
                        n_threads=n_threads)
-    return _reduce("tsallis_entropy", p, None, axis, None, normalize, keepdims, invalid, out, n_threads,
-                   kernel=_kernel(_CODES["tsallis_entropy"], t))
+    return _args.reduce("tsallis_entropy", p, None, axis, None, normalize, keepdims, invalid, out, n_threads,
+                        kernel=_kernel(_CODES["tsallis_entropy"], t))
 
 
 @_dk.dask_aware(_dk.PQ)
@@ -129,13 +156,27 @@ def renyi_divergence(p: ArrayLike, q: ArrayLike, alpha: float, *, axis: int = -1
     whose rounding leaves an absolute error of ~1e-16 (any ratio of masses is fine).
     Orders 1/2 and 2 are summed as 1 - Hellinger^2 and 1 + chi^2 (cheap, no
     cancellation).
+    {doc}
+    See Also
+    --------
+    kl_divergence : The order 1.
+    renyi_entropy, hellinger_distance
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> p, q = [0.5, 0.25, 0.25, 0.0], [0.25, 0.25, 0.25, 0.25]
+    >>> print(f"{fastinfo.renyi_divergence(p, q, 2, base=2):.6f}")
+    0.584963
+    >>> print(fastinfo.renyi_divergence([1.0, 0.0], [0.0, 1.0], 0.5))   # disjoint supports
+    inf
     """
     a = _order(alpha, "alpha")
     if a == 1.0:
         return kl_divergence(p, q, axis=axis, base=base, normalize=normalize, keepdims=keepdims,
                              invalid=invalid, out=out, n_threads=n_threads)
-    return _reduce("renyi_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
-                   kernel=_kernel(_CODES["renyi_divergence"], a))
+    return _args.reduce("renyi_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
+                        kernel=_kernel(_CODES["renyi_divergence"], a))
 
 
 @_dk.dask_aware(_dk.PQ)
@@ -147,28 +188,54 @@ def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize:
     Equal to sqrt(1 - sum sqrt(p q)) for distributions, but computed from the
     differences ((p - q) / (sqrt p + sqrt q))^2, so nearly equal rows do not
     cancel. A metric; H^2 <= TV <= sqrt(2) H.
+    {doc}
+    See Also
+    --------
+    total_variation, renyi_divergence
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(fastinfo.hellinger_distance([1.0, 0.0], [0.0, 1.0]))
+    1.0
+    >>> print(f"{fastinfo.hellinger_distance([0.5, 0.5], [0.25, 0.75]):.8f}")
+    0.18459191
     """
-    return _reduce("hellinger_distance", p, q, axis, None, normalize, keepdims, invalid, out, n_threads,
-                   kernel=_kernel(_CODES["hellinger_distance"], 0.0))
+    return _args.reduce("hellinger_distance", p, q, axis, None, normalize, keepdims, invalid, out, n_threads,
+                        kernel=_kernel(_CODES["hellinger_distance"], 0.0))
 
 
 @_dk.dask_aware(_dk.PQ)
 def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
                     keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
-    """Total variation distance 1/2 sum |p - q|, in [0, 1] for distributions."""
-    return _reduce("total_variation", p, q, axis, None, normalize, keepdims, invalid, out, n_threads,
-                   kernel=_kernel(_CODES["total_variation"], 0.0))
+    """Total variation distance 1/2 sum |p - q|, in [0, 1] for distributions.
+
+    The largest difference of the probabilities the two distributions give
+    one event; a metric.
+    {doc}
+    See Also
+    --------
+    hellinger_distance
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> fastinfo.total_variation([[1.0, 0.0]], [[0.0, 1.0], [0.5, 0.5]])
+    array([1. , 0.5])
+    """
+    return _args.reduce("total_variation", p, q, axis, None, normalize, keepdims, invalid, out, n_threads,
+                        kernel=_kernel(_CODES["total_variation"], 0.0))
 
 
 _ONE = "p : array_like\n        Probabilities (or weights with ``normalize=True``) along ``axis``."
 _TWO = ("p, q : array_like\n        Probabilities (or weights with ``normalize=True``) along ``axis``; "
         "they broadcast over the batch axes.")
-for _f, _args in ((renyi_entropy, _ONE + "\n    alpha : float\n        The order, >= 0 or inf."),
+for _f, _params in ((renyi_entropy, _ONE + "\n    alpha : float\n        The order, >= 0 or inf."),
                   (tsallis_entropy, _ONE + "\n    q : float\n        The entropic index, a finite real."),
                   (renyi_divergence, _TWO + "\n    alpha : float\n        The order, >= 0 or inf."),
                   (hellinger_distance, _TWO), (total_variation, _TWO)):
-    _doc = _COMMON_DOC.format(args=_args)
+    _doc = _args.COMMON_DOC.format(args=_params)
     if _f in (tsallis_entropy, hellinger_distance, total_variation):   # no base: not logarithms
         _doc = _doc.replace(_doc[_doc.index("    base : float"):_doc.index("    normalize : bool")], "")
-    _f.__doc__ += _doc  # type: ignore[operator]  # (a docstring is str | None to mypy)
+    _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{doc}", _doc)   # (None under python -OO)

@@ -1,4 +1,4 @@
-# Joint distributions p(x, y) (issue 5, first part): the entropies and the
+# Joint distributions p(x, y): the entropies and the
 # mutual information of batches of 2-D tables, each computed directly from its
 # own non-negative terms (included by _kernels.pxi).
 #

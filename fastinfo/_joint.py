@@ -17,9 +17,8 @@ import operator
 
 import numpy as np
 
+from . import _args
 from ._dispatch import kernels as _k
-from ._measures import (_F32, _F64, _as_array, _first_bad, _log_base, _nan_mode,
-                        _normalize_axis_index, _threads)
 from . import _dask as _dk
 
 if TYPE_CHECKING:
@@ -30,14 +29,15 @@ if TYPE_CHECKING:
 __all__ = ["joint_entropy", "conditional_entropy", "mutual_information",
            "normalized_mutual_information", "variation_of_information"]
 
-_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.joint_rows["double"], _F32: _k.joint_rows["float"]}
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.joint_rows["double"],
+                                                  _args.F32: _k.joint_rows["float"]}
 HXY, HX, HY, HYGX, HXGY, MI = range(6)
 _AVERAGES = ("arithmetic", "geometric", "min", "max")
 
 
 def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[int, ...]]:
     """(B, K, L) view of the tables (a copy only if the batch axes cannot be flattened), batch shape."""
-    A = _as_array(pxy, "pxy")
+    A = _args.as_array(pxy, "pxy")
     if A.ndim < 2:
         raise ValueError(f"pxy must have at least two dimensions (X and Y), got shape {A.shape}")
     # operator.index, as NumPy's axis arguments: no string ("01") or float (0.7 -> 0) slips through
@@ -47,7 +47,7 @@ def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[in
         ax, ay = (operator.index(a) for a in axes)
     except TypeError:
         raise TypeError(f"axes must be a pair of ints, got {axes!r}") from None
-    ax, ay = _normalize_axis_index(ax, A.ndim), _normalize_axis_index(ay, A.ndim)
+    ax, ay = _args.normalize_axis_index(ax, A.ndim), _args.normalize_axis_index(ay, A.ndim)
     if ax == ay:
         raise ValueError(f"axes must name two different axes, got {axes!r}")
     A = np.moveaxis(A, (ax, ay), (-2, -1))
@@ -57,13 +57,13 @@ def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[in
 
 def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool, invalid: str, n_threads: int | None,
          fname: str) -> tuple[NDArray[np.float64], tuple[int, ...], np.dtype[Any]]:
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
     T, batch = _tables(pxy, axes)
     out = np.empty((T.shape[0], 6), dtype=np.float64)
     nbad = _ROWS[T.dtype](T, out, bool(normalize), nt)
     if nbad and not nan_mode:
-        idx = _first_bad(np.isnan(out[:, 0]).reshape(batch), batch)
+        idx = _args.first_bad(np.isnan(out[:, 0]).reshape(batch), batch)
         t = T[int(np.ravel_multi_index(idx, batch)) if batch else 0]
         bad = ~(np.isfinite(t) & (t >= 0))
         if bad.any():
@@ -79,10 +79,10 @@ def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool, invalid: str, n
 
 def _result(v: NDArray[np.float64], batch: tuple[int, ...], dtype: np.dtype[Any],
             base: float | None) -> FloatResult:
-    v = v / _log_base(base) + 0.0 if base is not None else v
+    v = v / _args.log_base(base) + 0.0 if base is not None else v
     v = v.reshape(batch)
-    if dtype == _F32:
-        v = v.astype(_F32)
+    if dtype == _args.F32:
+        v = v.astype(_args.F32)
     return v[()] if v.ndim == 0 else v
 
 
@@ -99,11 +99,32 @@ _DOC = """
     normalize : bool, default False
         Divide each table by its sum first (counts, unnormalized weights). An
         all-zero table is then invalid. ``False`` uses the numbers as passed.
-    invalid : {'raise', 'nan'}
+    invalid : {'raise', 'nan'}, default 'raise'
         A negative, NaN or infinite entry raises ``ValueError`` naming the batch
-        index and the cell, or gives NaN for that table.
+        index and the cell (``'raise'``), or gives NaN for that table
+        (``'nan'``).
     n_threads : int, optional
-        OpenMP threads over the tables of a batch.
+        OpenMP threads over the tables of a batch; ``None`` uses what OpenMP
+        allows at call time (``OMP_NUM_THREADS``, ``threadpoolctl``). The
+        result is bitwise the same for every thread count.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for a single table); float32 for
+        float32 input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid table with ``invalid='raise'`` (a negative, NaN or infinite
+        entry; with ``normalize=True`` an all-zero table; a sum beyond the
+        float range); ``pxy`` with fewer than two dimensions; ``axes`` naming
+        one axis twice or out of range (``numpy.exceptions.AxisError``); a bad
+        ``base``, ``invalid`` or ``n_threads``.
+    TypeError
+        Complex, object or string input; ``axes`` that is not a pair of ints;
+        a non-integer ``n_threads``.
 """
 
 
@@ -111,7 +132,21 @@ _DOC = """
 def joint_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
                   normalize: bool = False, invalid: Invalid = "raise",
                   n_threads: int | None = None) -> FloatResult:
-    """H(X,Y) = -sum p(x,y) log p(x,y) of each table."""
+    """Joint entropy H(X,Y) = -sum p(x,y) log p(x,y) of each table.
+
+    0 log 0 = 0; an empty table has entropy 0.
+    {doc}
+    See Also
+    --------
+    entropy : The same sum over one axis.
+    conditional_entropy, mutual_information
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(fastinfo.joint_entropy([[0.25, 0.25], [0.0, 0.5]], base=2))
+    1.5
+    """
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "joint_entropy")
     return _result(out[:, HXY], batch, dt, base)
 
@@ -124,6 +159,19 @@ def conditional_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), bas
 
     Summed from its own non-negative terms, not as H(X,Y) - H(X). For H(X|Y)
     swap the axes: ``axes=(-1, -2)``.
+    {doc}
+    See Also
+    --------
+    joint_entropy, mutual_information, variation_of_information
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> pxy = [[0.25, 0.25], [0.0, 0.5]]
+    >>> print(fastinfo.conditional_entropy(pxy, base=2))     # H(Y|X)
+    0.5
+    >>> print(f"{fastinfo.conditional_entropy(pxy, axes=(-1, -2), base=2):.12f}")   # H(X|Y)
+    0.688721875541
     """
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "conditional_entropy")
     return _result(out[:, HYGX], batch, dt, base)
@@ -137,6 +185,20 @@ def mutual_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base
 
     Never negative (clamped at 0 against rounding); an independent table gives
     0 up to rounding (~1e-16), where H(X) + H(Y) - H(X,Y) would cancel.
+    {doc}
+    See Also
+    --------
+    normalized_mutual_information, conditional_entropy
+    mutual_information_score : The same of two labelings.
+    knn_mutual_information : Estimated from continuous samples.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.mutual_information([[0.25, 0.25], [0.0, 0.5]], base=2):.12f}")
+    0.311278124459
+    >>> fastinfo.mutual_information([[[3, 0], [0, 1]], [[1, 1], [1, 1]]], normalize=True)
+    array([0.56233514, 0.        ])
     """
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "mutual_information")
     return _result(out[:, MI], batch, dt, base)
@@ -146,12 +208,26 @@ def mutual_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base
 def normalized_mutual_information(pxy: ArrayLike, *, average: Average = "arithmetic",
                                   axes: tuple[int, int] = (-2, -1), normalize: bool = False,
                                   invalid: Invalid = "raise", n_threads: int | None = None) -> FloatResult:
-    """I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1] (scikit-learn's ``average_method``).
+    """Normalized mutual information I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1].
 
-    ``average``: ``"arithmetic"`` (default), ``"geometric"``, ``"min"`` or
-    ``"max"``. When the mean is 0 (a table with one row or one column of
-    mass), the result is 1.0 if both H(X) and H(Y) are 0 (two constant
-    labelings agree perfectly, as scikit-learn) and 0.0 otherwise. Base-free.
+    scikit-learn's normalization (``average`` is its ``average_method``).
+    When the mean is 0 (a table with one row or one column of mass), the
+    result is 1.0 if both H(X) and H(Y) are 0 (two constant labelings agree
+    perfectly, as scikit-learn) and 0.0 otherwise. Never above 1 (rounding is
+    clamped). Base-free.
+    {doc}
+    See Also
+    --------
+    mutual_information
+    normalized_mutual_information_score : The same of two labelings.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(fastinfo.normalized_mutual_information([[0.5, 0.0], [0.0, 0.5]]))
+    1.0
+    >>> print(f"{fastinfo.normalized_mutual_information([[0.25, 0.25], [0.0, 0.5]]):.6f}")
+    0.343711
     """
     if not (isinstance(average, str) and average in _AVERAGES):
         raise ValueError(f"average must be one of {', '.join(_AVERAGES)}, got {average!r}")
@@ -175,14 +251,35 @@ def normalized_mutual_information(pxy: ArrayLike, *, average: Average = "arithme
 def variation_of_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
                              normalize: bool = False, invalid: Invalid = "raise",
                              n_threads: int | None = None) -> FloatResult:
-    """VI(X;Y) = H(X|Y) + H(Y|X) of each table (a metric on partitions), never negative."""
+    """Variation of information VI(X;Y) = H(X|Y) + H(Y|X) of each table.
+
+    A metric on partitions; never negative (each conditional entropy is summed
+    from its own non-negative terms).
+    {doc}
+    See Also
+    --------
+    conditional_entropy, mutual_information
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.variation_of_information([[0.25, 0.25], [0.0, 0.5]], base=2):.12f}")
+    1.188721875541
+    """
     out, batch, dt = _all(pxy, axes, normalize, invalid, n_threads, "variation_of_information")
     return _result(out[:, HXGY] + out[:, HYGX], batch, dt, base)
 
 
 for _f in (joint_entropy, conditional_entropy, mutual_information, variation_of_information):
-    _f.__doc__ += _DOC  # type: ignore[operator]  # (a docstring is str | None to mypy)
-normalized_mutual_information.__doc__ += _DOC.replace(  # type: ignore[operator]
-    """    base : float, optional
+    _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{doc}", _DOC)   # (None under python -OO)
+# normalized_mutual_information is base-free and takes an average
+_BASE_DOC = """    base : float, optional
         Logarithm base (``None``: nats, ``2``: bits).
-""", "")
+"""
+_AVERAGE_DOC = """    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
+        The mean of H(X) and H(Y) in the denominator.
+"""
+_NMI_DOC = (_DOC.replace(_BASE_DOC, "").replace("    axes :", _AVERAGE_DOC + "    axes :")
+            .replace("``base``, ``invalid``", "``average``, ``invalid``"))
+normalized_mutual_information.__doc__ = normalized_mutual_information.__doc__ and \
+    normalized_mutual_information.__doc__.replace("{doc}", _NMI_DOC)

@@ -669,7 +669,7 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
 
 
 # Entry points: 2-D (rows x distribution) strided views in, one double per row
-# out. The Python layer (fastinfo/_measures.py) resolves axis, broadcasting,
+# out. The argument layer (fastinfo/_args.py) resolves axis, broadcasting,
 # dtypes and threads; these check only what would otherwise crash.
 
 def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log_base, int n_threads):
@@ -727,8 +727,9 @@ def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, 
     return nbad
 
 
-# A lean entry for one 1-D distribution (or one pair): the 2-D drivers above
-# pay ~1 us to acquire memoryviews, which dominates a 100-element call. Here
+# A lean entry for one 1-D distribution (or one pair): acquiring the memoryviews
+# of the 2-D drivers above costs more than the arithmetic of a 100-element call
+# (bench/ has the figures). Here
 # the arrays are read through the NumPy C API; anything that is not a 1-D,
 # aligned, C-contiguous float32/float64 ndarray (of one dtype for p and q)
 # returns None and the caller takes the general path.
@@ -759,21 +760,23 @@ cdef cnp.dtype _F64_DESCR = np.dtype(np.float64)
 cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
 
 
-def reduce_plain(int measure, object p, object q, object axis, object normalize, bint distance,
-                 object base, object invalid, object n_threads):
+def reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
+                 double log_base, bint nan_mode, int n_threads):
     """The measure of a plain 1-D vector (a NumPy scalar) or of the rows of a
     plain C-contiguous 2-D batch along axis -1 (a new 1-D array) -- or None.
 
-    q may be None, of p's shape, or (for a batch) one 1-D reference row.
-    None means "take the general path": the input is not plain, an argument
-    is not of the common form (validated and reported there), or a row is
-    invalid and invalid='raise' (the error message is built there).
+    The arguments arrive validated (``fastinfo/_args.py``); only the layout is
+    checked here. q may be None, of p's shape, or (for a batch) one 1-D
+    reference row. None means "take the general path": the input is not
+    plain, or a row is invalid and nan_mode is off (the error message is built
+    there).
     """
     cdef Options o
     cdef Py_ssize_t N, K, qrs, nbad = 0
-    cdef int typenum, nt, nd
-    cdef bint nan_mode, single
-    cdef double v = 0.0, log_base = 1.0
+    cdef int typenum, nd
+    cdef int nt = n_threads
+    cdef bint single
+    cdef double v = 0.0
     cdef float vf
     cdef const char* pd
     cdef const char* qd
@@ -799,31 +802,10 @@ def reduce_plain(int measure, object p, object q, object axis, object normalize,
         qrs = 0                                # one reference row for the whole batch
     else:
         return None
-    if normalize is not True and normalize is not False:
-        return None
-    if type(invalid) is not str:
-        return None
-    if invalid == "raise":
-        nan_mode = False
-    elif invalid == "nan":
-        nan_mode = True
-    else:
-        return None
-    if n_threads is None:
-        nt = fi_max_threads()
-    elif type(n_threads) is int and 1 <= n_threads <= 64:
-        nt = n_threads
-    else:
-        return None
-    if base is not None:
-        if (type(base) is int or type(base) is float) and base > 0 and base != 1 and base < INFINITY:
-            log_base = log(<double>base)
-        else:
-            return None
     single = typenum == cnp.NPY_FLOAT
     pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
     qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
-    _options(&o, normalize is True, distance, log_base, K, single)
+    _options(&o, normalize, distance, log_base, K, single)
     o.stop = fi_stop_begin(&st)
     if nd == 1:
         with nogil:
@@ -1101,33 +1083,33 @@ cdef void _apply_f32(const float[::1] x, float[::1] y, int which) noexcept:
                 y[i] = fi_expf(x[i])
 
 
-# --- logit space (issue 3) ---------------------------------------------------
+# --- logit space ---------------------------------------------------
 include "_logits.pxi"
 
 
-# --- joint distributions (issue 5) ---------------------------------------------
+# --- joint distributions ---------------------------------------------
 include "_joint.pxi"
 
 
-# --- pairwise matrices (issue 5) ----------------------------------------------
+# --- pairwise matrices ----------------------------------------------
 include "_pairwise.pxi"
 
 
-# --- generalized entropies and divergences (issue 5) ---------------------------
+# --- generalized entropies and divergences ---------------------------
 include "_general.pxi"
 
 
-# --- expected mutual information of two labelings (issue 5) --------------------
+# --- expected mutual information of two labelings --------------------
 include "_emi.pxi"
 
 
-# --- spacing estimators of the differential entropy (issue 6) -------------------
+# --- spacing estimators of the differential entropy -------------------
 include "_spacing.pxi"
 
 
-# --- k-nearest-neighbour entropy and mutual information (issue 6) ---------------
+# --- k-nearest-neighbour entropy and mutual information ---------------
 include "_knn.pxi"
 
 
-# --- the row kernels of `cimport fastinfo.capi` (issue 7) -------------------------
+# --- the row kernels of `cimport fastinfo.capi` -------------------------
 include "_capi.pxi"

@@ -1,4 +1,4 @@
-# k-nearest-neighbour estimators (issue 6): the Kozachenko-Leonenko entropy and the
+# k-nearest-neighbour estimators: the Kozachenko-Leonenko entropy and the
 # Kraskov-Stoegbauer-Grassberger mutual information, on a compiled k-d tree.
 #
 # The tree: the points are copied once (row-major, n x d) and reordered in place so that

@@ -1,4 +1,4 @@
-"""k-nearest-neighbour estimators for continuous variables (issue 6, part).
+"""k-nearest-neighbour estimators for continuous variables.
 
 ``knn_entropy`` is the Kozachenko-Leonenko estimator of the differential entropy
 and ``knn_mutual_information`` the Kraskov-Stoegbauer-Grassberger estimator
@@ -31,10 +31,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from ._counts import _digamma
+from . import _args
+from . import _special
 from ._dispatch import kernels as _k
-from ._gaussian import _real
-from ._measures import _log_base, _threads
 
 __all__ = ["knn_entropy", "knn_mutual_information"]
 
@@ -57,7 +56,7 @@ def _check_k(k: Any, n: int, what: str) -> int:
 
 def _points(a: ArrayLike, name: str) -> NDArray[np.float64]:
     """(n, d) float64 samples from (n,) or (n, d) real input (finiteness: see _max_abs)."""
-    X = _real(a, name)                      # the real-dtype check and float64 view of the closed forms
+    X = _args.real_array(a, name)                      # the real-dtype check and float64 view of the closed forms
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
@@ -102,7 +101,7 @@ def _mean_digamma(counts: NDArray[np.intp], n: int) -> float:
     """Mean of psi(c) over an int array of values in 1..n: psi at the distinct values only."""
     h = np.bincount(counts, minlength=1)
     v = np.flatnonzero(h)
-    return float(np.dot(h[v], _digamma(v.astype(np.float64)))) / n
+    return float(np.dot(h[v], _special.digamma(v.astype(np.float64)))) / n
 
 
 def _log_unit_ball(d: int, metric: str) -> float:
@@ -122,18 +121,40 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     Parameters
     ----------
     points : array_like, shape (n,) or (n, d)
-        n samples of a d-dimensional variable (real, finite).
+        The n samples of a d-dimensional variable (real, finite).
     k : int, default 3
         The neighbour order, 1 <= k < n.
-    metric : {'euclidean', 'chebyshev'}
+    metric : {'euclidean', 'chebyshev'}, default 'euclidean'
+        The distance (any letter case); Chebyshev is the maximum norm.
     base : float, optional
-        Logarithm base (None: nats).
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.
     n_threads : int, optional
-        Threads for the tree and the queries (the result does not depend on it).
+        OpenMP threads for the tree and the queries; ``None`` uses what
+        OpenMP allows at call time. The result is bitwise the same for every
+        thread count.
 
     Returns
     -------
     float
+        The estimate h.
+
+    Raises
+    ------
+    ValueError
+        Points that are not finite or not of shape (n,) or (n, d >= 1);
+        ``k`` outside 1 <= k < n; all points coinciding (a point mass: h =
+        -inf); distinct points closer than the Euclidean distance resolves
+        (see Notes); a bad ``metric``, ``base`` or ``n_threads``.
+    TypeError
+        Points that are not real numbers; a non-integer ``k`` or
+        ``n_threads``.
+
+    See Also
+    --------
+    differential_entropy : The m-spacing estimators of one-dimensional samples.
+    knn_mutual_information : The KSG estimator, built on the same neighbours.
+    gaussian_entropy : The closed form for a Gaussian.
 
     Notes
     -----
@@ -147,9 +168,17 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     magnitude underflow (their squares do): where that would merge distinct points into
     duplicates, ValueError is raised (use ``metric="chebyshev"``, whose differences are exact).
     Integers above 2^53 are rounded to float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> x = np.random.default_rng(0).normal(size=(2000, 2))   # h = log(2 pi e) = 2.8379
+    >>> print(f"{fastinfo.knn_entropy(x):.4f}")
+    2.8318
     """
-    lb = _log_base(base)
-    nt = _threads(n_threads)
+    lb = _args.log_base(base)
+    nt = _args.threads(n_threads)
     if not isinstance(metric, str) or metric.lower() not in _METRICS:
         raise ValueError(f"metric must be one of {', '.join(repr(m) for m in _METRICS)}; got {metric!r}")
     metric = metric.lower()
@@ -167,7 +196,7 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
                              "resolves (differences below ~2^-1037 of the largest coordinate): use "
                              "metric='chebyshev' (exact differences) or rescale the data")
         raise ValueError("all points coincide (a point mass: the differential entropy is -inf)")
-    h = (float(_digamma(float(n))) - _mean_digamma(kk, n) + _log_unit_ball(d, metric)
+    h = (float(_special.digamma(float(n))) - _mean_digamma(kk, n) + _log_unit_ball(d, metric)
          + d * (float(np.sum(np.log(r))) / n - e * math.log(2.0)))
     return float(h / lb)
 
@@ -186,21 +215,41 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
     Parameters
     ----------
     x : array_like, shape (n,) or (n, dx)
+        The samples of X (real, finite).
     y : array_like, shape (n,) or (n, dy)
-        Paired real, finite samples.
+        The paired samples of Y (real, finite).
     k : int, default 3
         The neighbour order, 1 <= k < n (scikit-learn's ``n_neighbors``).
     base : float, optional
-        Logarithm base (None: nats).
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.
     clip : bool, default True
         Return max(0, I) as scikit-learn does (the true mutual information is never
         negative); False returns the raw estimate, which can be slightly negative.
     n_threads : int, optional
-        Threads for the trees and the queries (the result does not depend on it).
+        OpenMP threads for the trees and the queries; ``None`` uses what
+        OpenMP allows at call time. The result is bitwise the same for every
+        thread count.
 
     Returns
     -------
     float
+        The estimate I.
+
+    Raises
+    ------
+    ValueError
+        Samples that are not finite or not of shape (n,) or (n, d >= 1); ``x``
+        and ``y`` of different lengths; ``k`` outside 1 <= k < n; a bad
+        ``base`` or ``n_threads``.
+    TypeError
+        Samples that are not real numbers; a non-integer ``k`` or
+        ``n_threads``; a ``clip`` that is not a bool.
+
+    See Also
+    --------
+    knn_entropy : The Kozachenko-Leonenko entropy estimator.
+    mutual_information : The mutual information of a discrete joint distribution.
 
     Notes
     -----
@@ -212,9 +261,19 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
     i in both x and y) the sample uses k_i = the number of coinciding samples and counts
     the samples that coincide with it in x and in y (Gao et al. 2017), so discrete or mixed
     data give finite, consistent estimates (I(X; X) -> H(X) for discrete X).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=2000)
+    >>> y = x + 0.5 * rng.normal(size=2000)   # Gaussian: I = log(5) / 2 = 0.8047
+    >>> print(f"{fastinfo.knn_mutual_information(x, y):.4f}")
+    0.8086
     """
-    lb = _log_base(base)
-    nt = _threads(n_threads)
+    lb = _args.log_base(base)
+    nt = _args.threads(n_threads)
     X = _points(x, "x")
     Y = _points(y, "y")
     if X.shape[0] != Y.shape[0]:
@@ -229,7 +288,7 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
     nx = np.empty(n, dtype=np.intp)
     ny = np.empty(n, dtype=np.intp)
     _k.ksg_counts(XY, dx, k, *_pow2_factors(e), kk, nx, ny, nt)
-    mi = (float(_digamma(float(n))) + _mean_digamma(kk, n)
+    mi = (float(_special.digamma(float(n))) + _mean_digamma(kk, n)
           - _mean_digamma(nx + 1, n) - _mean_digamma(ny + 1, n))
     if clip:
         mi = max(0.0, mi)

@@ -1,4 +1,4 @@
-"""Contingency tables and information scores of paired label samples (issue 5, part).
+"""Contingency tables and information scores of paired label samples.
 
 ``contingency_table(x, y)`` counts label pairs: labels are mapped to codes
 (integers in a small range by an offset, anything else through ``np.unique``),
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _args
 from ._dispatch import kernels as _k
-from ._measures import _log_base, _threads
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -34,8 +34,35 @@ __all__ = ["contingency_table", "mutual_information_score", "normalized_mutual_i
            "adjusted_mutual_information_score", "expected_mutual_information", "SparseContingency"]
 
 SparseContingency = namedtuple("SparseContingency", "rows cols counts shape")
-SparseContingency.__doc__ = ("Sparse contingency table: counts[k] pairs with x code rows[k] and y code "
-                             "cols[k]; shape = (number of x labels, number of y labels).")
+SparseContingency.__doc__ = """Sparse contingency table: the pairs of labels that occur, and how often.
+
+The pair (x code ``rows[k]``, y code ``cols[k]``) occurs ``counts[k]`` times.
+Codes number the distinct labels of each labeling in sorted order; only the
+pairs that occur are listed, sorted by row, then column. What
+:func:`contingency_table` returns for tables too large to be dense; accepted
+wherever a table is (:func:`expected_mutual_information`).
+
+Parameters
+----------
+rows, cols : ndarray of int64
+    The x code and the y code of each listed pair.
+counts : ndarray of int64
+    How often each pair occurs (> 0).
+shape : tuple of int
+    (number of distinct x labels, number of distinct y labels): the shape of
+    the dense table.
+
+See Also
+--------
+contingency_table
+
+Examples
+--------
+>>> import fastinfo
+>>> t = fastinfo.contingency_table([0, 0, 1, 1], [0, 0, 1, 2], sparse=True)
+>>> t.rows, t.cols, t.counts, t.shape
+(array([0, 1, 1]), array([0, 1, 2]), array([2, 1, 1]), (2, 3))
+"""
 _DENSE_LIMIT = 10 ** 7
 
 
@@ -110,13 +137,51 @@ def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np
 
 def contingency_table(x: ArrayLike, y: ArrayLike, *,
                       sparse: bool | None = None) -> NDArray[np.int64] | SparseContingency:
-    """Counts of each (x label, y label) pair: dense int64 array (rows: x labels in sorted
-    order, columns: y labels), or a SparseContingency when ``sparse=True`` or, by default,
-    when the dense table would exceed max(10**7, 16 n) cells.
+    """Contingency table of two labelings: how often each (x label, y label) pair occurs.
 
-    Integer labels whose value ranges span at most that many cells are counted straight
-    from the labels in one compiled pass (no code arrays); other labels are mapped to codes
-    first (small-range offsets, else ``np.unique``)."""
+    n_ij = |{k : x_k = i-th x label, y_k = j-th y label}|, the labels of each
+    labeling in sorted order (only labels that occur). Integer labels whose
+    value ranges span a small table are counted straight from the labels in
+    one compiled pass; other labels are mapped to codes first (small-range
+    offsets, else ``np.unique``). The sparse form never allocates the dense
+    table (100 000 x 100 000 distinct labels stay O(n)).
+
+    Parameters
+    ----------
+    x, y : array_like
+        1-D arrays of n labels each: integers, bools, floats (not NaN),
+        strings, or any sortable objects.
+    sparse : bool, optional
+        ``True``: a :class:`SparseContingency`; ``False``: a dense table;
+        ``None`` (default): dense unless it would have more than
+        max(10**7, 16 n) cells.
+
+    Returns
+    -------
+    ndarray of int64, shape (number of x labels, number of y labels), or SparseContingency
+        The counts; empty labelings give a (0, 0) table.
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels.
+    TypeError
+        Labels that cannot be sorted (e.g. an object array of mixed types).
+
+    See Also
+    --------
+    mutual_information_score, expected_mutual_information
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> fastinfo.contingency_table([0, 0, 1, 1], [0, 0, 1, 2])
+    array([[2, 0, 0],
+           [0, 1, 1]])
+    >>> fastinfo.contingency_table(["b", "a", "b"], [1.5, 2.5, 1.5])
+    array([[0, 1],
+           [2, 0]])
+    """
     t = _direct_table(x, y, sparse)
     if t is not None:
         return t
@@ -162,10 +227,47 @@ def _scores(x: ArrayLike, y: ArrayLike,
 
 
 def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None = None) -> float:
-    """I(X;Y) of the empirical joint distribution of two labelings (scikit-learn's
-    ``mutual_info_score``, in nats unless ``base``)."""
+    """Mutual information I(X;Y) of two labelings: that of their empirical joint distribution.
+
+    I = sum_ij (n_ij / n) log(n n_ij / (a_i b_j)) over the nonzero cells of the
+    contingency table n_ij, with row sums a_i and column sums b_j; every term
+    is computed from its own counts, and the result is clamped at 0 against
+    rounding. scikit-learn's ``mutual_info_score``. Empty labelings give 0.
+
+    Parameters
+    ----------
+    x, y : array_like
+        1-D arrays of n labels each (see :func:`contingency_table`).
+    base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.
+
+    Returns
+    -------
+    float
+        I(X;Y) >= 0.
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        a bad ``base``.
+    TypeError
+        Labels that cannot be sorted.
+
+    See Also
+    --------
+    normalized_mutual_information_score, adjusted_mutual_information_score
+    mutual_information : The same of a joint distribution (or table) given as an array.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.mutual_information_score([0, 0, 1, 1], [0, 0, 1, 2], base=2):.12f}")
+    1.000000000000
+    """
     mi, _, _ = _scores(x, y)
-    return mi / _log_base(base) if base is not None else mi
+    return mi / _args.log_base(base) if base is not None else mi
 
 
 def _mean(hx: float, hy: float, average: str) -> float:
@@ -179,9 +281,47 @@ def _check_average(average: object) -> None:
 
 
 def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Average = "arithmetic") -> float:
-    """I(X;Y) / mean(H(X), H(Y)) of two labelings (scikit-learn's
-    ``normalized_mutual_info_score`` with ``average_method``): 1.0 when both
-    labelings are constant (or empty), 0.0 when only one is."""
+    """Normalized mutual information I(X;Y) / mean(H(X), H(Y)) of two labelings, in [0, 1].
+
+    scikit-learn's ``normalized_mutual_info_score`` (``average`` is its
+    ``average_method``), from the empirical distributions (see
+    :func:`mutual_information_score`). 1.0 when both labelings are constant
+    (or empty), 0.0 when only one is; never above 1 (rounding is clamped).
+    Base-free.
+
+    Parameters
+    ----------
+    x, y : array_like
+        1-D arrays of n labels each (see :func:`contingency_table`).
+    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
+        The mean of H(X) and H(Y) in the denominator.
+
+    Returns
+    -------
+    float
+        The score, in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        a bad ``average``.
+    TypeError
+        Labels that cannot be sorted.
+
+    See Also
+    --------
+    adjusted_mutual_information_score : Corrected for chance.
+    normalized_mutual_information : The same of a joint distribution given as an array.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.normalized_mutual_information_score([0, 0, 1, 1], [0, 0, 1, 2]):.6f}")
+    0.800000
+    >>> print(fastinfo.normalized_mutual_information_score([0, 0], [0, 1]))
+    0.0
+    """
     _check_average(average)
     mi, hx, hy = _scores(x, y)
     if hx == 0 and hy == 0:
@@ -222,17 +362,53 @@ def _is_matching(table: ArrayLike | SparseContingency) -> bool:
 
 
 def expected_mutual_information(table: ArrayLike | SparseContingency, *, n_threads: int | None = None) -> float:
-    """Expected mutual information (nats) of two labelings with the row and column sums of
-    ``table`` under the permutation model (the hypergeometric model of Vinh, Epps and
-    Bailey, JMLR 11 (2010) 2837, eq. 24a) -- scikit-learn's ``expected_mutual_information``.
+    """Expected mutual information E[I] of two labelings with the margins of ``table``, by chance.
 
-    ``table``: a dense contingency table of counts or a ``SparseContingency``. Empty rows and
-    columns are ignored. Computed over the distinct (row sum, column sum) pairs, each from
-    its hypergeometric pmf walked from the mode by term ratios and cut where the tail cannot
-    change the 17th digit; rows of the grid are split over ``n_threads`` (bitwise the same
-    result for every thread count).
+    The mean of I(X;Y) over all pairs of labelings with the row sums a_i and
+    column sums b_j of ``table`` (the permutation model):
+    E[I] = sum_ij sum_nij (nij / N) log(N nij / (a_i b_j)) P(nij | a_i, b_j, N)
+    with P hypergeometric (Vinh, Epps and Bailey, JMLR 11 (2010) 2837, eq.
+    24a); scikit-learn's ``expected_mutual_information``. Computed over the
+    distinct (row sum, column sum) pairs, each pmf walked from its mode by
+    term ratios and cut where the tail cannot change the 17th digit. Empty
+    rows and columns are ignored; a table with one nonempty row or column
+    (a constant labeling) gives 0.
+
+    Parameters
+    ----------
+    table : array_like or SparseContingency
+        A 2-D contingency table of non-negative integer counts (integer, bool
+        or integer-valued float dtype), or a :class:`SparseContingency`.
+    n_threads : int, optional
+        OpenMP threads over the rows of the (row sum, column sum) grid;
+        ``None`` uses what OpenMP allows at call time. The result is bitwise
+        the same for every thread count.
+
+    Returns
+    -------
+    float
+        E[I] >= 0, in nats.
+
+    Raises
+    ------
+    ValueError
+        A table that is not 2-D, or holds negative, non-integer or non-finite
+        counts; a bad ``n_threads``.
+    TypeError
+        A table whose dtype is not numeric; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    adjusted_mutual_information_score : The score this expectation corrects.
+    contingency_table
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.expected_mutual_information([[2, 0, 0], [0, 1, 1]]):.6f}")
+    0.462098
     """
-    nt = _threads(n_threads)
+    nt = _args.threads(n_threads)
     a, b = _marginal_sums(table)
     a, b = a[a > 0], b[b > 0]
     N = float(a.sum())
@@ -260,6 +436,42 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
     permutation leaves at the same I) gives 0.0 -- scikit-learn returns whatever
     its rounding gives there (0.0, 0.5, 0.67, ...). Otherwise (I - E[I]) / d with d
     kept at least one epsilon away from 0, as scikit-learn does.
+
+    Parameters
+    ----------
+    x, y : array_like
+        1-D arrays of n labels each (see :func:`contingency_table`).
+    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
+        The mean of H(X) and H(Y) in the denominator.
+    n_threads : int, optional
+        OpenMP threads for E[I]; ``None`` uses what OpenMP allows at call
+        time. The result is bitwise the same for every thread count.
+
+    Returns
+    -------
+    float
+        The score: at most 1, about 0 at chance level.
+
+    Raises
+    ------
+    ValueError
+        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        a bad ``average`` or ``n_threads``.
+    TypeError
+        Labels that cannot be sorted; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    expected_mutual_information : E[I].
+    normalized_mutual_information_score : Without the correction for chance.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(f"{fastinfo.adjusted_mutual_information_score([0, 0, 1, 1], [0, 0, 1, 2]):.6f}")
+    0.571429
+    >>> print(fastinfo.adjusted_mutual_information_score([0, 0, 1, 1], ["b", "b", "a", "a"]))
+    1.0
     """
     _check_average(average)
     table = contingency_table(x, y)

@@ -6,7 +6,7 @@ the row's maximum and a pass for the sums of exp(z), z = (x - max) / T, while
 the row is in cache. Only ``log_softmax`` and ``softmax`` write an array of the
 logits' size (their result); the other functions allocate O(rows).
 
-Conventions (see README.md): -inf logits are masks (probability exactly 0; a
+Conventions (docs/conventions.rst): -inf logits are masks (probability exactly 0; a
 zero target there contributes 0); NaN and +inf logits are invalid; a label out
 of range raises IndexError; PyTorch's formulas for weights, ignore_index and
 label smoothing.
@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import numpy as np
 
+from . import _args
 from ._dispatch import kernels as _k
-from ._measures import (_F32, _F64, _as_array, _check_out, _first_bad, _log_base, _nan_mode,
-                        _normalize_axis_index, _prepare, _run_batched, _threads)
 from . import _dask as _dk
 
 if TYPE_CHECKING:
@@ -33,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "softmax_entropy",
            "softmax_kl_divergence", "softmax_js_divergence", "sigmoid_cross_entropy", "perplexity"]
 
-_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.logit_rows["double"], _F32: _k.logit_rows["float"]}
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.logit_rows["double"],
+                                                  _args.F32: _k.logit_rows["float"]}
 _OPS: dict[str, int] = _k.LOGIT_OPS
 _NO_LABELS = np.empty(0, dtype=np.int64)
 _NO_DOUBLES = np.empty(0, dtype=np.float64)
@@ -61,8 +61,8 @@ def _reduction(reduction: Reduction) -> Reduction:
 
 def _logits(x: ArrayLike, name: str, axis: int) -> tuple[FloatArray, int]:
     """x as float rows: (array with the class axis last, the axis index)."""
-    X = _as_array(x, name)
-    ax = _normalize_axis_index(axis, X.ndim)
+    X = _args.as_array(x, name)
+    ax = _args.normalize_axis_index(axis, X.ndim)
     if ax != X.ndim - 1:
         X = np.moveaxis(X, ax, -1)
     return X, ax
@@ -70,7 +70,7 @@ def _logits(x: ArrayLike, name: str, axis: int) -> tuple[FloatArray, int]:
 
 def _pair(p: ArrayLike, q: ArrayLike, names: tuple[str, str], axis: int) -> tuple[FloatArray, FloatArray, int]:
     """Two arrays broadcast over the batch axes (views), class axis last."""
-    return _prepare(p, q, axis, names=names, axis_name="class axis")  # type: ignore[return-value]  # q given
+    return _args.prepare(p, q, axis, names=names, axis_name="class axis")  # type: ignore[return-value]  # q given
 
 
 def _class_weights(weight: ArrayLike | None, K: int) -> NDArray[np.float64] | None:
@@ -121,13 +121,13 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
     if len(batch) == 0:
         nbad = call(*arrays)
     else:
-        nbad = _run_batched(call, arrays, batch)
+        nbad = _args.run_batched(call, arrays, batch)
     return res, res2, nbad
 
 
 def _raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str], res: NDArray[np.float64],
                    batch: tuple[int, ...], targets: FloatArray | None = None) -> NoReturn:
-    idx = _first_bad(np.isnan(res), batch)
+    idx = _args.first_bad(np.isnan(res), batch)
     for a, name in zip(arrays, names):
         row = a[idx]
         bad = np.isnan(row) | (row == np.inf)
@@ -152,11 +152,11 @@ def _finish(res: NDArray[np.float64], dtype: np.dtype[Any], keepdims: bool, ax: 
     if keepdims:
         res = np.expand_dims(res, ax)
     if out is not None:
-        _check_out(out, res.shape, dtype)
+        _args.check_out(out, res.shape, dtype)
         np.copyto(out, res, casting="same_kind")
         return out
-    if dtype == _F32:
-        res = res.astype(_F32)
+    if dtype == _args.F32:
+        res = res.astype(_args.F32)
     return res[()] if res.ndim == 0 else res
 
 
@@ -187,17 +187,60 @@ def _reduce_rows(res: NDArray[np.float64], reduction: str, dtype: np.dtype[Any],
 @_dk.dask_aware(_dk.X1)
 def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: Invalid = "raise",
               out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
-    """log(sum(exp(x))) along ``axis``, stable for logits of any magnitude.
+    """Log of the sum of exponentials, log(sum_i exp(x_i)), along ``axis``.
 
-    -inf entries are allowed (they contribute nothing); an empty axis or a row
-    of -inf gives -inf. NaN or +inf entries are invalid: ``invalid="raise"``
-    raises ``ValueError`` naming the batch index, ``"nan"`` gives NaN there.
-    Two passes over each row (its maximum, then the sum of exp(x - max)); the
-    result has the batch shape (a NumPy scalar for 1-D input), float32 for
-    float32 input (summed in float64).
+    Stable for logits of any magnitude: two passes over each row, its maximum
+    m, then m + log(sum_i exp(x_i - m)), summed in float64. -inf entries are
+    allowed (they contribute nothing); an empty axis or a row of only -inf
+    gives -inf. NaN and +inf entries are invalid.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers (logits); every axis but ``axis`` is a batch axis.
+    {axis}
+    {keepdims}
+    invalid : {'raise', 'nan'}, default 'raise'
+        A row holding NaN or +inf raises ``ValueError`` naming its batch index
+        (``'raise'``), or gives NaN for that row (``'nan'``).
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for 1-D input); float32 for float32
+        input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
+        ``invalid`` or ``n_threads``; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    log_softmax : The logits minus their logsumexp.
+    scipy.special.logsumexp : The SciPy function (no ``invalid``, no threads).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> fastinfo.logsumexp([[1.0, 2.0, 3.0], [0.0, 0.0, -np.inf]])
+    array([3.40760596, 0.69314718])
+    >>> print(f"{fastinfo.logsumexp([1000.0, 1000.0]) - 1000.0:.12f}")   # no overflow
+    0.693147180560
+    >>> print(fastinfo.logsumexp([-np.inf, -np.inf]))
+    -inf
     """
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
     X, ax = _logits(x, "x", axis)
     res, _, nbad = _run(_OPS["logsumexp"], X, None, None, None, 1.0, 0.0, None, nt)
     if nbad and not nan_mode:
@@ -207,13 +250,13 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
 
 def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, invalid: str, out: FloatArray | None,
                   n_threads: int | None) -> FloatArray:
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
-    X0 = _as_array(x, "x")
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
+    X0 = _args.as_array(x, "x")
     scale = _scale(temperature, X0.dtype)
     X, ax = _logits(X0, "x", axis)
     if out is not None:
-        _check_out(out, X0.shape, X0.dtype)
+        _args.check_out(out, X0.shape, X0.dtype)
         O = np.moveaxis(out, ax, -1) if ax != out.ndim - 1 else out
         if np.may_share_memory(O, X):
             O = np.empty(X.shape, dtype=X.dtype)
@@ -233,11 +276,49 @@ def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, inval
 @_dk.dask_aware(_dk.SAME_X)
 def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
                 out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
-    """log(softmax(x / temperature)) along ``axis``: (x - max)/T - log(sum exp((x - max)/T)).
+    """Log of the softmax, log(softmax(x / T)), along ``axis``.
 
-    Same shape and dtype as ``x``; a -inf logit gives -inf. NaN or +inf logits,
-    or a row of only -inf, are invalid (``invalid="raise"`` names the batch
-    index; ``"nan"`` fills that row with NaN).
+    Computed as z_i - log(sum_j exp(z_j)) with z = (x - max x) / T, so it is
+    finite for logits of any magnitude; a -inf logit gives -inf. NaN or +inf
+    logits, or a row of only -inf, are invalid.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers (logits); every axis but ``axis`` is a batch axis.
+    {temperature}
+    {axis}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray
+        The shape of ``x``; float32 for float32 input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
+        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    softmax, logsumexp
+    scipy.special.log_softmax : The SciPy function (no temperature, no threads).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> fastinfo.log_softmax([0.0, np.log(3.0), -np.inf])
+    array([-1.38629436, -0.28768207,        -inf])
     """
     return _softmax_like("log_softmax", x, temperature, axis, invalid, out, n_threads)
 
@@ -245,9 +326,51 @@ def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, inval
 @_dk.dask_aware(_dk.SAME_X)
 def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
             out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
-    """softmax(x / temperature) along ``axis``, stable; a -inf logit gives exactly 0.
+    """Softmax, exp(x_i / T) / sum_j exp(x_j / T), along ``axis``.
 
-    Same shape and dtype as ``x``; invalid rows as in :func:`log_softmax`.
+    Computed from z = (x - max x) / T, so it never overflows; a -inf logit
+    gives exactly 0. NaN or +inf logits, or a row of only -inf, are invalid.
+
+    Parameters
+    ----------
+    x : array_like
+        Real numbers (logits); every axis but ``axis`` is a batch axis.
+    {temperature}
+    {axis}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray
+        The shape of ``x``; float32 for float32 input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
+        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    log_softmax, softmax_entropy
+    scipy.special.softmax : The SciPy function (no temperature, no threads).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> fastinfo.softmax([0.0, np.log(3.0), -np.inf])
+    array([0.25, 0.75, 0.  ])
+    >>> fastinfo.softmax([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], temperature=2.0)
+    array([[0.62853172, 0.2312239 , 0.14024438],
+           [0.33333333, 0.33333333, 0.33333333]])
     """
     return _softmax_like("softmax", x, temperature, axis, invalid, out, n_threads)
 
@@ -256,15 +379,58 @@ def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: 
 def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = -1, base: float | None = None,
                     keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
-    """H(softmax(logits / temperature)) of each row, fused (no softmax is written).
+    """Entropy of the softmax, H(softmax(x / T)), of each row, without writing the softmax.
 
-    H = log S - sum_i e_i z_i / S with z = (x - max)/T, e = exp(z), S = sum e:
-    never negative, -inf logits contribute 0. The uncertainty score of active
-    learning; equals ``torch.distributions.Categorical(logits=x / T).entropy()``.
+    H = log S - sum_i e_i z_i / S with z = (x - max x) / T, e = exp(z),
+    S = sum_i e_i: never negative; -inf logits (probability 0) contribute 0;
+    an empty class axis gives 0. NaN or +inf logits, or a row of only -inf,
+    are invalid. The uncertainty score of active learning; equals
+    ``torch.distributions.Categorical(logits=x / T).entropy()``.
+
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers; every axis but ``axis`` is a batch axis.
+    {temperature}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for 1-D input); float32 for float32
+        input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``logits``; a bad
+        ``temperature``, ``base``, ``invalid`` or ``n_threads``; ``axis`` out
+        of range (``numpy.exceptions.AxisError``); ``out`` of the wrong shape
+        or read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    entropy : The same measure of probabilities.
+    softmax_cross_entropy
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> fastinfo.softmax_entropy([[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, -np.inf, -np.inf]], base=2)
+    array([2., 1.])
     """
-    log_base = _log_base(base)
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
+    log_base = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
     X, ax = _logits(logits, "logits", axis)
     scale = _scale(temperature, X.dtype)
     res, _, nbad = _run(_OPS["softmax_entropy"], X, None, None, None, scale, 0.0, None, nt)
@@ -307,33 +473,107 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           base: float | None = None, axis: int = -1, keepdims: bool = False,
                           invalid: Invalid = "raise", out: FloatArray | None = None,
                           n_threads: int | None = None) -> FloatResult:
-    """Cross-entropy of softmax(logits / temperature) against labels or soft targets, fused.
+    """Cross-entropy of softmax(logits / T) against labels or soft targets, without writing the softmax.
 
-    ``target``: integer class labels with the batch shape (any integer dtype),
-    or probabilities with the shape of ``logits`` (soft targets, broadcast).
-    PyTorch's ``F.cross_entropy`` conventions: ``label_smoothing`` eps mixes the
-    target with the uniform distribution ((1-eps) target + eps/K);
-    ``ignore_index`` labels contribute 0 and are left out of the mean;
-    ``weight`` (K class weights) scales each label's loss, and the mean then
-    divides by the sum of the weights of the non-ignored labels (with soft
-    targets the mean divides by the number of rows). ``reduction``: ``"none"``
-    (per row; ``keepdims`` and ``out`` apply), ``"sum"`` or ``"mean"`` (a mean
-    over nothing is NaN).
+    For a label y: -log softmax(x / T)_y; for a target distribution t:
+    -sum_k t_k log softmax(x / T)_k. The conventions of PyTorch's
+    ``torch.nn.functional.cross_entropy``: ``label_smoothing`` eps replaces the
+    target by (1 - eps) target + eps / K; ``weight`` scales each class's
+    terms; ``ignore_index`` labels contribute 0 and are left out of the mean.
+    A -inf logit is a mask (probability 0): a zero target there contributes 0
+    (0 log 0 = 0), a label or a positive target on it gives +inf. NaN or +inf
+    logits, or a row of only -inf, are invalid.
 
-    A -inf logit is a mask: a zero target there contributes 0; a label (or a
-    positive soft target) on it gives +inf. A label out of range raises
-    ``IndexError`` naming the batch index.
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers; every axis but ``axis`` is a batch axis.
+    target : array_like
+        Integer class labels 0..K-1 (any integer dtype) of the batch shape
+        (``logits``' shape without ``axis``; broadcast to it), or floating
+        probabilities (soft targets, not required to sum to 1) that
+        broadcast against ``logits``.
+    {temperature}
+    label_smoothing : float, default 0.0
+        The smoothing eps, in [0, 1].
+    ignore_index : int, optional
+        A label value whose rows contribute 0 (integer labels only).
+    weight : array_like, optional
+        K finite, non-negative class weights: a label's loss is scaled by the
+        weight of its class, a soft target's term k by ``weight[k]``.
+    reduction : {'none', 'sum', 'mean'}, default 'none'
+        ``'none'``: one loss per row. ``'sum'``: their exact sum
+        (``math.fsum``). ``'mean'``: with labels, the sum divided by the sum of
+        the weights of the non-ignored labels (their number without
+        ``weight``); with soft targets, divided by the number of rows. A mean
+        over nothing is NaN. ``keepdims`` and ``out`` apply to ``'none'`` only.
+    {base}
+    {axis}
+    {keepdims}
+    invalid : {'raise', 'nan'}, default 'raise'
+        A row with a NaN or +inf logit or only -inf logits, or (soft targets)
+        a negative, NaN or infinite target, raises ``ValueError`` naming its
+        batch index (``'raise'``), or gives NaN for that row (``'nan'``; a sum
+        or mean over it is then NaN).
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        ``reduction='none'``: the batch shape (a NumPy scalar for 1-D
+        ``logits``); otherwise a NumPy scalar. float32 for float32 logits
+        (with labels or float32 targets), otherwise float64.
+
+    Raises
+    ------
+    IndexError
+        A label outside 0..K-1 that is not ``ignore_index``, naming its batch
+        index.
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``logits``; labels
+        that do not broadcast to the batch shape or targets that do not
+        broadcast against ``logits``; a bad ``temperature``,
+        ``label_smoothing``, ``weight``, ``reduction``, ``base``, ``invalid``
+        or ``n_threads``; ``keepdims`` or ``out`` with a reduction; ``axis``
+        out of range (``numpy.exceptions.AxisError``); ``out`` of the wrong
+        shape or read-only.
+    TypeError
+        Complex, object or string logits; a target that is neither integer
+        nor floating; ``out`` that is not an ndarray of the result's dtype; a
+        non-integer ``n_threads``.
+
+    See Also
+    --------
+    perplexity : The exponential of the mean loss over labels.
+    cross_entropy : The same measure of probabilities.
+    sigmoid_cross_entropy : Independent binary labels.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> logits = [[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]]
+    >>> fastinfo.softmax_cross_entropy(logits, [0, 2])
+    array([0.16984602, 1.09861229])
+    >>> fastinfo.softmax_cross_entropy(logits, [0, 2], label_smoothing=0.1)
+    array([0.33651269, 1.09861229])
+    >>> loss = fastinfo.softmax_cross_entropy(logits, [0, -100], ignore_index=-100,
+    ...                                       reduction="mean")
+    >>> print(f"{loss:.8f}")
+    0.16984602
+    >>> fastinfo.softmax_cross_entropy(logits, fastinfo.softmax(logits))   # soft targets
+    array([0.52426662, 1.09861229])
     """
     fname = "softmax_cross_entropy"
-    log_base = _log_base(base)
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
+    log_base = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
     reduction = _reduction(reduction)
     if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(label_smoothing, numbers.Real) \
             or not (0.0 <= float(label_smoothing) <= 1.0):
         raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     eps = float(label_smoothing)
-    X0 = _as_array(logits, "logits")
+    X0 = _args.as_array(logits, "logits")
     scale = _scale(temperature, X0.dtype)
     T = target if isinstance(target, np.ndarray) else np.asarray(target)
     soft = T.dtype.kind == "f"
@@ -343,7 +583,7 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     if soft:
         X, Tt, ax = _pair(X0, T, ("logits", "target"), axis)
         if Tt.dtype != X.dtype:
-            X, Tt = X.astype(_F64, copy=False), Tt.astype(_F64, copy=False)
+            X, Tt = X.astype(_args.F64, copy=False), Tt.astype(_args.F64, copy=False)
         K = X.shape[-1]
         w = _class_weights(weight, K)
         wt = np.ones(K) if w is None else w
@@ -382,12 +622,65 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
                           reduction: Reduction = "none", axis: int = -1, base: float | None = None,
                           keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                           n_threads: int | None = None) -> FloatResult:
-    """KL(softmax(p/T) || softmax(q/T)) per row: p the teacher, q the student (distillation).
+    """Kullback-Leibler divergence KL(softmax(p/T) || softmax(q/T)) of each pair of rows.
 
-    Fused (two passes over both rows, no intermediate arrays):
-    KL = sum e^p (z^p - z^q) / S_p - log S_p + log S_q, clamped at 0.
-    ``reduction``: ``"none"``, ``"sum"`` or ``"mean"`` (over rows: PyTorch's
-    ``"batchmean"``). The two logit arrays broadcast over the batch axes.
+    p is the teacher, q the student (distillation). Two passes over both rows,
+    no intermediate arrays: with z = (x - max x) / T, e = exp(z^p),
+    S_p = sum e and S_q = sum exp(z^q),
+    KL = sum_i e_i (z^p_i - z^q_i) / S_p - log S_p + log S_q, clamped at 0.
+    A -inf in ``p_logits`` (probability 0) contributes 0; a -inf in
+    ``q_logits`` where p has mass gives +inf. NaN or +inf logits, or a row of
+    only -inf, are invalid.
+
+    Parameters
+    ----------
+    p_logits, q_logits : array_like
+        Real numbers; they broadcast against each other over the batch axes
+        (every axis but ``axis``) and have the same length along ``axis``.
+    {temperature}
+    {reduction}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
+        1-D input); otherwise a NumPy scalar. float32 when both inputs are
+        float32, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar input; shapes that
+        do not broadcast or differ along ``axis``; a bad ``temperature``,
+        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
+        ``out`` with a reduction; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    kl_divergence : The same measure of probabilities.
+    softmax_js_divergence
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> teacher = [[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]]
+    >>> student = [[0.5, 0.5, 0.5], [2.0, 0.0, -1.0]]
+    >>> fastinfo.softmax_kl_divergence(teacher, student)
+    array([0.57434567, 0.7379004 ])
+    >>> kd = fastinfo.softmax_kl_divergence(teacher, student, temperature=2.0, reduction="mean")
+    >>> print(f"{kd:.8f}")
+    0.19587143
     """
     return _pair_measure("softmax_kl_divergence", p_logits, q_logits, temperature, reduction, axis, base,
                          keepdims, invalid, out, n_threads)
@@ -398,7 +691,59 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
                           reduction: Reduction = "none", axis: int = -1, base: float | None = None,
                           keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                           n_threads: int | None = None) -> FloatResult:
-    """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) per row, 0 <= JS <= log 2."""
+    """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) for each pair of rows.
+
+    JS = KL(a || m) / 2 + KL(b || m) / 2 with a = softmax(p/T),
+    b = softmax(q/T) and m = (a + b) / 2, computed without writing a, b or m:
+    0 <= JS <= log 2, finite also where one softmax has zeros (-inf logits).
+    NaN or +inf logits, or a row of only -inf, are invalid.
+
+    Parameters
+    ----------
+    p_logits, q_logits : array_like
+        Real numbers; they broadcast against each other over the batch axes
+        (every axis but ``axis``) and have the same length along ``axis``.
+    {temperature}
+    {reduction}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
+        1-D input); otherwise a NumPy scalar. float32 when both inputs are
+        float32, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar input; shapes that
+        do not broadcast or differ along ``axis``; a bad ``temperature``,
+        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
+        ``out`` with a reduction; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    js_divergence : The same measure of probabilities.
+    softmax_kl_divergence
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> print(fastinfo.softmax_js_divergence([0.0, -np.inf], [-np.inf, 0.0], base=2))
+    1.0
+    """
     return _pair_measure("softmax_js_divergence", p_logits, q_logits, temperature, reduction, axis, base,
                          keepdims, invalid, out, n_threads)
 
@@ -406,9 +751,9 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
 def _pair_measure(fname: str, p: ArrayLike, q: ArrayLike, temperature: float, reduction: Reduction, axis: int,
                   base: float | None, keepdims: bool, invalid: str, out: FloatArray | None,
                   n_threads: int | None) -> FloatResult:
-    log_base = _log_base(base)
-    nan_mode = _nan_mode(invalid)
-    nt = _threads(n_threads)
+    log_base = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
     reduction = _reduction(reduction)
     P, Q, ax = _pair(p, q, ("p_logits", "q_logits"), axis)
     scale = _scale(temperature, P.dtype)
@@ -427,25 +772,76 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
     loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0)), which is
-    ``max(x, 0) - x z + log1p(exp(-|x|))`` without ``pos_weight``; tiny losses
-    keep their relative accuracy (x = 40, z = 1 gives 4.25e-18, not 0). As
-    ``F.binary_cross_entropy_with_logits``: ``pos_weight`` broadcasts along the
-    last axis, ``weight`` against the loss; ``reduction`` ``"mean"`` averages
-    over all elements. Targets must lie in [0, 1]. A -inf logit is a mask
-    (probability 0: loss 0 for target 0, +inf for target 1); NaN or +inf logits
-    are invalid.
+    ``max(x, 0) - x z + log1p(exp(-|x|))`` without ``pos_weight``; computed as
+    pw z softplus(-x) + (1 - z) softplus(x), so tiny losses keep their relative
+    accuracy (x = 40, z = 1 gives 4.25e-18, not 0). The conventions of
+    PyTorch's ``torch.nn.functional.binary_cross_entropy_with_logits``. A
+    -inf logit is a mask (probability 0: loss 0 for target 0, +inf for
+    target 1); a term with a zero target weight is exactly 0. Elementwise
+    NumPy (no threads).
+
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers x.
+    targets : array_like
+        Probabilities z in [0, 1] (bool or 0/1 integer labels too), broadcast
+        against ``logits``.
+    pos_weight : array_like, optional
+        Weight pw of the positive term, broadcast against the targets (a vector
+        along the last axis weights each class).
+    weight : array_like, optional
+        Elementwise weight of the loss, broadcast against it.
+    reduction : {'none', 'sum', 'mean'}, default 'none'
+        ``'none'``: the elementwise loss. ``'sum'``: its exact sum
+        (``math.fsum``). ``'mean'``: the sum over the number of elements (NaN
+        for none).
+    {base}
+    invalid : {'raise', 'nan'}, default 'raise'
+        A NaN or +inf logit, or a target outside [0, 1] (NaN included), raises
+        ``ValueError`` naming the element's index (``'raise'``), or gives NaN
+        for that element (``'nan'``).
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        ``reduction='none'``: the broadcast shape of the inputs (a NumPy scalar
+        for 0-d input); otherwise a NumPy scalar. float32 when the logits are
+        float32 and the targets float32 or not floating (bool, integer),
+        otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid element with ``invalid='raise'``; inputs that do not
+        broadcast; a bad ``reduction``, ``base`` or ``invalid``.
+    TypeError
+        Logits or targets that are not real numbers (complex, object, string).
+
+    See Also
+    --------
+    softmax_cross_entropy : One label out of K classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastinfo
+    >>> fastinfo.sigmoid_cross_entropy([0.0, 40.0, -np.inf], [1, 1, 0])
+    array([6.93147181e-01, 4.24835426e-18, 0.00000000e+00])
+    >>> fastinfo.sigmoid_cross_entropy([[0.0, 0.0]], [[1, 1]], pos_weight=[1.0, 3.0])
+    array([[0.69314718, 2.07944154]])
     """
     fname = "sigmoid_cross_entropy"
-    log_base = _log_base(base)
-    nan_mode = _nan_mode(invalid)
+    log_base = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
     reduction = _reduction(reduction)
     X = np.asarray(logits)
     Z = np.asarray(targets)
     for a, name in ((X, "logits"), (Z, "targets")):
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{fname}: {name} must be real numbers, got dtype {a.dtype}")
-    dtype: np.dtype[np.floating[Any]] = _F32 if (X.dtype == _F32 and Z.dtype.kind != "f") or \
-        (X.dtype == _F32 and Z.dtype == _F32) else _F64
+    dtype: np.dtype[np.floating[Any]] = _args.F32 if (X.dtype == _args.F32 and Z.dtype.kind != "f") or \
+        (X.dtype == _args.F32 and Z.dtype == _args.F32) else _args.F64
     x = X.astype(dtype, copy=False)
     z = Z.astype(dtype, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -484,13 +880,58 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
 
 def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None = None, base: float | None = None,
                axis: int = -1, n_threads: int | None = None) -> FloatResult:
-    """exp(mean negative log-likelihood of the labels under softmax(logits)), ignored labels left out.
+    """Perplexity of labels under softmax(logits): the exponential of their mean negative log-likelihood.
 
-    The same number for every ``base`` (base ** NLL-in-base-units = exp(NLL in
-    nats)); ``base`` is accepted for a uniform signature. NaN when every label
-    is ignored.
+    The exponential of ``softmax_cross_entropy(logits, labels,
+    ignore_index=ignore_index, reduction="mean")``: ignored labels are left
+    out of the mean; NaN when every label is ignored; +inf when a label sits
+    on a -inf logit. The same number for every ``base`` (base ** NLL in base
+    units = exp(NLL in nats)).
+
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers; every axis but ``axis`` is a batch axis.
+    labels : array_like
+        Integer class labels 0..K-1 of the batch shape.
+    ignore_index : int, optional
+        A label value left out of the mean.
+    base : float, optional
+        Accepted (and checked) for a uniform signature; it does not change
+        the result.
+    {axis}
+    {n_threads}
+
+    Returns
+    -------
+    NumPy scalar
+        A float32 scalar for float32 logits, otherwise float64.
+
+    Raises
+    ------
+    IndexError
+        A label outside 0..K-1 that is not ``ignore_index``.
+    ValueError
+        A row with a NaN or +inf logit or only -inf logits; labels that do not
+        broadcast to the batch shape; a bad ``base`` or ``n_threads``; ``axis``
+        out of range (``numpy.exceptions.AxisError``).
+    TypeError
+        Labels that are not integers; complex, object or string logits; a
+        non-integer ``n_threads``.
+
+    See Also
+    --------
+    softmax_cross_entropy : The mean loss, in nats.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> print(fastinfo.perplexity([[0.0, 0.0], [0.0, 0.0]], [0, 1]))   # a fair coin
+    2.0
+    >>> print(f"{fastinfo.perplexity([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [0, 2]):.8f}")
+    1.88556810
     """
-    _log_base(base)
+    _args.log_base(base)
     L: Any = labels if _dk.is_dask(labels) else np.asarray(labels)     # a Dask array stays lazy
     if L.dtype.kind not in "iu":
         raise TypeError(f"perplexity: labels must be integers, got dtype {L.dtype}")
@@ -498,3 +939,39 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
                                 n_threads=n_threads)
     with np.errstate(over="ignore"):
         return np.exp(nll)
+
+
+# The parameters most of the functions above share: "{name}" in their docstrings stands for the entry.
+_PARAM_DOC = {
+    "axis": """axis : int, default -1
+        The class axis; every other axis is a batch axis.""",
+    "temperature": """temperature : float, default 1.0
+        T > 0: the logits are divided by T (1/T must be finite in the
+        computing dtype).""",
+    "base": """base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.""",
+    "keepdims": """keepdims : bool, default False
+        Keep the class axis in the result, with length 1.""",
+    "invalid": """invalid : {'raise', 'nan'}, default 'raise'
+        A row with a NaN or +inf logit, or with only -inf logits (softmax
+        undefined), raises ``ValueError`` naming its batch index
+        (``'raise'``), or gives NaN for that row (``'nan'``).""",
+    "reduction": """reduction : {'none', 'sum', 'mean'}, default 'none'
+        ``'none'``: one value per row. ``'sum'``: their exact sum
+        (``math.fsum``). ``'mean'``: the sum over the number of rows
+        (PyTorch's ``'batchmean'``; NaN for no rows). ``keepdims`` and ``out``
+        apply to ``'none'`` only.""",
+    "out": """out : ndarray, optional
+        Preallocated result (the result's shape and dtype), filled and
+        returned.""",
+    "n_threads": """n_threads : int, optional
+        OpenMP threads over the rows; ``None`` uses what OpenMP allows at call
+        time (``OMP_NUM_THREADS``, ``threadpoolctl``). The result is bitwise
+        the same for every thread count.""",
+}
+for _f in (logsumexp, log_softmax, softmax, softmax_entropy, softmax_cross_entropy, softmax_kl_divergence,
+           softmax_js_divergence, sigmoid_cross_entropy, perplexity):
+    for _name, _text in _PARAM_DOC.items():
+        _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{" + _name + "}", _text)   # (None under python -OO)
+del _f, _name, _text

@@ -1,4 +1,4 @@
-# Pairwise matrices (issue 5): out[i, j] = measure(P[i], Q[j]) with the row
+# Pairwise matrices: out[i, j] = measure(P[i], Q[j]) with the row
 # kernels of _kernels.pxi (same conventions, same AVX-512 blocks), rows of P
 # split over threads, Q walked in blocks of rows that stay in cache while a
 # block of P rows is scored against them (included by _kernels.pxi).

@@ -1,4 +1,4 @@
-"""Pairwise matrices of divergences between two sets of distributions (issue 5).
+"""Pairwise matrices of divergences between two sets of distributions.
 
 ``pairwise_cross_entropy(P, Q)`` and ``pairwise_kl_divergence(P, Q)`` for P (N, K)
 and Q (M, K) go through a matrix product, -P log(Q)^T, computed block by block
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
+from . import _args
 from ._dispatch import kernels as _k
 from . import _dask as _dk
-from ._measures import (_F32, _F64, _as_array, _check_out, _log_base, _nan_mode, _threads, entropy)
+from ._measures import entropy
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -29,21 +30,21 @@ if TYPE_CHECKING:
 
 __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence"]
 
-_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_F64: _k.pairwise_rows["double"],
-                                                  _F32: _k.pairwise_rows["float"]}
+_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.pairwise_rows["double"],
+                                                  _args.F32: _k.pairwise_rows["float"]}
 _CODES: dict[str, int] = _k.MEASURES
 _BLOCK_BYTES = 8 << 20
 
 
 def _operands(P: ArrayLike, Q: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    A = _as_array(P, "P")
-    B = _as_array(Q, "Q")
+    A = _args.as_array(P, "P")
+    B = _args.as_array(Q, "Q")
     if A.ndim != 2 or B.ndim != 2:
         raise ValueError(f"P and Q must be 2-D (rows x distribution), got shapes {A.shape} and {B.shape}")
     if A.shape[1] != B.shape[1]:
         raise ValueError(f"P and Q must have the same number of columns, got {A.shape[1]} and {B.shape[1]}")
     if A.dtype != B.dtype:
-        A, B = A.astype(_F64, copy=False), B.astype(_F64, copy=False)
+        A, B = A.astype(_args.F64, copy=False), B.astype(_args.F64, copy=False)
     return A, B
 
 
@@ -70,16 +71,16 @@ def _check(fname: str, A: FloatArray, B: FloatArray, normalize: bool,
 def _out(out: NDArray[np.float64] | None, N: int, M: int) -> NDArray[np.float64]:
     if out is None:
         return np.empty((N, M), dtype=np.float64)
-    _check_out(out, (N, M), np.dtype(np.float64))
+    _args.check_out(out, (N, M), np.dtype(np.float64))
     return out
 
 
 def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
            out: NDArray[np.float64] | None, n_threads: int | None, distance: bool = False,
            fast_js: bool = False) -> NDArray[np.float64]:
-    nan_mode = _nan_mode(invalid)
-    lb = _log_base(base)
-    nt = _threads(n_threads)
+    nan_mode = _args.nan_mode(invalid)
+    lb = _args.log_base(base)
+    nt = _args.threads(n_threads)
     A, B = _operands(P, Q)
     bp, bq = _check(fname, A, B, normalize, nan_mode)
     res = _out(out, A.shape[0], B.shape[0])
@@ -89,8 +90,8 @@ def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None
 
 def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
           out: NDArray[np.float64] | None, n_threads: int | None, kl: bool) -> NDArray[np.float64]:
-    nan_mode = _nan_mode(invalid)
-    lb = _log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    lb = _args.log_base(base)
     A, B = _operands(P, Q)
     bp, bq = _check(fname, A, B, normalize, nan_mode)
     N, M, K = A.shape[0], B.shape[0], A.shape[1]
@@ -143,20 +144,31 @@ def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize:
     return res
 
 
-_DOC = """
-    P : array_like, shape (N, K);  Q : array_like, shape (M, K)
-        Rows are distributions (float32/float64; other real dtypes as float64).
-    base : float, optional
-        Logarithm base (None: nats).
-    normalize : bool, default False
-        Divide every row by its sum first (an all-zero row is then invalid).
-    invalid : {'raise', 'nan'}
-        An invalid row raises ValueError naming it ("row i of P"), or makes its
-        row (P) or column (Q) of the result NaN.
-    out : ndarray (N, M) float64, optional
-    n_threads : int, optional
-    Returns the (N, M) float64 matrix.
-"""
+# The parameters the three functions share: "{name}" in their docstrings stands for the entry.
+_PARAM_DOC = {
+    "P_Q": """P : array_like, shape (N, K)
+        Rows are distributions (nonnegative; float32/float64, other real
+        dtypes as float64).
+    Q : array_like, shape (M, K)
+        Rows are distributions, as ``P``.""",
+    "base": """base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.""",
+    "normalize": """normalize : bool, default False
+        Divide every row by its sum first (an all-zero row is then invalid);
+        ``False`` applies the formula to the numbers as passed.""",
+    "invalid": """invalid : {'raise', 'nan'}, default 'raise'
+        A row with a negative, NaN or infinite value raises ``ValueError``
+        naming it ("row i of P"), or makes its row (P) or column (Q) of the
+        result NaN (``'nan'``).""",
+    "out": """out : ndarray, shape (N, M), float64, optional
+        Preallocated result, filled and returned.""",
+    "returns": """Returns
+    -------
+    ndarray, shape (N, M), float64
+        ``out[i, j]`` for row i of ``P`` and row j of ``Q`` (float64 also for
+        float32 input).""",
+}
 
 
 def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool,
@@ -174,11 +186,52 @@ def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
                            method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
-    """out[i, j] = H(P[i], Q[j]) = -sum_k P[i,k] log Q[j,k].
+    """Cross-entropy of every pair of rows: out[i, j] = H(P[i], Q[j]) = -sum_k P[i,k] log Q[j,k].
 
     ``method="blas"`` (default): -P log(Q)^T by blocks of BLAS matrix products,
     exact zero conventions (0 where p = 0, +inf where p > 0 = q).
     ``method="exact"``: every pair through the row kernels.
+
+    Parameters
+    ----------
+    {P_Q}
+    {base}
+    {normalize}
+    {invalid}
+    {out}
+    n_threads : int, optional
+        OpenMP threads of ``method='exact'`` (bitwise the same result for
+        every thread count); ``None`` uses what OpenMP allows at call time.
+        ``method='blas'`` does not use it: the products run on BLAS's threads.
+    method : {'blas', 'exact'}, default 'blas'
+        As above.
+
+    {returns}
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
+        with different numbers of columns; a bad ``method``, ``base`` or
+        ``invalid`` (or ``n_threads`` with ``method='exact'``); ``out`` of the
+        wrong shape or read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not a float64
+        ndarray.
+
+    See Also
+    --------
+    cross_entropy : One value per pair of aligned rows.
+    pairwise_kl_divergence, pairwise_js_divergence
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> P = [[0.5, 0.5], [1.0, 0.0]]
+    >>> Q = [[0.5, 0.5], [0.0, 1.0], [0.25, 0.75]]
+    >>> fastinfo.pairwise_cross_entropy(P, Q, base=2)
+    array([[1.        ,        inf, 1.20751875],
+           [1.        ,        inf, 2.        ]])
     """
     return _by_method("pairwise_cross_entropy", "cross_entropy", P, Q, base, normalize, invalid, out,
                       n_threads, method)
@@ -189,11 +242,54 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
                            method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
-    """out[i, j] = KL(P[i] || Q[j]) = sum_k P[i,k] log(P[i,k] / Q[j,k]).
+    """Kullback-Leibler divergence of every pair of rows: out[i, j] = KL(P[i] || Q[j]).
 
-    ``method="blas"`` (default): the cross-entropy matrix minus H(P[i]) (fast;
-    for nearly equal rows its absolute error is ~1e-16 times H, as CE - H
-    cancels). ``method="exact"``: every pair directly as sum p log(p/q).
+    KL(p || q) = sum_k p_k log(p_k / q_k); a term with p_k = 0 is 0, p_k > 0
+    with q_k = 0 gives +inf. ``method="blas"`` (default): the cross-entropy
+    matrix minus H(P[i]) (fast; for nearly equal rows its absolute error is
+    ~1e-16 times H, as CE - H cancels; clamped at 0 with ``normalize=True``).
+    ``method="exact"``: every pair directly as sum p log(p/q).
+
+    Parameters
+    ----------
+    {P_Q}
+    {base}
+    {normalize}
+    {invalid}
+    {out}
+    n_threads : int, optional
+        OpenMP threads of the compiled kernels (every pair with
+        ``method='exact'``, the row entropies H(P[i]) with ``'blas'``;
+        bitwise the same result for every thread count); ``None`` uses what
+        OpenMP allows at call time. The BLAS products run on BLAS's threads.
+    method : {'blas', 'exact'}, default 'blas'
+        As above.
+
+    {returns}
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
+        with different numbers of columns; a bad ``method``, ``base``,
+        ``invalid`` or ``n_threads``; ``out`` of the wrong shape or read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not a float64
+        ndarray; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    kl_divergence : One value per pair of aligned rows.
+    pairwise_cross_entropy, pairwise_js_divergence
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> P = [[0.5, 0.5], [1.0, 0.0]]
+    >>> Q = [[0.5, 0.5], [0.0, 1.0], [0.25, 0.75]]
+    >>> fastinfo.pairwise_kl_divergence(P, Q, base=2, method="exact")
+    array([[0.        ,        inf, 0.20751875],
+           [1.        ,        inf, 2.        ]])
     """
     return _by_method("pairwise_kl_divergence", "kl_divergence", P, Q, base, normalize, invalid, out,
                       n_threads, method)
@@ -204,10 +300,13 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
                            normalize: bool = False, invalid: Invalid = "raise",
                            out: NDArray[np.float64] | None = None, n_threads: int | None = None,
                            method: Literal["fast", "exact"] = "fast") -> NDArray[np.float64]:
-    """out[i, j] = JS(P[i], Q[j]) (its square root with ``distance=True``, SciPy's
-    ``cdist(P, Q, "jensenshannon")``): 0 <= JS <= log 2 for normalized rows, never NaN
-    from rounding. Blocks of Q rows stay in cache while rows of P, split over threads,
-    are scored against them.
+    """Jensen-Shannon divergence of every pair of rows: out[i, j] = JS(P[i], Q[j]).
+
+    JS(p, q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2; its square
+    root with ``distance=True`` (SciPy's ``cdist(P, Q, "jensenshannon")``):
+    0 <= JS <= log 2 for normalized rows, never NaN from rounding. Blocks of Q
+    rows stay in cache while rows of P, split over threads, are scored against
+    them.
 
     ``method="fast"`` (default): JS = (sum p log p + sum q log q) / 2 - sum m log m
     with the first two sums taken once per row, so a pair costs one log per element;
@@ -216,8 +315,51 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
     extreme rows, the pair is computed by the exact kernel, so every entry keeps ~13 or more correct digits.
     ``method="exact"``: every pair by the exact row kernel (two logs per element, the
     accuracy of ``fastinfo.js_divergence``).
+
+    Parameters
+    ----------
+    {P_Q}
+    distance : bool, default False
+        Return the Jensen-Shannon distance sqrt(JS) instead.
+    {base}
+    {normalize}
+    {invalid}
+    {out}
+    n_threads : int, optional
+        OpenMP threads over the rows of ``P``; ``None`` uses what OpenMP
+        allows at call time. The result is bitwise the same for every thread
+        count.
+    method : {'fast', 'exact'}, default 'fast'
+        As above.
+
+    {returns}
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
+        with different numbers of columns; ``distance=True`` with a base
+        below 1; a bad ``method``, ``base``, ``invalid`` or ``n_threads``;
+        ``out`` of the wrong shape or read-only.
+    TypeError
+        Complex, object or string input; ``out`` that is not a float64
+        ndarray; a non-integer ``n_threads``.
+
+    See Also
+    --------
+    js_divergence : One value per pair of aligned rows.
+    scipy.spatial.distance.cdist : ``cdist(P, Q, "jensenshannon")`` is the distance.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> P = [[0.5, 0.5], [1.0, 0.0]]
+    >>> Q = [[0.5, 0.5], [0.0, 1.0], [0.25, 0.75]]
+    >>> fastinfo.pairwise_js_divergence(P, Q, base=2)
+    array([[0.        , 0.31127812, 0.04879494],
+           [0.31127812, 1.        , 0.54879494]])
     """
-    if distance and base is not None and _log_base(base) <= 0:
+    if distance and base is not None and _args.log_base(base) <= 0:
         raise ValueError("distance=True needs base > 1 (the square root of a negative divergence)")
     if method not in ("fast", "exact"):
         raise ValueError(f"method must be 'fast' or 'exact', got {method!r}")
@@ -226,4 +368,6 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
 
 
 for _f in (pairwise_cross_entropy, pairwise_kl_divergence, pairwise_js_divergence):
-    _f.__doc__ += _DOC  # type: ignore[operator]  # (the functions above have docstrings)
+    for _name, _text in _PARAM_DOC.items():
+        _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{" + _name + "}", _text)   # (None under python -OO)
+del _f, _name, _text

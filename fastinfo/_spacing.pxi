@@ -1,4 +1,4 @@
-# Spacing estimators of the differential entropy (issue 6): Vasicek, van Es,
+# Spacing estimators of the differential entropy: Vasicek, van Es,
 # Ebrahimi and Correa with SciPy's definitions (scipy.stats.differential_entropy,
 # the same padding of the m-spacings at both ends and the same arithmetic order
 # per term). Each row is copied into a per-thread buffer, sorted there by an LSD

@@ -1,4 +1,4 @@
-"""Type aliases of fastinfo's annotations (issue 7).
+"""Type aliases of fastinfo's annotations.
 
 The other modules import these under ``typing.TYPE_CHECKING`` only; the aliases are
 written so that they also evaluate at run time on Python 3.9 (``typing.Union``, no

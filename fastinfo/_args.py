@@ -1,0 +1,381 @@
+"""The argument layer every family of measures shares.
+
+Each public function validates its own options here and hands the compiled
+kernels (``_kernels.pxi`` and its neighbours) arguments that need no further
+checking: C types, float32/float64 arrays, the distribution axis last.
+
+What lives here, in the order a call meets it:
+
+* scalar options: :func:`log_base` (``base``), :func:`nan_mode` (``invalid``),
+  :func:`threads` (``n_threads``), :func:`normalize_axis_index` (``axis``);
+* arrays: :func:`as_array` (dtype rules), :func:`real_array` (float64 for the
+  closed forms), :func:`prepare` (two arrays broadcast, axis last),
+  :func:`check_out` (``out=``);
+* the batched driver: :func:`run_batched` views N-d batches as rows without
+  copying, :func:`reduce` runs a row kernel over them (plain 1-D/2-D input
+  goes straight to the kernel), :func:`elementwise` does the same for
+  elementwise measures;
+* errors: :func:`first_bad` and :func:`raise_invalid` name the first invalid
+  distribution by its batch index.
+
+The shared parameter text of the reductions' docstrings is :data:`COMMON_DOC`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+
+import numpy as np
+
+from ._dispatch import kernels as _k
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import FloatArray, FloatResult
+
+# kernel(rows_p, rows_q, res, normalize, log_base, n_threads) -> the number of invalid rows
+RowKernel = Callable[["FloatArray", "FloatArray", "NDArray[np.float64]", bool, float, int], int]
+
+normalize_axis_index: Callable[[int, int], int]
+try:  # NumPy >= 2
+    from numpy.lib.array_utils import normalize_axis_index
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
+
+F64 = np.dtype(np.float64)
+F32 = np.dtype(np.float32)
+MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this never helps a compute-bound kernel
+
+_ROWS: dict[str, dict[np.dtype[Any], Callable[..., int]]] = {
+    name: {F64: getattr(_k, f"{name}_rows")["double"], F32: getattr(_k, f"{name}_rows")["float"]}
+    for name in ("entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal")
+}
+_max_threads: Callable[[], int] = _k.max_threads
+_MEASURES: dict[str, int] = _k.MEASURES
+
+
+# --- scalar options -----------------------------------------------------------
+def log_base(base: object) -> float:
+    """log(base) as a float (1.0 for nats), or ValueError."""
+    if base is None:
+        return 1.0
+    if isinstance(base, (bool, np.bool_)) or not isinstance(base, numbers.Real):
+        raise ValueError(f"base must be None or a positive number other than 1, got {base!r}")
+    b = float(base)
+    if not (b > 0.0 and b != 1.0 and math.isfinite(b)):
+        raise ValueError(f"base must be None or a positive number other than 1, got {base!r}")
+    return math.log(b)
+
+
+def nan_mode(invalid: object) -> bool:
+    """True for ``invalid='nan'``, False for ``'raise'``, or ValueError."""
+    if isinstance(invalid, str) and invalid == "raise":
+        return False
+    if isinstance(invalid, str) and invalid == "nan":
+        return True
+    raise ValueError(f"invalid must be 'raise' or 'nan', got {invalid!r}")
+
+
+def threads(n_threads: object) -> int:
+    """The OpenMP thread count for ``n_threads`` (None: what OpenMP allows at call time)."""
+    if n_threads is None:
+        return _max_threads()
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be None or a positive int, got {n_threads!r}")
+    n = int(n_threads)
+    if n < 1:
+        raise ValueError(f"n_threads must be None or a positive int, got {n_threads!r}")
+    return min(n, MAX_THREADS)
+
+
+# --- arrays --------------------------------------------------------------------
+def as_array(x: ArrayLike, name: str) -> FloatArray:
+    """x as an aligned, native float32/float64 ndarray (no copy when it already is one)."""
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    dt = a.dtype
+    if dt != F64 and dt != F32:   # != also catches byte-swapped float dtypes
+        kind = dt.kind
+        if kind == "f" and dt.itemsize == 4:
+            a = a.astype(F32)
+        elif kind in "biuf":        # integers, bool, float16, longdouble, byte-swapped: as float64
+            a = a.astype(F64)
+        else:
+            raise TypeError(f"{name} must hold real numbers; got dtype {dt} "
+                            f"(complex, object, string and datetime input are not supported)")
+    if not a.flags.aligned:
+        a = a.copy()
+    if a.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension (the distribution axis); got a scalar")
+    return a
+
+
+def real_array(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    """x as float64 (the closed forms and the kNN estimators), or TypeError for non-real dtypes."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64, copy=False)
+
+
+def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """``out=`` must be a writeable ndarray of the result's shape and dtype."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; the result has shape {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+
+
+def prepare(p: ArrayLike, q: ArrayLike | None, axis: int, names: tuple[str, str] = ("p", "q"),
+            axis_name: str = "distribution axis") -> tuple[FloatArray, FloatArray | None, int]:
+    """(p, q) as float arrays of one dtype, broadcast, with the distribution axis last."""
+    P = as_array(p, names[0])
+    if q is None:
+        ax = normalize_axis_index(axis, P.ndim)
+        if ax != P.ndim - 1:
+            P = np.moveaxis(P, ax, -1)
+        return P, None, ax
+    Q = as_array(q, names[1])
+    if P.dtype != Q.dtype:   # mixed float32/float64: computed (and returned) in float64
+        P, Q = P.astype(F64, copy=False), Q.astype(F64, copy=False)
+    ndim = max(P.ndim, Q.ndim)
+    ax = normalize_axis_index(axis, ndim)
+    ps = (1,) * (ndim - P.ndim) + P.shape
+    qs = (1,) * (ndim - Q.ndim) + Q.shape
+    if ps[ax] != qs[ax]:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length along the {axis_name} "
+                         f"(axis={axis}): got {ps[ax]} and {qs[ax]} (shapes {P.shape} and {Q.shape})")
+    if P.ndim != ndim:
+        P = P.reshape(ps)    # leading 1s: always a view
+    if Q.ndim != ndim:
+        Q = Q.reshape(qs)
+    if ps != qs:
+        try:
+            shape = np.broadcast_shapes(ps, qs)
+        except ValueError:
+            raise ValueError(f"{names[0]} and {names[1]} do not broadcast over the batch axes: shapes "
+                             f"{P.shape} and {Q.shape}") from None
+        # broadcast_to makes zero-stride views: nothing is materialized
+        P = np.broadcast_to(P, shape) if P.shape != shape else P
+        Q = np.broadcast_to(Q, shape) if Q.shape != shape else Q
+    if ax != ndim - 1:
+        P = np.moveaxis(P, ax, -1)
+        Q = np.moveaxis(Q, ax, -1)
+    return P, Q, ax
+
+
+# --- batching without copies -------------------------------------------------------
+def _row_stride(shape: tuple[int, ...], strides: tuple[int, ...]) -> int | None:
+    """The single stride that walks all batch dims, or None if they do not collapse."""
+    row = None
+    expect = None
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n == 1:
+            continue
+        if row is None:
+            row = s
+        elif s != expect:
+            return None
+        expect = s * n
+    return 0 if row is None else row
+
+
+def run_batched(call: Callable[..., int], arrays: Sequence[NDArray[Any]], batch: tuple[int, ...]) -> int:
+    """call(*views) with every array viewed as (rows, core...): inputs are
+    (*batch, K), outputs (*batch) for reductions or (*batch, K) for surprisal.
+    The outer dims are split in Python only when the batch dims of some array
+    cannot be viewed as one (e.g. a broadcast q against an N-d p), so no array
+    is ever copied."""
+    nb = len(batch)
+    if nb == 1:    # already rows x distribution
+        return call(*arrays)
+    if all(_row_stride(a.shape[:nb], a.strides[:nb]) is not None for a in arrays):
+        n = math.prod(batch)
+        return call(*[a.reshape((n,) + a.shape[nb:]) for a in arrays])
+    return sum(run_batched(call, [a[i] for a in arrays], batch[1:]) for i in range(batch[0]))
+
+
+# --- which row is invalid ------------------------------------------------------
+def first_bad(res_nan: NDArray[np.bool_] | np.bool_, batch: tuple[int, ...]) -> tuple[int, ...]:
+    """The batch index of the first True in ``res_nan`` (shape ``batch``)."""
+    flat = int(np.argmax(res_nan.reshape(-1)))
+    return tuple(int(i) for i in np.unravel_index(flat, batch)) if batch else ()
+
+
+def raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str], idx: tuple[int, ...],
+                  normalize: bool) -> NoReturn:
+    """ValueError naming why the probability rows at batch index ``idx`` are invalid."""
+    for a, name in zip(arrays, names):
+        row = a[idx]
+        bad = ~(np.isfinite(row) & (row >= 0))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise ValueError(f"{fname}: {name} has a negative, NaN or infinite value ({row[j]!r} at "
+                             f"position {j} along the distribution axis) in the distribution at "
+                             f"batch index {idx}")
+    for a, name in zip(arrays, names):
+        if normalize and not a[idx].any():
+            raise ValueError(f"{fname}: cannot normalize: {name} sums to zero in the distribution at "
+                             f"batch index {idx}")
+    raise ValueError(f"{fname}: the result is undefined (NaN) for the distribution at batch index "
+                     f"{idx}: infinite terms of opposite sign (e.g. huge p with q > 1 beside p > 0 "
+                     f"with q = 0) or sums beyond the float range")
+
+
+# --- the batched driver ----------------------------------------------------------
+def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float | None,
+           normalize: bool, keepdims: bool, invalid: str, out: FloatArray | None, n_threads: int | None,
+           distance: bool = False, kernel: RowKernel | None = None) -> FloatResult:
+    """The batched reduction behind every measure of one or two distributions:
+    ``kernel(rows_p, rows_q, res, normalize, log_base, n_threads)`` (rows_q is
+    rows_p for one-argument measures) replaces the Shannon kernels when given
+    (the generalized measures)."""
+    if kernel is None and out is None and not keepdims:
+        # The lean path: a plain 1-D vector or C-contiguous 2-D batch along its last axis goes
+        # straight to the kernel, which checks the layout (None: take the general path, also for
+        # an invalid row with invalid='raise', whose message is built below). The common
+        # spellings of the options are checked first: this is the whole Python cost of a small call.
+        lb = 1.0 if base is None else log_base(base)
+        nm = False if type(invalid) is str and invalid == "raise" else nan_mode(invalid)
+        if n_threads is None:
+            nt = _max_threads()
+        elif type(n_threads) is int and 0 < n_threads <= MAX_THREADS:
+            nt = n_threads
+        else:
+            nt = threads(n_threads)
+        r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize is True or bool(normalize), distance,
+                            lb, nm, nt)
+        if r is not None:
+            return r
+    lb = log_base(base)
+    nm = nan_mode(invalid)
+    nt = threads(n_threads)
+    normalize = bool(normalize)
+    P, Q, ax = prepare(p, q, axis)
+    batch = P.shape[:-1]
+    res_dtype = P.dtype
+    out_shape = batch[:ax] + (1,) + batch[ax:] if keepdims else batch
+    if out is not None:
+        check_out(out, out_shape, res_dtype)
+    # The kernels write one float64 per row into a C-contiguous buffer: the
+    # user's out when it is exactly that, else a temporary copied into out.
+    direct = (out is not None and res_dtype == F64 and out.flags.c_contiguous
+              and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
+    # (mypy cannot tell that direct implies an out, nor that kern is used only without a kernel)
+    res = out.reshape(batch) if direct else np.empty(batch, dtype=F64)  # type: ignore[union-attr]
+    kern: Callable[..., int] = _ROWS[fname][P.dtype] if kernel is None else None  # type: ignore[assignment]
+    if kernel is not None:
+        if Q is None:
+            nbad = run_batched(lambda a, r: kernel(a, a, r, normalize, lb, nt), [P, res], batch)
+        else:
+            nbad = run_batched(lambda a, b, r: kernel(a, b, r, normalize, lb, nt), [P, Q, res], batch)
+    elif Q is None:
+        nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt), [P, res], batch)
+    elif fname == "js_divergence":
+        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, lb, nt), [P, Q, res], batch)
+    else:
+        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, lb, nt), [P, Q, res], batch)
+    if nbad and not nm:
+        arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
+        raise_invalid(fname, arrays, names, first_bad(np.isnan(res), batch), normalize)
+    if out is not None:
+        if not direct:
+            np.copyto(out, res.reshape(out_shape), casting="same_kind")
+        return out
+    if res_dtype == F32:
+        res = res.astype(F32)
+    res = res.reshape(out_shape)
+    return res[()] if res.ndim == 0 else res
+
+
+def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normalize: bool, invalid: str,
+                out: FloatArray | None, n_threads: int | None) -> FloatArray:
+    """The elementwise counterpart of :func:`reduce` (surprisal): the result has p's shape."""
+    lb = log_base(base)
+    nm = nan_mode(invalid)
+    nt = threads(n_threads)
+    P = as_array(p, "p")
+    ax = normalize_axis_index(axis, P.ndim)
+    shape = P.shape
+    if out is not None:
+        check_out(out, shape, P.dtype)
+    # Writing straight into out is safe unless it overlaps p (then: a temporary).
+    direct = out is not None and not np.may_share_memory(out, P)
+    res: FloatArray = out if direct else np.empty(shape, dtype=P.dtype)  # type: ignore[assignment]  # (out given)
+    Pm = np.moveaxis(P, ax, -1) if ax != P.ndim - 1 else P
+    Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
+    batch = Pm.shape[:-1]
+    kern = _ROWS[fname][P.dtype]
+    normalize = bool(normalize)
+    nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt), [Pm, Rm], batch)
+    if nbad and not nm:
+        bad = ~(np.isfinite(Pm) & (Pm >= 0)).all(axis=-1)
+        if normalize:
+            bad |= ~Pm.any(axis=-1)
+        raise_invalid(fname, [Pm], ["p"], first_bad(bad, batch), normalize)
+    if out is not None:
+        if not direct:
+            np.copyto(out, res)
+        return out
+    return res
+
+
+COMMON_DOC = """
+    Parameters
+    ----------
+    {args}
+    axis : int, default -1
+        The axis that holds each distribution; every other axis is a batch
+        axis. The two distributions of a divergence broadcast against each
+        other over the batch axes (NumPy rules, without copying); their
+        lengths along ``axis`` must match.
+    base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.
+    normalize : bool, default False
+        ``False`` applies the formula to the numbers as passed (rows need not
+        sum to 1). ``True`` divides each distribution by its sum: a first pass
+        takes the sum, the second computes the terms of p/s while the row is
+        still in cache; an all-zero distribution is then invalid.
+    keepdims : bool, default False
+        Keep the distribution axis in the result, with length 1.
+    invalid : {{'raise', 'nan'}}, default 'raise'
+        A negative, NaN or infinite probability raises ``ValueError`` naming
+        the first offending batch index (``'raise'``), or makes that
+        distribution's result NaN (``'nan'``).
+    out : ndarray, optional
+        Preallocated result (the result's shape and dtype), filled and returned.
+    n_threads : int, optional
+        OpenMP threads; ``None`` uses what OpenMP allows at call time
+        (``OMP_NUM_THREADS``, ``threadpoolctl``). The result is bitwise the
+        same for every thread count; small inputs run on one thread.
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for 1-D input); float32 when every
+        input is float32 (terms in float32 or float64 arithmetic, accumulated
+        in float64), otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        With ``invalid='raise'``, a distribution that is invalid (a negative,
+        NaN or infinite value; with ``normalize=True``, a zero sum) or whose
+        result is undefined (NaN), naming its batch index. Also: scalar input;
+        two distributions that differ along ``axis`` or do not broadcast; an
+        option outside its domain (see above); ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    TypeError
+        Complex, object, string or datetime input; ``out`` that is not an
+        ndarray of the result's dtype; an option of the wrong type (e.g. a
+        non-integer ``n_threads``).
+"""
