@@ -1,0 +1,256 @@
+"""The declarations of fastinfo's compiled modules, in one place.
+
+``python tools/generate.py`` writes from this table the files that would otherwise
+repeat it by hand:
+
+* the C API (``cimport fastinfo.capi``): ``fastinfo/_fi_capi.h`` (the table of
+  function pointers, the ABI), ``fastinfo/_capi.pxi`` (each kernel variant fills
+  that table), ``fastinfo/capi.pxd`` / ``capi.pyx`` (the cdef functions callers
+  cimport, calling through the table) and ``fastinfo/capi.pyi``;
+* the stubs ``fastinfo/_kernels_<level>.pyi`` of the kernel variants, one per SIMD
+  level of ``fastinfo/_dispatch.py``'s ``LEVELS``.
+
+Edit this file, run the script, and commit both; ``python tools/generate.py --check``
+(run by ``tests/packaging/test_generated.py``) fails while a generated file is stale.
+"""
+
+from typing import NamedTuple, Optional
+
+
+# --- the C API ----------------------------------------------------------------------
+
+
+class CFunction(NamedTuple):
+    """One row kernel of the C API, generated twice: ``name`` over float64 and
+    ``name_f32`` over float32 (the argument type ``real`` stands for double, then float)."""
+
+    name: str
+    returns: str
+    # (Cython type, name); ``bint`` is an ``int`` in the C header and the table
+    args: tuple[tuple[str, str], ...]
+    # one line for the header and capi.pxd: what the function returns
+    doc: str
+    # the Cython expression inside the kernel module that computes the result from the
+    # arguments; it may call the helpers of CAPI_HELPERS
+    impl: str
+
+
+# A caller compiled against an older table must keep working: FI_CAPI_VERSION changes
+# whenever an existing entry does. The order below is the order of the pointers in
+# fi_capi_table (after ``int version``), each float64 function followed by its float32
+# twin: append new functions at the end, never in between.
+CAPI_VERSION = 1
+
+_ROW = (("const real*", "p"), ("Py_ssize_t", "n"), ("Py_ssize_t", "stride"), ("bint", "normalize"))
+_PQ_ROWS = (("const real*", "p"), ("Py_ssize_t", "p_stride"), ("const real*", "q"),
+            ("Py_ssize_t", "q_stride"), ("Py_ssize_t", "n"), ("bint", "normalize"))
+
+CAPI = [
+    CFunction(
+        "entropy", "double", _ROW,
+        doc="Shannon entropy -sum p log p of the n elements p[0], p[stride], ...",
+        impl="_capi_pq(<EntropyTag*>NULL, p, stride, p, stride, n, normalize)",
+    ),
+    CFunction(
+        "cross_entropy", "double", _PQ_ROWS,
+        doc="cross-entropy -sum p log q",
+        impl="_capi_pq(<CrossEntropyTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+    ),
+    CFunction(
+        "kl_divergence", "double", _PQ_ROWS,
+        doc="Kullback-Leibler divergence sum p log(p/q)",
+        impl="_capi_pq(<KLTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+    ),
+    CFunction(
+        "js_divergence", "double", _PQ_ROWS,
+        doc="Jensen-Shannon divergence (not its square root, the distance)",
+        impl="_capi_pq(<JSTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+    ),
+    CFunction(
+        "logsumexp", "double", (("const real*", "x"), ("Py_ssize_t", "n"), ("Py_ssize_t", "stride")),
+        doc="log sum exp x",
+        impl="_capi_logit(L_LSE, x, n, stride, 0)",
+    ),
+    CFunction(
+        "softmax_cross_entropy", "double",
+        (("const real*", "logits"), ("Py_ssize_t", "n"), ("Py_ssize_t", "stride"), ("Py_ssize_t", "label")),
+        doc="-log softmax(logits)[label]; NaN for a label outside [0, n)",
+        impl="_capi_logit(L_CE_LABEL, logits, n, stride, label)",
+    ),
+]
+
+# The helpers the ``impl`` expressions call, written into fastinfo/_capi.pxi (which
+# _kernels.pxi includes after the measures' tags and the logit row functions): one row,
+# one thread, results in nats.
+CAPI_HELPERS = '''\
+cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+                            Py_ssize_t n, int normalize) noexcept nogil:
+    cdef Options o
+    if n < 0:
+        return NAN
+    _options(&o, normalize != 0, False, 1.0, n, real is float)
+    return _row_value(tag, p, ps, q, qs, n, &o, 1)
+
+
+cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
+    cdef LogitArgs g
+    cdef double r = NAN, r2 = 0.0
+    if n < 0 or (op == L_CE_LABEL and not (0 <= label < n)):
+        return NAN
+    g.op = op
+    g.scale = 1.0
+    g.smooth = False
+    g.c1 = 1.0
+    g.c0 = 0.0
+    g.wt = NULL
+    _logit_row_any(x, s, x, s, label, <real*>NULL, 1, n, &g, &r, &r2, NULL)     # C callers: no Ctrl-C
+    return r
+'''
+
+
+# --- the stubs of the kernel variants -----------------------------------------------
+
+
+class Stub(NamedTuple):
+    """A Python-visible function of the kernel module, as its .pyi declares it."""
+
+    name: str
+    params: str
+    returns: str
+    # a Cython fused function (over ``real``): indexable by dtype, see the stub's docstring
+    fused: bool = False
+    # a docstring instead of ``...`` as the body
+    doc: Optional[str] = None
+
+
+# Everything above the functions; ${level} is the SIMD level of the variant.
+KERNEL_STUB_HEAD = '''\
+"""Type stubs of a compiled kernel variant.
+
+setup.py compiles the same source (``_kernels.pxi`` and its includes) once per
+SIMD level into ``_kernels_baseline``, ``_kernels_avx2`` and ``_kernels_avx512``:
+the three stubs are identical but for ``SIMD_LEVEL`` (tests/packaging/test_typing.py
+checks that). ``fastinfo/_dispatch.py`` imports one of them as ``kernels``.
+
+Typed memoryview parameters (``const double[:, :]``, ...) take any buffer of that
+item type and number of dimensions; they are annotated with the NumPy arrays the
+Python layer passes. Functions over the fused type ``real`` (float32 or float64
+rows) are Cython fused functions: called directly they dispatch on the dtype, and
+``f["double"]`` / ``f["float"]`` picks one specialization (as fastinfo does once at
+import); ``__signatures__`` maps those keys to the specializations.
+"""
+
+from typing import Any, Callable, Final, Generic, Literal, TypeVar, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from typing_extensions import ParamSpec
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+class _Fused(Generic[_P, _R]):
+    """A Cython fused function: callable, and indexable by the specialization's type name."""
+
+    __signatures__: dict[str, Callable[_P, _R]]
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+    def __getitem__(self, key: str, /) -> Callable[_P, _R]: ...
+
+def _fused(f: Callable[_P, _R], /) -> _Fused[_P, _R]: ...
+
+# float32 or float64 batches (the fused type ``real``); one dtype for all of a call's arrays
+_Real = Union[NDArray[np.float32], NDArray[np.float64]]
+_F64 = NDArray[np.float64]
+_I64 = NDArray[np.int64]
+_Intp = NDArray[np.intp]
+
+SIMD_LEVEL: Final = "${level}"
+
+# Cython's doctest table of the module (empty)
+__test__: dict[str, str]
+
+# name -> code of the measures of entropy_rows ... reduce_plain and pairwise_rows
+MEASURES: dict[str, int]
+# name -> code of general_rows (Renyi, Tsallis, Hellinger, total variation)
+GENERAL_MEASURES: dict[str, int]
+# name -> op code of logit_rows
+LOGIT_OPS: dict[str, int]
+# name -> method code of spacing_sort_rows
+SPACING_METHODS: dict[str, int]
+# name -> metric code of knn_radii
+KNN_METRICS: dict[str, int]
+'''
+
+# (section comment, functions), in the order of the stub
+KERNEL_STUBS = [
+    ("the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows", [
+        Stub("entropy_rows", "p: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+             fused=True),
+        Stub("cross_entropy_rows",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+             fused=True),
+        Stub("kl_divergence_rows",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+             fused=True),
+        Stub("js_divergence_rows",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, distance: bool, log_base: float, n_threads: int",
+             "int", fused=True),
+        Stub("surprisal_rows", "p: _Real, out: _Real, normalize: bool, log_base: float, n_threads: int", "int",
+             fused=True),
+        Stub("reduce_plain",
+             "measure: int, p: Any, q: Any, axis: Any, normalize: bool, distance: bool, log_base: float, "
+             "nan_mode: bool, n_threads: int",
+             "np.floating[Any] | NDArray[np.floating[Any]] | None"),
+    ]),
+    ("platform facts, the roofline and test hooks", [
+        Stub("openmp_enabled", "", "bool"),
+        Stub("max_threads", "", "int"),
+        Stub("forked_serial", "", "bool"),
+        Stub("last_threads", "", "int"),
+        Stub("cpu_level", "", "Literal[0, 1, 2]"),
+        Stub("x512_enabled", "", "bool"),
+        Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
+        Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
+        Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
+        Stub("elementwise_logx", "x: ArrayLike", "NDArray[np.floating[Any]]"),
+    ]),
+    ("logits (_logits.pxi)", [
+        Stub("logit_rows",
+             "op: int, x: _Real, y: _Real, labels: _I64, o: _Real, res: _F64, res2: _F64, wt: _F64, "
+             "scale: float, label_smoothing: float, n_threads: int",
+             "int", fused=True),
+    ]),
+    ("joint distributions and contingency tables (_joint.pxi)", [
+        Stub("joint_rows", "p: _Real, out: _F64, normalize: bool, n_threads: int", "int", fused=True),
+        Stub("count_pairs", "cx: _I64, cy: _I64, out: _I64", "None"),
+        Stub("count_pairs_offset",
+             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None",
+             fused=True),
+    ]),
+    ("pairwise matrices (_pairwise.pxi)", [
+        Stub("pairwise_rows",
+             "measure_code: int, P: _Real, Q: _Real, out: _F64, normalize: bool, distance: bool, "
+             "log_base: float, n_threads: int, fast_js: bool = False",
+             "int", fused=True),
+    ]),
+    ("Renyi, Tsallis, Hellinger, total variation (_general.pxi)", [
+        Stub("general_rows",
+             "code: int, param: float, P: _Real, Q: _Real, out: _F64, normalize: bool, log_base: float, "
+             "n_threads: int",
+             "int", fused=True),
+    ]),
+    ("expected mutual information (_emi.pxi), spacing estimators (_spacing.pxi), kNN (_knn.pxi)", [
+        Stub("expected_mutual_info", "a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int", "float"),
+        Stub("spacing_sort_rows", "method: int, x: _F64, m: int, out: _F64, n_threads: int", "None"),
+        Stub("knn_radii",
+             "pts: _F64, k: int, metric: int, s1: float, s2: float, radius: _F64, kk: _Intp, n_threads: int",
+             "None"),
+        Stub("ksg_counts",
+             "xy: _F64, dx: int, k: int, s1: float, s2: float, kk: _Intp, nx: _Intp, ny: _Intp, n_threads: int",
+             "None"),
+    ]),
+    ("the C API (_capi.pxi)", [
+        Stub("capi_table", "", "object",
+             doc='A PyCapsule named "fastinfo.capi_table" (types.CapsuleType, Python >= 3.13 only).'),
+    ]),
+]
