@@ -201,7 +201,7 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     with M = L_q^-1 L_p (Cholesky factors): the first three terms are
     sum_i (l_i - 1 - log l_i) over the eigenvalues l_i of M M^T, each summed as a
     non-negative term (no cancellation for nearly equal covariances), and the last
-    is |L_q^-1 (mu_q - mu_p)|^2. d = 0 gives 0. Matches
+    is ``||L_q^-1 (mu_q - mu_p)||^2``. d = 0 gives 0. Matches
     ``torch.distributions.kl_divergence``.
 
     Parameters

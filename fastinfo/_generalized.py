@@ -209,7 +209,7 @@ def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize:
 def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
                     keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
-    """Total variation distance 1/2 sum |p - q|, in [0, 1] for distributions.
+    """Total variation distance ``1/2 sum |p - q|``, in [0, 1] for distributions.
 
     The largest difference of the probabilities the two distributions give
     one event; a metric.

@@ -139,7 +139,7 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
                       sparse: bool | None = None) -> NDArray[np.int64] | SparseContingency:
     """Contingency table of two labelings: how often each (x label, y label) pair occurs.
 
-    n_ij = |{k : x_k = i-th x label, y_k = j-th y label}|, the labels of each
+    ``n_ij = |{k : x_k = i-th x label, y_k = j-th y label}|``, the labels of each
     labeling in sorted order (only labels that occur). Integer labels whose
     value ranges span a small table are counted straight from the labels in
     one compiled pass; other labels are mapped to codes first (small-range

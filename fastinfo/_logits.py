@@ -771,7 +771,7 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
                           base: float | None = None, invalid: Invalid = "raise") -> FloatResult:
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
-    loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0)), which is
+    ``loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0))``, which is
     ``max(x, 0) - x z + log1p(exp(-|x|))`` without ``pos_weight``; computed as
     pw z softplus(-x) + (1 - z) softplus(x), so tiny losses keep their relative
     accuracy (x = 40, z = 1 gives 4.25e-18, not 0). The conventions of

@@ -1,0 +1,126 @@
+"""Every public function documents itself the same way, and has a page.
+
+* a numpydoc docstring: a summary line, ``Parameters`` naming every argument,
+  ``Returns`` (unless the function returns None) and ``Examples``;
+* the examples run as doctests (``NORMALIZE_WHITESPACE | ELLIPSIS``), each in a
+  fresh namespace, so they import what they use, as a reader at a prompt would;
+* every public name appears in an ``autosummary`` table of ``docs/api/``.
+
+The tests are parametrized by name, so a failure names the function.
+"""
+
+import doctest
+import importlib.util
+import inspect
+import types
+import warnings
+from pathlib import Path
+
+import pytest
+
+import fastinfo
+
+docscrape = pytest.importorskip("numpydoc.docscrape")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+PUBLIC = [name for name in fastinfo.__all__
+          if not isinstance(getattr(fastinfo, name), types.ModuleType)]
+FUNCTIONS = [name for name in PUBLIC if inspect.isfunction(getattr(fastinfo, name))]
+# Classes carry examples too; their sections are numpydoc's class form.
+WITH_EXAMPLES = [name for name in PUBLIC
+                 if inspect.isfunction(getattr(fastinfo, name)) or inspect.isclass(getattr(fastinfo, name))]
+
+
+def _parse(func):
+    """numpydoc's reading of ``func``'s docstring; its warnings (unknown sections) fail."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return docscrape.FunctionDoc(func)
+
+
+def _documented_parameters(doc):
+    names = set()
+    for section in ("Parameters", "Other Parameters"):
+        for param in doc[section]:
+            names.update(part.strip().lstrip("*") for part in param.name.split(","))
+    return names
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_numpydoc_sections(name):
+    func = getattr(fastinfo, name)
+    doc = _parse(func)
+    assert doc["Summary"] and doc["Summary"][0].strip(), f"{name}: no summary line"
+    sig = inspect.signature(func)
+    problems = []
+    if sig.parameters and not doc["Parameters"]:
+        problems.append("no Parameters section")
+    undocumented = [p for p in sig.parameters if p not in _documented_parameters(doc)]
+    if undocumented:
+        problems.append(f"parameters not in Parameters: {undocumented}")
+    returns_none = sig.return_annotation in (None, "None")
+    if not returns_none and not doc["Returns"] and not doc["Yields"]:
+        problems.append("no Returns section")
+    if not doc["Examples"]:
+        problems.append("no Examples section")
+    assert not problems, f"fastinfo.{name}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
+def test_examples_run(name):
+    obj = getattr(fastinfo, name)
+    finder = doctest.DocTestFinder(recurse=False)
+    tests = [t for t in finder.find(obj, f"fastinfo.{name}", module=False, globs={}) if t.examples]
+    assert tests, f"fastinfo.{name}: no example to run"
+    report = []
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, verbose=False)
+    failed = sum(runner.run(test, out=report.append).failed for test in tests)
+    assert failed == 0, "".join(report)
+
+
+def _api_coverage():
+    path = DOCS / "_ext" / "api_coverage.py"
+    if not path.exists():
+        pytest.skip("the docs/ folder is not beside the tests")
+    spec = importlib.util.spec_from_file_location("api_coverage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_public_name_has_an_api_page():
+    pages = _api_coverage().documented_in_pages(DOCS)
+    missing = [name for name in PUBLIC if name not in pages]
+    assert not missing, f"public names in no autosummary table of docs/api/: {missing}"
+
+
+def test_api_pages_name_only_public_names_each_once():
+    pages = _api_coverage().documented_in_pages(DOCS)
+    unknown = sorted(name for name in pages if name not in PUBLIC)
+    twice = {name: where for name, where in pages.items() if len(where) > 1}
+    assert not unknown, f"docs/api/ documents names that are not public: {unknown}"
+    assert not twice, f"names on more than one API page: {twice}"
+
+
+def test_autosummary_parser_reads_entries_and_skips_options():
+    text = """
+Title
+=====
+
+.. autosummary::
+   :toctree: generated
+   :nosignatures:
+
+   entropy
+   ~fastinfo.kl_divergence
+
+Some prose after the table, not an entry.
+
+.. data:: __version__
+
+   The version.
+"""
+    module = _api_coverage()
+    assert module.autosummary_names(text) == ["entropy", "kl_divergence"]
