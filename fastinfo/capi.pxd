@@ -12,7 +12,7 @@
 # functions never raise. Each call is serial and reentrant (call it from prange). The
 # SIMD variant is the one `fastinfo` chose at import (fastinfo.show_config()). Every
 # function `name` over float64 has a twin `name_f32` over float32 (still returning double).
-# Compile against the installed package with include_dirs=[fastinfo.get_include()].
+# Cython finds this file in the installed package: no include_dirs are needed for it.
 
 # Shannon entropy -sum p log p of the n elements p[0], p[stride], ...
 cdef double entropy(const double* p, Py_ssize_t n, Py_ssize_t stride, bint normalize) noexcept nogil

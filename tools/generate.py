@@ -217,7 +217,7 @@ def capi_pxd(table):
 # functions never raise. Each call is serial and reentrant (call it from prange). The
 # SIMD variant is the one `fastinfo` chose at import (fastinfo.show_config()). Every
 # function `name` over float64 has a twin `name_f32` over float32 (still returning double).
-# Compile against the installed package with include_dirs=[fastinfo.get_include()].
+# Cython finds this file in the installed package: no include_dirs are needed for it.
 {chr(10).join(decls)}
 """
 
