@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Issue-5/6 benchmarks: label scores, pairwise matrices, generalized measures and the
-differential entropy from samples, side by side with scikit-learn, SciPy and a NumPy
-baseline, interleaved rounds.
+"""Label scores, pairwise matrices, generalized measures, the differential entropy from
+samples and the k-nearest-neighbour estimators, side by side with scikit-learn, SciPy
+and a NumPy baseline, in interleaved rounds.
 
     python bench/labels_matrices.py                  # 3 rounds (~3.5 min: cdist alone takes ~24 s a call)
     python bench/labels_matrices.py --quick          # 1 round, smaller pairwise problem (~40 s)
@@ -120,7 +120,7 @@ def _workloads(quick):
     W.append(dict(name="total_variation", size=f"{R}x{C}, float64",
                   fastinfo=lambda nt: fastinfo.total_variation(A, B, n_threads=nt), threads=True,
                   contenders={"numpy": lambda: 0.5 * np.sum(np.abs(A - B), axis=1)}))
-    # --- differential entropy from samples (issue 6): 1000 x 10000 -----------------
+    # --- differential entropy from samples: 1000 x 10000 ----------------------------
     S = rng.standard_normal((200, 10000) if quick else (1000, 10000))
     try:
         from scipy import stats
@@ -133,7 +133,7 @@ def _workloads(quick):
                       contenders={"scipy": (lambda meth=meth: stats.differential_entropy(S, axis=-1, method=meth))
                                   if stats else None}))
 
-    # --- k-nearest-neighbour estimators (issue 6) ---------------------------------
+    # --- k-nearest-neighbour estimators -------------------------------------------
     nm = 20000
     xm = rng.standard_normal(nm)
     ym = xm + rng.standard_normal(nm)
@@ -189,7 +189,7 @@ def main(argv=None):
     rounds = a.rounds or (1 if a.quick else 3)
     kept = False
     if a.keep_heap:
-        from fastinfo._bench import keep_heap
+        from harness import keep_heap  # bench/harness.py, beside this script
         kept = keep_heap()
         print("heap kept (--keep-heap): " + ("yes" if kept else "not supported here"), file=sys.stderr)
     W = _workloads(a.quick)

@@ -5,15 +5,18 @@
     python bench/run.py --quick              # 3 rounds, SciPy/PyTorch once (~25 s)
     python bench/run.py --json results.json  # also write the raw figures
     python bench/run.py --retry-busy 5       # redo a workload while other processes use the CPUs
+    python bench/run.py --size-sweep --plot bench/plots/throughput-vs-size.png  # 10^4..10^7 elements
     python bench/run.py --help               # subsets: --measures, --shapes, --dtypes, --threads
 
 Needs the installed (compiled) fastinfo; SciPy and PyTorch are optional
-contenders. The workloads and the runner live in fastinfo/_bench.py.
+contenders, matplotlib is needed for --plot. The workloads and the runner live
+in harness.py beside this file (Python puts this folder on sys.path when it
+runs the script).
 """
 
 import sys
 
-from fastinfo import _bench
+import harness
 
 if __name__ == "__main__":
-    sys.exit(_bench.main(prog="python bench/run.py"))
+    sys.exit(harness.main(prog="python bench/run.py"))

@@ -1,4 +1,4 @@
-"""pytest-benchmark suite: every workload x contender of fastinfo/_bench.py.
+"""pytest-benchmark suite: every workload x contender of bench/harness.py.
 
     pytest bench/ --benchmark-only
     pytest bench/ --benchmark-only -k "kl_divergence and float32"
@@ -6,7 +6,8 @@
     pytest bench/ --benchmark-only --benchmark-autosave                             # track over time
 
 Each benchmark is grouped by workload, so pytest-benchmark's table shows the
-contenders of one workload together. The ratios the issue asks for come from
+contenders of one workload together. The ratios (speed-up over NumPy, SciPy,
+PyTorch, over one thread, share of the roofline) come from
 ``python bench/run.py``, which interleaves the contenders in one process;
 this suite times them one after the other, which suits tracking a figure
 over time (``--benchmark-compare``) better than comparing contenders.
@@ -15,12 +16,12 @@ over time (``--benchmark-compare``) better than comparing contenders.
 import numpy as np
 import pytest
 
-from fastinfo import _bench
+import harness  # bench/ is put on sys.path by bench/conftest.py
 
 CASES = [
     pytest.param(w, key, id=f"{w.name}-{key}")
-    for w in _bench.workloads()
-    for key in _bench.contender_keys(w)
+    for w in harness.workloads()
+    for key in harness.contender_keys(w)
 ]
 
 _baseline_outputs = {}
@@ -37,8 +38,8 @@ def _baseline_output(workload, contenders):
 
 @pytest.mark.parametrize("workload, key", CASES)
 def test_measure(benchmark, workload, key):
-    inputs = _bench.make_inputs(workload.shape, workload.dtype, logits=workload.logits)
-    contenders = _bench.build_contenders(workload, inputs)
+    inputs = harness.make_inputs(workload.shape, workload.dtype, logits=workload.logits)
+    contenders = harness.build_contenders(workload, inputs)
     found = {c.key: c for c in contenders}
     if key not in found:
         pytest.skip(f"{key}: not available here (PyTorch not installed, or no read_roofline)")

@@ -1,9 +1,8 @@
-"""The ``fastinfo`` command: score .npy files in bounded memory, a demo, the configuration, benchmarks.
+"""The ``fastinfo`` command: score .npy files in bounded memory, a demo, the configuration.
 
     fastinfo score INPUT.npy --measure M [--q Q.npy | --labels Y.npy | --targets T.npy] -o OUT.npy
     fastinfo demo                  generate a classifier workload, score it, print the throughput
     fastinfo info                  the configuration (show_config)
-    fastinfo bench [--quick]       fastinfo against NumPy / SciPy / PyTorch: table, PNG plot, JSON
 
 Every error is one line on stderr and a non-zero exit status (2: bad usage or
 input, 1: failure while scoring, 130: interrupted); the output file appears
@@ -376,20 +375,16 @@ def _parser():
     d.add_argument("--classes", type=int, default=1_000)
     d.add_argument("--threads", type=int, default=None)
     sub.add_parser("info", help="the configuration (OpenMP, SIMD level, threads)")
-    sub.add_parser("bench", help="benchmarks: table, PNG plot and JSON (fastinfo bench --help)",
-                   add_help=False)
     return ap
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from . import _bench
-        try:
-            return _bench.cli(argv[1:])
-        except KeyboardInterrupt:
-            sys.stderr.write("fastinfo: interrupted\n")
-            return 130
+        # earlier versions shipped the benchmarks as a subcommand: say where they went
+        sys.stderr.write("fastinfo bench: the benchmarks are not installed with the package; "
+                         "run them from a source checkout: python bench/run.py\n")
+        return 2
     ap = _parser()
     if not argv:
         argv = ["demo"]

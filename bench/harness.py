@@ -1,12 +1,12 @@
 """Benchmark workloads and the interleaved side-by-side runner.
 
-The one implementation behind ``bench/run.py``, the pytest-benchmark suite in
-``bench/`` and (later) the ``fastinfo bench`` command.
+The one implementation behind ``bench/run.py`` and the pytest-benchmark suite
+``bench/test_bench_measures.py``; ``bench/plot.py`` draws its JSON.
 
 A *workload* is a measure on a batch of a given shape and dtype (p with ~1 %
 exact zeros, q strictly positive, rows normalized). Its *contenders* are the
 same computation through fastinfo's public API (per thread count), the NumPy
-baseline (:mod:`fastinfo.reference`), SciPy and PyTorch where they have the
+baseline (``bench/numpy_baseline.py``), SciPy and PyTorch where they have the
 function, and the *roofline*: a compiled, vectorized plain sum over the same
 input(s) with the same threads, i.e. the cost of just reading the data.
 
@@ -18,9 +18,9 @@ ratio it derives -- speedup over NumPy, SciPy, PyTorch, over one thread,
 share of the roofline -- comes from one run under the same machine
 conditions.
 
->>> from fastinfo import _bench
->>> results = _bench.run_benchmarks(quick=True)          # doctest: +SKIP
->>> print(_bench.format_table(results))                  # doctest: +SKIP
+>>> import harness                                       # with bench/ on sys.path
+>>> results = harness.run_benchmarks(quick=True)         # doctest: +SKIP
+>>> print(harness.format_table(results))                 # doctest: +SKIP
 """
 
 import gc
@@ -35,15 +35,17 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+import numpy_baseline  # bench/numpy_baseline.py, beside this file
+
 MEASURES = ("entropy", "cross_entropy", "kl_divergence", "js_divergence")
-# Logit space (issue 3): softmax cross-entropy from logits and int64 labels, on
+# Logit space: softmax cross-entropy from logits and int64 labels, on
 # its own shapes -- language-model scoring (2048 x 128000 float32, 1 GB of
 # logits) and classification (100000 x 100 float64).
 LOGIT_MEASURES = ("softmax_cross_entropy",)
 LOGIT_WORKLOADS = (((2048, 128_000), "float32"), ((100_000, 100), "float64"))
 # 10^7 elements each (80 MB per float64 array): many short rows, and few long
-# ones (a 100k vocabulary). The issue named "1000 x 100000", but that is 10^8
-# elements (800 MB per array, 10x the time); pass shapes= to run it anyway.
+# ones (a 100k vocabulary). 1000 x 100000 would be 10^8 elements (800 MB per
+# array, 10x the time); pass shapes= to run it.
 SHAPES = ((10_000, 1_000), (100, 100_000))
 DTYPES = ("float64", "float32")
 THREADS = (1, 2)
@@ -68,7 +70,7 @@ FAMILIES = ("fastinfo", "numpy", "scipy", "torch", "roofline")
 BUSY_SHARE = 0.05
 RETRY_PAUSE = 5.0
 
-# The issue's targets, as ratios measured in one run.
+# The performance targets fastinfo is held to, as ratios measured in one run.
 TARGET_SPEEDUP_1T = {"float64": 4.0, "float32": 6.0}
 TARGET_SECOND_THREAD = 1.5
 TARGET_KL_ROOFLINE_2T = 0.60
@@ -287,13 +289,12 @@ def _torch_function(torch, measure):
 def build_contenders(workload, inputs, threads=THREADS):
     """The available contenders of `workload`, in `contender_keys` order."""
     import fastinfo
-    from fastinfo import reference
 
     measure = workload.measure
     p, q = inputs
     args = (p, q) if workload.logits else ((p,) if workload.n_inputs == 1 else (p, q))
     api = getattr(fastinfo, measure)
-    baseline = getattr(reference, measure)
+    baseline = getattr(numpy_baseline, measure)
     torch = _import_torch()
     roofline = _roofline_kernel()
     found = {}
@@ -315,7 +316,7 @@ def build_contenders(workload, inputs, threads=THREADS):
             lambda: api(p1), lambda r: np.asarray(r).reshape(1),
         )
         found["numpy"] = Contender(
-            "numpy", "numpy", None, "fastinfo.reference.entropy(p)", lambda: baseline(*args)
+            "numpy", "numpy", None, "numpy_baseline.entropy(p)", lambda: baseline(*args)
         )
         if torch is not None:
             tf = _torch_function(torch, measure)
@@ -337,7 +338,7 @@ def build_contenders(workload, inputs, threads=THREADS):
             )
         found["numpy"] = Contender(
             "numpy", "numpy", None,
-            f"fastinfo.reference.{measure}({', '.join(('xy' if workload.logits else 'pq')[: len(args)])})",
+            f"numpy_baseline.{measure}({', '.join(('xy' if workload.logits else 'pq')[: len(args)])})",
             lambda: baseline(*args),
         )
         if torch is not None:
@@ -700,8 +701,8 @@ def _cpu_model():
 
 
 def check_targets(results):
-    """The issue's targets, each with the value measured in this run and whether it holds."""
-    # the targets are stated for the issue's batches of 10^7 elements (smaller ones
+    """The performance targets, each with the value measured in this run and whether it holds."""
+    # the targets are stated for batches of 10^7 elements (smaller ones
     # run on one thread below PARALLEL_MIN_WORK, or from cache)
     thr = [r for r in results if r["kind"] == "throughput" and r["elements"] >= TARGET_MIN_ELEMENTS]
     out = []
@@ -894,7 +895,7 @@ def format_targets(targets):
 
 
 # --------------------------------------------------------------------------
-# command line (bench/run.py today, `fastinfo bench` later)
+# command line (bench/run.py)
 
 
 def _parse_shape(text):
@@ -905,53 +906,20 @@ def _parse_shape(text):
     return rows, length
 
 
-# `fastinfo bench`: a grid of sizes (10^4 .. 10^7 elements) for the throughput-vs-size plot
-CLI_SHAPES = ((10, 1_000), (100, 1_000), (1_000, 1_000), (10_000, 1_000))
-CLI_QUICK_MEASURES = ("entropy", "kl_divergence")
+# --size-sweep: batches of 10^4 .. 10^7 elements, from cache-resident to memory-bound, for the
+# throughput-against-size plots; with --quick only two measures and no latency call
+SIZE_SWEEP_SHAPES = ((10, 1_000), (100, 1_000), (1_000, 1_000), (10_000, 1_000))
+SIZE_SWEEP_QUICK_MEASURES = ("entropy", "kl_divergence")
 
 
-def cli(argv=None):
-    """`fastinfo bench`: the size grid, the table, a PNG plot per measure and dtype, the JSON."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return main(argv, prog="fastinfo bench", cli_defaults=True)
+def plot_results(results, path, environment=None):
+    """One PNG per measure and dtype (``bench/plot.py``); returns the paths written."""
+    import plot  # matplotlib is needed only when plotting
+
+    return plot.plot_results(results, path, environment=environment)
 
 
-def plot_results(results, path):
-    """Throughput (GB/s of input read) against input size, one PNG per measure and dtype:
-    one line per contender, the roofline dashed. Returns the paths written."""
-    from ._plot import line_plot_png
-
-    rows = [r for r in results if r["kind"] == "throughput"]
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["measure"], r["dtype"]), []).append(r)
-    stem, ext = os.path.splitext(path)
-    ext = ext or ".png"
-    written = []
-    names = {"fastinfo": "fastinfo", "numpy": "NumPy", "scipy": "SciPy", "torch": "PyTorch",
-             "roofline": "roofline"}
-    for (measure, dtype), grp in groups.items():
-        series = {}
-        for r in sorted(grp, key=lambda r: r["bytes_read"]):
-            for fam, gbs in r["gbyte_per_s"].items():
-                single = fam in ("numpy", "scipy")
-                if single and r["n_threads"] != min(x["n_threads"] for x in grp):
-                    continue
-                label = names.get(fam, fam) + ("" if single else f" {r['n_threads']} thr")
-                style = {"dashed": True, "marker": False,
-                         "color": (70, 70, 70) if r["n_threads"] == 1 else (150, 150, 150)} \
-                    if fam == "roofline" else {}
-                s = series.setdefault(label, {"label": label, "x": [], "y": [], **style})
-                s["x"].append(r["bytes_read"])
-                s["y"].append(gbs)
-        out = path if len(groups) == 1 else f"{stem}-{measure}-{dtype}{ext}"
-        line_plot_png(out, list(series.values()), title=f"{measure}, {dtype}: throughput against size",
-                      xlabel="bytes of input per call", ylabel="GB/s")
-        written.append(out)
-    return written
-
-
-def main(argv=None, prog=None, cli_defaults=False):
+def main(argv=None, prog=None):
     """Run the grid, print the tables and the targets, optionally write the raw figures as JSON."""
     import argparse
     import json
@@ -964,19 +932,23 @@ def main(argv=None, prog=None, cli_defaults=False):
     ap.add_argument("--quick", action="store_true",
                     help=f"{QUICK_ROUNDS} rounds instead of {FULL_ROUNDS}, SciPy and PyTorch in "
                     f"{QUICK_LIBRARY_ROUNDS} of them, shorter latency loops")
-    ap.add_argument("--json", metavar="PATH", default="fastinfo-bench.json" if cli_defaults else None,
-                    help="write the raw figures (and environment) here")
+    ap.add_argument("--json", metavar="PATH", help="write the raw figures (and environment) here")
     ap.add_argument("--rounds", type=int, help="interleaved rounds (overrides --quick's)")
     ap.add_argument("--threads", type=int, nargs="+", default=list(THREADS), metavar="N",
                     help="thread counts (default: 1 2); the first is the base of '2nd thr'")
     ap.add_argument("--measures", nargs="+", choices=MEASURES + LOGIT_MEASURES,
-                    default=list(MEASURES + LOGIT_MEASURES))
+                    help="default: all of them (--size-sweep: the four probability measures, "
+                    "with --quick entropy and kl_divergence)")
     ap.add_argument("--shapes", type=_parse_shape, nargs="+", metavar="NxK",
-                    default=[f"{r}x{k}" for r, k in (CLI_SHAPES if cli_defaults else SHAPES)],
-                    help="batch shapes (default: %(default)s)")
-    ap.add_argument("--plot", metavar="PATH", default="fastinfo-bench.png" if cli_defaults else None,
-                    help="write PNG plots of throughput against size (one per measure and dtype: "
-                    "PATH-<measure>-<dtype>.png)" + (" (default: %(default)s)" if cli_defaults else ""))
+                    help="batch shapes (default: "
+                    + " ".join(f"{r}x{k}" for r, k in SHAPES) + "; --size-sweep: "
+                    + " ".join(f"{r}x{k}" for r, k in SIZE_SWEEP_SHAPES) + ")")
+    ap.add_argument("--size-sweep", action="store_true",
+                    help="time batches of 10^4 to 10^7 elements instead, for the plots of "
+                    "throughput against size (pass --plot)")
+    ap.add_argument("--plot", metavar="PATH",
+                    help="write PNG plots of throughput and speed-up over NumPy against size, one "
+                    "per measure and dtype: PATH-<measure>-<dtype>.png (needs matplotlib)")
     ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     ap.add_argument("--no-latency", action="store_true", help="skip the 1x100 latency call")
     ap.add_argument("--keep-heap", action="store_true",
@@ -986,11 +958,17 @@ def main(argv=None, prog=None, cli_defaults=False):
                     help=f"time a workload again, up to N times, while other processes took more "
                     f"than {BUSY_SHARE * 100:.0f}%% of the CPUs (keeps the quietest attempt)")
     args = ap.parse_args(argv)
-    shapes = [_parse_shape(s) if isinstance(s, str) else s for s in args.shapes]
-    if cli_defaults and "--measures" not in (argv or []):
-        args.measures = list(CLI_QUICK_MEASURES if args.quick else MEASURES)
-    if cli_defaults and "--no-latency" not in (argv or []):
-        args.no_latency = args.quick
+    if args.size_sweep:
+        shapes = args.shapes or SIZE_SWEEP_SHAPES
+        measures = args.measures or (SIZE_SWEEP_QUICK_MEASURES if args.quick else MEASURES)
+        latency = not (args.no_latency or args.quick)
+    else:
+        shapes = args.shapes or SHAPES
+        measures = args.measures or MEASURES + LOGIT_MEASURES
+        latency = not args.no_latency
+    if args.plot:
+        # fail before the run, not after minutes of timing
+        import plot  # noqa: F401
 
     env = environment()
     env["keep_heap"] = keep_heap() if args.keep_heap else False
@@ -1013,10 +991,10 @@ def main(argv=None, prog=None, cli_defaults=False):
         quick=args.quick,
         rounds=args.rounds,
         threads=tuple(args.threads),
-        measures=tuple(args.measures),
-        shapes=tuple(shapes),
+        measures=tuple(measures),
+        shapes=tuple(tuple(shape) for shape in shapes),
         dtypes=tuple(args.dtypes),
-        latency=not args.no_latency,
+        latency=latency,
         retry_busy=args.retry_busy,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
@@ -1052,6 +1030,6 @@ def main(argv=None, prog=None, cli_defaults=False):
             )
         print(f"raw figures written to {args.json}")
     if args.plot:
-        for path in plot_results(results, args.plot):
+        for path in plot_results(results, args.plot, environment=env):
             print(f"plot written to {path}")
     return 0

@@ -31,7 +31,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-    from ._typing import FloatArray, FloatResult, Invalid
+    from fastinfo._typing import FloatArray, FloatResult, Invalid
 
     # terms(arrays, full shape, dtype) -> the per-row result
     _Terms = Callable[[list[FloatArray], tuple[int, ...], np.dtype[Any]], ArrayLike]
