@@ -18,7 +18,7 @@
  * where k*LN2HI + log c hi is exact (both are multiples of 2^-42) and P has
  * degree 6 (float: 2), fitted by weighted minimax in mpmath (tools/fit_fimath.py
  * prints the tables and coefficients).  Max error measured against long double
- * logl on 2*10^7 inputs (tests/test_fimath.py checks it through the kernels'
+ * logl on 2*10^7 inputs (tests/kernels/test_vectorized_log_exp.py checks it through the kernels'
  * elementwise hook): 1.21 ulp (double), 1.9 ulp (float).  log(1) = +0,
  * log(2) = fl(ln 2); log(0) = -inf, log(inf) = inf, log(x < 0) = log(NaN) = NaN.
  *

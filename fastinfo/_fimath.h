@@ -25,7 +25,7 @@
  * --check fastinfo/_fimath.h to compare).  Approximation error <= 0.05 ulp;
  * the rest is rounding in the evaluation, kept small by exact two-term sums.
  *
- * Max errors measured (tests/test_fimath.py: mpmath at 120 bits on a sample,
+ * Max errors measured (tests/kernels/test_vectorized_log_exp.py: mpmath at 120 bits on a sample,
  * long double / float64 references on ~10^7 inputs; subnormals included):
  *                  FMA contraction (v3, v4)   SSE2 or -ffp-contract=off
  *   fi_log            0.72 ulp                   0.78 ulp

@@ -1,0 +1,251 @@
+"""Code shared by the test files: reference computations, data, tolerances, markers and the
+pieces that start a child Python.
+
+Test files import it by name (``from helpers import ...``); tests/conftest.py explains why
+that works under pytest's importlib mode. Only what two or more test files use lives here.
+"""
+
+import math
+import os
+import re
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import fastinfo
+from fastinfo._dispatch import available_kernels
+
+# --------------------------------------------------------------------------- paths, children
+FASTINFO_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fastinfo.__file__)))
+"""The folder this process imports fastinfo from (a checkout or site-packages)."""
+
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+"""The source tree beside the tests, where there is one (tests run from a checkout)."""
+
+needs_source_tree = pytest.mark.skipif(
+    not (SOURCE_ROOT / "setup.py").is_file() or not (SOURCE_ROOT / "fastinfo").is_dir(),
+    reason="needs the source tree beside the tests (tests run from a checkout)")
+
+
+def fastinfo_env(**changes):
+    """os.environ for a child Python that must import the fastinfo this process imports: its
+    folder first on PYTHONPATH. Each keyword sets a variable; None removes it."""
+    env = dict(os.environ)
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join([FASTINFO_PARENT] + rest)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def run_python(args, cwd=None, env=None, timeout=300):
+    """`python *args` in a child process (by default with fastinfo_env()): the CompletedProcess,
+    its output captured as text."""
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=fastinfo_env() if env is None else env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- the API
+KERNEL_LEVELS = sorted(available_kernels())
+"""Every compiled SIMD variant this CPU runs ("baseline", "avx2", "avx512")."""
+
+
+def public_functions():
+    """The names of fastinfo's public functions (``__all__`` less its classes)."""
+    return {n for n in fastinfo.__all__
+            if callable(getattr(fastinfo, n)) and not isinstance(getattr(fastinfo, n), type)}
+
+
+# --------------------------------------------------------------------------- data
+def random_rows(n, k, seed, zeros=0.2, scale=1.0, normalize=True):
+    """n nonnegative rows of length k, a share `zeros` of the entries exactly 0 but none all
+    zero; normalized to sum 1 (then multiplied by `scale`)."""
+    rng = np.random.default_rng(seed)
+    a = rng.random((n, k))
+    a[rng.random((n, k)) < zeros] = 0
+    a[:, 0] += 1e-3
+    if normalize:
+        a /= a.sum(1, keepdims=True)
+    return a * scale
+
+
+# --------------------------------------------------------------------------- SciPy oracles
+# The probability measures in float64 with scipy.special (entr, xlogy, rel_entr), along the
+# last axis unless told otherwise; `q` broadcasts against `p`.
+def ref_entropy(p, q=None, axis=-1):
+    return sc.entr(np.asarray(p, dtype=np.float64)).sum(axis=axis)
+
+
+def ref_cross_entropy(p, q, axis=-1):
+    p, q = np.broadcast_arrays(np.asarray(p, np.float64), np.asarray(q, np.float64))
+    with np.errstate(divide="ignore"):
+        return -sc.xlogy(p, q).sum(axis=axis)
+
+
+def ref_kl(p, q, axis=-1):
+    p, q = np.broadcast_arrays(np.asarray(p, np.float64), np.asarray(q, np.float64))
+    return sc.rel_entr(p, q).sum(axis=axis)
+
+
+def ref_js(p, q, axis=-1):
+    p, q = np.broadcast_arrays(np.asarray(p, np.float64), np.asarray(q, np.float64))
+    m = (p + q) / 2
+    return 0.5 * (sc.rel_entr(p, m) + sc.rel_entr(q, m)).sum(axis=axis)
+
+
+def ref_js_distance(p, q, axis=-1):
+    return np.sqrt(ref_js(p, q, axis))
+
+
+def ref_normalize(p, axis=-1):
+    p = np.asarray(p, np.float64)
+    return p / p.sum(axis=axis, keepdims=True)
+
+
+def neglog(x):
+    """-log x in float64 (+inf for 0): the surprisal."""
+    with np.errstate(divide="ignore"):
+        return -np.log(np.asarray(x, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- mpmath oracles
+MP_PREC = 120
+"""Bits for the mpmath oracles: exact enough for sums of a million terms."""
+
+
+def _mpf(x):
+    return mpmath.mpf(float(x))  # exact: mpf(float) does not round
+
+
+def _in_base(value, base):
+    return value if base is None else value / mpmath.log(mpmath.mpf(base))
+
+
+def _mp_values(p, normalize, counts):
+    """The exact values of the floats in p; with normalize, divided by their exact sum (each
+    value counted `counts` times)."""
+    ps = [_mpf(x) for x in p]
+    if normalize:
+        s = mpmath.fsum(c * x for c, x in zip(counts, ps))
+        ps = [x / s for x in ps]
+    return ps
+
+
+def _counts(p, counts):
+    return [1] * len(p) if counts is None else [int(c) for c in counts]
+
+
+def mp_entropy(p, base=None, normalize=False, counts=None):
+    """-sum c_i p_i log p_i of the exact float values (c_i multiplicities, default 1)."""
+    counts = _counts(p, counts)
+    with mpmath.workprec(MP_PREC):
+        ps = _mp_values(p, normalize, counts)
+        return _in_base(mpmath.fsum(-c * x * mpmath.log(x) for c, x in zip(counts, ps) if x > 0), base)
+
+
+def _sum_over_support(ps, qs, term, counts):
+    """sum of c_i term(p_i, q_i) over the p_i > 0; +inf where some q_i = 0 < p_i."""
+    terms = []
+    for c, x, y in zip(counts, ps, qs):
+        if x == 0:
+            continue
+        if y == 0:
+            return mpmath.inf
+        terms.append(c * term(x, y))
+    return mpmath.fsum(terms)
+
+
+def mp_cross_entropy(p, q, base=None, normalize=False, counts=None):
+    """-sum c_i p_i log q_i; +inf where q_i = 0 < p_i."""
+    counts = _counts(p, counts)
+    with mpmath.workprec(MP_PREC):
+        ps, qs = _mp_values(p, normalize, counts), _mp_values(q, normalize, counts)
+        return _in_base(_sum_over_support(ps, qs, lambda x, y: -x * mpmath.log(y), counts), base)
+
+
+def mp_kl(p, q, base=None, normalize=False):
+    """sum p_i log(p_i / q_i); +inf where q_i = 0 < p_i."""
+    ones = _counts(p, None)
+    with mpmath.workprec(MP_PREC):
+        ps, qs = _mp_values(p, normalize, ones), _mp_values(q, normalize, ones)
+        return _in_base(_sum_over_support(ps, qs, lambda x, y: x * mpmath.log(x / y), ones), base)
+
+
+def mp_js(p, q, base=None, normalize=False):
+    """(KL(p || m) + KL(q || m)) / 2 with m = (p + q) / 2."""
+    ones = _counts(p, None)
+    with mpmath.workprec(MP_PREC):
+        ps, qs = _mp_values(p, normalize, ones), _mp_values(q, normalize, ones)
+        terms = []
+        for x, y in zip(ps, qs):
+            m = (x + y) / 2
+            if x > 0:
+                terms.append(x * mpmath.log(x / m) / 2)
+            if y > 0:
+                terms.append(y * mpmath.log(y / m) / 2)
+        return _in_base(mpmath.fsum(terms), base)
+
+
+# --------------------------------------------------------------------------- tolerances
+def assert_close(got, expected, rtol=1e-13, atol=1e-15):
+    """np.testing.assert_allclose in float64 (float32 results are compared exactly promoted)."""
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64),
+                               rtol=rtol, atol=atol)
+
+
+def assert_mp_close(got, exact, rtol=0.0, atol=0.0, what=""):
+    """|got - exact| <= rtol |exact| + atol, the difference taken exactly in mpmath; an infinite
+    exact value must be met by the same infinity."""
+    got = float(got)
+    if mpmath.isinf(exact):
+        assert got == (math.inf if exact > 0 else -math.inf), (what, got, exact)
+        return
+    assert math.isfinite(got), f"{what}: got non-finite {got!r}, exact {exact}"
+    with mpmath.workprec(max(MP_PREC, mpmath.mp.prec)):
+        err = abs(mpmath.mpf(got) - exact)
+        tol = rtol * abs(exact) + atol
+        assert err <= tol, (
+            f"{what}: got {got!r}, exact {mpmath.nstr(exact, 25)}, abs err {mpmath.nstr(err, 5)} > "
+            f"tol {mpmath.nstr(mpmath.mpf(tol), 5)} (rel err {mpmath.nstr(err / abs(exact), 5) if exact else 'n/a'})")
+
+
+def absdiff(a, b):
+    """|a - b| without RuntimeWarnings for inf - inf (those entries are masked out)."""
+    with np.errstate(invalid="ignore"):
+        return np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+
+
+def as_bits(a):
+    """The float array's bits as unsigned integers: compared with ==, bitwise equality."""
+    a = np.asarray(a)
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+def name_token(msg, name):
+    """Whether `name` stands in `msg` as a word of its own (an argument named in an error)."""
+    return re.search(r"(?<![A-Za-z0-9_])" + name + r"(?![A-Za-z0-9_])", msg) is not None
+
+
+# --------------------------------------------------------------------------- memory
+def traced_peak(call):
+    """(call(), the peak of the memory allocated during the call). NumPy reports its data
+    allocations to tracemalloc, so this is the extra memory the call took: its inputs
+    exist before it starts."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before, _ = tracemalloc.get_traced_memory()
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak - before

@@ -1,0 +1,135 @@
+"""Every compiled SIMD variant this CPU runs, chosen with FASTINFO_SIMD in a child process:
+the probability measures give SciPy's values (row lengths around every vector width, 1 and 2
+threads bitwise equal, the zero / near-equal / invalid-row conventions); and the default
+variant with OMP_NUM_THREADS."""
+
+import json
+import math
+import textwrap
+
+import numpy as np
+import pytest
+from helpers import (KERNEL_LEVELS, as_bits, assert_close, fastinfo_env, neglog, ref_cross_entropy, ref_entropy,
+                     ref_js, ref_js_distance, ref_kl, ref_normalize, run_python)
+
+SIMD_SCRIPT = textwrap.dedent(
+    r"""
+    import json, sys
+    import numpy as np
+    import fastinfo
+
+    data = np.load(sys.argv[1])
+    res = {}
+    for key in data.files:
+        if not key.startswith("p_"):
+            continue
+        k = key[2:]
+        p, q = data[key], data["q_" + k]
+        for n in (1, 2):
+            res[f"H_{k}_{n}"] = fastinfo.entropy(p, n_threads=n)
+            res[f"CE_{k}_{n}"] = fastinfo.cross_entropy(p, q, n_threads=n)
+            res[f"KL_{k}_{n}"] = fastinfo.kl_divergence(p, q, n_threads=n)
+            res[f"JS_{k}_{n}"] = fastinfo.js_divergence(p, q, n_threads=n)
+            res[f"JSD_{k}_{n}"] = fastinfo.js_divergence(p, q, distance=True, n_threads=n)
+            res[f"S_{k}_{n}"] = fastinfo.surprisal(p, n_threads=n)
+            res[f"HN_{k}_{n}"] = fastinfo.entropy(p, normalize=True, base=2, n_threads=n)
+    res["zeros_kl"] = fastinfo.kl_divergence(data["z_p"], data["z_q"])
+    res["zeros_ce"] = fastinfo.cross_entropy(data["z_p"], data["z_q"])
+    res["zeros_js"] = fastinfo.js_divergence(data["z_p"], data["z_q"], distance=True)
+    res["close_js"] = fastinfo.js_divergence(data["c_p"], data["c_q"], distance=True, normalize=True)
+    res["close_kl"] = fastinfo.kl_divergence(data["c_p"], data["c_q"], normalize=True)
+    res["nan_rows"] = fastinfo.entropy(data["bad"], invalid="nan")
+    try:
+        fastinfo.entropy(data["bad"])
+        msg = None
+    except ValueError as e:
+        msg = str(e)
+    np.savez(sys.argv[2], **res)
+    print(json.dumps({"config": fastinfo.config(), "msg": msg}, default=str))
+    """
+)
+
+SIMD_KS = list(range(1, 40)) + [63, 64, 65, 127, 128, 129, 1000, 4097]
+
+
+def _run_fastinfo_script(script, args, env, cwd):
+    proc = run_python(["-c", script, *args], cwd=cwd, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def simd_inputs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("simd")
+    rng = np.random.default_rng(57)
+    arrays = {}
+    for k in SIMD_KS:
+        p = rng.random((3, k))
+        p[rng.random(p.shape) < 0.2] = 0.0
+        p[:, 0] += 0.1
+        arrays[f"p_{k}"] = p
+        arrays[f"q_{k}"] = rng.random((3, k)) + 1e-3
+    arrays["z_p"] = np.array([[0.0, 0.5, 0.5], [0.5, 0.5, 0.0], [0.25, 0.75, 0.0]])
+    arrays["z_q"] = np.array([[0.0, 0.5, 0.5], [0.0, 0.5, 0.5], [0.0, 0.0, 1.0]])
+    cp = rng.dirichlet(np.ones(37), size=4)
+    arrays["c_p"] = cp
+    arrays["c_q"] = cp * (1 + 1e-15 * rng.standard_normal(cp.shape))
+    bad = rng.random((5, 19))
+    bad[3, 17] = np.nan
+    arrays["bad"] = bad
+    path = d / "inputs.npz"
+    np.savez(path, **arrays)
+    return path, arrays
+
+
+@pytest.mark.parametrize("level", KERNEL_LEVELS)
+def test_every_simd_level(level, simd_inputs, tmp_path):
+    in_path, data = simd_inputs
+    out_path = tmp_path / "out.npz"
+    info = _run_fastinfo_script(SIMD_SCRIPT, [str(in_path), str(out_path)],
+                                fastinfo_env(FASTINFO_SIMD=level), cwd=tmp_path)
+    assert info["config"]["simd"] == level
+    res = np.load(out_path)
+    for k in SIMD_KS:
+        p, q = data[f"p_{k}"], data[f"q_{k}"]
+        for n in (1, 2):
+            assert_close(res[f"H_{k}_{n}"], ref_entropy(p))
+            assert_close(res[f"CE_{k}_{n}"], ref_cross_entropy(p, q))
+            assert_close(res[f"KL_{k}_{n}"], ref_kl(p, q), rtol=1e-12, atol=1e-14)
+            assert_close(res[f"JS_{k}_{n}"], ref_js(p, q), rtol=1e-12, atol=1e-14)
+            assert_close(res[f"JSD_{k}_{n}"], ref_js_distance(p, q), rtol=1e-12, atol=1e-7)
+            assert_close(res[f"S_{k}_{n}"], neglog(p), rtol=1e-14)
+            assert_close(res[f"HN_{k}_{n}"], ref_entropy(ref_normalize(p)) / math.log(2))
+        for m in ("H", "CE", "KL", "JS", "JSD", "S", "HN"):
+            assert np.array_equal(as_bits(res[f"{m}_{k}_1"]), as_bits(res[f"{m}_{k}_2"])), (level, m, k)
+    np.testing.assert_array_equal(res["zeros_kl"], [0.0, np.inf, np.inf])
+    np.testing.assert_array_equal(np.isposinf(res["zeros_ce"]), [False, True, True])
+    assert np.all(np.isfinite(res["zeros_js"])) and res["zeros_js"][0] == 0.0
+    assert np.all(np.isfinite(res["close_js"])) and np.all(res["close_js"] >= 0) and np.all(res["close_js"] < 1e-6)
+    assert np.all(res["close_kl"] >= 0) and np.all(res["close_kl"] < 1e-12)
+    nr = res["nan_rows"]
+    assert np.isnan(nr[3]) and not np.any(np.isnan(np.delete(nr, 3)))
+    assert_close(np.delete(nr, 3), ref_entropy(np.delete(data["bad"], 3, axis=0)))
+    assert info["msg"] is not None and "batch index (3,)" in info["msg"]
+
+
+def test_simd_default_is_an_available_level_and_omp_num_threads_respected(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json
+        import numpy as np
+        import fastinfo
+        p = np.random.default_rng(0).random((64, 1000))
+        a = fastinfo.entropy(p)            # n_threads=None: OMP_NUM_THREADS
+        b = fastinfo.entropy(p, n_threads=1)
+        print(json.dumps({"config": fastinfo.config(), "same": bool(np.array_equal(a, b)),
+                          "levels": sorted(fastinfo._dispatch.available_kernels())}))
+        """
+    )
+    for n in ("1", "3"):
+        info = _run_fastinfo_script(script, [], fastinfo_env(FASTINFO_SIMD=None, OMP_NUM_THREADS=n), cwd=tmp_path)
+        cfg = info["config"]
+        assert cfg["simd"] in info["levels"]
+        assert info["same"]
+        if cfg["openmp"]:
+            assert cfg["max_threads"] == int(n)

@@ -1,0 +1,163 @@
+"""Stable under load: 16 Python threads call every public function for 30 seconds
+and every result is bitwise the result of the same call made alone, before the threads start.
+
+Inputs of two sizes per function: small ones (one OpenMP thread) and ones above the parallel
+threshold (each call forms its own OpenMP team while 15 other calls do the same), so the
+threads share the kernels' per-call state, the fork bookkeeping, the libgomp pool and the GIL.
+``FASTINFO_STRESS_SECONDS`` changes the duration (30 s by default).
+"""
+
+import os
+import threading
+import time
+
+import numpy as np
+from helpers import public_functions
+
+import fastinfo as fi
+
+SECONDS = float(os.environ.get("FASTINFO_STRESS_SECONDS", "30"))
+THREADS = 16
+RNG = np.random.default_rng(16)
+
+
+def _inputs(rows, k):
+    p = RNG.random((rows, k))
+    q = RNG.random((rows, k))
+    return p, q, p / p.sum(1, keepdims=True), q / q.sum(1, keepdims=True)
+
+
+P, Q, P1, Q1 = _inputs(6, 16)                    # small: serial kernels
+BP, BQ, BP1, BQ1 = _inputs(300, 400)             # 120 000 elements: parallel kernels
+L = RNG.integers(0, 16, 6)
+BL = RNG.integers(0, 400, 300)
+J = RNG.random((3, 4, 5))
+BJ = RNG.random((4, 200, 200))
+C = np.array([[2.0, 0.3], [0.3, 1.0]])
+A = RNG.random((500, 4, 4))
+BC = np.eye(4) + 0.05 * (A + A.transpose(0, 2, 1))       # symmetric positive definite
+M = RNG.standard_normal(2)
+X = RNG.integers(0, 3, 30)
+Y = RNG.integers(0, 4, 30)
+BX = RNG.integers(0, 50, 50_000)
+BY = (BX + RNG.integers(0, 5, 50_000)) % 60
+S = RNG.standard_normal(40)
+BS = RNG.standard_normal((40, 2000))
+PTS = RNG.standard_normal((5000, 3))
+T = fi.contingency_table(X, Y)
+BT = fi.contingency_table(BX, BY)
+
+CASES = {
+    "entropy": [lambda: fi.entropy(P1), lambda: fi.entropy(BP, normalize=True)],
+    "cross_entropy": [lambda: fi.cross_entropy(P1, Q1), lambda: fi.cross_entropy(BP1, BQ1)],
+    "kl_divergence": [lambda: fi.kl_divergence(P1, Q1), lambda: fi.kl_divergence(BP, BQ, normalize=True)],
+    "js_divergence": [lambda: fi.js_divergence(P1, Q1), lambda: fi.js_divergence(BP1, BQ1, distance=True)],
+    "surprisal": [lambda: fi.surprisal(P1), lambda: fi.surprisal(BP, normalize=True)],
+    "logsumexp": [lambda: fi.logsumexp(P), lambda: fi.logsumexp(BP, axis=0)],
+    "log_softmax": [lambda: fi.log_softmax(P), lambda: fi.log_softmax(BP)],
+    "softmax": [lambda: fi.softmax(P), lambda: fi.softmax(BP)],
+    "softmax_cross_entropy": [lambda: fi.softmax_cross_entropy(P, L),
+                              lambda: fi.softmax_cross_entropy(BP, BL, label_smoothing=0.1,
+                                                               reduction="none")],
+    "softmax_entropy": [lambda: fi.softmax_entropy(P), lambda: fi.softmax_entropy(BP)],
+    "softmax_kl_divergence": [lambda: fi.softmax_kl_divergence(P, Q),
+                              lambda: fi.softmax_kl_divergence(BP, BQ, reduction="none")],
+    "softmax_js_divergence": [lambda: fi.softmax_js_divergence(P, Q),
+                              lambda: fi.softmax_js_divergence(BP, BQ, reduction="none")],
+    "sigmoid_cross_entropy": [lambda: fi.sigmoid_cross_entropy(P, P1),
+                              lambda: fi.sigmoid_cross_entropy(BP, BP1, reduction="none")],
+    "perplexity": [lambda: fi.perplexity(P, L), lambda: fi.perplexity(BP, BL)],
+    "joint_entropy": [lambda: fi.joint_entropy(J, normalize=True), lambda: fi.joint_entropy(BJ, normalize=True)],
+    "entropy_from_counts": [lambda: fi.entropy_from_counts(L + 1, estimator="chao_shen"),
+                            lambda: fi.entropy_from_counts(BL + 1, estimator="miller_madow")],
+    "contingency_table": [lambda: fi.contingency_table(X, Y), lambda: fi.contingency_table(BX, BY)],
+    "mutual_information_score": [lambda: fi.mutual_information_score(X, Y),
+                                 lambda: fi.mutual_information_score(BX, BY)],
+    "normalized_mutual_information_score": [lambda: fi.normalized_mutual_information_score(X, Y),
+                                            lambda: fi.normalized_mutual_information_score(BX, BY)],
+    "adjusted_mutual_information_score": [lambda: fi.adjusted_mutual_information_score(X, Y),
+                                          lambda: fi.adjusted_mutual_information_score(BX, BY)],
+    "expected_mutual_information": [lambda: fi.expected_mutual_information(T),
+                                    lambda: fi.expected_mutual_information(BT)],
+    "renyi_entropy": [lambda: fi.renyi_entropy(P1, 2.5), lambda: fi.renyi_entropy(BP, 0.5, normalize=True)],
+    "tsallis_entropy": [lambda: fi.tsallis_entropy(P1, 2.0), lambda: fi.tsallis_entropy(BP1, 1.5)],
+    "renyi_divergence": [lambda: fi.renyi_divergence(P1, Q1, 0.5), lambda: fi.renyi_divergence(BP1, BQ1, 3.0)],
+    "hellinger_distance": [lambda: fi.hellinger_distance(P1, Q1), lambda: fi.hellinger_distance(BP1, BQ1)],
+    "total_variation": [lambda: fi.total_variation(P1, Q1), lambda: fi.total_variation(BP1, BQ1)],
+    "differential_entropy": [lambda: fi.differential_entropy(S), lambda: fi.differential_entropy(BS)],
+    "gaussian_entropy": [lambda: fi.gaussian_entropy(C), lambda: fi.gaussian_entropy(BC)],
+    "gaussian_kl_divergence": [lambda: fi.gaussian_kl_divergence(M, C, -M, C),
+                               lambda: fi.gaussian_kl_divergence(np.zeros(4), BC, np.ones(4), BC[::-1])],
+    "diagonal_gaussian_kl_divergence": [lambda: fi.diagonal_gaussian_kl_divergence(M, M),
+                                        lambda: fi.diagonal_gaussian_kl_divergence(BP, BQ, BQ, BP)],
+    "knn_entropy": [lambda: fi.knn_entropy(S), lambda: fi.knn_entropy(PTS, k=4)],
+    "knn_mutual_information": [lambda: fi.knn_mutual_information(S[:20], S[20:]),
+                               lambda: fi.knn_mutual_information(PTS[:, :2], PTS[:, 2])],
+    "pairwise_cross_entropy": [lambda: fi.pairwise_cross_entropy(P1, Q1),
+                               lambda: fi.pairwise_cross_entropy(BP1[:60], BQ1[:50])],
+    "pairwise_kl_divergence": [lambda: fi.pairwise_kl_divergence(P1, Q1),
+                               lambda: fi.pairwise_kl_divergence(BP1[:60], BQ1[:50])],
+    "pairwise_js_divergence": [lambda: fi.pairwise_js_divergence(P1, Q1),
+                               lambda: fi.pairwise_js_divergence(BP1[:60], BQ1[:50], method="fast")],
+    "conditional_entropy": [lambda: fi.conditional_entropy(J, normalize=True),
+                            lambda: fi.conditional_entropy(BJ, normalize=True)],
+    "mutual_information": [lambda: fi.mutual_information(J, normalize=True),
+                           lambda: fi.mutual_information(BJ, normalize=True)],
+    "normalized_mutual_information": [lambda: fi.normalized_mutual_information(J, normalize=True),
+                                      lambda: fi.normalized_mutual_information(BJ, normalize=True)],
+    "variation_of_information": [lambda: fi.variation_of_information(J, normalize=True),
+                                 lambda: fi.variation_of_information(BJ, normalize=True)],
+}
+CALLS = [(name, i, f) for name, fs in CASES.items() for i, f in enumerate(fs)]
+
+
+def _bits(r):
+    """The result as comparable bytes (bitwise, NaN payloads included)."""
+    if isinstance(r, tuple):
+        return tuple(_bits(x) for x in r)
+    if isinstance(r, fi.SparseContingency):
+        return tuple(_bits(np.asarray(getattr(r, a))) for a in ("rows", "cols", "counts"))
+    a = np.asarray(r)
+    return (a.dtype.str, a.shape, a.tobytes())
+
+
+def test_every_public_function_has_a_case():
+    funcs = public_functions()
+    assert funcs - {"show_config", "config"} <= set(CASES), sorted(funcs - set(CASES))
+
+
+def test_sixteen_threads_give_the_serial_results():
+    reference = {(name, i): _bits(f()) for name, i, f in CALLS}
+    stop = time.monotonic() + SECONDS
+    calls = {(name, i): 0 for name, i, _ in CALLS}
+    failures = []
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS)
+
+    def worker(t):
+        done = {}
+        order = CALLS[t % len(CALLS):] + CALLS[:t % len(CALLS)]   # threads start on different functions
+        start.wait()
+        try:
+            while time.monotonic() < stop and not failures:
+                for name, i, f in order:
+                    if _bits(f()) != reference[(name, i)]:
+                        with lock:
+                            failures.append(f"{name}[{i}] differs in thread {t}")
+                    done[(name, i)] = done.get((name, i), 0) + 1
+        except BaseException as e:            # pragma: no cover - reported below
+            with lock:
+                failures.append(f"thread {t}: {e!r}")
+        with lock:
+            for key, n in done.items():
+                calls[key] += n
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not failures, failures[:10]
+    # every function was called, by (nearly) every thread, many times over
+    least = min(calls, key=calls.get)
+    assert calls[least] >= THREADS, (least, calls[least])
