@@ -18,7 +18,9 @@ What lives here, in the order a call meets it:
 * errors: :func:`first_bad` and :func:`raise_invalid` name the first invalid
   distribution by its batch index.
 
-The shared parameter text of the reductions' docstrings is :data:`COMMON_DOC`.
+The module ends with the docstring text several families share (:data:`PARAM_DOC`;
+:data:`COMMON_DOC`, the reductions' parameters, result and errors) and :func:`fill_doc`,
+which writes such text into the docstrings at import.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
+import re
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NoReturn, Sequence
 
 import numpy as np
 
@@ -327,7 +330,21 @@ def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normali
     return res
 
 
-COMMON_DOC = """
+# --- docstrings ------------------------------------------------------------------
+# A text several docstrings share is written once: "{name}" in a docstring stands for an entry
+# of its module's table or of PARAM_DOC, and fill_doc writes the entries out at import.
+PARAM_DOC = {
+    "base": """base : float, optional
+        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
+        other than 1.""",
+    "average": """average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
+        The mean of H(X) and H(Y) in the denominator.""",
+}
+
+# The reductions over a distribution axis (_measures, _generalized): "{doc}" is their
+# Parameters, Returns and Raises sections, led by each function's own "{args}".
+COMMON_DOC = {
+    "doc": """
     Parameters
     ----------
     {args}
@@ -336,17 +353,15 @@ COMMON_DOC = """
         axis. The two distributions of a divergence broadcast against each
         other over the batch axes (NumPy rules, without copying); their
         lengths along ``axis`` must match.
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
     normalize : bool, default False
         ``False`` applies the formula to the numbers as passed (rows need not
         sum to 1). ``True`` divides each distribution by its sum: a first pass
         takes the sum, the second computes the terms of p/s while the row is
         still in cache; an all-zero distribution is then invalid.
     keepdims : bool, default False
-        Keep the distribution axis in the result, with length 1.
-    invalid : {{'raise', 'nan'}}, default 'raise'
+        {keepdims_effect}
+    invalid : {'raise', 'nan'}, default 'raise'
         A negative, NaN or infinite probability raises ``ValueError`` naming
         the first offending batch index (``'raise'``), or makes that
         distribution's result NaN (``'nan'``).
@@ -360,7 +375,7 @@ COMMON_DOC = """
     Returns
     -------
     ndarray or NumPy scalar
-        The batch shape (a NumPy scalar for 1-D input); float32 when every
+        {result_shape}; float32 when every
         input is float32 (terms in float32 or float64 arithmetic, accumulated
         in float64), otherwise float64.
 
@@ -378,4 +393,40 @@ COMMON_DOC = """
         Complex, object, string or datetime input; ``out`` that is not an
         ndarray of the result's dtype; an option of the wrong type (e.g. a
         non-integer ``n_threads``).
-"""
+""",
+    # what an elementwise measure (surprisal) says instead: its result has the shape of p
+    "keepdims_effect": "Keep the distribution axis in the result, with length 1.",
+    "result_shape": "The batch shape (a NumPy scalar for 1-D input)",
+}
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
+_PLACEHOLDER_LINE = re.compile(r"^[ \t]*\{([A-Za-z_]\w*)\}\n", re.MULTILINE)
+
+
+def fill_doc(table: Mapping[str, str], functions: Iterable[Callable[..., Any]]) -> None:
+    """Write every "{name}" in the docstrings of ``functions`` out as ``table[name]``,
+    else ``PARAM_DOC[name]``.
+
+    Entries may hold placeholders of their own. An empty entry alone on its line takes
+    the line away (a shared parameter the function does not have). A placeholder without
+    an entry raises at import, so a renamed entry cannot leave "{name}" in the
+    documentation unnoticed. Docstrings are None under ``python -OO``: nothing to fill.
+    """
+    entries = {**PARAM_DOC, **table}
+
+    def drop_empty(m: re.Match[str]) -> str:
+        return "" if entries.get(m.group(1)) == "" else m.group(0)
+
+    for f in functions:
+        doc = f.__doc__
+        for _ in range(4):     # entries nest one or two levels deep
+            if doc is None or not _PLACEHOLDER.search(doc):
+                break
+            missing = sorted({name for name in _PLACEHOLDER.findall(doc) if name not in entries})
+            if missing:
+                raise KeyError(f"the docstring of {getattr(f, '__name__', f)} names {missing}, "
+                               f"which have no entry")
+            doc = _PLACEHOLDER.sub(lambda m: entries[m.group(1)], _PLACEHOLDER_LINE.sub(drop_empty, doc))
+        else:
+            raise RecursionError(f"the docstring entries of {getattr(f, '__name__', f)} nest too deep")
+        f.__doc__ = doc

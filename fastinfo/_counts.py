@@ -72,9 +72,7 @@ def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", 
         The estimator, as above.
     axis : int, default -1
         The axis of the bins.
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
     invalid : {'raise', 'nan'}, default 'raise'
         A row with an invalid count raises ``ValueError`` naming its batch
         index (``'raise'``), or gives NaN for that row (``'nan'``).
@@ -175,3 +173,7 @@ def entropy_from_counts(counts: ArrayLike, *, estimator: _Estimator = "plugin", 
     if out_dtype == _args.F32:
         h = h.astype(_args.F32)
     return h[()] if h.ndim == 0 else h
+
+
+# "{base}" in the docstrings above stands for _args.PARAM_DOC's entry
+_args.fill_doc({}, [entropy_from_counts])

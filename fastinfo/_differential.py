@@ -60,9 +60,7 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
         The spacing m, 2 <= 2m < n; default floor(sqrt(n) + 0.5).
     axis : int, default -1
         The sample axis (SciPy's default is 0).
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
     n_threads : int, optional
         Threads over the rows (each row sorted and summed by one thread: the result is
         bitwise the same for every thread count).
@@ -138,3 +136,7 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
         res /= lb
     res = res.reshape(batch).astype(out_dtype, copy=False)
     return res[()] if res.ndim == 0 else res
+
+
+# "{base}" in the docstrings above stands for _args.PARAM_DOC's entry
+_args.fill_doc({}, [differential_entropy])

@@ -109,9 +109,7 @@ def gaussian_entropy(cov: ArrayLike, *, diagonal: bool = False, base: float | No
         components, each positive and finite. Real dtypes, computed in float64.
     diagonal : bool, default False
         Whether ``cov`` holds variances rather than matrices.
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
 
     Returns
     -------
@@ -213,9 +211,7 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     mean_q, cov_q : array_like
         Those of q. All four arrays broadcast over the batch axes (real
         dtypes, computed in float64).
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
 
     Returns
     -------
@@ -294,9 +290,7 @@ def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mea
         dtypes, computed in float64).
     axis : int, default -1
         The axis of the components, summed over.
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
     reduction : {'none', 'sum', 'mean'}, default 'none'
         ``'none'``: one KL per Gaussian; ``'sum'`` or ``'mean'``: over the
         batch, as a Python float.
@@ -352,3 +346,7 @@ def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mea
     if reduction == "mean":
         return float(np.mean(kl))
     return _scalar(kl)
+
+
+# "{base}" in the docstrings above stands for _args.PARAM_DOC's entry
+_args.fill_doc({}, [gaussian_entropy, gaussian_kl_divergence, diagonal_gaussian_kl_divergence])

@@ -231,11 +231,10 @@ def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bo
 _ONE = "p : array_like\n        Probabilities (or weights with ``normalize=True``) along ``axis``."
 _TWO = ("p, q : array_like\n        Probabilities (or weights with ``normalize=True``) along ``axis``; "
         "they broadcast over the batch axes.")
-for _f, _params in ((renyi_entropy, _ONE + "\n    alpha : float\n        The order, >= 0 or inf."),
-                  (tsallis_entropy, _ONE + "\n    q : float\n        The entropic index, a finite real."),
-                  (renyi_divergence, _TWO + "\n    alpha : float\n        The order, >= 0 or inf."),
-                  (hellinger_distance, _TWO), (total_variation, _TWO)):
-    _doc = _args.COMMON_DOC.format(args=_params)
-    if _f in (tsallis_entropy, hellinger_distance, total_variation):   # no base: not logarithms
-        _doc = _doc.replace(_doc[_doc.index("    base : float"):_doc.index("    normalize : bool")], "")
-    _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{doc}", _doc)   # (None under python -OO)
+_ALPHA = "\n    alpha : float\n        The order, >= 0 or inf."
+_Q = "\n    q : float\n        The entropic index, a finite real."
+_NO_BASE = {"base": ""}     # the Tsallis entropy and the distances are not logarithms
+_args.fill_doc({**_args.COMMON_DOC, "args": _ONE + _ALPHA}, [renyi_entropy])
+_args.fill_doc({**_args.COMMON_DOC, **_NO_BASE, "args": _ONE + _Q}, [tsallis_entropy])
+_args.fill_doc({**_args.COMMON_DOC, "args": _TWO + _ALPHA}, [renyi_divergence])
+_args.fill_doc({**_args.COMMON_DOC, **_NO_BASE, "args": _TWO}, [hellinger_distance, total_variation])

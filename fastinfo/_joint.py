@@ -86,16 +86,17 @@ def _result(v: NDArray[np.float64], batch: tuple[int, ...], dtype: np.dtype[Any]
     return v[()] if v.ndim == 0 else v
 
 
+# The Parameters, Returns and Raises sections of the five functions: "{doc}" in their docstrings.
 _DOC = """
     Parameters
     ----------
     pxy : array_like
         Joint probabilities p(x, y) (or counts with ``normalize=True``) on the
         two ``axes``; every other axis is a batch axis.
+    {average}
     axes : pair of int, default (-2, -1)
         The X axis and the Y axis.
-    base : float, optional
-        Logarithm base (``None``: nats, ``2``: bits).
+    {base}
     normalize : bool, default False
         Divide each table by its sum first (counts, unnormalized weights). An
         all-zero table is then invalid. ``False`` uses the numbers as passed.
@@ -121,7 +122,7 @@ _DOC = """
         entry; with ``normalize=True`` an all-zero table; a sum beyond the
         float range); ``pxy`` with fewer than two dimensions; ``axes`` naming
         one axis twice or out of range (``numpy.exceptions.AxisError``); a bad
-        ``base``, ``invalid`` or ``n_threads``.
+        {option}, ``invalid`` or ``n_threads``.
     TypeError
         Complex, object or string input; ``axes`` that is not a pair of ints;
         a non-integer ``n_threads``.
@@ -270,16 +271,7 @@ def variation_of_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1)
     return _result(out[:, HXGY] + out[:, HYGX], batch, dt, base)
 
 
-for _f in (joint_entropy, conditional_entropy, mutual_information, variation_of_information):
-    _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{doc}", _DOC)   # (None under python -OO)
+_args.fill_doc({"doc": _DOC, "average": "", "option": "``base``"},
+               [joint_entropy, conditional_entropy, mutual_information, variation_of_information])
 # normalized_mutual_information is base-free and takes an average
-_BASE_DOC = """    base : float, optional
-        Logarithm base (``None``: nats, ``2``: bits).
-"""
-_AVERAGE_DOC = """    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
-        The mean of H(X) and H(Y) in the denominator.
-"""
-_NMI_DOC = (_DOC.replace(_BASE_DOC, "").replace("    axes :", _AVERAGE_DOC + "    axes :")
-            .replace("``base``, ``invalid``", "``average``, ``invalid``"))
-normalized_mutual_information.__doc__ = normalized_mutual_information.__doc__ and \
-    normalized_mutual_information.__doc__.replace("{doc}", _NMI_DOC)
+_args.fill_doc({"doc": _DOC, "base": "", "option": "``average``"}, [normalized_mutual_information])

@@ -126,13 +126,8 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
         The neighbour order, 1 <= k < n.
     metric : {'euclidean', 'chebyshev'}, default 'euclidean'
         The distance (any letter case); Chebyshev is the maximum norm.
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
-    n_threads : int, optional
-        OpenMP threads for the tree and the queries; ``None`` uses what
-        OpenMP allows at call time. The result is bitwise the same for every
-        thread count.
+    {base}
+    {n_threads}
 
     Returns
     -------
@@ -220,16 +215,11 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
         The paired samples of Y (real, finite).
     k : int, default 3
         The neighbour order, 1 <= k < n (scikit-learn's ``n_neighbors``).
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {base}
     clip : bool, default True
         Return max(0, I) as scikit-learn does (the true mutual information is never
         negative); False returns the raw estimate, which can be slightly negative.
-    n_threads : int, optional
-        OpenMP threads for the trees and the queries; ``None`` uses what
-        OpenMP allows at call time. The result is bitwise the same for every
-        thread count.
+    {n_threads}
 
     Returns
     -------
@@ -293,3 +283,14 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
     if clip:
         mi = max(0.0, mi)
     return float(mi / lb)
+
+
+# The text the two estimators share: "{name}" in their docstrings stands for the entry
+# (written out by _args.fill_doc; "{base}" is _args.PARAM_DOC's).
+_PARAM_DOC = {
+    "n_threads": """n_threads : int, optional
+        OpenMP threads of the neighbour search (k-d tree build and queries);
+        ``None`` uses what OpenMP allows at call time. The result is bitwise
+        the same for every thread count.""",
+}
+_args.fill_doc(_PARAM_DOC, [knn_entropy, knn_mutual_information])

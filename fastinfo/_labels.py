@@ -164,7 +164,7 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
     Raises
     ------
     ValueError
-        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels.
+        {label_errors}.
     TypeError
         Labels that cannot be sorted (e.g. an object array of mixed types).
 
@@ -236,11 +236,8 @@ def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None =
 
     Parameters
     ----------
-    x, y : array_like
-        1-D arrays of n labels each (see :func:`contingency_table`).
-    base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.
+    {labels}
+    {base}
 
     Returns
     -------
@@ -250,7 +247,7 @@ def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None =
     Raises
     ------
     ValueError
-        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        {label_errors};
         a bad ``base``.
     TypeError
         Labels that cannot be sorted.
@@ -291,10 +288,8 @@ def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: 
 
     Parameters
     ----------
-    x, y : array_like
-        1-D arrays of n labels each (see :func:`contingency_table`).
-    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
-        The mean of H(X) and H(Y) in the denominator.
+    {labels}
+    {average}
 
     Returns
     -------
@@ -304,7 +299,7 @@ def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: 
     Raises
     ------
     ValueError
-        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        {label_errors};
         a bad ``average``.
     TypeError
         Labels that cannot be sorted.
@@ -439,10 +434,8 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
 
     Parameters
     ----------
-    x, y : array_like
-        1-D arrays of n labels each (see :func:`contingency_table`).
-    average : {'arithmetic', 'geometric', 'min', 'max'}, default 'arithmetic'
-        The mean of H(X) and H(Y) in the denominator.
+    {labels}
+    {average}
     n_threads : int, optional
         OpenMP threads for E[I]; ``None`` uses what OpenMP allows at call
         time. The result is bitwise the same for every thread count.
@@ -455,7 +448,7 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
     Raises
     ------
     ValueError
-        ``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels;
+        {label_errors};
         a bad ``average`` or ``n_threads``.
     TypeError
         Labels that cannot be sorted; a non-integer ``n_threads``.
@@ -491,3 +484,14 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
     eps = np.finfo(np.float64).eps
     den = min(den, -eps) if den < 0 else max(den, eps)
     return float((mi - emi) / den)
+
+
+# The text the functions above share: "{name}" in their docstrings stands for the entry
+# (written out by _args.fill_doc; "{base}" and "{average}" are _args.PARAM_DOC's).
+_PARAM_DOC = {
+    "labels": """x, y : array_like
+        1-D arrays of n labels each (see :func:`contingency_table`).""",
+    "label_errors": "``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels",
+}
+_args.fill_doc(_PARAM_DOC, [contingency_table, mutual_information_score, normalized_mutual_information_score,
+                            adjusted_mutual_information_score])

@@ -196,8 +196,7 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
 
     Parameters
     ----------
-    x : array_like
-        Real numbers (logits); every axis but ``axis`` is a batch axis.
+    {x}
     {axis}
     {keepdims}
     invalid : {'raise', 'nan'}, default 'raise'
@@ -206,11 +205,7 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
     {out}
     {n_threads}
 
-    Returns
-    -------
-    ndarray or NumPy scalar
-        The batch shape (a NumPy scalar for 1-D input); float32 for float32
-        input, otherwise float64.
+    {row_returns}
 
     Raises
     ------
@@ -219,9 +214,7 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
         ``invalid`` or ``n_threads``; ``axis`` out of range
         (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
         read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {type_error}
 
     See Also
     --------
@@ -282,31 +275,7 @@ def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, inval
     finite for logits of any magnitude; a -inf logit gives -inf. NaN or +inf
     logits, or a row of only -inf, are invalid.
 
-    Parameters
-    ----------
-    x : array_like
-        Real numbers (logits); every axis but ``axis`` is a batch axis.
-    {temperature}
-    {axis}
-    {invalid}
-    {out}
-    {n_threads}
-
-    Returns
-    -------
-    ndarray
-        The shape of ``x``; float32 for float32 input, otherwise float64.
-
-    Raises
-    ------
-    ValueError
-        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
-        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range
-        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
-        read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {softmax_doc}
 
     See Also
     --------
@@ -331,31 +300,7 @@ def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: 
     Computed from z = (x - max x) / T, so it never overflows; a -inf logit
     gives exactly 0. NaN or +inf logits, or a row of only -inf, are invalid.
 
-    Parameters
-    ----------
-    x : array_like
-        Real numbers (logits); every axis but ``axis`` is a batch axis.
-    {temperature}
-    {axis}
-    {invalid}
-    {out}
-    {n_threads}
-
-    Returns
-    -------
-    ndarray
-        The shape of ``x``; float32 for float32 input, otherwise float64.
-
-    Raises
-    ------
-    ValueError
-        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
-        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range
-        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
-        read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {softmax_doc}
 
     See Also
     --------
@@ -389,8 +334,7 @@ def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = 
 
     Parameters
     ----------
-    logits : array_like
-        Real numbers; every axis but ``axis`` is a batch axis.
+    {logits}
     {temperature}
     {axis}
     {base}
@@ -399,11 +343,7 @@ def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = 
     {out}
     {n_threads}
 
-    Returns
-    -------
-    ndarray or NumPy scalar
-        The batch shape (a NumPy scalar for 1-D input); float32 for float32
-        input, otherwise float64.
+    {row_returns}
 
     Raises
     ------
@@ -412,9 +352,7 @@ def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = 
         ``temperature``, ``base``, ``invalid`` or ``n_threads``; ``axis`` out
         of range (``numpy.exceptions.AxisError``); ``out`` of the wrong shape
         or read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {type_error}
 
     See Also
     --------
@@ -486,8 +424,7 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
 
     Parameters
     ----------
-    logits : array_like
-        Real numbers; every axis but ``axis`` is a batch axis.
+    {logits}
     target : array_like
         Integer class labels 0..K-1 (any integer dtype) of the batch shape
         (``logits``' shape without ``axis``; broadcast to it), or floating
@@ -632,39 +569,7 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     ``q_logits`` where p has mass gives +inf. NaN or +inf logits, or a row of
     only -inf, are invalid.
 
-    Parameters
-    ----------
-    p_logits, q_logits : array_like
-        Real numbers; they broadcast against each other over the batch axes
-        (every axis but ``axis``) and have the same length along ``axis``.
-    {temperature}
-    {reduction}
-    {axis}
-    {base}
-    {keepdims}
-    {invalid}
-    {out}
-    {n_threads}
-
-    Returns
-    -------
-    ndarray or NumPy scalar
-        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
-        1-D input); otherwise a NumPy scalar. float32 when both inputs are
-        float32, otherwise float64.
-
-    Raises
-    ------
-    ValueError
-        An invalid row with ``invalid='raise'``; a scalar input; shapes that
-        do not broadcast or differ along ``axis``; a bad ``temperature``,
-        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
-        ``out`` with a reduction; ``axis`` out of range
-        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
-        read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {pair_doc}
 
     See Also
     --------
@@ -698,39 +603,7 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     0 <= JS <= log 2, finite also where one softmax has zeros (-inf logits).
     NaN or +inf logits, or a row of only -inf, are invalid.
 
-    Parameters
-    ----------
-    p_logits, q_logits : array_like
-        Real numbers; they broadcast against each other over the batch axes
-        (every axis but ``axis``) and have the same length along ``axis``.
-    {temperature}
-    {reduction}
-    {axis}
-    {base}
-    {keepdims}
-    {invalid}
-    {out}
-    {n_threads}
-
-    Returns
-    -------
-    ndarray or NumPy scalar
-        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
-        1-D input); otherwise a NumPy scalar. float32 when both inputs are
-        float32, otherwise float64.
-
-    Raises
-    ------
-    ValueError
-        An invalid row with ``invalid='raise'``; a scalar input; shapes that
-        do not broadcast or differ along ``axis``; a bad ``temperature``,
-        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
-        ``out`` with a reduction; ``axis`` out of range
-        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
-        read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not an ndarray of the
-        result's dtype; a non-integer ``n_threads``.
+    {pair_doc}
 
     See Also
     --------
@@ -890,8 +763,7 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
 
     Parameters
     ----------
-    logits : array_like
-        Real numbers; every axis but ``axis`` is a batch axis.
+    {logits}
     labels : array_like
         Integer class labels 0..K-1 of the batch shape.
     ignore_index : int, optional
@@ -941,16 +813,18 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
         return np.exp(nll)
 
 
-# The parameters most of the functions above share: "{name}" in their docstrings stands for the entry.
+# The text the functions above share: "{name}" in their docstrings stands for the entry
+# (written out by _args.fill_doc; "{base}" is _args.PARAM_DOC's).
 _PARAM_DOC = {
+    "x": """x : array_like
+        Real numbers (logits); every axis but ``axis`` is a batch axis.""",
+    "logits": """logits : array_like
+        Real numbers; every axis but ``axis`` is a batch axis.""",
     "axis": """axis : int, default -1
         The class axis; every other axis is a batch axis.""",
     "temperature": """temperature : float, default 1.0
         T > 0: the logits are divided by T (1/T must be finite in the
         computing dtype).""",
-    "base": """base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.""",
     "keepdims": """keepdims : bool, default False
         Keep the class axis in the result, with length 1.""",
     "invalid": """invalid : {'raise', 'nan'}, default 'raise'
@@ -969,9 +843,70 @@ _PARAM_DOC = {
         OpenMP threads over the rows; ``None`` uses what OpenMP allows at call
         time (``OMP_NUM_THREADS``, ``threadpoolctl``). The result is bitwise
         the same for every thread count.""",
+    # sections, or parts of them
+    "row_returns": """Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (a NumPy scalar for 1-D input); float32 for float32
+        input, otherwise float64.""",
+    "type_error": """TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype; a non-integer ``n_threads``.""",
+    # Parameters, Returns and Raises of the twins log_softmax and softmax
+    "softmax_doc": """Parameters
+    ----------
+    {x}
+    {temperature}
+    {axis}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray
+        The shape of ``x``; float32 for float32 input, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
+        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    {type_error}""",
+    # Parameters, Returns and Raises of the twins softmax_kl_divergence and softmax_js_divergence
+    "pair_doc": """Parameters
+    ----------
+    p_logits, q_logits : array_like
+        Real numbers; they broadcast against each other over the batch axes
+        (every axis but ``axis``) and have the same length along ``axis``.
+    {temperature}
+    {reduction}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
+        1-D input); otherwise a NumPy scalar. float32 when both inputs are
+        float32, otherwise float64.
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar input; shapes that
+        do not broadcast or differ along ``axis``; a bad ``temperature``,
+        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
+        ``out`` with a reduction; ``axis`` out of range
+        (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only.
+    {type_error}""",
 }
-for _f in (logsumexp, log_softmax, softmax, softmax_entropy, softmax_cross_entropy, softmax_kl_divergence,
-           softmax_js_divergence, sigmoid_cross_entropy, perplexity):
-    for _name, _text in _PARAM_DOC.items():
-        _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{" + _name + "}", _text)   # (None under python -OO)
-del _f, _name, _text
+_args.fill_doc(_PARAM_DOC, [logsumexp, log_softmax, softmax, softmax_entropy, softmax_cross_entropy,
+                            softmax_kl_divergence, softmax_js_divergence, sigmoid_cross_entropy, perplexity])

@@ -173,18 +173,13 @@ def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normal
     return _args.elementwise("surprisal", p, axis, base, normalize, invalid, out, n_threads)
 
 
-for _f in (entropy, cross_entropy, kl_divergence, js_divergence):
-    _params = ("p : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative."
-               if _f is entropy else
-               "p, q : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative.")
-    if _f is js_divergence:
-        _params += ("\n    distance : bool, default False\n        Return the Jensen-Shannon distance "
-                    "sqrt(JSD) instead (``base`` must then be None or > 1).")
-    _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{doc}", _args.COMMON_DOC.format(args=_params))  # (-OO: None)
+_PROBABILITIES = " : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative."
+_DISTANCE = ("\n    distance : bool, default False\n        Return the Jensen-Shannon distance "
+             "sqrt(JSD) instead (``base`` must then be None or > 1).")
+_args.fill_doc({**_args.COMMON_DOC, "args": "p" + _PROBABILITIES}, [entropy])
+_args.fill_doc({**_args.COMMON_DOC, "args": "p, q" + _PROBABILITIES}, [cross_entropy, kl_divergence])
+_args.fill_doc({**_args.COMMON_DOC, "args": "p, q" + _PROBABILITIES + _DISTANCE}, [js_divergence])
 # surprisal is elementwise: its result has the shape of p, and keepdims does nothing
-surprisal.__doc__ = surprisal.__doc__ and surprisal.__doc__.replace(
-    "{doc}", _args.COMMON_DOC.format(args="p : array_like\n        Probabilities; nonnegative.")
-    .replace("Keep the distribution axis in the result, with length 1.",
-             "No effect (the result has the shape of ``p``).")
-    .replace("The batch shape (a NumPy scalar for 1-D input)", "The shape of ``p``"))
-del _f, _params
+_args.fill_doc({**_args.COMMON_DOC, "args": "p : array_like\n        Probabilities; nonnegative.",
+                "keepdims_effect": "No effect (the result has the shape of ``p``).",
+                "result_shape": "The shape of ``p``"}, [surprisal])

@@ -144,16 +144,14 @@ def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize:
     return res
 
 
-# The parameters the three functions share: "{name}" in their docstrings stands for the entry.
+# The text the three functions share: "{name}" in their docstrings stands for the entry
+# (written out by _args.fill_doc; "{base}" is _args.PARAM_DOC's).
 _PARAM_DOC = {
     "P_Q": """P : array_like, shape (N, K)
         Rows are distributions (nonnegative; float32/float64, other real
         dtypes as float64).
     Q : array_like, shape (M, K)
         Rows are distributions, as ``P``.""",
-    "base": """base : float, optional
-        Logarithm base: ``None`` gives nats, ``2`` bits. Any positive number
-        other than 1.""",
     "normalize": """normalize : bool, default False
         Divide every row by its sum first (an all-zero row is then invalid);
         ``False`` applies the formula to the numbers as passed.""",
@@ -168,6 +166,9 @@ _PARAM_DOC = {
     ndarray, shape (N, M), float64
         ``out[i, j]`` for row i of ``P`` and row j of ``Q`` (float64 also for
         float32 input).""",
+    "type_error": """TypeError
+        Complex, object or string input; ``out`` that is not a float64
+        ndarray; a non-integer ``n_threads``.""",
 }
 
 
@@ -273,9 +274,7 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
         An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
         with different numbers of columns; a bad ``method``, ``base``,
         ``invalid`` or ``n_threads``; ``out`` of the wrong shape or read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not a float64
-        ndarray; a non-integer ``n_threads``.
+    {type_error}
 
     See Also
     --------
@@ -341,9 +340,7 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
         with different numbers of columns; ``distance=True`` with a base
         below 1; a bad ``method``, ``base``, ``invalid`` or ``n_threads``;
         ``out`` of the wrong shape or read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not a float64
-        ndarray; a non-integer ``n_threads``.
+    {type_error}
 
     See Also
     --------
@@ -367,7 +364,4 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
                   n_threads, distance=distance, fast_js=method == "fast")
 
 
-for _f in (pairwise_cross_entropy, pairwise_kl_divergence, pairwise_js_divergence):
-    for _name, _text in _PARAM_DOC.items():
-        _f.__doc__ = _f.__doc__ and _f.__doc__.replace("{" + _name + "}", _text)   # (None under python -OO)
-del _f, _name, _text
+_args.fill_doc(_PARAM_DOC, [pairwise_cross_entropy, pairwise_kl_divergence, pairwise_js_divergence])

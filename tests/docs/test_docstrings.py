@@ -4,7 +4,9 @@
   ``Returns`` (unless the function returns None) and ``Examples``;
 * the examples run as doctests (``NORMALIZE_WHITESPACE | ELLIPSIS``), each in a
   fresh namespace, so they import what they use, as a reader at a prompt would;
-* every public name appears in an ``autosummary`` table of ``docs/api/``.
+* every public name appears in an ``autosummary`` table of ``docs/api/``;
+* the text docstrings share is written into them at import (``_args.fill_doc``):
+  no ``{name}`` placeholder is left over.
 
 The tests are parametrized by name, so a failure names the function.
 """
@@ -12,6 +14,7 @@ The tests are parametrized by name, so a failure names the function.
 import doctest
 import importlib.util
 import inspect
+import re
 import types
 import warnings
 from pathlib import Path
@@ -78,6 +81,39 @@ def test_examples_run(name):
         optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS, verbose=False)
     failed = sum(runner.run(test, out=report.append).failed for test in tests)
     assert failed == 0, "".join(report)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_no_placeholder_left(name):
+    # a "{name}" left over: the function is missing from its module's fill_doc call
+    left = re.findall(r"\{[A-Za-z_]\w*\}", getattr(fastinfo, name).__doc__ or "")
+    assert not left, f"fastinfo.{name}: docstring placeholders never filled: {left}"
+
+
+def test_fill_doc_nests_drops_empty_lines_and_rejects_unknown_names():
+    from fastinfo import _args
+
+    def f():
+        """Summary.
+
+        Parameters
+        ----------
+        {both}
+        {gone}
+        {base}
+        """
+
+    def g():
+        """{missing}"""
+
+    def h():
+        pass
+
+    _args.fill_doc({"both": "{one}\n        {two}", "one": "a : int", "two": "b : int", "gone": ""}, [f, h])
+    assert f.__doc__.splitlines()[4:7] == ["        a : int", "        b : int", "        base : float, optional"]
+    assert "{" not in f.__doc__ and h.__doc__ is None
+    with pytest.raises(KeyError, match="missing"):
+        _args.fill_doc({}, [g])
 
 
 def _api_coverage():
