@@ -49,7 +49,7 @@ SIMD_LEVELS = {
     "baseline": [],
     "avx2": ["-march=x86-64-v3"],
     # gcc's generic tuning may prefer 256-bit vectors on AVX-512 parts; the
-    # log/exp-bound kernels run faster with full 512-bit vectors (bench/ has the figures).
+    # log/exp-bound kernels do twice the work per instruction with full 512-bit vectors.
     "avx512": ["-march=x86-64-v4", "-mprefer-vector-width=512"],
 }
 

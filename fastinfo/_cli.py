@@ -381,7 +381,8 @@ def _parser():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        # earlier versions shipped the benchmarks as a subcommand: say where they went
+        # the benchmarks need the rivals, the NumPy baseline and the result files, which live in
+        # the source repository, not in an installed package: say where they are
         sys.stderr.write("fastinfo bench: the benchmarks are not installed with the package; "
                          "run them from a source checkout: python bench/run.py\n")
         return 2

@@ -728,11 +728,10 @@ def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, 
 
 
 # A lean entry for one 1-D distribution (or one pair): acquiring the memoryviews
-# of the 2-D drivers above costs more than the arithmetic of a 100-element call
-# (bench/ has the figures). Here
-# the arrays are read through the NumPy C API; anything that is not a 1-D,
-# aligned, C-contiguous float32/float64 ndarray (of one dtype for p and q)
-# returns None and the caller takes the general path.
+# of the 2-D drivers above costs more than the arithmetic of a 100-element call.
+# Here the arrays are read through the NumPy C API; anything that is not a plain
+# (aligned, C-contiguous, 1-D or 2-D) float32/float64 ndarray of one dtype for p
+# and q returns None and the caller takes the general path.
 cdef enum:
     M_ENTROPY = 0
     M_CROSS_ENTROPY = 1
