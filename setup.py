@@ -139,11 +139,30 @@ def simd_levels():
     return levels
 
 
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG or SANITIZE,
+    "wraparound": DEBUG or SANITIZE,
+    "initializedcheck": DEBUG or SANITIZE,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+
 class BuildExt(build_ext):
     def finalize_options(self):
         super().finalize_options()
         if self.parallel is None:  # the three SIMD variants compile concurrently
             self.parallel = os.cpu_count() or 1
+
+    def run(self):
+        # Cython runs when the extensions are built, not when setup.py is read: an sdist and
+        # the metadata need no generated C.
+        generated = {e.name: e for e in cythonize(self.extensions, compiler_directives=CYTHON_DIRECTIVES,
+                                                  nthreads=os.cpu_count() or 1)}
+        for ext in self.extensions:
+            ext.sources = generated[ext.name].sources
+        super().run()
 
 
 def extensions():
@@ -175,15 +194,7 @@ def extensions():
     exts.append(Extension("fastinfo.capi", ["fastinfo/capi.pyx"], include_dirs=["fastinfo"],
                           depends=["fastinfo/capi.pxd", "fastinfo/_fi_capi.h"], extra_compile_args=base,
                           extra_link_args=link))
-    directives = {
-        "language_level": 3,
-        "boundscheck": DEBUG or SANITIZE,
-        "wraparound": DEBUG or SANITIZE,
-        "initializedcheck": DEBUG or SANITIZE,
-        "cdivision": True,
-        "embedsignature": True,
-    }
-    return cythonize(exts, compiler_directives=directives, nthreads=os.cpu_count() or 1)
+    return exts
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

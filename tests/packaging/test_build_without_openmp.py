@@ -1,17 +1,16 @@
 """The build without OpenMP: it must compile, warn, say so in show_config(),
 and give the bitwise-same results as the installed (OpenMP) build.
 
-Builds the baseline variant only, from the source tree beside the tests, in a
-temporary copy (never touching the checkout); ~1 minute on 2 cores.
+The serial build is the sdist installed with FASTINFO_DISABLE_OPENMP=1, baseline
+variant only, in a fresh venv (the session fixture of tests/packaging/conftest.py,
+shared with the sdist checks: one compile of about a minute on 2 cores).
 """
 
 import json
-import os
-import shutil
+import subprocess
 
 import numpy as np
-import pytest
-from helpers import SOURCE_ROOT, needs_source_tree, run_python
+from helpers import needs_source_tree
 
 import fastinfo
 
@@ -33,20 +32,10 @@ print(json.dumps({"config": fastinfo.config(), "show": buf.getvalue(), "res": re
 
 
 @needs_source_tree
-def test_serial_build_without_openmp(tmp_path):
-    pytest.importorskip("Cython")
-    work = tmp_path / "src"
-    work.mkdir()
-    shutil.copy(SOURCE_ROOT / "setup.py", work)
-    shutil.copy(SOURCE_ROOT / "pyproject.toml", work)
-    shutil.copytree(SOURCE_ROOT / "fastinfo", work / "fastinfo",
-                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
-    env = dict(os.environ, FASTINFO_DISABLE_OPENMP="1", FASTINFO_SIMD_LEVELS="baseline")
-    env.pop("FASTINFO_SIMD", None)
-    build = run_python(["setup.py", "build_ext", "--inplace"], cwd=work, env=env, timeout=900)
-    assert build.returncode == 0, build.stderr[-4000:]
-    assert "OpenMP disabled" in build.stderr
-    run = run_python(["-c", SCRIPT, str(work)], cwd=work, env=env)
+def test_serial_build_without_openmp(sdist_install, tmp_path):
+    assert "OpenMP disabled" in sdist_install.build_log
+    run = subprocess.run([str(sdist_install.python), "-c", SCRIPT, str(sdist_install.venv)], cwd=tmp_path,
+                         env=sdist_install.env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-4000:]
     got = json.loads(run.stdout)
     assert got["config"]["openmp"] is False

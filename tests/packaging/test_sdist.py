@@ -1,10 +1,9 @@
 """The source distribution: the sdist holds every source the build needs, installs into a fresh
 virtual environment (building the extension from it: the wheel pip builds on the way) and
-passes a smoke test there; cibuildwheel is configured."""
+passes a smoke test there; cibuildwheel is configured. The sdist and its install are the
+session fixture of tests/packaging/conftest.py."""
 
-import os
 import subprocess
-import sys
 import tarfile
 
 import pytest
@@ -25,19 +24,8 @@ def _sources():
                   if p.is_file() and p.name.endswith(keep) and not p.name.startswith("."))
 
 
-@pytest.fixture(scope="module")
-def sdist(tmp_path_factory):
-    pytest.importorskip("build")
-    out = tmp_path_factory.mktemp("sdist")
-    r = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(out),
-                        str(SOURCE_ROOT)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    (path,) = out.glob("fastinfo-*.tar.gz")
-    return path
-
-
-def test_sdist_holds_every_source(sdist):
-    with tarfile.open(sdist) as tf:
+def test_sdist_holds_every_source(sdist_install):
+    with tarfile.open(sdist_install.sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     missing = [s for s in _sources() + ["setup.py", "pyproject.toml", "README.md"] if s not in names]
     assert not missing, missing
@@ -45,16 +33,8 @@ def test_sdist_holds_every_source(sdist):
     assert all(f"fastinfo/{s}" in names for s in KERNEL_SOURCES)
 
 
-def test_sdist_installs_in_a_fresh_venv_and_runs(sdist, tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    py = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    env["FASTINFO_SIMD_LEVELS"] = "baseline"      # one kernel variant: the sdist check, not the speed
-    r = subprocess.run([str(py), "-m", "pip", "install", "-q", str(sdist)], capture_output=True, text=True,
-                       env=env, timeout=1200, cwd=tmp_path)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+def test_sdist_installs_in_a_fresh_venv_and_runs(sdist_install, tmp_path):
+    venv, py, env = sdist_install.venv, sdist_install.python, sdist_install.env
     smoke = (
         "import math, numpy as np, fastinfo\n"
         "fastinfo.show_config()\n"
