@@ -17,6 +17,13 @@
 #   * the pmf is log-concave, so the walk stops once the rest of the tail (bounded
 #     by a geometric series with the current ratio) cannot change the cell's sums
 #     in the 17th digit: ~20 standard deviations of n instead of min(a, b) terms;
+#   * a cell whose count spreads over more than ~10^4 values (variance > 1e8) or
+#     has its mean beyond 2^52 (where n + 1 no longer counts) takes the moment expansion
+#     instead: with n = mu (1 + d), (n/N) log(n/mu) = (mu/N) (d + d^2/2 - d^3/6
+#     + d^4/12 - ...), and E d = 0, E d^2 = var/mu^2, E d^3 = mu3/mu^3 (exact
+#     hypergeometric moments), E d^4 = 3 var^2/mu^4 up to a relative 1/mu; as
+#     var <= mu, the terms left out are ~1/mu^2 of the sum (<= 1e-16 there), and
+#     a table of 10^30 counts per cell takes microseconds, not hours;
 #   * cells with equal (a, b) are computed once: the sums are taken over the
 #     distinct row sums x distinct column sums, weighted by their multiplicities.
 # Rows of the distinct-row-sum grid run under prange(static, chunksize=1: the
@@ -47,8 +54,16 @@ cdef double _emi_cell(double a, double b, double N) noexcept nogil:
     cdef double c = N - a - b, mu = a * b / N, inv_N = 1.0 / N
     cdef double m, n, w, r, W, S, Sabs, t, tail, fb
     cdef double tol = 1e-17
+    cdef double var, q, g
     if lo < 0:
         lo = 0
+    if N > 2.0:
+        mu = a * (b / N)                             # (no overflow for counts near the float range)
+        var = mu * ((N - a) / N) * ((N - b) / (N - 1.0))
+        if var > 1e8 or mu > 4503599627370496.0:     # 2^52: the mode is beyond it
+            q = var / mu                             # <= 1
+            g = ((N - 2.0 * a) / N) * ((N - 2.0 * b) / (N - 2.0))    # mu3 = var g
+            return (0.5 * q - q * g / (6.0 * mu) + 0.25 * q * q / mu) / N
     m = floor((a + 1.0) * (b + 1.0) / (N + 2.0))   # the mode (a rounding off by one does no harm)
     if m < lo:
         m = lo
@@ -146,7 +161,7 @@ cdef double _emi_row(double ai, const double* b, const double* cb, Py_ssize_t C,
     cdef double s = 0.0
     for j in range(C):
         # a cell's sum runs over up to min(ai, b[j]) counts: poll (fi_poll) every 64 cells
-        if stop != NULL and (j & 63) == 0 and fi_poll(stop, 64 * (<long long>ai + 1)):
+        if stop != NULL and (j & 63) == 0 and fi_poll(stop, 64 * (<long long>(ai if ai < 1e7 else 1e7) + 1)):
             break
         s += cb[j] * _emi_cell(ai, b[j], N)
     return s

@@ -20,10 +20,20 @@ static int fi_last_threads = 0;
 static unsigned long fi_main_ident = 0;
 static inline void fi_set_main_thread(unsigned long ident) { fi_main_ident = ident; }
 
+/* Thread counts. fi_thread_cap: no team is larger (set at import to 4 x the CPUs: more never
+ * helps, and OMP_NUM_THREADS=100000 would otherwise ask libgomp for 100 000 threads).
+ * fi_threads_ready: the largest team known to start. libgomp ends the process ("Thread creation
+ * failed") when it cannot start a team's threads, e.g. under a memory limit (RLIMIT_AS) that
+ * their stacks exceed; so before a team larger than any before, fi_probe_threads starts and
+ * joins that many threads itself, and a call runs on as many as could be started. */
+static int fi_thread_cap = 0;
+static int fi_threads_ready = 1;
+
 static void fi_atfork_child(void)
 {
     if (fi_pool_started)
         fi_forked_serial = 1;
+    fi_threads_ready = 1;
     fi_main_ident = PyThread_get_thread_ident();
 }
 
@@ -37,11 +47,45 @@ static inline int fi_atfork_register(void) { return pthread_atfork(NULL, NULL, f
 static inline int fi_is_forked_serial(void) { return fi_forked_serial; }
 static inline int fi_get_last_threads(void) { return fi_last_threads; }
 
-/* The thread count a kernel will use: n, or 1 in a child forked after a parallel call. */
+#if defined(_WIN32) || !defined(_OPENMP)
+static int fi_probe_threads(int n) { return n; }
+#else
+#include <stdlib.h>
+static void *fi_probe_main(void *arg) { return arg; }
+/* Start n - 1 threads (with the default attributes, as libgomp does unless OMP_STACKSIZE is
+ * set), all alive at once, then join them: the team size that can start, 1..n. */
+static int fi_probe_threads(int n)
+{
+    int k = 0, j;
+    pthread_t *t = (pthread_t *)malloc(sizeof(pthread_t) * (size_t)(n > 1 ? n - 1 : 1));
+    if (t == NULL)
+        return 1;
+    while (k < n - 1 && pthread_create(&t[k], NULL, fi_probe_main, NULL) == 0)
+        k++;
+    for (j = 0; j < k; j++)
+        pthread_join(t[j], NULL);
+    free(t);
+    return k + 1;
+}
+#endif
+
+static inline void fi_set_thread_cap(int n) { fi_thread_cap = n; }
+
+/* The thread count a kernel will use: n (capped), fewer if that many threads cannot be
+ * started, or 1 in a child forked after a parallel call. */
 static inline int fi_resolve_threads(int n)
 {
+    int k;
     if (fi_forked_serial || n < 1)
         n = 1;
+    if (fi_thread_cap > 0 && n > fi_thread_cap)
+        n = fi_thread_cap;
+    if (n > fi_threads_ready) {
+        k = fi_probe_threads(n);
+        if (k >= n)
+            fi_threads_ready = n;
+        n = k;
+    }
     if (n > 1)
         fi_pool_started = 1;
     fi_last_threads = n;

@@ -23,7 +23,7 @@
 cimport cython
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
-from libc.math cimport log, sqrt, isfinite, INFINITY, NAN
+from libc.math cimport log, log1p, sqrt, fabs, isfinite, INFINITY, NAN
 from libc.stdlib cimport malloc, free
 from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN
 
@@ -46,6 +46,7 @@ cdef extern from "_fi_platform.h" nogil:
     int fi_resolve_threads(int n) noexcept
     int fi_is_forked_serial() noexcept
     int fi_get_last_threads() noexcept
+    void fi_set_thread_cap(int n) noexcept
     # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
     ctypedef struct fi_stop_t:
         int flag
@@ -428,6 +429,7 @@ cdef struct Options:
     bint distance
     double tol          # relative tolerance for "these masses are equal / are 1" (rounding of the sums)
     double log_base     # 1.0 for nats
+    double sum_tol      # > 0: flag rows (as passed) whose sums differ from 1 by more than this
     fi_stop_t* stop     # Ctrl-C (fi_poll); NULL: never stops
 
 
@@ -483,7 +485,10 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
 
 
 cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                       Py_ssize_t n, Options* o, int n_threads) noexcept nogil:
+                       Py_ssize_t n, Options* o, int n_threads, int* far) noexcept nogil:
+    """The measure of one row (NaN: invalid). far (may be NULL): set to 1 when o.sum_tol > 0 and
+    a valid row, as passed, sums to more than o.sum_tol away from 1 (p, or q for two inputs):
+    the sums come with the terms, so the check costs nothing."""
     cdef Partial t, s
     cdef double cp = 1.0, cq = 1.0
     if o.normalize and n > 0:
@@ -508,6 +513,9 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
             # or underflow. Rare: a scalar path divides each value by its sum.
             return _finish_extreme(tag, _extreme_mass_sum(tag, p, ps, q, qs, n), o)
     t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
+    if far != NULL and o.sum_tol > 0 and not o.normalize and t.bad == 0 and n > 0:
+        if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(tag) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
+            far[0] = 1
     return _finish(tag, t, n, o)
 
 
@@ -595,12 +603,15 @@ cdef inline Py_ssize_t _rows_chunk(Py_ssize_t work) noexcept nogil:
 
 cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
-                            double* out, Options* o, int n_threads) noexcept nogil:
+                            double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
     """out[i] = measure(row i of p, row i of q); row strides in bytes, element strides in
-    elements (`kind` only selects the dtype). Returns the number of NaN (invalid) rows."""
-    cdef Py_ssize_t i, nbad = 0
-    cdef int nt
+    elements (`kind` only selects the dtype). Returns the number of NaN (invalid) rows;
+    nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _row_value)."""
+    cdef Py_ssize_t i, nbad = 0, nf = 0
+    cdef int nt, f
     cdef double v
+    if nfar != NULL:
+        nfar[0] = 0
     if K == 0:
         for i in range(N):
             out[i] = 0.0
@@ -610,16 +621,20 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
         for i in range(N):
             if fi_poll_rows(o.stop, i, K):
                 break
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
+            f = 0
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1, &f)
             out[i] = v
+            nf += f
             if v != v:
                 nbad += 1
     elif N >= nt:
         for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
             if fi_poll_rows(o.stop, i, K):
                 continue
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1)
+            f = 0
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1, &f)
             out[i] = v
+            nf += f
             if v != v:
                 nbad += 1
     else:
@@ -627,23 +642,27 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
         for i in range(N):
             if o.stop != NULL and o.stop.flag:
                 break
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, nt)
+            f = 0
+            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, nt, &f)
             out[i] = v
+            nf += f
             if v != v:
                 nbad += 1
+    if nfar != NULL:
+        nfar[0] = nf
     return nbad
 
 
 cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] q, double[::1] out,
-                             Options* o, int n_threads) noexcept nogil:
+                             Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
     """The batched driver on 2-D strided memoryviews (rows x distribution)."""
     if p.shape[0] == 0:
         return 0
     if p.shape[1] == 0:
-        return _reduce_ptr(tag, <const real*>NULL, NULL, 0, 1, NULL, 0, 1, p.shape[0], 0, &out[0], o, n_threads)
+        return _reduce_ptr(tag, <const real*>NULL, NULL, 0, 1, NULL, 0, 1, p.shape[0], 0, &out[0], o, n_threads, nfar)
     return _reduce_ptr(tag, <const real*>NULL, <const char*> &p[0, 0], p.strides[0], p.strides[1] // <Py_ssize_t>sizeof(real),
                        <const char*> &q[0, 0], q.strides[0], q.strides[1] // <Py_ssize_t>sizeof(real),
-                       p.shape[0], p.shape[1], &out[0], o, n_threads)
+                       p.shape[0], p.shape[1], &out[0], o, n_threads, nfar)
 
 
 cdef int _check(Py_ssize_t pn, Py_ssize_t pk, Py_ssize_t qn, Py_ssize_t qk, Py_ssize_t on,
@@ -665,6 +684,7 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
     # them): "equal masses" / "mass 1" within this relative tolerance.
     o.tol = 16.0 * (FLT_EPSILON if single else DBL_EPSILON) * sqrt(<double>K + 1.0)
     o.log_base = log_base
+    o.sum_tol = 0.0
     o.stop = NULL
 
 
@@ -672,58 +692,76 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
 # out. The argument layer (fastinfo/_args.py) resolves axis, broadcasting,
 # dtypes and threads; these check only what would otherwise crash.
 
-def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log_base, int n_threads):
+def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log_base, int n_threads,
+                 double sum_tol=0.0, Py_ssize_t[::1] far=None):
     cdef Options o
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], p.shape[0], p.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
     cdef fi_stop_t st
+    cdef Py_ssize_t nf = 0
+    o.sum_tol = sum_tol
     o.stop = fi_stop_begin(&st)
     with nogil:
-        nbad = _reduce_rows(<EntropyTag*>NULL, p, p, out, &o, n_threads)
+        nbad = _reduce_rows(<EntropyTag*>NULL, p, p, out, &o, n_threads, &nf)
     fi_stop_raise(o.stop)
+    if far is not None and far.shape[0] > 0:
+        far[0] += nf
     return nbad
 
 
 def cross_entropy_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       double log_base, int n_threads):
+                       double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
     cdef Options o
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
     cdef fi_stop_t st
+    cdef Py_ssize_t nf = 0
+    o.sum_tol = sum_tol
     o.stop = fi_stop_begin(&st)
     with nogil:
-        nbad = _reduce_rows(<CrossEntropyTag*>NULL, p, q, out, &o, n_threads)
+        nbad = _reduce_rows(<CrossEntropyTag*>NULL, p, q, out, &o, n_threads, &nf)
     fi_stop_raise(o.stop)
+    if far is not None and far.shape[0] > 0:
+        far[0] += nf
     return nbad
 
 
 def kl_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       double log_base, int n_threads):
+                       double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
     cdef Options o
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, False, log_base, p.shape[1], real is float)
     cdef fi_stop_t st
+    cdef Py_ssize_t nf = 0
+    o.sum_tol = sum_tol
     o.stop = fi_stop_begin(&st)
     with nogil:
-        nbad = _reduce_rows(<KLTag*>NULL, p, q, out, &o, n_threads)
+        nbad = _reduce_rows(<KLTag*>NULL, p, q, out, &o, n_threads, &nf)
     fi_stop_raise(o.stop)
+    if far is not None and far.shape[0] > 0:
+        far[0] += nf
     return nbad
 
 
 def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       bint distance, double log_base, int n_threads):
+                       bint distance, double log_base, int n_threads, double sum_tol=0.0,
+                       Py_ssize_t[::1] far=None):
     cdef Options o
     cdef Py_ssize_t nbad
     _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
     _options(&o, normalize, distance, log_base, p.shape[1], real is float)
     cdef fi_stop_t st
+    cdef Py_ssize_t nf = 0
+    o.sum_tol = sum_tol
     o.stop = fi_stop_begin(&st)
     with nogil:
-        nbad = _reduce_rows(<JSTag*>NULL, p, q, out, &o, n_threads)
+        nbad = _reduce_rows(<JSTag*>NULL, p, q, out, &o, n_threads, &nf)
     fi_stop_raise(o.stop)
+    if far is not None and far.shape[0] > 0:
+        far[0] += nf
     return nbad
 
 
@@ -760,7 +798,7 @@ cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
 
 
 def reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
-                 double log_base, bint nan_mode, int n_threads):
+                 double log_base, bint nan_mode, int n_threads, double sum_tol=0.0):
     """The measure of a plain 1-D vector (a NumPy scalar) or of the rows of a
     plain C-contiguous 2-D batch along axis -1 (a new 1-D array) -- or None.
 
@@ -768,10 +806,11 @@ def reduce_plain(int measure, object p, object q, object axis, bint normalize, b
     checked here. q may be None, of p's shape, or (for a batch) one 1-D
     reference row. None means "take the general path": the input is not
     plain, or a row is invalid and nan_mode is off (the error message is built
-    there).
+    there), or sum_tol > 0 flagged a row whose sum is far from 1 (the warning is
+    raised there).
     """
     cdef Options o
-    cdef Py_ssize_t N, K, qrs, nbad = 0
+    cdef Py_ssize_t N, K, qrs, nbad = 0, nf = 0
     cdef int typenum, nd
     cdef int nt = n_threads
     cdef bint single
@@ -805,12 +844,13 @@ def reduce_plain(int measure, object p, object q, object axis, bint normalize, b
     pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
     qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
     _options(&o, normalize, distance, log_base, K, single)
+    o.sum_tol = sum_tol
     o.stop = fi_stop_begin(&st)
     if nd == 1:
         with nogil:
-            nbad = _ptr_rows(measure, single, pd, 0, qd, 0, 1, K, &v, &o, nt)
+            nbad = _ptr_rows(measure, single, pd, 0, qd, 0, 1, K, &v, &o, nt, &nf)
         fi_stop_raise(o.stop)
-        if nbad and not nan_mode:
+        if (nbad and not nan_mode) or nf:
             return None
         if single:
             vf = <float>v
@@ -818,33 +858,33 @@ def reduce_plain(int measure, object p, object q, object axis, bint normalize, b
         return PyArray_Scalar(&v, _F64_DESCR, None)
     res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
     with nogil:
-        nbad = _ptr_rows(measure, single, pd, K, qd, qrs, N, K, <double*>cnp.PyArray_DATA(res), &o, nt)
+        nbad = _ptr_rows(measure, single, pd, K, qd, qrs, N, K, <double*>cnp.PyArray_DATA(res), &o, nt, &nf)
     fi_stop_raise(o.stop)
-    if nbad and not nan_mode:
+    if (nbad and not nan_mode) or nf:
         return None
     return res.astype(np.float32) if single else res
 
 
 cdef Py_ssize_t _ptr_rows(int measure, bint single, const char* pd, Py_ssize_t prs_el, const char* qd,
                           Py_ssize_t qrs_el, Py_ssize_t N, Py_ssize_t K, double* out, Options* o,
-                          int nt) noexcept nogil:
+                          int nt, Py_ssize_t* nfar) noexcept nogil:
     """_reduce_ptr for contiguous rows, row strides given in elements."""
     cdef Py_ssize_t es = sizeof(float) if single else sizeof(double)
     if single:
         if measure == M_ENTROPY:
-            return _reduce_ptr(<EntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+            return _reduce_ptr(<EntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
         elif measure == M_CROSS_ENTROPY:
-            return _reduce_ptr(<CrossEntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+            return _reduce_ptr(<CrossEntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
         elif measure == M_KL:
-            return _reduce_ptr(<KLTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
-        return _reduce_ptr(<JSTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+            return _reduce_ptr(<KLTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+        return _reduce_ptr(<JSTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
     if measure == M_ENTROPY:
-        return _reduce_ptr(<EntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+        return _reduce_ptr(<EntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
     elif measure == M_CROSS_ENTROPY:
-        return _reduce_ptr(<CrossEntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+        return _reduce_ptr(<CrossEntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
     elif measure == M_KL:
-        return _reduce_ptr(<KLTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
-    return _reduce_ptr(<JSTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt)
+        return _reduce_ptr(<KLTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+    return _reduce_ptr(<JSTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
 
 
 # --- surprisal (elementwise) --------------------------------------------------
@@ -945,6 +985,11 @@ def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double lo
 def openmp_enabled():
     """True if these kernels were compiled with OpenMP."""
     return bool(fi_openmp_enabled())
+
+
+def set_thread_cap(int n):
+    """No kernel runs more than n threads (n <= 0: no cap)."""
+    fi_set_thread_cap(n)
 
 
 def max_threads():

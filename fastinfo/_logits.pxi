@@ -5,8 +5,13 @@
 # cache (a 128k-vocabulary float32 row is 512 KB, well inside L2):
 #   pass 1: m = max x, and whether any x is NaN or +inf (invalid);
 #   pass 2: with z_i = (x_i - m)/T and e_i = exp(z_i) <= 1:
-#           S = sum e_i (lse = m/T + log S) and the measure's weighted sums.
-# Then, e.g., H = log S - sum e_i z_i / S, CE(label y) = log S - z_y.
+#           t = S - 1 = sum e_i over all but one maximal element (lse = m/T + log1p t)
+#           and the measure's weighted sums.
+# Then, e.g., H = log1p t - sum e_i z_i / (1 + t), CE(label y) = log1p t - z_y.
+# t is summed without the leading 1 (the maximal terms, e_i = 1, are counted apart),
+# so a result as small as t (a confident row: lse([0, -40]) = 4.2e-18, the
+# cross-entropy of a label winning by 700 nats) keeps its relative accuracy; the
+# log of a rounded 1 + t would give 0.
 # -inf logits are masks: e_i = 0 and a term with zero weight is exactly 0
 # (never 0 * -inf = NaN). float32 rows compute z and exp in float32 (the
 # terms are <= 1 and summed in float64); float64 rows in float64. Sums run in
@@ -16,7 +21,7 @@
 # fi_poll); the blocks only split the lane loops' range, so the sums are unchanged.
 
 cdef struct LogitSums:
-    double s      # sum e_i (first row)
+    double s      # t = sum e_i - 1: the sum without one maximal element (e = 1), first row
     double a      # measure's weighted sum (see _pass2)
     double b      # second sum (see _pass2)
     int bad       # an invalid soft target was seen
@@ -30,7 +35,7 @@ cdef struct SmoothSums:       # a = sum w z (w > 0), b = sum w
     char unused
 cdef struct SoftSums:         # with u = w ((1-eps) t + eps/K): a = sum u z (u > 0), b = sum u
     char unused
-cdef struct PairSums:         # second row y: b = sum e^y, a = sum e^x (z^x - z^y) (e^x > 0)
+cdef struct PairSums:         # second row y: b = sum e^y - 1 (as t), a = sum e^x (z^x - z^y) (e^x > 0)
     char unused
 
 ctypedef fused ltag:
@@ -96,13 +101,16 @@ cdef void _pass1(stride_kind* kind, const real* x, Py_ssize_t xs, Py_ssize_t n,
 
 cdef inline void _p2_step(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, const real* y,
                           Py_ssize_t ys, const double* wt, Py_ssize_t j, real mx, real my, real scale,
-                          double c1, double c0, double* s, double* a, double* b, int* bd) noexcept nogil:
-    """Element j of pass 2 into one lane's accumulators."""
+                          double c1, double c0, double* s, double* a, double* b, int* bd,
+                          double* c, double* cy) noexcept nogil:
+    """Element j of pass 2 into one lane's accumulators (c, cy: the maximal elements, z = 0,
+    counted apart from the sums s and b)."""
     cdef real z, e, zy, ey, t
     cdef double u
     z = (_load(kind, x, j, xs) - mx) * scale
     e = _rexp(z)
-    s[0] += e
+    s[0] += 0.0 if z == 0 else <double>e
+    c[0] += 1.0 if z == 0 else 0.0
     if ltag is EntSums:
         a[0] += 0.0 if e == 0 else <double>(e * z)
     elif ltag is SmoothSums:
@@ -118,7 +126,8 @@ cdef inline void _p2_step(ltag* tag, stride_kind* kind, const real* x, Py_ssize_
     elif ltag is PairSums:
         zy = (_load(kind, y, j, ys) - my) * scale
         ey = _rexp(zy)
-        b[0] += ey
+        b[0] += 0.0 if zy == 0 else <double>ey
+        cy[0] += 1.0 if zy == 0 else 0.0
         a[0] += 0.0 if e == 0 else <double>e * (<double>z - <double>zy)
 
 
@@ -130,6 +139,8 @@ cdef void _pass2(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, con
     cdef double s[LANES]
     cdef double a[LANES]
     cdef double b[LANES]
+    cdef double c[LANES]
+    cdef double cy[LANES]
     cdef int bd[LANES]
     cdef Py_ssize_t i, l, w, blk
     cdef Py_ssize_t nv = n - n % LANES
@@ -137,16 +148,20 @@ cdef void _pass2(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, con
         s[l] = 0.0
         a[l] = 0.0
         b[l] = 0.0
+        c[l] = 0.0
+        cy[l] = 0.0
         bd[l] = 0
     for blk in range(0, nv, 8192):     # step = BLOCK
         if _lstop(stop, n):
             break
         for i in range(blk, min(blk + BLOCK, nv), 16):   # step = LANES
             for l in range(LANES):
-                _p2_step(tag, kind, x, xs, y, ys, wt, i + l, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l])
+                _p2_step(tag, kind, x, xs, y, ys, wt, i + l, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l],
+                         &c[l], &cy[l])
     for i in range(nv, n):
         l = i - nv
-        _p2_step(tag, kind, x, xs, y, ys, wt, i, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l])
+        _p2_step(tag, kind, x, xs, y, ys, wt, i, mx, my, scale, c1, c0, &s[l], &a[l], &b[l], &bd[l],
+                 &c[l], &cy[l])
     w = LANES
     while w > 1:
         w = w // 2
@@ -154,10 +169,13 @@ cdef void _pass2(ltag* tag, stride_kind* kind, const real* x, Py_ssize_t xs, con
             s[l] += s[l + w]
             a[l] += a[l + w]
             b[l] += b[l + w]
+            c[l] += c[l + w]
+            cy[l] += cy[l + w]
             bd[l] = bd[l] | bd[l + w]
-    out.s = s[0]
+    # one maximal element is the leading 1 of S = 1 + t; the others (ties) are exact integers
+    out.s = s[0] + (c[0] - 1.0)
     out.a = a[0]
-    out.b = b[0]
+    out.b = b[0] + (cy[0] - 1.0) if ltag is PairSums else b[0]
     out.bad = bd[0]
 
 
@@ -273,8 +291,11 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
             fi_x512_lse_f32(x, n, g.scale, g.op == L_ENTROPY, xr, stop)
         m = xr[0]
         bad = xr[3] != 0.0
-        t.s = xr[1]
+        t.s = xr[1] - 1.0
         t.a = xr[2]
+        # the hand-vectorized sum includes the leading 1: below t = 1 its rounding would cost
+        # log1p(t) relative accuracy, so such (confident) rows take the sums of pass 2
+        fast = t.s >= 1.0
     else:
         _pass1(kind, x, xs, n, &m, &bad, stop)
     if g.op == L_KL or g.op == L_JS:
@@ -304,38 +325,38 @@ cdef void _logit_row(stride_kind* kind, const real* x, Py_ssize_t xs, const real
     if g.op == L_ENTROPY:
         if not fast:
             _pass2(<EntSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
-        res[0] = _nonneg(log(t.s) - t.a / t.s)
+        res[0] = _nonneg(log1p(t.s) - t.a / (1.0 + t.s))
     elif g.op == L_CE_LABEL:
         if g.smooth:
             _pass2(<SmoothSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
         elif not fast:
             _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
-        ls = log(t.s)
+        ls = log1p(t.s)
         res[0] = _nonneg(ls - <double>((_load(kind, x, label, xs) - <real>m) * scale))
         if g.smooth:
             res2[0] = t.b * ls - t.a
     elif g.op == L_CE_SOFT:
         _pass2(<SoftSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, g.c1, g.c0, &t, stop)
-        res[0] = NAN if t.bad else t.b * log(t.s) - t.a
+        res[0] = NAN if t.bad else t.b * log1p(t.s) - t.a
     elif g.op == L_KL:
         _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t, stop)
         # KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y
-        res[0] = _nonneg(t.a / t.s - log(t.s) + log(t.b))
+        res[0] = _nonneg(t.a / (1.0 + t.s) - log1p(t.s) + log1p(t.b))
     elif g.op == L_JS:
         _pass2(<PairSums*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, <real>my, scale, 0.0, 0.0, &t, stop)
-        ls = log(t.s)
-        lsy = log(t.b)
+        ls = log1p(t.s)
+        lsy = log1p(t.b)
         res[0] = _nonneg(0.5 * _js_pass3(kind, x, xs, y, ys, n, m, my, ls, lsy, g.scale, stop))
         if res[0] > LN2:
             res[0] = LN2
     else:
         if not fast:
             _pass2(<LseOnly*>NULL, kind, x, xs, y, ys, g.wt, n, <real>m, 0, scale, 0.0, 0.0, &t, stop)
-        ls = log(t.s)
+        ls = log1p(t.s)
         if g.op == L_LSE:
             res[0] = m * g.scale + ls
         else:
-            _write_pass(kind, x, xs, o, os, n, <real>m, scale, <real>ls, <real>(1.0 / t.s),
+            _write_pass(kind, x, xs, o, os, n, <real>m, scale, <real>ls, <real>(1.0 / (1.0 + t.s)),
                         g.op == L_LOG_SOFTMAX, stop)
             res[0] = 0.0
 

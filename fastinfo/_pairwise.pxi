@@ -101,11 +101,11 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
     for j in range(jb, je):
         q = <const real*>(<const char*>q0 + j * qrs)
         if code == M_KL:
-            v = _row_value(<KLTag*>NULL, p, ps, q, qs, K, opt, 1)
+            v = _row_value(<KLTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
         elif code == M_JS:
-            v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1)
+            v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
         else:
-            v = _row_value(<CrossEntropyTag*>NULL, p, ps, q, qs, K, opt, 1)
+            v = _row_value(<CrossEntropyTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1
@@ -220,7 +220,7 @@ cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ss
                     v = LN2 * mass
                 o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
                 continue
-        v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1)
+        v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1
