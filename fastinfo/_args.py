@@ -43,15 +43,29 @@ if TYPE_CHECKING:
 # kernel(rows_p, rows_q, res, normalize, log_base, n_threads) -> the number of invalid rows
 RowKernel = Callable[["FloatArray", "FloatArray", "NDArray[np.float64]", bool, float, int], int]
 
-normalize_axis_index: Callable[[int, int], int]
+_normalize_axis_index: Callable[[int, int], int]
 try:  # NumPy >= 2
-    from numpy.lib.array_utils import normalize_axis_index
+    from numpy.lib.array_utils import normalize_axis_index as _normalize_axis_index
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import normalize_axis_index  # type: ignore[no-redef]
+    from numpy.core.multiarray import normalize_axis_index as _normalize_axis_index  # type: ignore[no-redef]
+
+
+def normalize_axis_index(axis: object, ndim: int, name: str = "axis") -> int:
+    """``axis`` as an index in [0, ndim) (``AxisError`` out of range); booleans and other
+    non-integers are refused with TypeError, as NumPy's reductions do."""
+    if type(axis) is not int and (isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral)):
+        raise TypeError(f"{name} must be an integer, got {axis!r}")
+    return _normalize_axis_index(axis, ndim)  # type: ignore[arg-type]
 
 F64 = np.dtype(np.float64)
 F32 = np.dtype(np.float32)
 MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this never helps a compute-bound kernel
+_k.set_thread_cap(MAX_THREADS)            # n_threads=None with OMP_NUM_THREADS=100000 too
+# normalize=None: a distribution whose sum (as passed) is further than this from 1 draws a
+# UserWarning. Storage rounding of normalized rows is far below it (a row rounded to bfloat16
+# is off by at most 2**-8 = 0.4%, to float16 2**-10, a float32 softmax of 10^5 classes ~1e-3
+# at worst); counts, percentages, logits, truncated or scaled rows are far above it.
+SUM_TOL = 0.01
 
 _ROWS: dict[str, dict[np.dtype[Any], Callable[..., int]]] = {
     name: {F64: getattr(_k, f"{name}_rows")["double"], F32: getattr(_k, f"{name}_rows")["float"]}
@@ -86,7 +100,7 @@ def nan_mode(invalid: object) -> bool:
 def threads(n_threads: object) -> int:
     """The OpenMP thread count for ``n_threads`` (None: what OpenMP allows at call time)."""
     if n_threads is None:
-        return _max_threads()
+        return min(_max_threads(), MAX_THREADS)
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
         raise TypeError(f"n_threads must be None or a positive int, got {n_threads!r}")
     n = int(n_threads)
@@ -102,9 +116,9 @@ def as_array(x: ArrayLike, name: str) -> FloatArray:
     dt = a.dtype
     if dt != F64 and dt != F32:   # != also catches byte-swapped float dtypes
         kind = dt.kind
-        if kind == "f" and dt.itemsize == 4:
-            a = a.astype(F32)
-        elif kind in "biuf":        # integers, bool, float16, longdouble, byte-swapped: as float64
+        if (kind == "f" and dt.itemsize <= 4) or dt.name == "bfloat16":
+            a = a.astype(F32)   # float32, float16 and bfloat16 (ml_dtypes) are computed in float32
+        elif kind in "biuf":        # integers, bool, longdouble, byte-swapped float64: as float64
             a = a.astype(F64)
         else:
             raise TypeError(f"{name} must hold real numbers; got dtype {dt} "
@@ -220,9 +234,9 @@ def raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str]
         bad = ~(np.isfinite(row) & (row >= 0))
         if bad.any():
             j = int(np.argmax(bad))
-            raise ValueError(f"{fname}: {name} has a negative, NaN or infinite value ({row[j]!r} at "
+            raise ValueError(f"{fname}: {name} has a negative, NaN or infinite value ({float(row[j])!r} at "
                              f"position {j} along the distribution axis) in the distribution at "
-                             f"batch index {idx}")
+                             f"batch index {idx}{_hint(fname, row)}")
     for a, name in zip(arrays, names):
         if normalize and not a[idx].any():
             raise ValueError(f"{fname}: cannot normalize: {name} sums to zero in the distribution at "
@@ -232,14 +246,67 @@ def raise_invalid(fname: str, arrays: Sequence[FloatArray], names: Sequence[str]
                      f"with q = 0) or sums beyond the float range")
 
 
+_SOFTMAX_TWIN = {"entropy": "softmax_entropy", "cross_entropy": "softmax_cross_entropy",
+                 "kl_divergence": "softmax_kl_divergence", "js_divergence": "softmax_js_divergence"}
+
+
+def _hint(fname: str, row: NDArray[Any]) -> str:
+    """The likely cause of negative values in a probability row: log-probabilities (all <= 0)
+    or logits (values of both signs)."""
+    finite = row[np.isfinite(row)]
+    if finite.size == 0 or not (finite < 0).any():
+        return ""
+    twin = _SOFTMAX_TWIN.get(fname)
+    if (finite <= 0).all():
+        return (": these look like log-probabilities; pass np.exp(...) of them" +
+                (f", or the logits to fastinfo.{twin}" if twin else ""))
+    if twin:
+        return f": these look like logits; fastinfo.{twin} takes logits directly"
+    return ": probabilities must be nonnegative (logits? apply fastinfo.softmax first)"
+
+
+def warn_far_from_one(fname: str, arrays: Sequence[FloatArray], names: Sequence[str]) -> None:
+    """One UserWarning naming the first distribution whose sum is further than SUM_TOL from 1."""
+    batch = arrays[0].shape[:-1]
+    far = np.zeros(batch, dtype=bool)
+    for a in arrays:
+        with np.errstate(all="ignore"):
+            s = np.add.reduce(a, axis=-1, dtype=F64)
+        d = np.abs(s - 1.0)
+        far |= (d > SUM_TOL) & np.isfinite(d)
+    idx = first_bad(far, batch)
+    sums = ", ".join(f"{n} sums to {float(np.add.reduce(a[idx], dtype=F64)):.6g}" for a, n in zip(arrays, names))
+    import warnings
+    warnings.warn(f"{fname}: the distribution at batch index {idx} is not normalized ({sums}); "
+                  f"pass normalize=True to divide each distribution by its sum, or normalize=False "
+                  f"to use the numbers as passed without this check", UserWarning, stacklevel=user_stacklevel())
+
+
+def user_stacklevel() -> int:
+    """The stacklevel of a warning that points at the first caller outside fastinfo."""
+    import sys
+    f = sys._getframe(1)
+    level = 1
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back            # type: ignore[assignment]
+        level += 1
+    return level
+
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 # --- the batched driver ----------------------------------------------------------
 def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float | None,
-           normalize: bool, keepdims: bool, invalid: str, out: FloatArray | None, n_threads: int | None,
+           normalize: bool | None, keepdims: bool, invalid: str, out: FloatArray | None, n_threads: int | None,
            distance: bool = False, kernel: RowKernel | None = None) -> FloatResult:
     """The batched reduction behind every measure of one or two distributions:
     ``kernel(rows_p, rows_q, res, normalize, log_base, n_threads)`` (rows_q is
     rows_p for one-argument measures) replaces the Shannon kernels when given
-    (the generalized measures)."""
+    (the generalized measures). ``normalize=None`` computes as ``False`` and warns
+    (:func:`warn_far_from_one`) when a distribution's sum is further than SUM_TOL from
+    1: the Shannon kernels flag such rows while they sum the terms; for the
+    generalized measures (whose terms cost pow/exp/log) the sums are taken here."""
     if kernel is None and out is None and not keepdims:
         # The lean path: a plain 1-D vector or C-contiguous 2-D batch along its last axis goes
         # straight to the kernel, which checks the layout (None: take the general path, also for
@@ -248,18 +315,22 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
         lb = 1.0 if base is None else log_base(base)
         nm = False if type(invalid) is str and invalid == "raise" else nan_mode(invalid)
         if n_threads is None:
-            nt = _max_threads()
+            nt = min(_max_threads(), MAX_THREADS)
         elif type(n_threads) is int and 0 < n_threads <= MAX_THREADS:
             nt = n_threads
         else:
             nt = threads(n_threads)
-        r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize is True or bool(normalize), distance,
-                            lb, nm, nt)
+        if normalize is None:
+            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, False, distance, lb, nm, nt, SUM_TOL)
+        else:
+            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize is True or bool(normalize), distance,
+                                lb, nm, nt)
         if r is not None:
             return r
     lb = log_base(base)
     nm = nan_mode(invalid)
     nt = threads(n_threads)
+    check = normalize is None
     normalize = bool(normalize)
     P, Q, ax = prepare(p, q, axis)
     batch = P.shape[:-1]
@@ -274,20 +345,24 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     # (mypy cannot tell that direct implies an out, nor that kern is used only without a kernel)
     res = out.reshape(batch) if direct else np.empty(batch, dtype=F64)  # type: ignore[union-attr]
     kern: Callable[..., int] = _ROWS[fname][P.dtype] if kernel is None else None  # type: ignore[assignment]
+    far = np.zeros(1 if check else 0, dtype=np.intp)     # rows flagged by the Shannon kernels
+    tol = SUM_TOL if check else 0.0
     if kernel is not None:
         if Q is None:
             nbad = run_batched(lambda a, r: kernel(a, a, r, normalize, lb, nt), [P, res], batch)
         else:
             nbad = run_batched(lambda a, b, r: kernel(a, b, r, normalize, lb, nt), [P, Q, res], batch)
     elif Q is None:
-        nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt), [P, res], batch)
+        nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt, tol, far), [P, res], batch)
     elif fname == "js_divergence":
-        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, lb, nt), [P, Q, res], batch)
+        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, lb, nt, tol, far), [P, Q, res], batch)
     else:
-        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, lb, nt), [P, Q, res], batch)
+        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, lb, nt, tol, far), [P, Q, res], batch)
+    arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
     if nbad and not nm:
-        arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
         raise_invalid(fname, arrays, names, first_bad(np.isnan(res), batch), normalize)
+    if check and batch_size(batch) and P.shape[-1] and (far[0] if kernel is None else _any_far(arrays)):
+        warn_far_from_one(fname, arrays, names)
     if out is not None:
         if not direct:
             np.copyto(out, res.reshape(out_shape), casting="same_kind")
@@ -296,6 +371,21 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
         res = res.astype(F32)
     res = res.reshape(out_shape)
     return res[()] if res.ndim == 0 else res
+
+
+def batch_size(batch: tuple[int, ...]) -> int:
+    return math.prod(batch)
+
+
+def _any_far(arrays: Sequence[FloatArray]) -> bool:
+    """Some valid distribution's sum is further than SUM_TOL from 1 (invalid rows are
+    reported by their own error or NaN)."""
+    for a in arrays:
+        with np.errstate(all="ignore"):
+            d = np.abs(np.add.reduce(a, axis=-1, dtype=F64) - 1.0)
+        if ((d > SUM_TOL) & np.isfinite(d)).any():
+            return True
+    return False
 
 
 def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normalize: bool, invalid: str,
@@ -354,11 +444,11 @@ COMMON_DOC = {
         other over the batch axes (NumPy rules, without copying); their
         lengths along ``axis`` must match.
     {base}
-    normalize : bool, default False
-        ``False`` applies the formula to the numbers as passed (rows need not
-        sum to 1). ``True`` divides each distribution by its sum: a first pass
-        takes the sum, the second computes the terms of p/s while the row is
-        still in cache; an all-zero distribution is then invalid.
+    normalize : bool or None, default None
+        ``True`` divides each distribution by its sum: a first pass takes the
+        sum, the second computes the terms of p/s while the row is still in
+        cache; an all-zero distribution is then invalid. ``False`` applies the
+        formula to the numbers as passed (rows need not sum to 1). {normalize_none}
     keepdims : bool, default False
         {keepdims_effect}
     invalid : {'raise', 'nan'}, default 'raise'
@@ -394,6 +484,12 @@ COMMON_DOC = {
         ndarray of the result's dtype; an option of the wrong type (e.g. a
         non-integer ``n_threads``).
 """,
+    "normalize_none": """``None``
+        computes as ``False`` and issues one ``UserWarning`` per call naming the
+        first distribution whose sum is more than 1% away from 1 (counts,
+        percentages, logits or a scaled row passed by mistake); storage
+        rounding of normalized rows, even in bfloat16, stays well inside 1%.
+        Pass ``False`` to use unnormalized numbers on purpose, without the check.""",
     # what an elementwise measure (surprisal) says instead: its result has the shape of p
     "keepdims_effect": "Keep the distribution axis in the result, with length 1.",
     "result_shape": "The batch shape (a NumPy scalar for 1-D input)",

@@ -41,6 +41,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 _modules = sys.modules
+# argument types that need no conversion: the wrappers' fast path tests membership here
+PLAIN = _PLAIN = frozenset({np.ndarray, list, tuple, int, float, bool, str, type(None), complex, dict,
+                    np.float64, np.float32, np.float16, np.int64, np.int32, np.intp, np.bool_, np.uint64})
 
 
 def is_dask(x: object) -> bool:
@@ -74,20 +77,56 @@ class Spec:
 
 
 def dask_aware(spec: Spec) -> Callable[[F], F]:
-    """Decorator: route calls with a Dask array among ``spec.arrays`` to :func:`apply`."""
+    """Decorator: route calls with a Dask array among ``spec.arrays`` to :func:`apply`, and
+    calls with another library's arrays (torch, JAX, pandas, ...) through ``_interop``."""
     def wrap(func: F) -> F:
         sig = inspect.signature(func)
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # No Dask array can exist before dask.array is imported: a dictionary lookup then
-            # spares every call without Dask the scan of its arguments.
-            if "dask.array" in _modules and (any(is_dask(a) for a in args)
-                                             or any(is_dask(v) for v in kwargs.values())):
-                bound = sig.bind(*args, **kwargs)
-                bound.apply_defaults()
-                return apply(func, spec, bound)
+            # NumPy arrays, sequences and scalars go straight through: one set lookup per
+            # argument is the whole cost of this wrapper on the common call.
+            for a in args:
+                if type(a) not in _PLAIN:
+                    return _foreign(func, spec, sig, args, kwargs)
+            if kwargs:
+                for a in kwargs.values():
+                    if type(a) not in _PLAIN:
+                        return _foreign(func, spec, sig, args, kwargs)
             return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+    return wrap
+
+
+def _foreign(func: Callable[..., Any], spec: Spec, sig: inspect.Signature, args: Sequence[Any],
+             kwargs: dict[str, Any]) -> Any:
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    if "dask.array" in _modules and any(is_dask(bound.arguments[n]) for n in spec.arrays):
+        return apply(func, spec, bound)
+    from . import _interop
+    return _interop.interop_call(func, spec.arrays, dict(bound.arguments))
+
+
+def interop_aware(arrays: Sequence[str]) -> Callable[[F], F]:
+    """Decorator of the functions that take whole arrays (label scores, kNN estimators):
+    another library's arrays in (see ``_interop``), a result of the caller's kind out."""
+    def wrap(func: F) -> F:
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for a in args:
+                if type(a) not in _PLAIN:
+                    break
+            else:
+                if not kwargs or all(type(a) in _PLAIN for a in kwargs.values()):
+                    return func(*args, **kwargs)
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            from . import _interop
+            return _interop.interop_call(func, arrays, dict(bound.arguments))
 
         return wrapper  # type: ignore[return-value]
     return wrap
@@ -217,9 +256,12 @@ def pairwise_aware(func: F) -> F:
     array chunked as P's rows x Q's rows (each block the NumPy call on a block of rows of each)."""
     @functools.wraps(func)
     def wrapper(P: Any, Q: Any, **kwargs: Any) -> Any:
+        if type(P) in _PLAIN and type(Q) in _PLAIN:
+            return func(P, Q, **kwargs)
         if is_dask(P) or is_dask(Q):
             return _apply_pairwise(func, P, Q, kwargs)
-        return func(P, Q, **kwargs)
+        from . import _interop
+        return _interop.interop_call(func, ("P", "Q"), {"P": P, "Q": Q, **kwargs}, pairwise=True)
     return wrapper  # type: ignore[return-value]
 
 

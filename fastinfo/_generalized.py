@@ -70,7 +70,7 @@ def _kernel(code: int, param: float) -> _args.RowKernel:
 
 @_dk.dask_aware(_dk.P1)
 def renyi_entropy(p: ArrayLike, alpha: float, *, axis: int = -1, base: float | None = None,
-                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                   out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Renyi entropy of order ``alpha``: log(sum p^alpha) / (1 - alpha).
 
@@ -108,7 +108,7 @@ def renyi_entropy(p: ArrayLike, alpha: float, *, axis: int = -1, base: float | N
 
 
 @_dk.dask_aware(_dk.P1)
-def tsallis_entropy(p: ArrayLike, q: float, *, axis: int = -1, normalize: bool = False, keepdims: bool = False,
+def tsallis_entropy(p: ArrayLike, q: float, *, axis: int = -1, normalize: bool | None = None, keepdims: bool = False,
                     invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
     """Tsallis entropy of index ``q``: sum_{p_i>0} (p_i - p_i^q) / (q - 1).
@@ -141,7 +141,7 @@ def tsallis_entropy(p: ArrayLike, q: float, *, axis: int = -1, normalize: bool =
 
 @_dk.dask_aware(_dk.PQ)
 def renyi_divergence(p: ArrayLike, q: ArrayLike, alpha: float, *, axis: int = -1, base: float | None = None,
-                     normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                     normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                      out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Renyi divergence of order ``alpha``: log(sum_{p_i>0} p^alpha q^(1-alpha)) / (alpha - 1).
 
@@ -180,7 +180,7 @@ def renyi_divergence(p: ArrayLike, q: ArrayLike, alpha: float, *, axis: int = -1
 
 
 @_dk.dask_aware(_dk.PQ)
-def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
+def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool | None = None,
                        keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                        n_threads: int | None = None) -> FloatResult:
     """Hellinger distance sqrt(1/2 sum (sqrt p - sqrt q)^2), in [0, 1] for distributions.
@@ -206,7 +206,7 @@ def hellinger_distance(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize:
 
 
 @_dk.dask_aware(_dk.PQ)
-def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool = False,
+def total_variation(p: ArrayLike, q: ArrayLike, *, axis: int = -1, normalize: bool | None = None,
                     keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
     """Total variation distance ``1/2 sum |p - q|``, in [0, 1] for distributions.

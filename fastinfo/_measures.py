@@ -25,7 +25,7 @@ __all__ = ["entropy", "cross_entropy", "kl_divergence", "js_divergence", "surpri
 
 
 @_dk.dask_aware(_dk.P1)
-def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool | None = None,
             keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
             n_threads: int | None = None) -> FloatResult:
     """Shannon entropy H(p) = -sum_i p_i log p_i of each distribution.
@@ -57,7 +57,7 @@ def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normaliz
 
 @_dk.dask_aware(_dk.PQ)
 def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
-                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                   out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Cross-entropy H(p, q) = -sum_i p_i log q_i of each pair of distributions.
 
@@ -85,7 +85,7 @@ def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | N
 
 @_dk.dask_aware(_dk.PQ)
 def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
-                  normalize: bool = False, keepdims: bool = False, invalid: Invalid = "raise",
+                  normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                   out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Kullback-Leibler divergence D(p || q) = sum_i p_i log(p_i / q_i).
 
@@ -116,7 +116,7 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | N
 
 @_dk.dask_aware(_dk.PQ)
 def js_divergence(p: ArrayLike, q: ArrayLike, *, distance: bool = False, axis: int = -1,
-                  base: float | None = None, normalize: bool = False, keepdims: bool = False,
+                  base: float | None = None, normalize: bool | None = None, keepdims: bool = False,
                   invalid: Invalid = "raise", out: FloatArray | None = None,
                   n_threads: int | None = None) -> FloatResult:
     """Jensen-Shannon divergence JSD = D(p || m)/2 + D(q || m)/2, m = (p + q)/2.
@@ -150,7 +150,7 @@ def js_divergence(p: ArrayLike, q: ArrayLike, *, distance: bool = False, axis: i
 
 
 @_dk.dask_aware(_dk.SAME_P)
-def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool = False,
+def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool | None = None,
               keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
               n_threads: int | None = None) -> FloatArray:
     """Surprisal (information content) -log p_i of every event, elementwise.
@@ -182,4 +182,5 @@ _args.fill_doc({**_args.COMMON_DOC, "args": "p, q" + _PROBABILITIES + _DISTANCE}
 # surprisal is elementwise: its result has the shape of p, and keepdims does nothing
 _args.fill_doc({**_args.COMMON_DOC, "args": "p : array_like\n        Probabilities; nonnegative.",
                 "keepdims_effect": "No effect (the result has the shape of ``p``).",
-                "result_shape": "The shape of ``p``"}, [surprisal])
+                "result_shape": "The shape of ``p``",
+                "normalize_none": "``None`` is ``False`` (no check of the sums)."}, [surprisal])

@@ -543,20 +543,30 @@ def test_mixed_float32_float64_gives_float64(name, order):
     assert type(call(name, p[0], q[0])) is np.float64
 
 
-NONFLOAT_DTYPES = [np.int64, np.int32, np.uint8, np.int8, np.bool_, np.float16]
+NONFLOAT_DTYPES = [np.int64, np.int32, np.uint8, np.int8, np.bool_]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float16_computed_as_float32(name):
+    # 2-byte floats (float16, bfloat16) are computed in float32, as PyTorch and JAX users expect
+    rng = np.random.default_rng(34)
+    p = rng.random((5, 8)).astype(np.float16)
+    q = (rng.random((5, 8)) + 0.1).astype(np.float16)
+    r = call(name, p, q, normalize=True)
+    assert r.dtype == np.float32
+    assert_close(r, oracle(name, ref_normalize(p.astype(np.float64)), ref_normalize(q.astype(np.float64))),
+                 rtol=1e-5, atol=1e-6)
+    assert type(call(name, p[0], q[0], normalize=True)) is np.float32
 
 
 @pytest.mark.parametrize("dtype", NONFLOAT_DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", NAMES)
-def test_integer_bool_float16_computed_as_float64(name, dtype):
+def test_integer_bool_computed_as_float64(name, dtype):
     rng = np.random.default_rng(33)
     if dtype is np.bool_:
         p = rng.random((5, 8)) < 0.6
         q = np.ones((5, 8), bool)
         p[:, 0] = True
-    elif dtype is np.float16:
-        p = rng.random((5, 8)).astype(np.float16)
-        q = (rng.random((5, 8)) + 0.1).astype(np.float16)
     else:
         p = rng.integers(0, 50, (5, 8)).astype(dtype)
         q = rng.integers(1, 50, (5, 8)).astype(dtype)

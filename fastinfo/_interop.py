@@ -1,0 +1,314 @@
+"""Arrays of other libraries in, the same kind out.
+
+Every public function takes, besides NumPy arrays and nested sequences:
+
+* PyTorch tensors and JAX arrays on the CPU, read without a copy through DLPack
+  (``requires_grad`` tensors on their data: fastinfo's functions are not
+  differentiable); bfloat16 and float16 are computed in float32;
+* pandas Series/DataFrame (nullable ``Float64``/``Int64`` and Arrow-backed
+  columns included), polars Series/DataFrame, pyarrow arrays, xarray DataArrays;
+* NumPy masked arrays without masked entries (a mask that hides values is refused:
+  fastinfo never silently computes over masked-out numbers);
+* anything else with ``__dlpack__`` or ``__array__``.
+
+The result is of the caller's kind -- that of the first such array argument: a
+torch tensor (on the CPU), a JAX array, a pandas Series indexed like the input's
+rows (a DataFrame for elementwise results and pairwise matrices), an xarray
+DataArray with the input's remaining dimensions and coordinates, a polars Series,
+a pyarrow array. Scalars come back as 0-d tensors / JAX arrays for torch and JAX,
+as NumPy scalars otherwise.
+
+GPU arrays and JAX tracers (inside ``jax.jit``, ``grad``, ``vmap``) raise a
+TypeError saying what to do. Libraries are recognised by their type's module
+(``array_api_compat``'s checks, which import nothing), and are imported only when
+one of their objects is passed: ``import fastinfo`` stays as fast as before.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ._dask import PLAIN    # argument types that need no conversion (the wrappers' fast path)
+
+_TWO_BYTE_FLOATS = ("bfloat16", "float16")
+
+
+def _module(x: object) -> str:
+    return type(x).__module__ or ""
+
+
+def _compat() -> Any:
+    import array_api_compat
+    return array_api_compat
+
+
+class Foreign:
+    """How one argument came in: ``kind`` ('torch', 'jax', 'pandas', 'polars', 'arrow',
+    'xarray', 'numpy' (masked arrays, memmaps, other array-likes)) and the object."""
+
+    __slots__ = ("kind", "obj")
+
+    def __init__(self, kind: str, obj: object) -> None:
+        self.kind = kind
+        self.obj = obj
+
+
+def kind_of(x: object) -> str | None:
+    """The library of a non-NumPy array argument, or None for anything else."""
+    mod = _module(x)
+    root = mod.split(".", 1)[0]
+    if root == "torch":
+        return "torch" if _compat().is_torch_array(x) else None
+    if root in ("jax", "jaxlib"):
+        return "jax" if _compat().is_jax_array(x) else None
+    if root == "pandas":
+        return "pandas" if type(x).__name__ in ("Series", "DataFrame", "Index") else None
+    if root == "polars":
+        return "polars" if type(x).__name__ in ("Series", "DataFrame") else None
+    if root == "pyarrow":
+        return "arrow" if type(x).__name__ in ("ChunkedArray",) or hasattr(x, "to_numpy") else None
+    if root == "xarray":
+        return "xarray" if type(x).__name__ == "DataArray" else None
+    if root == "cupy":
+        return "cupy"
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    if hasattr(x, "__dlpack__") or hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
+        return "array"
+    return None
+
+
+def _first_missing(mask: np.ndarray) -> tuple[int, ...]:
+    flat = int(np.argmax(mask.reshape(-1)))
+    return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
+
+
+def to_numpy(x: object, kind: str, name: str) -> Any:
+    """x as something fastinfo's NumPy path takes (an ndarray, without a copy where the layout
+    allows), or a TypeError/ValueError saying what to pass instead."""
+    if kind == "torch":
+        dev = x.device                                          # type: ignore[attr-defined]
+        if dev.type != "cpu":
+            raise TypeError(f"{name} is a torch tensor on {dev}; fastinfo computes on the CPU: pass "
+                            f"{name}.cpu() (the result is a CPU tensor; move it back with .to(device))")
+        t = x.detach()                                          # type: ignore[attr-defined]
+        if t.layout != __import__("torch").strided:
+            raise TypeError(f"{name} is a {t.layout} torch tensor; pass {name}.to_dense()")
+        if t.is_conj():
+            t = t.resolve_conj()
+        if t.dtype in (_torch().bfloat16, _torch().float16):
+            t = t.float()                                       # computed in float32
+        if t.dtype is _torch().bool:
+            return t.numpy()
+        return np.from_dlpack(t)
+    if kind == "jax":
+        jax = sys.modules["jax"]
+        if isinstance(x, jax.core.Tracer):
+            raise TypeError(f"{name} is a JAX tracer: fastinfo computes on concrete arrays and cannot "
+                            f"run inside jax.jit, grad or vmap; call it outside the transformation "
+                            f"(or through jax.pure_callback)")
+        platforms = {d.platform for d in x.devices()}           # type: ignore[attr-defined]
+        if platforms != {"cpu"}:
+            raise TypeError(f"{name} is a JAX array on {sorted(platforms)}; fastinfo computes on the CPU: "
+                            f"pass jax.device_get({name})")
+        a = np.asarray(x)
+        return a.astype(np.float32) if a.dtype.name in _TWO_BYTE_FLOATS else a
+    if kind == "cupy":
+        raise TypeError(f"{name} is a CuPy array on the GPU; fastinfo computes on the CPU: pass "
+                        f"cupy.asnumpy({name})")
+    if kind == "pandas":
+        return _from_pandas(x, name)
+    if kind == "polars":
+        a = x.to_numpy()                                        # type: ignore[attr-defined]
+        return _object_to_float(a, name)
+    if kind == "arrow":
+        a = x.to_numpy(zero_copy_only=False)                    # type: ignore[attr-defined]
+        return _object_to_float(np.asarray(a), name)
+    if kind == "xarray":
+        data = x.data                                           # type: ignore[attr-defined]
+        return data if _module(data).startswith("dask") else np.asarray(data)
+    if kind == "numpy":                                         # ndarray subclasses
+        if isinstance(x, np.ma.MaskedArray):
+            mask = np.ma.getmaskarray(x)
+            if mask.any():
+                raise ValueError(f"{name} is a masked array with masked entries (the first at index "
+                                 f"{_first_missing(mask)}); fastinfo does not skip masked values: pass "
+                                 f"{name}.filled(0) to count them as zero probability, or drop them")
+            return np.asarray(x.data)
+        return x
+    # anything else with __dlpack__ or __array__
+    if hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (TypeError, RuntimeError, BufferError, ValueError):
+            pass
+    return np.asarray(x)
+
+
+def _torch() -> Any:
+    return sys.modules["torch"]
+
+
+def _from_pandas(x: Any, name: str) -> Any:
+    """A pandas Series/DataFrame as an ndarray: nullable and Arrow-backed numeric columns
+    become float64 with NaN for NA when they hold floats, integers when they hold no NA;
+    integer columns with NA are refused (a missing label has no class)."""
+    import pandas as pd
+    frame = x if isinstance(x, pd.DataFrame) else None
+    dtypes = list(frame.dtypes) if frame is not None else [x.dtype]
+    if all(isinstance(d, np.dtype) for d in dtypes):
+        return x.to_numpy()
+    na = np.asarray(x.isna())
+    if not na.any():
+        kinds = {pd.api.types.is_integer_dtype(d) or pd.api.types.is_bool_dtype(d) for d in dtypes}
+        if kinds == {True}:
+            return x.to_numpy(dtype=np.int64)
+        if all(pd.api.types.is_numeric_dtype(d) for d in dtypes):
+            return x.to_numpy(dtype=np.float64)
+        return x.to_numpy()
+    if all(pd.api.types.is_float_dtype(d) for d in dtypes):
+        return x.to_numpy(dtype=np.float64, na_value=np.nan)   # NaN: an invalid value, named by row
+    idx = _first_missing(na)
+    row = x.index[idx[0]]
+    raise ValueError(f"{name} holds a missing value (NA) at row {row!r}"
+                     f"{' column ' + repr(x.columns[idx[1]]) if frame is not None else ''}; "
+                     f"drop or fill missing values first (e.g. {name}.dropna() or {name}.fillna(0))")
+
+
+def _object_to_float(a: np.ndarray, name: str) -> np.ndarray:
+    """Arrow/polars columns with nulls arrive as object arrays holding None: NaN for numbers."""
+    if a.dtype != object:
+        return a
+    missing = np.frompyfunc(lambda v: v is None, 1, 1)(a).astype(bool)
+    if missing.any():
+        try:
+            return np.where(missing, np.nan, a).astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} holds a missing value (null) at index {_first_missing(missing)}; "
+                             f"drop or fill missing values first") from None
+    return a
+
+
+# --- results of the caller's kind ---------------------------------------------------------
+def _axis_index(axis: object, ndim: int) -> int | None:
+    if type(axis) is int and -ndim <= axis < ndim:
+        return axis % ndim
+    return None
+
+
+def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None = None,
+         pairwise: bool = False) -> Any:
+    """res (ndarray, NumPy scalar, Python float, tuple) as an object of like's kind."""
+    if isinstance(res, tuple):
+        return tuple(wrap(r, like, args, second, pairwise) for r in res)
+    if not isinstance(res, (np.ndarray, np.generic, float)):
+        return res                                   # e.g. a SparseContingency
+    kind = like.kind
+    if kind == "torch":
+        torch = _torch()
+        if isinstance(res, np.ndarray):
+            return torch.from_numpy(np.ascontiguousarray(res) if res.flags.writeable else res.copy())
+        return torch.tensor(res, dtype=torch.float32 if isinstance(res, np.float32) else torch.float64)
+    if kind == "jax":
+        return sys.modules["jax"].numpy.asarray(res)
+    if not isinstance(res, np.ndarray):
+        return res
+    obj: Any = like.obj
+    if kind == "pandas":
+        import pandas as pd
+        if pairwise and res.ndim == 2:
+            cols = second.obj.index if second is not None and second.kind == "pandas" else None
+            return pd.DataFrame(res, index=obj.index, columns=cols)
+        if isinstance(obj, pd.Series):
+            return pd.Series(res, index=obj.index, name=obj.name) if res.shape == obj.shape else res
+        if res.shape == obj.shape:
+            return pd.DataFrame(res, index=obj.index, columns=obj.columns)
+        ax = _axis_index(args.get("axis", -1), 2)
+        if res.ndim == 1 and ax == 1 and len(res) == obj.shape[0]:
+            return pd.Series(res, index=obj.index)
+        if res.ndim == 1 and ax == 0 and len(res) == obj.shape[1]:
+            return pd.Series(res, index=obj.columns)
+        if res.ndim == 1 and ax is None and len(res) == obj.shape[0]:
+            return pd.Series(res, index=obj.index)
+        return res
+    if kind == "xarray":
+        import xarray as xr
+        if pairwise and res.ndim == 2:
+            d0 = obj.dims[0]
+            d1 = second.obj.dims[0] if second is not None and second.kind == "xarray" else f"{d0}_q"
+            if d1 == d0:
+                d1 = f"{d0}_q"
+            coords = {}
+            if d0 in obj.coords:
+                coords[d0] = obj.coords[d0].values
+            if second is not None and second.kind == "xarray" and second.obj.dims[0] in second.obj.coords:
+                coords[d1] = second.obj.coords[second.obj.dims[0]].values
+            return xr.DataArray(res, dims=(d0, d1), coords=coords)
+        if res.shape == obj.shape:
+            return xr.DataArray(res, dims=obj.dims, coords=obj.coords, name=obj.name, attrs=obj.attrs)
+        ax = _axis_index(args.get("axis", -1), obj.ndim)
+        if ax is not None:
+            dim = obj.dims[ax]
+            keep = [d for d in obj.dims if d != dim]
+            coords = {k: v for k, v in obj.coords.items() if dim not in v.dims}
+            if res.ndim == len(keep):
+                return xr.DataArray(res, dims=keep, coords=coords, name=obj.name)
+            if res.ndim == obj.ndim:                      # keepdims
+                return xr.DataArray(res, dims=obj.dims, coords=coords, name=obj.name)
+        return res
+    if kind == "polars":
+        import polars as pl
+        if res.ndim == 1:
+            return pl.Series(res)
+        if res.ndim == 2 and hasattr(obj, "columns") and res.shape == obj.shape:
+            return pl.DataFrame(res, schema=list(obj.columns))
+        return res
+    if kind == "arrow":
+        import pyarrow as pa
+        return pa.array(res) if res.ndim == 1 else res
+    return res
+
+
+def xarray_axis(obj: Any, axis: object) -> object:
+    """A dimension name given as ``axis`` for a DataArray, as its index."""
+    if isinstance(axis, str):
+        if axis not in obj.dims:
+            raise ValueError(f"axis={axis!r} is not a dimension of the DataArray (dims {obj.dims})")
+        return obj.dims.index(axis)
+    return axis
+
+
+def convert(names: Sequence[str], args: dict[str, Any]) -> tuple[Foreign | None, Foreign | None]:
+    """Replace the array arguments ``names`` in ``args`` by NumPy-path arrays; returns the
+    first and second foreign arguments (the caller's kind, and the Q of a pairwise call)."""
+    first: Foreign | None = None
+    second: Foreign | None = None
+    for n in names:
+        v = args.get(n)
+        if v is None or type(v) in PLAIN:
+            continue
+        kind = kind_of(v)
+        if kind is None:
+            continue
+        f = Foreign(kind, v)
+        if kind == "xarray" and "axis" in args and first is None:
+            args["axis"] = xarray_axis(v, args["axis"])
+        args[n] = to_numpy(v, kind, n)
+        if first is None:
+            first = f
+        elif second is None:
+            second = f
+    return first, second
+
+
+def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dict[str, Any],
+                 pairwise: bool = False) -> Any:
+    """func called on the converted arguments, its result of the caller's kind."""
+    first, second = convert(names, bound_args)
+    res = func(**bound_args)
+    if first is None or first.kind in ("numpy", "array"):
+        return res
+    return wrap(res, first, bound_args, second, pairwise)
