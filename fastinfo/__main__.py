@@ -1,7 +1,7 @@
 """``python -m fastinfo``: the ``fastinfo`` command (see ``fastinfo/_cli.py``).
 
-Without arguments it runs ``fastinfo demo``: the configuration, then a
-generated classifier workload scored from .npy files with its throughput.
+Without arguments it prints its help (exit status 0); ``python -m fastinfo demo``
+runs the demo.
 """
 
 import sys

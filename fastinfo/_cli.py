@@ -4,20 +4,26 @@
     fastinfo demo                  generate a classifier workload, score it, print the throughput
     fastinfo info                  the configuration (show_config)
 
-Every error is one line on stderr and a non-zero exit status (2: bad usage or
-input, 1: failure while scoring, 130: interrupted); the output file appears
-only when scoring finished (written to a temporary file beside it, renamed at
-the end).
+Every error is one line on stderr and an exit status of EXIT_STATUS (below). The
+inputs are read with ordinary reads, never memory-mapped (a file truncated while
+it is read is a clean error, not SIGBUS), and never written; the result is written
+with ordinary writes into a temporary ``.part`` file beside the output, which
+takes the output's name only when every row is scored (an exclusive hard link, or
+an atomic ``os.replace`` with ``--force``). Any failure or SIGINT, SIGTERM or
+SIGHUP removes the ``.part`` file.
 """
 
 import argparse
-import ctypes
-import ctypes.util
+import ast
+import contextlib
+import errno
+import io
 import math
-import mmap
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -31,31 +37,209 @@ MEASURES = PROB_MEASURES + LOGIT_MEASURES
 NEEDS_Q = ("cross_entropy", "kl", "js", "softmax_kl")
 CHUNK_BYTES = 64 << 20        # default chunk: ~64 MB of input rows
 
+EXIT_STATUS = """\
+exit status:
+  0        success
+  1        failure while scoring: a read or write error (disk full, file size
+           limit, read-only file system), an input changed while being read,
+           out of memory
+  2        bad usage or input: options, a missing, unreadable, truncated or
+           invalid .npy file, an invalid row or a label out of range, an output
+           that exists (without --force) or is one of the inputs, an output
+           folder that cannot be written
+  128+N    stopped by signal N: 130 SIGINT (Ctrl-C), 143 SIGTERM, 129 SIGHUP
+On any failure no output file is left behind, not even the temporary .part file,
+and the inputs are never written."""
+
 
 class UsageError(Exception):
     """Bad arguments or input files: one line on stderr, exit status 2."""
 
 
+class RunError(Exception):
+    """A failure while scoring (I/O error, an input changed under us): one line, exit status 1."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived: the run stops as on Ctrl-C, exit status 128 + the signal number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
 # --- reading ---------------------------------------------------------------------------
-def _open_npy(path, what):
-    if not os.path.exists(path):
-        raise UsageError(f"{what} {path}: no such file")
-    if os.path.isdir(path):
-        raise UsageError(f"{what} {path}: is a directory")
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-    except OSError as e:
-        raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
-    if magic != b"\x93NUMPY":
-        raise UsageError(f"{what} {path}: not a .npy file (no NumPy header)")
-    try:
-        a = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as e:   # malformed header, object arrays, truncated data
-        raise UsageError(f"{what} {path}: cannot read as .npy ({e})") from None
-    if a.dtype.hasobject or a.dtype.fields is not None:
-        raise UsageError(f"{what} {path}: unsupported dtype {a.dtype}")
-    return a
+class NpyReader:
+    """A .npy file, checked when opened and read in slabs with ordinary reads.
+
+    Never memory-mapped: if the file shrinks while it is read, a read comes back short
+    and that is an error (RunError), where a memory map would kill the process with
+    SIGBUS. The file stays open from the first check to the last read, so renaming
+    or replacing its path meanwhile changes nothing.
+    """
+
+    MAX_HEADER = 1 << 20        # NumPy refuses headers over 10 000 bytes unless trusted
+
+    def __init__(self, path, what):
+        self.path, self.what = path, what
+        if not os.path.exists(path):
+            raise UsageError(f"{what} {path}: no such file")
+        if os.path.isdir(path):
+            raise UsageError(f"{what} {path}: is a directory")
+        try:
+            self.f = open(path, "rb", buffering=0)
+        except OSError as e:
+            raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+        self._buf = np.empty(0, dtype=np.uint8)
+        try:
+            self._parse()
+        except BaseException:
+            self.f.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def _bad(self, why):
+        return UsageError(f"{self.what} {self.path}: not a valid .npy file ({why})")
+
+    def _read_header_bytes(self, n):
+        try:
+            data = b""
+            while len(data) < n:
+                more = self.f.read(n - len(data))
+                if not more:
+                    break
+                data += more
+            return data
+        except OSError as e:
+            raise UsageError(f"{self.what} {self.path}: cannot read ({e.strerror})") from None
+
+    def _parse(self):
+        magic = self._read_header_bytes(8)
+        if magic[:6] != b"\x93NUMPY":
+            raise UsageError(f"{self.what} {self.path}: not a .npy file (no NumPy header)")
+        if len(magic) < 8:
+            raise self._bad("the header is cut short")
+        major, minor = magic[6], magic[7]
+        if major not in (1, 2, 3):
+            raise self._bad(f"unknown format version {major}.{minor}")
+        width = 2 if major == 1 else 4
+        raw = self._read_header_bytes(width)
+        if len(raw) < width:
+            raise self._bad("the header is cut short")
+        hlen = int.from_bytes(raw, "little")
+        if hlen > self.MAX_HEADER:
+            raise self._bad(f"a header of {hlen} bytes")
+        header = self._read_header_bytes(hlen)
+        if len(header) < hlen:
+            raise self._bad(f"the header is cut short: {hlen} bytes declared, {len(header)} present")
+        try:
+            text = header.decode("utf-8" if major == 3 else "latin-1")
+        except UnicodeDecodeError:
+            raise self._bad("unreadable header") from None
+        # a plain array's header holds a few brackets; deep nesting is not worth parsing
+        if sum(text.count(c) for c in "([{") > 64:
+            raise self._bad("unreadable header")
+        try:
+            d = ast.literal_eval(text)
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+            raise self._bad("unreadable header") from None
+        if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+            raise self._bad("the header is not a dictionary of descr, fortran_order and shape")
+        shape, fortran = d["shape"], d["fortran_order"]
+        if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)) \
+                or not isinstance(fortran, bool):
+            raise self._bad(f"bad shape {shape!r} or fortran_order {fortran!r}")
+        try:
+            dtype = np.lib.format.descr_to_dtype(d["descr"])
+        except Exception:
+            raise self._bad(f"unknown dtype {d['descr']!r}") from None
+        if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
+            raise UsageError(f"{self.what} {self.path}: unsupported dtype {dtype}")
+        self.shape, self.ndim, self.fortran = shape, len(shape), fortran
+        self.file_dtype = dtype
+        self.dtype = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
+        self.offset = 8 + width + hlen
+        self.nbytes = _prod(shape) * dtype.itemsize
+        size = os.fstat(self.f.fileno()).st_size
+        if size - self.offset < self.nbytes:
+            raise UsageError(f"{self.what} {self.path}: truncated .npy file: shape {shape} of {dtype} needs "
+                             f"{self.nbytes} bytes of data, the file holds {max(0, size - self.offset)}")
+        if hasattr(os, "posix_fadvise"):
+            try:                        # read ahead generously: the file is read front to back
+                os.posix_fadvise(self.f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            except OSError:
+                pass
+
+    def same_file(self, st):
+        me = os.fstat(self.f.fileno())
+        return (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino)
+
+    def _read_into(self, mv, pos):
+        got, n = 0, len(mv)
+        while got < n:
+            try:
+                if hasattr(os, "preadv"):
+                    k = os.preadv(self.f.fileno(), [mv[got:]], pos + got)
+                else:
+                    self.f.seek(pos + got)
+                    k = self.f.readinto(mv[got:])
+            except OSError as e:
+                raise RunError(f"{self.what} {self.path}: read error ({e.strerror})") from None
+            if not k:
+                raise RunError(f"{self.what} {self.path}: the file ends at byte {pos + got}, before the "
+                               f"{self.offset + self.nbytes} bytes its header declares (it was truncated "
+                               f"while being read)")
+            got += k
+
+    def read(self, axis, lo, hi):
+        """Elements lo:hi along ``axis`` (in the array's own axis order), every other axis whole.
+
+        The slab is read into a buffer the next read reuses: a view of it is valid until then.
+        """
+        Sd = self.shape[::-1] if self.fortran else self.shape        # the layout on disk: C order
+        da = self.ndim - 1 - axis if self.fortran else axis
+        item = self.file_dtype.itemsize
+        n = hi - lo
+        outer = _prod(Sd[:da])
+        inner = _prod(Sd[da + 1:]) * item
+        block = n * inner
+        total = outer * block
+        if self._buf.size < total:
+            self._buf = np.empty(0, dtype=np.uint8)                 # free the old one first
+            self._buf = np.empty(total, dtype=np.uint8)
+        buf = self._buf
+        mv = memoryview(buf)
+        if n == Sd[da] or outer <= 1:                                 # one contiguous stretch
+            self._read_into(mv[:total], self.offset + lo * inner)
+        else:
+            for j in range(outer):
+                self._read_into(mv[j * block:(j + 1) * block], self.offset + (j * Sd[da] + lo) * inner)
+        a = buf[:total].view(self.file_dtype).reshape(Sd[:da] + (n,) + Sd[da + 1:])
+        if self.fortran:
+            a = a.T
+        return a if self.file_dtype.isnative else a.astype(self.dtype)
+
+    def read_all(self):
+        """The whole array, in memory of its own (small operands: weights, a reference row)."""
+        buf = np.empty(self.nbytes, dtype=np.uint8)
+        self._read_into(memoryview(buf), self.offset)
+        Sd = self.shape[::-1] if self.fortran else self.shape
+        a = buf.view(self.file_dtype).reshape(Sd)
+        if self.fortran:
+            a = a.T
+        return a.astype(self.dtype) if not self.file_dtype.isnative else a
 
 
 def _check_float(a, what, path):
@@ -65,27 +249,128 @@ def _check_float(a, what, path):
         raise UsageError(f"{what} {path}: a scalar; expected an array with a class axis")
 
 
-_libc = None
+# --- writing ---------------------------------------------------------------------------
+class NpyWriter:
+    """The result, a C-ordered .npy file written with ordinary writes through an open
+    descriptor: a full disk or a file size limit is an OSError (ENOSPC, EFBIG), never
+    the SIGBUS of a store into a memory-mapped sparse file. The space is reserved up
+    front where the file system can (posix_fallocate), so a disk too small fails
+    before any scoring."""
+
+    def __init__(self, fd, path, dtype, shape):
+        self.fd, self.path, self.dtype, self.shape = fd, path, np.dtype(dtype), tuple(shape)
+        hdr = io.BytesIO()
+        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+        np.lib.format.write_array_header_1_0(hdr, d)
+        head = hdr.getvalue()
+        self.offset = len(head)
+        end = self.offset + _prod(self.shape) * self.dtype.itemsize
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, end)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL):
+                    raise self._error(e) from None
+        self._write_at(memoryview(head), 0)
+
+    def _error(self, e):
+        return RunError(f"output {self.path}: cannot write the result ({e.strerror or e}); no output written")
+
+    def _write_at(self, mv, pos):
+        done = 0
+        while done < len(mv):
+            try:
+                if hasattr(os, "pwrite"):
+                    k = os.pwrite(self.fd, mv[done:], pos + done)
+                else:
+                    os.lseek(self.fd, pos + done, os.SEEK_SET)
+                    k = os.write(self.fd, mv[done:])
+            except OSError as e:
+                raise self._error(e) from None
+            if k <= 0:
+                raise self._error(OSError(errno.EIO, "short write"))
+            done += k
+
+    def write(self, axis, lo, hi, a):
+        """Elements lo:hi along ``axis`` of the result (``a``: that slab)."""
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        S = self.shape
+        item = self.dtype.itemsize
+        outer = _prod(S[:axis])
+        inner = _prod(S[axis + 1:]) * item
+        block = (hi - lo) * inner
+        mv = memoryview(a.reshape(-1).view(np.uint8))
+        if hi - lo == S[axis] or outer <= 1:
+            self._write_at(mv[:outer * block], self.offset + lo * inner)
+        else:
+            for j in range(outer):
+                self._write_at(mv[j * block:(j + 1) * block], self.offset + (j * S[axis] + lo) * inner)
+
+    def write_all(self, a):
+        a = np.ascontiguousarray(np.asarray(a, dtype=self.dtype).reshape(self.shape))
+        self._write_at(memoryview(a.reshape(-1).view(np.uint8)), self.offset)
+
+    def finish(self):
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            raise self._error(e) from None
 
 
-def _drop_pages(a, lo, hi):
-    """Tell the kernel we are done with rows lo:hi of the memory-mapped array a, so the
-    pages read so far do not pile up in the resident set (MADV_DONTNEED on a read-only
-    file mapping: they are simply re-read if touched again)."""
-    global _libc
-    if not isinstance(a, np.memmap) or a.ndim == 0 or hi <= lo or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        _libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    page = mmap.PAGESIZE
-    row = a.strides[0] if a.ndim else a.itemsize
-    start = a.ctypes.data + lo * row
-    end = a.ctypes.data + hi * row
-    s = (start + page - 1) // page * page
-    e = end // page * page
-    if e > s:
-        _libc.madvise(s, e - s, mmap.MADV_DONTNEED)
+# --- signals ---------------------------------------------------------------------------
+class _Signals:
+    """While a command runs: SIGTERM and SIGHUP raise Stopped and SIGINT KeyboardInterrupt,
+    so the clean-up of an interrupted run is the clean-up of a failed one; inside hold()
+    they wait (a commit or a clean-up is not cut in two). A signal the parent set to be
+    ignored (nohup, a background job) stays ignored. SIGXFSZ is ignored, so exceeding a
+    file size limit (ulimit -f) is an error from write() (EFBIG), not a killed process."""
+
+    def __init__(self):
+        self.depth = 0
+        self.saved = {}
+        self.held = 0
+
+    def _handle(self, signum, frame):
+        if self.held:
+            return                          # the commit or clean-up goes on; the run ends right after
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    def __enter__(self):
+        self.depth += 1
+        if self.depth > 1 or threading.current_thread() is not threading.main_thread():
+            return self
+        for name in ("SIGTERM", "SIGHUP", "SIGINT"):
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            old = signal.getsignal(sig)
+            if old is signal.SIG_IGN or old is None or (sig == signal.SIGINT and old is not signal.default_int_handler):
+                continue
+            self.saved[sig] = old
+            signal.signal(sig, self._handle)
+        if hasattr(signal, "SIGXFSZ"):
+            self.saved[signal.SIGXFSZ] = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        self.depth -= 1
+        if self.depth == 0:
+            for sig, old in self.saved.items():
+                signal.signal(sig, old)
+            self.saved.clear()
+
+    @contextlib.contextmanager
+    def hold(self):
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
+
+
+_SIGNALS = _Signals()
 
 
 # --- the progress line -----------------------------------------------------------------
@@ -119,11 +404,12 @@ class Progress:
         if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.shown = False
 
 
 # --- score -----------------------------------------------------------------------------
 def _call(measure, args, x, q, invalid="nan"):
-    """The library call for one chunk of rows (class axis last)."""
+    """The library call for one chunk of rows (class axis last), reduction='none'."""
     kw = dict(n_threads=args.threads, invalid=invalid)
     base, T = args.base, args.temperature
     if measure in PROB_MEASURES:
@@ -134,7 +420,8 @@ def _call(measure, args, x, q, invalid="nan"):
     if measure == "softmax_entropy":
         return fastinfo.softmax_entropy(x, temperature=T, base=base, **kw)
     if measure == "softmax_cross_entropy":
-        return fastinfo.softmax_cross_entropy(x, q, temperature=T, base=base, **kw)
+        return fastinfo.softmax_cross_entropy(x, q, temperature=T, base=base, label_smoothing=args.label_smoothing,
+                                              ignore_index=args.ignore_index, weight=args.weight_values, **kw)
     if measure == "softmax_kl":
         return fastinfo.softmax_kl_divergence(x, q, temperature=T, base=base, **kw)
     if measure == "logsumexp":
@@ -142,18 +429,91 @@ def _call(measure, args, x, q, invalid="nan"):
     return fastinfo.sigmoid_cross_entropy(x, q, base=base, invalid=invalid)
 
 
-def _explain(measure, args, x, q, j, row0):
-    """The library's own message for the invalid row j of a chunk, with the file's row number."""
-    shared = q is not None and q.ndim == 1 and q.dtype.kind == "f" and measure in PROB_MEASURES
-    qj = q if q is None or shared else q[j]
+def _where(idx, squeeze):
+    """A batch index of the whole file, in words: 'row 7' for the rows of a 2-D input."""
+    if squeeze:
+        return "row 0"
+    if len(idx) == 1:
+        return f"row {idx[0]}"
+    return f"batch index {tuple(int(i) for i in idx)}"
+
+
+def _explain(measure, args, x, q, shared, idx, where):
+    """The library's own message for the invalid row idx of a chunk, with the file's row number."""
+    qj = q if q is None or shared else q[idx]
     try:
-        _call(measure, args, x[j], qj, invalid="raise")
-    except (ValueError, IndexError) as e:
+        _call(measure, args, x[idx], qj, invalid="raise")
+    except (ValueError, IndexError, TypeError) as e:
         msg = str(e)
         for tail in (" in the distribution at batch index ()", " at batch index ()"):
             msg = msg.replace(tail, "")
-        return f"row {row0 + j}: {msg}"
-    return f"row {row0 + j}: invalid input (the result is NaN)"
+        return f"{where}: {msg}"
+    return f"{where}: invalid input (the result is NaN)"
+
+
+def _check_labels(L, K, ignore, path, lo, squeeze):
+    """Labels of one chunk in 0..K-1 or equal to ``ignore``; the mask of the ignored ones."""
+    info = np.iinfo(L.dtype)
+    ign = np.zeros(L.shape, dtype=bool)
+    if ignore is not None and info.min <= ignore <= info.max:
+        ign = L == L.dtype.type(ignore)
+    if K == 0:
+        bad = np.ones(L.shape, dtype=bool)
+    else:
+        bad = np.zeros(L.shape, dtype=bool)
+        if info.min < 0:
+            bad |= L < 0
+        if K - 1 < info.max:
+            bad |= L > L.dtype.type(K - 1)
+    bad &= ~ign
+    if bad.any():
+        idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), L.shape)
+        v = int(L[idx])
+        where = _where((idx[0] + lo,) + tuple(idx[1:]), squeeze)
+        hint = ""
+        if v < 0:
+            hint = f"; pass --ignore-index {v} to skip the rows labelled {v}"
+            if v == -100:
+                hint += " (PyTorch's default ignore_index)"
+        classes = f"{K} classes (0..{K - 1})" if K else "0 classes"
+        raise UsageError(f"--labels {path}: label {v} at {where} is out of range for {classes}{hint}")
+    return ign
+
+
+class _ExactSum:
+    """The exactly rounded sum of every value added (what math.fsum gives over all of them),
+    in O(1) memory: the exact sum so far is kept as a few non-overlapping float64 terms."""
+
+    BLOCK = 1 << 16
+
+    def __init__(self):
+        self.terms = []
+        self.special = 0.0          # the sum of the +-inf and NaN values
+
+    def add(self, values):
+        v = np.asarray(values, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(v)
+        if not finite.all():
+            self.special += float(np.sum(v[~finite]))
+            v = v[finite]
+        for lo in range(0, v.size, self.BLOCK):
+            vals = v[lo:lo + self.BLOCK].tolist() + self.terms
+            terms = []
+            try:
+                for _ in range(80):                     # the exponent range over 53 bits: ~40 at most
+                    t = math.fsum(vals + [-x for x in terms])
+                    if t == 0.0:
+                        break
+                    terms.append(t)
+            except OverflowError:                       # the sum overflows float64: +-inf
+                with np.errstate(over="ignore"):
+                    self.special += float(np.sum(np.array(vals)))
+                terms = []
+            self.terms = terms
+
+    def total(self):
+        t = math.fsum(self.terms)
+        return self.special + t if self.special != 0.0 or math.isnan(self.special) else t
 
 
 def _validate(args):
@@ -172,9 +532,17 @@ def _validate(args):
     if args.q is not None and m not in NEEDS_Q:
         raise UsageError(f"--measure {m} takes no --q")
     if args.labels is not None and m != "softmax_cross_entropy":
-        raise UsageError(f"--labels applies to softmax_cross_entropy only")
+        raise UsageError("--labels applies to softmax_cross_entropy only")
     if args.targets is not None and m not in ("softmax_cross_entropy", "sigmoid_cross_entropy"):
-        raise UsageError(f"--targets applies to softmax_cross_entropy and sigmoid_cross_entropy only")
+        raise UsageError("--targets applies to softmax_cross_entropy and sigmoid_cross_entropy only")
+    for opt, val, default in (("--ignore-index", args.ignore_index, None), ("--weight", args.weight, None),
+                              ("--label-smoothing", args.label_smoothing, 0.0)):
+        if val != default and m != "softmax_cross_entropy":
+            raise UsageError(f"{opt} applies to softmax_cross_entropy only")
+    if args.ignore_index is not None and args.labels is None:
+        raise UsageError("--ignore-index applies to integer labels (--labels) only")
+    if not 0.0 <= args.label_smoothing <= 1.0:
+        raise UsageError(f"--label-smoothing must be a number in [0, 1], got {args.label_smoothing}")
     if args.normalize and m not in PROB_MEASURES:
         raise UsageError(f"--normalize applies to {', '.join(PROB_MEASURES)} only")
     if args.temperature != 1.0 and m not in ("softmax_entropy", "softmax_cross_entropy", "softmax_kl"):
@@ -189,123 +557,221 @@ def _validate(args):
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
+    if args.reduction == "none" and args.output is None:
+        raise UsageError("the following argument is required: -o/--output (or --reduction mean or sum "
+                         "to print one number)")
+    if args.reduction != "none" and args.output is not None:
+        raise UsageError(f"--reduction {args.reduction} prints its result; -o applies to --reduction none")
+
+
+def _check_output(out_path, force):
+    if not out_path.endswith(".npy"):
+        raise UsageError(f"output {out_path}: the output must be a .npy file")
+    if os.path.isdir(out_path):
+        raise UsageError(f"output {out_path}: is a directory")
+    if os.path.lexists(out_path) and not force:
+        raise UsageError(f"output {out_path} exists (use --force to overwrite)")
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"output {out_path}: no such directory {out_dir}")
+    return out_dir
+
+
+def _not_an_input(out_path, readers):
+    """Refuse an output that is one of the inputs, by its name, a symbolic or a hard link."""
+    try:
+        st = os.stat(out_path)
+    except OSError:
+        return
+    for r in readers:
+        if r.same_file(st):
+            raise UsageError(f"output {out_path} is the {r.what} {r.path} (the same file); "
+                             f"choose another output (even --force does not overwrite an input)")
+
+
+def _commit(tmp, out_path, force):
+    """Give the finished temporary file the output's name: atomically replacing with --force,
+    otherwise only if the name is still free (another run may have taken it meanwhile)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)      # mkstemp made it private; the result is an ordinary file
+    if force:
+        os.replace(tmp, out_path)
+        return
+    exists = UsageError(f"output {out_path} exists (created while scoring; use --force to overwrite)")
+    try:
+        os.link(tmp, out_path)          # fails if the name is taken
+    except FileExistsError:
+        raise exists from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK,
+                           errno.EXDEV, errno.EACCES):
+            raise
+        try:                            # no hard links here: reserve the name, then rename over it
+            os.close(os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~umask))
+        except FileExistsError:
+            raise exists from None
+        os.replace(tmp, out_path)
+        return
+    os.unlink(tmp)
 
 
 def score(args):
     """Run `fastinfo score`; returns the exit status."""
     _validate(args)
-    m = args.measure
     out_path = args.output
-    if not out_path.endswith(".npy"):
-        raise UsageError(f"output {out_path}: the output must be a .npy file")
-    if os.path.exists(out_path) and not args.force:
-        raise UsageError(f"output {out_path} exists (use --force to overwrite)")
-    out_dir = os.path.dirname(os.path.abspath(out_path))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"output {out_path}: no such directory {out_dir}")
-    X = _open_npy(args.input, "input")
+    out_dir = None if out_path is None else _check_output(out_path, args.force)
+    with contextlib.ExitStack() as files:
+        return _score(args, files, out_path, out_dir)
+
+
+def _score(args, files, out_path, out_dir):
+    m = args.measure
+    reduction = args.reduction
+    X = files.enter_context(NpyReader(args.input, "input"))
+    readers = [X]
     _check_float(X, "input", args.input)
     ax = args.axis + X.ndim if args.axis < 0 else args.axis
     if not 0 <= ax < X.ndim:
         raise UsageError(f"--axis {args.axis} is out of range for input of shape {X.shape}")
-    Xm = np.moveaxis(X, ax, -1)                         # a view: still memory-mapped
     elementwise = m == "sigmoid_cross_entropy"
-    if Xm.ndim == 1:
-        Xm = Xm[None]                                   # one row
-        squeeze = True
-    else:
-        squeeze = False
-    K = Xm.shape[-1]
-    batch = Xm.shape[:-1]
-    # the second operand
-    Q = None
+    squeeze = X.ndim == 1                               # one row
+    K = X.shape[ax]
+    batch = X.shape[:ax] + X.shape[ax + 1:]
+    b0 = None if squeeze else (0 if ax != 0 else 1)     # the row axis of the input
+    N = 1 if squeeze else X.shape[b0]
+    # the second operand: kind "same" (the input's shape), "ref" (one row for all), "labels"
+    Q, qkind = None, None
     if args.q is not None:
-        Q = _open_npy(args.q, "--q")
+        Q = files.enter_context(NpyReader(args.q, "--q"))
         _check_float(Q, "--q", args.q)
-        Qm = np.moveaxis(Q, ax, -1) if Q.ndim == X.ndim else Q
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
                 raise UsageError(f"--q {args.q}: shape {Q.shape} does not match the {K} classes of the input")
-            Qm = Q                                      # one reference distribution for every row
+            qkind = "ref"
         elif Q.shape != X.shape:
             raise UsageError(f"--q {args.q}: shape {Q.shape} differs from the input's {X.shape}")
-        elif squeeze:
-            Qm = Qm[None]
-        Q = Qm
+        else:
+            qkind = "same"
     elif args.labels is not None:
-        Q = _open_npy(args.labels, "--labels")
+        Q = files.enter_context(NpyReader(args.labels, "--labels"))
         if Q.dtype.kind not in "iu":
             raise UsageError(f"--labels {args.labels}: dtype {Q.dtype}; expected integers")
-        want = X.shape[:ax] + X.shape[ax + 1:]
-        if Q.shape != want:
-            raise UsageError(f"--labels {args.labels}: shape {Q.shape}; expected {want} (the input's "
+        if Q.shape != batch:
+            raise UsageError(f"--labels {args.labels}: shape {Q.shape}; expected {batch} (the input's "
                              f"shape without the class axis)")
-        if squeeze:
-            Q = Q.reshape(1)
+        qkind = "labels"
     elif args.targets is not None:
-        Q = _open_npy(args.targets, "--targets")
+        Q = files.enter_context(NpyReader(args.targets, "--targets"))
         _check_float(Q, "--targets", args.targets)
         if Q.shape != X.shape:
             raise UsageError(f"--targets {args.targets}: shape {Q.shape} differs from the input's {X.shape}")
-        Q = np.moveaxis(Q, ax, -1)
-        if squeeze:
-            Q = Q[None]
+        qkind = "same"
+    if Q is not None:
+        readers.append(Q)
+    args.weight_values = None
+    if args.weight is not None:
+        W = files.enter_context(NpyReader(args.weight, "--weight"))
+        readers.append(W)
+        if W.dtype.kind not in "iuf" or W.shape != (K,):
+            raise UsageError(f"--weight {args.weight}: dtype {W.dtype} shape {W.shape}; expected {K} numbers "
+                             f"(one weight per class)")
+        w = W.read_all().astype(np.float64)
+        if not np.all(np.isfinite(w) & (w >= 0)):
+            j = int(np.argmax(~(np.isfinite(w) & (w >= 0))))
+            raise UsageError(f"--weight {args.weight}: weight {w[j]!r} of class {j}; expected finite, "
+                             f"non-negative numbers")
+        args.weight_values = w
+    if out_path is not None:
+        _not_an_input(out_path, readers)
     res_dtype = X.dtype if (Q is None or Q.dtype.kind != "f" or Q.dtype == X.dtype) else np.dtype(np.float64)
-    out_shape = X.shape if elementwise else (X.shape[:ax] + X.shape[ax + 1:])
-    N = batch[0] if batch else 1
-    row_bytes = int(np.prod(Xm.shape[1:])) * Xm.itemsize
-    n_inputs = 1 if Q is None or Q.ndim == 1 and m in PROB_MEASURES or Q.dtype.kind in "iu" else 2
+    out_shape = X.shape if elementwise else batch
+    out_axis = b0 if elementwise else 0                # the row axis of the output
+    shared = qkind == "ref"
+    qref = Q.read_all() if shared else None
+    row_bytes = _prod(X.shape) // max(1, N) * X.dtype.itemsize
+    n_inputs = 1 if Q is None or qkind in ("ref", "labels") else 2
     chunk = args.chunk_rows or max(1, CHUNK_BYTES // max(1, row_bytes * n_inputs))
-    progress = Progress(N, row_bytes * n_inputs,
-                        enabled=not args.quiet and sys.stderr.isatty())
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out_path) + ".", suffix=".part", dir=out_dir)
-    os.close(fd)
-    done = False
+    chunk = min(chunk, max(N, 1))
+
+    def rows(R, lo, hi, move=True):
+        """Rows lo:hi of an operand; move: class axis last (the library's layout)."""
+        if squeeze:
+            a = R.read(0, 0, R.shape[0]) if R.ndim else R.read_all()
+            return a[None] if move else a.reshape(1)
+        a = R.read(b0 if move else 0, lo, hi)
+        return np.moveaxis(a, ax, -1) if move else a
+
+    tmp = fd = None
+    total, denom, count = _ExactSum(), _ExactSum(), 0
+    progress = Progress(N, row_bytes * n_inputs, enabled=not args.quiet and sys.stderr.isatty())
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=res_dtype, shape=out_shape)
-        Om = out
-        if elementwise:
-            Om = np.moveaxis(out, ax, -1)
-            if squeeze:
-                Om = Om[None]
-        elif squeeze:
-            Om = out.reshape(1)
+        if out_path is not None:
+            try:
+                fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out_path) + ".", suffix=".part",
+                                           dir=out_dir)
+            except OSError as e:
+                raise UsageError(f"output {out_path}: cannot create a file in {out_dir} ({e.strerror})") from None
+            writer = NpyWriter(fd, out_path, res_dtype, out_shape)
         for lo in range(0, N, chunk):
             hi = min(N, lo + chunk)
-            xc = Xm[lo:hi]
-            qc = None if Q is None else (Q if (Q.ndim == 1 and Q.dtype.kind == "f" and not elementwise
-                                               and m in PROB_MEASURES) else Q[lo:hi])
-            r = np.asarray(_call(m, args, xc, qc))
+            xc = rows(X, lo, hi)
+            qc = qref if qkind == "ref" else rows(Q, lo, hi) if qkind == "same" else None
+            ign = None
+            if qkind == "labels":
+                qc = rows(Q, lo, hi, move=False)
+                ign = _check_labels(qc, K, args.ignore_index, args.labels, lo, squeeze)
+            try:
+                r = np.asarray(_call(m, args, xc, qc))
+            except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
+                raise UsageError(f"rows {lo}..{hi - 1}: {e}") from None
             bad = np.isnan(r)
             if bad.any():
-                flat = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1))) if bad.ndim > 1 else \
-                    int(np.argmax(bad))
-                raise UsageError(_explain(m, args, xc, qc, flat, lo))
-            Om[lo:hi] = r
-            if not squeeze and ax == X.ndim - 1:      # rows lo:hi are one slab of each file
-                _drop_pages(X, lo, hi)
-                if Q is not None and Q.ndim > 1:
-                    _drop_pages(Q if Q.base is None else Q.base, lo, hi)
-                elif Q is not None and Q.ndim == 1 and Q.dtype.kind in "iu":
-                    _drop_pages(Q, lo, hi)
-            if isinstance(out, np.memmap) and (hi - lo) * Om.itemsize > (1 << 20):
-                out.flush()
+                idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape)
+                if elementwise:
+                    idx = idx[:-1]
+                glob = tuple(int(i) for i in (idx[0] + lo,) + tuple(idx[1:]))
+                raise UsageError(_explain(m, args, xc, qc, shared, idx, _where(glob, squeeze)))
+            if reduction != "none":
+                total.add(r)
+                if qkind == "labels":
+                    w = args.weight_values
+                    wy = (~ign).astype(np.float64) if w is None or K == 0 else \
+                        np.where(ign, 0.0, w[np.where(ign, 0, qc).astype(np.intp)])
+                    denom.add(wy)
+                else:
+                    count += r.size
+            elif squeeze:
+                writer.write_all(r)
+            else:
+                writer.write(out_axis, lo, hi, np.moveaxis(r, -1, ax) if elementwise else r)
             progress.update(hi)
-        out.flush()
-        del out, Om
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # mkstemp made it private; the result is an ordinary file
-        os.replace(tmp, out_path)
-        done = True
+        if reduction != "none":
+            t = total.total()
+            if reduction == "mean":
+                n = denom.total() if qkind == "labels" else float(count)
+                t = t / n if n else math.nan
+            progress.close()
+            print(res_dtype.type(t), flush=True)
+            return 0
+        writer.finish()
+        os.close(fd)
+        fd = None
+        with _SIGNALS.hold():
+            _not_an_input(out_path, readers)
+            _commit(tmp, out_path, args.force)
+            tmp = None
         progress.update(N, final=True)
     finally:
         progress.close()
-        if not done:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        with _SIGNALS.hold():
+            if fd is not None:
+                os.close(fd)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
     return 0
 
 
@@ -317,17 +783,18 @@ def demo(args):
         lp, yp = os.path.join(d, "logits.npy"), os.path.join(d, "labels.npy")
         print(f"\ngenerating {n} x {k} float32 classifier logits with labels in {d} ...", flush=True)
         rng = np.random.default_rng(0)
-        x = np.lib.format.open_memmap(lp, mode="w+", dtype=np.float32, shape=(n, k))
         y = rng.integers(0, k, n)
-        step = max(1, (16 << 20) // (4 * k))
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            blk = rng.standard_normal((hi - lo, k), dtype=np.float32)
-            blk *= 2.0
-            blk[np.arange(hi - lo), y[lo:hi]] += 4.0      # the right class usually wins
-            x[lo:hi] = blk
-        x.flush()
-        del x
+        step = max(1, (16 << 20) // (4 * max(k, 1)))
+        with open(lp, "wb") as f:                         # ordinary writes: a full disk is an OSError
+            np.lib.format.write_array_header_1_0(
+                f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                    "shape": (n, k)})
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
+                blk = rng.standard_normal((hi - lo, k), dtype=np.float32)
+                blk *= 2.0
+                blk[np.arange(hi - lo), y[lo:hi]] += 4.0      # the right class usually wins
+                f.write(blk.tobytes())
         np.save(yp, y)
         gb = n * k * 4 / 1e9
         print(f"{'command':<72}{'time':>8}{'rows/s':>14}{'GB/s':>8}   mean")
@@ -349,11 +816,24 @@ def demo(args):
 
 
 # --- entry point -----------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints the usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser():
-    ap = argparse.ArgumentParser(prog="fastinfo", description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="command")
-    s = sub.add_parser("score", help="score a .npy file (memory-mapped, in row chunks)",
-                       description="Score INPUT.npy row by row in chunks, writing OUT.npy incrementally.")
+    fmt = argparse.RawDescriptionHelpFormatter
+    ap = _Parser(prog="fastinfo", description="Information measures of .npy files: score them in bounded memory "
+                 "(score), a demo workload (demo), the configuration (info).", epilog=EXIT_STATUS,
+                 formatter_class=fmt)
+    ap.add_argument("--version", action="version", version=f"fastinfo {fastinfo.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="{score,demo,info}")
+    s = sub.add_parser("score", help="score a .npy file in row chunks, in bounded memory",
+                       description="Score INPUT.npy in chunks of rows, writing OUT.npy (--reduction none) or "
+                                   "printing the mean or sum of the rows' results.",
+                       epilog=EXIT_STATUS, formatter_class=fmt)
     s.add_argument("input", metavar="INPUT.npy")
     s.add_argument("--measure", required=True, choices=MEASURES)
     s.add_argument("--q", metavar="Q.npy", help="second distribution (cross_entropy, kl, js) or the "
@@ -361,14 +841,26 @@ def _parser():
     s.add_argument("--labels", metavar="Y.npy", help="integer class labels (softmax_cross_entropy)")
     s.add_argument("--targets", metavar="T.npy", help="probabilities of INPUT's shape (soft targets; "
                    "sigmoid_cross_entropy's targets)")
+    s.add_argument("--ignore-index", type=int, default=None, metavar="N",
+                   help="rows labelled N contribute 0 and are left out of the mean (softmax_cross_entropy "
+                        "with --labels; default: none, every label must be a class; PyTorch's -100 is "
+                        "--ignore-index -100)")
+    s.add_argument("--label-smoothing", type=float, default=0.0, metavar="F",
+                   help="label smoothing in [0, 1] (softmax_cross_entropy; default 0)")
+    s.add_argument("--weight", metavar="W.npy", help="K non-negative class weights (softmax_cross_entropy)")
+    s.add_argument("--reduction", choices=("none", "mean", "sum"), default="none",
+                   help="none (default): one result per row, written to OUT.npy; mean, sum: print one "
+                        "number (no -o); the mean of softmax_cross_entropy with labels divides by the "
+                        "weights of the labels not ignored, as PyTorch does")
     s.add_argument("--axis", type=int, default=-1, help="the class axis (default -1)")
     s.add_argument("--base", type=float, default=None, help="logarithm base (default: nats)")
     s.add_argument("--normalize", action="store_true", help="divide each row by its sum (probability measures)")
     s.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (softmax_* measures)")
     s.add_argument("--threads", type=int, default=None, help="threads (default: OpenMP's)")
     s.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: ~64 MB of input)")
-    s.add_argument("-o", "--output", required=True, metavar="OUT.npy")
-    s.add_argument("--force", action="store_true", help="overwrite OUT.npy if it exists")
+    s.add_argument("-o", "--output", metavar="OUT.npy", help="the result file (required with --reduction none)")
+    s.add_argument("--force", action="store_true", help="overwrite OUT.npy if it exists (atomically; never "
+                   "an input)")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     d = sub.add_parser("demo", help="generate a classifier workload, score it, print the throughput")
     d.add_argument("--rows", type=int, default=200_000)
@@ -378,7 +870,15 @@ def _parser():
     return ap
 
 
+def _signal_name(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def main(argv=None):
+    """The ``fastinfo`` command; returns the exit status (see EXIT_STATUS)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         # the benchmarks need the rivals, the NumPy baseline and the result files, which live in
@@ -387,35 +887,48 @@ def main(argv=None):
                          "run them from a source checkout: python bench/run.py\n")
         return 2
     ap = _parser()
-    if not argv:
-        argv = ["demo"]
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
-        return int(e.code or 0)
-    try:
-        if args.command == "score":
-            return score(args)
-        if args.command == "demo":
-            return demo(args)
-        if args.command == "info":
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    if args.command is None:            # bare `fastinfo`: what it can do
+        ap.print_help()
+        return 0
+    name = f"fastinfo {args.command}"
+    with _SIGNALS:
+        try:
+            if args.command == "score":
+                return score(args)
+            if args.command == "demo":
+                return demo(args)
             fastinfo.show_config()
             return 0
-    except UsageError as e:
-        sys.stderr.write(f"fastinfo {args.command}: error: {e}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"fastinfo {args.command}: interrupted; no output written\n")
-        return 130
-    except OSError as e:
-        sys.stderr.write(f"fastinfo {args.command}: error: {e.strerror or e} "
-                         f"({getattr(e, 'filename', '') or ''})\n")
-        return 1
-    except MemoryError:
-        sys.stderr.write(f"fastinfo {args.command}: error: out of memory (try a smaller --chunk-rows)\n")
-        return 1
-    ap.print_help()
-    return 2
+        except UsageError as e:
+            sys.stderr.write(f"{name}: error: {e}\n")
+            return 2
+        except RunError as e:
+            sys.stderr.write(f"{name}: error: {e}\n")
+            return 1
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{name}: interrupted; no output written\n")
+            return 130
+        except Stopped as e:
+            sys.stderr.write(f"{name}: stopped by {_signal_name(e.signum)}; no output written\n")
+            return 128 + e.signum
+        except BrokenPipeError:         # stdout closed early (| head): nothing more to say
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except MemoryError:
+            sys.stderr.write(f"{name}: error: out of memory (try a smaller --chunk-rows); no output written\n")
+            return 1
+        except OSError as e:
+            where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+            sys.stderr.write(f"{name}: error: {e.strerror or e}{where}\n")
+            return 1
+        except Exception as e:          # a defect, not bad input: still one line, never a traceback
+            sys.stderr.write(f"{name}: internal error: {type(e).__name__}: {e}\n")
+            return 1
 
 
 if __name__ == "__main__":
