@@ -2,10 +2,12 @@
 
 ``contingency_table(x, y)`` counts label pairs: labels are mapped to codes
 (integers in a small range by an offset, anything else through ``np.unique``),
-and the counts are taken in one compiled pass into a dense table -- or, when
-the dense table would be large (more cells than ``max(10**7, 16 * n)``), as
-sparse coordinates (rows, cols, counts) from the sorted pair keys, never
-allocating the rows x cols table (100 000 x 100 000 labels stay O(n)).
+and the counts are taken in one compiled pass into a dense table -- or, with
+``sparse=True`` (and inside the scores, when the dense table would have more
+cells than ``min(max(10**7, 16 * n), 2**28)``), as sparse coordinates (rows,
+cols, counts) from the sorted pair keys, never allocating the rows x cols
+table (100 000 x 100 000 labels stay O(n)). The public function's return type
+depends on ``sparse`` only.
 The scores use scikit-learn's definitions (natural log unless ``base``).
 
 The adjusted mutual information needs the expected mutual information under
@@ -17,8 +19,10 @@ where the rest cannot change the 17th digit (``_emi.pxi``).
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 
@@ -39,8 +43,8 @@ SparseContingency.__doc__ = """Sparse contingency table: the pairs of labels tha
 The pair (x code ``rows[k]``, y code ``cols[k]``) occurs ``counts[k]`` times.
 Codes number the distinct labels of each labeling in sorted order; only the
 pairs that occur are listed, sorted by row, then column. What
-:func:`contingency_table` returns for tables too large to be dense; accepted
-wherever a table is (:func:`expected_mutual_information`).
+``contingency_table(x, y, sparse=True)`` returns, for tables too large to be
+dense; accepted wherever a table is (:func:`expected_mutual_information`).
 
 Parameters
 ----------
@@ -64,6 +68,7 @@ Examples
 (array([0, 1, 1]), array([0, 1, 2]), array([2, 1, 1]), (2, 3))
 """
 _DENSE_LIMIT = 10 ** 7
+_DENSE_MAX = 2 ** 28        # cells of the largest dense table allocated (2 GiB of int64)
 
 
 _RANGE_CHUNK = 1 << 24
@@ -82,6 +87,44 @@ def _range(a: NDArray[Any]) -> tuple[int, int]:
     return lo, hi
 
 
+def _is_missing(v: object) -> bool:
+    """None, or a value unequal to itself (NaN, NaT): missing. (pd.NA is found by pandas.isna.)"""
+    if v is None:
+        return True
+    try:
+        return bool(v != v)
+    except (TypeError, ValueError):     # an ambiguous comparison (pd.NA, an array): not NaN
+        return False
+
+
+def _missing(a: NDArray[Any]) -> NDArray[np.bool_]:
+    """Missing values of an array: NaN (float, complex), NaT, and None / NaN / pd.NA / NaT objects."""
+    kind = a.dtype.kind
+    if kind in "fc":
+        return np.isnan(a)
+    if kind in "mM":
+        return np.isnat(a)
+    if kind != "O":
+        return np.zeros(a.shape, dtype=bool)
+    pd = sys.modules.get("pandas")     # pd.NA can only exist when pandas is imported
+    if pd is not None:
+        return np.asarray(pd.isna(a), dtype=bool)
+    return np.frompyfunc(_is_missing, 1, 1)(a).astype(bool)
+
+
+def _check_missing(a: NDArray[Any], name: str) -> None:
+    """ValueError naming the argument and the row of the first missing label."""
+    if a.dtype.kind not in "fcmMO":
+        return
+    miss = _missing(a)
+    if miss.any():
+        i = int(np.argmax(miss))
+        v = a[i].item() if isinstance(a[i], np.generic) else a[i]
+        shown = "NaN" if isinstance(v, (float, complex)) else repr(v)
+        raise ValueError(f"{name} holds a missing value ({shown}) at row {i}; drop or fill missing "
+                         f"labels first")
+
+
 def _codes(labels: ArrayLike, name: str) -> tuple[NDArray[np.int64], int]:
     a = np.asarray(labels)
     if a.ndim != 1:
@@ -94,8 +137,7 @@ def _codes(labels: ArrayLike, name: str) -> tuple[NDArray[np.int64], int]:
             present[codes] = True
             remap = np.cumsum(present) - 1
             return remap[codes].astype(np.int64), int(present.sum())
-    if a.dtype.kind == "f" and np.isnan(a).any():
-        raise ValueError(f"{name} holds NaN labels")
+    _check_missing(a, name)
     try:
         uniq, inv = np.unique(a, return_inverse=True)
     except TypeError as e:
@@ -123,7 +165,8 @@ def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np
     (lox, hix), (loy, hiy) = _range(a), _range(b)
     rx, ry = hix - lox + 1, hiy - loy + 1
     # the same "small range" rule as _codes, per axis, and a dense table within the limit
-    if rx >= max(1024, 4 * a.size) or ry >= max(1024, 4 * a.size) or rx * ry > max(_DENSE_LIMIT, 16 * a.size):
+    if rx >= max(1024, 4 * a.size) or ry >= max(1024, 4 * a.size) or \
+            rx * ry > min(max(_DENSE_LIMIT, 16 * a.size), _DENSE_MAX):
         return None
     t = np.zeros((rx, ry), dtype=np.int64)
     _k.count_pairs_offset(a, b, lox, loy, t)
@@ -135,26 +178,40 @@ def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np
     return np.ascontiguousarray(t)
 
 
+@overload
+def contingency_table(x: ArrayLike, y: ArrayLike, *, sparse: Literal[False] = ...) -> NDArray[np.int64]: ...
+@overload
+def contingency_table(x: ArrayLike, y: ArrayLike, *, sparse: Literal[True]) -> SparseContingency: ...
+@overload
 def contingency_table(x: ArrayLike, y: ArrayLike, *,
-                      sparse: bool | None = None) -> NDArray[np.int64] | SparseContingency:
+                      sparse: bool) -> NDArray[np.int64] | SparseContingency: ...
+
+
+def contingency_table(x: ArrayLike, y: ArrayLike, *,
+                      sparse: bool = False) -> NDArray[np.int64] | SparseContingency:
     """Contingency table of two labelings: how often each (x label, y label) pair occurs.
 
     ``n_ij = |{k : x_k = i-th x label, y_k = j-th y label}|``, the labels of each
     labeling in sorted order (only labels that occur). Integer labels whose
     value ranges span a small table are counted straight from the labels in
     one compiled pass; other labels are mapped to codes first (small-range
-    offsets, else ``np.unique``). The sparse form never allocates the dense
-    table (100 000 x 100 000 distinct labels stay O(n)).
+    offsets, else ``np.unique``). The return type is chosen by ``sparse``
+    alone, never by the data: a dense table (as scikit-learn's
+    ``contingency_matrix``) or a :class:`SparseContingency`, which never
+    allocates the dense table (100 000 x 100 000 distinct labels stay O(n)).
+    Float labels are counted as they are, each distinct value a label
+    (no warning here, as in scikit-learn; the scores warn about non-integer
+    floats).
 
     Parameters
     ----------
     x, y : array_like
         1-D arrays of n labels each: integers, bools, floats (not NaN),
         strings, or any sortable objects.
-    sparse : bool, optional
-        ``True``: a :class:`SparseContingency`; ``False``: a dense table;
-        ``None`` (default): dense unless it would have more than
-        max(10**7, 16 n) cells.
+    sparse : bool, default False
+        ``False``: a dense ndarray; ``True``: a :class:`SparseContingency`.
+        A dense table of more than 2**28 cells (2 GiB) raises
+        ``ValueError`` naming its size -- pass ``sparse=True`` there.
 
     Returns
     -------
@@ -164,9 +221,10 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
     Raises
     ------
     ValueError
-        {label_errors}.
+        {label_errors}; a dense table of more than 2**28 cells.
     TypeError
-        Labels that cannot be sorted (e.g. an object array of mixed types).
+        Labels that cannot be sorted (e.g. an object array of mixed types);
+        ``sparse`` not a bool.
 
     See Also
     --------
@@ -181,7 +239,19 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
     >>> fastinfo.contingency_table(["b", "a", "b"], [1.5, 2.5, 1.5])
     array([[0, 1],
            [2, 0]])
+    >>> t = fastinfo.contingency_table([0, 0, 1], [5, 5, 7], sparse=True)
+    >>> t.counts, t.shape
+    (array([2, 1]), (2, 2))
     """
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"contingency_table: sparse must be True (a SparseContingency) or False (a dense "
+                        f"ndarray), got {sparse!r}")
+    return _table(x, y, bool(sparse))
+
+
+def _table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64] | SparseContingency:
+    """The contingency table; ``sparse=None`` (the scores): dense unless it would have more than
+    min(max(10**7, 16 n), 2**28) cells."""
     t = _direct_table(x, y, sparse)
     if t is not None:
         return t
@@ -190,7 +260,11 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
     if cx.size != cy.size:
         raise ValueError(f"x and y must have the same length, got {cx.size} and {cy.size}")
     if sparse is None:
-        sparse = nx * ny > max(_DENSE_LIMIT, 16 * cx.size)
+        sparse = nx * ny > min(max(_DENSE_LIMIT, 16 * cx.size), _DENSE_MAX)
+    if not sparse and nx * ny > _DENSE_MAX:
+        raise ValueError(f"contingency_table: the dense table would have {nx} x {ny} = {nx * ny:.3g} cells "
+                         f"({8 * nx * ny / 2**30:.3g} GiB of int64), more than 2**28; pass sparse=True for a "
+                         f"SparseContingency of the {cx.size} label pairs")
     if not sparse:
         out = np.zeros((nx, ny), dtype=np.int64)
         if cx.size:
@@ -199,6 +273,27 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
     keys = cx * ny + cy
     uk, counts = np.unique(keys, return_counts=True)
     return SparseContingency(uk // ny if ny else uk, uk % ny if ny else uk, counts.astype(np.int64), (nx, ny))
+
+
+def _discrete(x: ArrayLike, y: ArrayLike, fname: str) -> tuple[NDArray[Any], NDArray[Any]]:
+    """x and y as arrays; a UserWarning when either holds floats with non-integer values
+    (scikit-learn's check_clusterings: type_of_target 'continuous'): a clustering score counts
+    every distinct value as a label, so continuous data gives a meaningless score."""
+    xa, ya = np.asarray(x), np.asarray(y)
+    found = []
+    for a, name in ((xa, "x"), (ya, "y")):
+        if a.dtype.kind == "f" and a.ndim == 1 and a.size:
+            with np.errstate(invalid="ignore"):
+                frac = np.isfinite(a) & (a != np.trunc(a))
+            if frac.any():
+                i = int(np.argmax(frac))
+                found.append(f"{name} (e.g. {a[i].item()!r} at row {i})")
+    if found:
+        warnings.warn(f"{fname}: {' and '.join(found)} {'holds' if len(found) == 1 else 'hold'} continuous "
+                      f"values (floats that are not integers); clustering scores count every distinct value "
+                      f"as its own label. Bin continuous values first (np.digitize, pandas.cut) or pass "
+                      f"discrete labels", UserWarning, stacklevel=3)
+    return xa, ya
 
 
 def _sums(table: ArrayLike | SparseContingency) -> tuple[NDArray[np.float64], NDArray[np.float64],
@@ -215,7 +310,7 @@ def _sums(table: ArrayLike | SparseContingency) -> tuple[NDArray[np.float64], ND
 
 def _scores(x: ArrayLike, y: ArrayLike,
             table: ArrayLike | SparseContingency | None = None) -> tuple[float, float, float]:
-    nij, ai, bj, a, b = _sums(contingency_table(x, y) if table is None else table)
+    nij, ai, bj, a, b = _sums(_table(x, y, None) if table is None else table)
     N = float(nij.sum())
     if N == 0:
         return 0.0, 0.0, 0.0
@@ -252,6 +347,8 @@ def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None =
     TypeError
         Labels that cannot be sorted.
 
+    {warns}
+
     See Also
     --------
     normalized_mutual_information_score, adjusted_mutual_information_score
@@ -263,8 +360,10 @@ def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None =
     >>> print(f"{fastinfo.mutual_information_score([0, 0, 1, 1], [0, 0, 1, 2], base=2):.12f}")
     1.000000000000
     """
+    log_base = _args.log_base(base) if base is not None else 1.0
+    x, y = _discrete(x, y, "mutual_information_score")
     mi, _, _ = _scores(x, y)
-    return mi / _args.log_base(base) if base is not None else mi
+    return mi / log_base if base is not None else mi
 
 
 def _mean(hx: float, hy: float, average: str) -> float:
@@ -304,6 +403,8 @@ def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: 
     TypeError
         Labels that cannot be sorted.
 
+    {warns}
+
     See Also
     --------
     adjusted_mutual_information_score : Corrected for chance.
@@ -318,6 +419,7 @@ def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: 
     0.0
     """
     _check_average(average)
+    x, y = _discrete(x, y, "normalized_mutual_information_score")
     mi, hx, hy = _scores(x, y)
     if hx == 0 and hy == 0:
         return 1.0
@@ -453,6 +555,8 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
     TypeError
         Labels that cannot be sorted; a non-integer ``n_threads``.
 
+    {warns}
+
     See Also
     --------
     expected_mutual_information : E[I].
@@ -467,7 +571,8 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
     1.0
     """
     _check_average(average)
-    table = contingency_table(x, y)
+    x, y = _discrete(x, y, "adjusted_mutual_information_score")
+    table = _table(x, y, None)
     nx, ny = table.shape
     if (nx == ny == 1) or (nx == ny == 0):
         return 1.0
@@ -491,7 +596,15 @@ def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Av
 _PARAM_DOC = {
     "labels": """x, y : array_like
         1-D arrays of n labels each (see :func:`contingency_table`).""",
-    "label_errors": "``x`` or ``y`` not 1-D, of different lengths, or holding NaN labels",
+    "label_errors": "``x`` or ``y`` not 1-D, of different lengths, or holding a missing\n"
+                    "        label (NaN, None, pd.NA), named with its row",
+    "warns": """Warns
+    -----
+    UserWarning
+        ``x`` or ``y`` holds floats that are not integers (continuous values,
+        where scikit-learn's ``check_clusterings`` warns): every distinct
+        value counts as its own label. Bin them first (``np.digitize``,
+        ``pandas.cut``). Integer-valued floats do not warn.""",
 }
 _args.fill_doc(_PARAM_DOC, [contingency_table, mutual_information_score, normalized_mutual_information_score,
                             adjusted_mutual_information_score])

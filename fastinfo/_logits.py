@@ -8,8 +8,9 @@ logits' size (their result); the other functions allocate O(rows).
 
 Conventions (docs/conventions.rst): -inf logits are masks (probability exactly 0; a
 zero target there contributes 0); NaN and +inf logits are invalid; a label out
-of range raises IndexError; PyTorch's formulas for weights, ignore_index and
-label smoothing.
+of range raises IndexError; PyTorch's rules for targets (fewer dimensions than
+the logits: integer labels; as many: probabilities), weights (any finite
+number), ignore_index and label smoothing.
 """
 
 from __future__ import annotations
@@ -73,15 +74,38 @@ def _pair(p: ArrayLike, q: ArrayLike, names: tuple[str, str], axis: int) -> tupl
     return _args.prepare(p, q, axis, names=names, axis_name="class axis")  # type: ignore[return-value]  # q given
 
 
-def _class_weights(weight: ArrayLike | None, K: int) -> NDArray[np.float64] | None:
+def _class_weights(weight: ArrayLike | None, K: int, fname: str) -> NDArray[np.float64] | None:
+    """K finite class weights as float64 (PyTorch's rule: any finite number, negative and 0 included)."""
     if weight is None:
         return None
-    w = np.asarray(weight, dtype=np.float64)
+    W = np.asarray(weight)
+    if W.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: weight must hold real numbers, got dtype {W.dtype}")
+    w = W.astype(np.float64)
     if w.shape != (K,):
-        raise ValueError(f"weight must be a 1-D array of {K} class weights, got shape {w.shape}")
-    if not np.all(np.isfinite(w) & (w >= 0)):
-        raise ValueError("weight must hold finite, non-negative numbers")
+        raise ValueError(f"{fname}: weight must be a 1-D array of {K} class weights, got shape {w.shape}")
+    _check_finite(w, "weight", fname)
     return np.ascontiguousarray(w)
+
+
+def _check_finite(w: NDArray[Any], name: str, fname: str, per_class: bool = True) -> None:
+    """ValueError naming the first NaN or infinite weight (and its class, or index)."""
+    bad = ~np.isfinite(w)
+    if bad.any():
+        idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), w.shape))
+        where = f"class {idx[0]}" if per_class and w.ndim == 1 else f"index {idx}"
+        raise ValueError(f"{fname}: {name} must hold finite numbers (negative and zero weights are "
+                         f"allowed), got {w[idx]!r} for {where}")
+
+
+def _ignore_index(ignore_index: object, fname: str) -> int | None:
+    """ignore_index as a Python int (or None); floats, strings and bools are refused, not coerced."""
+    if ignore_index is None:
+        return None
+    if isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"{fname}: ignore_index must be an integer label value (PyTorch's padding "
+                        f"label is -100) or None, got {ignore_index!r}")
+    return int(ignore_index)
 
 
 def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64] | None, O: FloatArray | None,
@@ -377,28 +401,79 @@ def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = 
     return _finish(res, X.dtype, keepdims, ax, log_base, out)
 
 
-def _labels(target: ArrayLike, batch: tuple[int, ...], K: int, ignore_index: int | None,
-            fname: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+def _batch_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    """The batch index of the first True of mask."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape)) if mask.ndim else ()
+
+
+def _is_soft(T: NDArray[Any], nd: int, fname: str, tname: str, allow_soft: bool) -> bool:
+    """Whether T holds soft targets (T has the logits' nd dimensions: floating probabilities) or class
+    labels (fewer dimensions: integers). PyTorch's rule; the values never decide it."""
+    kind = T.dtype.kind
+    if T.ndim == nd and allow_soft:
+        if kind == "f":
+            return True
+        if kind in "iub":
+            raise TypeError(f"{fname}: {tname} has as many dimensions as the logits ({nd}), so it holds "
+                            f"probabilities over the class axis (soft targets) and must be floating; got "
+                            f"{T.dtype} — pass {tname}.astype(float) for one-hot or soft targets, or class "
+                            f"labels with the logits' shape without the class axis (e.g. {tname}.reshape(-1) "
+                            f"for a column of labels)")
+        raise TypeError(f"{fname}: {tname} (soft targets) must hold floating probabilities, got dtype {T.dtype}")
+    if T.ndim >= nd:
+        raise ValueError(f"{fname}: {tname} must hold class labels with the logits' shape without the class "
+                         f"axis ({nd - 1} dimensions, got {T.ndim})"
+                         + (f"; probabilities (soft targets) have the logits' {nd} dimensions" if allow_soft
+                            else f"; pass a column of labels as {tname}.reshape(-1)"))
+    if kind in "iu":
+        return False
+    diff = nd - T.ndim
+    fewer = "one dimension fewer" if diff == 1 else f"{diff} dimensions fewer"
+    if kind == "f":
+        msg = (f"{fname}: {tname} holds class labels ({fewer} than the logits) and must be integers; "
+               f"got {T.dtype} — pass {tname}.astype(int) (or .long()) for labels")
+        if allow_soft:
+            msg += ", or probabilities with the logits' shape for soft targets"
+        miss = np.isnan(T)
+    elif kind == "O":
+        from ._labels import _missing
+        msg = (f"{fname}: {tname} holds class labels ({fewer} than the logits) and must be an integer "
+               f"array; got dtype object — pass {tname}.astype(int)")
+        miss = _missing(T)
+    else:
+        raise TypeError(f"{fname}: {tname} must be integer class labels"
+                        + (" or floating probabilities" if allow_soft else "") + f", got dtype {T.dtype}")
+    if miss.any():
+        i = _batch_index(miss)
+        v = T[i].item() if isinstance(T[i], np.generic) else T[i]
+        shown = "NaN" if isinstance(v, float) else repr(v)
+        msg += (f"; it holds a missing value ({shown}) at batch index {i}: drop those rows, or fill them "
+                f"with -100 and pass ignore_index=-100")
+    raise TypeError(msg)
+
+
+def _labels(T: NDArray[Any], batch: tuple[int, ...], K: int, ignore_index: int | None, fname: str,
+            tname: str) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """int64 labels of the batch shape, ignored ones as -1; IndexError for out-of-range."""
-    T = np.asarray(target)
     if T.shape != batch:
         try:
             T = np.broadcast_to(T, batch)
         except ValueError:
-            raise ValueError(f"{fname}: integer target must have the batch shape {batch} of the logits "
+            raise ValueError(f"{fname}: {tname} (class labels) must have the batch shape {batch} of the logits "
                              f"(their shape without the class axis), got {T.shape}") from None
-    if T.dtype.kind == "u" and T.dtype.itemsize == 8:
-        big = T > np.iinfo(np.int64).max
-        if big.any():
-            idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(big)), batch)) if batch else ()
-            raise IndexError(f"{fname}: label {T[idx]} out of range for {K} classes at batch index {idx}")
-    L = T.astype(np.int64)
-    ign = np.zeros(batch, dtype=bool) if ignore_index is None else (L == int(ignore_index))
-    bad = ((L < 0) | (L >= K)) & ~ign
+    # comparisons with the Python int: exact for every integer dtype (no wrap-around)
+    ign = np.zeros(batch, dtype=bool) if ignore_index is None else np.asarray(T == ignore_index)
+    bad = ((T < 0) | (T >= K)) & ~ign
     if bad.any():
-        idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), batch)) if batch else ()
-        raise IndexError(f"{fname}: label {int(L[idx])} out of range for {K} classes (0..{K - 1}) at "
-                         f"batch index {idx}")
+        idx = _batch_index(bad)
+        v = int(T[idx])
+        if v == -100:
+            raise IndexError(f"{fname}: {tname} holds -100 at batch index {idx}, outside the class range "
+                             f"[0, {K}); -100 is PyTorch's padding label: pass ignore_index=-100 to skip "
+                             f"padded positions")
+        raise IndexError(f"{fname}: {tname} holds label {v} at batch index {idx}, outside the valid range "
+                         f"[0, {K}) of the {K} classes")
+    L = T.astype(np.int64)
     if ignore_index is not None and ign.any():
         L = np.where(ign, -1, L)
     return np.asarray(L, order="C"), ign   # (ascontiguousarray would make a 0-d array 1-D)
@@ -426,24 +501,37 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     ----------
     {logits}
     target : array_like
-        Integer class labels 0..K-1 (any integer dtype) of the batch shape
-        (``logits``' shape without ``axis``; broadcast to it), or floating
-        probabilities (soft targets, not required to sum to 1) that
-        broadcast against ``logits``.
+        What it holds is decided by its number of dimensions, as in PyTorch,
+        never by its values. Fewer dimensions than ``logits``: class labels
+        0..K-1 of the batch shape (``logits``' shape without ``axis``;
+        broadcast to it), which must have an integer dtype -- float labels
+        raise ``TypeError``, also integer-valued ones (``target.astype(int)``
+        converts them). As many dimensions as ``logits``: floating
+        probabilities over ``axis`` (soft targets, not required to sum to 1)
+        that broadcast against ``logits``; an integer or bool target of that
+        shape raises ``TypeError`` (``target.astype(float)`` for one-hot
+        targets). A single distribution for every row is
+        ``target[np.newaxis, :]``.
     {temperature}
     label_smoothing : float, default 0.0
         The smoothing eps, in [0, 1].
     ignore_index : int, optional
-        A label value whose rows contribute 0 (integer labels only).
+        A label value whose rows contribute 0 and are left out of the mean.
+        Must be an integer (not a bool, float or string); PyTorch's padding
+        label is -100. With soft targets it raises ``ValueError``, as in
+        PyTorch (a row of zero targets contributes 0).
     weight : array_like, optional
-        K finite, non-negative class weights: a label's loss is scaled by the
-        weight of its class, a soft target's term k by ``weight[k]``.
+        K finite class weights (negative and zero weights allowed, as in
+        PyTorch): a label's loss is scaled by the weight of its class, a soft
+        target's term k by ``weight[k]``. NaN or infinite weights raise
+        ``ValueError``.
     reduction : {'none', 'sum', 'mean'}, default 'none'
         ``'none'``: one loss per row. ``'sum'``: their exact sum
-        (``math.fsum``). ``'mean'``: with labels, the sum divided by the sum of
-        the weights of the non-ignored labels (their number without
-        ``weight``); with soft targets, divided by the number of rows. A mean
-        over nothing is NaN. ``keepdims`` and ``out`` apply to ``'none'`` only.
+        (``math.fsum``). ``'mean'``: with labels, the sum divided by the
+        (exactly rounded) sum of the weights of the non-ignored labels (their
+        number without ``weight``); with soft targets, divided by the number
+        of rows. A mean over nothing, or over weights that sum to 0, is NaN.
+        ``keepdims`` and ``out`` apply to ``'none'`` only.
     {base}
     {axis}
     {keepdims}
@@ -465,20 +553,23 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     Raises
     ------
     IndexError
-        A label outside 0..K-1 that is not ``ignore_index``, naming its batch
-        index.
+        A label outside [0, K) that is not ``ignore_index``, naming its batch
+        index and value (-100 without ``ignore_index=-100`` says to pass it).
     ValueError
-        An invalid row with ``invalid='raise'``; a scalar ``logits``; labels
-        that do not broadcast to the batch shape or targets that do not
-        broadcast against ``logits``; a bad ``temperature``,
-        ``label_smoothing``, ``weight``, ``reduction``, ``base``, ``invalid``
-        or ``n_threads``; ``keepdims`` or ``out`` with a reduction; ``axis``
+        An invalid row with ``invalid='raise'``; a scalar ``logits``; a
+        target with more dimensions than ``logits``; labels that do not
+        broadcast to the batch shape or targets that do not broadcast against
+        ``logits``; a bad ``temperature``, ``label_smoothing``, ``reduction``,
+        ``base``, ``invalid`` or ``n_threads``; ``weight`` not of length K, or
+        holding NaN or inf; ``ignore_index`` with soft targets; ``keepdims``
+        or ``out`` with a reduction; ``axis``
         out of range (``numpy.exceptions.AxisError``); ``out`` of the wrong
         shape or read-only.
     TypeError
-        Complex, object or string logits; a target that is neither integer
-        nor floating; ``out`` that is not an ndarray of the result's dtype; a
-        non-integer ``n_threads``.
+        Complex, object or string logits; float (or object) labels; an
+        integer or bool target with the logits' number of dimensions; an
+        ``ignore_index`` that is not an integer; ``out`` that is not an
+        ndarray of the result's dtype; a non-integer ``n_threads``.
 
     See Also
     --------
@@ -500,12 +591,25 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     0.16984602
     >>> fastinfo.softmax_cross_entropy(logits, fastinfo.softmax(logits))   # soft targets
     array([0.52426662, 1.09861229])
+    >>> fastinfo.softmax_cross_entropy(logits, [0.0, 2.0])   # float labels are refused
+    Traceback (most recent call last):
+        ...
+    TypeError: softmax_cross_entropy: target holds class labels (one dimension fewer than the logits) and must be integers; got float64 — pass target.astype(int) (or .long()) for labels, or probabilities with the logits' shape for soft targets
     """
-    fname = "softmax_cross_entropy"
+    return _cross_entropy("softmax_cross_entropy", "target", True, logits, target, temperature, label_smoothing,
+                          ignore_index, weight, reduction, base, axis, keepdims, invalid, out, n_threads)
+
+
+def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, target: ArrayLike,
+                   temperature: float, label_smoothing: float, ignore_index: int | None, weight: ArrayLike | None,
+                   reduction: Reduction, base: float | None, axis: int, keepdims: bool, invalid: str,
+                   out: FloatArray | None, n_threads: int | None) -> FloatResult:
+    """softmax_cross_entropy (and perplexity's mean: fname, tname name the function and the target)."""
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
     reduction = _reduction(reduction)
+    ignore_index = _ignore_index(ignore_index, fname)
     if isinstance(label_smoothing, (bool, np.bool_)) or not isinstance(label_smoothing, numbers.Real) \
             or not (0.0 <= float(label_smoothing) <= 1.0):
         raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
@@ -513,16 +617,17 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     X0 = _args.as_array(logits, "logits")
     scale = _scale(temperature, X0.dtype)
     T = target if isinstance(target, np.ndarray) else np.asarray(target)
-    soft = T.dtype.kind == "f"
-    if not soft and T.dtype.kind not in "iu":
-        raise TypeError(f"{fname}: target must be integer labels or floating probabilities, "
-                        f"got dtype {T.dtype}")
+    soft = _is_soft(T, X0.ndim, fname, tname, allow_soft)
     if soft:
-        X, Tt, ax = _pair(X0, T, ("logits", "target"), axis)
+        if ignore_index is not None:
+            raise ValueError(f"{fname}: ignore_index applies to class labels only; {tname} holds probabilities "
+                             f"(it has the logits' number of dimensions), where rows are left out by giving "
+                             f"them zero targets")
+        X, Tt, ax = _pair(X0, T, ("logits", tname), axis)
         if Tt.dtype != X.dtype:
             X, Tt = X.astype(_args.F64, copy=False), Tt.astype(_args.F64, copy=False)
         K = X.shape[-1]
-        w = _class_weights(weight, K)
+        w = _class_weights(weight, K, fname)
         wt = np.ones(K) if w is None else w
         res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, None, scale, eps, wt, nt)
         if nbad and not nan_mode:
@@ -532,8 +637,8 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     else:
         X, ax = _logits(X0, "logits", axis)
         batch, K = X.shape[:-1], X.shape[-1]
-        w = _class_weights(weight, K)
-        L, ign = _labels(T, batch, K, ignore_index, fname)
+        w = _class_weights(weight, K, fname)
+        L, ign = _labels(T, batch, K, ignore_index, fname, tname)
         smooth = eps > 0
         wt = (np.ones(K) if w is None else w) if smooth else None
         nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, None, scale, eps, wt, nt, smooth=smooth)
@@ -547,7 +652,7 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         if smooth and K:
             res = res + (eps / K) * sm
         res = np.where(invalid_rows, np.nan, res)   # invalid="nan": NaN whatever the weights
-        denom = float(wy.sum())
+        denom = _total(wy)      # exactly rounded: weights that cancel give exactly 0 (a NaN mean)
         dtype = X.dtype
     if log_base != 1.0:
         res = res / log_base
@@ -662,9 +767,11 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
         against ``logits``.
     pos_weight : array_like, optional
         Weight pw of the positive term, broadcast against the targets (a vector
-        along the last axis weights each class).
+        along the last axis weights each class). Any finite numbers, negative
+        and zero included (PyTorch's rule).
     weight : array_like, optional
-        Elementwise weight of the loss, broadcast against it.
+        Elementwise weight of the loss, broadcast against it. Any finite
+        numbers, negative and zero included.
     reduction : {'none', 'sum', 'mean'}, default 'none'
         ``'none'``: the elementwise loss. ``'sum'``: its exact sum
         (``math.fsum``). ``'mean'``: the sum over the number of elements (NaN
@@ -687,9 +794,11 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     ------
     ValueError
         An invalid element with ``invalid='raise'``; inputs that do not
-        broadcast; a bad ``reduction``, ``base`` or ``invalid``.
+        broadcast; a NaN or infinite ``pos_weight`` or ``weight``; a bad
+        ``reduction``, ``base`` or ``invalid``.
     TypeError
-        Logits or targets that are not real numbers (complex, object, string).
+        Logits, targets or weights that are not real numbers (complex,
+        object, string).
 
     See Also
     --------
@@ -713,6 +822,12 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     for a, name in ((X, "logits"), (Z, "targets")):
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{fname}: {name} must be real numbers, got dtype {a.dtype}")
+    for v, name in ((pos_weight, "pos_weight"), (weight, "weight")):
+        if v is not None:     # PyTorch's rule: any finite number (negative and 0 included)
+            W = np.asarray(v)
+            if W.dtype.kind not in "biuf":
+                raise TypeError(f"{fname}: {name} must hold real numbers, got dtype {W.dtype}")
+            _check_finite(W.astype(np.float64), name, fname, per_class=False)
     dtype: np.dtype[np.floating[Any]] = _args.F32 if (X.dtype == _args.F32 and Z.dtype.kind != "f") or \
         (X.dtype == _args.F32 and Z.dtype == _args.F32) else _args.F64
     x = X.astype(dtype, copy=False)
@@ -765,9 +880,12 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
     ----------
     {logits}
     labels : array_like
-        Integer class labels 0..K-1 of the batch shape.
+        Integer class labels 0..K-1 of the batch shape (``logits``' shape
+        without ``axis``); float labels raise ``TypeError``, also
+        integer-valued ones (``labels.astype(int)`` converts them).
     ignore_index : int, optional
-        A label value left out of the mean.
+        A label value left out of the mean (an integer; PyTorch's padding
+        label is -100).
     base : float, optional
         Accepted (and checked) for a uniform signature; it does not change
         the result.
@@ -782,14 +900,17 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
     Raises
     ------
     IndexError
-        A label outside 0..K-1 that is not ``ignore_index``.
+        A label outside [0, K) that is not ``ignore_index``, naming its batch
+        index and value.
     ValueError
-        A row with a NaN or +inf logit or only -inf logits; labels that do not
-        broadcast to the batch shape; a bad ``base`` or ``n_threads``; ``axis``
-        out of range (``numpy.exceptions.AxisError``).
+        A row with a NaN or +inf logit or only -inf logits; labels with as
+        many dimensions as ``logits``, or that do not broadcast to the batch
+        shape; a bad ``base`` or ``n_threads``; ``axis`` out of range
+        (``numpy.exceptions.AxisError``).
     TypeError
-        Labels that are not integers; complex, object or string logits; a
-        non-integer ``n_threads``.
+        Labels that are not integers; an ``ignore_index`` that is not an
+        integer; complex, object or string logits; a non-integer
+        ``n_threads``.
 
     See Also
     --------
@@ -804,11 +925,16 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
     1.88556810
     """
     _args.log_base(base)
-    L: Any = labels if _dk.is_dask(labels) else np.asarray(labels)     # a Dask array stays lazy
-    if L.dtype.kind not in "iu":
-        raise TypeError(f"perplexity: labels must be integers, got dtype {L.dtype}")
-    nll = softmax_cross_entropy(logits, L, ignore_index=ignore_index, reduction="mean", axis=axis,
-                                n_threads=n_threads)
+    if _dk.is_dask(labels) or _dk.is_dask(logits):     # a Dask array stays lazy
+        L: Any = labels if _dk.is_dask(labels) else np.asarray(labels)
+        if L.dtype.kind not in "iu":
+            raise TypeError(f"perplexity: labels must be integer class labels, got dtype {L.dtype} "
+                            f"— pass labels.astype(int)")
+        nll = softmax_cross_entropy(logits, L, ignore_index=_ignore_index(ignore_index, "perplexity"),
+                                    reduction="mean", axis=axis, n_threads=n_threads)
+    else:
+        nll = _cross_entropy("perplexity", "labels", False, logits, labels, 1.0, 0.0, ignore_index, None, "mean",
+                             None, axis, False, "raise", None, n_threads)
     with np.errstate(over="ignore"):
         return np.exp(nll)
 

@@ -33,6 +33,7 @@ CASES = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:.*continuous values:UserWarning")   # case 4: 1.5, 2.5 as labels
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_scores_vs_counting(case):
     x, y = CASES[case]
@@ -67,12 +68,15 @@ def test_many_labels_stay_sparse_and_small():
     x, y = rng.integers(0, 100_000, n), rng.integers(0, 100_000, n)
 
     def table_and_score():
-        return fastinfo.contingency_table(x, y), fastinfo.mutual_information_score(x, y)
+        return fastinfo.contingency_table(x, y, sparse=True), fastinfo.mutual_information_score(x, y)
 
     (t, mi), peak = traced_peak(table_and_score)
     assert isinstance(t, fastinfo._labels.SparseContingency) and t.counts.sum() == n
     assert peak < 100 * n * 8          # O(n), nowhere near a 10^10-cell table
     assert mi > 0
+    # the dense default is never swapped for the sparse form: a ~10^10-cell table is refused
+    with pytest.raises(ValueError, match=r"sparse=True"):
+        fastinfo.contingency_table(x, y)
 
 
 def test_constant_and_errors():
