@@ -677,10 +677,10 @@ def _score(args, files, out_path, out_dir):
             raise UsageError(f"--weight {args.weight}: dtype {W.dtype} shape {W.shape}; expected {K} numbers "
                              f"(one weight per class)")
         w = W.read_all().astype(np.float64)
-        if not np.all(np.isfinite(w) & (w >= 0)):
-            j = int(np.argmax(~(np.isfinite(w) & (w >= 0))))
-            raise UsageError(f"--weight {args.weight}: weight {w[j]!r} of class {j}; expected finite, "
-                             f"non-negative numbers")
+        if not np.all(np.isfinite(w)):       # any finite weight, negative too (PyTorch's rule)
+            j = int(np.argmax(~np.isfinite(w)))
+            raise UsageError(f"--weight {args.weight}: weight {float(w[j])!r} of class {j}; expected finite "
+                             f"numbers")
         args.weight_values = w
     if out_path is not None:
         _not_an_input(out_path, readers)
@@ -847,7 +847,7 @@ def _parser():
                         "--ignore-index -100)")
     s.add_argument("--label-smoothing", type=float, default=0.0, metavar="F",
                    help="label smoothing in [0, 1] (softmax_cross_entropy; default 0)")
-    s.add_argument("--weight", metavar="W.npy", help="K non-negative class weights (softmax_cross_entropy)")
+    s.add_argument("--weight", metavar="W.npy", help="K finite class weights (softmax_cross_entropy; negative allowed, as in PyTorch)")
     s.add_argument("--reduction", choices=("none", "mean", "sum"), default="none",
                    help="none (default): one result per row, written to OUT.npy; mean, sum: print one "
                         "number (no -o); the mean of softmax_cross_entropy with labels divides by the "

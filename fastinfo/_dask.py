@@ -46,6 +46,11 @@ PLAIN = _PLAIN = frozenset({np.ndarray, list, tuple, int, float, bool, str, type
                     np.float64, np.float32, np.float16, np.int64, np.int32, np.intp, np.bool_, np.uint64})
 
 
+def _user_stacklevel() -> int:
+    from ._args import user_stacklevel
+    return user_stacklevel() - 1       # (this frame)
+
+
 def is_dask(x: object) -> bool:
     """True for a dask.array.Array, without importing Dask."""
     t = type(x)
@@ -106,7 +111,14 @@ def _foreign(func: Callable[..., Any], spec: Spec, sig: inspect.Signature, args:
     if "dask.array" in _modules and any(is_dask(bound.arguments[n]) for n in spec.arrays):
         return apply(func, spec, bound)
     from . import _interop
-    return _interop.interop_call(func, spec.arrays, dict(bound.arguments))
+    return _interop.interop_call(func, spec.arrays, dict(bound.arguments),
+                                 lazy=lambda **kw: apply(func, spec, _rebind(sig, kw)))
+
+
+def _rebind(sig: inspect.Signature, kwargs: dict[str, Any]) -> inspect.BoundArguments:
+    bound = sig.bind(**kwargs)
+    bound.apply_defaults()
+    return bound
 
 
 def interop_aware(arrays: Sequence[str]) -> Callable[[F], F]:
@@ -196,7 +208,7 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
             if any(len(ch) > 1 for ch in a.chunks[nb:]):
                 warnings.warn(f"{func.__name__}: the core axes of {names[i]} were split into several Dask "
                               f"chunks; rechunking them into one chunk per block (chunk along the batch "
-                              f"axes only to avoid this)", da.PerformanceWarning, stacklevel=3)
+                              f"axes only to avoid this)", da.PerformanceWarning, stacklevel=_user_stacklevel())
             a = a.rechunk({nb + j: -1 for j in range(c)})
         a = a.reshape(a.shape + (1,) * (C - c)) if c < C else a     # trailing singletons: align
         arrs[i] = a
@@ -279,7 +291,7 @@ def _apply_pairwise(func: Callable[..., Any], P: Any, Q: Any, kwargs: dict[str, 
         if len(A[i].chunks[1]) > 1:
             warnings.warn(f"{func.__name__}: the distribution axis of {name} was split into several Dask "
                           f"chunks; rechunking it into one chunk (chunk along the rows only to avoid this)",
-                          da.PerformanceWarning, stacklevel=3)
+                          da.PerformanceWarning, stacklevel=_user_stacklevel())
             A[i] = A[i].rechunk({1: -1})
     if A[0].shape[1] != A[1].shape[1]:
         raise ValueError(f"{func.__name__}: P and Q must have the same number of columns, "
@@ -300,9 +312,18 @@ def _apply_pairwise(func: Callable[..., Any], P: Any, Q: Any, kwargs: dict[str, 
 
 # --- the specifications of the public functions ------------------------------------------------
 
+def _ndim(x: Any) -> int:
+    return int(getattr(x, "ndim", None) if hasattr(x, "ndim") else np.ndim(x))
+
+
+def _is_soft(bound: inspect.BoundArguments) -> bool:
+    """A target with the logits' number of dimensions holds probabilities, one dimension fewer
+    class labels (the NumPy path's rule, which checks the dtypes)."""
+    return _ndim(bound.arguments["target"]) == _ndim(bound.arguments["logits"])
+
+
 def _ce_core(bound: inspect.BoundArguments) -> tuple[int, int]:
-    t = bound.arguments["target"]
-    return (1, 1 if np.dtype(getattr(t, "dtype", np.asarray(t).dtype)).kind == "f" else 0)
+    return (1, 1 if _is_soft(bound) else 0)
 
 
 def _ce_denominator(bound: inspect.BoundArguments) -> Any:
@@ -310,9 +331,9 @@ def _ce_denominator(bound: inspect.BoundArguments) -> Any:
     import importlib
     da: Any = importlib.import_module("dask.array")
     a = bound.arguments
-    T = da.asarray(a["target"])
-    if T.dtype.kind == "f":
+    if _is_soft(bound):
         return None                    # soft targets: the mean over the rows, as the NumPy path
+    T = da.asarray(a["target"])
     ii, w = a["ignore_index"], a["weight"]
     w = None if w is None else np.asarray(w, dtype=np.float64)
 

@@ -26,6 +26,7 @@ one of their objects is passed: ``import fastinfo`` stays as fast as before.
 
 from __future__ import annotations
 
+import operator
 import sys
 from typing import Any, Callable, Sequence
 
@@ -65,7 +66,9 @@ def kind_of(x: object) -> str | None:
     if root in ("jax", "jaxlib"):
         return "jax" if _compat().is_jax_array(x) else None
     if root == "pandas":
-        return "pandas" if type(x).__name__ in ("Series", "DataFrame", "Index") else None
+        if type(x).__name__ in ("Series", "DataFrame"):
+            return "pandas"
+        return "array" if hasattr(x, "__array__") else None      # an Index: its values
     if root == "polars":
         return "polars" if type(x).__name__ in ("Series", "DataFrame") else None
     if root == "pyarrow":
@@ -194,9 +197,14 @@ def _object_to_float(a: np.ndarray, name: str) -> np.ndarray:
 
 # --- results of the caller's kind ---------------------------------------------------------
 def _axis_index(axis: object, ndim: int) -> int | None:
-    if type(axis) is int and -ndim <= axis < ndim:
-        return axis % ndim
-    return None
+    """axis (an int or NumPy integer, not a bool) as an index in [0, ndim), or None."""
+    if isinstance(axis, (bool, np.bool_)):
+        return None
+    try:
+        a = operator.index(axis)      # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return a % ndim if -ndim <= a < ndim else None
 
 
 def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None = None,
@@ -204,7 +212,9 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
     """res (ndarray, NumPy scalar, Python float, tuple) as an object of like's kind."""
     if isinstance(res, tuple):
         return tuple(wrap(r, like, args, second, pairwise) for r in res)
-    if not isinstance(res, (np.ndarray, np.generic, float)):
+    if _module(res).startswith("dask.array") and like.kind == "xarray":
+        pass                                         # a lazy result: wrapped below like an ndarray
+    elif not isinstance(res, (np.ndarray, np.generic, float)):
         return res                                   # e.g. a SparseContingency
     kind = like.kind
     if kind == "torch":
@@ -214,7 +224,7 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
         return torch.tensor(res, dtype=torch.float32 if isinstance(res, np.float32) else torch.float64)
     if kind == "jax":
         return sys.modules["jax"].numpy.asarray(res)
-    if not isinstance(res, np.ndarray):
+    if not hasattr(res, "ndim") or res.ndim == 0 and not isinstance(res, np.ndarray):
         return res
     obj: Any = like.obj
     if kind == "pandas":
@@ -261,8 +271,10 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
         return res
     if kind == "polars":
         import polars as pl
+        if pairwise:
+            return pl.DataFrame(res) if res.ndim == 2 else res
         if res.ndim == 1:
-            return pl.Series(res)
+            return pl.Series(getattr(obj, "name", "") if res.shape == obj.shape else "", res)
         if res.ndim == 2 and hasattr(obj, "columns") and res.shape == obj.shape:
             return pl.DataFrame(res, schema=list(obj.columns))
         return res
@@ -305,10 +317,15 @@ def convert(names: Sequence[str], args: dict[str, Any]) -> tuple[Foreign | None,
 
 
 def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dict[str, Any],
-                 pairwise: bool = False) -> Any:
-    """func called on the converted arguments, its result of the caller's kind."""
+                 pairwise: bool = False, lazy: Callable[..., Any] | None = None) -> Any:
+    """func called on the converted arguments, its result of the caller's kind. ``lazy``: the
+    Dask-aware function, called instead when a converted argument is a Dask array (an xarray
+    DataArray backed by Dask stays lazy)."""
     first, second = convert(names, bound_args)
-    res = func(**bound_args)
+    if lazy is not None and any(_module(bound_args.get(n)).startswith("dask.array") for n in names):
+        res = lazy(**bound_args)
+    else:
+        res = func(**bound_args)
     if first is None or first.kind in ("numpy", "array"):
         return res
     return wrap(res, first, bound_args, second, pairwise)

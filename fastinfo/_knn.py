@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from . import _args
+from . import _dask as _dk
 from . import _special
 from ._dispatch import kernels as _k
 
@@ -110,6 +111,7 @@ def _log_unit_ball(d: int, metric: str) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1.0)
 
 
+@_dk.interop_aware(("points",))
 def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", base: Optional[float] = None,
                 n_threads: Optional[int] = None) -> float:
     """Kozachenko-Leonenko estimate of the differential entropy from samples.
@@ -196,6 +198,7 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     return float(h / lb)
 
 
+@_dk.interop_aware(("x", "y"))
 def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Optional[float] = None,
                            clip: bool = True, n_threads: Optional[int] = None) -> float:
     """Kraskov-Stoegbauer-Grassberger estimate (algorithm 1) of the mutual information I(X; Y).

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 
 from . import _args
+from . import _dask as _dk
 from ._dispatch import kernels as _k
 
 if TYPE_CHECKING:
@@ -187,6 +188,7 @@ def contingency_table(x: ArrayLike, y: ArrayLike, *,
                       sparse: bool) -> NDArray[np.int64] | SparseContingency: ...
 
 
+@_dk.interop_aware(("x", "y"))
 def contingency_table(x: ArrayLike, y: ArrayLike, *,
                       sparse: bool = False) -> NDArray[np.int64] | SparseContingency:
     """Contingency table of two labelings: how often each (x label, y label) pair occurs.
@@ -292,7 +294,7 @@ def _discrete(x: ArrayLike, y: ArrayLike, fname: str) -> tuple[NDArray[Any], NDA
         warnings.warn(f"{fname}: {' and '.join(found)} {'holds' if len(found) == 1 else 'hold'} continuous "
                       f"values (floats that are not integers); clustering scores count every distinct value "
                       f"as its own label. Bin continuous values first (np.digitize, pandas.cut) or pass "
-                      f"discrete labels", UserWarning, stacklevel=3)
+                      f"discrete labels", UserWarning, stacklevel=_args.user_stacklevel())
     return xa, ya
 
 
@@ -321,6 +323,7 @@ def _scores(x: ArrayLike, y: ArrayLike,
     return max(mi, 0.0), hx, hy
 
 
+@_dk.interop_aware(("x", "y"))
 def mutual_information_score(x: ArrayLike, y: ArrayLike, *, base: float | None = None) -> float:
     """Mutual information I(X;Y) of two labelings: that of their empirical joint distribution.
 
@@ -376,6 +379,7 @@ def _check_average(average: object) -> None:
         raise ValueError(f"average must be arithmetic, geometric, min or max, got {average!r}")
 
 
+@_dk.interop_aware(("x", "y"))
 def normalized_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Average = "arithmetic") -> float:
     """Normalized mutual information I(X;Y) / mean(H(X), H(Y)) of two labelings, in [0, 1].
 
@@ -458,6 +462,7 @@ def _is_matching(table: ArrayLike | SparseContingency) -> bool:
     return nz.shape[0] == nz.shape[1] and bool(np.all(nz.sum(0) == 1)) and bool(np.all(nz.sum(1) == 1))
 
 
+@_dk.interop_aware(("table",))
 def expected_mutual_information(table: ArrayLike | SparseContingency, *, n_threads: int | None = None) -> float:
     """Expected mutual information E[I] of two labelings with the margins of ``table``, by chance.
 
@@ -516,6 +521,7 @@ def expected_mutual_information(table: ArrayLike | SparseContingency, *, n_threa
     return max(float(_k.expected_mutual_info(ua, ca.astype(np.float64), ub, cb.astype(np.float64), N, nt)), 0.0)
 
 
+@_dk.interop_aware(("x", "y"))
 def adjusted_mutual_information_score(x: ArrayLike, y: ArrayLike, *, average: Average = "arithmetic",
                                       n_threads: int | None = None) -> float:
     """Mutual information adjusted for chance: (I - E[I]) / (mean(H(X), H(Y)) - E[I]).

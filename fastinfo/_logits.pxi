@@ -31,7 +31,7 @@ cdef struct LseOnly:
     char unused
 cdef struct EntSums:          # a = sum e z (e > 0)
     char unused
-cdef struct SmoothSums:       # a = sum w z (w > 0), b = sum w
+cdef struct SmoothSums:       # a = sum w z (w != 0), b = sum w
     char unused
 cdef struct SoftSums:         # with u = w ((1-eps) t + eps/K): a = sum u z (u > 0), b = sum u
     char unused

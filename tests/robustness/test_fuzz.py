@@ -442,3 +442,77 @@ def test_differential_entropy(x, method, m, axis, base):
         with np.errstate(all="ignore"):
             not_finite = ~np.isfinite(np.moveaxis(x.astype(np.float64), axis, -1)).all(-1)
         assert not (np.isnan(np.asarray(r)) & ~not_finite).any()
+
+
+# Other libraries' arrays: the NumPy path's numbers (or its exception) on the equivalent ndarray
+INTEROP_FLOATS = {"numpy": ["float64", "float32"], "torch": ["float64", "float32", "float16", "bfloat16"],
+                  "pandas": ["float64", "float32", "Float64"], "jax": ["float32", "float16", "bfloat16"]}
+INTEROP_CALLS = [("entropy", lambda x, y, **k: fi.entropy(x, **k)), ("softmax", lambda x, y, **k: fi.softmax(x, **k)),
+                 ("log_softmax", lambda x, y, **k: fi.log_softmax(x, axis=0, **k)),
+                 ("logsumexp", lambda x, y, **k: fi.logsumexp(x, **k)),
+                 ("kl_divergence", lambda x, y, **k: fi.kl_divergence(x, x, **k)),
+                 ("softmax_cross_entropy", lambda x, y, **k: fi.softmax_cross_entropy(x, y, **k))]
+# mostly ordinary numbers (rows that give results), some of the special values
+INTEROP_VALUES = st.one_of(st.floats(0, 1), st.floats(-30, 30), VALUES)
+
+
+def _interop_kind(a, labels, kind, dtype):
+    """a and labels as objects of `kind`, and the ndarrays they stand for (2-byte floats as float32)."""
+    if kind == "numpy":
+        x = a.astype(dtype)
+        return x, labels, x, labels
+    if kind == "torch":
+        import torch
+        x = torch.tensor(a, dtype=getattr(torch, dtype))
+        return x, torch.tensor(labels), (x.float() if dtype in ("float16", "bfloat16") else x).numpy(), labels
+    if kind == "jax":
+        import jax.numpy as jnp
+        x = jnp.asarray(a, dtype=getattr(jnp, dtype))
+        return x, jnp.asarray(labels), np.asarray(x).astype(np.float32), np.asarray(jnp.asarray(labels))
+    import pandas as pd
+    x = pd.DataFrame(a) if a.ndim == 2 else pd.Series(a)
+    x = x.astype(dtype)
+    y = pd.Series(labels) if labels.ndim else labels
+    return x, y, x.to_numpy(dtype=np.float64 if dtype == "Float64" else None, na_value=np.nan), labels
+
+
+def _interop_values(r):
+    if type(r).__module__.startswith("torch"):
+        return r.numpy()
+    return np.asarray(r.to_numpy() if hasattr(r, "to_numpy") else r)
+
+
+@SET
+@given(kind=st.sampled_from(sorted(INTEROP_FLOATS)), data=st.data(), case=st.sampled_from(INTEROP_CALLS),
+       invalid=st.sampled_from(["raise", "nan"]))
+def test_other_libraries_arrays_give_the_numpy_result(kind, data, case, invalid):
+    name, call = case
+    dtype = data.draw(st.sampled_from(INTEROP_FLOATS[kind]), label="dtype")
+    shape = tuple(data.draw(st.lists(st.integers(0 if kind != "pandas" else 1, 4), min_size=1, max_size=2),
+                            label="shape"))
+    size = int(np.prod(shape))
+    a = np.array(data.draw(st.lists(INTEROP_VALUES, min_size=size, max_size=size)), dtype=np.float64).reshape(shape)
+    rows = int(np.prod(shape[:-1]))
+    labels = np.array(data.draw(st.lists(st.integers(-1, shape[-1]), min_size=rows, max_size=rows)),
+                      dtype=np.int64).reshape(shape[:-1])
+    import warnings
+    with np.errstate(all="ignore"):
+        x, y, xe, ye = _interop_kind(a, labels, kind, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ref = np.asarray(call(xe, ye, invalid=invalid))
+        except OK_ERRORS as e:
+            ref = e
+        try:
+            got = call(x, y, invalid=invalid)
+        except OK_ERRORS as e:
+            got = e
+    if isinstance(ref, Exception) or isinstance(got, Exception):
+        assert type(got) is type(ref), (name, kind, dtype, got, ref)
+        return
+    values = _interop_values(got)
+    assert values.shape == ref.shape, (name, kind, values.shape, ref.shape)
+    if kind != "jax":                     # JAX without x64 holds float64 results in float32
+        assert values.dtype == ref.dtype, (name, kind, dtype, values.dtype, ref.dtype)
+    np.testing.assert_array_equal(values, ref.astype(values.dtype))

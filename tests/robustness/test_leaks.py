@@ -154,3 +154,38 @@ def test_a_thousand_failing_calls_leave_memory_flat():
     _bound_or_skip()
     # a leak of 512 bytes per failing call (an exception's message, a buffer) is 512 KB
     assert growth[worst] < 512 * 1024, (worst, growth[worst])
+
+
+def test_torch_and_pandas_arguments_leave_memory_flat():
+    torch = pytest.importorskip("torch")
+    pd = pytest.importorskip("pandas")
+    rows = RNG.random((64, 10))
+    t = torch.tensor(rows / rows.sum(1, keepdims=True), dtype=torch.float32)
+    tb = t.to(torch.bfloat16)
+    logits = torch.tensor(RNG.standard_normal((64, 10)), requires_grad=True)
+    labels = torch.tensor(RNG.integers(0, 10, 64))
+    frame = pd.DataFrame(t.numpy().astype(np.float64), index=[f"r{i}" for i in range(64)])
+    frame_logits = pd.DataFrame(logits.detach().numpy(), index=frame.index)
+    frame_labels = pd.Series(labels.numpy(), index=frame.index).astype("Int64")
+    calls = {
+        "entropy torch": lambda: fi.entropy(t),
+        "entropy torch bfloat16": lambda: fi.entropy(tb),
+        "softmax_cross_entropy torch": lambda: fi.softmax_cross_entropy(logits, labels),
+        "entropy pandas": lambda: fi.entropy(frame),
+        "softmax_cross_entropy pandas": lambda: fi.softmax_cross_entropy(frame_logits, frame_labels),
+    }
+    for f in calls.values():                     # warm up: the libraries' first-call allocations
+        for _ in range(50):
+            f()
+    gc.collect()
+    growth = {}
+    for name, f in calls.items():
+        before = _rss_bytes()
+        for _ in range(CALLS):
+            f()
+        gc.collect()
+        growth[name] = _rss_bytes() - before
+    worst = max(growth, key=growth.get)
+    _bound_or_skip()
+    # a result tensor or Series kept alive per call (>= 256 bytes each) would be >= 768 KB
+    assert growth[worst] < 2**20 and sum(growth.values()) < 4 * 2**20, (worst, growth)
