@@ -313,7 +313,7 @@ def _apply_pairwise(func: Callable[..., Any], P: Any, Q: Any, kwargs: dict[str, 
 # --- the specifications of the public functions ------------------------------------------------
 
 def _ndim(x: Any) -> int:
-    return int(getattr(x, "ndim", None) if hasattr(x, "ndim") else np.ndim(x))
+    return int(x.ndim) if hasattr(x, "ndim") else int(np.ndim(x))
 
 
 def _is_soft(bound: inspect.BoundArguments) -> bool:

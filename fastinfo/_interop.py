@@ -26,6 +26,7 @@ one of their objects is passed: ``import fastinfo`` stays as fast as before.
 
 from __future__ import annotations
 
+import importlib
 import operator
 import sys
 from typing import Any, Callable, Sequence
@@ -159,7 +160,7 @@ def _from_pandas(x: Any, name: str) -> Any:
     """A pandas Series/DataFrame as an ndarray: nullable and Arrow-backed numeric columns
     become float64 with NaN for NA when they hold floats, integers when they hold no NA;
     integer columns with NA are refused (a missing label has no class)."""
-    import pandas as pd
+    pd: Any = importlib.import_module("pandas")
     frame = x if isinstance(x, pd.DataFrame) else None
     dtypes = list(frame.dtypes) if frame is not None else [x.dtype]
     if all(isinstance(d, np.dtype) for d in dtypes):
@@ -227,10 +228,11 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
     if not hasattr(res, "ndim") or res.ndim == 0 and not isinstance(res, np.ndarray):
         return res
     obj: Any = like.obj
+    sec: Any = second.obj if second is not None else None
     if kind == "pandas":
-        import pandas as pd
+        pd: Any = importlib.import_module("pandas")
         if pairwise and res.ndim == 2:
-            cols = second.obj.index if second is not None and second.kind == "pandas" else None
+            cols = sec.index if second is not None and second.kind == "pandas" else None
             return pd.DataFrame(res, index=obj.index, columns=cols)
         if isinstance(obj, pd.Series):
             return pd.Series(res, index=obj.index, name=obj.name) if res.shape == obj.shape else res
@@ -245,17 +247,17 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
             return pd.Series(res, index=obj.index)
         return res
     if kind == "xarray":
-        import xarray as xr
+        xr: Any = importlib.import_module("xarray")
         if pairwise and res.ndim == 2:
             d0 = obj.dims[0]
-            d1 = second.obj.dims[0] if second is not None and second.kind == "xarray" else f"{d0}_q"
+            d1 = sec.dims[0] if second is not None and second.kind == "xarray" else f"{d0}_q"
             if d1 == d0:
                 d1 = f"{d0}_q"
             coords = {}
             if d0 in obj.coords:
                 coords[d0] = obj.coords[d0].values
-            if second is not None and second.kind == "xarray" and second.obj.dims[0] in second.obj.coords:
-                coords[d1] = second.obj.coords[second.obj.dims[0]].values
+            if second is not None and second.kind == "xarray" and sec.dims[0] in sec.coords:
+                coords[d1] = sec.coords[sec.dims[0]].values
             return xr.DataArray(res, dims=(d0, d1), coords=coords)
         if res.shape == obj.shape:
             return xr.DataArray(res, dims=obj.dims, coords=obj.coords, name=obj.name, attrs=obj.attrs)
@@ -270,7 +272,7 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
                 return xr.DataArray(res, dims=obj.dims, coords=coords, name=obj.name)
         return res
     if kind == "polars":
-        import polars as pl
+        pl: Any = importlib.import_module("polars")
         if pairwise:
             return pl.DataFrame(res) if res.ndim == 2 else res
         if res.ndim == 1:
@@ -279,7 +281,7 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
             return pl.DataFrame(res, schema=list(obj.columns))
         return res
     if kind == "arrow":
-        import pyarrow as pa
+        pa: Any = importlib.import_module("pyarrow")
         return pa.array(res) if res.ndim == 1 else res
     return res
 

@@ -56,18 +56,48 @@ KNN_METRICS: dict[str, int]
 
 # --- the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows
 @_fused
-def entropy_rows(p: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int) -> int: ...
+def entropy_rows(
+    p: _Real,
+    out: _F64,
+    normalize: bool,
+    log_base: float,
+    n_threads: int,
+    sum_tol: float = 0.0,
+    far: NDArray[np.intp] | None = None,
+) -> int: ...
 @_fused
 def cross_entropy_rows(
-    p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int
+    p: _Real,
+    q: _Real,
+    out: _F64,
+    normalize: bool,
+    log_base: float,
+    n_threads: int,
+    sum_tol: float = 0.0,
+    far: NDArray[np.intp] | None = None,
 ) -> int: ...
 @_fused
 def kl_divergence_rows(
-    p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int
+    p: _Real,
+    q: _Real,
+    out: _F64,
+    normalize: bool,
+    log_base: float,
+    n_threads: int,
+    sum_tol: float = 0.0,
+    far: NDArray[np.intp] | None = None,
 ) -> int: ...
 @_fused
 def js_divergence_rows(
-    p: _Real, q: _Real, out: _F64, normalize: bool, distance: bool, log_base: float, n_threads: int
+    p: _Real,
+    q: _Real,
+    out: _F64,
+    normalize: bool,
+    distance: bool,
+    log_base: float,
+    n_threads: int,
+    sum_tol: float = 0.0,
+    far: NDArray[np.intp] | None = None,
 ) -> int: ...
 @_fused
 def surprisal_rows(
@@ -83,11 +113,13 @@ def reduce_plain(
     log_base: float,
     nan_mode: bool,
     n_threads: int,
+    sum_tol: float = 0.0,
 ) -> np.floating[Any] | NDArray[np.floating[Any]] | None: ...
 
 # --- platform facts, the roofline and test hooks
 def openmp_enabled() -> bool: ...
 def max_threads() -> int: ...
+def set_thread_cap(n: int) -> None: ...
 def forked_serial() -> bool: ...
 def last_threads() -> int: ...
 def cpu_level() -> Literal[0, 1, 2]: ...

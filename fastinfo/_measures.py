@@ -170,7 +170,7 @@ def surprisal(p: ArrayLike, *, axis: int = -1, base: float | None = None, normal
     >>> fastinfo.surprisal([0.5, 0.25, 0.0], base=2)
     array([ 1.,  2., inf])
     """
-    return _args.elementwise("surprisal", p, axis, base, normalize, invalid, out, n_threads)
+    return _args.elementwise("surprisal", p, axis, base, bool(normalize), invalid, out, n_threads)
 
 
 _PROBABILITIES = " : array_like\n        Probabilities (or weights, see ``normalize``); nonnegative."

@@ -184,27 +184,29 @@ KNN_METRICS: dict[str, int]
 # (section comment, functions), in the order of the stub
 KERNEL_STUBS = [
     ("the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows", [
-        Stub("entropy_rows", "p: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+        Stub("entropy_rows", "p: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
              fused=True),
         Stub("cross_entropy_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
              fused=True),
         Stub("kl_divergence_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int", "int",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
              fused=True),
         Stub("js_divergence_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, distance: bool, log_base: float, n_threads: int",
+             "p: _Real, q: _Real, out: _F64, normalize: bool, distance: bool, log_base: float, n_threads: int"
+             ", sum_tol: float = 0.0, far: NDArray[np.intp] | None = None",
              "int", fused=True),
         Stub("surprisal_rows", "p: _Real, out: _Real, normalize: bool, log_base: float, n_threads: int", "int",
              fused=True),
         Stub("reduce_plain",
              "measure: int, p: Any, q: Any, axis: Any, normalize: bool, distance: bool, log_base: float, "
-             "nan_mode: bool, n_threads: int",
+             "nan_mode: bool, n_threads: int, sum_tol: float = 0.0",
              "np.floating[Any] | NDArray[np.floating[Any]] | None"),
     ]),
     ("platform facts, the roofline and test hooks", [
         Stub("openmp_enabled", "", "bool"),
         Stub("max_threads", "", "int"),
+        Stub("set_thread_cap", "n: int", "None"),
         Stub("forked_serial", "", "bool"),
         Stub("last_threads", "", "int"),
         Stub("cpu_level", "", "Literal[0, 1, 2]"),
