@@ -315,7 +315,7 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
         lb = 1.0 if base is None else log_base(base)
         nm = False if type(invalid) is str and invalid == "raise" else nan_mode(invalid)
         if n_threads is None:
-            nt = min(_max_threads(), MAX_THREADS)
+            nt = _max_threads()         # (the kernels cap it at MAX_THREADS: set_thread_cap)
         elif type(n_threads) is int and 0 < n_threads <= MAX_THREADS:
             nt = n_threads
         else:
