@@ -9,19 +9,21 @@ second product of the masks -- BLAS alone gives NaN or -inf there).
 of each pair (the exact kernel where that would cancel). ``method="exact"``
 computes every pair with the row kernels instead: the same conventions and accuracy as the
 one-pair functions (KL directly as sum p log(p/q), not CE - H), O(N M K) logs.
-Memory: the output plus O(block) (blocks of ~8 MB of rows).
+Pairs whose BLAS value is not finite (values so large that a product or an entropy
+overflows) are recomputed by the row kernels, so both methods agree there too.
+Memory: the output plus O(block) (blocks of ~8 MB of rows); ``out`` that shares memory
+with P or Q is filled through a temporary (the whole output).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, NoReturn
 
 import numpy as np
 
 from . import _args
 from ._dispatch import kernels as _k
 from . import _dask as _dk
-from ._measures import entropy
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -33,7 +35,9 @@ __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_dive
 _ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.pairwise_rows["double"],
                                                   _args.F32: _k.pairwise_rows["float"]}
 _CODES: dict[str, int] = _k.MEASURES
+_H_ROWS: Callable[..., int] = _k.entropy_rows["double"]
 _BLOCK_BYTES = 8 << 20
+_TINY = np.finfo(np.float64).tiny
 
 
 def _operands(P: ArrayLike, Q: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -50,7 +54,7 @@ def _operands(P: ArrayLike, Q: ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 def _bad_rows(A: FloatArray) -> NDArray[np.bool_]:
     with np.errstate(invalid="ignore"):
-        return ~np.all(np.isfinite(A) & (A >= 0), axis=1)
+        return np.asarray(~np.all(np.isfinite(A) & (A >= 0), axis=1), dtype=np.bool_)
 
 
 def _check(fname: str, A: FloatArray, B: FloatArray, normalize: bool,
@@ -68,11 +72,30 @@ def _check(fname: str, A: FloatArray, B: FloatArray, normalize: bool,
     return masks[0], masks[1]
 
 
-def _out(out: NDArray[np.float64] | None, N: int, M: int) -> NDArray[np.float64]:
+def _out(out: NDArray[np.float64] | None, N: int, M: int, A: FloatArray, B: FloatArray) -> NDArray[np.float64]:
+    """The array the kernels fill: ``out`` itself, or a temporary when ``out`` may share memory
+    with P or Q (the rows are read block after block while the result is written, so writing
+    into an input would change rows not yet read); :func:`_deliver` copies it into ``out``."""
     if out is None:
         return np.empty((N, M), dtype=np.float64)
     _args.check_out(out, (N, M), np.dtype(np.float64))
+    if np.may_share_memory(out, A) or np.may_share_memory(out, B):
+        return np.empty((N, M), dtype=np.float64)
     return out
+
+
+def _deliver(res: NDArray[np.float64], out: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    if out is None or res is out:
+        return res
+    np.copyto(out, res)
+    return out
+
+
+def _raise_undefined(fname: str, res: NDArray[np.float64]) -> NoReturn:
+    i, j = (int(v) for v in np.unravel_index(int(np.argmax(np.isnan(res))), res.shape))
+    raise ValueError(f"{fname}: the result is undefined (NaN) for row {i} of P and row {j} of Q: "
+                     f"infinite terms of opposite sign (e.g. huge p with q > 1 beside p > 0 with q = 0) "
+                     f"or sums beyond the float range; invalid='nan' gives NaN for such pairs")
 
 
 def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
@@ -82,57 +105,85 @@ def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None
     lb = _args.log_base(base)
     nt = _args.threads(n_threads)
     A, B = _operands(P, Q)
-    bp, bq = _check(fname, A, B, normalize, nan_mode)
-    res = _out(out, A.shape[0], B.shape[0])
-    _ROWS[A.dtype](code, A, B, res, bool(normalize), bool(distance), lb, nt, bool(fast_js))
-    return res
+    _check(fname, A, B, normalize, nan_mode)
+    res = _out(out, A.shape[0], B.shape[0], A, B)
+    nbad = _ROWS[A.dtype](code, A, B, res, bool(normalize), bool(distance), lb, nt, bool(fast_js))
+    if nbad and not nan_mode:
+        _raise_undefined(fname, res)
+    return _deliver(res, out)
 
 
 def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool, invalid: str,
           out: NDArray[np.float64] | None, n_threads: int | None, kl: bool) -> NDArray[np.float64]:
     nan_mode = _args.nan_mode(invalid)
     lb = _args.log_base(base)
+    nt = _args.threads(n_threads)
     A, B = _operands(P, Q)
     bp, bq = _check(fname, A, B, normalize, nan_mode)
     N, M, K = A.shape[0], B.shape[0], A.shape[1]
-    res = _out(out, N, M)
+    res = _out(out, N, M, A, B)
     if N == 0 or M == 0:
-        return res
+        return _deliver(res, out)
     if K == 0:
         res[...] = 0.0
-        return res
+        return _deliver(res, out)
     # row blocks: ~8 MB of input rows, and a product block of at most 1024 x 1024 (8 MB)
     rows = max(1, min(_BLOCK_BYTES // (8 * K), 1024))
-    if kl:
-        hp = np.asarray(entropy(np.where(bp[:, None], 0.0, A), normalize=normalize, invalid="nan",
-                                n_threads=n_threads), dtype=np.float64).reshape(N)
-    def block(X: FloatArray, bad: NDArray[np.bool_], lo: int, hi: int) -> FloatArray:
-        """Rows lo:hi as float64, invalid rows zeroed, normalized if asked (copies only then)."""
+    code = _CODES["kl_divergence" if kl else "cross_entropy"]
+    hp = np.zeros(N)           # H(P[i]) of the float64 rows (KL), taken with the first block of Q
+
+    def block(X: FloatArray, bad: NDArray[np.bool_], lo: int, hi: int) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Rows lo:hi as float64, invalid rows zeroed, normalized if asked (copies only then);
+        and which rows lost a positive value to underflow in the division by their sum."""
         Xb = X[lo:hi]
         if bad[lo:hi].any():
             Xb = np.where(bad[lo:hi, None], 0.0, Xb)
         Xb = Xb.astype(np.float64, copy=False)
-        if normalize:
+        if not normalize:
+            return Xb, np.zeros(Xb.shape[0], dtype=bool)
+        with np.errstate(over="ignore"):
             s = Xb.sum(axis=1, keepdims=True)
-            Xb = Xb / np.where(s > 0, s, 1.0)
-        return Xb
+        big = ~np.isfinite(s)
+        if big.any():         # a sum beyond the float range: those rows scaled by 2^-64 first (exact)
+            Xb = np.where(big, Xb * 2.0 ** -64, Xb)
+            s = Xb.sum(axis=1, keepdims=True)
+        Xn = Xb / np.where(s > 0, s, 1.0)
+        # a value below ~1e-308 of its row's sum becomes subnormal or 0 here (digits lost, or
+        # p > 0 against q = 0 read as +inf), where the row kernels keep it: such rows are redone
+        lost = np.any((Xn < _TINY) & (Xb > 0), axis=1)
+        return Xn, lost
 
+    undefined = False
     for jb in range(0, M, rows):
-        Qb = block(B, bq, jb, jb + rows)
+        Qb, lost_q = block(B, bq, jb, jb + rows)
         zq = Qb == 0
         anyz = bool(zq.any())
         with np.errstate(divide="ignore"):
             lq = np.log(np.where(zq, 1.0, Qb) if anyz else Qb)   # log q; 0 where q = 0 (masked below)
         zqf = zq.astype(np.float64) if anyz else None
         for ib in range(0, N, rows):
-            Pb = block(A, bp, ib, ib + rows)
-            blk = Pb @ lq.T
-            np.negative(blk, out=blk)
-            if anyz:             # the mask product only where Q has zeros
-                hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # type: ignore[union-attr]  # anyz: zqf given
-                blk[hit] = np.inf
-            if kl:
-                blk -= hp[ib:ib + rows, None]
+            Pb, lost_p = block(A, bp, ib, ib + rows)
+            if kl and jb == 0:
+                _H_ROWS(Pb, hp[ib:ib + rows], False, 1.0, nt)   # the rows as they enter the product
+            with np.errstate(over="ignore", invalid="ignore"):
+                blk = Pb @ lq.T
+                # Values beyond the float range's reach (huge p, or an entropy that overflows)
+                # make the product or CE - H inf or NaN where the measure may be finite (or
+                # undefined), as do normalized values lost to underflow: those pairs are
+                # recomputed by the row kernels below.
+                redo = ~np.isfinite(blk)
+                if lost_p.any() or lost_q.any():
+                    redo |= lost_p[:, None] | lost_q[None, :]
+                if kl:
+                    redo |= ~np.isfinite(hp[ib:ib + rows, None])
+                np.negative(blk, out=blk)
+                if anyz:             # the mask product only where Q has zeros
+                    hit = ((Pb > 0).astype(np.float64) @ zqf.T) > 0   # type: ignore[union-attr]  # anyz: zqf given
+                    blk[hit] = np.inf
+                if kl:
+                    blk -= hp[ib:ib + rows, None]
+            if redo.any():
+                undefined |= _redo(code, A, B, blk, redo, ib, jb, normalize, nt)
             if normalize:
                 np.maximum(blk, 0.0, out=blk)
             res[ib:ib + rows, jb:jb + rows] = blk
@@ -141,7 +192,23 @@ def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize:
     if bp.any() or bq.any():
         res[bp, :] = np.nan
         res[:, bq] = np.nan
-    return res
+    if undefined and not nan_mode:
+        _raise_undefined(fname, res)
+    return _deliver(res, out)
+
+
+def _redo(code: int, A: FloatArray, B: FloatArray, blk: NDArray[np.floating[Any]], redo: NDArray[np.bool_],
+          ib: int, jb: int, normalize: bool, nt: int) -> bool:
+    """blk[redo] (pairs of rows ib + i of A and jb + j of B) by the row kernels, in nats; True
+    if one of them is undefined (NaN)."""
+    ri = np.flatnonzero(redo.any(axis=1))
+    cj = np.flatnonzero(redo.any(axis=0))
+    sub = np.empty((ri.size, cj.size))
+    _ROWS[A.dtype](code, A[ib + ri], B[jb + cj], sub, bool(normalize), False, 1.0, nt, False)
+    cells = np.ix_(ri, cj)
+    pick = redo[cells]
+    blk[cells] = np.where(pick, sub, blk[cells])
+    return bool(np.isnan(sub[pick]).any())
 
 
 # The text the three functions share: "{name}" in their docstrings stands for the entry
@@ -158,9 +225,14 @@ _PARAM_DOC = {
     "invalid": """invalid : {'raise', 'nan'}, default 'raise'
         A row with a negative, NaN or infinite value raises ``ValueError``
         naming it ("row i of P"), or makes its row (P) or column (Q) of the
-        result NaN (``'nan'``).""",
+        result NaN (``'nan'``). So does a pair whose value is undefined
+        (infinite terms of opposite sign, possible only for rows as passed
+        with values far above 1): ``ValueError`` naming both rows, or NaN.""",
     "out": """out : ndarray, shape (N, M), float64, optional
-        Preallocated result, filled and returned.""",
+        Preallocated result, filled and returned. It may share memory with
+        ``P`` or ``Q`` (e.g. ``out=P`` for square P): the result is then
+        computed into a temporary and copied in, the values those of a
+        call without ``out``.""",
     "returns": """Returns
     -------
     ndarray, shape (N, M), float64
@@ -168,7 +240,8 @@ _PARAM_DOC = {
         float32 input).""",
     "type_error": """TypeError
         Complex, object or string input; ``out`` that is not a float64
-        ndarray; a non-integer ``n_threads``.""",
+        ndarray; a non-integer ``n_threads`` (``True`` included, as NumPy
+        refuses a bool ``axis``).""",
 }
 
 
@@ -201,9 +274,11 @@ def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
     {invalid}
     {out}
     n_threads : int, optional
-        OpenMP threads of ``method='exact'`` (bitwise the same result for
-        every thread count); ``None`` uses what OpenMP allows at call time.
-        ``method='blas'`` does not use it: the products run on BLAS's threads.
+        OpenMP threads of the compiled kernels (every pair with
+        ``method='exact'``; with ``'blas'``, only pairs recomputed because
+        their product overflows); bitwise the same result for every thread
+        count; ``None`` uses what OpenMP allows at call time. The BLAS
+        products run on BLAS's threads.
     method : {'blas', 'exact'}, default 'blas'
         As above.
 
@@ -212,13 +287,11 @@ def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
     Raises
     ------
     ValueError
-        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
-        with different numbers of columns; a bad ``method``, ``base`` or
-        ``invalid`` (or ``n_threads`` with ``method='exact'``); ``out`` of the
+        An invalid row or undefined pair with ``invalid='raise'``; ``P`` or
+        ``Q`` not 2-D, or with different numbers of columns; a bad
+        ``method``, ``base``, ``invalid`` or ``n_threads``; ``out`` of the
         wrong shape or read-only.
-    TypeError
-        Complex, object or string input; ``out`` that is not a float64
-        ndarray.
+    {type_error}
 
     See Also
     --------
@@ -260,7 +333,8 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
     {out}
     n_threads : int, optional
         OpenMP threads of the compiled kernels (every pair with
-        ``method='exact'``, the row entropies H(P[i]) with ``'blas'``;
+        ``method='exact'``; with ``'blas'``, the row entropies H(P[i]) and
+        pairs recomputed because their product overflows;
         bitwise the same result for every thread count); ``None`` uses what
         OpenMP allows at call time. The BLAS products run on BLAS's threads.
     method : {'blas', 'exact'}, default 'blas'
@@ -271,9 +345,10 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
     Raises
     ------
     ValueError
-        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
-        with different numbers of columns; a bad ``method``, ``base``,
-        ``invalid`` or ``n_threads``; ``out`` of the wrong shape or read-only.
+        An invalid row or undefined pair with ``invalid='raise'``; ``P`` or
+        ``Q`` not 2-D, or with different numbers of columns; a bad
+        ``method``, ``base``, ``invalid`` or ``n_threads``; ``out`` of the
+        wrong shape or read-only.
     {type_error}
 
     See Also
@@ -336,8 +411,8 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
     Raises
     ------
     ValueError
-        An invalid row with ``invalid='raise'``; ``P`` or ``Q`` not 2-D, or
-        with different numbers of columns; ``distance=True`` with a base
+        An invalid row or undefined pair with ``invalid='raise'``; ``P`` or
+        ``Q`` not 2-D, or with different numbers of columns; ``distance=True`` with a base
         below 1; a bad ``method``, ``base``, ``invalid`` or ``n_threads``;
         ``out`` of the wrong shape or read-only.
     {type_error}
