@@ -68,7 +68,8 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
     Returns
     -------
     ndarray or NumPy scalar
-        The batch shape; float32 for float32 input, else float64. NaN where a
+        The batch shape; float32 for float32 input (either byte order; also
+        float16 and bfloat16), else float64. NaN where a
         sample holds NaN; -inf when 2m + 1 consecutive order statistics tie
         (a zero spacing); +inf where a sample holds +-inf (an infinite
         spacing), except NaN when that meets a zero spacing (inf - inf) and
@@ -104,11 +105,14 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
     lb = _args.log_base(base)
     nt = _args.threads(n_threads)
     X = np.asarray(samples)
-    if X.dtype.kind not in "biuf":
+    if X.dtype.kind not in "biuf" and X.dtype.name != "bfloat16":
         raise TypeError(f"samples must hold real numbers, got dtype {X.dtype}")
     if X.ndim == 0:
         raise ValueError("samples must have at least one axis")
-    out_dtype = np.float32 if X.dtype == np.float32 else np.float64
+    # float32 results for float32 input in any byte order, and for the 2-byte floats (float16,
+    # bfloat16), as the other functions of the package
+    small_float = (X.dtype.kind == "f" and X.dtype.itemsize <= 4) or X.dtype.name == "bfloat16"
+    out_dtype = np.float32 if small_float else np.float64
     ax = _args.normalize_axis_index(axis, X.ndim)
     X = np.moveaxis(X, ax, -1)
     n = X.shape[-1]

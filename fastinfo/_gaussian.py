@@ -6,9 +6,11 @@ M = Lq^-1 Lp whose squared Frobenius norm is tr(Sq^-1 Sp). Long batches are
 factored and solved in chunks (``_chunked``), so Ctrl-C is answered between
 them. A covariance that is not symmetric positive definite raises
 ``ValueError`` naming its batch index. The diagonal forms take log-variances (what a VAE encoder outputs) and
-never form exp(log_var) on its own: every exponential is of a difference, so
-log-variances of +-800 give finite answers where the naive formula gives
-inf - inf = NaN.
+never form exp(log_var) on its own: exp is taken of lv_p - lv_q, and the mean
+term (mu_p - mu_q)^2 e^-lv_q is assembled from a mantissa and a power of 2
+(``ldexp``), so log-variances of +-800 give finite answers where the naive
+formula gives inf - inf = NaN. The full-covariance KL scales its factors by
+powers of 2 the same way: finite wherever the divergence is, +inf beyond.
 """
 
 from __future__ import annotations
@@ -67,14 +69,21 @@ def _cholesky(S: NDArray[np.float64], name: str) -> NDArray[np.floating[Any]]:
         raise ValueError(f"{name} has a NaN or infinite entry in the matrix at batch index "
                          f"{_args.first_bad(~finite, batch)}")
     scale = np.maximum(np.abs(S).max(axis=(-2, -1)), np.finfo(np.float64).tiny)
-    asym = np.abs(S - np.swapaxes(S, -1, -2)).max(axis=(-2, -1)) > 1e-10 * scale
+    with np.errstate(over="ignore"):     # entries of +-1.7e308 and opposite signs: inf, asymmetric
+        asym = np.abs(S - np.swapaxes(S, -1, -2)).max(axis=(-2, -1)) > 1e-10 * scale
     if asym.any():
         raise ValueError(f"{name} is not symmetric: the matrix at batch index {_args.first_bad(asym, batch)}")
+    # factored scaled by an even power of 2, 4^-h, so that the largest entry is near 1 (exact,
+    # and LAPACK then never works among subnormals: covariances of 1e-320 keep their digits);
+    # L of S is the factor times 2^h, exactly
+    h = np.frexp(scale)[1].astype(np.int64) // 2
+    S1 = np.ldexp(S, -2 * h[..., None, None])
     try:
-        return _chunked(np.linalg.cholesky, [S], batch, S.shape[-2:])
+        L = _chunked(np.linalg.cholesky, [S1], batch, S.shape[-2:])
+        return np.asarray(np.ldexp(L, h[..., None, None]), dtype=np.float64)
     except np.linalg.LinAlgError:
         pass
-    flat = S.reshape((-1,) + S.shape[-2:])
+    flat = S1.reshape((-1,) + S.shape[-2:])
     for i in range(flat.shape[0]):
         try:
             np.linalg.cholesky(flat[i])
@@ -85,7 +94,7 @@ def _cholesky(S: NDArray[np.float64], name: str) -> NDArray[np.floating[Any]]:
 
 
 def _logdet(L: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
-    return 2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+    return np.asarray(2.0 * np.sum(np.log(np.diagonal(L, axis1=-2, axis2=-1)), axis=-1), dtype=np.float64)
 
 
 def _scalar(v: ArrayLike) -> FloatResult:
@@ -98,7 +107,9 @@ def gaussian_entropy(cov: ArrayLike, *, diagonal: bool = False, base: float | No
     """Differential entropy of N(mu, S): h = (d log(2 pi e) + log det S) / 2.
 
     log det S = 2 sum log diag(L) from the Cholesky factor L of S (the
-    product of the variances with ``diagonal=True``). The mean does not enter;
+    product of the variances with ``diagonal=True``); S is factored scaled by a
+    power of 4 (exact), so covariances anywhere from 1e-320 to 1e308 keep their
+    digits. The mean does not enter;
     d = 0 gives 0. Matches ``torch.distributions.MultivariateNormal(...).entropy()``.
 
     Parameters
@@ -185,8 +196,65 @@ def _x_minus_log1p(x: ArrayLike) -> NDArray[np.float64]:
 
 
 def _expm1_minus(r: ArrayLike) -> NDArray[np.float64]:
-    """exp(r) - 1 - r >= 0 without cancellation for small |r|."""
-    return _small_series(r, _EXPM1M, lambda v: np.expm1(v) - v)
+    """exp(r) - 1 - r >= 0 without cancellation for small |r|; +inf for r = +-inf (an overflowed
+    difference of log-variances: exp(r) - 1 - r is then beyond the float range anyway)."""
+    # min(v, 1e300): where exp(v) overflows, inf - inf would be NaN
+    return _small_series(r, _EXPM1M, lambda v: np.expm1(v) - np.minimum(v, 1e300))
+
+
+def _exponent(x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """e with 2^(e-1) <= |x| < 2^e (0 for x = 0): x * 2^-e lies in [0.5, 1)."""
+    return np.frexp(x)[1].astype(np.int64)
+
+
+def _kl_terms(Lp: NDArray[np.floating[Any]], Lq: NDArray[np.floating[Any]], means: NDArray[np.floating[Any]],
+              d: int) -> NDArray[np.float64]:
+    """KL from the Cholesky factors and the means (..., d, 2) = (mu_q, mu_p), staying finite
+    wherever the value is: every matrix and vector is scaled by a power of 2 (exact) before a
+    product can overflow or underflow, and the scales (and the factor 1/2) are put back by
+    ldexp at the end.
+
+    A = tr(S_q^-1 S_p) - d - log det(S_q^-1 S_p) = sum_i (l_i - 1 - log l_i) over the
+    eigenvalues l_i of S_q^-1 S_p (those of M M^T, M = L_q^-1 L_p). Where every l_i lies in
+    [2^-20, 2^20] it is summed term by term from the eigenvalues (each term >= 0: no
+    cancellation for nearly equal covariances). Elsewhere some term is above 12, and A is taken
+    as ||M||_F^2 - d - log det, with the log-determinants from the Cholesky diagonals: the
+    trace may overflow to +inf (then so does the value) or underflow to 0 (then -log det
+    carries the value), never inf - inf.
+    """
+    ep = _exponent(np.max(np.abs(Lp), axis=(-2, -1)))
+    eq = _exponent(np.max(np.abs(Lq), axis=(-2, -1)))
+    Lp1 = np.ldexp(Lp, -ep[..., None, None])
+    Lq1 = np.ldexp(Lq, -eq[..., None, None])
+    shift = 2 * (ep - eq)                  # S_q^-1 S_p = 4^(ep - eq) M1 M1^T
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        M1 = np.linalg.solve(Lq1, Lp1)     # L_q^-1 L_p scaled by 2^(eq - ep)
+        m = np.max(np.abs(M1), axis=(-2, -1))
+        em = _exponent(m)
+        M2 = np.ldexp(M1, -em[..., None, None])
+        # half the trace: ||M||_F^2 / 2 = 4^(em + ep - eq) ||M2||_F^2 / 2, ||M2||_F^2 in [1/4, d]
+        half_tr = np.ldexp(np.sum(M2 * M2, axis=(-2, -1)), 2 * em + shift - 1)
+        # half log det(S_q^-1 S_p)
+        half_logdet = (np.sum(np.log(np.diagonal(Lp, axis1=-2, axis2=-1)), axis=-1)
+                       - np.sum(np.log(np.diagonal(Lq, axis1=-2, axis2=-1)), axis=-1))
+        direct = half_tr - 0.5 * d - half_logdet
+        # eigenvalues where M1 M1^T is safely inside the float range
+        safe = np.isfinite(m) & (em < 200) & (em > -200)
+        G = np.where(safe[..., None, None], M1, np.eye(d))
+        mu = np.linalg.eigvalsh(G @ np.swapaxes(G, -1, -2))
+        lam = np.ldexp(mu, shift[..., None])
+        safe &= np.all((lam >= 2.0 ** -20) & (lam <= 2.0 ** 20), axis=-1)
+        A = np.where(safe, 0.5 * np.sum(_x_minus_log1p(lam - 1.0), axis=-1), direct)
+        # Mahalanobis term ||L_q^-1 (mu_q - mu_p)||^2, the means scaled by a common 2^-ez
+        ez = _exponent(np.max(np.abs(means), axis=(-2, -1)))
+        dm = np.ldexp(means, -ez[..., None, None])
+        dm = dm[..., 0] - dm[..., 1]
+        z = np.linalg.solve(Lq1, dm[..., None])[..., 0]          # scaled by 2^(eq - ez)
+        zmax = np.max(np.abs(z), axis=-1)
+        ew = _exponent(zmax)
+        w = np.ldexp(z, -ew[..., None])
+        half_maha = np.ldexp(np.sum(w * w, axis=-1), 2 * (ew + ez - eq) - 1)
+    return np.asarray(A + half_maha, dtype=np.float64)
 
 
 @_dk.dask_aware(_dk.GAUSS_KL)
@@ -199,7 +267,13 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     with M = L_q^-1 L_p (Cholesky factors): the first three terms are
     sum_i (l_i - 1 - log l_i) over the eigenvalues l_i of M M^T, each summed as a
     non-negative term (no cancellation for nearly equal covariances), and the last
-    is ``||L_q^-1 (mu_q - mu_p)||^2``. d = 0 gives 0. Matches
+    is ``||L_q^-1 (mu_q - mu_p)||^2``. Where some l_i lies outside [2^-20, 2^20]
+    (so the sum exceeds 12 and cannot cancel) the first three terms are
+    ||M||_F^2 - d - log det(S_q^-1 S_p), the log-determinants from the Cholesky
+    diagonals. Factors, M and the means are scaled by powers of 2 before any
+    product, so the value is finite wherever the divergence is (e.g. covariances
+    1e-300 I against 1e300 I, means of +-1e308) and +inf where it exceeds the
+    float range; never NaN for valid input. d = 0 gives 0. Matches
     ``torch.distributions.kl_divergence``.
 
     Parameters
@@ -251,19 +325,37 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     batch = np.broadcast_shapes(mp_.shape[:-1], mq_.shape[:-1], Sp.shape[:-2], Sq.shape[:-2])
     Lp = np.broadcast_to(Lp, batch + (d, d))
     Lq = np.broadcast_to(Lq, batch + (d, d))
-    diff = np.broadcast_to(mq_ - mp_, batch + (d,))
     if d == 0:
         return _scalar(np.zeros(batch))
-
-    def kl_of(Lp: NDArray[np.floating[Any]], Lq: NDArray[np.floating[Any]],
-              diff: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
-        M = np.linalg.solve(Lq, Lp)                        # L_q^-1 L_p
-        lam = np.linalg.eigvalsh(M @ np.swapaxes(M, -1, -2))
-        z = np.linalg.solve(Lq, diff[..., None])[..., 0]
-        return 0.5 * (np.sum(_x_minus_log1p(lam - 1.0), axis=-1) + np.sum(z * z, axis=-1))
-
-    kl = _chunked(kl_of, [Lp, Lq, diff], batch)
+    # the means stacked, so that each difference is taken on a common power-of-2 scale in
+    # _kl_terms (mu_q - mu_p itself overflows for means of +-1e308)
+    means = np.stack([np.broadcast_to(mq_, batch + (d,)), np.broadcast_to(mp_, batch + (d,))], axis=-1)
+    kl = _chunked(lambda a, b, c: _kl_terms(a, b, c, d), [Lp, Lq, means], batch)
     return _scalar(kl / lb)
+
+
+_LN2_HI = 6.93147180369123816490e-01   # ln 2 in 32 bits: k * _LN2_HI is exact for |k| < 2^21
+_LN2_LO = 1.90821492927058770002e-10
+
+
+def _scaled_maha(mu_p: NDArray[np.float64], mu_q: NDArray[np.float64],
+                 lv_q: NDArray[np.float64], halved: bool = False) -> NDArray[np.float64]:
+    """(mu_p - mu_q)^2 e^-lv_q (over 2 if ``halved``, rounded once) to a few ulps over the whole
+    float range: |mu_p - mu_q| = f 2^e
+    (from the halved means where the difference overflows), e^-lv_q = e^t 2^k with
+    |t| <= ln(2)/2 (Cody-Waite), and f^2 e^t scaled by 2^(2e + k) with ldexp (which rounds
+    once, to 0 or inf where the value is out of range)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        dm = np.abs(mu_p - mu_q)
+        big = ~np.isfinite(dm)
+        f, e = np.frexp(np.where(big, np.abs(0.5 * mu_p - 0.5 * mu_q), dm))
+        e = e.astype(np.int64) + big
+        # beyond |lv_q| = 3000 the value is 0 or inf whatever the means (|2 log dm| < 1500)
+        t = np.clip(-lv_q, -3000.0, 3000.0)
+        k = np.rint(t / math.log(2.0))
+        rem = (t - k * _LN2_HI) - k * _LN2_LO
+        out = np.ldexp(f * f * np.exp(rem), 2 * e + k.astype(np.int64) - int(halved))
+    return np.where(dm == 0, 0.0, out)
 
 
 @_dk.dask_aware(_dk.DIAG_KL)
@@ -275,9 +367,12 @@ def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mea
         sum (e^(lv_p - lv_q) - 1 - (lv_p - lv_q) + (mu_p - mu_q)^2 e^(-lv_q)) / 2
 
     The prior defaults to the standard normal (mu_q = 0, lv_q = 0). Everything broadcasts
-    (NumPy rules). Overflow-free: exp is only taken of lv_p - lv_q and of
-    2 log|mu_p - mu_q| - lv_q, and e^r - 1 - r is summed without cancellation, so
-    log-variances of +-800 give the finite answer. ``reduction``: ``"none"`` (the batch
+    (NumPy rules). Overflow-free: exp is only taken of lv_p - lv_q and of a reduced
+    argument (|t| <= ln(2)/2) whose power of 2 joins that of |mu_p - mu_q| in one
+    ``ldexp``, and e^r - 1 - r is summed without cancellation, so
+    log-variances of +-800 give the finite answer (+inf where the divergence exceeds the
+    float range, e.g. log-variances 1e308 apart; means of +-1e308 are differenced
+    without overflow). ``reduction``: ``"none"`` (the batch
     shape), ``"sum"`` or ``"mean"`` over the batch. A NaN or infinite input raises
     ``ValueError``.
 
@@ -335,12 +430,15 @@ def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mea
     mu_p, lv_p, mu_q, lv_q = np.broadcast_arrays(*arrs)
     if mu_p.ndim == 0:
         raise ValueError("the inputs must have at least one axis (the components)")
-    r = lv_p - lv_q
-    dm = np.abs(mu_p - mu_q)
-    with np.errstate(divide="ignore", over="ignore"):
-        maha = np.where(dm > 0, np.exp(2.0 * np.log(np.where(dm > 0, dm, 1.0)) - lv_q), 0.0)
-    terms = 0.5 * (_expm1_minus(r) + maha)
-    kl = np.sum(terms, axis=axis) / lb
+    ax = _args.normalize_axis_index(axis, mu_p.ndim)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        r = lv_p - lv_q
+        # (e^r - 1 - r) / 2; where r overflows (|lv_p - lv_q| > 1.8e308), +inf for r > 0 and
+        # -r/2 - 1/2 (finite, from the halved log-variances) for r < 0
+        half = np.where(np.isfinite(r), 0.5 * _expm1_minus(r),
+                        np.where(r > 0, np.inf, (0.5 * lv_q - 0.5 * lv_p) - 0.5))
+        terms = half + _scaled_maha(mu_p, mu_q, lv_q, halved=True)
+        kl = np.sum(terms, axis=ax) / lb
     if reduction == "sum":
         return float(np.sum(kl))
     if reduction == "mean":
