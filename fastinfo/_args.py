@@ -275,7 +275,8 @@ def warn_far_from_one(fname: str, arrays: Sequence[FloatArray], names: Sequence[
         d = np.abs(s - 1.0)
         far |= (d > SUM_TOL) & np.isfinite(d)
     idx = first_bad(far, batch)
-    sums = ", ".join(f"{n} sums to {float(np.add.reduce(a[idx], dtype=F64)):.6g}" for a, n in zip(arrays, names))
+    with np.errstate(all="ignore"):
+        sums = ", ".join(f"{n} sums to {float(np.add.reduce(a[idx], dtype=F64)):.6g}" for a, n in zip(arrays, names))
     import warnings
     warnings.warn(f"{fname}: the distribution at batch index {idx} is not normalized ({sums}); "
                   f"pass normalize=True to divide each distribution by its sum, or normalize=False "

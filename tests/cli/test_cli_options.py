@@ -46,18 +46,19 @@ def ce_data(tmp_path_factory):
     y_pad = y.copy()
     y_pad[rng.random(N) < 0.2] = -100
     w = rng.random(K) + 0.05
+    w_signed = w * np.where(np.arange(K) % 3 == 1, -1.0, 1.0)     # negative weights: PyTorch allows them
     soft = rng.random((N, K))
     soft /= soft.sum(1, keepdims=True)
-    for name, a in dict(x64=x, x32=x.astype(np.float32), y=y, y_pad=y_pad, w=w, soft64=soft,
+    for name, a in dict(x64=x, x32=x.astype(np.float32), y=y, y_pad=y_pad, w=w, w_signed=w_signed, soft64=soft,
                         soft32=soft.astype(np.float32)).items():
         np.save(d / f"{name}.npy", a)
-    return d, dict(x=x, y=y, y_pad=y_pad, w=w, soft=soft)
+    return d, dict(x=x, y=y, y_pad=y_pad, w=w, w_signed=w_signed, soft=soft)
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("ignore", [None, -100, 3])
 @pytest.mark.parametrize("smoothing", [0.0, 0.15])
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", [None, "w", "w_signed"])
 @pytest.mark.parametrize("dtype", ["32", "64"])
 def test_cross_entropy_options_match_pytorch(torch, ce_data, tmp_path, reduction, ignore, smoothing, weighted,
                                              dtype):
@@ -70,7 +71,7 @@ def test_cross_entropy_options_match_pytorch(torch, ce_data, tmp_path, reduction
     if smoothing:
         args += ["--label-smoothing", smoothing]
     if weighted:
-        args += ["--weight", d / "w.npy"]
+        args += ["--weight", d / f"{weighted}.npy"]
     out = tmp_path / "out.npy"
     if reduction == "none":
         args += ["-o", out]
@@ -79,7 +80,7 @@ def test_cross_entropy_options_match_pytorch(torch, ce_data, tmp_path, reduction
     tdtype = torch.float32 if dtype == "32" else torch.float64
     want = torch.nn.functional.cross_entropy(
         torch.tensor(a["x"], dtype=tdtype), torch.tensor(a[labels]),
-        weight=torch.tensor(a["w"], dtype=tdtype) if weighted else None,
+        weight=torch.tensor(a[weighted], dtype=tdtype) if weighted else None,
         ignore_index=-100 if ignore is None else ignore, label_smoothing=smoothing, reduction=reduction).numpy()
     got = np.load(out) if reduction == "none" else np.float64(stdout.strip())
     if reduction == "none":
@@ -199,8 +200,8 @@ USAGE = [
     (["--measure", "entropy", "--weight", "w.npy", "-o", "o.npy"], "--weight applies"),
     (["--measure", "softmax_cross_entropy", "--labels", "y.npy", "--weight", "wshort.npy", "-o", "o.npy"],
      "one weight per class"),
-    (["--measure", "softmax_cross_entropy", "--labels", "y.npy", "--weight", "wneg.npy", "-o", "o.npy"],
-     "non-negative"),
+    (["--measure", "softmax_cross_entropy", "--labels", "y.npy", "--weight", "wnan.npy", "-o", "o.npy"],
+     "expected finite"),
     (["--measure", "entropy", "--reduction", "mean", "-o", "o.npy"], "-o applies to --reduction none"),
     (["--measure", "entropy"], "-o/--output"),
     (["--measure", "entropy", "--reduction", "median"], "invalid choice"),
@@ -217,7 +218,7 @@ def test_usage_errors_are_one_line(tmp_path, args, message, monkeypatch):
     np.save("y.npy", np.zeros(4, dtype=np.int64))
     np.save("w.npy", np.ones(3))
     np.save("wshort.npy", np.ones(2))
-    np.save("wneg.npy", np.array([1.0, -1.0, 1.0]))
+    np.save("wnan.npy", np.array([1.0, np.nan, 1.0]))
     rc, _, err = cli("score", "p.npy", *args)
     assert_one_line_error(rc, err, 2, message)
     assert not os.path.exists("o.npy")
