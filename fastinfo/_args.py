@@ -88,6 +88,23 @@ def log_base(base: object) -> float:
     return math.log(b)
 
 
+def normalize_flag(normalize: object) -> bool:
+    """``normalize`` as a bool (None: False, the sums checked by the caller); anything but
+    True, False, None or a NumPy bool is refused, as ``normalize="yes"`` would be a mistake."""
+    if normalize is True or normalize is False:
+        return normalize
+    if normalize is None or isinstance(normalize, np.bool_):
+        return bool(normalize)
+    raise TypeError(f"normalize must be True, False or None, got {normalize!r}")
+
+
+def check_sums(fname: str, arrays: Sequence[FloatArray], names: Sequence[str]) -> None:
+    """normalize=None for measures whose kernels do not flag the sums (joint tables, pairwise
+    rows): one pass over the rows here, and :func:`warn_far_from_one` when one is far from 1."""
+    if arrays[0].size and _any_far(arrays):
+        warn_far_from_one(fname, arrays, names)
+
+
 def nan_mode(invalid: object) -> bool:
     """True for ``invalid='nan'``, False for ``'raise'``, or ValueError."""
     if isinstance(invalid, str) and invalid == "raise":
@@ -270,10 +287,7 @@ def warn_far_from_one(fname: str, arrays: Sequence[FloatArray], names: Sequence[
     batch = arrays[0].shape[:-1]
     far = np.zeros(batch, dtype=bool)
     for a in arrays:
-        with np.errstate(all="ignore"):
-            s = np.add.reduce(a, axis=-1, dtype=F64)
-        d = np.abs(s - 1.0)
-        far |= (d > SUM_TOL) & np.isfinite(d)
+        far |= _far_rows(a)
     idx = first_bad(far, batch)
     with np.errstate(all="ignore"):
         sums = ", ".join(f"{n} sums to {float(np.add.reduce(a[idx], dtype=F64)):.6g}" for a, n in zip(arrays, names))
@@ -324,15 +338,14 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
         if normalize is None:
             r = _k.reduce_plain(_MEASURES[fname], p, q, axis, False, distance, lb, nm, nt, SUM_TOL)
         else:
-            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize is True or bool(normalize), distance,
-                                lb, nm, nt)
+            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize_flag(normalize), distance, lb, nm, nt)
         if r is not None:
             return r
     lb = log_base(base)
     nm = nan_mode(invalid)
     nt = threads(n_threads)
     check = normalize is None
-    normalize = bool(normalize)
+    normalize = normalize_flag(normalize)
     P, Q, ax = prepare(p, q, axis)
     batch = P.shape[:-1]
     res_dtype = P.dtype
@@ -381,12 +394,14 @@ def batch_size(batch: tuple[int, ...]) -> int:
 def _any_far(arrays: Sequence[FloatArray]) -> bool:
     """Some valid distribution's sum is further than SUM_TOL from 1 (invalid rows are
     reported by their own error or NaN)."""
-    for a in arrays:
-        with np.errstate(all="ignore"):
-            d = np.abs(np.add.reduce(a, axis=-1, dtype=F64) - 1.0)
-        if ((d > SUM_TOL) & np.isfinite(d)).any():
-            return True
-    return False
+    return any(_far_rows(a).any() for a in arrays)
+
+
+def _far_rows(a: FloatArray) -> NDArray[np.bool_]:
+    """The rows of a (distribution axis last) whose finite sum is further than SUM_TOL from 1."""
+    with np.errstate(all="ignore"):
+        d = np.abs(np.add.reduce(a, axis=-1, dtype=F64) - 1.0)
+    return (d > SUM_TOL) & np.isfinite(d)
 
 
 def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normalize: bool, invalid: str,

@@ -99,7 +99,7 @@ def to_numpy(x: object, kind: str, name: str) -> Any:
             raise TypeError(f"{name} is a torch tensor on {dev}; fastinfo computes on the CPU: pass "
                             f"{name}.cpu() (the result is a CPU tensor; move it back with .to(device))")
         t = x.detach()                                          # type: ignore[attr-defined]
-        if t.layout != __import__("torch").strided:
+        if t.layout != _torch().strided:
             raise TypeError(f"{name} is a {t.layout} torch tensor; pass {name}.to_dense()")
         if t.is_conj():
             t = t.resolve_conj()
@@ -171,15 +171,17 @@ def _from_pandas(x: Any, name: str) -> Any:
         if kinds == {True}:
             return x.to_numpy(dtype=np.int64)
         if all(pd.api.types.is_numeric_dtype(d) for d in dtypes):
-            return x.to_numpy(dtype=np.float64)
+            return x.to_numpy(dtype=np.result_type(*[getattr(d, "numpy_dtype", np.float64) for d in dtypes]))
         return x.to_numpy()
     if all(pd.api.types.is_float_dtype(d) for d in dtypes):
-        return x.to_numpy(dtype=np.float64, na_value=np.nan)   # NaN: an invalid value, named by row
+        dt = np.result_type(*[getattr(d, "numpy_dtype", np.float64) for d in dtypes])   # Float32 stays float32
+        return x.to_numpy(dtype=dt, na_value=np.nan)   # NaN: an invalid value, named by row
     idx = _first_missing(na)
     row = x.index[idx[0]]
     raise ValueError(f"{name} holds a missing value (NA) at row {row!r}"
                      f"{' column ' + repr(x.columns[idx[1]]) if frame is not None else ''}; "
-                     f"drop or fill missing values first (e.g. {name}.dropna() or {name}.fillna(0))")
+                     f"drop those rows first ({name}.dropna()); for class labels, padding with -100 and "
+                     f"passing ignore_index=-100 skips them")
 
 
 def _object_to_float(a: np.ndarray, name: str) -> np.ndarray:
@@ -213,9 +215,8 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
     """res (ndarray, NumPy scalar, Python float, tuple) as an object of like's kind."""
     if isinstance(res, tuple):
         return tuple(wrap(r, like, args, second, pairwise) for r in res)
-    if _module(res).startswith("dask.array") and like.kind == "xarray":
-        pass                                         # a lazy result: wrapped below like an ndarray
-    elif not isinstance(res, (np.ndarray, np.generic, float)):
+    lazy = _module(res).startswith("dask.array") and like.kind == "xarray"   # wrapped like an ndarray
+    if not lazy and not isinstance(res, (np.ndarray, np.generic, float)):
         return res                                   # e.g. a SparseContingency
     kind = like.kind
     if kind == "torch":
@@ -295,12 +296,39 @@ def xarray_axis(obj: Any, axis: object) -> object:
     return axis
 
 
-def convert(names: Sequence[str], args: dict[str, Any]) -> tuple[Foreign | None, Foreign | None]:
-    """Replace the array arguments ``names`` in ``args`` by NumPy-path arrays; returns the
-    first and second foreign arguments (the caller's kind, and the Q of a pairwise call)."""
+def _matched(first: Foreign, f: Foreign, name: str, pairwise: bool) -> Any:
+    """The labelled array f as it pairs with the first one: xarray by dimension name (a
+    transposed DataArray is put in the first's order), pandas by position, with the same index
+    required; never a silent misalignment."""
+    a: Any = first.obj
+    b: Any = f.obj
+    if first.kind == "xarray" and f.kind == "xarray" and not pairwise:
+        if set(b.dims) == set(a.dims) and b.dims != a.dims:
+            b = b.transpose(*a.dims)
+        for d in set(a.dims) & set(b.dims):
+            if d in a.coords and d in b.coords and not a.coords[d].equals(b.coords[d]):
+                raise ValueError(f"{name} and the first array have different coordinates along {d!r}; "
+                                 f"align them first (xarray.align)")
+    if first.kind == "pandas" and f.kind == "pandas":
+        if not pairwise and not a.index.equals(b.index):
+            raise ValueError(f"{name} and the first argument have different indexes (fastinfo pairs rows by "
+                             f"position); align them first, e.g. {name}.reindex(first.index)")
+        if hasattr(a, "columns") and hasattr(b, "columns") and not a.columns.equals(b.columns):
+            raise ValueError(f"{name} and the first argument have different columns; select the same "
+                             f"columns in the same order first")
+    return b
+
+
+def convert(names: Sequence[str], args: dict[str, Any],
+            pairwise: bool = False) -> tuple[Foreign | None, Foreign | None]:
+    """Replace the array arguments in ``args`` (``names`` first, then any other argument of
+    another library, e.g. class weights) by NumPy-path arrays; returns the first and second
+    foreign arguments of ``names`` (the caller's kind, and the Q of a pairwise call). ``out``
+    is left to the caller."""
     first: Foreign | None = None
     second: Foreign | None = None
-    for n in names:
+    rest = [n for n in args if n not in names and n != "out"]
+    for n in list(names) + rest:
         v = args.get(n)
         if v is None or type(v) in PLAIN:
             continue
@@ -308,9 +336,13 @@ def convert(names: Sequence[str], args: dict[str, Any]) -> tuple[Foreign | None,
         if kind is None:
             continue
         f = Foreign(kind, v)
+        if n in names and first is not None:
+            v = _matched(first, f, n, pairwise)
         if kind == "xarray" and "axis" in args and first is None:
             args["axis"] = xarray_axis(v, args["axis"])
         args[n] = to_numpy(v, kind, n)
+        if n not in names:
+            continue
         if first is None:
             first = f
         elif second is None:
@@ -318,12 +350,30 @@ def convert(names: Sequence[str], args: dict[str, Any]) -> tuple[Foreign | None,
     return first, second
 
 
+def _out_view(out: Any) -> Any:
+    """A torch tensor given as ``out=``: its NumPy view (CPU, writeable), filled in place."""
+    kind = kind_of(out)
+    if kind == "torch" and out.device.type == "cpu" and not out.requires_grad:
+        return out.numpy()
+    if kind in ("numpy", None):
+        return out
+    raise TypeError(f"out must be a NumPy array or a CPU torch tensor without requires_grad, got "
+                    f"{type(out).__module__}.{type(out).__name__}; drop out= to get a result of the "
+                    f"input's kind")
+
+
 def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dict[str, Any],
                  pairwise: bool = False, lazy: Callable[..., Any] | None = None) -> Any:
     """func called on the converted arguments, its result of the caller's kind. ``lazy``: the
     Dask-aware function, called instead when a converted argument is a Dask array (an xarray
     DataArray backed by Dask stays lazy)."""
-    first, second = convert(names, bound_args)
+    out = bound_args.get("out")
+    if out is not None:
+        bound_args["out"] = _out_view(out)
+    first, second = convert(names, bound_args, pairwise)
+    if out is not None:
+        func(**bound_args)
+        return out
     if lazy is not None and any(_module(bound_args.get(n)).startswith("dask.array") for n in names):
         res = lazy(**bound_args)
     else:

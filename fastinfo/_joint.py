@@ -55,13 +55,15 @@ def _tables(pxy: ArrayLike, axes: tuple[int, int]) -> tuple[FloatArray, tuple[in
     return A.reshape((int(np.prod(batch)),) + A.shape[-2:]), batch   # (-1 fails for empty tables)
 
 
-def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool, invalid: str, n_threads: int | None,
+def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool | None, invalid: str, n_threads: int | None,
          fname: str) -> tuple[NDArray[np.float64], tuple[int, ...], np.dtype[Any]]:
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
     T, batch = _tables(pxy, axes)
     out = np.empty((T.shape[0], 6), dtype=np.float64)
-    nbad = _ROWS[T.dtype](T, out, bool(normalize), nt)
+    check = normalize is None
+    normalize = _args.normalize_flag(normalize)
+    nbad = _ROWS[T.dtype](T, out, normalize, nt)
     if nbad and not nan_mode:
         idx = _args.first_bad(np.isnan(out[:, 0]).reshape(batch), batch)
         t = T[int(np.ravel_multi_index(idx, batch)) if batch else 0]
@@ -74,6 +76,8 @@ def _all(pxy: ArrayLike, axes: tuple[int, int], normalize: bool, invalid: str, n
             raise ValueError(f"{fname}: cannot normalize: the table at batch index {idx} sums to zero")
         raise ValueError(f"{fname}: the table at batch index {idx} sums beyond the float range "
                          f"(or there was no memory for its marginals)")
+    if check and T.size:      # normalize=None: a table far from summing to 1 (counts?) draws a warning
+        _args.check_sums(fname, [T.reshape(T.shape[0], -1)], ["pxy"])
     return out, batch, T.dtype
 
 
@@ -97,8 +101,10 @@ _DOC = """
     axes : pair of int, default (-2, -1)
         The X axis and the Y axis.
     {base}
-    normalize : bool, default False
-        Divide each table by its sum first (counts, unnormalized weights). An
+    normalize : bool or None, default None
+        ``True`` divides each table by its sum first (counts, unnormalized
+        weights); ``False`` uses the numbers as passed; ``None`` uses them as
+        passed and warns once per call when a table's sum is more than 1% from 1. An
         all-zero table is then invalid. ``False`` uses the numbers as passed.
     invalid : {'raise', 'nan'}, default 'raise'
         A negative, NaN or infinite entry raises ``ValueError`` naming the batch
@@ -131,7 +137,7 @@ _DOC = """
 
 @_dk.dask_aware(_dk.JOINT)
 def joint_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
-                  normalize: bool = False, invalid: Invalid = "raise",
+                  normalize: bool | None = None, invalid: Invalid = "raise",
                   n_threads: int | None = None) -> FloatResult:
     """Joint entropy H(X,Y) = -sum p(x,y) log p(x,y) of each table.
 
@@ -154,7 +160,7 @@ def joint_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: flo
 
 @_dk.dask_aware(_dk.JOINT)
 def conditional_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
-                        normalize: bool = False, invalid: Invalid = "raise",
+                        normalize: bool | None = None, invalid: Invalid = "raise",
                         n_threads: int | None = None) -> FloatResult:
     """H(Y|X) = sum p(x,y) log(p(x) / p(x,y)) of each table (X on ``axes[0]``), never negative.
 
@@ -180,7 +186,7 @@ def conditional_entropy(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), bas
 
 @_dk.dask_aware(_dk.JOINT)
 def mutual_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
-                       normalize: bool = False, invalid: Invalid = "raise",
+                       normalize: bool | None = None, invalid: Invalid = "raise",
                        n_threads: int | None = None) -> FloatResult:
     """I(X;Y) = sum p(x,y) log(p(x,y) / (p(x) p(y))) of each table, computed directly.
 
@@ -207,7 +213,7 @@ def mutual_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base
 
 @_dk.dask_aware(_dk.JOINT)
 def normalized_mutual_information(pxy: ArrayLike, *, average: Average = "arithmetic",
-                                  axes: tuple[int, int] = (-2, -1), normalize: bool = False,
+                                  axes: tuple[int, int] = (-2, -1), normalize: bool | None = None,
                                   invalid: Invalid = "raise", n_threads: int | None = None) -> FloatResult:
     """Normalized mutual information I(X;Y) / mean(H(X), H(Y)) of each table, in [0, 1].
 
@@ -250,7 +256,7 @@ def normalized_mutual_information(pxy: ArrayLike, *, average: Average = "arithme
 
 @_dk.dask_aware(_dk.JOINT)
 def variation_of_information(pxy: ArrayLike, *, axes: tuple[int, int] = (-2, -1), base: float | None = None,
-                             normalize: bool = False, invalid: Invalid = "raise",
+                             normalize: bool | None = None, invalid: Invalid = "raise",
                              n_threads: int | None = None) -> FloatResult:
     """Variation of information VI(X;Y) = H(X|Y) + H(Y|X) of each table.
 

@@ -219,9 +219,11 @@ _PARAM_DOC = {
         dtypes as float64).
     Q : array_like, shape (M, K)
         Rows are distributions, as ``P``.""",
-    "normalize": """normalize : bool, default False
-        Divide every row by its sum first (an all-zero row is then invalid);
-        ``False`` applies the formula to the numbers as passed.""",
+    "normalize": """normalize : bool or None, default None
+        ``True`` divides every row by its sum first (an all-zero row is then
+        invalid); ``False`` applies the formula to the numbers as passed;
+        ``None`` does too, and warns once per call when a row's sum is more
+        than 1% from 1 (counts or logits passed by mistake).""",
     "invalid": """invalid : {'raise', 'nan'}, default 'raise'
         A row with a negative, NaN or infinite value raises ``ValueError``
         naming it ("row i of P"), or makes its row (P) or column (Q) of the
@@ -245,9 +247,22 @@ _PARAM_DOC = {
 }
 
 
-def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool,
+def _sums_checked(fname: str, P: ArrayLike, Q: ArrayLike, normalize: object) -> bool:
+    """normalize as a bool; for None, one warning when a row of P (else of Q) is far from summing to 1."""
+    if normalize is not None:
+        return _args.normalize_flag(normalize)
+    for A, name in ((P, "P"), (Q, "Q")):
+        a = np.asarray(A)
+        if a.ndim == 2 and a.dtype.kind in "biuf" and a.size and _args._any_far([a]):
+            _args.warn_far_from_one(fname, [a], [name])
+            break
+    return False
+
+
+def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize: bool | None,
                invalid: str, out: NDArray[np.float64] | None, n_threads: int | None,
                method: str) -> NDArray[np.float64]:
+    normalize = _sums_checked(fname, P, Q, normalize)
     if method == "exact":
         return _exact(fname, _CODES[measure], P, Q, base, normalize, invalid, out, n_threads)
     if method != "blas":
@@ -256,7 +271,7 @@ def _by_method(fname: str, measure: str, P: ArrayLike, Q: ArrayLike, base: float
 
 
 @_dk.pairwise_aware
-def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
+def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool | None = None,
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
                            method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
@@ -312,7 +327,7 @@ def pairwise_cross_entropy(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
 
 
 @_dk.pairwise_aware
-def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool = False,
+def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = None, normalize: bool | None = None,
                            invalid: Invalid = "raise", out: NDArray[np.float64] | None = None,
                            n_threads: int | None = None,
                            method: Literal["blas", "exact"] = "blas") -> NDArray[np.float64]:
@@ -371,7 +386,7 @@ def pairwise_kl_divergence(P: ArrayLike, Q: ArrayLike, *, base: float | None = N
 
 @_dk.pairwise_aware
 def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False, base: float | None = None,
-                           normalize: bool = False, invalid: Invalid = "raise",
+                           normalize: bool | None = None, invalid: Invalid = "raise",
                            out: NDArray[np.float64] | None = None, n_threads: int | None = None,
                            method: Literal["fast", "exact"] = "fast") -> NDArray[np.float64]:
     """Jensen-Shannon divergence of every pair of rows: out[i, j] = JS(P[i], Q[j]).
@@ -435,6 +450,7 @@ def pairwise_js_divergence(P: ArrayLike, Q: ArrayLike, *, distance: bool = False
         raise ValueError("distance=True needs base > 1 (the square root of a negative divergence)")
     if method not in ("fast", "exact"):
         raise ValueError(f"method must be 'fast' or 'exact', got {method!r}")
+    normalize = _sums_checked("pairwise_js_divergence", P, Q, normalize)
     return _exact("pairwise_js_divergence", _CODES["js_divergence"], P, Q, base, normalize, invalid, out,
                   n_threads, distance=distance, fast_js=method == "fast")
 
