@@ -333,8 +333,8 @@ def convert(names: Sequence[str], args: dict[str, Any],
         if v is None or type(v) in PLAIN:
             continue
         kind = kind_of(v)
-        if kind is None:
-            continue
+        if kind is None or (n not in names and kind in ("numpy", "array")):
+            continue             # other arguments: only other libraries' arrays (NumPy scalars stay)
         f = Foreign(kind, v)
         if n in names and first is not None:
             v = _matched(first, f, n, pairwise)
