@@ -368,7 +368,7 @@ def diagonal_gaussian_kl_divergence(mean_p: ArrayLike, log_var_p: ArrayLike, mea
 
     The prior defaults to the standard normal (mu_q = 0, lv_q = 0). Everything broadcasts
     (NumPy rules). Overflow-free: exp is only taken of lv_p - lv_q and of a reduced
-    argument (|t| <= ln(2)/2) whose power of 2 joins that of |mu_p - mu_q| in one
+    argument (``|t| <= ln(2)/2``) whose power of 2 joins that of ``|mu_p - mu_q|`` in one
     ``ldexp``, and e^r - 1 - r is summed without cancellation, so
     log-variances of +-800 give the finite answer (+inf where the divergence exceeds the
     float range, e.g. log-variances 1e308 apart; means of +-1e308 are differenced
