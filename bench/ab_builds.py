@@ -1,0 +1,67 @@
+"""Two builds of fastinfo side by side: each case timed in fresh processes that alternate
+between the builds (A B A B ...), medians of per-round ratios, so drift of a shared machine
+hits both alike.
+
+    python bench/ab_builds.py OLD_TREE NEW_TREE [--rounds 7]
+
+OLD_TREE and NEW_TREE are source trees with in-place builds (``python setup.py build_ext
+--inplace``), e.g. a ``git worktree`` of an older commit; each run puts its tree first on
+PYTHONPATH. One thread (OMP_NUM_THREADS=1). The read roofline of the same run is printed
+beside, as a floor for the memory-bound cases.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+CHILD = r'''
+import json, time, numpy as np, fastinfo
+from fastinfo._dispatch import kernels as k
+rng = np.random.default_rng(0)
+v = rng.random(100); v /= v.sum()
+P = rng.random((2000, 10000)); P /= P.sum(1, keepdims=True)
+X64 = rng.standard_normal((20000, 1000)); X32 = X64.astype(np.float32)
+L = rng.integers(0, 1000, 20000)
+def t(f, n, reps=5):
+    r = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            f()
+        r.append((time.perf_counter() - t0) / n)
+    return float(np.median(r))
+print(json.dumps({
+    "entropy 1x100 (us)": t(lambda: fastinfo.entropy(v), 20000) * 1e6,
+    "kl_divergence 1x100 (us)": t(lambda: fastinfo.kl_divergence(v, v), 20000) * 1e6,
+    "entropy 2000x10000 f64 (ms)": t(lambda: fastinfo.entropy(P, n_threads=1), 3) * 1e3,
+    "read roofline 2000x10000 f64 (ms)": t(lambda: k.read_roofline(P, 1), 3) * 1e3,
+    "logsumexp 20000x1000 f64 (ms)": t(lambda: fastinfo.logsumexp(X64, n_threads=1), 3) * 1e3,
+    "logsumexp 20000x1000 f32 (ms)": t(lambda: fastinfo.logsumexp(X32, n_threads=1), 3) * 1e3,
+    "softmax_entropy 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_entropy(X32, n_threads=1), 3) * 1e3,
+    "softmax_cross_entropy 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
+    "softmax_kl_divergence 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
+}))
+'''
+
+
+def main() -> None:
+    a, b = sys.argv[1], sys.argv[2]
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 7
+    res: dict[str, list[dict[str, float]]] = {a: [], b: []}
+    for _ in range(rounds):
+        for tree in (a, b):
+            env = dict(os.environ, PYTHONPATH=os.path.abspath(tree), OMP_NUM_THREADS="1")
+            out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
+                                 check=True)
+            res[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{'case':44s} {'A':>10s} {'B':>10s}   B/A (median of rounds)")
+    for key in res[a][0]:
+        ma = statistics.median(r[key] for r in res[a])
+        mb = statistics.median(r[key] for r in res[b])
+        ratio = statistics.median(rb[key] / ra[key] for ra, rb in zip(res[a], res[b]))
+        print(f"{key:44s} {ma:10.3f} {mb:10.3f}   {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
