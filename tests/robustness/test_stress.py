@@ -16,7 +16,7 @@ from helpers import public_functions
 
 import fastinfo as fi
 
-SECONDS = float(os.environ.get("FASTINFO_STRESS_SECONDS", "30"))
+SECONDS = float(os.environ.get("FASTINFO_STRESS_SECONDS", "15"))
 THREADS = 16
 RNG = np.random.default_rng(16)
 
