@@ -375,7 +375,7 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
     if nbad and not nm:
         raise_invalid(fname, arrays, names, first_bad(np.isnan(res), batch), normalize)
-    if check and batch_size(batch) and P.shape[-1] and (far[0] if kernel is None else _any_far(arrays)):
+    if check and math.prod(batch) and P.shape[-1] and (far[0] if kernel is None else _any_far(arrays)):
         warn_far_from_one(fname, arrays, names)
     if out is not None:
         if not direct:
@@ -385,10 +385,6 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
         res = res.astype(F32)
     res = res.reshape(out_shape)
     return res[()] if res.ndim == 0 else res
-
-
-def batch_size(batch: tuple[int, ...]) -> int:
-    return math.prod(batch)
 
 
 def _any_far(arrays: Sequence[FloatArray]) -> bool:

@@ -42,7 +42,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _modules = sys.modules
 # argument types that need no conversion: the wrappers' fast path tests membership here
-PLAIN = _PLAIN = frozenset({np.ndarray, list, tuple, int, float, bool, str, type(None), complex, dict,
+PLAIN = frozenset({np.ndarray, list, tuple, int, float, bool, str, type(None), complex, dict,
                     np.float64, np.float32, np.float16, np.int64, np.int32, np.intp, np.bool_, np.uint64})
 
 
@@ -92,11 +92,11 @@ def dask_aware(spec: Spec) -> Callable[[F], F]:
             # NumPy arrays, sequences and scalars go straight through: one set lookup per
             # argument is the whole cost of this wrapper on the common call.
             for a in args:
-                if type(a) not in _PLAIN:
+                if type(a) not in PLAIN:
                     return _foreign(func, spec, sig, args, kwargs)
             if kwargs:
                 for a in kwargs.values():
-                    if type(a) not in _PLAIN:
+                    if type(a) not in PLAIN:
                         return _foreign(func, spec, sig, args, kwargs)
             return func(*args, **kwargs)
 
@@ -130,10 +130,10 @@ def interop_aware(arrays: Sequence[str]) -> Callable[[F], F]:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             for a in args:
-                if type(a) not in _PLAIN:
+                if type(a) not in PLAIN:
                     break
             else:
-                if not kwargs or all(type(a) in _PLAIN for a in kwargs.values()):
+                if not kwargs or all(type(a) in PLAIN for a in kwargs.values()):
                     return func(*args, **kwargs)
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
@@ -272,7 +272,7 @@ def pairwise_aware(func: F) -> F:
     array chunked as P's rows x Q's rows (each block the NumPy call on a block of rows of each)."""
     @functools.wraps(func)
     def wrapper(P: Any, Q: Any, **kwargs: Any) -> Any:
-        if type(P) in _PLAIN and type(Q) in _PLAIN:
+        if type(P) in PLAIN and type(Q) in PLAIN:
             return func(P, Q, **kwargs)
         if is_dask(P) or is_dask(Q):
             return _apply_pairwise(func, P, Q, kwargs)
