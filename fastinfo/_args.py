@@ -59,6 +59,7 @@ def normalize_axis_index(axis: object, ndim: int, name: str = "axis") -> int:
 
 F64 = np.dtype(np.float64)
 F32 = np.dtype(np.float32)
+F16 = np.dtype(np.float16)
 MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this never helps a compute-bound kernel
 _k.set_thread_cap(MAX_THREADS)            # n_threads=None with OMP_NUM_THREADS=100000 too
 # normalize=None: a distribution whose sum (as passed) is further than this from 1 draws a
@@ -66,6 +67,7 @@ _k.set_thread_cap(MAX_THREADS)            # n_threads=None with OMP_NUM_THREADS=
 # is off by at most 2**-8 = 0.4%, to float16 2**-10, a float32 softmax of 10^5 classes ~1e-3
 # at worst); counts, percentages, logits, truncated or scaled rows are far above it.
 SUM_TOL = 0.01
+_k.configure_fronts(SUM_TOL)              # the fronts' normalize=None check (_kernels.pxi)
 
 _ROWS: dict[str, dict[np.dtype[Any], Callable[..., int]]] = {
     name: {F64: getattr(_k, f"{name}_rows")["double"], F32: getattr(_k, f"{name}_rows")["float"]}
@@ -127,13 +129,17 @@ def threads(n_threads: object) -> int:
 
 
 # --- arrays --------------------------------------------------------------------
-def as_array(x: ArrayLike, name: str) -> FloatArray:
-    """x as an aligned, native float32/float64 ndarray (no copy when it already is one)."""
+def as_array(x: ArrayLike, name: str, two_byte: bool = False) -> FloatArray:
+    """x as an aligned, native float32/float64 ndarray (no copy when it already is one); with
+    ``two_byte``, native float16 and bfloat16 (ml_dtypes) arrays are kept as they are (the
+    logit kernels read them)."""
     a = x if type(x) is np.ndarray else np.asarray(x)
     dt = a.dtype
     if dt != F64 and dt != F32:   # != also catches byte-swapped float dtypes
         kind = dt.kind
-        if (kind == "f" and dt.itemsize <= 4) or dt.name == "bfloat16":
+        if two_byte and (dt == F16 or (dt.name == "bfloat16" and dt.itemsize == 2)):
+            pass
+        elif (kind == "f" and dt.itemsize <= 4) or dt.name == "bfloat16":
             a = a.astype(F32)   # float32, float16 and bfloat16 (ml_dtypes) are computed in float32
         elif kind in "biuf":        # integers, bool, longdouble, byte-swapped float64: as float64
             a = a.astype(F64)
@@ -168,15 +174,17 @@ def check_out(out: object, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None
 
 
 def prepare(p: ArrayLike, q: ArrayLike | None, axis: int, names: tuple[str, str] = ("p", "q"),
-            axis_name: str = "distribution axis") -> tuple[FloatArray, FloatArray | None, int]:
-    """(p, q) as float arrays of one dtype, broadcast, with the distribution axis last."""
-    P = as_array(p, names[0])
+            axis_name: str = "distribution axis",
+            two_byte: bool = False) -> tuple[FloatArray, FloatArray | None, int]:
+    """(p, q) as float arrays of one dtype, broadcast, with the distribution axis last
+    (``two_byte``: see :func:`as_array`)."""
+    P = as_array(p, names[0], two_byte)
     if q is None:
         ax = normalize_axis_index(axis, P.ndim)
         if ax != P.ndim - 1:
             P = np.moveaxis(P, ax, -1)
         return P, None, ax
-    Q = as_array(q, names[1])
+    Q = as_array(q, names[1], two_byte)
     if P.dtype != Q.dtype:   # mixed float32/float64: computed (and returned) in float64
         P, Q = P.astype(F64, copy=False), Q.astype(F64, copy=False)
     ndim = max(P.ndim, Q.ndim)

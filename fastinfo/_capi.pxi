@@ -35,7 +35,7 @@ cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const re
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
-    cdef LogitArgs g
+    cdef fi_logit_args g
     cdef double r = NAN, r2 = 0.0
     if n < 0 or (op == L_CE_LABEL and not (0 <= label < n)):
         return NAN
@@ -45,7 +45,8 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
-    _logit_row_any(x, s, x, s, label, <real*>NULL, 1, n, &g, &r, &r2, NULL)     # C callers: no Ctrl-C
+    fi_logit_row(FI_FMT_F32 if real is float else FI_FMT_F64, x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
+                 NULL)     # C callers: no Ctrl-C
     return r
 
 

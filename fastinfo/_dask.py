@@ -81,14 +81,30 @@ class Spec:
         self.out_dtype = out_dtype
 
 
-def dask_aware(spec: Spec) -> Callable[[F], F]:
+def dask_aware(spec: Spec, front: Optional[str] = None) -> Callable[[F], F]:
     """Decorator: route calls with a Dask array among ``spec.arrays`` to :func:`apply`, and
-    calls with another library's arrays (torch, JAX, pandas, ...) through ``_interop``."""
+    calls with another library's arrays (torch, JAX, pandas, ...) through ``_interop``.
+
+    ``front``: the name of a compiled function of the kernels (``<front>_front``) with the
+    same signature that computes a plain call -- NumPy arrays, the usual spellings of the
+    options -- in one step, or returns None; it is tried first (the whole Python cost of a
+    small call), and everything else takes the function as written."""
     def wrap(func: F) -> F:
         sig = inspect.signature(func)
+        fast: Optional[Callable[..., Any]] = None
+        if front is not None:
+            from ._dispatch import kernels
+            fast = getattr(kernels, f"{front}_front")
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if fast is not None:
+                try:
+                    r = fast(*args, **kwargs)
+                except TypeError:   # a misspelled or extra argument: the function's own message
+                    r = None
+                if r is not None:
+                    return r
             # NumPy arrays, sequences and scalars go straight through: one set lookup per
             # argument is the whole cost of this wrapper on the common call.
             for a in args:

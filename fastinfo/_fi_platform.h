@@ -70,6 +70,7 @@ static int fi_probe_threads(int n)
 #endif
 
 static inline void fi_set_thread_cap(int n) { fi_thread_cap = n; }
+static inline int fi_get_thread_cap(void) { return fi_thread_cap; }
 
 /* The thread count a kernel will use: n (capped), fewer if that many threads cannot be
  * started, or 1 in a child forked after a parallel call. */

@@ -4,7 +4,9 @@ Every public function takes, besides NumPy arrays and nested sequences:
 
 * PyTorch tensors and JAX arrays on the CPU, read without a copy through DLPack
   (``requires_grad`` tensors on their data: fastinfo's functions are not
-  differentiable); bfloat16 and float16 are computed in float32;
+  differentiable); bfloat16 and float16 tensors are passed on as they are (bfloat16 as
+  ml_dtypes' bfloat16 -- JAX installs it; without it, as a float32 copy): the logit
+  functions read 2-byte logits natively, the other functions compute them in float32;
 * pandas Series/DataFrame (nullable ``Float64``/``Int64`` and Arrow-backed
   columns included), polars Series/DataFrame, pyarrow arrays, xarray DataArrays;
 * NumPy masked arrays without masked entries (a mask that hides values is refused:
@@ -35,8 +37,25 @@ import numpy as np
 
 from ._dask import PLAIN    # argument types that need no conversion (the wrappers' fast path)
 
-_TWO_BYTE_FLOATS = ("bfloat16", "float16")
 
+
+
+# The arguments that the kernels read as 2-byte floats (the logits of the logit functions)
+_TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
+    **{f: ("x",) for f in ("logsumexp", "softmax", "log_softmax")},
+    **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity")},
+    **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence")},
+}
+
+
+def _ml_bfloat16() -> Any:
+    """ml_dtypes' bfloat16 dtype (a NumPy array of torch.bfloat16 data without a copy), or
+    None when ml_dtypes is not installed (JAX installs it)."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(ml_dtypes.bfloat16)
 
 def _module(x: object) -> str:
     return type(x).__module__ or ""
@@ -90,7 +109,7 @@ def _first_missing(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
 
 
-def to_numpy(x: object, kind: str, name: str) -> Any:
+def to_numpy(x: object, kind: str, name: str, two_byte: bool = False) -> Any:
     """x as something fastinfo's NumPy path takes (an ndarray, without a copy where the layout
     allows), or a TypeError/ValueError saying what to pass instead."""
     if kind == "torch":
@@ -103,8 +122,14 @@ def to_numpy(x: object, kind: str, name: str) -> Any:
             raise TypeError(f"{name} is a {t.layout} torch tensor; pass {name}.to_dense()")
         if t.is_conj():
             t = t.resolve_conj()
-        if t.dtype in (_torch().bfloat16, _torch().float16):
-            t = t.float()                                       # computed in float32
+        if t.dtype is _torch().bfloat16:
+            bf16 = _ml_bfloat16() if two_byte else None
+            if bf16 is None:                                    # NumPy has no bfloat16 of its own
+                t = t.float()
+            else:                                               # the same memory, as ml_dtypes' bfloat16
+                return np.from_dlpack(t.view(_torch().int16)).view(bf16)
+        elif t.dtype is _torch().float16 and not two_byte:
+            t = t.float()
         if t.dtype is _torch().bool:
             return t.numpy()
         return np.from_dlpack(t)
@@ -119,7 +144,7 @@ def to_numpy(x: object, kind: str, name: str) -> Any:
             raise TypeError(f"{name} is a JAX array on {sorted(platforms)}; fastinfo computes on the CPU: "
                             f"pass jax.device_get({name})")
         a = np.asarray(x)
-        return a.astype(np.float32) if a.dtype.name in _TWO_BYTE_FLOATS else a
+        return a.astype(np.float32) if a.dtype.itemsize == 2 and a.dtype.kind in "fV" and not two_byte else a
     if kind == "cupy":
         raise TypeError(f"{name} is a CuPy array on the GPU; fastinfo computes on the CPU: pass "
                         f"cupy.asnumpy({name})")
@@ -319,12 +344,13 @@ def _matched(first: Foreign, f: Foreign, name: str, pairwise: bool) -> Any:
     return b
 
 
-def convert(names: Sequence[str], args: dict[str, Any],
-            pairwise: bool = False) -> tuple[Foreign | None, Foreign | None]:
+def convert(names: Sequence[str], args: dict[str, Any], pairwise: bool = False,
+            two_byte: Sequence[str] = ()) -> tuple[Foreign | None, Foreign | None]:
     """Replace the array arguments in ``args`` (``names`` first, then any other argument of
     another library, e.g. class weights) by NumPy-path arrays; returns the first and second
     foreign arguments of ``names`` (the caller's kind, and the Q of a pairwise call). ``out``
-    is left to the caller."""
+    is left to the caller. 2-byte floats become float32 copies, except in the arguments named
+    in ``two_byte`` (logits, which the kernels read as they are)."""
     first: Foreign | None = None
     second: Foreign | None = None
     rest = [n for n in args if n not in names and n != "out"]
@@ -340,7 +366,7 @@ def convert(names: Sequence[str], args: dict[str, Any],
             v = _matched(first, f, n, pairwise)
         if kind == "xarray" and "axis" in args and first is None:
             args["axis"] = xarray_axis(v, args["axis"])
-        args[n] = to_numpy(v, kind, n)
+        args[n] = to_numpy(v, kind, n, n in two_byte)
         if n not in names:
             continue
         if first is None:
@@ -370,7 +396,7 @@ def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dic
     out = bound_args.get("out")
     if out is not None:
         bound_args["out"] = _out_view(out)
-    first, second = convert(names, bound_args, pairwise)
+    first, second = convert(names, bound_args, pairwise, _TWO_BYTE_ARGS.get(func.__name__, ()))
     if out is not None:
         func(**bound_args)
         return out

@@ -27,6 +27,8 @@ from libc.math cimport log, log1p, sqrt, fabs, isfinite, INFINITY, NAN
 from libc.stdlib cimport malloc, free
 from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN
 
+import math
+
 import numpy as np
 
 cnp.import_array()
@@ -47,6 +49,7 @@ cdef extern from "_fi_platform.h" nogil:
     int fi_is_forked_serial() noexcept
     int fi_get_last_threads() noexcept
     void fi_set_thread_cap(int n) noexcept
+    int fi_get_thread_cap() noexcept
     # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
     ctypedef struct fi_stop_t:
         int flag
@@ -75,10 +78,6 @@ cdef extern from "_fi_x512.h" nogil:
     void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
     void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
     void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
-    void fi_x512_lse_f64(const double* x, Py_ssize_t n, double scale, int ent, double* out,
-                         fi_stop_t* stop) noexcept
-    void fi_x512_lse_f32(const float* x, Py_ssize_t n, double scale, int ent, double* out,
-                         fi_stop_t* stop) noexcept
 
 fi_atfork_register()     # fork safety: see _fi_platform.h
 import threading as _threading
@@ -781,8 +780,9 @@ MEASURES = {"entropy": M_ENTROPY, "cross_entropy": M_CROSS_ENTROPY,
 
 
 cdef inline bint _plain(object a) noexcept:
-    """A 1-D or 2-D, C-contiguous, aligned, native float32/float64 ndarray."""
-    if not cnp.PyArray_Check(a):
+    """A 1-D or 2-D, C-contiguous, aligned, native float32/float64 ndarray (not a subclass:
+    masked arrays and matrices take the Python layer)."""
+    if not cnp.PyArray_CheckExact(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return ((cnp.PyArray_NDIM(arr) == 1 or cnp.PyArray_NDIM(arr) == 2)
@@ -799,6 +799,12 @@ cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
 
 def reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
                  double log_base, bint nan_mode, int n_threads, double sum_tol=0.0):
+    """See _reduce_plain (the Python layer's lean path)."""
+    return _reduce_plain(measure, p, q, axis, normalize, distance, log_base, nan_mode, n_threads, sum_tol)
+
+
+cdef object _reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
+                          double log_base, bint nan_mode, int n_threads, double sum_tol):
     """The measure of a plain 1-D vector (a NumPy scalar) or of the rows of a
     plain C-contiguous 2-D batch along axis -1 (a new 1-D array) -- or None.
 
@@ -885,6 +891,97 @@ cdef Py_ssize_t _ptr_rows(int measure, bint single, const char* pd, Py_ssize_t p
     elif measure == M_KL:
         return _reduce_ptr(<KLTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
     return _reduce_ptr(<JSTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+
+
+# --- fronts: the whole call of a small plain request, options included -------------
+# The public functions try these first (fastinfo/_dask.py, dask_aware(front=...)): they take
+# the function's own signature, accept only plain arrays and the usual spellings of the
+# options, and return None for anything else -- the Python layer then validates, raises
+# or computes as always. They save the Python argument checks (~0.7 us of a 1 us call).
+cdef double _front_sum_tol = 0.0      # the Python layer's SUM_TOL (configure_fronts)
+
+
+def configure_fronts(double sum_tol):
+    """The tolerance of normalize=None (fastinfo/_args.py's SUM_TOL)."""
+    global _front_sum_tol
+    _front_sum_tol = sum_tol
+
+
+cdef inline double _front_log_base(object base) noexcept:
+    """log(base) for None (1.0) or a float/int base > 0, != 1, finite; 0.0: not handled here."""
+    cdef double b
+    if base is None:
+        return 1.0
+    if type(base) is float or type(base) is int:
+        try:
+            b = base
+        except OverflowError:
+            return 0.0
+        if b > 0.0 and b != 1.0 and b <= DBL_MAX:
+            return log(b)
+    return 0.0
+
+
+cdef inline int _front_threads(object n_threads) noexcept:
+    """The thread count for None or a plain int in [1, cap]; 0: not handled here."""
+    cdef long v
+    if n_threads is None:
+        return fi_max_threads()          # (the kernels cap it: set_thread_cap)
+    if type(n_threads) is int:
+        try:
+            v = n_threads
+        except OverflowError:
+            return 0
+        if v >= 1 and (fi_get_thread_cap() <= 0 or v <= fi_get_thread_cap()):
+            return <int>v
+    return 0
+
+
+cdef inline int _front_invalid(object invalid) noexcept:
+    """0 for 'raise', 1 for 'nan', -1: not handled here."""
+    if type(invalid) is str:
+        if invalid == "raise":
+            return 0
+        if invalid == "nan":
+            return 1
+    return -1
+
+
+cdef object _shannon_front(int measure, object p, object q, object axis, object base, object normalize,
+                           object keepdims, object invalid, object out, object n_threads, object distance):
+    cdef double lb = _front_log_base(base)
+    cdef int nt = _front_threads(n_threads)
+    cdef int nm = _front_invalid(invalid)
+    if lb == 0.0 or nt == 0 or nm < 0 or out is not None or keepdims is not False:
+        return None
+    if not (distance is False or distance is True):
+        return None
+    if normalize is None:
+        return _reduce_plain(measure, p, q, axis, False, distance, lb, nm, nt, _front_sum_tol)
+    if normalize is True or normalize is False:
+        return _reduce_plain(measure, p, q, axis, normalize, distance, lb, nm, nt, 0.0)
+    return None
+
+
+def entropy_front(p, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise", out=None,
+                  n_threads=None):
+    return _shannon_front(M_ENTROPY, p, None, axis, base, normalize, keepdims, invalid, out, n_threads, False)
+
+
+def cross_entropy_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
+                        out=None, n_threads=None):
+    return _shannon_front(M_CROSS_ENTROPY, p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
+                          False)
+
+
+def kl_divergence_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
+                        out=None, n_threads=None):
+    return _shannon_front(M_KL, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, False)
+
+
+def js_divergence_front(p, q, *, distance=False, axis=-1, base=None, normalize=None, keepdims=False,
+                        invalid="raise", out=None, n_threads=None):
+    return _shannon_front(M_JS, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance)
 
 
 # --- surprisal (elementwise) --------------------------------------------------

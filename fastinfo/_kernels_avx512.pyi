@@ -49,6 +49,8 @@ MEASURES: dict[str, int]
 GENERAL_MEASURES: dict[str, int]
 # name -> op code of logit_rows
 LOGIT_OPS: dict[str, int]
+# dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
+LOGIT_FORMATS: dict[str, int]
 # name -> method code of spacing_sort_rows
 SPACING_METHODS: dict[str, int]
 # name -> metric code of knn_radii
@@ -131,13 +133,13 @@ def elementwise_exp(x: ArrayLike) -> NDArray[np.floating[Any]]: ...
 def elementwise_logx(x: ArrayLike) -> NDArray[np.floating[Any]]: ...
 
 # --- logits (_logits.pxi)
-@_fused
 def logit_rows(
     op: int,
-    x: _Real,
-    y: _Real,
+    fmt: int,
+    x: NDArray[Any],
+    y: NDArray[Any],
     labels: _I64,
-    o: _Real,
+    o: _Real | None,
     res: _F64,
     res2: _F64,
     wt: _F64,
@@ -145,6 +147,137 @@ def logit_rows(
     label_smoothing: float,
     n_threads: int,
 ) -> int: ...
+
+# --- fronts: a plain call in one step, or None (the Python layer then runs as written)
+def configure_fronts(sum_tol: float) -> None: ...
+def entropy_front(
+    p: Any,
+    *,
+    axis: Any = -1,
+    base: Any = None,
+    normalize: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def cross_entropy_front(
+    p: Any,
+    q: Any,
+    *,
+    axis: Any = -1,
+    base: Any = None,
+    normalize: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def kl_divergence_front(
+    p: Any,
+    q: Any,
+    *,
+    axis: Any = -1,
+    base: Any = None,
+    normalize: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def js_divergence_front(
+    p: Any,
+    q: Any,
+    *,
+    distance: Any = False,
+    axis: Any = -1,
+    base: Any = None,
+    normalize: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def logsumexp_front(
+    x: Any,
+    *,
+    axis: Any = -1,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def softmax_front(
+    x: Any,
+    *,
+    temperature: Any = 1.0,
+    axis: Any = -1,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def log_softmax_front(
+    x: Any,
+    *,
+    temperature: Any = 1.0,
+    axis: Any = -1,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def softmax_entropy_front(
+    logits: Any,
+    *,
+    temperature: Any = 1.0,
+    axis: Any = -1,
+    base: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def softmax_cross_entropy_front(
+    logits: Any,
+    target: Any,
+    *,
+    temperature: Any = 1.0,
+    label_smoothing: Any = 0.0,
+    ignore_index: Any = None,
+    weight: Any = None,
+    reduction: Any = 'none',
+    base: Any = None,
+    axis: Any = -1,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def softmax_kl_divergence_front(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    temperature: Any = 1.0,
+    reduction: Any = 'none',
+    axis: Any = -1,
+    base: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
+def softmax_js_divergence_front(
+    p_logits: Any,
+    q_logits: Any,
+    *,
+    temperature: Any = 1.0,
+    reduction: Any = 'none',
+    axis: Any = -1,
+    base: Any = None,
+    keepdims: Any = False,
+    invalid: Any = 'raise',
+    out: Any = None,
+    n_threads: Any = None,
+) -> Any: ...
 
 # --- joint distributions and contingency tables (_joint.pxi)
 @_fused

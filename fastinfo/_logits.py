@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["logsumexp", "log_softmax", "softmax", "softmax_cross_entropy", "softmax_entropy",
            "softmax_kl_divergence", "softmax_js_divergence", "sigmoid_cross_entropy", "perplexity"]
 
-_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.logit_rows["double"],
-                                                  _args.F32: _k.logit_rows["float"]}
+_FORMATS: dict[str, int] = _k.LOGIT_FORMATS   # storage format codes of the logit kernels
 _OPS: dict[str, int] = _k.LOGIT_OPS
 _NO_LABELS = np.empty(0, dtype=np.int64)
 _NO_DOUBLES = np.empty(0, dtype=np.float64)
@@ -61,8 +60,9 @@ def _reduction(reduction: Reduction) -> Reduction:
 
 
 def _logits(x: ArrayLike, name: str, axis: int) -> tuple[FloatArray, int]:
-    """x as float rows: (array with the class axis last, the axis index)."""
-    X = _args.as_array(x, name)
+    """x as float rows: (array with the class axis last, the axis index). float16 and bfloat16
+    logits are kept as they are: the kernels read them (and compute in float32)."""
+    X = _args.as_array(x, name, two_byte=True)
     ax = _args.normalize_axis_index(axis, X.ndim)
     if ax != X.ndim - 1:
         X = np.moveaxis(X, ax, -1)
@@ -71,7 +71,13 @@ def _logits(x: ArrayLike, name: str, axis: int) -> tuple[FloatArray, int]:
 
 def _pair(p: ArrayLike, q: ArrayLike, names: tuple[str, str], axis: int) -> tuple[FloatArray, FloatArray, int]:
     """Two arrays broadcast over the batch axes (views), class axis last."""
-    return _args.prepare(p, q, axis, names=names, axis_name="class axis")  # type: ignore[return-value]  # q given
+    return _args.prepare(p, q, axis, names=names, axis_name="class axis",  # type: ignore[return-value]  # q given
+                         two_byte=True)
+
+
+def _res_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The result dtype for logits of dtype: float32 for float32, float16 and bfloat16."""
+    return _args.F64 if dtype == _args.F64 else _args.F32
 
 
 def _class_weights(weight: ArrayLike | None, K: int, fname: str) -> NDArray[np.float64] | None:
@@ -116,24 +122,22 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
     batch = X.shape[:-1]
     res = np.empty(batch, dtype=np.float64)
     res2 = np.empty(batch, dtype=np.float64) if smooth else None
-    kern = _ROWS[X.dtype]
+    fmt = _FORMATS[X.dtype.name]
     Yv = X if Y is None else Y
     wtv = _NO_DOUBLES if wt is None else wt
-    if O is None:
-        dummy = np.empty((1, 1), dtype=X.dtype)
 
     def call(x: FloatArray, y: FloatArray, r: NDArray[np.float64], *rest: NDArray[Any]) -> int:
         # (mypy keeps rest a tuple: it is re-bound to a list here)
         rest = list(rest)  # type: ignore[assignment]
         lab = rest.pop(0) if labels is not None else _NO_LABELS  # type: ignore[attr-defined]
         r2 = rest.pop(0) if smooth else _NO_DOUBLES  # type: ignore[attr-defined]
-        o = rest.pop(0) if O is not None else dummy  # type: ignore[attr-defined]
+        o = rest.pop(0) if O is not None else None  # type: ignore[attr-defined]
         if x.ndim == 1:   # 1-D input: one row
             x, y, r = x[None], y[None], r[None]
             lab = lab[None] if labels is not None else lab
             r2 = r2[None] if smooth else r2
-            o = o[None] if O is not None else o
-        return kern(op, x, y, lab, o, r, r2, wtv, scale, eps, nt)
+            o = o[None] if o is not None else None
+        return _k.logit_rows(op, fmt, x, y, lab, o, r, r2, wtv, scale, eps, nt)
 
     arrays: list[Any] = [X, Yv, res]
     if labels is not None:
@@ -208,7 +212,7 @@ def _reduce_rows(res: NDArray[np.float64], reduction: str, dtype: np.dtype[Any],
 
 
 # --- public functions ----------------------------------------------------------
-@_dk.dask_aware(_dk.X1)
+@_dk.dask_aware(_dk.X1, front="logsumexp")
 def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: Invalid = "raise",
               out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
     """Log of the sum of exponentials, log(sum_i exp(x_i)), along ``axis``.
@@ -262,23 +266,24 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
     res, _, nbad = _run(_OPS["logsumexp"], X, None, None, None, 1.0, 0.0, None, nt)
     if nbad and not nan_mode:
         _raise_invalid("logsumexp", [X], ["x"], res, X.shape[:-1])
-    return _finish(res, X.dtype, keepdims, ax, out=out)
+    return _finish(res, _res_dtype(X.dtype), keepdims, ax, out=out)
 
 
 def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, invalid: str, out: FloatArray | None,
                   n_threads: int | None) -> FloatArray:
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
-    X0 = _args.as_array(x, "x")
-    scale = _scale(temperature, X0.dtype)
+    X0 = _args.as_array(x, "x", two_byte=True)
+    rdt = _res_dtype(X0.dtype)
+    scale = _scale(temperature, rdt)
     X, ax = _logits(X0, "x", axis)
     if out is not None:
-        _args.check_out(out, X0.shape, X0.dtype)
+        _args.check_out(out, X0.shape, rdt)
         O = np.moveaxis(out, ax, -1) if ax != out.ndim - 1 else out
         if np.may_share_memory(O, X):
-            O = np.empty(X.shape, dtype=X.dtype)
+            O = np.empty(X.shape, dtype=rdt)
     else:
-        O = np.empty(X.shape, dtype=X.dtype)
+        O = np.empty(X.shape, dtype=rdt)
     res, _, nbad = _run(_OPS[fname], X, None, None, O, scale, 0.0, None, nt)
     if nbad and not nan_mode:
         _raise_invalid(fname, [X], ["x"], res, X.shape[:-1])
@@ -290,7 +295,7 @@ def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, inval
     return np.moveaxis(O, -1, ax) if ax != X0.ndim - 1 else O
 
 
-@_dk.dask_aware(_dk.SAME_X)
+@_dk.dask_aware(_dk.SAME_X, front="log_softmax")
 def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
                 out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
     """Log of the softmax, log(softmax(x / T)), along ``axis``.
@@ -316,7 +321,7 @@ def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, inval
     return _softmax_like("log_softmax", x, temperature, axis, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.SAME_X)
+@_dk.dask_aware(_dk.SAME_X, front="softmax")
 def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
             out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
     """Softmax, exp(x_i / T) / sum_j exp(x_j / T), along ``axis``.
@@ -344,7 +349,7 @@ def softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: 
     return _softmax_like("softmax", x, temperature, axis, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.LOGITS)
+@_dk.dask_aware(_dk.LOGITS, front="softmax_entropy")
 def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = -1, base: float | None = None,
                     keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
                     n_threads: int | None = None) -> FloatResult:
@@ -394,11 +399,11 @@ def softmax_entropy(logits: ArrayLike, *, temperature: float = 1.0, axis: int = 
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
     X, ax = _logits(logits, "logits", axis)
-    scale = _scale(temperature, X.dtype)
+    scale = _scale(temperature, _res_dtype(X.dtype))
     res, _, nbad = _run(_OPS["softmax_entropy"], X, None, None, None, scale, 0.0, None, nt)
     if nbad and not nan_mode:
         _raise_invalid("softmax_entropy", [X], ["logits"], res, X.shape[:-1])
-    return _finish(res, X.dtype, keepdims, ax, log_base, out)
+    return _finish(res, _res_dtype(X.dtype), keepdims, ax, log_base, out)
 
 
 def _batch_index(mask: NDArray[np.bool_]) -> tuple[int, ...]:
@@ -479,7 +484,7 @@ def _labels(T: NDArray[Any], batch: tuple[int, ...], K: int, ignore_index: int |
     return np.asarray(L, order="C"), ign   # (ascontiguousarray would make a 0-d array 1-D)
 
 
-@_dk.dask_aware(_dk.CE)
+@_dk.dask_aware(_dk.CE, front="softmax_cross_entropy")
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = 1.0,
                           label_smoothing: float = 0.0, ignore_index: int | None = None,
                           weight: ArrayLike | None = None, reduction: Reduction = "none",
@@ -614,8 +619,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             or not (0.0 <= float(label_smoothing) <= 1.0):
         raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     eps = float(label_smoothing)
-    X0 = _args.as_array(logits, "logits")
-    scale = _scale(temperature, X0.dtype)
+    X0 = _args.as_array(logits, "logits", two_byte=True)
+    scale = _scale(temperature, _res_dtype(X0.dtype))
     T = target if isinstance(target, np.ndarray) else np.asarray(target)
     soft = _is_soft(T, X0.ndim, fname, tname, allow_soft)
     if soft:
@@ -633,7 +638,7 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         if nbad and not nan_mode:
             _raise_invalid(fname, [X], ["logits"], res, X.shape[:-1], targets=Tt)
         denom = None
-        dtype = X.dtype
+        dtype = _res_dtype(X.dtype)
     else:
         X, ax = _logits(X0, "logits", axis)
         batch, K = X.shape[:-1], X.shape[-1]
@@ -653,13 +658,13 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             res = res + (eps / K) * sm
         res = np.where(invalid_rows, np.nan, res)   # invalid="nan": NaN whatever the weights
         denom = _total(wy)      # exactly rounded: weights that cancel give exactly 0 (a NaN mean)
-        dtype = X.dtype
+        dtype = _res_dtype(X.dtype)
     if log_base != 1.0:
         res = res / log_base
     return _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
 
 
-@_dk.dask_aware(_dk.PQ_LOGITS)
+@_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_kl_divergence")
 def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
                           reduction: Reduction = "none", axis: int = -1, base: float | None = None,
                           keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
@@ -696,7 +701,7 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
                          keepdims, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.PQ_LOGITS)
+@_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_js_divergence")
 def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
                           reduction: Reduction = "none", axis: int = -1, base: float | None = None,
                           keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
@@ -734,13 +739,13 @@ def _pair_measure(fname: str, p: ArrayLike, q: ArrayLike, temperature: float, re
     nt = _args.threads(n_threads)
     reduction = _reduction(reduction)
     P, Q, ax = _pair(p, q, ("p_logits", "q_logits"), axis)
-    scale = _scale(temperature, P.dtype)
+    scale = _scale(temperature, _res_dtype(P.dtype))
     res, _, nbad = _run(_OPS[fname], P, Q, None, None, scale, 0.0, None, nt)
     if nbad and not nan_mode:
         _raise_invalid(fname, [P, Q], ["p_logits", "q_logits"], res, P.shape[:-1])
     if log_base != 1.0:
         res = res / log_base
-    return _reduce_rows(res, reduction, P.dtype, keepdims=keepdims, ax=ax, out=out)
+    return _reduce_rows(res, reduction, _res_dtype(P.dtype), keepdims=keepdims, ax=ax, out=out)
 
 
 @_dk.dask_aware(_dk.SIGMOID)

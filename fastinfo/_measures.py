@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal"]
 
 
-@_dk.dask_aware(_dk.P1)
+@_dk.dask_aware(_dk.P1, front="entropy")
 def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normalize: bool | None = None,
             keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
             n_threads: int | None = None) -> FloatResult:
@@ -55,7 +55,7 @@ def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None, normaliz
     return _args.reduce("entropy", p, None, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.PQ)
+@_dk.dask_aware(_dk.PQ, front="cross_entropy")
 def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
                   normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                   out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
@@ -83,7 +83,7 @@ def cross_entropy(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | N
     return _args.reduce("cross_entropy", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.PQ)
+@_dk.dask_aware(_dk.PQ, front="kl_divergence")
 def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None,
                   normalize: bool | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                   out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
@@ -114,7 +114,7 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | N
     return _args.reduce("kl_divergence", p, q, axis, base, normalize, keepdims, invalid, out, n_threads)
 
 
-@_dk.dask_aware(_dk.PQ)
+@_dk.dask_aware(_dk.PQ, front="js_divergence")
 def js_divergence(p: ArrayLike, q: ArrayLike, *, distance: bool = False, axis: int = -1,
                   base: float | None = None, normalize: bool | None = None, keepdims: bool = False,
                   invalid: Invalid = "raise", out: FloatArray | None = None,

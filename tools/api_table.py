@@ -93,7 +93,7 @@ cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const re
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
-    cdef LogitArgs g
+    cdef fi_logit_args g
     cdef double r = NAN, r2 = 0.0
     if n < 0 or (op == L_CE_LABEL and not (0 <= label < n)):
         return NAN
@@ -103,7 +103,8 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
-    _logit_row_any(x, s, x, s, label, <real*>NULL, 1, n, &g, &r, &r2, NULL)     # C callers: no Ctrl-C
+    fi_logit_row(FI_FMT_F32 if real is float else FI_FMT_F64, x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
+                 NULL)     # C callers: no Ctrl-C
     return r
 '''
 
@@ -175,6 +176,8 @@ MEASURES: dict[str, int]
 GENERAL_MEASURES: dict[str, int]
 # name -> op code of logit_rows
 LOGIT_OPS: dict[str, int]
+# dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
+LOGIT_FORMATS: dict[str, int]
 # name -> method code of spacing_sort_rows
 SPACING_METHODS: dict[str, int]
 # name -> metric code of knn_radii
@@ -218,9 +221,39 @@ KERNEL_STUBS = [
     ]),
     ("logits (_logits.pxi)", [
         Stub("logit_rows",
-             "op: int, x: _Real, y: _Real, labels: _I64, o: _Real, res: _F64, res2: _F64, wt: _F64, "
-             "scale: float, label_smoothing: float, n_threads: int",
-             "int", fused=True),
+             "op: int, fmt: int, x: NDArray[Any], y: NDArray[Any], labels: _I64, o: _Real | None, res: _F64, "
+             "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int",
+             "int"),
+    ]),
+    ("fronts: a plain call in one step, or None (the Python layer then runs as written)", [
+        Stub("configure_fronts", "sum_tol: float", "None"),
+        Stub("entropy_front", "p: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
+             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
+        Stub("cross_entropy_front", "p: Any, q: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
+             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
+        Stub("kl_divergence_front", "p: Any, q: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
+             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
+        Stub("js_divergence_front", "p: Any, q: Any, *, distance: Any = False, axis: Any = -1, base: Any = None, "
+             "normalize: Any = None, keepdims: Any = False, invalid: Any = 'raise', out: Any = None, "
+             "n_threads: Any = None", "Any"),
+        Stub("logsumexp_front", "x: Any, *, axis: Any = -1, keepdims: Any = False, invalid: Any = 'raise', "
+             "out: Any = None, n_threads: Any = None", "Any"),
+        Stub("softmax_front", "x: Any, *, temperature: Any = 1.0, axis: Any = -1, invalid: Any = 'raise', "
+             "out: Any = None, n_threads: Any = None", "Any"),
+        Stub("log_softmax_front", "x: Any, *, temperature: Any = 1.0, axis: Any = -1, invalid: Any = 'raise', "
+             "out: Any = None, n_threads: Any = None", "Any"),
+        Stub("softmax_entropy_front", "logits: Any, *, temperature: Any = 1.0, axis: Any = -1, base: Any = None, "
+             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
+        Stub("softmax_cross_entropy_front", "logits: Any, target: Any, *, temperature: Any = 1.0, "
+             "label_smoothing: Any = 0.0, ignore_index: Any = None, weight: Any = None, reduction: Any = 'none', "
+             "base: Any = None, axis: Any = -1, keepdims: Any = False, invalid: Any = 'raise', out: Any = None, "
+             "n_threads: Any = None", "Any"),
+        Stub("softmax_kl_divergence_front", "p_logits: Any, q_logits: Any, *, temperature: Any = 1.0, "
+             "reduction: Any = 'none', axis: Any = -1, base: Any = None, keepdims: Any = False, "
+             "invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
+        Stub("softmax_js_divergence_front", "p_logits: Any, q_logits: Any, *, temperature: Any = 1.0, "
+             "reduction: Any = 'none', axis: Any = -1, base: Any = None, keepdims: Any = False, "
+             "invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
     ]),
     ("joint distributions and contingency tables (_joint.pxi)", [
         Stub("joint_rows", "p: _Real, out: _F64, normalize: bool, n_threads: int", "int", fused=True),

@@ -152,6 +152,13 @@ def test_torch_float32_and_strided_tensors_are_read_without_a_copy():
     h = torch.tensor(P, dtype=torch.bfloat16)                  # 2-byte: a float32 copy
     c = _interop.to_numpy(h, "torch", "p")
     assert c.dtype == np.float32 and np.array_equal(c, h.float().numpy())
+    # logits, which the kernels read as 2-byte floats: bfloat16 as ml_dtypes' view, float16 as NumPy's
+    c = _interop.to_numpy(h, "torch", "logits", two_byte=True)
+    assert c.dtype.name == "bfloat16" and np.shares_memory(c, h.view(torch.int16).numpy())
+    assert np.array_equal(c.astype(np.float32), h.float().numpy())
+    f = torch.tensor(P, dtype=torch.float16)
+    d = _interop.to_numpy(f, "torch", "logits", two_byte=True)
+    assert d.dtype == np.float16 and np.shares_memory(d, f.numpy())
 
 
 def test_torch_result_is_not_differentiable():

@@ -1,0 +1,339 @@
+/* One row of a logit function, for one storage type: the template of _fi_logits.h.
+ *
+ * _fi_logits.h includes this file once per storage type, with
+ *   FI_T      the element type in memory (double, float, uint16_t)
+ *   FI_SFX    the name suffix (f64, f32, bf16, f16)
+ *   FI_LOADV  FI_LOADV(p): 16 contiguous elements as compute lanes
+ *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
+ *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
+ *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
+ * and undefines them afterwards. Everything below is written once for the four types.
+ *
+ * The passes over a row x of n logits (stride xs; the contiguous case is the fast one):
+ *   pass 1: m = max x and whether some x is NaN or +inf;
+ *   pass 2: z = (x - m) / T, e = exp(z) <= 1, and the sums of the measure (see the kinds);
+ *   JS also a pass 3 (in double), softmax / log_softmax a write pass.
+ * 16 lanes accumulate in double; a partial block (the row's tail, or a strided row) is
+ * filled with -inf logits (e = 0: they add nothing), so each element lands in the same lane
+ * whatever the SIMD level, and results do not depend on it.
+ */
+
+#define FI_CAT2(a, b) a##_##b
+#define FI_CAT(a, b) FI_CAT2(a, b)
+#define FI_NAME(f) FI_CAT(f, FI_SFX)
+
+#if FI_DBL
+#define FI_V fi_vd
+#define FI_M fi_vl
+#define FI_S double
+#define FI_SEL fi_seld
+#define FI_SPLAT fi_splatd
+#define FI_EXPV fi_vexp
+#define FI_TOD(v) (v)
+#define FI_MTOD(m) (m)
+#else
+#define FI_V fi_vf
+#define FI_M fi_vi
+#define FI_S float
+#define FI_SEL fi_self
+#define FI_SPLAT fi_splatf
+#define FI_EXPV fi_vexpf
+#define FI_TOD(v) fi_widen(v)
+#define FI_MTOD(m) fi_widen_mask(m)
+#endif
+
+/* 16 elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */
+static inline FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
+{
+    FI_T buf[FI_LANES];
+    Py_ssize_t k;
+    if (xs == 1 && cnt >= FI_LANES)
+        return FI_LOADV(x + i);
+    for (k = 0; k < FI_LANES; k++)
+        buf[k] = k < cnt ? x[(i + k) * xs] : fill;
+    return FI_LOADV(buf);
+}
+
+static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double *m, int *bad,
+                              fi_stop_t *stop)
+{
+    FI_V mx = FI_SPLAT(-__builtin_inf()), iv = FI_SPLAT(0), v;
+    FI_T fill = FI_NEGINF;
+    Py_ssize_t blk, i, end;
+    FI_S lane[FI_LANES], ivl[FI_LANES];
+    int w, l;
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            break;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_LANES) {
+            v = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
+            mx = FI_SEL(v > mx, v, mx);
+            iv += FI_SEL(v == (FI_S)-__builtin_inf(), FI_SPLAT(0), v) * 0;   /* NaN once a NaN or +inf */
+        }
+    }
+    memcpy(lane, &mx, sizeof lane);
+    memcpy(ivl, &iv, sizeof ivl);
+    for (w = FI_LANES / 2; w >= 1; w /= 2)
+        for (l = 0; l < w; l++) {
+            lane[l] = lane[l + w] > lane[l] ? lane[l + w] : lane[l];
+            ivl[l] += ivl[l + w];
+        }
+    *m = lane[0];
+    *bad = ivl[0] != 0;
+}
+
+/* Pass 2 of one kind (a constant: each kind is its own loop). With e = exp(z):
+ *   all kinds: s = sum e - (one maximal element's 1), c = the number of z == 0 (maximal);
+ *   FI_K_ENT:    a = sum e z;
+ *   FI_K_SMOOTH: a = sum w z (w != 0), b = sum w  (class weights w);
+ *   FI_K_SOFT:   u = w (c1 t + c0) for soft targets t: a = sum u z (u != 0), b = sum u, bad t flagged;
+ *   FI_K_PAIR:   a second row y: b = sum e^y less one maximal 1, a = sum e^x (z^x - z^y)
+ *                (in double lanes for every storage type). */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
+                       const double *wt, Py_ssize_t n, double mx, double my, double scale,
+                       double c1, double c0, fi_logit_sums *out, fi_stop_t *stop)
+{
+    FI_V z, e, t;
+    FI_M z0;
+    fi_vd s = fi_splatd(0), a = fi_splatd(0), b = fi_splatd(0), c = fi_splatd(0), cy = fi_splatd(0), u;
+    FI_V bd = FI_SPLAT(0);
+    FI_S fm = (FI_S)mx, sc = (FI_S)scale;
+    FI_T fill = FI_NEGINF, zero;
+    double wbuf[FI_LANES];
+    Py_ssize_t blk, i, end, k;
+    memset(&zero, 0, sizeof zero);
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            break;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_LANES) {
+            if (kind == FI_K_PAIR) {
+                /* KL and JS of close distributions are small differences of O(1) sums:
+                 * their exps are taken in double whatever the storage type */
+                fi_vd zd = (FI_TOD(FI_NAME(fi_lanes)(x, i, xs, end - i, fill)) - mx) * scale;
+                fi_vd zyd = (FI_TOD(FI_NAME(fi_lanes)(y, i, ys, end - i, fill)) - my) * scale;
+                fi_vd ed = fi_vexp(zd), eyd = fi_vexp(zyd);
+                s += fi_seld(zd == 0, fi_splatd(0), ed);
+                c += fi_seld(zd == 0, fi_splatd(1.0), fi_splatd(0.0));
+                b += fi_seld(zyd == 0, fi_splatd(0), eyd);
+                cy += fi_seld(zyd == 0, fi_splatd(1.0), fi_splatd(0.0));
+                a += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
+                continue;
+            }
+            z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
+            e = FI_EXPV(z);
+            z0 = z == 0;
+            s += FI_TOD(FI_SEL(z0, FI_SPLAT(0), e));
+            c += fi_seld(FI_MTOD(z0), fi_splatd(1.0), fi_splatd(0.0));
+            if (kind == FI_K_ENT) {
+                a += FI_TOD(FI_SEL(e == 0, FI_SPLAT(0), e * z));
+            } else if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
+                if (end - i >= FI_LANES) {
+                    memcpy(&u, wt + i, sizeof u);
+                } else {
+                    for (k = 0; k < FI_LANES; k++)
+                        wbuf[k] = k < end - i ? wt[i + k] : 0.0;
+                    memcpy(&u, wbuf, sizeof u);
+                }
+                if (kind == FI_K_SOFT) {
+                    t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);
+                    bd += FI_SEL((t >= 0) & (t < (FI_S)__builtin_inf()), FI_SPLAT(0), FI_SPLAT(1));
+                    u = u * (c1 * FI_TOD(t) + c0);
+                }
+                a += fi_seld(u == 0, fi_splatd(0), u * FI_TOD(z));
+                b += u;
+            }
+        }
+    }
+    /* one maximal element is the leading 1 of S = 1 + t; the others (ties) are exact integers */
+    out->s = fi_hsum(s) + (fi_hsum(c) - 1.0);
+    out->a = fi_hsum(a);
+    out->b = kind == FI_K_PAIR ? fi_hsum(b) + (fi_hsum(cy) - 1.0) : fi_hsum(b);
+    out->bad = fi_hsum(FI_TOD(bd)) != 0;
+}
+
+static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
+                              const double *wt, Py_ssize_t n, double mx, double my, double scale,
+                              double c1, double c0, fi_logit_sums *out, fi_stop_t *stop)
+{
+    switch (kind) {     /* each kind its own specialized loop */
+    case FI_K_ENT:
+        FI_NAME(fi_pass2_kind)(FI_K_ENT, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        break;
+    case FI_K_SMOOTH:
+        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        break;
+    case FI_K_SOFT:
+        FI_NAME(fi_pass2_kind)(FI_K_SOFT, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        break;
+    case FI_K_PAIR:
+        FI_NAME(fi_pass2_kind)(FI_K_PAIR, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        break;
+    default:
+        FI_NAME(fi_pass2_kind)(FI_K_LSE, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+    }
+}
+
+/* JS: sum P log(2P/(P+Q)) + Q log(2Q/(P+Q)), P = exp(z^x - log S_x), Q likewise, in double */
+static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t n,
+                                   double mx, double my, double lsx, double lsy, double scale, fi_stop_t *stop)
+{
+    fi_vd acc = fi_splatd(0), P, Q, M;
+    FI_T fill = FI_NEGINF;
+    Py_ssize_t blk, i, end;
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            break;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_LANES) {
+            P = fi_vexp((FI_TOD(FI_NAME(fi_lanes)(x, i, xs, end - i, fill)) - mx) * scale - lsx);
+            Q = fi_vexp((FI_TOD(FI_NAME(fi_lanes)(y, i, ys, end - i, fill)) - my) * scale - lsy);
+            M = P + Q;
+            acc += fi_seld(P == 0, fi_splatd(0), P * fi_vlog((P + P) / M))
+                 + fi_seld(Q == 0, fi_splatd(0), Q * fi_vlog((Q + Q) / M));
+        }
+    }
+    return fi_hsum(acc);
+}
+
+/* o = log_softmax (z - log S) or softmax (exp(z) / S), in the compute type */
+static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssize_t os, Py_ssize_t n,
+                                   double mx, double scale, double logs, double invs, int log_out,
+                                   fi_stop_t *stop)
+{
+    FI_V z, r;
+    FI_S fm = (FI_S)mx, sc = (FI_S)scale, lg = (FI_S)logs, iv = (FI_S)invs;
+    FI_S buf[FI_LANES];
+    FI_T fill = FI_NEGINF;
+    Py_ssize_t blk, i, end, k;
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            return;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_LANES) {
+            z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
+            r = log_out ? z - lg : FI_EXPV(z) * iv;
+            if (os == 1 && end - i >= FI_LANES) {
+                memcpy(o + i, &r, sizeof r);
+            } else {
+                memcpy(buf, &r, sizeof buf);
+                for (k = 0; k < FI_LANES && k < end - i; k++)
+                    o[(i + k) * os] = buf[k];
+            }
+        }
+    }
+}
+
+static void FI_NAME(fi_fill_nan)(FI_S *o, Py_ssize_t os, Py_ssize_t n)
+{
+    Py_ssize_t j;
+    for (j = 0; j < n; j++)
+        o[j * os] = __builtin_nan("");
+}
+
+/* One row of op g->op (FI_L_* codes); res (and res2) get the row's result, NaN when invalid
+ * (NaN or +inf logits, an invalid soft target, or -inf everywhere where that is undefined);
+ * NaN, and o partly written, once stop is set. */
+static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t label,
+                                  FI_S *o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args *g,
+                                  double *res, double *res2, fi_stop_t *stop)
+{
+    double m = 0.0, my = 0.0, ls, lsy, v;
+    int bad = 0, bady = 0;
+    fi_logit_sums t = {0.0, 0.0, 0.0, 0};
+    int op = g->op;
+    if (n == 0) {
+        res[0] = op == FI_L_LSE ? -__builtin_inf() : (op != FI_L_CE_LABEL ? 0.0 : __builtin_nan(""));
+        if (op == FI_L_CE_LABEL && g->smooth)
+            res2[0] = 0.0;
+        return;
+    }
+    FI_NAME(fi_pass1)(x, xs, n, &m, &bad, stop);
+    if (op == FI_L_KL || op == FI_L_JS)
+        FI_NAME(fi_pass1)(y, ys, n, &my, &bady, stop);
+    if (stop != NULL && stop->flag) {
+        res[0] = __builtin_nan("");
+        return;
+    }
+    if (bad || bady) {
+        res[0] = __builtin_nan("");
+        if (op == FI_L_CE_LABEL && g->smooth)
+            res2[0] = __builtin_nan("");
+        if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
+            FI_NAME(fi_fill_nan)(o, os, n);
+        return;
+    }
+    if (m == -__builtin_inf() || my == -__builtin_inf()) {     /* every logit -inf */
+        if (op == FI_L_LSE) {
+            res[0] = -__builtin_inf();
+        } else if (op == FI_L_CE_LABEL) {
+            res[0] = __builtin_inf();                            /* the label's logit is -inf */
+            if (g->smooth)
+                res2[0] = __builtin_inf();
+        } else {
+            res[0] = __builtin_nan("");                          /* softmax undefined */
+            if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
+                FI_NAME(fi_fill_nan)(o, os, n);
+        }
+        return;
+    }
+    switch (op) {
+    case FI_L_ENTROPY:
+        FI_NAME(fi_pass2)(FI_K_ENT, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, 0.0, 0.0, &t, stop);
+        res[0] = fi_nonneg(log1p(t.s) - t.a / (1.0 + t.s));
+        break;
+    case FI_L_CE_LABEL:
+        FI_NAME(fi_pass2)(g->smooth ? FI_K_SMOOTH : FI_K_LSE, x, xs, y, ys, g->wt, n, m, 0.0, g->scale,
+                          0.0, 0.0, &t, stop);
+        ls = log1p(t.s);
+        v = (double)(((FI_S)FI_LOAD1(x[label * xs]) - (FI_S)m) * (FI_S)g->scale);
+        res[0] = fi_nonneg(ls - v);
+        if (g->smooth)
+            res2[0] = t.b * ls - t.a;
+        break;
+    case FI_L_CE_SOFT:
+        FI_NAME(fi_pass2)(FI_K_SOFT, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, g->c1, g->c0, &t, stop);
+        res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
+        break;
+    case FI_L_KL:
+        FI_NAME(fi_pass2)(FI_K_PAIR, x, xs, y, ys, g->wt, n, m, my, g->scale, 0.0, 0.0, &t, stop);
+        /* KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y */
+        res[0] = fi_nonneg(t.a / (1.0 + t.s) - log1p(t.s) + log1p(t.b));
+        break;
+    case FI_L_JS:
+        FI_NAME(fi_pass2)(FI_K_PAIR, x, xs, y, ys, g->wt, n, m, my, g->scale, 0.0, 0.0, &t, stop);
+        ls = log1p(t.s);
+        lsy = log1p(t.b);
+        res[0] = fi_nonneg(0.5 * FI_NAME(fi_js_pass3)(x, xs, y, ys, n, m, my, ls, lsy, g->scale, stop));
+        if (res[0] > FI_LN2_DBL)
+            res[0] = FI_LN2_DBL;
+        break;
+    default:    /* logsumexp, softmax, log_softmax */
+        FI_NAME(fi_pass2)(FI_K_LSE, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, 0.0, 0.0, &t, stop);
+        ls = log1p(t.s);
+        if (op == FI_L_LSE) {
+            res[0] = m * g->scale + ls;
+        } else {
+            FI_NAME(fi_write_pass)(x, xs, o, os, n, m, g->scale, ls, 1.0 / (1.0 + t.s), op == FI_L_LOG_SOFTMAX,
+                                   stop);
+            res[0] = 0.0;
+        }
+    }
+}
+
+#undef FI_V
+#undef FI_M
+#undef FI_S
+#undef FI_SEL
+#undef FI_SPLAT
+#undef FI_EXPV
+#undef FI_TOD
+#undef FI_MTOD
+#undef FI_T
+#undef FI_SFX
+#undef FI_LOADV
+#undef FI_LOAD1
+#undef FI_NEGINF
+#undef FI_DBL

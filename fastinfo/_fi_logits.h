@@ -1,0 +1,113 @@
+/* Logit-space rows: log-sum-exp, softmax, and the measures of softmax(x/T), fused so that no
+ * N x K softmax is ever written -- for float64, float32, bfloat16 and float16 logits.
+ *
+ * The row itself is _fi_logit_row.h, written once and instantiated here for each storage
+ * type; fi_logit_row() picks the instance. A row of logits x takes two passes while it stays
+ * in cache (a 128k-vocabulary float32 row is 512 KB):
+ *   pass 1: m = max x, and whether any x is NaN or +inf (invalid);
+ *   pass 2: with z_i = (x_i - m)/T and e_i = exp(z_i) <= 1:
+ *           t = S - 1 = sum e_i over all but one maximal element (lse = m/T + log1p t)
+ *           and the measure's weighted sums.
+ * Then, e.g., H = log1p t - sum e_i z_i / (1 + t), CE(label y) = log1p t - z_y. t is summed
+ * without the leading 1 (the maximal terms, e_i = 1, are counted apart), so a result as small
+ * as t (a confident row: lse([0, -40]) = 4.2e-18) keeps its relative accuracy.
+ * -inf logits are masks: e_i = 0 and a term with zero weight is exactly 0 (never 0 * -inf).
+ * float32, bfloat16 and float16 rows compute z and exp in float (the terms are <= 1 and are
+ * summed in double); float64 rows in double. 2-byte logits are read as they are, 16 at a
+ * time, and widened in registers: no float32 copy of the input is made.
+ *
+ * Threads, rows and Ctrl-C are the caller's (_logits.pxi); a pass over a row longer than
+ * FI_BLOCK polls between blocks, which only split the lanes' range: sums are unchanged.
+ */
+#ifndef FASTINFO_LOGITS_H
+#define FASTINFO_LOGITS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "_fi_vec.h"
+#include "_fi_platform.h"
+
+#define FI_BLOCK 8192            /* elements per block of a pass (the Ctrl-C polling unit) */
+#define FI_LN2_DBL 0.6931471805599453
+
+enum { FI_L_LSE = 0, FI_L_ENTROPY = 1, FI_L_CE_LABEL = 2, FI_L_CE_SOFT = 3, FI_L_KL = 4, FI_L_JS = 5,
+       FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7 };
+enum { FI_K_LSE, FI_K_ENT, FI_K_SMOOTH, FI_K_SOFT, FI_K_PAIR };      /* the kinds of pass 2 */
+enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* storage types */
+
+typedef struct {
+    int op;
+    double scale;        /* 1/T */
+    double c1;           /* 1 - label_smoothing */
+    double c0;           /* label_smoothing / K */
+    int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
+    const double *wt;    /* class weights (length K) for smoothing / soft targets */
+} fi_logit_args;
+
+typedef struct {
+    double s;            /* t = sum e_i - 1: the sum without one maximal element */
+    double a;            /* the measure's weighted sum */
+    double b;            /* a second sum */
+    int bad;             /* an invalid soft target was seen */
+} fi_logit_sums;
+
+static inline double fi_nonneg(double v) { return v > 0.0 ? v + 0.0 : 0.0; }   /* NaN, -0.0 -> 0 */
+
+#define FI_T double
+#define FI_SFX f64
+#define FI_LOADV fi_load_f64
+#define FI_LOAD1(v) (v)
+#define FI_NEGINF (-__builtin_inf())
+#define FI_DBL 1
+#include "_fi_logit_row.h"
+
+#define FI_T float
+#define FI_SFX f32
+#define FI_LOADV fi_load_f32
+#define FI_LOAD1(v) (v)
+#define FI_NEGINF (-__builtin_inff())
+#define FI_DBL 0
+#include "_fi_logit_row.h"
+
+#define FI_T uint16_t
+#define FI_SFX bf16
+#define FI_LOADV fi_load_bf16
+#define FI_LOAD1(v) fi_bf16_to_f32(v)
+#define FI_NEGINF ((uint16_t)0xff80u)
+#define FI_DBL 0
+#include "_fi_logit_row.h"
+
+#define FI_T uint16_t
+#define FI_SFX f16
+#define FI_LOADV fi_load_f16
+#define FI_LOAD1(v) fi_f16_to_f32(v)
+#define FI_NEGINF ((uint16_t)0xfc00u)
+#define FI_DBL 0
+#include "_fi_logit_row.h"
+
+/* One row of logits stored as fmt (strides in elements). o: the softmax / log_softmax output,
+ * float64 for float64 logits, else float32. */
+static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const void *y, Py_ssize_t ys,
+                                Py_ssize_t label, void *o, Py_ssize_t os, Py_ssize_t n,
+                                const fi_logit_args *g, double *res, double *res2, fi_stop_t *stop)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        fi_logit_row_f64((const double *)x, xs, (const double *)y, ys, label, (double *)o, os, n, g, res, res2,
+                         stop);
+        break;
+    case FI_FMT_F32:
+        fi_logit_row_f32((const float *)x, xs, (const float *)y, ys, label, (float *)o, os, n, g, res, res2, stop);
+        break;
+    case FI_FMT_BF16:
+        fi_logit_row_bf16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
+                          res2, stop);
+        break;
+    default:
+        fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
+                         res2, stop);
+    }
+}
+
+#endif /* FASTINFO_LOGITS_H */

@@ -1,0 +1,207 @@
+/* The vector layer of the row engine: 16 lanes, written once.
+ *
+ * A row's elements are taken 16 at a time into one "vector" of the compute type (float
+ * lanes for float32, bfloat16 and float16 storage; double lanes for float64), with GCC /
+ * Clang vector extensions. The compiler maps a 16-lane vector onto whatever the build's
+ * instruction set has -- one AVX-512 register of floats, two AVX2 registers, four SSE2
+ * registers -- so one source serves every SIMD level, and the lanes (hence the order of
+ * every sum) are the same on all of them. Nothing here depends on the loop vectorizer.
+ *
+ * What is here: the vector types, loads from every storage type (2-byte floats widened
+ * lane by lane: bfloat16 by a shift, float16 by its bit layout, subnormals and inf/NaN
+ * included), the select, and the vector forms of _fimath.h's exp and log (the same
+ * operations in the same order, lane by lane: the same results).
+ */
+#ifndef FASTINFO_VEC_H
+#define FASTINFO_VEC_H
+
+#include <stdint.h>
+#include <string.h>
+#include "_fimath.h"
+
+#define FI_LANES 16
+
+/* 16-lane vectors wider than the build's registers are passed between the (always inlined)
+ * helpers below, never across a library boundary: the ABI note does not apply. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+typedef float    fi_vf  __attribute__((vector_size(64)));    /* 16 float lanes   */
+typedef int32_t  fi_vi  __attribute__((vector_size(64)));
+typedef uint32_t fi_vu  __attribute__((vector_size(64)));
+typedef double   fi_vd  __attribute__((vector_size(128)));   /* 16 double lanes  */
+typedef int64_t  fi_vl  __attribute__((vector_size(128)));
+typedef uint64_t fi_vw  __attribute__((vector_size(128)));
+typedef uint16_t fi_vh  __attribute__((vector_size(32)));    /* 16 2-byte floats */
+
+#define FI_VINLINE static inline __attribute__((always_inline))
+
+/* m ? a : b, lane by lane (m: all ones or all zeros per lane, as comparisons give) */
+FI_VINLINE fi_vf fi_self(fi_vi m, fi_vf a, fi_vf b) { return (fi_vf)((m & (fi_vi)a) | (~m & (fi_vi)b)); }
+FI_VINLINE fi_vd fi_seld(fi_vl m, fi_vd a, fi_vd b) { return (fi_vd)((m & (fi_vl)a) | (~m & (fi_vl)b)); }
+FI_VINLINE fi_vu fi_selu(fi_vi m, fi_vu a, fi_vu b) { return (fi_vu)((m & (fi_vi)a) | (~m & (fi_vi)b)); }
+FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
+FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
+FI_VINLINE fi_vd fi_widen(fi_vf v) { return __builtin_convertvector(v, fi_vd); }
+FI_VINLINE fi_vl fi_widen_mask(fi_vi m) { return __builtin_convertvector(m, fi_vl); }
+
+/* --- loads: 16 elements of a storage type as compute lanes ------------------------------ */
+FI_VINLINE fi_vd fi_load_f64(const double *p) { fi_vd v; memcpy(&v, p, sizeof v); return v; }
+FI_VINLINE fi_vf fi_load_f32(const float *p) { fi_vf v; memcpy(&v, p, sizeof v); return v; }
+
+FI_VINLINE fi_vf fi_bf16_lanes(fi_vh h)
+{
+    return (fi_vf)(__builtin_convertvector(h, fi_vu) << 16);    /* bfloat16 = the top half of a float */
+}
+
+FI_VINLINE fi_vf fi_f16_lanes(fi_vh hv)
+{
+    fi_vu h = __builtin_convertvector(hv, fi_vu);
+    fi_vu sign = (h & 0x8000u) << 16;
+    fi_vu em = h & 0x7fffu;                                 /* exponent and mantissa */
+    fi_vu normal = (em << 13) + ((127u - 15u) << 23);       /* rebias the exponent   */
+    fi_vu special = (em << 13) | 0x7f800000u;               /* inf, NaN (payload kept) */
+    fi_vf sub = __builtin_convertvector((fi_vi)em, fi_vf) * 0x1p-24f;   /* exact: em < 2^10 */
+    fi_vu r = fi_selu((fi_vi)(em >= 0x7c00u), special, normal);
+    r = fi_selu((fi_vi)(em < 0x0400u), (fi_vu)sub, r);
+    return (fi_vf)(r | sign);
+}
+
+FI_VINLINE fi_vf fi_load_bf16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof h); return fi_bf16_lanes(h); }
+FI_VINLINE fi_vf fi_load_f16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof h); return fi_f16_lanes(h); }
+
+/* one element (labels, the strided and partial loads) */
+static inline float fi_bf16_to_f32(uint16_t h) { return fi_as_f32((uint32_t)h << 16); }
+static inline float fi_f16_to_f32(uint16_t h)
+{
+    fi_vh v = {h};
+    return fi_f16_lanes(v)[0];
+}
+
+/* --- exp and log: _fimath.h's fi_expf, fi_exp, fi_logf, fi_log on 16 lanes ---------------- */
+FI_VINLINE fi_vf fi_vexpf(fi_vf x)
+{
+    fi_vf xc = fi_self(x > 89.0f, fi_splatf(89.0f), x);
+    xc = fi_self(xc < -105.0f, fi_splatf(-105.0f), xc);
+    fi_vf kd = xc * FI_INVLN2F + 0x1.8p23f;
+    fi_vu kb = (fi_vu)kd;
+    kd -= 0x1.8p23f;
+    fi_vf hi = xc - kd * FI_LN2HIF;
+    fi_vf lo = kd * FI_LN2LOF;
+    fi_vf r = hi - lo;
+    fi_vf dr = (hi - r) - lo;
+    fi_vf r2 = r * r;
+    fi_vf Q = (FI_EXPF_Q0 + r * FI_EXPF_Q1) + r2 * (FI_EXPF_Q2 + r * FI_EXPF_Q3);
+    fi_vf one_hi = 1.0f + hi;
+    fi_vf err = (1.0f - one_hi) + hi;
+    fi_vf small = ((r * dr - lo) + err) + r2 * (r * Q);
+    fi_vf p = one_hi + (0.5f * r2 + small);
+    fi_vu u = kb - 0x4b400000u + 256u;
+    fi_vu h = u >> 1;
+    fi_vf sc1 = (fi_vf)((h - 1u) << 23);
+    fi_vf sc2 = (fi_vf)((u - h - 1u) << 23);
+    return (p * sc1) * sc2;
+}
+
+FI_VINLINE fi_vd fi_vexp(fi_vd x)
+{
+    fi_vd xc = fi_seld(x > 710.0, fi_splatd(710.0), x);
+    xc = fi_seld(xc < -746.0, fi_splatd(-746.0), xc);
+    fi_vd kd = xc * FI_INVLN2 + 0x1.8p52;
+    fi_vw kb = (fi_vw)kd;
+    kd -= 0x1.8p52;
+    fi_vd hi = xc - kd * FI_LN2HI;
+    fi_vd lo = kd * FI_LN2LO;
+    fi_vd r = hi - lo;
+    fi_vd dr = (hi - r) - lo;
+    fi_vd r2 = r * r;
+    fi_vd r4 = r2 * r2;
+    fi_vd q01 = FI_EXP_Q0 + r * FI_EXP_Q1;
+    fi_vd q23 = FI_EXP_Q2 + r * FI_EXP_Q3;
+    fi_vd q45 = FI_EXP_Q4 + r * FI_EXP_Q5;
+    fi_vd q67 = FI_EXP_Q6 + r * FI_EXP_Q7;
+    fi_vd Q = (q01 + r2 * q23) + r4 * (q45 + r2 * q67 + r4 * FI_EXP_Q8);
+    fi_vd one_hi = 1.0 + hi;
+    fi_vd err = (1.0 - one_hi) + hi;
+    fi_vd small = ((r * dr - lo) + err) + r2 * (r * Q);
+    fi_vd p = one_hi + (0.5 * r2 + small);
+    fi_vw u = kb - 0x4338000000000000ULL + 2048u;
+    fi_vw h = u >> 1;
+    fi_vd sc1 = (fi_vd)((h - 1u) << 52);
+    fi_vd sc2 = (fi_vd)((u - h - 1u) << 52);
+    return (p * sc1) * sc2;
+}
+
+FI_VINLINE fi_vd fi_vlog(fi_vd x)
+{
+    fi_vl tiny = x < 0x1p-1022;
+    fi_vd xs = fi_seld(tiny, x * 0x1p54, x);
+    fi_vd kadj = fi_seld(tiny, fi_splatd(54.0), fi_splatd(0.0));
+    fi_vw ix = (fi_vw)xs + (0x3ff0000000000000ULL - 0x3fe6a09e667f3bcdULL);
+    fi_vd dk = (fi_vd)((ix >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023.0) - kadj;
+    fi_vd m = (fi_vd)((ix & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL);
+    fi_vd f = m - 1.0;
+    fi_vd s = f / (2.0 + f);
+    fi_vd z = s * s;
+    fi_vd w = z * z;
+    fi_vd t1 = w * (FI_LOG_P1 + w * (FI_LOG_P3 + w * FI_LOG_P5));
+    fi_vd t2 = z * (FI_LOG_P0 + w * (FI_LOG_P2 + w * (FI_LOG_P4 + w * FI_LOG_P6)));
+    fi_vd R = t1 + t2;
+    fi_vd hfsq = 0.5 * f * f;
+    fi_vd a = dk * FI_LN2HI;
+    fi_vd hi = a + f;
+    fi_vd e = (a - hi) + f;
+    fi_vd c = s * (hfsq + R) + dk * FI_LN2LO;
+#if !defined(__FMA__) || defined(__STRICT_ANSI__)
+    fi_vd fh = (fi_vd)((fi_vw)f & 0xfffffffff8000000ULL);
+    fi_vd fl = f - fh;
+    c -= (0.5 * fh * fh - hfsq) + fl * (fh + 0.5 * fl);
+#endif
+    fi_vd r = hi + ((c - hfsq) + e);
+    fi_vd special = fi_seld(x < 0.0, fi_splatd(__builtin_nan("")), fi_splatd(-__builtin_inf()));
+    r = fi_seld(x > 0.0, r, special);
+    return fi_seld(x < __builtin_inf(), r, x + x);
+}
+
+FI_VINLINE fi_vf fi_vlogf(fi_vf x)
+{
+    fi_vi tiny = x < 0x1p-126f;
+    fi_vf xs = fi_self(tiny, x * 0x1p25f, x);
+    fi_vi kadj = tiny & 25;
+    fi_vu ix = (fi_vu)xs + (0x3f800000u - 0x3f3504f3u);
+    fi_vf dk = __builtin_convertvector((fi_vi)(ix >> 23) - 127 - kadj, fi_vf);
+    fi_vf m = (fi_vf)((ix & 0x007fffffu) + 0x3f3504f3u);
+    fi_vf f = m - 1.0f;
+    fi_vf s = f / (2.0f + f);
+    fi_vf z = s * s;
+    fi_vf R = z * (FI_LOGF_P0 + z * (FI_LOGF_P1 + z * FI_LOGF_P2));
+    fi_vf hfsq = 0.5f * f * f;
+    fi_vf a = dk * FI_LN2HIF;
+    fi_vf hi = a + f;
+    fi_vf e = (a - hi) + f;
+    fi_vf c = s * (hfsq + R) + dk * FI_LN2LOF;
+#if !defined(__FMA__) || defined(__STRICT_ANSI__)
+    fi_vf fh = (fi_vf)((fi_vu)f & 0xfffff000u);
+    fi_vf fl = f - fh;
+    c -= (0.5f * fh * fh - hfsq) + fl * (fh + 0.5f * fl);
+#endif
+    fi_vf r = hi + ((c - hfsq) + e);
+    fi_vf special = fi_self(x < 0.0f, fi_splatf(__builtin_nanf("")), fi_splatf(-__builtin_inff()));
+    r = fi_self(x > 0.0f, r, special);
+    return fi_self(x < __builtin_inff(), r, x + x);
+}
+
+/* pairwise sum of the 16 lanes in the fixed order of the scalar kernels (8, 4, 2, 1) */
+static inline double fi_hsum(fi_vd v)
+{
+    double a[FI_LANES];
+    int w, l;
+    memcpy(a, &v, sizeof a);
+    for (w = FI_LANES / 2; w >= 1; w /= 2)
+        for (l = 0; l < w; l++)
+            a[l] += a[l + w];
+    return a[0];
+}
+
+#endif /* FASTINFO_VEC_H */

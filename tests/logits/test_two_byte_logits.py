@@ -1,0 +1,156 @@
+"""bfloat16 and float16 logits, read natively (no float32 copy), against float64 oracles.
+
+Every 2-byte value is exactly representable in float64, so the oracle is PyTorch (or
+mpmath) in float64 on the same values; the kernels compute in float32 and accumulate in
+float64, and the results must be within 1e-6 relative (plus a tiny absolute floor for
+results that are themselves ~0).
+"""
+import tracemalloc
+
+import ml_dtypes
+import mpmath
+import numpy as np
+import pytest
+
+import fastinfo as fi
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+F16 = np.dtype(np.float16)
+RTOL = 1e-6
+
+
+def _logits(shape, dtype, seed=0, scale=4.0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _t(a):
+    return torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+
+def _close(got, want, rtol=RTOL, atol=1e-12):
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64),
+                               rtol=rtol, atol=atol)
+
+
+def _oracles(x, y, labels, T):
+    X, Y = _t(x) / T, _t(y) / T
+    lp, lq = F.log_softmax(X, -1), F.log_softmax(Y, -1)
+    p, q = lp.exp(), lq.exp()
+    m = 0.5 * (p + q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        js = 0.5 * (torch.where(p > 0, p * (lp - m.log()), 0).sum(-1) + torch.where(q > 0, q * (lq - m.log()), 0).sum(-1))
+    return {
+        "logsumexp": torch.logsumexp(_t(x), -1),
+        "softmax_entropy": -(torch.where(p > 0, p * lp, 0)).sum(-1),
+        "softmax_cross_entropy": F.cross_entropy(X, torch.from_numpy(labels), reduction="none"),
+        "softmax_kl_divergence": torch.where(p > 0, p * (lp - lq), 0).sum(-1),
+        "softmax_js_divergence": js,
+        "softmax": p,
+        "log_softmax": lp,
+    }
+
+
+def _ours(x, y, labels, T):
+    kw = {} if T == 1.0 else {"temperature": T}
+    return {
+        "logsumexp": fi.logsumexp(x),
+        "softmax_entropy": fi.softmax_entropy(x, **kw),
+        "softmax_cross_entropy": fi.softmax_cross_entropy(x, labels, **kw),
+        "softmax_kl_divergence": fi.softmax_kl_divergence(x, y, **kw),
+        "softmax_js_divergence": fi.softmax_js_divergence(x, y, **kw),
+        "softmax": fi.softmax(x, **kw),
+        "log_softmax": fi.log_softmax(x, **kw),
+    }
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("K", [1, 2, 15, 16, 17, 33, 1000, 8192 + 21])
+@pytest.mark.parametrize("T", [1.0, 2.0])
+def test_every_logit_function_against_float64(dtype, K, T):
+    x, y = _logits((5, K), dtype, 1), _logits((5, K), dtype, 2)
+    labels = np.random.default_rng(3).integers(0, K, size=5)
+    ours, want = _ours(x, y, labels, T), _oracles(x, y, labels, T)
+    for name, got in ours.items():
+        assert got.dtype == np.float32, name
+        w = want[name].numpy()
+        if name in ("softmax", "log_softmax"):
+            if T == 1.0:     # float32 outputs: one float32 rounding
+                _close(got, w, rtol=3e-7 * (1 + np.log(K)), atol=1e-37 if name == "softmax" else 1e-6)
+            continue
+        _close(got, w, atol=1e-12 if name != "softmax_js_divergence" else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16], ids=["bfloat16", "float16"])
+def test_same_results_as_the_float32_values(dtype):
+    """2-byte logits widen exactly: the results equal those of the same values in float32."""
+    x, y = _logits((7, 513), dtype, 4), _logits((7, 513), dtype, 5)
+    labels = np.arange(7) * 11
+    a, b = _ours(x, y, labels, 1.0), _ours(x.astype(np.float32), y.astype(np.float32), labels, 1.0)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_float16_special_values_widen_exactly():
+    bits = np.array([0x0001, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0x8001, 0x8000, 0x0000, 0xfc00, 0xc000],
+                    dtype=np.uint16)
+    x = bits.view(np.float16)              # subnormals, normals, the largest, -0, +0, -inf, -2
+    got = fi.logsumexp(x)
+    want = mpmath.log(sum(mpmath.exp(mpmath.mpf(float(v))) for v in x.astype(np.float64)))
+    assert abs(float(got) - float(want)) <= 1e-6 * abs(float(want))
+    # the float32 path on the same values (NumPy's conversion) agrees bit for bit
+    assert got == fi.logsumexp(x.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16], ids=["bfloat16", "float16"])
+def test_invalid_rows_named_and_masks_honoured(dtype):
+    x = _logits((4, 40), dtype)
+    x[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"batch index \(1,\)"):
+        fi.softmax_entropy(x)
+    assert np.isnan(fi.softmax_entropy(x, invalid="nan")[1])
+    x = _logits((3, 40), dtype)
+    x[:, ::2] = -np.inf
+    want = _oracles(x, x, np.array([1, 3, 5]), 1.0)
+    _close(fi.softmax_cross_entropy(x, np.array([1, 3, 5])), want["softmax_cross_entropy"].numpy())
+    assert np.all(np.isinf(fi.softmax_cross_entropy(x, np.array([0, 2, 4]))))
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16], ids=["bfloat16", "float16"])
+def test_strided_and_batched_two_byte_logits(dtype):
+    x = _logits((3, 4, 200), dtype)
+    got = fi.softmax_entropy(x[:, :, ::3])
+    want = fi.softmax_entropy(np.ascontiguousarray(x[:, :, ::3]).astype(np.float64))
+    _close(got, want)
+    _close(fi.logsumexp(x, axis=1), fi.logsumexp(x.astype(np.float64), axis=1))
+
+
+@pytest.mark.parametrize("dtype", [BF16, F16], ids=["bfloat16", "float16"])
+def test_no_float32_copy_of_the_logits(dtype):
+    x = _logits((512, 4096), dtype)             # 4 MB; a float32 copy would be 8 MB
+    labels = np.zeros(512, dtype=np.int64)
+    fi.softmax_cross_entropy(x, labels)         # warm up
+    tracemalloc.start()
+    try:
+        fi.softmax_cross_entropy(x, labels)
+        fi.softmax_entropy(x, temperature=2.0)
+        fi.logsumexp(x, axis=0)                 # a non-contiguous class axis
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes // 2, peak
+
+
+def test_torch_two_byte_tensors_in_float32_tensors_out():
+    x = torch.from_numpy(_logits((6, 300), np.float32)).to(torch.bfloat16)
+    labels = torch.arange(6)
+    got = fi.softmax_cross_entropy(x, labels)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    want = F.cross_entropy(x.double(), labels, reduction="none")
+    _close(got.numpy(), want.numpy())
+    h = fi.softmax_entropy(x.half())
+    assert isinstance(h, torch.Tensor) and h.dtype == torch.float32
+    _close(h.numpy(), fi.softmax_entropy(x.half().double()).numpy())
