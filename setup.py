@@ -29,6 +29,7 @@ Environment variables:
   instrumented, so load the runtime first: ``.ci/sanitize`` does all of it.
 """
 
+import glob
 import os
 import platform
 import shutil
@@ -172,8 +173,6 @@ def _generated_c(ext):
     Cython sources and headers, else None. (cythonize's own check also counts Cython's bundled
     .pxd files, which a fresh isolated build environment stamps anew: it would regenerate and
     recompile everything on every install.)"""
-    import glob
-
     import Cython
     pyx = ext.sources[0]
     c = os.path.splitext(pyx)[0] + ".c"
@@ -207,7 +206,9 @@ def extensions():
             f"fastinfo._kernels_{level}",
             [f"fastinfo/_kernels_{level}.pyx"],
             include_dirs=[np.get_include(), "fastinfo"],
-            depends=["fastinfo/_kernels.pxi", "fastinfo/_logits.pxi", "fastinfo/_joint.pxi", "fastinfo/_pairwise.pxi", "fastinfo/_general.pxi", "fastinfo/_emi.pxi", "fastinfo/_spacing.pxi", "fastinfo/_knn.pxi", "fastinfo/_capi.pxi", "fastinfo/_fi_capi.h", "fastinfo/_fimath.h", "fastinfo/_fi_platform.h", "fastinfo/_fi_x512.h"],
+            # every included .pxi and C header (a header change must recompile: Cython does not
+            # track the headers of `cdef extern from`)
+            depends=sorted(glob.glob("fastinfo/*.pxi") + glob.glob("fastinfo/*.h")),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=base + omp_c + SIMD_LEVELS[level],
             extra_link_args=omp_l + link,

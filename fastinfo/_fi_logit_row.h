@@ -3,7 +3,7 @@
  * _fi_logits.h includes this file once per storage type, with
  *   FI_T      the element type in memory (double, float, uint16_t)
  *   FI_SFX    the name suffix (f64, f32, bf16, f16)
- *   FI_LOADV  FI_LOADV(p): 16 contiguous elements as compute lanes
+ *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
  *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
  *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
  *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
@@ -13,9 +13,8 @@
  *   pass 1: m = max x and whether some x is NaN or +inf;
  *   pass 2: z = (x - m) / T, e = exp(z) <= 1, and the sums of the measure (see the kinds);
  *   JS also a pass 3 (in double), softmax / log_softmax a write pass.
- * 16 lanes accumulate in double; a partial block (the row's tail, or a strided row) is
- * filled with -inf logits (e = 0: they add nothing), so each element lands in the same lane
- * whatever the SIMD level, and results do not depend on it.
+ * The lanes accumulate in double; a partial block (the row's tail, or a strided row) is
+ * filled with -inf logits (e = 0: they add nothing).
  */
 
 #define FI_CAT2(a, b) a##_##b
@@ -25,33 +24,53 @@
 #if FI_DBL
 #define FI_V fi_vd
 #define FI_M fi_vl
+#define FI_I int64_t
 #define FI_S double
+#define FI_W FI_ND                  /* lanes of a compute vector */
+#define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
 #define FI_SPLAT fi_splatd
-#define FI_EXPV fi_vexp
-#define FI_TOD(v) (v)
-#define FI_MTOD(m) (m)
+#define FI_EXPV fi_vexp_neg
+#define FI_HALF(v, h) (v)
 #else
 #define FI_V fi_vf
 #define FI_M fi_vi
+#define FI_I int32_t
 #define FI_S float
+#define FI_W FI_NF
+#define FI_NH 2
 #define FI_SEL fi_self
 #define FI_SPLAT fi_splatf
-#define FI_EXPV fi_vexpf
-#define FI_TOD(v) fi_widen(v)
-#define FI_MTOD(m) fi_widen_mask(m)
+#define FI_EXPV fi_vexpf_neg
+#define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
 #endif
 
-/* 16 elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */
-static inline FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
+/* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */
+FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
 {
-    FI_T buf[FI_LANES];
+    FI_T buf[FI_W];
     Py_ssize_t k;
-    if (xs == 1 && cnt >= FI_LANES)
+    if (xs == 1 && cnt >= FI_W)
         return FI_LOADV(x + i);
-    for (k = 0; k < FI_LANES; k++)
+    for (k = 0; k < FI_W; k++)
         buf[k] = k < cnt ? x[(i + k) * xs] : fill;
     return FI_LOADV(buf);
+}
+
+/* FI_ND class weights from i on (cnt of them exist), 0 for the missing ones */
+FI_VINLINE fi_vd FI_NAME(fi_weights)(const double *wt, Py_ssize_t i, Py_ssize_t cnt)
+{
+    double buf[FI_ND];
+    Py_ssize_t k;
+    fi_vd u;
+    if (cnt >= FI_ND) {
+        memcpy(&u, wt + i, sizeof u);
+        return u;
+    }
+    for (k = 0; k < FI_ND; k++)
+        buf[k] = k < cnt ? wt[i + k] : 0.0;
+    memcpy(&u, buf, sizeof u);
+    return u;
 }
 
 static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double *m, int *bad,
@@ -60,13 +79,13 @@ static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double
     FI_V mx = FI_SPLAT(-__builtin_inf()), iv = FI_SPLAT(0), v;
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end;
-    FI_S lane[FI_LANES], ivl[FI_LANES];
+    FI_S lane[FI_W], ivl[FI_W];
     int w, l;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_LANES) {
+        for (i = blk; i < end; i += FI_W) {
             v = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             mx = FI_SEL(v > mx, v, mx);
             iv += FI_SEL(v == (FI_S)-__builtin_inf(), FI_SPLAT(0), v) * 0;   /* NaN once a NaN or +inf */
@@ -74,7 +93,7 @@ static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double
     }
     memcpy(lane, &mx, sizeof lane);
     memcpy(ivl, &iv, sizeof ivl);
-    for (w = FI_LANES / 2; w >= 1; w /= 2)
+    for (w = FI_W / 2; w >= 1; w /= 2)
         for (l = 0; l < w; l++) {
             lane[l] = lane[l + w] > lane[l] ? lane[l + w] : lane[l];
             ivl[l] += ivl[l + w];
@@ -89,69 +108,106 @@ static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double
  *   FI_K_SMOOTH: a = sum w z (w != 0), b = sum w  (class weights w);
  *   FI_K_SOFT:   u = w (c1 t + c0) for soft targets t: a = sum u z (u != 0), b = sum u, bad t flagged;
  *   FI_K_PAIR:   a second row y: b = sum e^y less one maximal 1, a = sum e^x (z^x - z^y)
- *                (in double lanes for every storage type). */
+ *                (in double lanes for every storage type).
+ * The sums run in double lanes (FI_NH double vectors per compute vector), the counts of
+ * maximal elements in integer lanes. */
 static inline __attribute__((always_inline)) void
 FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
                        const double *wt, Py_ssize_t n, double mx, double my, double scale,
                        double c1, double c0, fi_logit_sums *out, fi_stop_t *stop)
 {
     FI_V z, e, t;
-    FI_M z0;
-    fi_vd s = fi_splatd(0), a = fi_splatd(0), b = fi_splatd(0), c = fi_splatd(0), cy = fi_splatd(0), u;
+    FI_M c = (FI_M){0};
+    fi_vd s0 = fi_splatd(0), s1 = fi_splatd(0), a0 = fi_splatd(0), a1 = fi_splatd(0);
+    fi_vd b0 = fi_splatd(0), b1 = fi_splatd(0), u, zd, zyd, ed, eyd, td;
+    fi_vd cx = fi_splatd(0), cyd = fi_splatd(0);          /* FI_K_PAIR: counts of z == 0 */
     FI_V bd = FI_SPLAT(0);
     FI_S fm = (FI_S)mx, sc = (FI_S)scale;
     FI_T fill = FI_NEGINF, zero;
-    double wbuf[FI_LANES];
-    Py_ssize_t blk, i, end, k;
+    Py_ssize_t blk, i, end;
+    int h;
+    FI_I cl[FI_W];
+    FI_S bdl[FI_W];
+    double csum = 0.0, bdsum = 0.0;
     memset(&zero, 0, sizeof zero);
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_LANES) {
+        for (i = blk; i < end; i += FI_W) {
+            FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             if (kind == FI_K_PAIR) {
                 /* KL and JS of close distributions are small differences of O(1) sums:
                  * their exps are taken in double whatever the storage type */
-                fi_vd zd = (FI_TOD(FI_NAME(fi_lanes)(x, i, xs, end - i, fill)) - mx) * scale;
-                fi_vd zyd = (FI_TOD(FI_NAME(fi_lanes)(y, i, ys, end - i, fill)) - my) * scale;
-                fi_vd ed = fi_vexp(zd), eyd = fi_vexp(zyd);
-                s += fi_seld(zd == 0, fi_splatd(0), ed);
-                c += fi_seld(zd == 0, fi_splatd(1.0), fi_splatd(0.0));
-                b += fi_seld(zyd == 0, fi_splatd(0), eyd);
-                cy += fi_seld(zyd == 0, fi_splatd(1.0), fi_splatd(0.0));
-                a += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
+                FI_V yv = FI_NAME(fi_lanes)(y, i, ys, end - i, fill);
+                for (h = 0; h < FI_NH; h++) {
+                    zd = (FI_HALF(xv, h) - mx) * scale;
+                    zyd = (FI_HALF(yv, h) - my) * scale;
+                    ed = fi_vexp_neg(zd);
+                    eyd = fi_vexp_neg(zyd);
+                    cx += fi_seld(zd == 0, fi_splatd(1.0), fi_splatd(0.0));
+                    cyd += fi_seld(zyd == 0, fi_splatd(1.0), fi_splatd(0.0));
+                    if (h == 0) {
+                        s0 += fi_seld(zd == 0, fi_splatd(0), ed);
+                        b0 += fi_seld(zyd == 0, fi_splatd(0), eyd);
+                        a0 += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
+                    } else {
+                        s1 += fi_seld(zd == 0, fi_splatd(0), ed);
+                        b1 += fi_seld(zyd == 0, fi_splatd(0), eyd);
+                        a1 += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
+                    }
+                }
                 continue;
             }
-            z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
+            z = (xv - fm) * sc;
             e = FI_EXPV(z);
-            z0 = z == 0;
-            s += FI_TOD(FI_SEL(z0, FI_SPLAT(0), e));
-            c += fi_seld(FI_MTOD(z0), fi_splatd(1.0), fi_splatd(0.0));
+            c -= z == 0;                                  /* -1 per maximal element */
+            t = FI_SEL(z == 0, FI_SPLAT(0), e);
+            s0 += FI_HALF(t, 0);
+#if !FI_DBL
+            s1 += FI_HALF(t, 1);
+#endif
             if (kind == FI_K_ENT) {
-                a += FI_TOD(FI_SEL(e == 0, FI_SPLAT(0), e * z));
+                t = FI_SEL(e == 0, FI_SPLAT(0), e * z);
+                a0 += FI_HALF(t, 0);
+#if !FI_DBL
+                a1 += FI_HALF(t, 1);
+#endif
             } else if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
-                if (end - i >= FI_LANES) {
-                    memcpy(&u, wt + i, sizeof u);
-                } else {
-                    for (k = 0; k < FI_LANES; k++)
-                        wbuf[k] = k < end - i ? wt[i + k] : 0.0;
-                    memcpy(&u, wbuf, sizeof u);
-                }
                 if (kind == FI_K_SOFT) {
                     t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);
                     bd += FI_SEL((t >= 0) & (t < (FI_S)__builtin_inf()), FI_SPLAT(0), FI_SPLAT(1));
-                    u = u * (c1 * FI_TOD(t) + c0);
                 }
-                a += fi_seld(u == 0, fi_splatd(0), u * FI_TOD(z));
-                b += u;
+                for (h = 0; h < FI_NH; h++) {
+                    u = FI_NAME(fi_weights)(wt, i + h * FI_ND, end - i - h * FI_ND);
+                    if (kind == FI_K_SOFT) {
+                        td = FI_HALF(t, h);
+                        u = u * (c1 * td + c0);
+                    }
+                    zd = FI_HALF(z, h);
+                    if (h == 0) {
+                        a0 += fi_seld(u == 0, fi_splatd(0), u * zd);
+                        b0 += u;
+                    } else {
+                        a1 += fi_seld(u == 0, fi_splatd(0), u * zd);
+                        b1 += u;
+                    }
+                }
             }
         }
     }
+    memcpy(cl, &c, sizeof cl);
+    memcpy(bdl, &bd, sizeof bdl);
+    for (h = 0; h < FI_W; h++) {
+        csum += (double)cl[h];
+        bdsum += bdl[h];
+    }
+    csum += fi_hsum(cx);
     /* one maximal element is the leading 1 of S = 1 + t; the others (ties) are exact integers */
-    out->s = fi_hsum(s) + (fi_hsum(c) - 1.0);
-    out->a = fi_hsum(a);
-    out->b = kind == FI_K_PAIR ? fi_hsum(b) + (fi_hsum(cy) - 1.0) : fi_hsum(b);
-    out->bad = fi_hsum(FI_TOD(bd)) != 0;
+    out->s = fi_hsum(s0 + s1) + (csum - 1.0);
+    out->a = fi_hsum(a0 + a1);
+    out->b = kind == FI_K_PAIR ? fi_hsum(b0 + b1) + (fi_hsum(cyd) - 1.0) : fi_hsum(b0 + b1);
+    out->bad = bdsum != 0;
 }
 
 static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
@@ -183,16 +239,21 @@ static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
     fi_vd acc = fi_splatd(0), P, Q, M;
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end;
+    int h;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_LANES) {
-            P = fi_vexp((FI_TOD(FI_NAME(fi_lanes)(x, i, xs, end - i, fill)) - mx) * scale - lsx);
-            Q = fi_vexp((FI_TOD(FI_NAME(fi_lanes)(y, i, ys, end - i, fill)) - my) * scale - lsy);
-            M = P + Q;
-            acc += fi_seld(P == 0, fi_splatd(0), P * fi_vlog((P + P) / M))
-                 + fi_seld(Q == 0, fi_splatd(0), Q * fi_vlog((Q + Q) / M));
+        for (i = blk; i < end; i += FI_W) {
+            FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
+            FI_V yv = FI_NAME(fi_lanes)(y, i, ys, end - i, fill);
+            for (h = 0; h < FI_NH; h++) {
+                P = fi_vexp_neg((FI_HALF(xv, h) - mx) * scale - lsx);
+                Q = fi_vexp_neg((FI_HALF(yv, h) - my) * scale - lsy);
+                M = P + Q;
+                acc += fi_seld(P == 0, fi_splatd(0), P * fi_vlog((P + P) / M))
+                     + fi_seld(Q == 0, fi_splatd(0), Q * fi_vlog((Q + Q) / M));
+            }
         }
     }
     return fi_hsum(acc);
@@ -205,21 +266,21 @@ static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssi
 {
     FI_V z, r;
     FI_S fm = (FI_S)mx, sc = (FI_S)scale, lg = (FI_S)logs, iv = (FI_S)invs;
-    FI_S buf[FI_LANES];
+    FI_S buf[FI_W];
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end, k;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             return;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_LANES) {
+        for (i = blk; i < end; i += FI_W) {
             z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
             r = log_out ? z - lg : FI_EXPV(z) * iv;
-            if (os == 1 && end - i >= FI_LANES) {
+            if (os == 1 && end - i >= FI_W) {
                 memcpy(o + i, &r, sizeof r);
             } else {
                 memcpy(buf, &r, sizeof buf);
-                for (k = 0; k < FI_LANES && k < end - i; k++)
+                for (k = 0; k < FI_W && k < end - i; k++)
                     o[(i + k) * os] = buf[k];
             }
         }
@@ -325,12 +386,14 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
 
 #undef FI_V
 #undef FI_M
+#undef FI_I
 #undef FI_S
+#undef FI_W
+#undef FI_NH
 #undef FI_SEL
 #undef FI_SPLAT
 #undef FI_EXPV
-#undef FI_TOD
-#undef FI_MTOD
+#undef FI_HALF
 #undef FI_T
 #undef FI_SFX
 #undef FI_LOADV

@@ -1,16 +1,17 @@
-/* The vector layer of the row engine: 16 lanes, written once.
+/* The vector layer of the row engine, written once for every SIMD level.
  *
- * A row's elements are taken 16 at a time into one "vector" of the compute type (float
- * lanes for float32, bfloat16 and float16 storage; double lanes for float64), with GCC /
- * Clang vector extensions. The compiler maps a 16-lane vector onto whatever the build's
- * instruction set has -- one AVX-512 register of floats, two AVX2 registers, four SSE2
- * registers -- so one source serves every SIMD level, and the lanes (hence the order of
- * every sum) are the same on all of them. Nothing here depends on the loop vectorizer.
+ * A row's elements are taken a vector at a time -- FI_NF float lanes or FI_ND double lanes,
+ * the width of the build's registers (AVX-512: 16 / 8, AVX2: 8 / 4, SSE2 and other targets:
+ * 4 / 2) -- with GCC / Clang vector extensions, so the same source is native code on every
+ * level (vectors wider than the registers are not used: compilers lower them poorly).
+ * Sums are accumulated in double lanes: a float vector is added as its low and high halves
+ * (fi_lo, fi_hi). The order of every sum is fixed for a given build: results do not depend
+ * on the thread count. Nothing here depends on the loop vectorizer.
  *
  * What is here: the vector types, loads from every storage type (2-byte floats widened
  * lane by lane: bfloat16 by a shift, float16 by its bit layout, subnormals and inf/NaN
- * included), the select, and the vector forms of _fimath.h's exp and log (the same
- * operations in the same order, lane by lane: the same results).
+ * included), the select, the halves, and the vector forms of _fimath.h's exp and log (the
+ * same operations in the same order, lane by lane: the same results).
  */
 #ifndef FASTINFO_VEC_H
 #define FASTINFO_VEC_H
@@ -19,21 +20,42 @@
 #include <string.h>
 #include "_fimath.h"
 
-#define FI_LANES 16
+#if defined(__AVX512F__)
+#define FI_VBYTES 64
+#elif defined(__AVX__)
+#define FI_VBYTES 32
+#else
+#define FI_VBYTES 16
+#endif
+#define FI_NF (FI_VBYTES / 4)       /* float lanes  */
+#define FI_ND (FI_VBYTES / 8)       /* double lanes */
 
-/* 16-lane vectors wider than the build's registers are passed between the (always inlined)
- * helpers below, never across a library boundary: the ABI note does not apply. */
+/* Vector arguments of the (always inlined) helpers never cross a library boundary: the ABI
+ * note about vector arguments does not apply. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-typedef float    fi_vf  __attribute__((vector_size(64)));    /* 16 float lanes   */
-typedef int32_t  fi_vi  __attribute__((vector_size(64)));
-typedef uint32_t fi_vu  __attribute__((vector_size(64)));
-typedef double   fi_vd  __attribute__((vector_size(128)));   /* 16 double lanes  */
-typedef int64_t  fi_vl  __attribute__((vector_size(128)));
-typedef uint64_t fi_vw  __attribute__((vector_size(128)));
-typedef uint16_t fi_vh  __attribute__((vector_size(32)));    /* 16 2-byte floats */
+typedef float    fi_vf  __attribute__((vector_size(FI_VBYTES)));
+typedef int32_t  fi_vi  __attribute__((vector_size(FI_VBYTES)));
+typedef uint32_t fi_vu  __attribute__((vector_size(FI_VBYTES)));
+typedef double   fi_vd  __attribute__((vector_size(FI_VBYTES)));
+typedef int64_t  fi_vl  __attribute__((vector_size(FI_VBYTES)));
+typedef uint64_t fi_vw  __attribute__((vector_size(FI_VBYTES)));
+typedef uint16_t fi_vh  __attribute__((vector_size(FI_VBYTES / 2)));   /* FI_NF 2-byte floats */
+typedef float    fi_vfh __attribute__((vector_size(FI_VBYTES / 2)));   /* FI_ND floats */
+typedef int32_t  fi_vih __attribute__((vector_size(FI_VBYTES / 2)));
+
+#if FI_NF == 16
+#define FI_LO_IDX 0, 1, 2, 3, 4, 5, 6, 7
+#define FI_HI_IDX 8, 9, 10, 11, 12, 13, 14, 15
+#elif FI_NF == 8
+#define FI_LO_IDX 0, 1, 2, 3
+#define FI_HI_IDX 4, 5, 6, 7
+#else
+#define FI_LO_IDX 0, 1
+#define FI_HI_IDX 2, 3
+#endif
 
 #define FI_VINLINE static inline __attribute__((always_inline))
 
@@ -43,10 +65,11 @@ FI_VINLINE fi_vd fi_seld(fi_vl m, fi_vd a, fi_vd b) { return (fi_vd)((m & (fi_vl
 FI_VINLINE fi_vu fi_selu(fi_vi m, fi_vu a, fi_vu b) { return (fi_vu)((m & (fi_vi)a) | (~m & (fi_vi)b)); }
 FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
 FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
-FI_VINLINE fi_vd fi_widen(fi_vf v) { return __builtin_convertvector(v, fi_vd); }
-FI_VINLINE fi_vl fi_widen_mask(fi_vi m) { return __builtin_convertvector(m, fi_vl); }
+/* the low and high halves of a float vector as double vectors */
+FI_VINLINE fi_vd fi_lo(fi_vf v) { return __builtin_convertvector(__builtin_shufflevector(v, v, FI_LO_IDX), fi_vd); }
+FI_VINLINE fi_vd fi_hi(fi_vf v) { return __builtin_convertvector(__builtin_shufflevector(v, v, FI_HI_IDX), fi_vd); }
 
-/* --- loads: 16 elements of a storage type as compute lanes ------------------------------ */
+/* --- loads: a vector of elements of a storage type as compute lanes ---------------------- */
 FI_VINLINE fi_vd fi_load_f64(const double *p) { fi_vd v; memcpy(&v, p, sizeof v); return v; }
 FI_VINLINE fi_vf fi_load_f32(const float *p) { fi_vf v; memcpy(&v, p, sizeof v); return v; }
 
@@ -79,7 +102,7 @@ static inline float fi_f16_to_f32(uint16_t h)
     return fi_f16_lanes(v)[0];
 }
 
-/* --- exp and log: _fimath.h's fi_expf, fi_exp, fi_logf, fi_log on 16 lanes ---------------- */
+/* --- exp and log: _fimath.h's fi_expf, fi_exp, fi_logf, fi_log lane by lane ---------------- */
 FI_VINLINE fi_vf fi_vexpf(fi_vf x)
 {
     fi_vf xc = fi_self(x > 89.0f, fi_splatf(89.0f), x);
@@ -131,6 +154,45 @@ FI_VINLINE fi_vd fi_vexp(fi_vd x)
     fi_vd sc1 = (fi_vd)((h - 1u) << 52);
     fi_vd sc2 = (fi_vd)((u - h - 1u) << 52);
     return (p * sc1) * sc2;
+}
+
+/* exp(z) for z <= 0 (and -inf): the arguments of every softmax pass. The same reduction and
+ * polynomial as fi_vexpf / fi_vexp, without their compensation of the rounding of 1 + hi
+ * (the result is 1 + (r + r^2 (1/2 + r Q)) rounded once: about one ulp, half the work);
+ * results below the smallest subnormal are 0. */
+FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z)
+{
+    fi_vf xc = fi_self(z < -105.0f, fi_splatf(-105.0f), z);
+    fi_vf kd = xc * FI_INVLN2F + 0x1.8p23f;
+    fi_vu kb = (fi_vu)kd;
+    kd -= 0x1.8p23f;
+    fi_vf r = (xc - kd * FI_LN2HIF) - kd * FI_LN2LOF;
+    fi_vf r2 = r * r;
+    fi_vf Q = (FI_EXPF_Q0 + r * FI_EXPF_Q1) + r2 * (FI_EXPF_Q2 + r * FI_EXPF_Q3);
+    fi_vf p = 1.0f + (r + r2 * (0.5f + r * Q));
+    fi_vu u = kb - 0x4b400000u + 256u;
+    fi_vu h = u >> 1;
+    return (p * (fi_vf)((h - 1u) << 23)) * (fi_vf)((u - h - 1u) << 23);
+}
+
+FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
+{
+    fi_vd xc = fi_seld(z < -746.0, fi_splatd(-746.0), z);
+    fi_vd kd = xc * FI_INVLN2 + 0x1.8p52;
+    fi_vw kb = (fi_vw)kd;
+    kd -= 0x1.8p52;
+    fi_vd r = (xc - kd * FI_LN2HI) - kd * FI_LN2LO;
+    fi_vd r2 = r * r;
+    fi_vd r4 = r2 * r2;
+    fi_vd q01 = FI_EXP_Q0 + r * FI_EXP_Q1;
+    fi_vd q23 = FI_EXP_Q2 + r * FI_EXP_Q3;
+    fi_vd q45 = FI_EXP_Q4 + r * FI_EXP_Q5;
+    fi_vd q67 = FI_EXP_Q6 + r * FI_EXP_Q7;
+    fi_vd Q = (q01 + r2 * q23) + r4 * (q45 + r2 * q67 + r4 * FI_EXP_Q8);
+    fi_vd p = 1.0 + (r + r2 * (0.5 + r * Q));
+    fi_vw u = kb - 0x4338000000000000ULL + 2048u;
+    fi_vw h = u >> 1;
+    return (p * (fi_vd)((h - 1u) << 52)) * (fi_vd)((u - h - 1u) << 52);
 }
 
 FI_VINLINE fi_vd fi_vlog(fi_vd x)
@@ -192,13 +254,13 @@ FI_VINLINE fi_vf fi_vlogf(fi_vf x)
     return fi_self(x < __builtin_inff(), r, x + x);
 }
 
-/* pairwise sum of the 16 lanes in the fixed order of the scalar kernels (8, 4, 2, 1) */
+/* pairwise sum of the double lanes, in a fixed order */
 static inline double fi_hsum(fi_vd v)
 {
-    double a[FI_LANES];
+    double a[FI_ND];
     int w, l;
     memcpy(a, &v, sizeof a);
-    for (w = FI_LANES / 2; w >= 1; w /= 2)
+    for (w = FI_ND / 2; w >= 1; w /= 2)
         for (l = 0; l < w; l++)
             a[l] += a[l + w];
     return a[0];
