@@ -24,7 +24,7 @@ cimport cython
 cimport numpy as cnp
 from cython.parallel cimport prange, parallel
 from libc.math cimport log, log1p, sqrt, fabs, isfinite, INFINITY, NAN
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN
 
 import math

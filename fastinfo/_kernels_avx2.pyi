@@ -287,6 +287,18 @@ def count_pairs(cx: _I64, cy: _I64, out: _I64) -> None: ...
 def count_pairs_offset(
     x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64
 ) -> None: ...
+@_fused
+def label_range(x: NDArray[np.integer[Any]], n_threads: int) -> tuple[int, int]: ...
+@_fused
+def label_scores_offset(
+    x: NDArray[np.integer[Any]],
+    y: NDArray[np.integer[Any]],
+    lox: int,
+    loy: int,
+    R: int,
+    C: int,
+    n_threads: int,
+) -> tuple[float, float, float] | None: ...
 
 # --- pairwise matrices (_pairwise.pxi)
 @_fused

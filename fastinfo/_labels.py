@@ -76,9 +76,12 @@ _RANGE_CHUNK = 1 << 24
 
 
 def _range(a: NDArray[Any]) -> tuple[int, int]:
-    """(min, max) of a non-empty 1-D integer array, 2^24 labels at a time: the interpreter
-    runs signal handlers between the chunks, so Ctrl-C is answered within one chunk
-    (a single NumPy pass over 2^32 labels runs ~2 s). Exact: the same values as one pass."""
+    """(min, max) of a non-empty 1-D integer array: one compiled pass (over threads, Ctrl-C
+    answered between chunks) for native arrays of the kernels' label types, else NumPy's
+    min and max 2^24 labels at a time (the interpreter runs signal handlers between them)."""
+    if a.dtype.isnative and a.dtype.kind in "iu" and a.dtype.itemsize in (1, 2, 4, 8):
+        lo, hi = _k.label_range(a, _args.threads(None))
+        return int(lo), int(hi)
     if a.size <= _RANGE_CHUNK:
         return int(a.min()), int(a.max())
     lo, hi = int(a[0]), int(a[0])
@@ -146,12 +149,11 @@ def _codes(labels: ArrayLike, name: str) -> tuple[NDArray[np.int64], int]:
     return inv.reshape(-1).astype(np.int64), int(uniq.size)
 
 
-def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64] | None:
-    """Integer labels whose value ranges span a small table: counted straight from the labels
-    into the ranges' table, empty rows/columns dropped afterwards (no n-sized temporaries).
-    None when this does not apply."""
+def _direct_ranges(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any, Any, Any, int, int] | None:
+    """Integer labels whose value ranges span a small table: (x, y as native integer arrays of
+    one dtype, their minima, the ranges' lengths); None when this does not apply."""
     a, b = np.asarray(x), np.asarray(y)
-    if sparse or a.ndim != 1 or b.ndim != 1 or a.size != b.size or a.size == 0:
+    if a.ndim != 1 or b.ndim != 1 or a.size != b.size or a.size == 0:
         return None
     if a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
         return None
@@ -169,6 +171,17 @@ def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np
     if rx >= max(1024, 4 * a.size) or ry >= max(1024, 4 * a.size) or \
             rx * ry > min(max(_DENSE_LIMIT, 16 * a.size), _DENSE_MAX):
         return None
+    return a, b, lox, loy, int(rx), int(ry)
+
+
+def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64] | None:
+    """Integer labels whose value ranges span a small table: counted straight from the labels
+    into the ranges' table, empty rows/columns dropped afterwards (no n-sized temporaries).
+    None when this does not apply."""
+    found = None if sparse else _direct_ranges(x, y)
+    if found is None:
+        return None
+    a, b, lox, loy, rx, ry = found
     t = np.zeros((rx, ry), dtype=np.int64)
     _k.count_pairs_offset(a, b, lox, loy, t)
     rows, cols = t.any(axis=1), t.any(axis=0)
@@ -312,6 +325,14 @@ def _sums(table: ArrayLike | SparseContingency) -> tuple[NDArray[np.float64], ND
 
 def _scores(x: ArrayLike, y: ArrayLike,
             table: ArrayLike | SparseContingency | None = None) -> tuple[float, float, float]:
+    """(I(X;Y), H(X), H(Y)) in nats, from the labels or from their table."""
+    if table is None:
+        found = _direct_ranges(x, y)
+        if found is not None:      # integer labels of small ranges: no table leaves the kernel
+            a0, b0, lox, loy, rx, ry = found
+            res = _k.label_scores_offset(a0, b0, lox, loy, rx, ry, _args.threads(None))
+            if res is not None:
+                return res
     nij, ai, bj, a, b = _sums(_table(x, y, None) if table is None else table)
     N = float(nij.sum())
     if N == 0:

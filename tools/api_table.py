@@ -261,6 +261,10 @@ KERNEL_STUBS = [
         Stub("count_pairs_offset",
              "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None",
              fused=True),
+        Stub("label_range", "x: NDArray[np.integer[Any]], n_threads: int", "tuple[int, int]", fused=True),
+        Stub("label_scores_offset",
+             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, R: int, C: int, "
+             "n_threads: int", "tuple[float, float, float] | None", fused=True),
     ]),
     ("pairwise matrices (_pairwise.pxi)", [
         Stub("pairwise_rows",

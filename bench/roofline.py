@@ -1,0 +1,169 @@
+"""Every streaming measure as a share of the read roofline, from DRAM and from cache.
+
+    python bench/roofline.py                       # the whole table (~4 minutes on 2 cores)
+    python bench/roofline.py --quick               # 3 rounds, smaller DRAM inputs (~1.5 minutes)
+    python bench/roofline.py --measures entropy kl_divergence --dtypes float32
+    python bench/roofline.py --json bench/results-<date>-roofline.json
+
+For each measure, dtype and thread count it times, interleaved round by round:
+
+* the measure on a batch of at least 10^8 elements (rows come from DRAM), and
+* the read roofline on the same arrays with the same threads: a compiled, vectorized
+  plain sum (``read_roofline``), which reads every byte the measure reads;
+* the same measure on a slice of about 2 MB that stays in cache (called repeatedly), to tell
+  a memory-bound kernel from a compute-bound one.
+
+It prints medians: the time, the measure's input bandwidth in GB/s, its share of the
+roofline (roofline time / measure time) and the ratio DRAM / cache throughput. 2-byte
+inputs (bfloat16, float16) are read by the roofline as float32 words over the same bytes.
+Needs the compiled fastinfo (an in-place build or an install).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import fastinfo as fi
+from fastinfo._dispatch import kernels
+
+# (name, kind, default shape (rows, cols), call)
+#   kind "p": one probability array; "pq": two; "x": logits; "xy": two logit arrays;
+#   "xl": logits and integer labels
+MEASURES = {
+    "entropy": ("p", lambda a, n: fi.entropy(a[0], n_threads=n, normalize=False)),
+    "surprisal": ("p", lambda a, n: fi.surprisal(a[0], n_threads=n)),   # also writes its output
+    "renyi_entropy_a2": ("p", lambda a, n: fi.renyi_entropy(a[0], 2.0, n_threads=n, normalize=False)),
+    "tsallis_entropy_q2": ("p", lambda a, n: fi.tsallis_entropy(a[0], 2.0, n_threads=n, normalize=False)),
+    "cross_entropy": ("pq", lambda a, n: fi.cross_entropy(a[0], a[1], n_threads=n, normalize=False)),
+    "kl_divergence": ("pq", lambda a, n: fi.kl_divergence(a[0], a[1], n_threads=n, normalize=False)),
+    "js_divergence": ("pq", lambda a, n: fi.js_divergence(a[0], a[1], n_threads=n, normalize=False)),
+    "renyi_divergence_a2": ("pq", lambda a, n: fi.renyi_divergence(a[0], a[1], 2.0, n_threads=n,
+                                                                   normalize=False)),
+    "hellinger_distance": ("pq", lambda a, n: fi.hellinger_distance(a[0], a[1], n_threads=n, normalize=False)),
+    "total_variation": ("pq", lambda a, n: fi.total_variation(a[0], a[1], n_threads=n, normalize=False)),
+    "logsumexp": ("x", lambda a, n: fi.logsumexp(a[0], n_threads=n)),
+    "softmax_entropy": ("x", lambda a, n: fi.softmax_entropy(a[0], n_threads=n)),
+    "softmax_cross_entropy": ("xl", lambda a, n: fi.softmax_cross_entropy(a[0], a[1], n_threads=n)),
+    "softmax_kl_divergence": ("xy", lambda a, n: fi.softmax_kl_divergence(a[0], a[1], n_threads=n)),
+    "softmax_kl_divergence_t2": ("xy", lambda a, n: fi.softmax_kl_divergence(a[0], a[1], temperature=2.0,
+                                                                             n_threads=n)),
+    "softmax_js_divergence": ("xy", lambda a, n: fi.softmax_js_divergence(a[0], a[1], n_threads=n)),
+}
+SHAPES = {"p": (100_000, 1_000), "pq": (100_000, 1_000), "x": (1_024, 128_000),
+          "xy": (1_024, 128_000), "xl": (1_024, 128_000)}
+CACHED_ROWS = {"p": 256, "pq": 128, "x": 4, "xy": 2, "xl": 4}   # ~2 MB: in L3
+
+
+def _dtype(name):
+    if name == "bfloat16":
+        import ml_dtypes
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def make_inputs(kind, shape, dtype, rng):
+    n, k = shape
+    if kind in ("p", "pq"):
+        arrays = []
+        for _ in range(2 if kind == "pq" else 1):
+            a = rng.random(shape, dtype=np.float32) + np.float32(1e-3)
+            a /= a.sum(axis=1, keepdims=True)
+            arrays.append(a.astype(dtype))
+        return arrays
+    x = (rng.standard_normal(shape, dtype=np.float32) * np.float32(3)).astype(dtype)
+    if kind == "x":
+        return [x]
+    if kind == "xl":
+        return [x, rng.integers(0, k, size=n).astype(np.int64)]
+    y = (rng.standard_normal(shape, dtype=np.float32) * np.float32(3)).astype(dtype)
+    return [x, y]
+
+
+def _roof_view(a):
+    """The bytes of a as a 2-D float32/float64 array for read_roofline."""
+    if a.dtype.itemsize == 2:
+        return a.view(np.uint16).reshape(a.shape[0], -1).view(np.float32)
+    if a.dtype in (np.float32, np.float64):
+        return a
+    return None
+
+
+def roofline(arrays, n_threads):
+    for a in arrays:
+        v = _roof_view(a)
+        if v is not None:
+            kernels.read_roofline(v, n_threads)
+
+
+def timed(fn, reps=1):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--measures", nargs="+", default=list(MEASURES), choices=list(MEASURES))
+    ap.add_argument("--dtypes", nargs="+", default=["float64", "float32", "bfloat16"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="3 rounds, half-size DRAM inputs")
+    ap.add_argument("--json", help="write every sample here")
+    args = ap.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    rng = np.random.default_rng(0)
+    rows = []
+    print(f"fastinfo {fi.__version__}, SIMD {fi.config()['simd']}, "
+          f"{os.cpu_count()} CPUs", flush=True)
+    hdr = f"{'measure':26s} {'dtype':9s} thr  {'ms':>8s} {'GB/s':>6s} {'roof%':>6s} {'dram/cache':>10s}"
+    print(hdr)
+    for name in args.measures:
+        kind, call = MEASURES[name]
+        for dt in args.dtypes:
+            dtype = _dtype(dt)
+            shape = SHAPES[kind]
+            if args.quick:
+                shape = (shape[0] // 2, shape[1])
+            try:
+                arrays = make_inputs(kind, shape, dtype, rng)
+                call(arrays, 1)
+            except Exception as exc:   # a dtype the measure does not take natively
+                print(f"{name:26s} {dt:9s}  skipped: {type(exc).__name__}: {str(exc)[:60]}", flush=True)
+                continue
+            nbytes = sum(a.nbytes for a in arrays if a.dtype.kind == "f" or a.dtype.itemsize == 2)
+            cr = CACHED_ROWS[kind]
+            cached = [a[:cr] for a in arrays]
+            cached_bytes = sum(a.nbytes for a in cached if a.dtype.kind == "f" or a.dtype.itemsize == 2)
+            reps = max(1, int(2e7 // max(cached_bytes, 1)))
+            for n in args.threads:
+                t_fi, t_roof, t_cache = [], [], []
+                for _ in range(rounds):
+                    t_roof.append(timed(lambda: roofline(arrays, n)))
+                    t_fi.append(timed(lambda: call(arrays, n)))
+                    t_cache.append(timed(lambda: call(cached, n), reps))
+                mf, mr, mc = (statistics.median(t) for t in (t_fi, t_roof, t_cache))
+                gbs = nbytes / mf / 1e9
+                share = mr / mf
+                dram_vs_cache = (nbytes / mf) / (cached_bytes / mc)
+                print(f"{name:26s} {dt:9s} {n:3d}  {mf * 1e3:8.1f} {gbs:6.2f} {share * 100:5.0f}% "
+                      f"{dram_vs_cache:9.2f}x", flush=True)
+                rows.append(dict(measure=name, dtype=dt, threads=n, shape=list(shape), bytes=nbytes,
+                                 fastinfo_s=t_fi, roofline_s=t_roof, cached_s=t_cache,
+                                 cached_bytes=cached_bytes, cached_reps=reps))
+            del arrays, cached
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(cpu=os.cpu_count(), rows=rows), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
