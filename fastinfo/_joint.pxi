@@ -189,7 +189,8 @@ def label_scores_offset(const label_t[:] x, const label_t[:] y, label_t lox, lab
     from (lox, loy) on, in one pass over the labels and a few over the table: the pairs are
     counted into int32 tables (one per thread, then added), the marginals summed from the
     table, and I = (1/N) sum n_ij (log n_ij + log N - log a_i - log b_j) over the nonzero cells
-    (log n_ij from a table for small counts). None when the tables cannot be allocated."""
+    (log n_ij from a table for small counts). None when the tables cannot be allocated, or
+    when a label falls outside the ranges (the ranges were a guess: see _labels._scores)."""
     cdef Py_ssize_t n = x.shape[0], i, k, r, c, cells = R * C
     cdef int nt = n_threads
     cdef unsigned long long ux = <unsigned long long>lox, uy = <unsigned long long>loy, dr, dc
@@ -198,7 +199,7 @@ def label_scores_offset(const label_t[:] x, const label_t[:] y, label_t lox, lab
     cdef long long* b
     cdef double* lb
     cdef double* lg
-    cdef Py_ssize_t nlg, chunk, lo, hi
+    cdef Py_ssize_t nlg, chunk, lo, hi, miss = 0
     cdef long long v, N = 0, av
     cdef double mi = 0.0, hx = 0.0, hy = 0.0, la, logN, acc[8]
     cdef int tid
@@ -224,55 +225,60 @@ def label_scores_offset(const label_t[:] x, const label_t[:] y, label_t lox, lab
     with nogil:
         if nt > 1:
             for tid in prange(nt, num_threads=nt, schedule='static'):
-                _count_labels(&x[0], &y[0], tid * chunk, min(n, (tid + 1) * chunk), ux, uy, R, C,
-                              t + tid * cells, stop)
+                miss += _count_labels(&x[0], &y[0], tid * chunk, min(n, (tid + 1) * chunk), ux, uy, R, C,
+                                      t + tid * cells, stop)
         elif n:
-            _count_labels(&x[0], &y[0], 0, n, ux, uy, R, C, t, stop)
-        for k in range(1, nt):             # the other threads' tables into the first's
-            for i in range(cells):
-                t[i] += t[k * cells + i]
-        for r in range(R):                 # the marginals, from the table
-            for c in range(C):
-                a[r] += t[r * C + c]
-                b[c] += t[r * C + c]
-        for r in range(R):
-            N += a[r]
-        lg[0] = 0.0
-        for k in range(1, nlg):
-            lg[k] = log(<double>k)
-        for c in range(C):
-            lb[c] = log(<double>b[c]) if b[c] > 0 else 0.0
-        if N > 0:
-            logN = log(<double>N)
-            for k in range(8):
-                acc[k] = 0.0
-            for r in range(R):
-                if a[r] == 0:
-                    continue
-                la = log(<double>a[r])
-                for c in range(C):
+            miss = _count_labels(&x[0], &y[0], 0, n, ux, uy, R, C, t, stop)
+        if not miss:                       # (a label outside the ranges: the caller guessed them)
+            for r in range(R):                 # the other threads' tables into the first's, and
+                for c in range(C):             # the marginals, in one pass over the table
                     v = t[r * C + c]
-                    if v:
-                        acc[c & 7] += <double>v * (((lg[v] if v < nlg else log(<double>v)) + logN) - la - lb[c])
-            mi = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-            mi = mi / <double>N
+                    for k in range(1, nt):
+                        v += t[k * cells + r * C + c]
+                    t[r * C + c] = <int>v
+                    a[r] += v
+                    b[c] += v
             for r in range(R):
-                if a[r] > 0:
-                    hx -= (<double>a[r] / N) * log(<double>a[r] / N)
+                N += a[r]
+            lg[0] = 0.0
+            for k in range(1, nlg):
+                lg[k] = log(<double>k)
             for c in range(C):
-                if b[c] > 0:
-                    hy -= (<double>b[c] / N) * log(<double>b[c] / N)
+                lb[c] = log(<double>b[c]) if b[c] > 0 else 0.0
+            if N > 0:
+                logN = log(<double>N)
+                for k in range(8):
+                    acc[k] = 0.0
+                for r in range(R):
+                    if a[r] == 0:
+                        continue
+                    la = log(<double>a[r])
+                    for c in range(C):
+                        v = t[r * C + c]
+                        if v:
+                            acc[c & 7] += <double>v * (((lg[v] if v < nlg else log(<double>v)) + logN) - la - lb[c])
+                mi = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+                mi = mi / <double>N
+                for r in range(R):
+                    if a[r] > 0:
+                        hx -= (<double>a[r] / N) * log(<double>a[r] / N)
+                for c in range(C):
+                    if b[c] > 0:
+                        hy -= (<double>b[c] / N) * log(<double>b[c] / N)
     free(t); free(a); free(b); free(lg); free(lb)
     fi_stop_raise(stop)
+    if miss:
+        return None
     return (mi if mi > 0.0 else 0.0), hx, hy
 
 
-cdef void _count_labels(const label_t* x, const label_t* y, Py_ssize_t lo, Py_ssize_t hi,
-                        unsigned long long ux, unsigned long long uy, Py_ssize_t R, Py_ssize_t C,
-                        int* t, fi_stop_t* stop) noexcept nogil:
-    """Pairs lo..hi-1 into t (R x C); labels outside the ranges are skipped. (The marginals
-    are summed from the table afterwards: three increments per pair ran at a third of the speed.)"""
-    cdef Py_ssize_t i, i0
+cdef Py_ssize_t _count_labels(const label_t* x, const label_t* y, Py_ssize_t lo, Py_ssize_t hi,
+                              unsigned long long ux, unsigned long long uy, Py_ssize_t R, Py_ssize_t C,
+                              int* t, fi_stop_t* stop) noexcept nogil:
+    """Pairs lo..hi-1 into t (R x C); returns the number of pairs outside the ranges (skipped).
+    (The marginals are summed from the table afterwards: three increments per pair ran at a
+    third of the speed.)"""
+    cdef Py_ssize_t i, i0, miss = 0
     cdef unsigned long long r, c
     for i0 in range(lo, hi, 65536):
         if stop != NULL and fi_poll(stop, 65536):
@@ -282,6 +288,9 @@ cdef void _count_labels(const label_t* x, const label_t* y, Py_ssize_t lo, Py_ss
             c = <unsigned long long>y[i] - uy
             if r < <unsigned long long>R and c < <unsigned long long>C:
                 t[r * C + c] += 1
+            else:
+                miss += 1
+    return miss
 
 
 def label_range(const label_t[:] x, int n_threads):

@@ -174,6 +174,25 @@ def _direct_ranges(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any, Any, Any, int,
     return a, b, lox, loy, int(rx), int(ry)
 
 
+def _sampled_ranges(x: ArrayLike, y: ArrayLike) -> tuple[Any, Any, Any, Any, int, int] | None:
+    """As :func:`_direct_ranges` for labelings of 2^20 or more native integer labels of one
+    dtype, with the ranges of 2^16 labels spread over them (a guess: the caller checks it);
+    None otherwise."""
+    a, b = x, y
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 1 and b.ndim == 1
+            and a.size == b.size and a.size >= 1 << 20 and a.dtype == b.dtype
+            and a.dtype.kind in "iu" and a.dtype.isnative):
+        return None
+    step = a.size >> 16
+    sa, sb = a[::step], b[::step]
+    lox, hix, loy, hiy = int(sa.min()), int(sa.max()), int(sb.min()), int(sb.max())
+    rx, ry = hix - lox + 1, hiy - loy + 1
+    if rx >= max(1024, 4 * a.size) or ry >= max(1024, 4 * a.size) or \
+            rx * ry > min(max(_DENSE_LIMIT, 16 * a.size), _DENSE_MAX):
+        return None
+    return a, b, a.dtype.type(lox), b.dtype.type(loy), rx, ry
+
+
 def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64] | None:
     """Integer labels whose value ranges span a small table: counted straight from the labels
     into the ranges' table, empty rows/columns dropped afterwards (no n-sized temporaries).
@@ -327,12 +346,16 @@ def _scores(x: ArrayLike, y: ArrayLike,
             table: ArrayLike | SparseContingency | None = None) -> tuple[float, float, float]:
     """(I(X;Y), H(X), H(Y)) in nats, from the labels or from their table."""
     if table is None:
-        found = _direct_ranges(x, y)
-        if found is not None:      # integer labels of small ranges: no table leaves the kernel
-            a0, b0, lox, loy, rx, ry = found
-            res = _k.label_scores_offset(a0, b0, lox, loy, rx, ry, _args.threads(None))
-            if res is not None:
-                return res
+        # integer labels of small ranges: no table leaves the kernel. Long labelings first try
+        # the ranges of a sample, which saves a pass over the labels; the kernel declines
+        # (None) if a label falls outside them, and the exact ranges are taken.
+        for ranges in (_sampled_ranges, _direct_ranges):
+            found = ranges(x, y)
+            if found is not None:
+                a0, b0, lox, loy, rx, ry = found
+                res = _k.label_scores_offset(a0, b0, lox, loy, rx, ry, _args.threads(None))
+                if res is not None:
+                    return res
     nij, ai, bj, a, b = _sums(_table(x, y, None) if table is None else table)
     N = float(nij.sum())
     if N == 0:
