@@ -10,8 +10,8 @@
  *
  * What is here: the vector types, loads from every storage type (2-byte floats widened
  * lane by lane: bfloat16 by a shift, float16 by its bit layout, subnormals and inf/NaN
- * included), the select, the halves, and the vector forms of _fimath.h's exp and log (the
- * same operations in the same order, lane by lane: the same results).
+ * included), the select, the halves, the exp of softmax arguments, and _fimath.h's log
+ * lane by lane (the same operations in the same order: the same results).
  */
 #ifndef FASTINFO_VEC_H
 #define FASTINFO_VEC_H
@@ -102,62 +102,10 @@ static inline float fi_f16_to_f32(uint16_t h)
     return fi_f16_lanes(v)[0];
 }
 
-/* --- exp and log: _fimath.h's fi_expf, fi_exp, fi_logf, fi_log lane by lane ---------------- */
-FI_VINLINE fi_vf fi_vexpf(fi_vf x)
-{
-    fi_vf xc = fi_self(x > 89.0f, fi_splatf(89.0f), x);
-    xc = fi_self(xc < -105.0f, fi_splatf(-105.0f), xc);
-    fi_vf kd = xc * FI_INVLN2F + 0x1.8p23f;
-    fi_vu kb = (fi_vu)kd;
-    kd -= 0x1.8p23f;
-    fi_vf hi = xc - kd * FI_LN2HIF;
-    fi_vf lo = kd * FI_LN2LOF;
-    fi_vf r = hi - lo;
-    fi_vf dr = (hi - r) - lo;
-    fi_vf r2 = r * r;
-    fi_vf Q = (FI_EXPF_Q0 + r * FI_EXPF_Q1) + r2 * (FI_EXPF_Q2 + r * FI_EXPF_Q3);
-    fi_vf one_hi = 1.0f + hi;
-    fi_vf err = (1.0f - one_hi) + hi;
-    fi_vf small = ((r * dr - lo) + err) + r2 * (r * Q);
-    fi_vf p = one_hi + (0.5f * r2 + small);
-    fi_vu u = kb - 0x4b400000u + 256u;
-    fi_vu h = u >> 1;
-    fi_vf sc1 = (fi_vf)((h - 1u) << 23);
-    fi_vf sc2 = (fi_vf)((u - h - 1u) << 23);
-    return (p * sc1) * sc2;
-}
-
-FI_VINLINE fi_vd fi_vexp(fi_vd x)
-{
-    fi_vd xc = fi_seld(x > 710.0, fi_splatd(710.0), x);
-    xc = fi_seld(xc < -746.0, fi_splatd(-746.0), xc);
-    fi_vd kd = xc * FI_INVLN2 + 0x1.8p52;
-    fi_vw kb = (fi_vw)kd;
-    kd -= 0x1.8p52;
-    fi_vd hi = xc - kd * FI_LN2HI;
-    fi_vd lo = kd * FI_LN2LO;
-    fi_vd r = hi - lo;
-    fi_vd dr = (hi - r) - lo;
-    fi_vd r2 = r * r;
-    fi_vd r4 = r2 * r2;
-    fi_vd q01 = FI_EXP_Q0 + r * FI_EXP_Q1;
-    fi_vd q23 = FI_EXP_Q2 + r * FI_EXP_Q3;
-    fi_vd q45 = FI_EXP_Q4 + r * FI_EXP_Q5;
-    fi_vd q67 = FI_EXP_Q6 + r * FI_EXP_Q7;
-    fi_vd Q = (q01 + r2 * q23) + r4 * (q45 + r2 * q67 + r4 * FI_EXP_Q8);
-    fi_vd one_hi = 1.0 + hi;
-    fi_vd err = (1.0 - one_hi) + hi;
-    fi_vd small = ((r * dr - lo) + err) + r2 * (r * Q);
-    fi_vd p = one_hi + (0.5 * r2 + small);
-    fi_vw u = kb - 0x4338000000000000ULL + 2048u;
-    fi_vw h = u >> 1;
-    fi_vd sc1 = (fi_vd)((h - 1u) << 52);
-    fi_vd sc2 = (fi_vd)((u - h - 1u) << 52);
-    return (p * sc1) * sc2;
-}
-
+/* --- exp and log, lane by lane: the softmax exps, and _fimath.h's fi_log (the operations of the
+ * scalar functions; the float log and the general exps join when a kernel needs them) ------- */
 /* exp(z) for z <= 0 (and -inf): the arguments of every softmax pass. The same reduction and
- * polynomial as fi_vexpf / fi_vexp, without their compensation of the rounding of 1 + hi
+ * polynomial as _fimath.h's fi_expf / fi_exp, without their compensation of the rounding of 1 + hi
  * (the result is 1 + (r + r^2 (1/2 + r Q)) rounded once: about one ulp, half the work);
  * results below the smallest subnormal are 0. */
 FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z)
@@ -224,34 +172,6 @@ FI_VINLINE fi_vd fi_vlog(fi_vd x)
     fi_vd special = fi_seld(x < 0.0, fi_splatd(__builtin_nan("")), fi_splatd(-__builtin_inf()));
     r = fi_seld(x > 0.0, r, special);
     return fi_seld(x < __builtin_inf(), r, x + x);
-}
-
-FI_VINLINE fi_vf fi_vlogf(fi_vf x)
-{
-    fi_vi tiny = x < 0x1p-126f;
-    fi_vf xs = fi_self(tiny, x * 0x1p25f, x);
-    fi_vi kadj = tiny & 25;
-    fi_vu ix = (fi_vu)xs + (0x3f800000u - 0x3f3504f3u);
-    fi_vf dk = __builtin_convertvector((fi_vi)(ix >> 23) - 127 - kadj, fi_vf);
-    fi_vf m = (fi_vf)((ix & 0x007fffffu) + 0x3f3504f3u);
-    fi_vf f = m - 1.0f;
-    fi_vf s = f / (2.0f + f);
-    fi_vf z = s * s;
-    fi_vf R = z * (FI_LOGF_P0 + z * (FI_LOGF_P1 + z * FI_LOGF_P2));
-    fi_vf hfsq = 0.5f * f * f;
-    fi_vf a = dk * FI_LN2HIF;
-    fi_vf hi = a + f;
-    fi_vf e = (a - hi) + f;
-    fi_vf c = s * (hfsq + R) + dk * FI_LN2LOF;
-#if !defined(__FMA__) || defined(__STRICT_ANSI__)
-    fi_vf fh = (fi_vf)((fi_vu)f & 0xfffff000u);
-    fi_vf fl = f - fh;
-    c -= (0.5f * fh * fh - hfsq) + fl * (fh + 0.5f * fl);
-#endif
-    fi_vf r = hi + ((c - hfsq) + e);
-    fi_vf special = fi_self(x < 0.0f, fi_splatf(__builtin_nanf("")), fi_splatf(-__builtin_inff()));
-    r = fi_self(x > 0.0f, r, special);
-    return fi_self(x < __builtin_inff(), r, x + x);
 }
 
 /* pairwise sum of the double lanes, in a fixed order */
