@@ -69,10 +69,9 @@ _k.set_thread_cap(MAX_THREADS)            # n_threads=None with OMP_NUM_THREADS=
 SUM_TOL = 0.01
 _k.configure_fronts(SUM_TOL)              # the fronts' normalize=None check (_kernels.pxi)
 
-_ROWS: dict[str, dict[np.dtype[Any], Callable[..., int]]] = {
-    name: {F64: getattr(_k, f"{name}_rows")["double"], F32: getattr(_k, f"{name}_rows")["float"]}
-    for name in ("entropy", "cross_entropy", "kl_divergence", "js_divergence", "surprisal")
-}
+_SURPRISAL_ROWS: dict[np.dtype[Any], Callable[..., int]] = {F64: _k.surprisal_rows["double"],
+                                                             F32: _k.surprisal_rows["float"]}
+_shannon_rows: Callable[..., int] = _k.shannon_rows
 _max_threads: Callable[[], int] = _k.max_threads
 _MEASURES: dict[str, int] = _k.MEASURES
 
@@ -185,8 +184,9 @@ def prepare(p: ArrayLike, q: ArrayLike | None, axis: int, names: tuple[str, str]
             P = np.moveaxis(P, ax, -1)
         return P, None, ax
     Q = as_array(q, names[1], two_byte)
-    if P.dtype != Q.dtype:   # mixed float32/float64: computed (and returned) in float64
-        P, Q = P.astype(F64, copy=False), Q.astype(F64, copy=False)
+    if P.dtype != Q.dtype:   # mixed: float32 with 2-byte floats, float64 with float64 (computed and returned so)
+        common = F32 if P.dtype.itemsize <= 4 and Q.dtype.itemsize <= 4 else F64
+        P, Q = P.astype(common, copy=False), Q.astype(common, copy=False)
     ndim = max(P.ndim, Q.ndim)
     ax = normalize_axis_index(axis, ndim)
     ps = (1,) * (ndim - P.ndim) + P.shape
@@ -354,9 +354,9 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     nt = threads(n_threads)
     check = normalize is None
     normalize = normalize_flag(normalize)
-    P, Q, ax = prepare(p, q, axis)
+    P, Q, ax = prepare(p, q, axis, two_byte=kernel is None)   # the Shannon kernels read 2-byte floats
     batch = P.shape[:-1]
-    res_dtype = P.dtype
+    res_dtype = F64 if P.dtype == F64 else F32
     out_shape = batch[:ax] + (1,) + batch[ax:] if keepdims else batch
     if out is not None:
         check_out(out, out_shape, res_dtype)
@@ -366,7 +366,6 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
               and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
     # (mypy cannot tell that direct implies an out, nor that kern is used only without a kernel)
     res = out.reshape(batch) if direct else np.empty(batch, dtype=F64)  # type: ignore[union-attr]
-    kern: Callable[..., int] = _ROWS[fname][P.dtype] if kernel is None else None  # type: ignore[assignment]
     far = np.zeros(1 if check else 0, dtype=np.intp)     # rows flagged by the Shannon kernels
     tol = SUM_TOL if check else 0.0
     if kernel is not None:
@@ -374,12 +373,14 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
             nbad = run_batched(lambda a, r: kernel(a, a, r, normalize, lb, nt), [P, res], batch)
         else:
             nbad = run_batched(lambda a, b, r: kernel(a, b, r, normalize, lb, nt), [P, Q, res], batch)
-    elif Q is None:
-        nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt, tol, far), [P, res], batch)
-    elif fname == "js_divergence":
-        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, distance, lb, nt, tol, far), [P, Q, res], batch)
     else:
-        nbad = run_batched(lambda a, b, r: kern(a, b, r, normalize, lb, nt, tol, far), [P, Q, res], batch)
+        code = _MEASURES[fname]
+        if Q is None:
+            nbad = run_batched(lambda a, r: _shannon_rows(code, a, a, r, normalize, distance, lb, nt, tol, far),
+                               [P, res], batch)
+        else:
+            nbad = run_batched(lambda a, b, r: _shannon_rows(code, a, b, r, normalize, distance, lb, nt, tol, far),
+                               [P, Q, res], batch)
     arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
     if nbad and not nm:
         raise_invalid(fname, arrays, names, first_bad(np.isnan(res), batch), normalize)
@@ -425,7 +426,7 @@ def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normali
     Pm = np.moveaxis(P, ax, -1) if ax != P.ndim - 1 else P
     Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
     batch = Pm.shape[:-1]
-    kern = _ROWS[fname][P.dtype]
+    kern = _SURPRISAL_ROWS[P.dtype]
     normalize = bool(normalize)
     nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt), [Pm, Rm], batch)
     if nbad and not nm:

@@ -1,13 +1,5 @@
-/* One row of a logit function, for one storage type: the template of _fi_logits.h.
- *
- * _fi_logits.h includes this file once per storage type, with
- *   FI_T      the element type in memory (double, float, uint16_t)
- *   FI_SFX    the name suffix (f64, f32, bf16, f16)
- *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
- *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
- *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
- *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
- * and undefines them afterwards. Everything below is written once for the four types.
+/* One row of a logit function, for one storage type (the template: _fi_rows.h includes it once
+ * per storage type, after _fi_row_type.h). Everything below is written once for the four types.
  *
  * The passes over a row x of n logits (stride xs; the contiguous case is the fast one):
  *   pass 1: m = max x and whether some x is NaN or +inf;
@@ -17,61 +9,6 @@
  * filled with -inf logits (e = 0: they add nothing).
  */
 
-#define FI_CAT2(a, b) a##_##b
-#define FI_CAT(a, b) FI_CAT2(a, b)
-#define FI_NAME(f) FI_CAT(f, FI_SFX)
-
-#if FI_DBL
-#define FI_V fi_vd
-#define FI_M fi_vl
-#define FI_I int64_t
-#define FI_S double
-#define FI_W FI_ND                  /* lanes of a compute vector */
-#define FI_NH 1                     /* double vectors per compute vector */
-#define FI_SEL fi_seld
-#define FI_SPLAT fi_splatd
-#define FI_EXPV fi_vexp_neg
-#define FI_HALF(v, h) (v)
-#else
-#define FI_V fi_vf
-#define FI_M fi_vi
-#define FI_I int32_t
-#define FI_S float
-#define FI_W FI_NF
-#define FI_NH 2
-#define FI_SEL fi_self
-#define FI_SPLAT fi_splatf
-#define FI_EXPV fi_vexpf_neg
-#define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
-#endif
-
-/* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */
-FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
-{
-    FI_T buf[FI_W];
-    Py_ssize_t k;
-    if (xs == 1 && cnt >= FI_W)
-        return FI_LOADV(x + i);
-    for (k = 0; k < FI_W; k++)
-        buf[k] = k < cnt ? x[(i + k) * xs] : fill;
-    return FI_LOADV(buf);
-}
-
-/* FI_ND class weights from i on (cnt of them exist), 0 for the missing ones */
-FI_VINLINE fi_vd FI_NAME(fi_weights)(const double *wt, Py_ssize_t i, Py_ssize_t cnt)
-{
-    double buf[FI_ND];
-    Py_ssize_t k;
-    fi_vd u;
-    if (cnt >= FI_ND) {
-        memcpy(&u, wt + i, sizeof u);
-        return u;
-    }
-    for (k = 0; k < FI_ND; k++)
-        buf[k] = k < cnt ? wt[i + k] : 0.0;
-    memcpy(&u, buf, sizeof u);
-    return u;
-}
 
 static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double *m, int *bad,
                               fi_stop_t *stop)
@@ -383,20 +320,3 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         }
     }
 }
-
-#undef FI_V
-#undef FI_M
-#undef FI_I
-#undef FI_S
-#undef FI_W
-#undef FI_NH
-#undef FI_SEL
-#undef FI_SPLAT
-#undef FI_EXPV
-#undef FI_HALF
-#undef FI_T
-#undef FI_SFX
-#undef FI_LOADV
-#undef FI_LOAD1
-#undef FI_NEGINF
-#undef FI_DBL

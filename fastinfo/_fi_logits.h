@@ -1,8 +1,8 @@
 /* Logit-space rows: log-sum-exp, softmax, and the measures of softmax(x/T), fused so that no
  * N x K softmax is ever written -- for float64, float32, bfloat16 and float16 logits.
  *
- * The row itself is _fi_logit_row.h, written once and instantiated here for each storage
- * type; fi_logit_row() picks the instance. A row of logits x takes two passes while it stays
+ * The row itself is _fi_logit_row.h, written once and instantiated for each storage type by
+ * _fi_rows.h; fi_logit_row() there picks the instance. A row of logits x takes two passes while it stays
  * in cache (a 128k-vocabulary float32 row is 512 KB):
  *   pass 1: m = max x, and whether any x is NaN or +inf (invalid);
  *   pass 2: with z_i = (x_i - m)/T and e_i = exp(z_i) <= 1:
@@ -25,16 +25,12 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "_fi_vec.h"
-#include "_fi_platform.h"
 
-#define FI_BLOCK 8192            /* elements per block of a pass (the Ctrl-C polling unit) */
 #define FI_LN2_DBL 0.6931471805599453
 
 enum { FI_L_LSE = 0, FI_L_ENTROPY = 1, FI_L_CE_LABEL = 2, FI_L_CE_SOFT = 3, FI_L_KL = 4, FI_L_JS = 5,
        FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7 };
 enum { FI_K_LSE, FI_K_ENT, FI_K_SMOOTH, FI_K_SOFT, FI_K_PAIR };      /* the kinds of pass 2 */
-enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* storage types */
 
 typedef struct {
     int op;
@@ -53,61 +49,5 @@ typedef struct {
 } fi_logit_sums;
 
 static inline double fi_nonneg(double v) { return v > 0.0 ? v + 0.0 : 0.0; }   /* NaN, -0.0 -> 0 */
-
-#define FI_T double
-#define FI_SFX f64
-#define FI_LOADV fi_load_f64
-#define FI_LOAD1(v) (v)
-#define FI_NEGINF (-__builtin_inf())
-#define FI_DBL 1
-#include "_fi_logit_row.h"
-
-#define FI_T float
-#define FI_SFX f32
-#define FI_LOADV fi_load_f32
-#define FI_LOAD1(v) (v)
-#define FI_NEGINF (-__builtin_inff())
-#define FI_DBL 0
-#include "_fi_logit_row.h"
-
-#define FI_T uint16_t
-#define FI_SFX bf16
-#define FI_LOADV fi_load_bf16
-#define FI_LOAD1(v) fi_bf16_to_f32(v)
-#define FI_NEGINF ((uint16_t)0xff80u)
-#define FI_DBL 0
-#include "_fi_logit_row.h"
-
-#define FI_T uint16_t
-#define FI_SFX f16
-#define FI_LOADV fi_load_f16
-#define FI_LOAD1(v) fi_f16_to_f32(v)
-#define FI_NEGINF ((uint16_t)0xfc00u)
-#define FI_DBL 0
-#include "_fi_logit_row.h"
-
-/* One row of logits stored as fmt (strides in elements). o: the softmax / log_softmax output,
- * float64 for float64 logits, else float32. */
-static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const void *y, Py_ssize_t ys,
-                                Py_ssize_t label, void *o, Py_ssize_t os, Py_ssize_t n,
-                                const fi_logit_args *g, double *res, double *res2, fi_stop_t *stop)
-{
-    switch (fmt) {
-    case FI_FMT_F64:
-        fi_logit_row_f64((const double *)x, xs, (const double *)y, ys, label, (double *)o, os, n, g, res, res2,
-                         stop);
-        break;
-    case FI_FMT_F32:
-        fi_logit_row_f32((const float *)x, xs, (const float *)y, ys, label, (float *)o, os, n, g, res, res2, stop);
-        break;
-    case FI_FMT_BF16:
-        fi_logit_row_bf16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
-                          res2, stop);
-        break;
-    default:
-        fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
-                         res2, stop);
-    }
-}
 
 #endif /* FASTINFO_LOGITS_H */

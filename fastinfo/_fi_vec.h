@@ -11,7 +11,8 @@
  * What is here: the vector types, loads from every storage type (2-byte floats widened
  * lane by lane: bfloat16 by a shift, float16 by its bit layout, subnormals and inf/NaN
  * included), the select, the halves, the exp of softmax arguments, and _fimath.h's log
- * lane by lane (the same operations in the same order: the same results).
+ * lane by lane (the same operations in the same order: the same results), as are its float log
+ * and exact fused multiply-subtract.
  */
 #ifndef FASTINFO_VEC_H
 #define FASTINFO_VEC_H
@@ -19,6 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "_fimath.h"
+#if defined(__FMA__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #if defined(__AVX512F__)
 #define FI_VBYTES 64
@@ -102,8 +106,8 @@ static inline float fi_f16_to_f32(uint16_t h)
     return fi_f16_lanes(v)[0];
 }
 
-/* --- exp and log, lane by lane: the softmax exps, and _fimath.h's fi_log (the operations of the
- * scalar functions; the float log and the general exps join when a kernel needs them) ------- */
+/* --- exp and log, lane by lane: the softmax exps, and _fimath.h's fi_log and fi_logf (the
+ * operations of the scalar functions; the general exps join when a kernel needs them) -------- */
 /* exp(z) for z <= 0 (and -inf): the arguments of every softmax pass. The same reduction and
  * polynomial as _fimath.h's fi_expf / fi_exp, without their compensation of the rounding of 1 + hi
  * (the result is 1 + (r + r^2 (1/2 + r Q)) rounded once: about one ulp, half the work);
@@ -172,6 +176,53 @@ FI_VINLINE fi_vd fi_vlog(fi_vd x)
     fi_vd special = fi_seld(x < 0.0, fi_splatd(__builtin_nan("")), fi_splatd(-__builtin_inf()));
     r = fi_seld(x > 0.0, r, special);
     return fi_seld(x < __builtin_inf(), r, x + x);
+}
+
+/* _fimath.h's fi_logf, lane by lane (float32 and 2-byte entropy and cross-entropy terms) */
+FI_VINLINE fi_vf fi_vlogf(fi_vf x)
+{
+    fi_vi tiny = x < 0x1p-126f;
+    fi_vf xs = fi_self(tiny, x * 0x1p25f, x);
+    fi_vi kadj = tiny & 25;
+    fi_vu ix = (fi_vu)xs + (0x3f800000u - 0x3f3504f3u);
+    fi_vf dk = __builtin_convertvector((fi_vi)(ix >> 23) - 127 - kadj, fi_vf);
+    fi_vf m = (fi_vf)((ix & 0x007fffffu) + 0x3f3504f3u);
+    fi_vf f = m - 1.0f;
+    fi_vf s = f / (2.0f + f);
+    fi_vf z = s * s;
+    fi_vf R = z * (FI_LOGF_P0 + z * (FI_LOGF_P1 + z * FI_LOGF_P2));
+    fi_vf hfsq = 0.5f * f * f;
+    fi_vf a = dk * FI_LN2HIF;
+    fi_vf hi = a + f;
+    fi_vf e = (a - hi) + f;
+    fi_vf c = s * (hfsq + R) + dk * FI_LN2LOF;
+#if !defined(__FMA__) || defined(__STRICT_ANSI__)
+    fi_vf fh = (fi_vf)((fi_vu)f & 0xfffff000u);
+    fi_vf fl = f - fh;
+    c -= (0.5f * fh * fh - hfsq) + fl * (fh + 0.5f * fl);
+#endif
+    fi_vf r = hi + ((c - hfsq) + e);
+    fi_vf special = fi_self(x < 0.0f, fi_splatf(__builtin_nanf("")), fi_splatf(-__builtin_inff()));
+    r = fi_self(x > 0.0f, r, special);
+    return fi_self(x < __builtin_inff(), r, x + x);
+}
+
+/* c - a*b with one rounding, lane by lane (_fimath.h's fi_fnma): one FMA where the build has
+ * it, else Dekker's exact product */
+FI_VINLINE fi_vd fi_vfnma(fi_vd a, fi_vd b, fi_vd c)
+{
+#if defined(__FMA__) && defined(__x86_64__) && FI_VBYTES == 64
+    return (fi_vd)_mm512_fnmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif defined(__FMA__) && defined(__x86_64__) && FI_VBYTES == 32
+    return (fi_vd)_mm256_fnmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#else
+    const double split = 134217729.0;
+    fi_vd ac = a * split, ah = ac - (ac - a), al = a - ah;
+    fi_vd bc = b * split, bh = bc - (bc - b), bl = b - bh;
+    fi_vd ph = a * b;
+    fi_vd pl = ((ah * bh - ph) + ah * bl + al * bh) + al * bl;
+    return (c - ph) - pl;
+#endif
 }
 
 /* pairwise sum of the double lanes, in a fixed order */

@@ -1,8 +1,7 @@
 /*
  * _fi_x512.h -- hand-vectorized AVX-512 block kernels (the x86-64-v4 build only).
  *
- * The generic kernels in _kernels.pxi call the scalar fi_log of _fimath.h in a
- * loop that gcc vectorizes.  On AVX-512 two instructions do most of a log's
+ * On AVX-512 two instructions do most of a log's
  * work -- vgetexppd / vgetmantpd split exponent and mantissa (subnormals
  * included) -- and a 16-entry table fits in two vector registers, so a lookup
  * is one in-register permute (vpermt2pd / vpermps), not a gather.  gcc does
@@ -22,11 +21,9 @@
  * elementwise hook): 1.21 ulp (double), 1.9 ulp (float).  log(1) = +0,
  * log(2) = fl(ln 2); log(0) = -inf, log(inf) = inf, log(x < 0) = log(NaN) = NaN.
  *
- * The block kernels return the same sums as _lanes in _kernels.pxi (the
- * measure's sum, the sums of p and q where the measure needs them) and flag
- * any block with invalid input or a non-finite term, which the caller then
- * recomputes on its careful scalar path.  Lanes are combined in a fixed order,
- * so results do not depend on the thread count.
+ * What uses it: the Jensen-Shannon fast path of the pairwise kernels (sum m log m of a
+ * mixture, fused) and the elementwise log hook of the tests.  The streaming row kernels are
+ * the row engine's (_fi_rows.h) on every level.
  */
 #ifndef FASTINFO_FI_X512_H
 #define FASTINFO_FI_X512_H
@@ -34,7 +31,6 @@
 #include <stddef.h>
 #include "_fimath.h"
 
-enum { FI_X_ENTROPY = 0, FI_X_CROSS_ENTROPY = 1, FI_X_KL = 2, FI_X_JS = 3 };
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #define FI_X512 1
@@ -109,73 +105,9 @@ static inline __m512 fi_xf_log(__m512 x, const fi_xf_tab* T)
     return _mm512_add_ps(hi, _mm512_add_ps(r, tail));
 }
 
-/* NaN, +-inf or negative (not -0.0): vfpclass categories */
-#define FI_X_INVALID 0xD9
-
 #define FI_X_INL static inline __attribute__((always_inline))
 
-/* ---- double: one vector of 8 elements (x = p, y = q, unscaled) ---------- */
-FI_X_INL void fi_x_step_f64(const int M, const int S, __m512d x, __m512d y, __m512d vcp, __m512d vcq,
-                            const fi_x_tab* T, __m512d* acc, __m512d* sp, __m512d* sq, __mmask8* bad)
-{
-    const __m512d zero = _mm512_setzero_pd();
-    if (M == FI_X_ENTROPY) {
-        __m512d xs = S ? _mm512_mul_pd(x, vcp) : x;
-        __mmask8 nz = _mm512_cmp_pd_mask(xs, zero, _CMP_NEQ_UQ);   /* NaN counts as nonzero */
-        *acc = _mm512_mask3_fmadd_pd(xs, fi_x_log(xs, T), *acc, nz);
-    } else if (M == FI_X_CROSS_ENTROPY) {
-        __m512d xs = S ? _mm512_mul_pd(x, vcp) : x;
-        __m512d ys = S ? _mm512_mul_pd(y, vcq) : y;
-        __mmask8 nz = _mm512_cmp_pd_mask(xs, zero, _CMP_NEQ_UQ);
-        *acc = _mm512_mask3_fmadd_pd(xs, fi_x_log(ys, T), *acc, nz);
-        *bad |= _mm512_fpclass_pd_mask(x, FI_X_INVALID) | _mm512_fpclass_pd_mask(y, FI_X_INVALID);
-    } else if (M == FI_X_KL) {
-        /* (p cp) log((p/q) cq): the ratio before any scaling, as in _term.
-         * r = fl(p/q) and its remainder d = p - r q (exact by FMA):
-         * p log(p/q) = p log r + p log1p(d/(r q)) = p log r + d (to ~2^-100),
-         * so the ratio's rounding costs nothing (KL of nearly equal rows).
-         * Scaled (normalize): (p cp) log(r cq) + cp d. */
-        __m512d r = _mm512_div_pd(x, y);
-        __m512d d = _mm512_fnmadd_pd(r, y, x);
-        __m512d ratio = S ? _mm512_mul_pd(r, vcq) : r;
-        __m512d xs = S ? _mm512_mul_pd(x, vcp) : x;
-        __mmask8 nz = _mm512_cmp_pd_mask(x, zero, _CMP_NEQ_UQ);
-        __m512d t = _mm512_fmadd_pd(xs, fi_x_log(ratio, T), S ? _mm512_mul_pd(d, vcp) : d);
-        *acc = _mm512_mask_add_pd(*acc, nz, *acc, t);
-        /* a subnormal ratio has lost bits: the careful path takes log p - log q */
-        *bad |= _mm512_mask_fpclass_pd_mask(nz, ratio, 0x20);
-        *sp = _mm512_add_pd(*sp, x);
-        *sq = _mm512_add_pd(*sq, y);
-        /* an invalid p shows in the term (log of a negative, NaN or infinite
-         * ratio); an invalid q behind p = 0 does not */
-        *bad |= _mm512_fpclass_pd_mask(y, FI_X_INVALID);
-    } else {
-        /* JS: p log(2p/(p+q)) + q log(2q/(p+q)), with the roundings carried
-         * exactly: p + q = m + e (Fast2Sum on max/min, both >= 0),
-         * 2p = r1 m + d1, 2q = r2 m + d2, and the pair's sum is
-         * p log r1 + q log r2 + (d1 + d2)/2 - e (JS of nearly equal rows). */
-        __m512d xs = S ? _mm512_mul_pd(x, vcp) : x;
-        __m512d ys = S ? _mm512_mul_pd(y, vcq) : y;
-        __m512d m = _mm512_add_pd(xs, ys);
-        __m512d e = _mm512_add_pd(_mm512_sub_pd(_mm512_max_pd(xs, ys), m), _mm512_min_pd(xs, ys));
-        __m512d x2 = _mm512_add_pd(xs, xs), y2 = _mm512_add_pd(ys, ys);
-        __m512d r1 = _mm512_div_pd(x2, m), r2 = _mm512_div_pd(y2, m);
-        __m512d d = _mm512_add_pd(_mm512_fnmadd_pd(r1, m, x2), _mm512_fnmadd_pd(r2, m, y2));
-        __mmask8 nzx = _mm512_cmp_pd_mask(xs, zero, _CMP_NEQ_UQ);
-        __mmask8 nzy = _mm512_cmp_pd_mask(ys, zero, _CMP_NEQ_UQ);
-        __m512d corr = _mm512_maskz_fmsub_pd(nzx | nzy, d, FI_S1(0.5), e);
-        __m512d t = _mm512_add_pd(_mm512_add_pd(_mm512_maskz_mul_pd(nzx, xs, fi_x_log(r1, T)),
-                                                _mm512_maskz_mul_pd(nzy, ys, fi_x_log(r2, T))), corr);
-        *acc = _mm512_add_pd(*acc, t);
-        *sp = _mm512_add_pd(*sp, x);
-        *sq = _mm512_add_pd(*sq, y);
-        *bad |= _mm512_fpclass_pd_mask(x, FI_X_INVALID) | _mm512_fpclass_pd_mask(y, FI_X_INVALID);
-    }
-}
-
-/* F32 = 1: float input, converted to double on load (exact) and computed
- * as double -- used for normalized float32 KL and JS, whose rescaled values
- * must not be rounded to float (the result is a small difference). */
+/* F32 = 1: float input, converted to double on load (exact) and computed as double */
 FI_X_INL __m512d fi_x_load(const int F32, const void* p, ptrdiff_t i)
 {
     if (F32)
@@ -188,209 +120,6 @@ FI_X_INL __m512d fi_x_load_tail(const int F32, const void* p, ptrdiff_t i, __mma
     if (F32)
         return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(k, (const float*)p + i));
     return _mm512_maskz_loadu_pd(k, (const double*)p + i);
-}
-
-FI_X_INL void fi_x_block_f64(const int M, const int S, const int F32, const void* p, const void* q, ptrdiff_t n,
-                             double cp, double cq, double* out)
-{
-    fi_x_tab T;
-    fi_x_tab_load(&T);
-    const int two = (M != FI_X_ENTROPY);
-    const __m512d vcp = FI_S1(cp), vcq = FI_S1(cq);
-    __m512d a0 = _mm512_setzero_pd(), a1 = a0, p0 = a0, p1 = a0, q0 = a0, q1 = a0;
-    __m512d y0 = a0, y1 = a0;
-    __mmask8 bad = 0;
-    ptrdiff_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512d x0 = fi_x_load(F32, p, i), x1 = fi_x_load(F32, p, i + 8);
-        if (two) { y0 = fi_x_load(F32, q, i); y1 = fi_x_load(F32, q, i + 8); }
-        fi_x_step_f64(M, S, x0, y0, vcp, vcq, &T, &a0, &p0, &q0, &bad);
-        fi_x_step_f64(M, S, x1, y1, vcp, vcq, &T, &a1, &p1, &q1, &bad);
-    }
-    if (i < n) {   /* tail: masked loads read zeros, whose terms are 0 */
-        ptrdiff_t rem = n - i;
-        __mmask8 k0 = rem >= 8 ? (__mmask8)0xff : (__mmask8)((1u << rem) - 1u);
-        __mmask8 k1 = rem > 8 ? (__mmask8)((1u << (rem - 8)) - 1u) : (__mmask8)0;
-        __m512d x0 = fi_x_load_tail(F32, p, i, k0), x1 = _mm512_setzero_pd();
-        if (rem > 8) x1 = fi_x_load_tail(F32, p, i + 8, k1);   /* no pointer past the end */
-        if (two) {
-            y0 = fi_x_load_tail(F32, q, i, k0);
-            y1 = rem > 8 ? fi_x_load_tail(F32, q, i + 8, k1) : _mm512_setzero_pd();
-        }
-        fi_x_step_f64(M, S, x0, y0, vcp, vcq, &T, &a0, &p0, &q0, &bad);
-        fi_x_step_f64(M, S, x1, y1, vcp, vcq, &T, &a1, &p1, &q1, &bad);
-    }
-    double a = _mm512_reduce_add_pd(_mm512_add_pd(a0, a1));
-    double sp = _mm512_reduce_add_pd(_mm512_add_pd(p0, p1));
-    double sq = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
-    out[0] = a;
-    out[1] = sp;
-    out[2] = sq;
-    out[3] = (bad != 0 || !__builtin_isfinite(a) || !__builtin_isfinite(sp) || !__builtin_isfinite(sq)) ? 1.0 : 0.0;
-}
-
-/* ---- float: terms in float, accumulated in double ------------------------- */
-FI_X_INL void fi_xf_acc(__m512 t, __m512d* lo, __m512d* hi)
-{
-    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(t)));
-    *hi = _mm512_add_pd(*hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1))));
-}
-
-FI_X_INL __m512 fi_xf_term(const int M, const int S, __m512 x, __m512 y, __m512 vcp, __m512 vcq,
-                           const fi_xf_tab* T, __mmask16* bad)
-{
-    const __m512 zero = _mm512_setzero_ps();
-    if (M == FI_X_ENTROPY) {
-        __m512 xs = S ? _mm512_mul_ps(x, vcp) : x;
-        __mmask16 nz = _mm512_cmp_ps_mask(xs, zero, _CMP_NEQ_UQ);
-        return _mm512_maskz_mul_ps(nz, xs, fi_xf_log(xs, T));
-    } else if (M == FI_X_CROSS_ENTROPY) {
-        __m512 xs = S ? _mm512_mul_ps(x, vcp) : x;
-        __m512 ys = S ? _mm512_mul_ps(y, vcq) : y;
-        __mmask16 nz = _mm512_cmp_ps_mask(xs, zero, _CMP_NEQ_UQ);
-        *bad |= _mm512_fpclass_ps_mask(x, FI_X_INVALID) | _mm512_fpclass_ps_mask(y, FI_X_INVALID);
-        return _mm512_maskz_mul_ps(nz, xs, fi_xf_log(ys, T));
-    } else if (M == FI_X_KL) {
-        /* r = fl(p/q) and its remainder d = p - r q (exact by FMA):
-         * p log(p/q) = p log r + p log1p(d/(r q)) = p log r + d (to 2^-48),
-         * so the ratio's rounding costs nothing.  Scaled (normalize):
-         * (p cp) log(r cq) + cp d. */
-        __m512 r = _mm512_div_ps(x, y);
-        __m512 d = _mm512_fnmadd_ps(r, y, x);
-        __mmask16 nz = _mm512_cmp_ps_mask(x, zero, _CMP_NEQ_UQ);
-        *bad |= _mm512_fpclass_ps_mask(y, FI_X_INVALID);
-        /* a subnormal ratio has lost bits: the careful path takes log p - log q */
-        *bad |= _mm512_mask_fpclass_ps_mask(nz, r, 0x20);
-        if (S)
-            return _mm512_maskz_fmadd_ps(nz, _mm512_mul_ps(x, vcp), fi_xf_log(_mm512_mul_ps(r, vcq), T),
-                                         _mm512_mul_ps(d, vcp));
-        return _mm512_maskz_fmadd_ps(nz, x, fi_xf_log(r, T), d);
-    } else {
-        /* As for KL, the roundings are carried exactly: x + y = m + e
-         * (Fast2Sum on max/min, both >= 0), 2x = r1 m + d1, 2y = r2 m + d2, and
-         * x log(2x/(x+y)) + y log(2y/(x+y))
-         *   = x log r1 + y log r2 + (d1 + d2)/2 - e   (to ~2^-48 relative),
-         * so JS of nearly equal float32 rows keeps its accuracy. */
-        __m512 xs = S ? _mm512_mul_ps(x, vcp) : x;
-        __m512 ys = S ? _mm512_mul_ps(y, vcq) : y;
-        __m512 m = _mm512_add_ps(xs, ys);
-        __m512 e = _mm512_add_ps(_mm512_sub_ps(_mm512_max_ps(xs, ys), m), _mm512_min_ps(xs, ys));
-        __m512 x2 = _mm512_add_ps(xs, xs), y2 = _mm512_add_ps(ys, ys);
-        __m512 r1 = _mm512_div_ps(x2, m), r2 = _mm512_div_ps(y2, m);
-        __m512 d = _mm512_add_ps(_mm512_fnmadd_ps(r1, m, x2), _mm512_fnmadd_ps(r2, m, y2));
-        __mmask16 nzx = _mm512_cmp_ps_mask(xs, zero, _CMP_NEQ_UQ);
-        __mmask16 nzy = _mm512_cmp_ps_mask(ys, zero, _CMP_NEQ_UQ);
-        __m512 corr = _mm512_maskz_fmsub_ps(nzx | nzy, d, FI_S1F(0.5f), e);
-        *bad |= _mm512_fpclass_ps_mask(x, FI_X_INVALID) | _mm512_fpclass_ps_mask(y, FI_X_INVALID);
-        return _mm512_add_ps(_mm512_add_ps(_mm512_maskz_mul_ps(nzx, xs, fi_xf_log(r1, T)),
-                                           _mm512_maskz_mul_ps(nzy, ys, fi_xf_log(r2, T))), corr);
-    }
-}
-
-FI_X_INL void fi_xf_step(const int M, const int S, __m512 x0, __m512 x1, __m512 y0, __m512 y1,
-                         __m512 vcp, __m512 vcq, const fi_xf_tab* T, __m512d* a, __m512* fsp, __m512* fsq,
-                         __mmask16* bad)
-{
-    /* two vectors' terms added in float (one rounding), then in double lanes */
-    __m512 t = _mm512_add_ps(fi_xf_term(M, S, x0, y0, vcp, vcq, T, bad),
-                             fi_xf_term(M, S, x1, y1, vcp, vcq, T, bad));
-    fi_xf_acc(t, &a[0], &a[1]);
-    if (M == FI_X_KL || M == FI_X_JS) {
-        /* sums of p and q: float lanes over a short run (FI_XF_RUN steps,
-         * <= 2*FI_XF_RUN values per lane), then added in double */
-        *fsp = _mm512_add_ps(*fsp, _mm512_add_ps(x0, x1));
-        *fsq = _mm512_add_ps(*fsq, _mm512_add_ps(y0, y1));
-    }
-}
-
-#define FI_XF_RUN 8
-
-FI_X_INL void fi_xf_block(const int M, const int S, const float* p, const float* q, ptrdiff_t n,
-                          double cp, double cq, double* out)
-{
-    fi_xf_tab T;
-    fi_xf_tab_load(&T);
-    const int two = (M != FI_X_ENTROPY);
-    const int sums = (M == FI_X_KL || M == FI_X_JS);
-    const __m512 vcp = FI_S1F((float)cp), vcq = FI_S1F((float)cq);
-    __m512d a[2], sp[2], sq[2];
-    __m512 y0 = _mm512_setzero_ps(), y1 = y0, fsp, fsq;
-    __mmask16 bad = 0;
-    ptrdiff_t i = 0;
-    a[0] = a[1] = sp[0] = sp[1] = sq[0] = sq[1] = _mm512_setzero_pd();
-    while (i + 32 <= n) {
-        ptrdiff_t end = i + 32 * FI_XF_RUN <= n ? i + 32 * FI_XF_RUN : n - (n - i) % 32;
-        fsp = fsq = _mm512_setzero_ps();
-        for (; i < end; i += 32) {
-            __m512 x0 = _mm512_loadu_ps(p + i), x1 = _mm512_loadu_ps(p + i + 16);
-            if (two) { y0 = _mm512_loadu_ps(q + i); y1 = _mm512_loadu_ps(q + i + 16); }
-            fi_xf_step(M, S, x0, x1, y0, y1, vcp, vcq, &T, a, &fsp, &fsq, &bad);
-        }
-        if (sums) {
-            fi_xf_acc(fsp, &sp[0], &sp[1]);
-            fi_xf_acc(fsq, &sq[0], &sq[1]);
-        }
-    }
-    if (i < n) {   /* tail: masked loads read zeros, whose terms are 0 */
-        ptrdiff_t rem = n - i;
-        __mmask16 k0 = rem >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rem) - 1u);
-        __mmask16 k1 = rem > 16 ? (__mmask16)((1u << (rem - 16)) - 1u) : (__mmask16)0;
-        __m512 x0 = _mm512_maskz_loadu_ps(k0, p + i), x1 = _mm512_setzero_ps();
-        if (rem > 16) x1 = _mm512_maskz_loadu_ps(k1, p + i + 16);   /* no pointer past the end */
-        if (two) {
-            y0 = _mm512_maskz_loadu_ps(k0, q + i);
-            y1 = rem > 16 ? _mm512_maskz_loadu_ps(k1, q + i + 16) : _mm512_setzero_ps();
-        }
-        fsp = fsq = _mm512_setzero_ps();
-        fi_xf_step(M, S, x0, x1, y0, y1, vcp, vcq, &T, a, &fsp, &fsq, &bad);
-        if (sums) {
-            fi_xf_acc(fsp, &sp[0], &sp[1]);
-            fi_xf_acc(fsq, &sq[0], &sq[1]);
-        }
-    }
-    double av = _mm512_reduce_add_pd(_mm512_add_pd(a[0], a[1]));
-    double spv = _mm512_reduce_add_pd(_mm512_add_pd(sp[0], sp[1]));
-    double sqv = _mm512_reduce_add_pd(_mm512_add_pd(sq[0], sq[1]));
-    out[0] = av;
-    out[1] = spv;
-    out[2] = sqv;
-    out[3] = (bad != 0 || !__builtin_isfinite(av) || !__builtin_isfinite(spv) || !__builtin_isfinite(sqv)) ? 1.0 : 0.0;
-}
-
-/* Entry points: measure = FI_X_*; cp, cq as in _kernels.pxi (exactly 1 when
- * not normalizing).  out = {sum of terms, sum p, sum q, 1 if the block must
- * be recomputed on the careful path}; sum p / sum q are computed for KL and
- * JS only (0 otherwise). */
-static void fi_x512_f64(int measure, const double* p, const double* q, ptrdiff_t n,
-                        double cp, double cq, double* out)
-{
-    int s = !(cp == 1.0 && cq == 1.0);
-    switch (measure * 2 + s) {
-    case 0: fi_x_block_f64(FI_X_ENTROPY, 0, 0, p, q, n, cp, cq, out); break;
-    case 1: fi_x_block_f64(FI_X_ENTROPY, 1, 0, p, q, n, cp, cq, out); break;
-    case 2: fi_x_block_f64(FI_X_CROSS_ENTROPY, 0, 0, p, q, n, cp, cq, out); break;
-    case 3: fi_x_block_f64(FI_X_CROSS_ENTROPY, 1, 0, p, q, n, cp, cq, out); break;
-    case 4: fi_x_block_f64(FI_X_KL, 0, 0, p, q, n, cp, cq, out); break;
-    case 5: fi_x_block_f64(FI_X_KL, 1, 0, p, q, n, cp, cq, out); break;
-    case 6: fi_x_block_f64(FI_X_JS, 0, 0, p, q, n, cp, cq, out); break;
-    default: fi_x_block_f64(FI_X_JS, 1, 0, p, q, n, cp, cq, out); break;
-    }
-}
-
-static void fi_x512_f32(int measure, const float* p, const float* q, ptrdiff_t n,
-                        double cp, double cq, double* out)
-{
-    int s = !(cp == 1.0 && cq == 1.0);
-    switch (measure * 2 + s) {
-    case 0: fi_xf_block(FI_X_ENTROPY, 0, p, q, n, cp, cq, out); break;
-    case 1: fi_xf_block(FI_X_ENTROPY, 1, p, q, n, cp, cq, out); break;
-    case 2: fi_xf_block(FI_X_CROSS_ENTROPY, 0, p, q, n, cp, cq, out); break;
-    case 3: fi_xf_block(FI_X_CROSS_ENTROPY, 1, p, q, n, cp, cq, out); break;
-    case 4: fi_xf_block(FI_X_KL, 0, p, q, n, cp, cq, out); break;
-    case 5: fi_x_block_f64(FI_X_KL, 1, 1, p, q, n, cp, cq, out); break;   /* in double */
-    case 6: fi_xf_block(FI_X_JS, 0, p, q, n, cp, cq, out); break;
-    default: fi_x_block_f64(FI_X_JS, 1, 1, p, q, n, cp, cq, out); break;  /* in double */
-    }
 }
 
 /* sum m log m with m = a[i] + c b[i] (b double, or float when F32), 0 log 0 = 0:
@@ -487,12 +216,6 @@ static void fi_x512_log_f32(const float* x, float* out, ptrdiff_t n)
 
 #else   /* no AVX-512 in this build: the generic kernels run; never called */
 #define FI_X512 0
-static inline void fi_x512_f64(int measure, const double* p, const double* q, ptrdiff_t n,
-                               double cp, double cq, double* out)
-{ (void)measure; (void)p; (void)q; (void)n; (void)cp; (void)cq; out[3] = 1.0; }
-static inline void fi_x512_f32(int measure, const float* p, const float* q, ptrdiff_t n,
-                               double cp, double cq, double* out)
-{ (void)measure; (void)p; (void)q; (void)n; (void)cp; (void)cq; out[3] = 1.0; }
 static inline void fi_x512_mix_f64(const double* a, const double* b, ptrdiff_t n, double c, double* out)
 { (void)a; (void)b; (void)n; (void)c; out[3] = 1.0; }
 static inline void fi_x512_mix_f32(const double* a, const float* b, ptrdiff_t n, double c, double* out)

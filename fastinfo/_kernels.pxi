@@ -1,21 +1,18 @@
 # The compiled kernels of fastinfo: where every sum is computed.
 #
-# Design (after scikit-learn's sklearn/_loss/_loss.pyx.tp):
-#   * `_term` computes one element's contribution for one measure;
-#   * `_lanes` sums terms over a block of a row in LANES independent
-#     accumulators, a shape gcc vectorizes (AVX-512 / AVX2 / SSE2 per build)
-#     without -ffast-math, and which is ~10x more accurate than one running sum;
-#   * `_block` checks the block's sums and, only when something is off
-#     (invalid input, an infinite term, an overflowing ratio), recomputes it
-#     on the careful scalar path `_careful`;
+# Design:
+#   * the row engine (_fi_rows.h) sums one block of a row -- the measure's terms and the
+#     sums of p and q -- in vector lanes, for every storage type (float64, float32,
+#     bfloat16, float16), and recomputes a block on a careful scalar path only when
+#     something is off (invalid input, an infinite term, a ratio that lost bits);
 #   * a row is the in-order sum of fixed-size blocks, so a long row can be
 #     split over threads block by block and give the bitwise-same result;
-#   * `_reduce_rows` runs rows (or the blocks of few long rows) under
-#     prange(schedule='static', num_threads=...) and `_finish` turns the
-#     sums into the measure (normalization, clamps, base, sqrt).
+#   * this file runs rows (or the blocks of few long rows) under
+#     prange(schedule='static', num_threads=...), takes the normalization pass, and
+#     `_finish` turns the sums into the measure (normalization, clamps, base, sqrt).
 #
-# Measures are compile-time "tags": fused types over empty structs, so one
-# loop body serves every measure and dtype with no runtime branch inside it.
+# Measures are compile-time "tags" (fused types over empty structs) in the row-level code;
+# the storage type is a runtime code (FI_FMT_*) passed down to the engine.
 #
 # This file is compiled once per SIMD level (see setup.py); the tiny
 # _kernels_<level>.pyx files include it.
@@ -62,18 +59,33 @@ cdef extern from "_fi_platform.h":
     fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
     int fi_stop_raise(fi_stop_t* s) except -1           # with the GIL, after it: re-raises
 
+cdef extern from "_fi_rows.h" nogil:
+    # The row engine: one block of a Shannon measure, for every storage type (see _fi_prob.h)
+    enum:
+        FI_FMT_F64
+        FI_FMT_F32
+        FI_FMT_BF16
+        FI_FMT_F16
+        FI_P_ENT
+        FI_P_CE
+        FI_P_KL
+        FI_P_JS
+        FI_P_SUMP
+        FI_P_SUMPQ
+    ctypedef struct Partial "fi_partial":
+        double a       # the measure's sum (sum p log p, sum p log q, ...)
+        double sp      # sum of p (raw)
+        double sq      # sum of q (raw)
+        int bad        # 1: invalid p, 2: invalid q
+    void fi_prob_block(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
+                       Py_ssize_t n, double cp, double cq, Partial* out) noexcept
+    double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
+    Py_ssize_t fi_fmt_size(int fmt) noexcept
+
 cdef extern from "_fi_x512.h" nogil:
-    # Hand-vectorized AVX-512 blocks (x86-64-v4 build only; FI_X512 is 0 elsewhere).
+    # Hand-vectorized AVX-512 blocks of the pairwise kernels (x86-64-v4 build only; FI_X512 is 0 elsewhere).
     enum:
         FI_X512
-        FI_X_ENTROPY
-        FI_X_CROSS_ENTROPY
-        FI_X_KL
-        FI_X_JS
-    void fi_x512_f64(int measure, const double* p, const double* q, Py_ssize_t n,
-                     double cp, double cq, double* out) noexcept
-    void fi_x512_f32(int measure, const float* p, const float* q, Py_ssize_t n,
-                     double cp, double cq, double* out) noexcept
     void fi_x512_mix_f64(const double* a, const double* b, Py_ssize_t n, double c, double* out) noexcept
     void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
     void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
@@ -109,9 +121,8 @@ ctypedef fused measure:
     SumPTag
     SumPQTag
 
-# LANES and BLOCK also appear as literal loop steps below: change them together.
-# Memory-access tags: a unit-stride specialization of the block loop lets gcc
-# emit plain vector loads (it does not reliably inline a runtime stride of 1).
+# Memory-access tags of the generalized measures' loops (_general.pxi): a unit-stride
+# specialization lets gcc emit plain vector loads (it does not reliably inline a stride of 1).
 cdef struct UnitStride:
     char unused
 cdef struct AnyStride:
@@ -122,80 +133,35 @@ ctypedef fused stride_kind:
     AnyStride
 
 
+cdef inline real _load(stride_kind* kind, const real* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
+    if stride_kind is UnitStride:
+        return p[i]
+    else:
+        return p[i * stride]
+
+
 cdef enum:
-    LANES = 16            # independent accumulators: 2 AVX-512 registers of doubles
-    BLOCK = 8192          # elements per block; partial sums are combined per block, in order
+    LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)
+    BLOCK = 8192          # elements per block (FI_BLOCK); partial sums are combined per block, in order
     PARALLEL_MIN_WORK = 32768   # below this many elements a fork/join costs more than it saves
 
 cdef double LN2 = 0.6931471805599453   # fl(ln 2) == fi_log(2.0)
 
 
-cdef struct Partial:
-    double a       # the measure's sum (sum p log p, sum p log q, ...)
-    double sp      # sum of p (raw)
-    double sq      # sum of q (raw)
-    int bad        # 1: invalid p, 2: invalid q
-
-
-# --- one element ------------------------------------------------------------
-cdef inline double _term(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
-    """Contribution of one element; a zero p (x) gives exactly 0 whatever q is."""
-    cdef double t, u, xd, yd, m, r, r2, e, c
-    cdef float xf, yf
-    # cp, cq: 1/sum when normalizing (second pass), else exactly 1.
+cdef inline int _code(measure* tag) noexcept nogil:
+    """The engine's code of a measure tag."""
     if measure is EntropyTag:
-        if real is float:
-            # float32 terms in float (one rounding, ~6e-8 relative, same sign
-            # for every term); they are accumulated in double
-            xf = x * <float>cp
-            t = <double>(xf * fi_logf(xf))
-        else:
-            xd = x * cp
-            t = xd * fi_log(xd)
-        return 0.0 if x == 0 else t
+        return FI_P_ENT
     elif measure is CrossEntropyTag:
-        if real is float:
-            xf = x * <float>cp
-            yf = y * <float>cq
-            t = <double>(xf * fi_logf(yf))
-        else:
-            xd = x * cp
-            t = xd * fi_log(y * cq)
-        return 0.0 if x == 0 else t
+        return FI_P_CE
     elif measure is KLTag:
-        # One log of the ratio, in double in these generic loops (the AVX-512
-        # blocks of _fi_x512.h compute float32 in float with the same exact
-        # remainder): KL of close distributions is a small difference.
-        # Normalizing: cp = 1/sp, cq = sq/sp (else both 1), so the term is
-        # (p/sp) log((p/q)(sq/sp)): the ratio is taken before any scaling.
-        # r = fl(p/q) and its remainder d = p - r q (exact):
-        # p log(p/q) = p log r + p log1p(d/(r q)) = p log r + d to ~2^-100,
-        # so the ratio's rounding costs nothing when p ~ q.
-        xd = x
-        yd = y
-        r = xd / yd
-        t = (xd * cp) * fi_log(r * cq) + cp * fi_fnma(r, yd, xd)
-        # a subnormal ratio has lost bits: NaN flags the block for the careful path
-        t = t if r * cq >= DBL_MIN else NAN
-        return 0.0 if x == 0 else t
+        return FI_P_KL
     elif measure is JSTag:
-        # p log(2p/(p+q)) + q log(2q/(p+q)) on the (possibly normalized) values.
-        # fl(2p / fl(p+q)) <= 2, so each log <= fl(ln 2): JS cannot exceed log 2.
-        # The roundings are carried exactly (as for KL): p + q = m + e
-        # (Fast2Sum on max/min, both >= 0), 2p = r1 m + d1, 2q = r2 m + d2,
-        # and the pair's sum is p log r1 + q log r2 + (d1 + d2)/2 - e.
-        xd = x * cp
-        yd = y * cq
-        m = xd + yd
-        e = ((xd if xd > yd else yd) - m) + (yd if xd > yd else xd)
-        r = (xd + xd) / m
-        r2 = (yd + yd) / m
-        t = xd * fi_log(r)
-        u = yd * fi_log(r2)
-        c = 0.5 * (fi_fnma(r, m, xd + xd) + fi_fnma(r2, m, yd + yd)) - e
-        return (0.0 if xd == 0 else t) + (0.0 if yd == 0 else u) + (0.0 if m == 0 else c)
+        return FI_P_JS
+    elif measure is SumPTag:
+        return FI_P_SUMP
     else:
-        return 0.0
+        return FI_P_SUMPQ
 
 
 cdef inline bint _two_inputs(measure* tag) noexcept nogil:
@@ -204,162 +170,28 @@ cdef inline bint _two_inputs(measure* tag) noexcept nogil:
     return True
 
 
-cdef inline double _term_careful(measure* tag, real x, real y, double cp, double cq) noexcept nogil:
-    """Scalar, libm, overflow-safe version of `_term` for the rare flagged blocks."""
-    cdef double xd = x, yd = y, r, m
-    if measure is EntropyTag:
-        xd = xd * cp
-        return 0.0 if xd == 0 else xd * log(xd)
-    elif measure is CrossEntropyTag:
-        xd = xd * cp
-        return 0.0 if xd == 0 else xd * log(yd * cq)
-    elif measure is KLTag:
-        if xd == 0:
-            return 0.0
-        if yd == 0:
-            return INFINITY
-        r = (xd / yd) * cq
-        if r < DBL_MIN or r > DBL_MAX:   # the ratio under- or overflowed: use the difference of logs
-            return (xd * cp) * (log(xd) - log(yd) + log(cq))
-        return (xd * cp) * log(r)
-    elif measure is JSTag:
-        xd = xd * cp
-        yd = yd * cq
-        m = 0.5 * xd + 0.5 * yd          # cannot overflow, unlike p + q
-        r = 0.0
-        if xd != 0:
-            r = xd * (log(xd) - log(m)) if xd / m < DBL_MIN else xd * log(xd / m)
-        if yd != 0:
-            r += yd * (log(yd) - log(m)) if yd / m < DBL_MIN else yd * log(yd / m)
-        return r
-    else:
-        return 0.0
+cdef inline int _FMT(const real* p) noexcept nogil:
+    """The engine's storage code of a float32 / float64 pointer."""
+    return FI_FMT_F32 if real is float else FI_FMT_F64
 
 
-# --- one block --------------------------------------------------------------
-cdef inline real _load(stride_kind* kind, const real* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
-    if stride_kind is UnitStride:
-        return p[i]
-    else:
-        return p[i * stride]
+cdef extern from "numpy/arrayobject.h":
+    enum:
+        NPY_HALF        # (not in NumPy's Cython declarations)
 
 
-cdef void _lanes(measure* tag, stride_kind* kind, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                 Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
-    """Sum over n elements (element strides ps, qs) in LANES accumulators.
-
-    Also tracks the sums of p and q and their minimum: a negative, NaN or
-    infinite input shows up as a negative minimum or a non-finite sum, so the
-    validity check costs one compare and one add per element.
-    """
-    cdef double acc[LANES]
-    cdef double accp[LANES]
-    cdef double accq[LANES]
-    cdef double mn[LANES]
-    cdef Py_ssize_t i, l, w
-    cdef Py_ssize_t nv = n - n % LANES
-    cdef real x, y
-    cdef double xr[4]
-    cdef int code
-    if FI_X512 and stride_kind is UnitStride and not (measure is SumPTag or measure is SumPQTag):
-        # AVX-512 build: the hand-vectorized block (same sums, same flagging)
-        if measure is EntropyTag:
-            code = FI_X_ENTROPY
-        elif measure is CrossEntropyTag:
-            code = FI_X_CROSS_ENTROPY
-        elif measure is KLTag:
-            code = FI_X_KL
-        else:
-            code = FI_X_JS
-        if real is double:
-            fi_x512_f64(code, p, q, n, cp, cq, xr)
-        else:
-            fi_x512_f32(code, p, q, n, cp, cq, xr)
-        out.a = xr[0]
-        out.sp = xr[1]
-        out.sq = xr[2]
-        out.bad = -1 if xr[3] != 0.0 else 0
-        return
-    for l in range(LANES):
-        acc[l] = 0.0
-        accp[l] = 0.0
-        accq[l] = 0.0
-        mn[l] = INFINITY
-    for i in range(0, nv, 16):   # step = LANES (Cython needs a literal step)
-        for l in range(LANES):
-            x = _load(kind, p, i + l, ps)
-            if _two_inputs(tag):
-                y = _load(kind, q, i + l, qs)
-            else:
-                y = x
-            acc[l] += _term(tag, x, y, cp, cq)
-            accp[l] += x
-            mn[l] = x if x < mn[l] else mn[l]
-            if _two_inputs(tag):
-                accq[l] += y
-                mn[l] = y if y < mn[l] else mn[l]
-    for i in range(nv, n):
-        l = i - nv
-        x = _load(kind, p, i, ps)
-        if _two_inputs(tag):
-            y = _load(kind, q, i, qs)
-        else:
-            y = x
-        acc[l] += _term(tag, x, y, cp, cq)
-        accp[l] += x
-        mn[l] = x if x < mn[l] else mn[l]
-        if _two_inputs(tag):
-            accq[l] += y
-            mn[l] = y if y < mn[l] else mn[l]
-    # pairwise reduction of the lanes, in a fixed order
-    w = LANES
-    while w > 1:
-        w = w // 2
-        for l in range(w):
-            acc[l] += acc[l + w]
-            accp[l] += accp[l + w]
-            accq[l] += accq[l + w]
-            mn[l] = mn[l + w] if mn[l + w] < mn[l] else mn[l]
-    out.a = acc[0]
-    out.sp = accp[0]
-    out.sq = accq[0]
-    out.bad = 0 if (mn[0] >= 0.0 and isfinite(acc[0]) and isfinite(accp[0]) and isfinite(accq[0])) else -1
-
-
-cdef void _careful(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                   Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
-    """Exact validity check and overflow-safe terms, element by element."""
-    cdef Py_ssize_t i
-    cdef real x, y
-    cdef double a = 0.0, sp = 0.0, sq = 0.0
-    cdef int bad = 0
-    for i in range(n):
-        x = p[i * ps]
-        if not (x >= 0 and x <= DBL_MAX):
-            bad |= 1
-        if _two_inputs(tag):
-            y = q[i * qs]
-            if not (y >= 0 and y <= DBL_MAX):
-                bad |= 2
-            sq += y
-        else:
-            y = x
-        sp += x
-        a += _term_careful(tag, x, y, cp, cq)
-    out.a = a
-    out.sp = sp
-    out.sq = sq
-    out.bad = bad
-
-
-cdef inline void _block(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
-                        Py_ssize_t n, double cp, double cq, Partial* out) noexcept nogil:
-    if ps == 1 and (qs == 1 or not _two_inputs(tag)):
-        _lanes(tag, <UnitStride*>NULL, p, 1, q, 1, n, cp, cq, out)
-    else:
-        _lanes(tag, <AnyStride*>NULL, p, ps, q, qs, n, cp, cq, out)
-    if out.bad != 0:
-        _careful(tag, p, ps, q, qs, n, cp, cq, out)
+cdef inline int _fmt_of(cnp.ndarray a) except -1:
+    """The engine's storage code of an array's dtype (float64, float32, float16, bfloat16)."""
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == cnp.NPY_DOUBLE:
+        return FI_FMT_F64
+    if t == cnp.NPY_FLOAT:
+        return FI_FMT_F32
+    if t == NPY_HALF:
+        return FI_FMT_F16
+    if cnp.PyArray_ITEMSIZE(a) == 2 and a.dtype.name == "bfloat16":
+        return FI_FMT_BF16
+    raise TypeError(f"unsupported dtype {a.dtype} (float64, float32, float16 or bfloat16)")
 
 
 # --- one row ----------------------------------------------------------------
@@ -370,7 +202,7 @@ cdef inline void _add(Partial* total, Partial* part) noexcept nogil:
     total.bad |= part.bad
 
 
-cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef Partial _row_serial(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                          Py_ssize_t n, double cp, double cq, fi_stop_t* stop) noexcept nogil:
     """One row, block after block (stop: see fi_poll; NULL never stops; a stopped row's
     value is garbage, and the caller raises)."""
@@ -380,23 +212,26 @@ cdef Partial _row_serial(measure* tag, const real* p, Py_ssize_t ps, const real*
     total.sp = 0.0
     total.sq = 0.0
     total.bad = 0
+    cdef Py_ssize_t es = fi_fmt_size(fmt)
     for b in range(0, n, 8192):   # step = BLOCK (Cython needs a literal step)
         if stop != NULL and n > BLOCK and fi_poll(stop, min(<Py_ssize_t>BLOCK, n - b)):
             break      # (short rows: the caller polls once per 256 rows)
-        _block(tag, p + b * ps, ps, q + b * qs, qs, min(<Py_ssize_t>BLOCK, n - b), cp, cq, &part)
+        fi_prob_block(fmt, _code(tag), p + b * ps * es, ps, q + b * qs * es, qs, min(<Py_ssize_t>BLOCK, n - b),
+                      cp, cq, &part)
         _add(&total, &part)
     return total
 
 
-cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef Partial _row_parallel(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                            Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
     """Same blocks as _row_serial, computed over threads, combined in the same order."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b
+    cdef Py_ssize_t es = fi_fmt_size(fmt)
     cdef Partial total
     cdef Partial* parts = <Partial*> malloc(nb * sizeof(Partial))
     if parts == NULL:   # out of memory for a few bytes per 64 KB block: fall back to serial
-        return _row_serial(tag, p, ps, q, qs, n, cp, cq, stop)
+        return _row_serial(tag, fmt, p, ps, q, qs, n, cp, cq, stop)
     for b in prange(nb, num_threads=n_threads, schedule='static'):
         if stop != NULL and fi_poll(stop, BLOCK):
             parts[b].a = 0.0
@@ -404,8 +239,8 @@ cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const rea
             parts[b].sq = 0.0
             parts[b].bad = 0
             continue
-        _block(tag, p + b * BLOCK * ps, ps, q + b * BLOCK * qs, qs,
-               min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, &parts[b])
+        fi_prob_block(fmt, _code(tag), p + b * BLOCK * ps * es, ps, q + b * BLOCK * qs * es, qs,
+                      min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, &parts[b])
     total.a = 0.0
     total.sp = 0.0
     total.sq = 0.0
@@ -416,11 +251,12 @@ cdef Partial _row_parallel(measure* tag, const real* p, Py_ssize_t ps, const rea
     return total
 
 
-cdef inline Partial _row(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef inline Partial _row(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                          Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
+    """One row of elements stored as fmt (element strides ps, qs)."""
     if n_threads > 1:
-        return _row_parallel(tag, p, ps, q, qs, n, cp, cq, n_threads, stop)
-    return _row_serial(tag, p, ps, q, qs, n, cp, cq, stop)
+        return _row_parallel(tag, fmt, p, ps, q, qs, n, cp, cq, n_threads, stop)
+    return _row_serial(tag, fmt, p, ps, q, qs, n, cp, cq, stop)
 
 
 cdef struct Options:
@@ -483,7 +319,7 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
     return v / o.log_base + 0.0    # + 0.0: no -0.0 when log_base < 0
 
 
-cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef double _row_value(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                        Py_ssize_t n, Options* o, int n_threads, int* far) noexcept nogil:
     """The measure of one row (NaN: invalid). far (may be NULL): set to 1 when o.sum_tol > 0 and
     a valid row, as passed, sums to more than o.sum_tol away from 1 (p, or q for two inputs):
@@ -497,54 +333,54 @@ cdef double _row_value(measure* tag, const real* p, Py_ssize_t ps, const real* q
         # when s is far from 1 (counts, tiny weights; KL of proportional rows
         # gave 1e-16 instead of 0), so it is not used.
         if _two_inputs(tag):
-            s = _row(<SumPQTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
+            s = _row(<SumPQTag*>NULL, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
         else:
-            s = _row(<SumPTag*>NULL, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
+            s = _row(<SumPTag*>NULL, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
             s.sq = 1.0
         if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
             return NAN    # invalid or all-zero: the caller reports which
         cp = 1.0 / s.sp
         cq = s.sq / s.sp if measure is KLTag else 1.0 / s.sq
-        # float32 entropy/cross-entropy scale in float: the factors must be normal floats
+        # float32 and 2-byte entropy/cross-entropy scale in float: the factors must be normal floats
         if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX) or \
-                (real is float and not (FLT_MIN <= cp <= FLT_MAX and FLT_MIN <= cq <= FLT_MAX)):
+                (fmt != FI_FMT_F64 and not (FLT_MIN <= cp <= FLT_MAX and FLT_MIN <= cq <= FLT_MAX)):
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
-            return _finish_extreme(tag, _extreme_mass_sum(tag, p, ps, q, qs, n), o)
-    t = _row(tag, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
+            return _finish_extreme(tag, _extreme_mass_sum(tag, fmt, p, ps, q, qs, n), o)
+    t = _row(tag, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
     if far != NULL and o.sum_tol > 0 and not o.normalize and t.bad == 0 and n > 0:
         if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(tag) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
             far[0] = 1
     return _finish(tag, t, n, o)
 
 
-cdef double _prescaled_sum(const real* x, Py_ssize_t xs, Py_ssize_t n, double* pre) noexcept nogil:
-    """Sum of x, times a power of two (returned in pre) that keeps it finite."""
+cdef double _prescaled_sum(int fmt, const char* x, Py_ssize_t xs, Py_ssize_t n, double* pre) noexcept nogil:
+    """Sum of x (stored as fmt), times a power of two (returned in pre) that keeps it finite."""
     cdef Py_ssize_t i
     cdef double s = 0.0
     pre[0] = 1.0
     for i in range(n):
-        s += x[i * xs]
+        s += fi_elem(fmt, x, i * xs)
     if s > DBL_MAX:   # overflowed: values * 2^-600 are exact, and the sum fits
         pre[0] = 2.0 ** -600
         s = 0.0
         for i in range(n):
-            s += x[i * xs] * pre[0]
+            s += fi_elem(fmt, x, i * xs) * pre[0]
     return s
 
 
-cdef double _extreme_mass_sum(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef double _extreme_mass_sum(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                               Py_ssize_t n) noexcept nogil:
     """Sum of the terms of p/sp (and q/sq) for sums that are subnormal or overflow."""
     cdef Py_ssize_t i
     cdef double a = 0.0, x, y = 0.0, m, sp, sq = 1.0, prep, preq = 1.0
-    sp = _prescaled_sum(p, ps, n, &prep)
+    sp = _prescaled_sum(fmt, p, ps, n, &prep)
     if _two_inputs(tag):
-        sq = _prescaled_sum(q, qs, n, &preq)
+        sq = _prescaled_sum(fmt, q, qs, n, &preq)
     for i in range(n):
-        x = (<double>p[i * ps] * prep) / sp
+        x = (fi_elem(fmt, p, i * ps) * prep) / sp
         if _two_inputs(tag):
-            y = (<double>q[i * qs] * preq) / sq
+            y = (fi_elem(fmt, q, i * qs) * preq) / sq
         if measure is EntropyTag:
             a += 0.0 if x == 0 else x * log(x)
         elif measure is CrossEntropyTag:
@@ -600,11 +436,11 @@ cdef inline Py_ssize_t _rows_chunk(Py_ssize_t work) noexcept nogil:
     return max(8, 16384 // max(work, 1))
 
 
-cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
+cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
                             double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
-    """out[i] = measure(row i of p, row i of q); row strides in bytes, element strides in
-    elements (`kind` only selects the dtype). Returns the number of NaN (invalid) rows;
+    """out[i] = measure(row i of p, row i of q), elements stored as fmt; row strides in bytes,
+    element strides in elements. Returns the number of NaN (invalid) rows;
     nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _row_value)."""
     cdef Py_ssize_t i, nbad = 0, nf = 0
     cdef int nt, f
@@ -621,7 +457,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
             if fi_poll_rows(o.stop, i, K):
                 break
             f = 0
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1, &f)
+            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -631,7 +467,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
             if fi_poll_rows(o.stop, i, K):
                 continue
             f = 0
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, 1, &f)
+            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -642,7 +478,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
             if o.stop != NULL and o.stop.flag:
                 break
             f = 0
-            v = _row_value(tag, <const real*>(pbase + i * prs), ps, <const real*>(qbase + i * qrs), qs, K, o, nt, &f)
+            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, nt, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -650,18 +486,6 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, const real* kind, const char* pbase, P
     if nfar != NULL:
         nfar[0] = nf
     return nbad
-
-
-cdef Py_ssize_t _reduce_rows(measure* tag, const real[:, :] p, const real[:, :] q, double[::1] out,
-                             Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
-    """The batched driver on 2-D strided memoryviews (rows x distribution)."""
-    if p.shape[0] == 0:
-        return 0
-    if p.shape[1] == 0:
-        return _reduce_ptr(tag, <const real*>NULL, NULL, 0, 1, NULL, 0, 1, p.shape[0], 0, &out[0], o, n_threads, nfar)
-    return _reduce_ptr(tag, <const real*>NULL, <const char*> &p[0, 0], p.strides[0], p.strides[1] // <Py_ssize_t>sizeof(real),
-                       <const char*> &q[0, 0], q.strides[0], q.strides[1] // <Py_ssize_t>sizeof(real),
-                       p.shape[0], p.shape[1], &out[0], o, n_threads, nfar)
 
 
 cdef int _check(Py_ssize_t pn, Py_ssize_t pk, Py_ssize_t qn, Py_ssize_t qk, Py_ssize_t on,
@@ -687,88 +511,10 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
     o.stop = NULL
 
 
-# Entry points: 2-D (rows x distribution) strided views in, one double per row
-# out. The argument layer (fastinfo/_args.py) resolves axis, broadcasting,
-# dtypes and threads; these check only what would otherwise crash.
+# The entry point: 2-D (rows x distribution) strided arrays in, one double per row out. The
+# argument layer (fastinfo/_args.py) resolves axis, broadcasting, dtypes and threads; this
+# checks only what would otherwise crash.
 
-def entropy_rows(const real[:, :] p, double[::1] out, bint normalize, double log_base, int n_threads,
-                 double sum_tol=0.0, Py_ssize_t[::1] far=None):
-    cdef Options o
-    cdef Py_ssize_t nbad
-    _check(p.shape[0], p.shape[1], p.shape[0], p.shape[1], out.shape[0], n_threads)
-    _options(&o, normalize, False, log_base, p.shape[1], real is float)
-    cdef fi_stop_t st
-    cdef Py_ssize_t nf = 0
-    o.sum_tol = sum_tol
-    o.stop = fi_stop_begin(&st)
-    with nogil:
-        nbad = _reduce_rows(<EntropyTag*>NULL, p, p, out, &o, n_threads, &nf)
-    fi_stop_raise(o.stop)
-    if far is not None and far.shape[0] > 0:
-        far[0] += nf
-    return nbad
-
-
-def cross_entropy_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
-    cdef Options o
-    cdef Py_ssize_t nbad
-    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
-    _options(&o, normalize, False, log_base, p.shape[1], real is float)
-    cdef fi_stop_t st
-    cdef Py_ssize_t nf = 0
-    o.sum_tol = sum_tol
-    o.stop = fi_stop_begin(&st)
-    with nogil:
-        nbad = _reduce_rows(<CrossEntropyTag*>NULL, p, q, out, &o, n_threads, &nf)
-    fi_stop_raise(o.stop)
-    if far is not None and far.shape[0] > 0:
-        far[0] += nf
-    return nbad
-
-
-def kl_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
-    cdef Options o
-    cdef Py_ssize_t nbad
-    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
-    _options(&o, normalize, False, log_base, p.shape[1], real is float)
-    cdef fi_stop_t st
-    cdef Py_ssize_t nf = 0
-    o.sum_tol = sum_tol
-    o.stop = fi_stop_begin(&st)
-    with nogil:
-        nbad = _reduce_rows(<KLTag*>NULL, p, q, out, &o, n_threads, &nf)
-    fi_stop_raise(o.stop)
-    if far is not None and far.shape[0] > 0:
-        far[0] += nf
-    return nbad
-
-
-def js_divergence_rows(const real[:, :] p, const real[:, :] q, double[::1] out, bint normalize,
-                       bint distance, double log_base, int n_threads, double sum_tol=0.0,
-                       Py_ssize_t[::1] far=None):
-    cdef Options o
-    cdef Py_ssize_t nbad
-    _check(p.shape[0], p.shape[1], q.shape[0], q.shape[1], out.shape[0], n_threads)
-    _options(&o, normalize, distance, log_base, p.shape[1], real is float)
-    cdef fi_stop_t st
-    cdef Py_ssize_t nf = 0
-    o.sum_tol = sum_tol
-    o.stop = fi_stop_begin(&st)
-    with nogil:
-        nbad = _reduce_rows(<JSTag*>NULL, p, q, out, &o, n_threads, &nf)
-    fi_stop_raise(o.stop)
-    if far is not None and far.shape[0] > 0:
-        far[0] += nf
-    return nbad
-
-
-# A lean entry for one 1-D distribution (or one pair): acquiring the memoryviews
-# of the 2-D drivers above costs more than the arithmetic of a 100-element call.
-# Here the arrays are read through the NumPy C API; anything that is not a plain
-# (aligned, C-contiguous, 1-D or 2-D) float32/float64 ndarray of one dtype for p
-# and q returns None and the caller takes the general path.
 cdef enum:
     M_ENTROPY = 0
     M_CROSS_ENTROPY = 1
@@ -779,15 +525,62 @@ MEASURES = {"entropy": M_ENTROPY, "cross_entropy": M_CROSS_ENTROPY,
             "kl_divergence": M_KL, "js_divergence": M_JS}
 
 
+def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bint normalize, bint distance,
+                 double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
+    """out[i] = the measure (MEASURES) of row i of p (and q) -- float64, float32, float16 or
+    bfloat16 arrays of one dtype; q is ignored (pass p) for entropy. sum_tol > 0: count in
+    far[0] the valid rows whose sums are further than sum_tol from 1. Returns the number of
+    NaN (invalid) rows."""
+    cdef Options o
+    cdef Py_ssize_t nbad, N, K, es, nf = 0
+    cdef int fmt = _fmt_of(p)
+    cdef fi_stop_t st
+    if measure < M_ENTROPY or measure > M_JS:
+        raise ValueError(f"unknown measure {measure}")
+    if measure == M_ENTROPY:
+        q = p
+    if cnp.PyArray_TYPE(q) != cnp.PyArray_TYPE(p):
+        raise TypeError(f"p and q must have one dtype, got {p.dtype} and {q.dtype}")
+    if cnp.PyArray_NDIM(p) != 2 or cnp.PyArray_NDIM(q) != 2:
+        raise ValueError("p and q must be 2-D")
+    N = cnp.PyArray_DIM(p, 0)
+    K = cnp.PyArray_DIM(p, 1)
+    _check(N, K, cnp.PyArray_DIM(q, 0), cnp.PyArray_DIM(q, 1), out.shape[0], n_threads)
+    es = fi_fmt_size(fmt)
+    for a in (p, q):
+        if cnp.PyArray_STRIDE(<cnp.ndarray>a, 1) % es or not cnp.PyArray_ISALIGNED(<cnp.ndarray>a):
+            raise ValueError("p and q must be aligned, with strides that are multiples of the element size")
+    _options(&o, normalize, distance, log_base, K, fmt != FI_FMT_F64)
+    o.sum_tol = sum_tol
+    if N == 0:
+        return 0
+    o.stop = fi_stop_begin(&st)
+    with nogil:
+        nbad = _ptr_rows(measure, fmt, <const char*>cnp.PyArray_DATA(p), cnp.PyArray_STRIDE(p, 0),
+                         cnp.PyArray_STRIDE(p, 1) // es, <const char*>cnp.PyArray_DATA(q),
+                         cnp.PyArray_STRIDE(q, 0), cnp.PyArray_STRIDE(q, 1) // es, N, K, &out[0], &o,
+                         n_threads, &nf)
+    fi_stop_raise(o.stop)
+    if far is not None and far.shape[0] > 0:
+        far[0] += nf
+    return nbad
+
+
+# A lean entry for one 1-D distribution (or one pair): acquiring the memoryviews
+# of the 2-D drivers above costs more than the arithmetic of a 100-element call.
+# Here the arrays are read through the NumPy C API; anything that is not a plain
+# (aligned, C-contiguous, 1-D or 2-D) float64/float32/float16 ndarray of one dtype for p
+# and q returns None and the caller takes the general path.
 cdef inline bint _plain(object a) noexcept:
-    """A 1-D or 2-D, C-contiguous, aligned, native float32/float64 ndarray (not a subclass:
-    masked arrays and matrices take the Python layer)."""
+    """A 1-D or 2-D, C-contiguous, aligned, native float64/float32/float16 ndarray (not a
+    subclass: masked arrays and matrices take the Python layer)."""
     if not cnp.PyArray_CheckExact(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return ((cnp.PyArray_NDIM(arr) == 1 or cnp.PyArray_NDIM(arr) == 2)
             and cnp.PyArray_ISCARRAY_RO(arr)            # C-contiguous, aligned, native byte order
-            and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT))
+            and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT
+                 or cnp.PyArray_TYPE(arr) == NPY_HALF))
 
 
 cdef extern from "numpy/arrayobject.h":
@@ -817,9 +610,10 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
     """
     cdef Options o
     cdef Py_ssize_t N, K, qrs, nbad = 0, nf = 0
-    cdef int typenum, nd
+    cdef int typenum, nd, fmt
     cdef int nt = n_threads
     cdef bint single
+    cdef Py_ssize_t es
     cdef double v = 0.0
     cdef float vf
     cdef const char* pd
@@ -846,7 +640,9 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
         qrs = 0                                # one reference row for the whole batch
     else:
         return None
-    single = typenum == cnp.NPY_FLOAT
+    fmt = _fmt_of(<cnp.ndarray>p)
+    single = fmt != FI_FMT_F64           # float32 results
+    es = fi_fmt_size(fmt)
     pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
     qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
     _options(&o, normalize, distance, log_base, K, single)
@@ -854,7 +650,7 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
     o.stop = fi_stop_begin(&st)
     if nd == 1:
         with nogil:
-            nbad = _ptr_rows(measure, single, pd, 0, qd, 0, 1, K, &v, &o, nt, &nf)
+            nbad = _ptr_rows(measure, fmt, pd, 0, 1, qd, 0, 1, 1, K, &v, &o, nt, &nf)
         fi_stop_raise(o.stop)
         if (nbad and not nan_mode) or nf:
             return None
@@ -864,33 +660,25 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
         return PyArray_Scalar(&v, _F64_DESCR, None)
     res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
     with nogil:
-        nbad = _ptr_rows(measure, single, pd, K, qd, qrs, N, K, <double*>cnp.PyArray_DATA(res), &o, nt, &nf)
+        nbad = _ptr_rows(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res), &o,
+                         nt, &nf)
     fi_stop_raise(o.stop)
     if (nbad and not nan_mode) or nf:
         return None
     return res.astype(np.float32) if single else res
 
 
-cdef Py_ssize_t _ptr_rows(int measure, bint single, const char* pd, Py_ssize_t prs_el, const char* qd,
-                          Py_ssize_t qrs_el, Py_ssize_t N, Py_ssize_t K, double* out, Options* o,
+cdef Py_ssize_t _ptr_rows(int measure, int fmt, const char* pd, Py_ssize_t prs, Py_ssize_t ps, const char* qd,
+                          Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K, double* out, Options* o,
                           int nt, Py_ssize_t* nfar) noexcept nogil:
-    """_reduce_ptr for contiguous rows, row strides given in elements."""
-    cdef Py_ssize_t es = sizeof(float) if single else sizeof(double)
-    if single:
-        if measure == M_ENTROPY:
-            return _reduce_ptr(<EntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
-        elif measure == M_CROSS_ENTROPY:
-            return _reduce_ptr(<CrossEntropyTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
-        elif measure == M_KL:
-            return _reduce_ptr(<KLTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
-        return _reduce_ptr(<JSTag*>NULL, <const float*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+    """_reduce_ptr of a measure code (M_*)."""
     if measure == M_ENTROPY:
-        return _reduce_ptr(<EntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+        return _reduce_ptr(<EntropyTag*>NULL, fmt, pd, prs, ps, pd, prs, ps, N, K, out, o, nt, nfar)
     elif measure == M_CROSS_ENTROPY:
-        return _reduce_ptr(<CrossEntropyTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+        return _reduce_ptr(<CrossEntropyTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
     elif measure == M_KL:
-        return _reduce_ptr(<KLTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
-    return _reduce_ptr(<JSTag*>NULL, <const double*>NULL, pd, prs_el * es, 1, qd, qrs_el * es, 1, N, K, out, o, nt, nfar)
+        return _reduce_ptr(<KLTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
+    return _reduce_ptr(<JSTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
 
 
 # --- fronts: the whole call of a small plain request, options included -------------
@@ -1008,7 +796,8 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     cdef double denom = 1.0
     cdef Py_ssize_t j, b, nb
     cdef double pre = 1.0
-    s = _row(<SumPTag*>NULL, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
+    cdef int fmt = FI_FMT_F32 if real is float else FI_FMT_F64
+    s = _row(<SumPTag*>NULL, fmt, <const char*>p, ps, <const char*>p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             o[j * os] = <real>NAN
@@ -1016,7 +805,7 @@ cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t
     if opt.normalize:
         denom = s.sp
         if denom > DBL_MAX:   # valid values whose sum overflows: p * 2^-600 / (sum of those)
-            denom = _prescaled_sum(p, ps, n, &pre)
+            denom = _prescaled_sum(fmt, <const char*>p, ps, n, &pre)
             for j in range(n):
                 o[j * os] = <real>((0.0 - log((<double>p[j * ps] * pre) / denom)) / opt.log_base)
             return 0

@@ -43,7 +43,7 @@ SIMD_LEVEL: Final = "avx512"
 # Cython's doctest table of the module (empty)
 __test__: dict[str, str]
 
-# name -> code of the measures of entropy_rows ... reduce_plain and pairwise_rows
+# name -> code of the measures of shannon_rows, reduce_plain and pairwise_rows
 MEASURES: dict[str, int]
 # name -> code of general_rows (Renyi, Tsallis, Hellinger, total variation)
 GENERAL_MEASURES: dict[str, int]
@@ -57,42 +57,10 @@ SPACING_METHODS: dict[str, int]
 KNN_METRICS: dict[str, int]
 
 # --- the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows
-@_fused
-def entropy_rows(
-    p: _Real,
-    out: _F64,
-    normalize: bool,
-    log_base: float,
-    n_threads: int,
-    sum_tol: float = 0.0,
-    far: NDArray[np.intp] | None = None,
-) -> int: ...
-@_fused
-def cross_entropy_rows(
-    p: _Real,
-    q: _Real,
-    out: _F64,
-    normalize: bool,
-    log_base: float,
-    n_threads: int,
-    sum_tol: float = 0.0,
-    far: NDArray[np.intp] | None = None,
-) -> int: ...
-@_fused
-def kl_divergence_rows(
-    p: _Real,
-    q: _Real,
-    out: _F64,
-    normalize: bool,
-    log_base: float,
-    n_threads: int,
-    sum_tol: float = 0.0,
-    far: NDArray[np.intp] | None = None,
-) -> int: ...
-@_fused
-def js_divergence_rows(
-    p: _Real,
-    q: _Real,
+def shannon_rows(
+    measure: int,
+    p: NDArray[Any],
+    q: NDArray[Any],
     out: _F64,
     normalize: bool,
     distance: bool,

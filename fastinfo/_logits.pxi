@@ -1,10 +1,10 @@
 # Logit-space kernels: log-sum-exp, softmax, and the measures of softmax(x/T), fused so that
 # no N x K softmax is ever written (included by _kernels.pxi). The row is the row engine's
-# (_fi_logits.h: the passes, the accuracy of small results, -inf masks, 2-byte logits);
+# (_fi_rows.h, _fi_logits.h: the passes, the accuracy of small results, -inf masks, 2-byte logits);
 # this file runs rows over threads and answers Ctrl-C. Rows are split over threads with
 # prange(schedule='static'): results do not depend on threads.
 
-cdef extern from "_fi_logits.h" nogil:
+cdef extern from "_fi_rows.h" nogil:
     enum:
         L_LSE "FI_L_LSE"
         L_ENTROPY "FI_L_ENTROPY"
@@ -14,10 +14,6 @@ cdef extern from "_fi_logits.h" nogil:
         L_JS "FI_L_JS"
         L_SOFTMAX "FI_L_SOFTMAX"
         L_LOG_SOFTMAX "FI_L_LOG_SOFTMAX"
-        FI_FMT_F64
-        FI_FMT_F32
-        FI_FMT_BF16
-        FI_FMT_F16
     ctypedef struct fi_logit_args:
         int op
         double scale        # 1/T

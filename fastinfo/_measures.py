@@ -3,10 +3,10 @@ Jensen-Shannon divergence, surprisal.
 
 Each function is its docstring and one call into the shared argument layer
 (``_args.py``): ``reduce`` validates the options, views the batch as rows and
-runs the row kernel (``entropy_rows``, ``kl_divergence_rows``, ... in
-``_kernels.pxi``); ``elementwise`` does the same for surprisal. The data is
-never copied except where stated (mixed float32/float64 input,
-integer/bool/float16 input, misaligned or byte-swapped arrays).
+runs the row kernel (``shannon_rows`` in ``_kernels.pxi``, which reads float64,
+float32, float16 and bfloat16 as they are); ``elementwise`` does the same for
+surprisal. The data is never copied except where stated (mixed dtypes,
+integer/bool input, misaligned or byte-swapped arrays).
 """
 
 from __future__ import annotations

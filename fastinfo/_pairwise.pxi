@@ -101,11 +101,11 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
     for j in range(jb, je):
         q = <const real*>(<const char*>q0 + j * qrs)
         if code == M_KL:
-            v = _row_value(<KLTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
+            v = _row_value(<KLTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
         elif code == M_JS:
-            v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
+            v = _row_value(<JSTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
         else:
-            v = _row_value(<CrossEntropyTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
+            v = _row_value(<CrossEntropyTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1
@@ -129,7 +129,7 @@ cdef enum:
 
 cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     """sum m log m (0 log 0 = 0) by the entropy blocks of this SIMD level."""
-    cdef Partial t = _row(<EntropyTag*>NULL, m, 1, m, 1, n, 1.0, 1.0, 1, NULL)
+    cdef Partial t = _row(<EntropyTag*>NULL, FI_FMT_F64, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
     bad[0] = t.bad
     return t.a
 
@@ -220,7 +220,7 @@ cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ss
                     v = LN2 * mass
                 o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
                 continue
-        v = _row_value(<JSTag*>NULL, p, ps, q, qs, K, opt, 1, NULL)
+        v = _row_value(<JSTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1

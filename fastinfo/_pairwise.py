@@ -35,7 +35,7 @@ __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_dive
 _ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.pairwise_rows["double"],
                                                   _args.F32: _k.pairwise_rows["float"]}
 _CODES: dict[str, int] = _k.MEASURES
-_H_ROWS: Callable[..., int] = _k.entropy_rows["double"]
+_SHANNON_ROWS: Callable[..., int] = _k.shannon_rows
 _BLOCK_BYTES = 8 << 20
 _TINY = np.finfo(np.float64).tiny
 
@@ -164,7 +164,8 @@ def _blas(fname: str, P: ArrayLike, Q: ArrayLike, base: float | None, normalize:
         for ib in range(0, N, rows):
             Pb, lost_p = block(A, bp, ib, ib + rows)
             if kl and jb == 0:
-                _H_ROWS(Pb, hp[ib:ib + rows], False, 1.0, nt)   # the rows as they enter the product
+                # the rows as they enter the product
+                _SHANNON_ROWS(_CODES["entropy"], Pb, Pb, hp[ib:ib + rows], False, False, 1.0, nt)
             with np.errstate(over="ignore", invalid="ignore"):
                 blk = Pb @ lq.T
                 # Values beyond the float range's reach (huge p, or an entropy that overflows)

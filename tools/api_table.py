@@ -89,7 +89,7 @@ cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const re
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(tag, p, ps, q, qs, n, &o, 1, NULL)
+    return _row_value(tag, _FMT(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
@@ -170,7 +170,7 @@ SIMD_LEVEL: Final = "${level}"
 # Cython's doctest table of the module (empty)
 __test__: dict[str, str]
 
-# name -> code of the measures of entropy_rows ... reduce_plain and pairwise_rows
+# name -> code of the measures of shannon_rows, reduce_plain and pairwise_rows
 MEASURES: dict[str, int]
 # name -> code of general_rows (Renyi, Tsallis, Hellinger, total variation)
 GENERAL_MEASURES: dict[str, int]
@@ -187,18 +187,10 @@ KNN_METRICS: dict[str, int]
 # (section comment, functions), in the order of the stub
 KERNEL_STUBS = [
     ("the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows", [
-        Stub("entropy_rows", "p: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
-             fused=True),
-        Stub("cross_entropy_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
-             fused=True),
-        Stub("kl_divergence_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None", "int",
-             fused=True),
-        Stub("js_divergence_rows",
-             "p: _Real, q: _Real, out: _F64, normalize: bool, distance: bool, log_base: float, n_threads: int"
-             ", sum_tol: float = 0.0, far: NDArray[np.intp] | None = None",
-             "int", fused=True),
+        Stub("shannon_rows",
+             "measure: int, p: NDArray[Any], q: NDArray[Any], out: _F64, normalize: bool, distance: bool, "
+             "log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None",
+             "int"),
         Stub("surprisal_rows", "p: _Real, out: _Real, normalize: bool, log_base: float, n_threads: int", "int",
              fused=True),
         Stub("reduce_plain",

@@ -109,7 +109,11 @@ def test_front_answers_a_plain_call_and_declines_the_rest():
     for kw in ({"normalize": "yes"}, {"normalize": np.True_}, {"keepdims": True}, {"out": np.empty(4)},
                {"base": -2}, {"base": 1}, {"base": float("inf")}, {"base": 10 ** 400}, {"invalid": None}):
         assert kernels.entropy_front(p, **kw) is None, kw
-    assert kernels.entropy_front(p.astype(np.float16)) is None
+    assert kernels.entropy_front(p.astype(np.int64)) is None
+    assert kernels.entropy_front(p.astype(">f8")) is None                # byte-swapped
+    h16 = kernels.entropy_front(p.astype(np.float16))                    # read as it is
+    assert h16.dtype == np.float32
+    np.testing.assert_array_equal(h16, fi.entropy(p.astype(np.float16).astype(np.float32)))
     assert kernels.entropy_front(p * 3) is None                       # far from 1: the warning path
     assert kernels.entropy_front(p * 3, normalize=False) is not None
 

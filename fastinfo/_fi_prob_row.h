@@ -1,0 +1,138 @@
+/* One block of a Shannon measure, for one storage type (the template: _fi_rows.h includes it
+ * once per storage type, after _fi_row_type.h). Written once for the four types.
+ *
+ * The fast pass takes the block a compute vector at a time (fi_lanes: a strided block or the
+ * tail is gathered, missing elements are 0, whose terms are 0) and sums, in double lanes,
+ * the measure's terms (see _fi_prob.h) and the raw p and q. Entropy and cross-entropy terms of
+ * float32 and 2-byte input are computed in float lanes (one rounding each, all of one sign),
+ * or in double lanes when scaled (normalize=True);
+ * KL and JS in double lanes for every type: they are small differences of O(1) sums, and the
+ * rounding of each ratio is carried exactly (fi_vfnma). The pass also keeps min(p, q): a
+ * negative, NaN or infinite input, a non-finite term (log 0) or a KL ratio below the normal
+ * range flags the block, which the careful scalar pass then recomputes.
+ */
+
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                      Py_ssize_t n, double cp, double cq, fi_partial *out)
+{
+    const int two = M != FI_P_ENT && M != FI_P_SUMP;
+    fi_vd a = fi_splatd(0), sp = fi_splatd(0), sq = fi_splatd(0);
+    FI_V mn = FI_SPLAT(__builtin_inf()), x, y, t;
+    FI_S fcp = (FI_S)cp, fcq = (FI_S)cq, mnl[FI_W];
+    FI_T zero;
+    Py_ssize_t i;
+    int h, w, l;
+    memset(&zero, 0, sizeof zero);
+    for (i = 0; i < n; i += FI_W) {
+        x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        y = x;
+        mn = FI_SEL(x < mn, x, mn);
+        if (two) {
+            y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
+            mn = FI_SEL(y < mn, y, mn);
+        }
+        for (h = 0; h < FI_NH; h++) {
+            sp += FI_HALF(x, h);
+            if (two)
+                sq += FI_HALF(y, h);
+        }
+        if ((M == FI_P_ENT || M == FI_P_CE) && (FI_DBL || !S)) {
+            FI_V xs = S ? x * fcp : x;
+            t = xs * FI_LOGV(M == FI_P_ENT ? xs : (S ? y * fcq : y));
+            t = FI_SEL(x == 0, FI_SPLAT(0), t);
+            for (h = 0; h < FI_NH; h++)
+                a += FI_HALF(t, h);
+        } else if (M == FI_P_ENT || M == FI_P_CE) {
+            /* scaled float input (normalize=True): in double lanes, where the scaled values are
+             * not rounded again (a rounding of p cp shifts a small entropy by a large share) */
+            for (h = 0; h < FI_NH; h++) {
+                fi_vd xd = FI_HALF(x, h) * cp;
+                fi_vd u = xd * fi_vlog(M == FI_P_ENT ? xd : FI_HALF(y, h) * cq);
+                a += fi_seld(xd == 0, fi_splatd(0), u);
+            }
+        } else if (M == FI_P_KL) {
+            /* (p cp) log(r cq) + cp (p - r q) with r = fl(p/q): the remainder p - r q is exact,
+             * and p log(p/q) = p log r + (p - r q) to ~2^-100 when p ~ q */
+            for (h = 0; h < FI_NH; h++) {
+                fi_vd xd = FI_HALF(x, h), yd = FI_HALF(y, h);
+                fi_vd r = xd / yd, rc = r * cq;
+                fi_vd u = (xd * cp) * fi_vlog(rc) + cp * fi_vfnma(r, yd, xd);
+                u = fi_seld(rc >= 0x1p-1022, u, fi_splatd(__builtin_nan("")));   /* lost bits */
+                a += fi_seld(xd == 0, fi_splatd(0), u);
+            }
+        } else if (M == FI_P_JS) {
+            /* p log(2p/m) + q log(2q/m), m = p + q = mh + e exactly (Fast2Sum), 2p = r1 mh + d1,
+             * 2q = r2 mh + d2 (exact remainders): the pair is p log r1 + q log r2 + (d1 + d2)/2 - e;
+             * fl(2p / fl(p + q)) <= 2, so no term exceeds p log 2 */
+            for (h = 0; h < FI_NH; h++) {
+                fi_vd xd = FI_HALF(x, h) * cp, yd = FI_HALF(y, h) * cq;
+                fi_vd m = xd + yd;
+                fi_vl gt = xd > yd;
+                fi_vd e = (fi_seld(gt, xd, yd) - m) + fi_seld(gt, yd, xd);
+                fi_vd r1 = (xd + xd) / m, r2 = (yd + yd) / m;
+                fi_vd c = 0.5 * (fi_vfnma(r1, m, xd + xd) + fi_vfnma(r2, m, yd + yd)) - e;
+                a += fi_seld(xd == 0, fi_splatd(0), xd * fi_vlog(r1))
+                   + fi_seld(yd == 0, fi_splatd(0), yd * fi_vlog(r2))
+                   + fi_seld(m == 0, fi_splatd(0), c);
+            }
+        }
+    }
+    memcpy(mnl, &mn, sizeof mnl);
+    for (w = FI_W / 2; w >= 1; w /= 2)
+        for (l = 0; l < w; l++)
+            mnl[l] = mnl[l + w] < mnl[l] ? mnl[l + w] : mnl[l];
+    out->a = fi_hsum(a);
+    out->sp = fi_hsum(sp);
+    out->sq = two ? fi_hsum(sq) : 0.0;
+    out->bad = (mnl[0] >= 0 && isfinite(out->a) && isfinite(out->sp) && isfinite(out->sq)) ? 0 : -1;
+}
+
+/* The careful pass: element by element, libm's log, overflow-safe ratios; bad = 1 for an
+ * invalid p, 2 for an invalid q (negative, NaN or infinite). */
+static void FI_NAME(fi_prob_careful)(int M, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                                     Py_ssize_t n, double cp, double cq, fi_partial *out)
+{
+    const int two = M != FI_P_ENT && M != FI_P_SUMP;
+    double a = 0.0, sp = 0.0, sq = 0.0, x, y;
+    int bad = 0;
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) {
+        x = (double)FI_LOAD1(p[i * ps]);
+        if (!(x >= 0 && x <= DBL_MAX))
+            bad |= 1;
+        y = x;
+        if (two) {
+            y = (double)FI_LOAD1(q[i * qs]);
+            if (!(y >= 0 && y <= DBL_MAX))
+                bad |= 2;
+            sq += y;
+        }
+        sp += x;
+        a += fi_prob_term_careful(M, x, y, cp, cq);
+    }
+    out->a = a;
+    out->sp = sp;
+    out->sq = sq;
+    out->bad = bad;
+}
+
+/* One block (n <= FI_BLOCK elements, strides in elements): the fast pass, and the careful one
+ * when the fast pass flags the block. */
+static void FI_NAME(fi_prob_block)(int M, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                                   Py_ssize_t n, double cp, double cq, fi_partial *out)
+{
+    const int S = !(cp == 1.0 && cq == 1.0);       /* scaled: normalize=True */
+    switch (M * 2 + S) {
+    case 2 * FI_P_ENT: FI_NAME(fi_prob_kind)(FI_P_ENT, 0, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_ENT + 1: FI_NAME(fi_prob_kind)(FI_P_ENT, 1, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_CE: FI_NAME(fi_prob_kind)(FI_P_CE, 0, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_CE + 1: FI_NAME(fi_prob_kind)(FI_P_CE, 1, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_KL: case 2 * FI_P_KL + 1: FI_NAME(fi_prob_kind)(FI_P_KL, 1, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_JS: case 2 * FI_P_JS + 1: FI_NAME(fi_prob_kind)(FI_P_JS, 1, p, ps, q, qs, n, cp, cq, out); break;
+    case 2 * FI_P_SUMP: case 2 * FI_P_SUMP + 1: FI_NAME(fi_prob_kind)(FI_P_SUMP, 0, p, ps, q, qs, n, cp, cq, out); break;
+    default: FI_NAME(fi_prob_kind)(FI_P_SUMPQ, 0, p, ps, q, qs, n, cp, cq, out); break;
+    }
+    if (out->bad != 0)
+        FI_NAME(fi_prob_careful)(M, p, ps, q, qs, n, cp, cq, out);
+}

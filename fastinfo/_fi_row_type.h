@@ -1,0 +1,70 @@
+/* The storage type of one instance of the row templates (_fi_logit_row.h, _fi_prob_row.h).
+ *
+ * _fi_rows.h defines, for each storage type,
+ *   FI_T      the element type in memory (double, float, uint16_t)
+ *   FI_SFX    the name suffix (f64, f32, bf16, f16)
+ *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
+ *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
+ *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
+ *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
+ * then includes this file (the compute vector of that type, and its loads), the templates,
+ * and _fi_row_type_end.h (which undefines all of it).
+ */
+
+#define FI_CAT2(a, b) a##_##b
+#define FI_CAT(a, b) FI_CAT2(a, b)
+#define FI_NAME(f) FI_CAT(f, FI_SFX)
+
+#if FI_DBL
+#define FI_V fi_vd
+#define FI_M fi_vl
+#define FI_I int64_t
+#define FI_S double
+#define FI_W FI_ND                  /* lanes of a compute vector */
+#define FI_NH 1                     /* double vectors per compute vector */
+#define FI_SEL fi_seld
+#define FI_SPLAT fi_splatd
+#define FI_EXPV fi_vexp_neg
+#define FI_LOGV fi_vlog
+#define FI_HALF(v, h) (v)
+#else
+#define FI_V fi_vf
+#define FI_M fi_vi
+#define FI_I int32_t
+#define FI_S float
+#define FI_W FI_NF
+#define FI_NH 2
+#define FI_SEL fi_self
+#define FI_SPLAT fi_splatf
+#define FI_EXPV fi_vexpf_neg
+#define FI_LOGV fi_vlogf
+#define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
+#endif
+
+/* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */
+FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
+{
+    FI_T buf[FI_W];
+    Py_ssize_t k;
+    if (xs == 1 && cnt >= FI_W)
+        return FI_LOADV(x + i);
+    for (k = 0; k < FI_W; k++)
+        buf[k] = k < cnt ? x[(i + k) * xs] : fill;
+    return FI_LOADV(buf);
+}
+
+/* FI_ND class weights from i on (cnt of them exist), 0 for the missing ones */
+FI_VINLINE fi_vd FI_NAME(fi_weights)(const double *wt, Py_ssize_t i, Py_ssize_t cnt)
+{
+    double buf[FI_ND];
+    Py_ssize_t k;
+    fi_vd u;
+    if (cnt >= FI_ND) {
+        memcpy(&u, wt + i, sizeof u);
+        return u;
+    }
+    for (k = 0; k < FI_ND; k++)
+        buf[k] = k < cnt ? wt[i + k] : 0.0;
+    memcpy(&u, buf, sizeof u);
+    return u;
+}

@@ -1,0 +1,125 @@
+/* The row engine: every streaming row kernel, for every storage type, from one source.
+ *
+ * The kernels are templates over the storage type -- _fi_logit_row.h (rows of logits, see
+ * _fi_logits.h) and _fi_prob_row.h (blocks of the Shannon measures, see _fi_prob.h) -- written
+ * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
+ * compiled once per SIMD level (setup.py) and instantiates each template for float64,
+ * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance.
+ */
+#ifndef FASTINFO_ROWS_H
+#define FASTINFO_ROWS_H
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "_fi_vec.h"
+#include "_fi_platform.h"
+#include "_fi_logits.h"
+#include "_fi_prob.h"
+
+#define FI_BLOCK 8192            /* elements per block (the unit of Ctrl-C polling and of threads) */
+enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* storage types */
+
+#define FI_T double
+#define FI_SFX f64
+#define FI_LOADV fi_load_f64
+#define FI_LOAD1(v) (v)
+#define FI_NEGINF (-__builtin_inf())
+#define FI_DBL 1
+#include "_fi_row_type.h"
+#include "_fi_logit_row.h"
+#include "_fi_prob_row.h"
+#include "_fi_row_type_end.h"
+
+#define FI_T float
+#define FI_SFX f32
+#define FI_LOADV fi_load_f32
+#define FI_LOAD1(v) (v)
+#define FI_NEGINF (-__builtin_inff())
+#define FI_DBL 0
+#include "_fi_row_type.h"
+#include "_fi_logit_row.h"
+#include "_fi_prob_row.h"
+#include "_fi_row_type_end.h"
+
+#define FI_T uint16_t
+#define FI_SFX bf16
+#define FI_LOADV fi_load_bf16
+#define FI_LOAD1(v) fi_bf16_to_f32(v)
+#define FI_NEGINF ((uint16_t)0xff80u)
+#define FI_DBL 0
+#include "_fi_row_type.h"
+#include "_fi_logit_row.h"
+#include "_fi_prob_row.h"
+#include "_fi_row_type_end.h"
+
+#define FI_T uint16_t
+#define FI_SFX f16
+#define FI_LOADV fi_load_f16
+#define FI_LOAD1(v) fi_f16_to_f32(v)
+#define FI_NEGINF ((uint16_t)0xfc00u)
+#define FI_DBL 0
+#include "_fi_row_type.h"
+#include "_fi_logit_row.h"
+#include "_fi_prob_row.h"
+#include "_fi_row_type_end.h"
+
+/* One row of logits stored as fmt (strides in elements). o: the softmax / log_softmax output,
+ * float64 for float64 logits, else float32. */
+static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const void *y, Py_ssize_t ys,
+                                Py_ssize_t label, void *o, Py_ssize_t os, Py_ssize_t n,
+                                const fi_logit_args *g, double *res, double *res2, fi_stop_t *stop)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        fi_logit_row_f64((const double *)x, xs, (const double *)y, ys, label, (double *)o, os, n, g, res, res2,
+                         stop);
+        break;
+    case FI_FMT_F32:
+        fi_logit_row_f32((const float *)x, xs, (const float *)y, ys, label, (float *)o, os, n, g, res, res2, stop);
+        break;
+    case FI_FMT_BF16:
+        fi_logit_row_bf16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
+                          res2, stop);
+        break;
+    default:
+        fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
+                         res2, stop);
+    }
+}
+
+/* One block of a Shannon measure over elements stored as fmt (strides in elements). */
+static inline void fi_prob_block(int fmt, int M, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
+                                 Py_ssize_t n, double cp, double cq, fi_partial *out)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        fi_prob_block_f64(M, (const double *)p, ps, (const double *)q, qs, n, cp, cq, out);
+        break;
+    case FI_FMT_F32:
+        fi_prob_block_f32(M, (const float *)p, ps, (const float *)q, qs, n, cp, cq, out);
+        break;
+    case FI_FMT_BF16:
+        fi_prob_block_bf16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, out);
+        break;
+    default:
+        fi_prob_block_f16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, out);
+    }
+}
+
+/* Element i of an array stored as fmt, as a double (the rare scalar paths) */
+static inline double fi_elem(int fmt, const void *p, Py_ssize_t i)
+{
+    switch (fmt) {
+    case FI_FMT_F64: return ((const double *)p)[i];
+    case FI_FMT_F32: return ((const float *)p)[i];
+    case FI_FMT_BF16: return fi_bf16_to_f32(((const uint16_t *)p)[i]);
+    default: return fi_f16_to_f32(((const uint16_t *)p)[i]);
+    }
+}
+
+/* Bytes per element of fmt */
+static inline Py_ssize_t fi_fmt_size(int fmt) { return fmt == FI_FMT_F64 ? 8 : (fmt == FI_FMT_F32 ? 4 : 2); }
+
+#endif /* FASTINFO_ROWS_H */
