@@ -51,6 +51,11 @@ CHILD = textwrap.dedent(r'''
         # one row of 2^34 elements, split into blocks over the threads
         "entropy_one_row": (lambda: (half((2**34,), np.float32),), lambda p: fi.entropy(p),
                             lambda: fi.entropy(small[0])),
+        # 2-byte input read as it is, one row split over the threads
+        "js_divergence_float16_one_row": (lambda: (half((2**34,), np.float16), half((2**34,), np.float16)),
+                                          lambda p, q: fi.js_divergence(p, q),
+                                          lambda: fi.js_divergence(small[0].astype(np.float16),
+                                                                   small[1].astype(np.float16))),
         "kl_divergence": (lambda: (half((2**14, 2**22)), half((2**14, 2**22))),
                           lambda p, q: fi.kl_divergence(p, q, normalize=True),
                           lambda: fi.kl_divergence(small, small[::-1], normalize=True)),

@@ -48,9 +48,11 @@ T = fi.contingency_table(X, Y)
 BT = fi.contingency_table(BX, BY)
 
 CASES = {
-    "entropy": [lambda: fi.entropy(P1), lambda: fi.entropy(BP, normalize=True)],
+    "entropy": [lambda: fi.entropy(P1), lambda: fi.entropy(BP, normalize=True),
+                lambda: fi.entropy(BP.astype(np.float16), normalize=True)],
     "cross_entropy": [lambda: fi.cross_entropy(P1, Q1), lambda: fi.cross_entropy(BP1, BQ1)],
-    "kl_divergence": [lambda: fi.kl_divergence(P1, Q1), lambda: fi.kl_divergence(BP, BQ, normalize=True)],
+    "kl_divergence": [lambda: fi.kl_divergence(P1, Q1), lambda: fi.kl_divergence(BP, BQ, normalize=True),
+                      lambda: fi.kl_divergence(BP1.astype(np.float16), BQ1.astype(np.float16))],
     "js_divergence": [lambda: fi.js_divergence(P1, Q1), lambda: fi.js_divergence(BP1, BQ1, distance=True)],
     "surprisal": [lambda: fi.surprisal(P1), lambda: fi.surprisal(BP, normalize=True)],
     "logsumexp": [lambda: fi.logsumexp(P), lambda: fi.logsumexp(BP, axis=0)],
