@@ -7,7 +7,9 @@
  * float32 and 2-byte input are computed in float lanes (one rounding each, all of one sign),
  * or in double lanes when scaled (normalize=True);
  * KL and JS in double lanes for every type: they are small differences of O(1) sums, and the
- * rounding of each ratio is carried exactly (fi_vfnma). The pass also keeps min(p, q): a
+ * rounding of each ratio is carried exactly (fi_vfnma). The logs are the lane-wise log of
+ * positive numbers (fi_vlog_pos): a zero argument is flagged or selected away, invalid input
+ * flags the block anyway. The pass also keeps min(p, q): a
  * negative, NaN or infinite input, a non-finite term (log 0) or a KL ratio below the normal
  * range flags the block, which the careful scalar pass then recomputes.
  */
@@ -30,6 +32,7 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
     FI_V mn = FI_SPLAT(__builtin_inf()), x, y, t, fsp = FI_SPLAT(0), fsq = FI_SPLAT(0);
     FI_S fcp = (FI_S)cp, fcq = (FI_S)cq, mnl[FI_W];
     FI_T zero;
+    const fi_vd nan = fi_splatd(__builtin_nan(""));
     Py_ssize_t i;
     int h, w, l, run = 0;
     memset(&zero, 0, sizeof zero);
@@ -62,8 +65,10 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
             }
         }
         if ((M == FI_P_ENT || M == FI_P_CE) && (FI_DBL || !S)) {
-            FI_V xs = S ? x * fcp : x;
-            t = xs * FI_LOGV(M == FI_P_ENT ? xs : (S ? y * fcq : y));
+            FI_V xs = S ? x * fcp : x, ys = S ? y * fcq : y;
+            t = xs * FI_LOGV(M == FI_P_ENT ? xs : ys);
+            if (M == FI_P_CE)                               /* log 0 = -inf: the block is flagged */
+                t = FI_SEL(ys == 0, FI_SPLAT(-__builtin_inf()), t);
             t = FI_SEL(x == 0, FI_SPLAT(0), t);
             for (h = 0; h < FI_NH; h++)
                 a += FI_HALF(t, h);
@@ -71,8 +76,10 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
             /* scaled float input (normalize=True): in double lanes, where the scaled values are
              * not rounded again (a rounding of p cp shifts a small entropy by a large share) */
             for (h = 0; h < FI_NH; h++) {
-                fi_vd xd = FI_HALF(x, h) * cp;
-                fi_vd u = xd * fi_vlog(M == FI_P_ENT ? xd : FI_HALF(y, h) * cq);
+                fi_vd xd = FI_HALF(x, h) * cp, yd = FI_HALF(y, h) * cq;
+                fi_vd u = xd * fi_vlog_pos(M == FI_P_ENT ? xd : yd);
+                if (M == FI_P_CE)
+                    u = fi_seld(yd == 0, fi_splatd(-__builtin_inf()), u);
                 a += fi_seld(xd == 0, fi_splatd(0), u);
             }
         } else if (M == FI_P_KL) {
@@ -81,8 +88,8 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
             for (h = 0; h < FI_NH; h++) {
                 fi_vd xd = FI_HALF(x, h), yd = FI_HALF(y, h);
                 fi_vd r = xd / yd, rc = r * cq;
-                fi_vd u = (xd * cp) * fi_vlog(rc) + cp * fi_vfnma(r, yd, xd);
-                u = fi_seld(rc >= 0x1p-1022, u, fi_splatd(__builtin_nan("")));   /* lost bits */
+                fi_vd u = (xd * cp) * fi_vlog_pos(rc) + cp * fi_vfnma(r, yd, xd);   /* rc = inf: NaN */
+                u = fi_seld(rc >= 0x1p-1022, u, nan);           /* the ratio lost bits: flagged */
                 a += fi_seld(xd == 0, fi_splatd(0), u);
             }
         } else if (M == FI_P_JS) {
@@ -96,8 +103,9 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
                 fi_vd e = (fi_seld(gt, xd, yd) - m) + fi_seld(gt, yd, xd);
                 fi_vd r1 = (xd + xd) / m, r2 = (yd + yd) / m;
                 fi_vd c = 0.5 * (fi_vfnma(r1, m, xd + xd) + fi_vfnma(r2, m, yd + yd)) - e;
-                a += fi_seld(xd == 0, fi_splatd(0), xd * fi_vlog(r1))
-                   + fi_seld(yd == 0, fi_splatd(0), yd * fi_vlog(r2))
+                fi_vd t1 = fi_seld(r1 >= 0x1p-1022, xd * fi_vlog_pos(r1), nan);   /* an underflowed */
+                fi_vd t2 = fi_seld(r2 >= 0x1p-1022, yd * fi_vlog_pos(r2), nan);   /* ratio: flagged  */
+                a += fi_seld(xd == 0, fi_splatd(0), t1) + fi_seld(yd == 0, fi_splatd(0), t2)
                    + fi_seld(m == 0, fi_splatd(0), c);
             }
         }

@@ -25,7 +25,7 @@
 #define FI_SEL fi_seld
 #define FI_SPLAT fi_splatd
 #define FI_EXPV fi_vexp_neg
-#define FI_LOGV fi_vlog
+#define FI_LOGV fi_vlog_pos
 #define FI_HALF(v, h) (v)
 #else
 #define FI_V fi_vf
@@ -37,7 +37,7 @@
 #define FI_SEL fi_self
 #define FI_SPLAT fi_splatf
 #define FI_EXPV fi_vexpf_neg
-#define FI_LOGV fi_vlogf
+#define FI_LOGV fi_vlogf_pos
 #define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
 #endif
 

@@ -147,7 +147,10 @@ FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
     return (p * (fi_vd)((h - 1u) << 52)) * (fi_vd)((u - h - 1u) << 52);
 }
 
-FI_VINLINE fi_vd fi_vlog(fi_vd x)
+/* log x for x > 0 finite (subnormals included): the core of fi_vlog, without its special
+ * values (0, negative, inf and NaN give some finite number). For kernels that flag or select
+ * away those inputs themselves. */
+FI_VINLINE fi_vd fi_vlog_pos(fi_vd x)
 {
     fi_vl tiny = x < 0x1p-1022;
     fi_vd xs = fi_seld(tiny, x * 0x1p54, x);
@@ -172,14 +175,20 @@ FI_VINLINE fi_vd fi_vlog(fi_vd x)
     fi_vd fl = f - fh;
     c -= (0.5 * fh * fh - hfsq) + fl * (fh + 0.5 * fl);
 #endif
-    fi_vd r = hi + ((c - hfsq) + e);
+    return hi + ((c - hfsq) + e);
+}
+
+/* _fimath.h's fi_log, lane by lane: x < 0 -> NaN, +-0 -> -inf, +inf and NaN -> x + x */
+FI_VINLINE fi_vd fi_vlog(fi_vd x)
+{
+    fi_vd r = fi_vlog_pos(x);
     fi_vd special = fi_seld(x < 0.0, fi_splatd(__builtin_nan("")), fi_splatd(-__builtin_inf()));
     r = fi_seld(x > 0.0, r, special);
     return fi_seld(x < __builtin_inf(), r, x + x);
 }
 
-/* _fimath.h's fi_logf, lane by lane (float32 and 2-byte entropy and cross-entropy terms) */
-FI_VINLINE fi_vf fi_vlogf(fi_vf x)
+/* _fimath.h's fi_logf, lane by lane, for x > 0 finite (see fi_vlog_pos) */
+FI_VINLINE fi_vf fi_vlogf_pos(fi_vf x)
 {
     fi_vi tiny = x < 0x1p-126f;
     fi_vf xs = fi_self(tiny, x * 0x1p25f, x);
@@ -201,7 +210,13 @@ FI_VINLINE fi_vf fi_vlogf(fi_vf x)
     fi_vf fl = f - fh;
     c -= (0.5f * fh * fh - hfsq) + fl * (fh + 0.5f * fl);
 #endif
-    fi_vf r = hi + ((c - hfsq) + e);
+    return hi + ((c - hfsq) + e);
+}
+
+/* _fimath.h's fi_logf, lane by lane (special values as fi_vlog) */
+FI_VINLINE fi_vf fi_vlogf(fi_vf x)
+{
+    fi_vf r = fi_vlogf_pos(x);
     fi_vf special = fi_self(x < 0.0f, fi_splatf(__builtin_nanf("")), fi_splatf(-__builtin_inff()));
     r = fi_self(x > 0.0f, r, special);
     return fi_self(x < __builtin_inff(), r, x + x);
