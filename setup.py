@@ -5,11 +5,13 @@ What it decides, and prints while building:
 * OpenMP: probed by compiling a tiny program with the compiler's OpenMP flag.
   If the probe fails (or ``FASTINFO_DISABLE_OPENMP=1``) the kernels are built
   serial, with a warning; ``fastinfo.show_config()`` reports it.
-* SIMD: the same kernel source (``fastinfo/_kernels.pxi``) is compiled once per
+* SIMD: the same row-kernel source (``fastinfo/_kernels.pxi``) is compiled once per
   instruction-set level -- ``baseline`` (the platform default), and on x86-64
   also ``avx2`` (x86-64-v3: AVX2 + FMA) and ``avx512`` (x86-64-v4). The best
   level the CPU supports is chosen at import time (``fastinfo/_dispatch.py``).
-  No native-CPU tuning flag: the wheel runs on any x86-64 CPU.
+  No native-CPU tuning flag: the wheel runs on any x86-64 CPU. The code that gains
+  nothing from wide vectors (``fastinfo/_core.pyx``: label counting, the k-d tree,
+  sorts, the expected mutual information, the platform state) is compiled once.
 * Never gcc's fast-math mode: it drops inf/NaN semantics (the 0*log 0 = 0 convention
   and +inf results depend on them) and links crtfastmath.o, which turns on
   flush-to-zero for the whole Python process. ``-fno-trapping-math`` is what
@@ -200,7 +202,12 @@ def extensions():
         base = ["-O0", "-g"]
     else:
         base = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
-    exts = []
+    depends = sorted(glob.glob("fastinfo/*.pxi") + glob.glob("fastinfo/*.h"))
+    # everything that gains nothing from wide vectors (label counting, the k-d tree, sorts, the
+    # expected mutual information) and the platform state: compiled once
+    exts = [Extension("fastinfo._core", ["fastinfo/_core.pyx"], include_dirs=[np.get_include(), "fastinfo"],
+                      depends=depends, define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+                      extra_compile_args=base + omp_c, extra_link_args=omp_l + link)]
     for level in simd_levels():
         exts.append(Extension(
             f"fastinfo._kernels_{level}",
@@ -208,7 +215,7 @@ def extensions():
             include_dirs=[np.get_include(), "fastinfo"],
             # every included .pxi and C header (a header change must recompile: Cython does not
             # track the headers of `cdef extern from`)
-            depends=sorted(glob.glob("fastinfo/*.pxi") + glob.glob("fastinfo/*.h")),
+            depends=depends,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=base + omp_c + SIMD_LEVELS[level],
             extra_link_args=omp_l + link,

@@ -69,8 +69,7 @@ _k.set_thread_cap(MAX_THREADS)            # n_threads=None with OMP_NUM_THREADS=
 SUM_TOL = 0.01
 _k.configure_fronts(SUM_TOL)              # the fronts' normalize=None check (_kernels.pxi)
 
-_SURPRISAL_ROWS: dict[np.dtype[Any], Callable[..., int]] = {F64: _k.surprisal_rows["double"],
-                                                             F32: _k.surprisal_rows["float"]}
+_surprisal_rows: Callable[..., int] = _k.surprisal_rows
 _shannon_rows: Callable[..., int] = _k.shannon_rows
 _max_threads: Callable[[], int] = _k.max_threads
 _MEASURES: dict[str, int] = _k.MEASURES
@@ -415,18 +414,19 @@ def elementwise(fname: str, p: ArrayLike, axis: int, base: float | None, normali
     lb = log_base(base)
     nm = nan_mode(invalid)
     nt = threads(n_threads)
-    P = as_array(p, "p")
+    P = as_array(p, "p", two_byte=True)     # the kernel reads float16 and bfloat16 natively
+    rdt = F64 if P.dtype == F64 else F32    # float32 surprisals of 2-byte input
     ax = normalize_axis_index(axis, P.ndim)
     shape = P.shape
     if out is not None:
-        check_out(out, shape, P.dtype)
+        check_out(out, shape, rdt)
     # Writing straight into out is safe unless it overlaps p (then: a temporary).
     direct = out is not None and not np.may_share_memory(out, P)
-    res: FloatArray = out if direct else np.empty(shape, dtype=P.dtype)  # type: ignore[assignment]  # (out given)
+    res: FloatArray = out if direct else np.empty(shape, dtype=rdt)  # type: ignore[assignment]  # (out given)
     Pm = np.moveaxis(P, ax, -1) if ax != P.ndim - 1 else P
     Rm = np.moveaxis(res, ax, -1) if ax != P.ndim - 1 else res
     batch = Pm.shape[:-1]
-    kern = _SURPRISAL_ROWS[P.dtype]
+    kern = _surprisal_rows
     normalize = bool(normalize)
     nbad = run_batched(lambda a, r: kern(a, r, normalize, lb, nt), [Pm, Rm], batch)
     if nbad and not nm:

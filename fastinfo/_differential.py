@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _args
-from ._dispatch import kernels as _k
+from ._dispatch import core as _c
 from . import _dask as _dk
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["differential_entropy"]
 
-_METHODS: dict[str, int] = _k.SPACING_METHODS
+_METHODS: dict[str, int] = _c.SPACING_METHODS
 
 
 @_dk.dask_aware(_dk.SAMPLES)
@@ -135,7 +135,7 @@ def differential_entropy(samples: ArrayLike, *, method: str = "auto", window_len
     if rows.ndim != 2 or not rows.flags.aligned or not rows.dtype.isnative:
         rows = np.ascontiguousarray(rows, dtype=np.float64)
     res: NDArray[np.floating[Any]] = np.empty(rows.shape[0], dtype=np.float64)
-    _k.spacing_sort_rows(_METHODS[meth], rows, m, res, nt)
+    _c.spacing_sort_rows(_METHODS[meth], rows, m, res, nt)
     if lb != 1.0:
         res /= lb
     res = res.reshape(batch).astype(out_dtype, copy=False)

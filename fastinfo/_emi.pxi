@@ -1,6 +1,6 @@
 # Expected mutual information of two labelings under the permutation
 # (hypergeometric) model, the correction term of the adjusted mutual information
-# (included by _kernels.pxi).
+# (included by _core.pyx).
 #
 #   EMI = sum_i sum_j sum_n P(n | a_i, b_j, N) * (n / N) * log(n N / (a_i b_j))
 #

@@ -7,34 +7,44 @@
 
 /* Fork safety. GNU libgomp's thread pool does not survive fork(): a child that enters a
  * parallel region after its parent started the pool waits forever for threads that were not
- * copied. So the module notes when it asks OpenMP for more than one thread (fi_pool_started),
+ * copied. So the module notes when it asks OpenMP for more than one thread (fi_P->pool_started),
  * and a pthread_atfork child handler turns every later call of a child forked after that
- * into a serial one (fi_forked_serial). fi_last_threads: the thread count the last kernel
+ * into a serial one (fi_P->forked_serial). fi_P->last_threads: the thread count the last kernel
  * asked for (a debugging aid; shared by all Python threads). */
-static int fi_pool_started = 0;
-static int fi_forked_serial = 0;
-static int fi_last_threads = 0;
+typedef struct {
+    int pool_started;            /* some kernel asked OpenMP for more than one thread */
+    int forked_serial;           /* this process was forked after that: serial from now on */
+    int last_threads;
+    int thread_cap;
+    int threads_ready;
+    unsigned long main_ident;
+} fi_platform_t;
+
+/* The state lives in one module, fastinfo._core; every kernel variant adopts it at import
+ * (fi_platform_adopt), so a parallel call in any module makes a later fork serial in all of
+ * them, and one thread cap holds for all. Until then a module runs on its own copy. */
+static fi_platform_t fi_platform_own = {0, 0, 0, 0, 1, 0};
+static fi_platform_t *fi_P = &fi_platform_own;
+static inline void *fi_platform_state(void) { return (void *)fi_P; }
+static inline void fi_platform_adopt(void *state) { if (state != NULL) fi_P = (fi_platform_t *)state; }
 
 /* Python's main thread, where signal handlers run (see fi_poll below); the thread that forks
  * becomes the main thread of the child. */
-static unsigned long fi_main_ident = 0;
-static inline void fi_set_main_thread(unsigned long ident) { fi_main_ident = ident; }
+static inline void fi_set_main_thread(unsigned long ident) { fi_P->main_ident = ident; }
 
-/* Thread counts. fi_thread_cap: no team is larger (set at import to 4 x the CPUs: more never
+/* Thread counts. fi_P->thread_cap: no team is larger (set at import to 4 x the CPUs: more never
  * helps, and OMP_NUM_THREADS=100000 would otherwise ask libgomp for 100 000 threads).
- * fi_threads_ready: the largest team known to start. libgomp ends the process ("Thread creation
+ * fi_P->threads_ready: the largest team known to start. libgomp ends the process ("Thread creation
  * failed") when it cannot start a team's threads, e.g. under a memory limit (RLIMIT_AS) that
  * their stacks exceed; so before a team larger than any before, fi_probe_threads starts and
  * joins that many threads itself, and a call runs on as many as could be started. */
-static int fi_thread_cap = 0;
-static int fi_threads_ready = 1;
 
 static void fi_atfork_child(void)
 {
-    if (fi_pool_started)
-        fi_forked_serial = 1;
-    fi_threads_ready = 1;
-    fi_main_ident = PyThread_get_thread_ident();
+    if (fi_P->pool_started)
+        fi_P->forked_serial = 1;
+    fi_P->threads_ready = 1;
+    fi_P->main_ident = PyThread_get_thread_ident();
 }
 
 #if defined(_WIN32)
@@ -44,8 +54,8 @@ static inline int fi_atfork_register(void) { return 0; }      /* no fork() */
 static inline int fi_atfork_register(void) { return pthread_atfork(NULL, NULL, fi_atfork_child); }
 #endif
 
-static inline int fi_is_forked_serial(void) { return fi_forked_serial; }
-static inline int fi_get_last_threads(void) { return fi_last_threads; }
+static inline int fi_is_forked_serial(void) { return fi_P->forked_serial; }
+static inline int fi_get_last_threads(void) { return fi_P->last_threads; }
 
 #if defined(_WIN32) || !defined(_OPENMP)
 static int fi_probe_threads(int n) { return n; }
@@ -69,27 +79,27 @@ static int fi_probe_threads(int n)
 }
 #endif
 
-static inline void fi_set_thread_cap(int n) { fi_thread_cap = n; }
-static inline int fi_get_thread_cap(void) { return fi_thread_cap; }
+static inline void fi_set_thread_cap(int n) { fi_P->thread_cap = n; }
+static inline int fi_get_thread_cap(void) { return fi_P->thread_cap; }
 
 /* The thread count a kernel will use: n (capped), fewer if that many threads cannot be
  * started, or 1 in a child forked after a parallel call. */
 static inline int fi_resolve_threads(int n)
 {
     int k;
-    if (fi_forked_serial || n < 1)
+    if (fi_P->forked_serial || n < 1)
         n = 1;
-    if (fi_thread_cap > 0 && n > fi_thread_cap)
-        n = fi_thread_cap;
-    if (n > fi_threads_ready) {
+    if (fi_P->thread_cap > 0 && n > fi_P->thread_cap)
+        n = fi_P->thread_cap;
+    if (n > fi_P->threads_ready) {
         k = fi_probe_threads(n);
         if (k >= n)
-            fi_threads_ready = n;
+            fi_P->threads_ready = n;
         n = k;
     }
     if (n > 1)
-        fi_pool_started = 1;
-    fi_last_threads = n;
+        fi_P->pool_started = 1;
+    fi_P->last_threads = n;
     return n;
 }
 
@@ -97,7 +107,7 @@ static inline int fi_resolve_threads(int n)
 #include <omp.h>
 static inline int fi_openmp_enabled(void) { return 1; }
 /* Resolved at call time, so OMP_NUM_THREADS and threadpoolctl limits apply. */
-static inline int fi_max_threads(void) { return fi_forked_serial ? 1 : omp_get_max_threads(); }
+static inline int fi_max_threads(void) { return fi_P->forked_serial ? 1 : omp_get_max_threads(); }
 static inline int fi_thread_num(void) { return omp_get_thread_num(); }
 #else
 static inline int fi_openmp_enabled(void) { return 0; }
@@ -149,7 +159,7 @@ static inline fi_stop_t *fi_stop_begin(fi_stop_t *s)
     s->flag = 0;
     s->work = 0;
     s->type = s->value = s->tb = NULL;
-    if (PyThread_get_thread_ident() != fi_main_ident
+    if (PyThread_get_thread_ident() != fi_P->main_ident
             || PyThreadState_GetInterpreter(PyThreadState_Get()) != PyInterpreterState_Main())
         return NULL;
     s->last = fi_now_ms();

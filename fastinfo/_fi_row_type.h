@@ -27,6 +27,7 @@
 #define FI_EXPV fi_vexp_neg
 #define FI_LOGV fi_vlog_pos
 #define FI_HALF(v, h) (v)
+#define FI_PUT_HALF(buf, h, u) memcpy((buf), &(u), sizeof(u))   /* a double vector into FI_S buf */
 #else
 #define FI_V fi_vf
 #define FI_M fi_vi
@@ -39,6 +40,11 @@
 #define FI_EXPV fi_vexpf_neg
 #define FI_LOGV fi_vlogf_pos
 #define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
+#define FI_PUT_HALF(buf, h, u)                                                   \
+    do {                                                                         \
+        fi_vfh f_ = __builtin_convertvector((u), fi_vfh);                        \
+        memcpy((buf) + (h) * FI_ND, &f_, sizeof f_);                             \
+    } while (0)
 #endif
 
 /* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill` */

@@ -10,6 +10,7 @@
 #undef FI_EXPV
 #undef FI_LOGV
 #undef FI_HALF
+#undef FI_PUT_HALF
 #undef FI_T
 #undef FI_SFX
 #undef FI_LOADV

@@ -1,7 +1,8 @@
 /* The row engine: every streaming row kernel, for every storage type, from one source.
  *
  * The kernels are templates over the storage type -- _fi_logit_row.h (rows of logits, see
- * _fi_logits.h) and _fi_prob_row.h (blocks of the Shannon measures, see _fi_prob.h) -- written
+ * _fi_logits.h) and _fi_prob_row.h (blocks of the Shannon measures and of the surprisal, see
+ * _fi_prob.h) -- written
  * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
  * compiled once per SIMD level (setup.py) and instantiates each template for float64,
  * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance.
@@ -105,6 +106,26 @@ static inline void fi_prob_block(int fmt, int M, const void *p, Py_ssize_t ps, c
         break;
     default:
         fi_prob_block_f16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, out);
+    }
+}
+
+/* Surprisal of one block stored as fmt (see fi_neglog_block; o: float64 for float64 input,
+ * else float32) */
+static inline void fi_neglog_block(int fmt, const void *p, Py_ssize_t ps, void *o, Py_ssize_t os, Py_ssize_t n,
+                                   double d, double lb)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        fi_neglog_block_f64((const double *)p, ps, (double *)o, os, n, d, lb);
+        break;
+    case FI_FMT_F32:
+        fi_neglog_block_f32((const float *)p, ps, (float *)o, os, n, d, lb);
+        break;
+    case FI_FMT_BF16:
+        fi_neglog_block_bf16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
+        break;
+    default:
+        fi_neglog_block_f16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
     }
 }
 

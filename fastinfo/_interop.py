@@ -45,7 +45,7 @@ _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("x",) for f in ("logsumexp", "softmax", "log_softmax")},
     **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity")},
     **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence")},
-    "entropy": ("p",),
+    **{f: ("p",) for f in ("entropy", "surprisal")},
     **{f: ("p", "q") for f in ("cross_entropy", "kl_divergence", "js_divergence")},
 }
 

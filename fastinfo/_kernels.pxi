@@ -17,87 +17,7 @@
 # This file is compiled once per SIMD level (see setup.py); the tiny
 # _kernels_<level>.pyx files include it.
 
-cimport cython
-cimport numpy as cnp
-from cython.parallel cimport prange, parallel
-from libc.math cimport log, log1p, sqrt, fabs, isfinite, INFINITY, NAN
-from libc.stdlib cimport malloc, calloc, free
-from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN
-
-import math
-
-import numpy as np
-
-cnp.import_array()
-
-cdef extern from "_fimath.h" nogil:
-    double fi_log(double x) noexcept
-    float fi_logf(float x) noexcept
-    double fi_exp(double x) noexcept
-    float fi_expf(float x) noexcept
-    double fi_fnma(double a, double b, double c) noexcept
-
-cdef extern from "_fi_platform.h" nogil:
-    int fi_openmp_enabled() noexcept
-    int fi_max_threads() noexcept
-    int fi_cpu_level() noexcept
-    int fi_atfork_register() noexcept
-    int fi_resolve_threads(int n) noexcept
-    int fi_is_forked_serial() noexcept
-    int fi_get_last_threads() noexcept
-    void fi_set_thread_cap(int n) noexcept
-    int fi_get_thread_cap() noexcept
-    # Ctrl-C during a kernel call (see _fi_platform.h): fi_poll(stop, work) per unit of work
-    ctypedef struct fi_stop_t:
-        int flag
-    void fi_set_main_thread(unsigned long ident) noexcept
-    int fi_poll(fi_stop_t* s, long long work) noexcept
-    int fi_poll_rows(fi_stop_t* s, Py_ssize_t i, long long work) noexcept
-    int fi_poll_block(fi_stop_t* s, long long work) noexcept
-
-cdef extern from "_fi_platform.h":
-    fi_stop_t* fi_stop_begin(fi_stop_t* s) noexcept     # with the GIL, before the work
-    int fi_stop_raise(fi_stop_t* s) except -1           # with the GIL, after it: re-raises
-
-cdef extern from "_fi_rows.h" nogil:
-    # The row engine: one block of a Shannon measure, for every storage type (see _fi_prob.h)
-    enum:
-        FI_FMT_F64
-        FI_FMT_F32
-        FI_FMT_BF16
-        FI_FMT_F16
-        FI_P_ENT
-        FI_P_CE
-        FI_P_KL
-        FI_P_JS
-        FI_P_SUMP
-        FI_P_SUMPQ
-    ctypedef struct Partial "fi_partial":
-        double a       # the measure's sum (sum p log p, sum p log q, ...)
-        double sp      # sum of p (raw)
-        double sq      # sum of q (raw)
-        int bad        # 1: invalid p, 2: invalid q
-    void fi_prob_block(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
-                       Py_ssize_t n, double cp, double cq, Partial* out) noexcept
-    double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
-    Py_ssize_t fi_fmt_size(int fmt) noexcept
-
-cdef extern from "_fi_x512.h" nogil:
-    # Hand-vectorized AVX-512 blocks of the pairwise kernels (x86-64-v4 build only; FI_X512 is 0 elsewhere).
-    enum:
-        FI_X512
-    void fi_x512_mix_f64(const double* a, const double* b, Py_ssize_t n, double c, double* out) noexcept
-    void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
-    void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
-    void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
-
-fi_atfork_register()     # fork safety: see _fi_platform.h
-import threading as _threading
-fi_set_main_thread(_threading.main_thread().ident)   # where signal handlers run
-
-ctypedef fused real:
-    float
-    double
+include "_common.pxi"
 
 # --- measure tags -----------------------------------------------------------
 cdef struct EntropyTag:
@@ -143,9 +63,7 @@ cdef inline real _load(stride_kind* kind, const real* p, Py_ssize_t i, Py_ssize_
 cdef enum:
     LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)
     BLOCK = 8192          # elements per block (FI_BLOCK); partial sums are combined per block, in order
-    PARALLEL_MIN_WORK = 32768   # below this many elements a fork/join costs more than it saves
 
-cdef double LN2 = 0.6931471805599453   # fl(ln 2) == fi_log(2.0)
 
 
 cdef inline int _code(measure* tag) noexcept nogil:
@@ -266,11 +184,6 @@ cdef struct Options:
     double log_base     # 1.0 for nats
     double sum_tol      # > 0: flag rows (as passed) whose sums differ from 1 by more than this
     fi_stop_t* stop     # Ctrl-C (fi_poll); NULL: never stops
-
-
-cdef inline double _nonneg(double v) noexcept nogil:
-    # also turns -0.0 into +0.0
-    return v + 0.0 if v > 0.0 else 0.0
 
 
 cdef inline bint _close(double a, double b, double tol) noexcept nogil:
@@ -416,26 +329,6 @@ cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
 
 
 # --- the batched driver -----------------------------------------------------
-cdef inline int _effective_threads(Py_ssize_t work, int n_threads) noexcept nogil:
-    """The team size of a kernel: 1 without OpenMP, for small work, or in a child forked after
-    a parallel call (libgomp's pool does not survive fork); else n_threads."""
-    if not fi_openmp_enabled() or work < PARALLEL_MIN_WORK:
-        return fi_resolve_threads(1)
-    return fi_resolve_threads(n_threads)
-
-
-cdef inline Py_ssize_t _rows_chunk(Py_ssize_t work) noexcept nogil:
-    """Rows per chunk of a prange over rows of `work` elements: chunks of ~16 384 elements
-    dealt round-robin (schedule='static', chunksize), so thread 0 -- the thread that polls
-    for Ctrl-C (fi_poll) -- has work until near the end of the loop, whatever rows are
-    cheap (ignored, invalid) and wherever they sit; never below 8 rows for short rows, so
-    threads do not write one cache line of results. Each row is computed by one thread
-    either way: results do not change."""
-    if work >= 2048:
-        return max(1, 16384 // work)
-    return max(8, 16384 // max(work, 1))
-
-
 cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
                             double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
@@ -773,132 +666,110 @@ def js_divergence_front(p, q, *, distance=False, axis=-1, base=None, normalize=N
 
 
 # --- surprisal (elementwise) --------------------------------------------------
-cdef inline void _neglog_block(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
-                               double denom, double log_base) noexcept nogil:
-    """o = -log(p / denom) / log_base elementwise; denom = the sum when normalizing, else 1."""
-    cdef Py_ssize_t j
-    cdef double x
-    if denom == 1.0:
-        for j in range(n):
-            if real is float:
-                o[j * os] = <float>((0.0 - <double>fi_logf(p[j * ps])) / log_base)
-            else:
-                o[j * os] = (0.0 - fi_log(p[j * ps])) / log_base
+cdef inline void _store(int fmt, char* o, Py_ssize_t j, double v) noexcept nogil:
+    """o[j] = v, o being float64 for float64 input (fmt), else float32."""
+    if fmt == FI_FMT_F64:
+        (<double*>o)[j] = v
     else:
-        for j in range(n):
-            x = <double>p[j * ps] / denom
-            o[j * os] = <real>((0.0 - fi_log(x)) / log_base)
+        (<float*>o)[j] = <float>v
 
 
-cdef Py_ssize_t _surprisal_row(const real* p, Py_ssize_t ps, real* o, Py_ssize_t os, Py_ssize_t n,
+cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, Py_ssize_t os, Py_ssize_t n,
                                Options* opt, int n_threads) noexcept nogil:
+    """One row: a first pass checks (and sums) p, the engine's blocks write the surprisals.
+    Strides in elements; o is float64 for float64 input, else float32. Returns 1 for an
+    invalid row (written as NaN)."""
     cdef Partial s
-    cdef double denom = 1.0
+    cdef double denom = 1.0, pre = 1.0
     cdef Py_ssize_t j, b, nb
-    cdef double pre = 1.0
-    cdef int fmt = FI_FMT_F32 if real is float else FI_FMT_F64
-    s = _row(<SumPTag*>NULL, fmt, <const char*>p, ps, <const char*>p, ps, n, 1.0, 1.0, n_threads, opt.stop)
+    cdef Py_ssize_t es = fi_fmt_size(fmt), eo = 8 if fmt == FI_FMT_F64 else 4
+    s = _row(<SumPTag*>NULL, fmt, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
-            o[j * os] = <real>NAN
+            _store(fmt, o, j * os, NAN)
         return 1
     if opt.normalize:
         denom = s.sp
         if denom > DBL_MAX:   # valid values whose sum overflows: p * 2^-600 / (sum of those)
-            denom = _prescaled_sum(fmt, <const char*>p, ps, n, &pre)
+            denom = _prescaled_sum(fmt, p, ps, n, &pre)
             for j in range(n):
-                o[j * os] = <real>((0.0 - log((<double>p[j * ps] * pre) / denom)) / opt.log_base)
+                _store(fmt, o, j * os, (0.0 - log((fi_elem(fmt, p, j * ps) * pre) / denom)) / opt.log_base)
             return 0
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
             if opt.stop == NULL or not fi_poll(opt.stop, BLOCK):
-                _neglog_block(p + b * BLOCK * ps, ps, o + b * BLOCK * os, os,
-                              min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
-    elif ps == 1 and os == 1:
-        _neglog_block(p, 1, o, 1, n, denom, opt.log_base)
+                fi_neglog_block(fmt, p + b * BLOCK * ps * es, ps, o + b * BLOCK * os * eo, os,
+                                min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
     else:
-        _neglog_block(p, ps, o, os, n, denom, opt.log_base)
+        for b in range(0, n, 8192):   # step = BLOCK
+            if opt.stop != NULL and n > BLOCK and fi_poll(opt.stop, min(<Py_ssize_t>BLOCK, n - b)):
+                break
+            fi_neglog_block(fmt, p + b * ps * es, ps, o + b * os * eo, os, min(<Py_ssize_t>BLOCK, n - b),
+                            denom, opt.log_base)
     return 0
 
 
-def surprisal_rows(const real[:, :] p, real[:, :] out, bint normalize, double log_base, int n_threads):
-    """out[i, j] = -log p[i, j] (/ log_base); a row with an invalid value is all NaN."""
+def surprisal_rows(cnp.ndarray p, cnp.ndarray out, bint normalize, double log_base, int n_threads):
+    """out[i, j] = -log p[i, j] (/ log_base) for 2-D p of float64, float32, float16 or bfloat16
+    and out of float64 (float64 p) or float32 (the others); a row with an invalid value is all
+    NaN. Returns the number of invalid rows."""
     cdef Options o
-    cdef Py_ssize_t N = p.shape[0], K = p.shape[1], i, nbad = 0
+    cdef Py_ssize_t N, K, i, nbad = 0, es, eo, prs, ps, ors, os_
     cdef int nt
+    cdef int fmt = _fmt_of(p)
     cdef const char* pbase
     cdef char* obase
-    if out.shape[0] != N or out.shape[1] != K:
-        raise ValueError(f"out must have shape {(N, K)}, got {(out.shape[0], out.shape[1])}")
+    cdef fi_stop_t st
+    if cnp.PyArray_NDIM(p) != 2 or cnp.PyArray_NDIM(out) != 2:
+        raise ValueError("p and out must be 2-D")
+    N = cnp.PyArray_DIM(p, 0)
+    K = cnp.PyArray_DIM(p, 1)
+    if cnp.PyArray_DIM(out, 0) != N or cnp.PyArray_DIM(out, 1) != K:
+        raise ValueError(f"out must have shape {(N, K)}, got {(cnp.PyArray_DIM(out, 0), cnp.PyArray_DIM(out, 1))}")
+    if cnp.PyArray_TYPE(out) != (cnp.NPY_DOUBLE if fmt == FI_FMT_F64 else cnp.NPY_FLOAT):
+        raise TypeError(f"out must be {'float64' if fmt == FI_FMT_F64 else 'float32'} for {p.dtype} p, got {out.dtype}")
+    if not cnp.PyArray_ISWRITEABLE(out):
+        raise ValueError("out must be writeable")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    es = fi_fmt_size(fmt)
+    eo = 8 if fmt == FI_FMT_F64 else 4
+    if (cnp.PyArray_STRIDE(p, 1) % es or not cnp.PyArray_ISALIGNED(p)
+            or cnp.PyArray_STRIDE(out, 1) % eo or not cnp.PyArray_ISALIGNED(out)):
+        raise ValueError("p and out must be aligned, with strides that are multiples of the element size")
     if N == 0 or K == 0:
         return 0
-    _options(&o, normalize, False, log_base, K, real is float)
-    cdef fi_stop_t st
+    _options(&o, normalize, False, log_base, K, fmt != FI_FMT_F64)
     o.stop = fi_stop_begin(&st)
-    pbase = <const char*> &p[0, 0]
-    obase = <char*> &out[0, 0]
+    pbase = <const char*>cnp.PyArray_DATA(p)
+    obase = <char*>cnp.PyArray_DATA(out)
+    prs = cnp.PyArray_STRIDE(p, 0)
+    ps = cnp.PyArray_STRIDE(p, 1) // es
+    ors = cnp.PyArray_STRIDE(out, 0)
+    os_ = cnp.PyArray_STRIDE(out, 1) // eo
     with nogil:
         nt = _effective_threads(N * K, n_threads)
         if nt == 1:
             for i in range(N):
                 if fi_poll_rows(o.stop, i, K):
                     break
-                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
-                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
-                                       K, &o, 1)
+                nbad += _surprisal_row(fmt, pbase + i * prs, ps, obase + i * ors, os_, K, &o, 1)
         elif N >= nt:
             for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
                 if fi_poll_rows(o.stop, i, K):
                     continue
-                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
-                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
-                                       K, &o, 1)
+                nbad += _surprisal_row(fmt, pbase + i * prs, ps, obase + i * ors, os_, K, &o, 1)
         else:
             for i in range(N):
                 if o.stop != NULL and o.stop.flag:
                     break
-                nbad += _surprisal_row(<const real*>(pbase + i * p.strides[0]), p.strides[1] // <Py_ssize_t>sizeof(real),
-                                       <real*>(obase + i * out.strides[0]), out.strides[1] // <Py_ssize_t>sizeof(real),
-                                       K, &o, nt)
+                nbad += _surprisal_row(fmt, pbase + i * prs, ps, obase + i * ors, os_, K, &o, nt)
     fi_stop_raise(o.stop)
     return nbad
 
 
 # --- platform facts, the roofline and test hooks ----------------------------------
-def openmp_enabled():
-    """True if these kernels were compiled with OpenMP."""
-    return bool(fi_openmp_enabled())
-
-
-def set_thread_cap(int n):
-    """No kernel runs more than n threads (n <= 0: no cap)."""
-    fi_set_thread_cap(n)
-
-
-def max_threads():
-    """omp_get_max_threads() now (1 without OpenMP, or in a child forked after a parallel
-    call): honours OMP_NUM_THREADS and threadpoolctl."""
-    return fi_max_threads()
-
-
-def forked_serial():
-    """True in a child forked after this process ran a parallel kernel: every kernel is serial."""
-    return bool(fi_is_forked_serial())
-
-
-def last_threads():
-    """The thread count the last kernel asked OpenMP for (debugging aid; 1 for small work)."""
-    return fi_get_last_threads()
-
-
-def cpu_level():
-    """0 baseline, 1 x86-64-v3 (AVX2+FMA), 2 x86-64-v4 (AVX-512): what this CPU can run."""
-    return fi_cpu_level()
-
-
 cdef double _sum_row(const real* x, Py_ssize_t n) noexcept nogil:
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, nv = n - n % LANES
@@ -1027,18 +898,6 @@ include "_pairwise.pxi"
 
 # --- generalized entropies and divergences ---------------------------
 include "_general.pxi"
-
-
-# --- expected mutual information of two labelings --------------------
-include "_emi.pxi"
-
-
-# --- spacing estimators of the differential entropy -------------------
-include "_spacing.pxi"
-
-
-# --- k-nearest-neighbour entropy and mutual information ---------------
-include "_knn.pxi"
 
 
 # --- the row kernels of `cimport fastinfo.capi` -------------------------

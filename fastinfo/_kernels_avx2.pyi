@@ -51,10 +51,6 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
-# name -> method code of spacing_sort_rows
-SPACING_METHODS: dict[str, int]
-# name -> metric code of knn_radii
-KNN_METRICS: dict[str, int]
 
 # --- the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows
 def shannon_rows(
@@ -69,9 +65,8 @@ def shannon_rows(
     sum_tol: float = 0.0,
     far: NDArray[np.intp] | None = None,
 ) -> int: ...
-@_fused
 def surprisal_rows(
-    p: _Real, out: _Real, normalize: bool, log_base: float, n_threads: int
+    p: NDArray[Any], out: NDArray[Any], normalize: bool, log_base: float, n_threads: int
 ) -> int: ...
 def reduce_plain(
     measure: int,
@@ -247,26 +242,9 @@ def softmax_js_divergence_front(
     n_threads: Any = None,
 ) -> Any: ...
 
-# --- joint distributions and contingency tables (_joint.pxi)
+# --- joint distributions (_joint.pxi)
 @_fused
 def joint_rows(p: _Real, out: _F64, normalize: bool, n_threads: int) -> int: ...
-def count_pairs(cx: _I64, cy: _I64, out: _I64) -> None: ...
-@_fused
-def count_pairs_offset(
-    x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64
-) -> None: ...
-@_fused
-def label_range(x: NDArray[np.integer[Any]], n_threads: int) -> tuple[int, int]: ...
-@_fused
-def label_scores_offset(
-    x: NDArray[np.integer[Any]],
-    y: NDArray[np.integer[Any]],
-    lox: int,
-    loy: int,
-    R: int,
-    C: int,
-    n_threads: int,
-) -> tuple[float, float, float] | None: ...
 
 # --- pairwise matrices (_pairwise.pxi)
 @_fused
@@ -294,18 +272,6 @@ def general_rows(
     log_base: float,
     n_threads: int,
 ) -> int: ...
-
-# --- expected mutual information (_emi.pxi), spacing estimators (_spacing.pxi), kNN (_knn.pxi)
-def expected_mutual_info(
-    a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int
-) -> float: ...
-def spacing_sort_rows(method: int, x: _F64, m: int, out: _F64, n_threads: int) -> None: ...
-def knn_radii(
-    pts: _F64, k: int, metric: int, s1: float, s2: float, radius: _F64, kk: _Intp, n_threads: int
-) -> None: ...
-def ksg_counts(
-    xy: _F64, dx: int, k: int, s1: float, s2: float, kk: _Intp, nx: _Intp, ny: _Intp, n_threads: int
-) -> None: ...
 
 # --- the C API (_capi.pxi)
 def capi_table() -> object:

@@ -21,7 +21,7 @@
 # k-th distance may come out an ulp off, and radii agree across SIMD builds to ~1e-16.
 #
 # Ties at distance zero (duplicate points) are resolved in the drivers, see knn_radii and
-# ksg_counts. Included by _kernels.pxi (after _spacing.pxi, whose _radix_sort it uses).
+# ksg_counts. Included by _core.pyx (after _spacing.pxi, whose _radix_sort it uses).
 
 from libc.math cimport fabs
 

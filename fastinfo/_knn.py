@@ -34,14 +34,14 @@ import numpy as np
 from . import _args
 from . import _dask as _dk
 from . import _special
-from ._dispatch import kernels as _k
+from ._dispatch import core as _c
 
 __all__ = ["knn_entropy", "knn_mutual_information"]
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-_METRICS: dict[str, int] = _k.KNN_METRICS
+_METRICS: dict[str, int] = _c.KNN_METRICS
 
 
 def _check_k(k: Any, n: int, what: str) -> int:
@@ -185,7 +185,7 @@ def knn_entropy(points: ArrayLike, *, k: int = 3, metric: str = "euclidean", bas
     e = _pow2_exponent(_max_abs(X, "points"), metric)
     r = np.empty(n, dtype=np.float64)
     kk = np.empty(n, dtype=np.intp)
-    _k.knn_radii(X, k, _METRICS[metric], *_pow2_factors(e), r, kk, nt)
+    _c.knn_radii(X, k, _METRICS[metric], *_pow2_factors(e), r, kk, nt)
     if not np.isfinite(r).all():
         if np.isnan(r).any():
             bad = int(np.flatnonzero(np.isnan(r)).size)
@@ -280,7 +280,7 @@ def knn_mutual_information(x: ArrayLike, y: ArrayLike, *, k: int = 3, base: Opti
     kk = np.empty(n, dtype=np.intp)
     nx = np.empty(n, dtype=np.intp)
     ny = np.empty(n, dtype=np.intp)
-    _k.ksg_counts(XY, dx, k, *_pow2_factors(e), kk, nx, ny, nt)
+    _c.ksg_counts(XY, dx, k, *_pow2_factors(e), kk, nx, ny, nt)
     mi = (float(_special.digamma(float(n))) + _mean_digamma(kk, n)
           - _mean_digamma(nx + 1, n) - _mean_digamma(ny + 1, n))
     if clip:

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import _args
 from . import _dask as _dk
-from ._dispatch import kernels as _k
+from ._dispatch import core as _c
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -80,7 +80,7 @@ def _range(a: NDArray[Any]) -> tuple[int, int]:
     answered between chunks) for native arrays of the kernels' label types, else NumPy's
     min and max 2^24 labels at a time (the interpreter runs signal handlers between them)."""
     if a.dtype.isnative and a.dtype.kind in "iu" and a.dtype.itemsize in (1, 2, 4, 8):
-        lo, hi = _k.label_range(a, _args.threads(None))
+        lo, hi = _c.label_range(a, _args.threads(None))
         return int(lo), int(hi)
     if a.size <= _RANGE_CHUNK:
         return int(a.min()), int(a.max())
@@ -202,7 +202,7 @@ def _direct_table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np
         return None
     a, b, lox, loy, rx, ry = found
     t = np.zeros((rx, ry), dtype=np.int64)
-    _k.count_pairs_offset(a, b, lox, loy, t)
+    _c.count_pairs_offset(a, b, lox, loy, t)
     rows, cols = t.any(axis=1), t.any(axis=0)
     if not rows.all():
         t = t[rows]
@@ -302,7 +302,7 @@ def _table(x: ArrayLike, y: ArrayLike, sparse: bool | None) -> NDArray[np.int64]
     if not sparse:
         out = np.zeros((nx, ny), dtype=np.int64)
         if cx.size:
-            _k.count_pairs(cx, cy, out)
+            _c.count_pairs(cx, cy, out)
         return out
     keys = cx * ny + cy
     uk, counts = np.unique(keys, return_counts=True)
@@ -353,7 +353,7 @@ def _scores(x: ArrayLike, y: ArrayLike,
             found = ranges(x, y)
             if found is not None:
                 a0, b0, lox, loy, rx, ry = found
-                res = _k.label_scores_offset(a0, b0, lox, loy, rx, ry, _args.threads(None))
+                res = _c.label_scores_offset(a0, b0, lox, loy, rx, ry, _args.threads(None))
                 if res is not None:
                     return res
     nij, ai, bj, a, b = _sums(_table(x, y, None) if table is None else table)
@@ -562,7 +562,7 @@ def expected_mutual_information(table: ArrayLike | SparseContingency, *, n_threa
         return 0.0              # a constant labeling: every permutation gives I = 0
     ua, ca = np.unique(a, return_counts=True)
     ub, cb = np.unique(b, return_counts=True)
-    return max(float(_k.expected_mutual_info(ua, ca.astype(np.float64), ub, cb.astype(np.float64), N, nt)), 0.0)
+    return max(float(_c.expected_mutual_info(ua, ca.astype(np.float64), ub, cb.astype(np.float64), N, nt)), 0.0)
 
 
 @_dk.interop_aware(("x", "y"))

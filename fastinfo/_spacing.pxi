@@ -6,7 +6,7 @@
 # 8 bits, histograms in one pass, passes whose byte is constant skipped: ~3x
 # NumPy's sort on rows of 10^4 here), and summed in one pass; rows split over
 # threads (each row by one thread in order: bitwise the same result for every
-# thread count). Included by _kernels.pxi.
+# thread count). Included by _core.pyx.
 from libc.math cimport fabs, frexp, ldexp
 
 
@@ -36,6 +36,10 @@ cdef inline double _log_spacing(double c, double h, double l) noexcept nogil:
     if t == INFINITY and isfinite(h) and isfinite(l):
         return log(c) + log(0.5 * h - 0.5 * l) + LN2
     return fi_log(t)
+
+
+cdef enum:
+    GL = 8                       # lanes: independent accumulators the compiler can vectorize
 
 
 cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, double c) noexcept nogil:

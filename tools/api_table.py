@@ -178,10 +178,6 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
-# name -> method code of spacing_sort_rows
-SPACING_METHODS: dict[str, int]
-# name -> metric code of knn_radii
-KNN_METRICS: dict[str, int]
 '''
 
 # (section comment, functions), in the order of the stub
@@ -191,8 +187,8 @@ KERNEL_STUBS = [
              "measure: int, p: NDArray[Any], q: NDArray[Any], out: _F64, normalize: bool, distance: bool, "
              "log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None",
              "int"),
-        Stub("surprisal_rows", "p: _Real, out: _Real, normalize: bool, log_base: float, n_threads: int", "int",
-             fused=True),
+        Stub("surprisal_rows", "p: NDArray[Any], out: NDArray[Any], normalize: bool, log_base: float, "
+             "n_threads: int", "int"),
         Stub("reduce_plain",
              "measure: int, p: Any, q: Any, axis: Any, normalize: bool, distance: bool, log_base: float, "
              "nan_mode: bool, n_threads: int, sum_tol: float = 0.0",
@@ -247,16 +243,8 @@ KERNEL_STUBS = [
              "reduction: Any = 'none', axis: Any = -1, base: Any = None, keepdims: Any = False, "
              "invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
     ]),
-    ("joint distributions and contingency tables (_joint.pxi)", [
+    ("joint distributions (_joint.pxi)", [
         Stub("joint_rows", "p: _Real, out: _F64, normalize: bool, n_threads: int", "int", fused=True),
-        Stub("count_pairs", "cx: _I64, cy: _I64, out: _I64", "None"),
-        Stub("count_pairs_offset",
-             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None",
-             fused=True),
-        Stub("label_range", "x: NDArray[np.integer[Any]], n_threads: int", "tuple[int, int]", fused=True),
-        Stub("label_scores_offset",
-             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, R: int, C: int, "
-             "n_threads: int", "tuple[float, float, float] | None", fused=True),
     ]),
     ("pairwise matrices (_pairwise.pxi)", [
         Stub("pairwise_rows",
@@ -270,6 +258,57 @@ KERNEL_STUBS = [
              "n_threads: int",
              "int", fused=True),
     ]),
+    ("the C API (_capi.pxi)", [
+        Stub("capi_table", "", "object",
+             doc='A PyCapsule named "fastinfo.capi_table" (types.CapsuleType, Python >= 3.13 only).'),
+    ]),
+]
+
+
+# The module compiled once (_core.pyx): its stub's head and functions.
+CORE_STUB_HEAD = '''\
+"""Type stubs of fastinfo._core: the compiled code that gains nothing from wide vectors
+(label counting, the expected mutual information, the spacing estimators' sorts, the
+k-d tree), compiled once, and the platform state that every kernel variant adopts."""
+
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+_F64 = NDArray[np.float64]
+_I64 = NDArray[np.int64]
+_Intp = NDArray[np.intp]
+
+# Cython's doctest table of the module (empty)
+__test__: dict[str, str]
+
+# name -> method code of spacing_sort_rows
+SPACING_METHODS: dict[str, int]
+# name -> metric code of knn_radii
+KNN_METRICS: dict[str, int]
+'''
+
+CORE_STUBS = [
+    ("platform facts (shared with the kernel variants)", [
+        Stub("openmp_enabled", "", "bool"),
+        Stub("max_threads", "", "int"),
+        Stub("set_thread_cap", "n: int", "None"),
+        Stub("forked_serial", "", "bool"),
+        Stub("last_threads", "", "int"),
+        Stub("cpu_level", "", "Literal[0, 1, 2]"),
+        Stub("platform_state", "", "object",
+             doc='A PyCapsule named "fastinfo._core.platform" (adopted by the kernel variants).'),
+    ]),
+    ("label counting (_labels.pxi)", [
+        Stub("count_pairs", "cx: _I64, cy: _I64, out: _I64", "None"),
+        Stub("count_pairs_offset",
+             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None"),
+        Stub("label_range", "x: NDArray[np.integer[Any]], n_threads: int", "tuple[int, int]"),
+        Stub("label_scores_offset",
+             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, R: int, C: int, "
+             "n_threads: int", "tuple[float, float, float] | None"),
+    ]),
     ("expected mutual information (_emi.pxi), spacing estimators (_spacing.pxi), kNN (_knn.pxi)", [
         Stub("expected_mutual_info", "a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int", "float"),
         Stub("spacing_sort_rows", "method: int, x: _F64, m: int, out: _F64, n_threads: int", "None"),
@@ -279,9 +318,5 @@ KERNEL_STUBS = [
         Stub("ksg_counts",
              "xy: _F64, dx: int, k: int, s1: float, s2: float, kk: _Intp, nx: _Intp, ny: _Intp, n_threads: int",
              "None"),
-    ]),
-    ("the C API (_capi.pxi)", [
-        Stub("capi_table", "", "object",
-             doc='A PyCapsule named "fastinfo.capi_table" (types.CapsuleType, Python >= 3.13 only).'),
     ]),
 ]

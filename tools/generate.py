@@ -294,6 +294,15 @@ def kernel_stub_template(table):
     return Template(text)
 
 
+def core_stub(table):
+    parts = [f"# {NOTICE}\n" + table.CORE_STUB_HEAD]
+    for comment, stubs in table.CORE_STUBS:
+        parts.append(f"\n# --- {comment}\n" + "".join(stub_def(s) + "\n" for s in stubs))
+    text = "".join(parts)
+    ast.parse(text)
+    return text
+
+
 # --- writing and checking --------------------------------------------------------------
 
 def outputs():
@@ -309,6 +318,7 @@ def outputs():
     stub = kernel_stub_template(table)
     for level in simd_levels():
         files[f"fastinfo/_kernels_{level}.pyi"] = stub.substitute(level=level)
+    files["fastinfo/_core.pyi"] = core_stub(table)
     return files
 
 

@@ -190,3 +190,94 @@ def test_same_results_as_the_float32_values(dtype, normalize):
     b = _ours(p.astype(np.float32), q.astype(np.float32), normalize=normalize)
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+# --- surprisal: elementwise, float32 out ------------------------------------------------
+def _surprisal_oracle(p, normalize=False, base=None):
+    P = _f64(p)
+    if normalize:
+        P = P / P.sum(-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        s = -np.log(P)
+    return s / np.log(base) if base is not None else s
+
+
+@TWO_BYTE
+@pytest.mark.parametrize("K", [1, 7, 16, 17, 1000, 2 * 8192 + 21])
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("base", [None, 2, 0.5])
+def test_surprisal_against_float64(dtype, K, normalize, base):
+    p = _rows((4, K), dtype, 20)
+    got = fi.surprisal(p, normalize=normalize, base=base)
+    assert got.dtype == np.float32 and got.shape == p.shape
+    np.testing.assert_allclose(got, _surprisal_oracle(p, normalize, base), rtol=RTOL, atol=1e-7)
+
+
+@TWO_BYTE
+def test_surprisal_on_every_simd_variant_and_thread_count(dtype):
+    p = _rows((3, 3 * 8192 + 5), dtype, 21)
+    want = _surprisal_oracle(p)
+    for level in KERNEL_LEVELS:
+        mod = available_kernels()[level]
+        outs = []
+        for nt in (1, 2, 3):
+            out = np.empty(p.shape, np.float32)
+            assert mod.surprisal_rows(p, out, False, 1.0, nt) == 0
+            outs.append(out)
+        for out in outs[1:]:
+            np.testing.assert_array_equal(out, outs[0], err_msg=level)
+        np.testing.assert_allclose(outs[0], want, rtol=RTOL, atol=1e-7, err_msg=level)
+        with pytest.raises(TypeError, match="out must be float32"):
+            mod.surprisal_rows(p, np.empty(p.shape), False, 1.0, 1)
+
+
+@TWO_BYTE
+@pytest.mark.parametrize("normalize", [False, True])
+def test_surprisal_same_as_the_float32_values_strided_and_batched(dtype, normalize):
+    p = _rows((3, 40, 6), dtype, 22)
+    got = fi.surprisal(p, axis=1, normalize=normalize)
+    np.testing.assert_array_equal(got, fi.surprisal(p.astype(np.float32), axis=1, normalize=normalize))
+    out = np.empty((3, 14, 6), np.float32)
+    assert fi.surprisal(p[:, ::3, :], axis=1, out=out) is out
+    np.testing.assert_allclose(out, _surprisal_oracle(p[:, ::3, :]), rtol=RTOL)
+
+
+@TWO_BYTE
+def test_surprisal_of_invalid_rows_and_subnormals(dtype):
+    p = _rows((4, 30), dtype, 23)
+    p[2, 5] = -0.25
+    before = p.copy()
+    with pytest.raises(ValueError, match=r"negative.*batch index \(2,\)"):
+        fi.surprisal(p)
+    s = fi.surprisal(p, invalid="nan")
+    assert np.isnan(s[2]).all() and not np.isnan(s[[0, 1, 3]]).any()    # a zero gives +inf
+    np.testing.assert_array_equal(p.view(np.uint16), before.view(np.uint16))
+    tiny = np.array([0x0001, 0x0080, 0x3f80, 0x0000], dtype=np.uint16).view(BF16)    # bfloat16 bits
+    if dtype == F16:
+        tiny = np.array([0x0001, 0x0400, 0x3c00, 0x0000], dtype=np.uint16).view(F16)
+    want = [-mpmath.log(mpmath.mpf(float(v))) if float(v) > 0 else mpmath.inf for v in tiny]
+    got = fi.surprisal(tiny, normalize=False)
+    assert got[3] == np.inf and got[2] == 0.0 and not np.signbit(got[2])
+    for g, w in zip(got[:2], want[:2]):
+        assert abs(float(g) - float(w)) <= RTOL * float(w)
+
+
+def test_surprisal_of_torch_two_byte_tensors_is_a_float32_tensor():
+    torch = pytest.importorskip("torch")
+    p = torch.from_numpy(_f64(_rows((6, 300), np.float32, 24))).to(torch.bfloat16)
+    got = fi.surprisal(p)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    np.testing.assert_allclose(got.numpy(), (-p.double().log()).numpy(), rtol=RTOL, atol=1e-7)
+
+
+@TWO_BYTE
+def test_surprisal_makes_no_float32_copy(dtype):
+    p = _rows((512, 4096), dtype, 25)               # 4 MB in; the float32 result is 8 MB
+    fi.surprisal(p)                                 # warm up
+    tracemalloc.start()
+    try:
+        out = fi.surprisal(p)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < out.nbytes + p.nbytes // 2, peak

@@ -170,6 +170,7 @@ def test_torch_and_pandas_arguments_leave_memory_flat():
     calls = {
         "entropy torch": lambda: fi.entropy(t),
         "entropy torch bfloat16": lambda: fi.entropy(tb),
+        "surprisal torch bfloat16": lambda: fi.surprisal(tb),
         "softmax_cross_entropy torch": lambda: fi.softmax_cross_entropy(logits, labels),
         "entropy pandas": lambda: fi.entropy(frame),
         "softmax_cross_entropy pandas": lambda: fi.softmax_cross_entropy(frame_logits, frame_labels),

@@ -89,6 +89,26 @@ def test_fork_before_any_parallel_call_keeps_threads():
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "fork") or not MULTI, reason="needs fork and OpenMP threads")
+def test_a_parallel_call_of_the_core_module_makes_a_fork_serial_in_the_kernels():
+    # the k-d tree runs in fastinfo._core, the entropy rows in the kernel variant: one platform
+    # state, so the child of a fork after a parallel kNN call runs every kernel serially
+    code = textwrap.dedent("""
+        import os, sys, numpy as np, fastinfo as fi
+        from fastinfo._dispatch import kernels as K, core as C
+        fi.knn_entropy(np.random.random((20000, 2)), n_threads=2)
+        assert C.last_threads() == 2 and K.last_threads() == 2
+        pid = os.fork()
+        if pid == 0:
+            fi.entropy(np.random.random((4000, 500)), normalize=True, n_threads=2)
+            os._exit(0 if (K.last_threads() == 1 and fi.config()["forked_serial"]) else 3)
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    """)
+    r = run_python(["-c", code], timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
 def test_eight_python_threads_get_the_serial_results():
     P = RNG.random((3000, 300))
     Q = RNG.random((3000, 300))

@@ -1,0 +1,28 @@
+# The compiled code of fastinfo that gains nothing from wide vectors, compiled once (the row
+# kernels are compiled per SIMD level: _kernels.pxi): label counting, the expected mutual
+# information, the spacing estimators' sorts and the k-d tree of the kNN estimators. It also
+# holds the platform state (thread counts, fork safety) that every kernel variant adopts.
+
+include "_common.pxi"
+
+
+def platform_state():
+    """The platform state as a PyCapsule (named "fastinfo._core.platform"), for the kernel
+    variants to adopt at import."""
+    return _PLATFORM_STATE
+
+
+# --- label counting -------------------------------------------------------------------
+include "_labels.pxi"
+
+
+# --- expected mutual information of two labelings -------------------------------------
+include "_emi.pxi"
+
+
+# --- spacing estimators of the differential entropy -----------------------------------
+include "_spacing.pxi"
+
+
+# --- k-nearest-neighbour entropy and mutual information --------------------------------
+include "_knn.pxi"
