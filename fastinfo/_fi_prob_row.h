@@ -169,44 +169,50 @@ static void FI_NAME(fi_prob_block)(int M, const FI_T *p, Py_ssize_t ps, const FI
         FI_NAME(fi_prob_careful)(M, p, ps, q, qs, n, cp, cq, out);
 }
 
+/* The surprisals of FI_W elements x into dst[0 .. FI_W): (0 - log(x / d)) / lb, +inf where the
+ * quotient is 0. Float input with d = 1 takes the log in float lanes (one rounding), the rest in
+ * double lanes; the division by lb is in double. */
+FI_VINLINE void FI_NAME(fi_neglog_vec)(FI_V x, double d, double lb, FI_S *dst)
+{
+    int h;
+    if (!FI_DBL && d == 1.0) {
+        FI_V r = FI_SEL(x == 0, FI_SPLAT(__builtin_inf()), FI_SPLAT(0) - FI_LOGV(x));
+        for (h = 0; h < FI_NH; h++) {
+            fi_vd u = FI_HALF(r, h);
+            if (lb != 1.0)
+                u = u / lb;
+            FI_PUT_HALF(dst, h, u);
+        }
+    } else {
+        for (h = 0; h < FI_NH; h++) {
+            fi_vd xd = FI_HALF(x, h), u;
+            if (d != 1.0)
+                xd = xd / d;
+            u = fi_seld(xd == 0, fi_splatd(__builtin_inf()), 0.0 - fi_vlog_pos(xd));
+            if (lb != 1.0)
+                u = u / lb;
+            FI_PUT_HALF(dst, h, u);
+        }
+    }
+}
+
 /* Surprisal of one block of valid input (the caller's first pass checked it): o[i os] =
  * (0 - log(p[i ps] / d)) / lb, +inf where the quotient is 0; float64 out for float64 input,
- * float32 for the others. Float input with d = 1 takes the log in float lanes (one rounding),
- * the rest in double lanes; the division by lb is in double. */
+ * float32 for the others. Whole vectors of contiguous output are stored in place; the
+ * tail and strided output go through a small buffer. */
 static void FI_NAME(fi_neglog_block)(const FI_T *p, Py_ssize_t ps, FI_S *o, Py_ssize_t os, Py_ssize_t n,
                                      double d, double lb)
 {
-    const fi_vd inf = fi_splatd(__builtin_inf());
     FI_S buf[FI_W];
     FI_T zero;
-    Py_ssize_t i, k;
-    int h;
+    Py_ssize_t i = 0, k;
     memset(&zero, 0, sizeof zero);
-    for (i = 0; i < n; i += FI_W) {
-        FI_V x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
-        if (!FI_DBL && d == 1.0) {
-            FI_V r = FI_SEL(x == 0, FI_SPLAT(__builtin_inf()), FI_SPLAT(0) - FI_LOGV(x));
-            for (h = 0; h < FI_NH; h++) {
-                fi_vd u = FI_HALF(r, h);
-                if (lb != 1.0)
-                    u = u / lb;
-                FI_PUT_HALF(buf, h, u);
-            }
-        } else {
-            for (h = 0; h < FI_NH; h++) {
-                fi_vd xd = FI_HALF(x, h), u;
-                if (d != 1.0)
-                    xd = xd / d;
-                u = fi_seld(xd == 0, inf, 0.0 - fi_vlog_pos(xd));
-                if (lb != 1.0)
-                    u = u / lb;
-                FI_PUT_HALF(buf, h, u);
-            }
-        }
-        if (os == 1 && n - i >= FI_W)
-            memcpy(o + i, buf, sizeof buf);
-        else
-            for (k = 0; k < FI_W && i + k < n; k++)
-                o[(i + k) * os] = buf[k];
+    if (os == 1)
+        for (; n - i >= FI_W; i += FI_W)
+            FI_NAME(fi_neglog_vec)(FI_NAME(fi_lanes)(p, i, ps, FI_W, zero), d, lb, o + i);
+    for (; i < n; i += FI_W) {
+        FI_NAME(fi_neglog_vec)(FI_NAME(fi_lanes)(p, i, ps, n - i, zero), d, lb, buf);
+        for (k = 0; k < FI_W && i + k < n; k++)
+            o[(i + k) * os] = buf[k];
     }
 }

@@ -74,7 +74,8 @@ def label_scores_offset(const label_t[:] x, const label_t[:] y, label_t lox, lab
     cdef double* lg
     cdef Py_ssize_t nlg, chunk, lo, hi, miss = 0
     cdef long long v, N = 0, av
-    cdef double mi = 0.0, hx = 0.0, hy = 0.0, la, logN, acc[8]
+    cdef double mi = 0.0, hx = 0.0, hy = 0.0, la, logN
+    cdef double acc[8]
     cdef int tid
     if y.shape[0] != n:
         raise ValueError("x and y must have the same length")
