@@ -66,19 +66,12 @@ cdef extern from "_fi_rows.h" nogil:
         int bad        # 1: invalid p, 2: invalid q
     void fi_prob_block(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
                        Py_ssize_t n, double cp, double cq, Partial* out) noexcept
+    double fi_mixlog_block(int fmt, const double* a, const void* b, Py_ssize_t bs, Py_ssize_t n, double c,
+                           int* bad) noexcept
     void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
                          double d, double lb) noexcept
     double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
-
-cdef extern from "_fi_x512.h" nogil:
-    # Hand-vectorized AVX-512 blocks of the pairwise kernels (x86-64-v4 build only; FI_X512 is 0 elsewhere).
-    enum:
-        FI_X512
-    void fi_x512_mix_f64(const double* a, const double* b, Py_ssize_t n, double c, double* out) noexcept
-    void fi_x512_mix_f32(const double* a, const float* b, Py_ssize_t n, double c, double* out) noexcept
-    void fi_x512_log_f64(const double* x, double* out, Py_ssize_t n) noexcept
-    void fi_x512_log_f32(const float* x, float* out, Py_ssize_t n) noexcept
 
 cdef extern from "_fi_platform.h":
     void* fi_platform_state() noexcept

@@ -26,7 +26,7 @@ LEVELS = ("baseline", "avx2", "avx512")   # in increasing order of width
 
 KERNEL_SOURCES = ("_core.pyx", "_common.pxi", "_kernels.pxi", "_logits.pxi", "_joint.pxi", "_labels.pxi",
                   "_pairwise.pxi", "_general.pxi", "_emi.pxi", "_spacing.pxi", "_knn.pxi", "_capi.pxi",
-                  "_fi_capi.h", "_fimath.h", "_fi_x512.h", "_fi_platform.h", "_fi_vec.h", "_fi_rows.h",
+                  "_fi_capi.h", "_fimath.h", "_fi_platform.h", "_fi_vec.h", "_fi_rows.h",
                   "_fi_row_type.h", "_fi_row_type_end.h", "_fi_logits.h", "_fi_logit_row.h", "_fi_prob.h",
                   "_fi_prob_row.h")
 

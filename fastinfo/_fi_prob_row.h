@@ -216,3 +216,33 @@ static void FI_NAME(fi_neglog_block)(const FI_T *p, Py_ssize_t ps, FI_S *o, Py_s
             o[(i + k) * os] = buf[k];
     }
 }
+
+/* sum of m log m over m = a[i] + c b[i bs], i < n (0 log 0 = 0), in double lanes: the pairwise
+ * Jensen-Shannon fast path, a the scaled halves of one row (float64, contiguous), b a row of
+ * this storage type. *bad is set for a negative, NaN or infinite m. */
+static double FI_NAME(fi_mixlog_block)(const double *a, const FI_T *b, Py_ssize_t bs, Py_ssize_t n, double c,
+                                       int *bad)
+{
+    fi_vd acc = fi_splatd(0), mn = fi_splatd(__builtin_inf());
+    double mnl[FI_ND], s, m0;
+    FI_T zero;
+    Py_ssize_t i, k;
+    int h, l;
+    memset(&zero, 0, sizeof zero);
+    for (i = 0; i < n; i += FI_W) {
+        FI_V y = FI_NAME(fi_lanes)(b, i, bs, n - i, zero);
+        for (h = 0; h < FI_NH; h++) {
+            k = i + h * FI_ND;
+            fi_vd m = FI_NAME(fi_weights)(a, k, n - k) + c * FI_HALF(y, h);
+            mn = fi_seld(m < mn, m, mn);
+            acc += fi_seld(m == 0, fi_splatd(0), m * fi_vlog_pos(m));
+        }
+    }
+    memcpy(mnl, &mn, sizeof mnl);
+    m0 = mnl[0];
+    for (l = 1; l < FI_ND; l++)
+        m0 = mnl[l] < m0 ? mnl[l] : m0;
+    s = fi_hsum(acc);
+    *bad = (m0 >= 0 && isfinite(s)) ? 0 : 1;
+    return s;
+}

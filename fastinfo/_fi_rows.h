@@ -129,6 +129,18 @@ static inline void fi_neglog_block(int fmt, const void *p, Py_ssize_t ps, void *
     }
 }
 
+/* sum of m log m, m = a + c b, b stored as fmt (see fi_mixlog_block) */
+static inline double fi_mixlog_block(int fmt, const double *a, const void *b, Py_ssize_t bs, Py_ssize_t n,
+                                     double c, int *bad)
+{
+    switch (fmt) {
+    case FI_FMT_F64: return fi_mixlog_block_f64(a, (const double *)b, bs, n, c, bad);
+    case FI_FMT_F32: return fi_mixlog_block_f32(a, (const float *)b, bs, n, c, bad);
+    case FI_FMT_BF16: return fi_mixlog_block_bf16(a, (const uint16_t *)b, bs, n, c, bad);
+    default: return fi_mixlog_block_f16(a, (const uint16_t *)b, bs, n, c, bad);
+    }
+}
+
 /* Element i of an array stored as fmt, as a double (the rare scalar paths) */
 static inline double fi_elem(int fmt, const void *p, Py_ssize_t i)
 {

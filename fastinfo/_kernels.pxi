@@ -816,40 +816,6 @@ def elementwise_exp(x):
     return _elementwise(x, 1)
 
 
-def x512_enabled():
-    """True when this variant runs the hand-vectorized AVX-512 blocks (_fi_x512.h)."""
-    return bool(FI_X512)
-
-
-def elementwise_logx(x):
-    """The table log of the AVX-512 blocks on a 1-D contiguous array (test hook).
-
-    Raises NotImplementedError in variants built without AVX-512 (x512_enabled() is False).
-    """
-    if not FI_X512:
-        raise NotImplementedError("this kernel variant has no AVX-512 blocks")
-    x = np.ascontiguousarray(x)
-    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
-        raise TypeError("expected a 1-D float32 or float64 array")
-    out = np.empty_like(x)
-    if x.size:
-        if x.dtype == np.float64:
-            _logx_f64(x, out)
-        else:
-            _logx_f32(x, out)
-    return out
-
-
-cdef void _logx_f64(const double[::1] x, double[::1] y) noexcept:
-    with nogil:
-        fi_x512_log_f64(&x[0], &y[0], x.shape[0])
-
-
-cdef void _logx_f32(const float[::1] x, float[::1] y) noexcept:
-    with nogil:
-        fi_x512_log_f32(&x[0], &y[0], x.shape[0])
-
-
 cdef object _elementwise(object x, int which):
     x = np.ascontiguousarray(x)
     if x.ndim != 1 or x.dtype not in (np.float32, np.float64):

@@ -1,5 +1,5 @@
 # Pairwise matrices: out[i, j] = measure(P[i], Q[j]) with the row
-# kernels of _kernels.pxi (same conventions, same AVX-512 blocks), rows of P
+# kernels of _kernels.pxi (same conventions, the same row engine), rows of P
 # split over threads, Q walked in blocks of rows that stay in cache while a
 # block of P rows is scored against them (included by _kernels.pxi).
 
@@ -115,8 +115,8 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
 # --- Jensen-Shannon, fast path --------------------------------------------------
 # JS(p, q) = 1/2 sum p log p + 1/2 sum q log q - sum m log m, m = (p + q) / 2:
 # the first two sums are computed once per row, so a pair costs one log per
-# element (the entropy block of the row kernels over a buffer holding m) instead
-# of the exact kernel's two. The difference cancels when the rows are nearly
+# element (fi_mixlog_block of the row engine: m = p/2 + c q is formed in registers,
+# for every storage type of q) instead of the exact kernel's two. The difference cancels when the rows are nearly
 # equal; a pair whose JS is below 1/JS_FAST_DIV of the magnitude of its three
 # sums (where the cancellation could cost more than ~3 digits of the 16) -- and
 # any invalid, non-finite or extreme pair, or a row with values above 1 (whose terms
@@ -132,24 +132,6 @@ cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     cdef Partial t = _row(<EntropyTag*>NULL, FI_FMT_F64, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
     bad[0] = t.bad
     return t.a
-
-
-cdef double _mix_sum(const double* a, const real* b, Py_ssize_t n, double c, int* bad) noexcept nogil:
-    """sum m log m, m = a + c b, fused (AVX-512 build, contiguous b): no buffer for m."""
-    cdef double part[4]
-    cdef double total = 0.0
-    cdef Py_ssize_t i = 0
-    bad[0] = 0
-    while i < n:
-        if real is float:
-            fi_x512_mix_f32(a + i, b + i, min(<Py_ssize_t>BLOCK, n - i), c, part)
-        else:
-            fi_x512_mix_f64(a + i, b + i, min(<Py_ssize_t>BLOCK, n - i), c, part)
-        total += part[0]
-        if part[3] != 0:
-            bad[0] = 1
-        i += BLOCK
-    return total
 
 
 cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize, double* buf,
@@ -187,27 +169,19 @@ cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ss
                              Py_ssize_t jb, Py_ssize_t je, Py_ssize_t K, double* o, Py_ssize_t os,
                              Options* opt, double hp, double cp, double sp, const double* hq,
                              const double* cq, const double* sq) noexcept nogil:
-    cdef double* pb = <double*> malloc(2 * K * sizeof(double))
-    cdef double* m
+    cdef double* pb = <double*> malloc(K * sizeof(double))
     cdef Py_ssize_t j, k, nbad = 0
     cdef const real* q
-    cdef double v, sm, mag, mass, c
+    cdef double v, sm, mag, mass
     cdef int bad
     cdef bint fast = pb != NULL and hp == hp
     if fast:
-        m = pb + K
         for k in range(K):
             pb[k] = 0.5 * (p[k * ps] * cp)
     for j in range(jb, je):
         q = <const real*>(<const char*>q0 + j * qrs)
         if fast and hq[j] == hq[j]:
-            c = 0.5 * cq[j]
-            if FI_X512 and qs == 1:
-                sm = _mix_sum(pb, q, K, c, &bad)
-            else:
-                for k in range(K):
-                    m[k] = pb[k] + q[k * qs] * c
-                sm = _xlogx_sum(m, K, &bad)
+            sm = fi_mixlog_block(_FMT(p), pb, <const void*>q, qs, K, 0.5 * cq[j], &bad)
             v = 0.5 * (hp + hq[j]) - sm
             mag = fabs(sm) + 0.5 * (fabs(hp) + fabs(hq[j]))
             if bad == 0 and isfinite(v) and v * JS_FAST_DIV > mag:

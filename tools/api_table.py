@@ -201,11 +201,9 @@ KERNEL_STUBS = [
         Stub("forked_serial", "", "bool"),
         Stub("last_threads", "", "int"),
         Stub("cpu_level", "", "Literal[0, 1, 2]"),
-        Stub("x512_enabled", "", "bool"),
         Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
-        Stub("elementwise_logx", "x: ArrayLike", "NDArray[np.floating[Any]]"),
     ]),
     ("logits (_logits.pxi)", [
         Stub("logit_rows",

@@ -33,6 +33,9 @@ SIMD_SCRIPT = textwrap.dedent(
             res[f"JSD_{k}_{n}"] = fastinfo.js_divergence(p, q, distance=True, n_threads=n)
             res[f"S_{k}_{n}"] = fastinfo.surprisal(p, n_threads=n)
             res[f"HN_{k}_{n}"] = fastinfo.entropy(p, normalize=True, base=2, n_threads=n)
+            res[f"PJS_{k}_{n}"] = fastinfo.pairwise_js_divergence(p, q, normalize=True, n_threads=n)
+            res[f"PJS32_{k}_{n}"] = fastinfo.pairwise_js_divergence(p.astype(np.float32), q.astype(np.float32)[:, ::-1],
+                                                                    normalize=True, n_threads=n)
     res["zeros_kl"] = fastinfo.kl_divergence(data["z_p"], data["z_q"])
     res["zeros_ce"] = fastinfo.cross_entropy(data["z_p"], data["z_q"])
     res["zeros_js"] = fastinfo.js_divergence(data["z_p"], data["z_q"], distance=True)
@@ -100,7 +103,13 @@ def test_every_simd_level(level, simd_inputs, tmp_path):
             assert_close(res[f"JSD_{k}_{n}"], ref_js_distance(p, q), rtol=1e-12, atol=1e-7)
             assert_close(res[f"S_{k}_{n}"], neglog(p), rtol=1e-14)
             assert_close(res[f"HN_{k}_{n}"], ref_entropy(ref_normalize(p)) / math.log(2))
-        for m in ("H", "CE", "KL", "JS", "JSD", "S", "HN"):
+            # the pairwise JS fast path (one log per element; strided float32 rows too)
+            for key, (a, b) in (("PJS", (p, q)),
+                                ("PJS32", (p.astype(np.float32), q.astype(np.float32)[:, ::-1]))):
+                a, b = ref_normalize(a.astype(np.float64)), ref_normalize(b.astype(np.float64))
+                want = ref_js(np.repeat(a, len(b), 0), np.tile(b, (len(a), 1))).reshape(len(a), len(b))
+                assert_close(res[f"{key}_{k}_{n}"], want, rtol=1e-11, atol=1e-15)
+        for m in ("H", "CE", "KL", "JS", "JSD", "S", "HN", "PJS", "PJS32"):
             assert np.array_equal(as_bits(res[f"{m}_{k}_1"]), as_bits(res[f"{m}_{k}_2"])), (level, m, k)
     np.testing.assert_array_equal(res["zeros_kl"], [0.0, np.inf, np.inf])
     np.testing.assert_array_equal(np.isposinf(res["zeros_ce"]), [False, True, True])

@@ -313,64 +313,6 @@ def test_exp_special(level, dt):
 
 
 # ============================================================ report (manual)
-# ============================================== table log of the AVX-512 blocks
-# fastinfo/_fi_x512.h: the log inside the hand-vectorized block kernels of the
-# x86-64-v4 variant (a 16-entry table in registers, vgetmant/vgetexp), tested
-# through its elementwise_logx hook.  Its documented bounds are looser than
-# fi_log's: 1.25 ulp (float64), 2 ulp (float32).
-X_LEVELS = sorted(lvl for lvl, k in KERNELS.items() if k.x512_enabled())
-X_CASES = [pytest.param(lvl, dt, id=f"{lvl}-{np.dtype(dt).name}")
-           for lvl in X_LEVELS for dt in (np.float64, np.float32)]
-X_BOUND = {np.dtype(np.float64): 1.25, np.dtype(np.float32): 2.0}
-
-
-def test_x512_present_exactly_where_the_cpu_has_avx512():
-    for lvl, k in KERNELS.items():
-        assert k.x512_enabled() == (lvl == "avx512"), lvl
-        if not k.x512_enabled():
-            with pytest.raises(NotImplementedError):
-                k.elementwise_logx(np.ones(3))
-
-
-@pytest.mark.parametrize("level,dt", X_CASES)
-def test_logx_vs_mpmath(level, dt):
-    _check_mp(level, "logx", dt, X_BOUND[np.dtype(dt)])
-
-
-@pytest.mark.parametrize("level,dt", X_CASES)
-def test_logx_bulk(level, dt):
-    worst = _check_bulk_regimes(level, "logx", dt, _log_inputs, 400_000, X_BOUND[np.dtype(dt)])
-    assert worst > 0.5      # the check can fail: the bound is not vacuous
-
-
-@pytest.mark.parametrize("level,dt", X_CASES)
-def test_logx_special_and_tails(level, dt):
-    t = _T(dt)
-    tiny = t.from_bits([1])[0]
-    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, -tiny, 1.0, 2.0, 0.5], dtype=dt)
-    y = _run(level, "logx", x)
-    np.testing.assert_array_equal(y[:7], np.array([-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan, np.nan], dt))
-    assert y[7] == 0 and not np.signbit(y[7])
-    assert y[8] == dt(np.log(2.0)) and y[9] == -y[8]     # log 2 correctly rounded (JS <= log 2)
-    # every length: the masked tail of a vector gives the same values as full vectors
-    z = (np.arange(1, 70) / 7.0).astype(dt)
-    full = _run(level, "logx", z)
-    for n in range(0, 40):
-        np.testing.assert_array_equal(_run(level, "logx", z[:n]), full[:n])
-
-
-@pytest.mark.parametrize("level,dt", X_CASES)
-def test_logx_monotone_where_the_kernels_need_it(level, dt):
-    """Non-decreasing near 1 and 2 (KL(p||p) = 0, log(2p/(p+q)) <= log 2), across powers
-    of two and across the mantissa switch at 1.5 * 2^k."""
-    t = _T(dt)
-    for c in [1.0, 2.0, 0.5, 4.0, 2.0**40, 2.0**-40, 1.5, 3.0, 0.75, float(np.finfo(dt).tiny)]:
-        b = t.bits(c).astype(np.int64)
-        x = t.from_bits((b + np.arange(-3000, 3000)).astype(t.uint))
-        y = _run(level, "logx", x)
-        bad = np.flatnonzero(np.diff(y) < 0)
-        assert bad.size == 0, f"not monotone near {c}: x={x[bad[0]]!r},{x[bad[0] + 1]!r}"
-
 
 def _report():
     """Max ulp error per level, dtype, function and input regime; for exp also split
