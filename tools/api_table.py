@@ -180,6 +180,17 @@ LOGIT_OPS: dict[str, int]
 LOGIT_FORMATS: dict[str, int]
 '''
 
+# The platform facts: defined once (_common.pxi), compiled into fastinfo._core and into every
+# kernel variant (which share _core's state)
+PLATFORM_STUBS = [
+    Stub("openmp_enabled", "", "bool"),
+    Stub("max_threads", "", "int"),
+    Stub("set_thread_cap", "n: int", "None"),
+    Stub("forked_serial", "", "bool"),
+    Stub("last_threads", "", "int"),
+    Stub("cpu_level", "", "Literal[0, 1, 2]"),
+]
+
 # (section comment, functions), in the order of the stub
 KERNEL_STUBS = [
     ("the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows", [
@@ -195,12 +206,7 @@ KERNEL_STUBS = [
              "np.floating[Any] | NDArray[np.floating[Any]] | None"),
     ]),
     ("platform facts, the roofline and test hooks", [
-        Stub("openmp_enabled", "", "bool"),
-        Stub("max_threads", "", "int"),
-        Stub("set_thread_cap", "n: int", "None"),
-        Stub("forked_serial", "", "bool"),
-        Stub("last_threads", "", "int"),
-        Stub("cpu_level", "", "Literal[0, 1, 2]"),
+        *PLATFORM_STUBS,
         Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
@@ -289,12 +295,7 @@ KNN_METRICS: dict[str, int]
 
 CORE_STUBS = [
     ("platform facts (shared with the kernel variants)", [
-        Stub("openmp_enabled", "", "bool"),
-        Stub("max_threads", "", "int"),
-        Stub("set_thread_cap", "n: int", "None"),
-        Stub("forked_serial", "", "bool"),
-        Stub("last_threads", "", "int"),
-        Stub("cpu_level", "", "Literal[0, 1, 2]"),
+        *PLATFORM_STUBS,
         Stub("platform_state", "", "object",
              doc='A PyCapsule named "fastinfo._core.platform" (adopted by the kernel variants).'),
     ]),
