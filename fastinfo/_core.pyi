@@ -3,10 +3,23 @@
 (label counting, the expected mutual information, the spacing estimators' sorts, the
 k-d tree), compiled once, and the platform state that every kernel variant adopts."""
 
-from typing import Any, Literal
+from typing import Any, Callable, Generic, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import ParamSpec
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+class _Fused(Generic[_P, _R]):
+    """A Cython fused function: callable, and indexable by the specialization's type name."""
+
+    __signatures__: dict[str, Callable[_P, _R]]
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+    def __getitem__(self, key: str, /) -> Callable[_P, _R]: ...
+
+def _fused(f: Callable[_P, _R], /) -> _Fused[_P, _R]: ...
 
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
@@ -32,10 +45,13 @@ def platform_state() -> object:
 
 # --- label counting (_labels.pxi)
 def count_pairs(cx: _I64, cy: _I64, out: _I64) -> None: ...
+@_fused
 def count_pairs_offset(
     x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64
 ) -> None: ...
+@_fused
 def label_range(x: NDArray[np.integer[Any]], n_threads: int) -> tuple[int, int]: ...
+@_fused
 def label_scores_offset(
     x: NDArray[np.integer[Any]],
     y: NDArray[np.integer[Any]],

@@ -710,7 +710,7 @@ cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, P
     return 0
 
 
-def surprisal_rows(cnp.ndarray p, cnp.ndarray out, bint normalize, double log_base, int n_threads):
+def surprisal_rows(cnp.ndarray p not None, cnp.ndarray out not None, bint normalize, double log_base, int n_threads):
     """out[i, j] = -log p[i, j] (/ log_base) for 2-D p of float64, float32, float16 or bfloat16
     and out of float64 (float64 p) or float32 (the others); a row with an invalid value is all
     NaN. Returns the number of invalid rows."""

@@ -124,6 +124,21 @@ class Stub(NamedTuple):
     doc: Optional[str] = None
 
 
+# The callable type of a Cython fused function, in the head of both kinds of stub
+FUSED_STUBS = '''\
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+class _Fused(Generic[_P, _R]):
+    """A Cython fused function: callable, and indexable by the specialization's type name."""
+
+    __signatures__: dict[str, Callable[_P, _R]]
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
+    def __getitem__(self, key: str, /) -> Callable[_P, _R]: ...
+
+def _fused(f: Callable[_P, _R], /) -> _Fused[_P, _R]: ...
+'''
+
 # Everything above the functions; ${level} is the SIMD level of the variant.
 KERNEL_STUB_HEAD = '''\
 """Type stubs of a compiled kernel variant.
@@ -147,18 +162,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from typing_extensions import ParamSpec
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-class _Fused(Generic[_P, _R]):
-    """A Cython fused function: callable, and indexable by the specialization's type name."""
-
-    __signatures__: dict[str, Callable[_P, _R]]
-    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R: ...
-    def __getitem__(self, key: str, /) -> Callable[_P, _R]: ...
-
-def _fused(f: Callable[_P, _R], /) -> _Fused[_P, _R]: ...
-
+''' + FUSED_STUBS + '''
 # float32 or float64 batches (the fused type ``real``); one dtype for all of a call's arrays
 _Real = Union[NDArray[np.float32], NDArray[np.float64]]
 _F64 = NDArray[np.float64]
@@ -275,11 +279,13 @@ CORE_STUB_HEAD = '''\
 (label counting, the expected mutual information, the spacing estimators' sorts, the
 k-d tree), compiled once, and the platform state that every kernel variant adopts."""
 
-from typing import Any, Literal
+from typing import Any, Callable, Generic, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import ParamSpec
 
+''' + FUSED_STUBS + '''
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
 _Intp = NDArray[np.intp]
@@ -302,11 +308,12 @@ CORE_STUBS = [
     ("label counting (_labels.pxi)", [
         Stub("count_pairs", "cx: _I64, cy: _I64, out: _I64", "None"),
         Stub("count_pairs_offset",
-             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None"),
-        Stub("label_range", "x: NDArray[np.integer[Any]], n_threads: int", "tuple[int, int]"),
+             "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, out: _I64", "None",
+             fused=True),
+        Stub("label_range", "x: NDArray[np.integer[Any]], n_threads: int", "tuple[int, int]", fused=True),
         Stub("label_scores_offset",
              "x: NDArray[np.integer[Any]], y: NDArray[np.integer[Any]], lox: int, loy: int, R: int, C: int, "
-             "n_threads: int", "tuple[float, float, float] | None"),
+             "n_threads: int", "tuple[float, float, float] | None", fused=True),
     ]),
     ("expected mutual information (_emi.pxi), spacing estimators (_spacing.pxi), kNN (_knn.pxi)", [
         Stub("expected_mutual_info", "a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int", "float"),

@@ -214,8 +214,9 @@ def test_surprisal_against_float64(dtype, K, normalize, base):
 
 
 @TWO_BYTE
-def test_surprisal_on_every_simd_variant_and_thread_count(dtype):
-    p = _rows((3, 3 * 8192 + 5), dtype, 21)
+@pytest.mark.parametrize("rows", [3, 1])      # 1: one row split into blocks over the threads
+def test_surprisal_on_every_simd_variant_and_thread_count(dtype, rows):
+    p = _rows((rows, 3 * 8192 + 5), dtype, 21)
     want = _surprisal_oracle(p)
     for level in KERNEL_LEVELS:
         mod = available_kernels()[level]

@@ -177,7 +177,7 @@ def test_stubtest_and_strict_mypy(tmp_path):
 
 
 def test_stub_files_are_installed():
-    for name in ["py.typed", "capi.pyi", "_typing.py", *_KERNEL_STUBS]:
+    for name in ["py.typed", "capi.pyi", "_core.pyi", "_typing.py", *_KERNEL_STUBS]:
         assert os.path.isfile(os.path.join(PKG, name)), f"{name} is not installed with fastinfo"
 
 
@@ -193,19 +193,23 @@ def test_kernel_stubs_agree():
         assert text.replace(f'"{level}"', '"baseline"') == base, f"_kernels_{level}.pyi differs from baseline"
 
 
-def _stub_functions():
-    with open(os.path.join(PKG, "_kernels_baseline.pyi")) as f:
+def _stub_functions(stub="_kernels_baseline.pyi"):
+    with open(os.path.join(PKG, stub)) as f:
         tree = ast.parse(f.read())
     return {node.name: node for node in tree.body
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
 
 
-@pytest.mark.parametrize("level", list(_dispatch.available_kernels()))
+@pytest.mark.parametrize("level", [*_dispatch.available_kernels(), "_core"])
 def test_fused_kernels_match_their_stubs(level):
     """stubtest does not see through the stubs' @_fused (the fused functions' callable type): the
-    parameters of those functions, and which functions are fused, are compared here."""
-    mod = _dispatch.available_kernels()[level]
-    for name, node in _stub_functions().items():
+    parameters of those functions, and which functions are fused, are compared here (the kernel
+    variants, and fastinfo._core)."""
+    if level == "_core":
+        mod, stub = _dispatch.core, "_core.pyi"
+    else:
+        mod, stub = _dispatch.available_kernels()[level], "_kernels_baseline.pyi"
+    for name, node in _stub_functions(stub).items():
         fn = getattr(mod, name)
         decorators = [d.id for d in node.decorator_list if isinstance(d, ast.Name)]
         assert ("_fused" in decorators) == hasattr(fn, "__signatures__"), name

@@ -39,6 +39,11 @@ CHILD = textwrap.dedent(r'''
     rng = np.random.default_rng(8)
     half = lambda shape, dt=np.float64: np.broadcast_to(dt(0.5), shape)   # zero-stride: no memory
     small = rng.random((3, 50))
+    OUT = {}
+
+    def surprisal_setup():       # the output is made (and its pages touched) before the call
+        OUT["o"] = np.full((2**7, 2**22), -1.0, np.float32)
+        return (half((2**7, 2**22), np.float16),)
 
     def staircase(r):            # cluster i has i + 1 members: r distinct row and column sums
         a = np.repeat(np.arange(r), np.arange(1, r + 1))
@@ -60,9 +65,12 @@ CHILD = textwrap.dedent(r'''
                           lambda p, q: fi.kl_divergence(p, q, normalize=True),
                           lambda: fi.kl_divergence(small, small[::-1], normalize=True)),
         # elementwise: the output is as large as the input (2 GB of float32), so the run is
-        # short (~1 s on two threads) and SIGINT comes early
-        "surprisal_float16": (lambda: (half((2**7, 2**22), np.float16),), lambda p: fi.surprisal(p),
-                              lambda: fi.surprisal(small.astype(np.float16))),
+        # short (~1 s on two threads) and SIGINT comes early; the output, filled with -1
+        # beforehand, must be left partly unwritten (a call that ran to its end and raised
+        # only afterwards would still answer within the second)
+        "surprisal_float16": (surprisal_setup, lambda p: fi.surprisal(p, out=OUT["o"]),
+                              lambda: fi.surprisal(small.astype(np.float16)),
+                              lambda: bool((OUT["o"][:, -1] == -1).any())),
         # thread 0's rows are cheap (ignored labels): the others run on, thread 0 must keep polling
         "softmax_cross_entropy_ignored": (lambda: (half((2**12, 2**22)),
                                                    np.r_[np.full(2**11, -100), np.zeros(2**11, dtype=np.int64)]),
@@ -145,7 +153,7 @@ CHILD = textwrap.dedent(r'''
             time.sleep(0.05)
 
     for name in sys.argv[1:]:
-        setup, call, check = CASES[name]
+        setup, call, check, *unfinished = CASES[name]   # unfinished: the work was cut short
         args = setup()
         copies = [np.array(a, copy=True) if a.strides and 0 not in a.strides else None for a in args]
         before = check()
@@ -163,7 +171,8 @@ CHILD = textwrap.dedent(r'''
             unchanged = all(c is None or np.array_equal(c, a) for c, a in zip(copies, args))
             busy = settled_threads() if sys.platform.startswith("linux") else []
             report = {"name": name, "interrupted": True, "t_interrupt": t1, "ran": t1 - t0,
-                      "same_after": bool(same), "inputs_unchanged": bool(unchanged), "busy": busy}
+                      "same_after": bool(same), "inputs_unchanged": bool(unchanged), "busy": busy,
+                      "unfinished": unfinished[0]() if unfinished else None}
         sys.stdout.write(json.dumps(report) + "\n")
         sys.stdout.flush()
 ''')
@@ -220,6 +229,7 @@ def test_ctrl_c_interrupts_long_call(reports, name):
     assert rep["busy"] == [], f"{name}: threads {rep['busy']} still running after the interrupt"
     assert rep["inputs_unchanged"], f"{name}: an input was modified"
     assert rep["same_after"], f"{name}: a small call gives another result after the interrupt"
+    assert rep["unfinished"] in (None, True), f"{name}: the call ran to its end before raising"
 
 
 def test_a_handler_that_does_not_raise_lets_the_call_finish():
