@@ -203,8 +203,9 @@ def extensions():
     else:
         base = ["-O3", "-fno-trapping-math", "-fno-math-errno"]
     depends = sorted(glob.glob("fastinfo/*.pxi") + glob.glob("fastinfo/*.h"))
-    # everything that gains nothing from wide vectors (label counting, the k-d tree, sorts, the
-    # expected mutual information) and the platform state: compiled once
+    # everything but the row kernels (label counting, the k-d tree, sorts, the expected mutual
+    # information) and the platform state: compiled once, for the baseline (its one vectorizable
+    # loop, the spacing estimators' log sum, is borrowed from the selected variant at import)
     exts = [Extension("fastinfo._core", ["fastinfo/_core.pyx"], include_dirs=[np.get_include(), "fastinfo"],
                       depends=depends, define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                       extra_compile_args=base + omp_c, extra_link_args=omp_l + link)]

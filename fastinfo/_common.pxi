@@ -89,6 +89,35 @@ fi_atfork_register()     # fork safety: see _fi_platform.h
 import threading as _threading
 fi_set_main_thread(_threading.main_thread().ident)   # where signal handlers run
 
+# --- row kernels that fastinfo._core borrows from the selected variant ------------------
+# _core is compiled for the baseline; its few vectorizable loops are also compiled into every
+# kernel variant, and the dispatcher hands _core the selected variant's (row_kernel_table,
+# use_row_kernels). The source is this one.
+ctypedef double (*log_diff_sum_t)(const double* hi, const double* lo, Py_ssize_t cnt, double c) noexcept nogil
+
+cdef enum:
+    LDS_LANES = 8                # independent accumulators the compiler vectorizes
+
+
+cdef double _lane_log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, double c) noexcept nogil:
+    """sum over k < cnt of log(c (hi[k] - lo[k])) in LDS_LANES lanes of the vectorizable fi_log,
+    in a fixed order (+inf or NaN where a term is; the spacing estimators then take it again
+    term by term)."""
+    cdef double acc[LDS_LANES]
+    cdef Py_ssize_t i, j, nv = cnt - cnt % LDS_LANES
+    cdef double S = 0.0
+    for j in range(LDS_LANES):
+        acc[j] = 0.0
+    for i in range(0, nv, 8):      # step = LDS_LANES (Cython needs a literal step)
+        for j in range(LDS_LANES):
+            acc[j] += fi_log(c * (hi[i + j] - lo[i + j]))
+    for i in range(nv, cnt):
+        acc[0] += fi_log(c * (hi[i] - lo[i]))
+    for j in range(LDS_LANES):
+        S += acc[j]
+    return S
+
+
 ctypedef fused real:
     float
     double

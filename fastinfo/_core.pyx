@@ -1,7 +1,8 @@
-# The compiled code of fastinfo that gains nothing from wide vectors, compiled once (the row
-# kernels are compiled per SIMD level: _kernels.pxi): label counting, the expected mutual
-# information, the spacing estimators' sorts and the k-d tree of the kNN estimators. It also
-# holds the platform state (thread counts, fork safety) that every kernel variant adopts.
+# The compiled code of fastinfo other than the row kernels, compiled once for the baseline (the
+# row kernels are compiled per SIMD level: _kernels.pxi): label counting, the expected mutual
+# information, the spacing estimators' sorts and the k-d tree of the kNN estimators. It holds
+# the platform state (thread counts, fork safety) that every kernel variant adopts, and borrows
+# the selected variant's lane-wise loops (use_row_kernels, installed by the dispatcher).
 
 include "_common.pxi"
 

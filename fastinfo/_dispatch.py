@@ -115,3 +115,5 @@ simd_level, kernels = _choose()
 # the code compiled once (label counting, the k-d tree, sorts, the expected mutual information),
 # and the platform state that every variant adopted at import
 core: ModuleType = importlib.import_module("fastinfo._core")
+# the loops of _core that vectorize run at the selected variant's level
+core.use_row_kernels(kernels.row_kernel_table())

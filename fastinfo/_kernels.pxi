@@ -770,6 +770,12 @@ def surprisal_rows(cnp.ndarray p not None, cnp.ndarray out not None, bint normal
 
 
 # --- platform facts, the roofline and test hooks ----------------------------------
+def row_kernel_table():
+    """The row kernels that fastinfo._core borrows from this variant (its use_row_kernels): a
+    PyCapsule named "fastinfo.row_kernels" (the spacing estimators' lane-wise log sum)."""
+    return PyCapsule_New(<void*>_lane_log_diff_sum, b"fastinfo.row_kernels", NULL)
+
+
 cdef double _sum_row(const real* x, Py_ssize_t n) noexcept nogil:
     cdef double acc[LANES]
     cdef Py_ssize_t i, l, nv = n - n % LANES

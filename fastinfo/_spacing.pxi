@@ -38,25 +38,24 @@ cdef inline double _log_spacing(double c, double h, double l) noexcept nogil:
     return fi_log(t)
 
 
-cdef enum:
-    GL = 8                       # lanes: independent accumulators the compiler can vectorize
+# the lane loop of the selected kernel variant (use_row_kernels); this module's own copy,
+# compiled for the baseline, until the dispatcher installs it
+cdef log_diff_sum_t _lane_lds = _lane_log_diff_sum
+
+
+def use_row_kernels(table):
+    """Install the row kernels of a kernel variant (its row_kernel_table(), a PyCapsule named
+    "fastinfo.row_kernels"): the spacing estimators' log sums then run at that variant's SIMD
+    level. The dispatcher calls it once, at import, with the selected variant's."""
+    global _lane_lds
+    _lane_lds = <log_diff_sum_t>PyCapsule_GetPointer(table, b"fastinfo.row_kernels")
 
 
 cdef double _log_diff_sum(const double* hi, const double* lo, Py_ssize_t cnt, double c) noexcept nogil:
-    """sum over k < cnt of log(c (hi[k] - lo[k])): GL lanes of the vectorizable fi_log (a sum
+    """sum over k < cnt of log(c (hi[k] - lo[k])): the lanes of the vectorizable fi_log (a sum
     that comes out +inf or NaN is taken again term by term with _log_spacing)."""
-    cdef double acc[GL]
-    cdef Py_ssize_t i, j, nv = cnt - cnt % GL
-    cdef double S = 0.0
-    for j in range(GL):
-        acc[j] = 0.0
-    for i in range(0, nv, 8):      # step = GL (Cython needs a literal step)
-        for j in range(GL):
-            acc[j] += fi_log(c * (hi[i + j] - lo[i + j]))
-    for i in range(nv, cnt):
-        acc[0] += fi_log(c * (hi[i] - lo[i]))
-    for j in range(GL):
-        S += acc[j]
+    cdef Py_ssize_t i
+    cdef double S = _lane_lds(hi, lo, cnt, c)
     if S == INFINITY or S != S:
         S = 0.0
         for i in range(cnt):

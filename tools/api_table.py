@@ -211,6 +211,8 @@ KERNEL_STUBS = [
     ]),
     ("platform facts, the roofline and test hooks", [
         *PLATFORM_STUBS,
+        Stub("row_kernel_table", "", "object",
+             doc='A PyCapsule named "fastinfo.row_kernels" (for fastinfo._core.use_row_kernels).'),
         Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
@@ -275,9 +277,9 @@ KERNEL_STUBS = [
 
 # The module compiled once (_core.pyx): its stub's head and functions.
 CORE_STUB_HEAD = '''\
-"""Type stubs of fastinfo._core: the compiled code that gains nothing from wide vectors
-(label counting, the expected mutual information, the spacing estimators' sorts, the
-k-d tree), compiled once, and the platform state that every kernel variant adopts."""
+"""Type stubs of fastinfo._core: the compiled code other than the row kernels (label
+counting, the expected mutual information, the spacing estimators' sorts, the k-d tree),
+compiled once, and the platform state that every kernel variant adopts."""
 
 from typing import Any, Callable, Generic, Literal, TypeVar
 
@@ -318,6 +320,7 @@ CORE_STUBS = [
     ("expected mutual information (_emi.pxi), spacing estimators (_spacing.pxi), kNN (_knn.pxi)", [
         Stub("expected_mutual_info", "a: _F64, ca: _F64, b: _F64, cb: _F64, N: float, n_threads: int", "float"),
         Stub("spacing_sort_rows", "method: int, x: _F64, m: int, out: _F64, n_threads: int", "None"),
+        Stub("use_row_kernels", "table: object", "None"),
         Stub("knn_radii",
              "pts: _F64, k: int, metric: int, s1: float, s2: float, radius: _F64, kk: _Intp, n_threads: int",
              "None"),
