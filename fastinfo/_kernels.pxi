@@ -19,6 +19,33 @@
 
 include "_common.pxi"
 
+cdef extern from "_fi_rows.h" nogil:
+    # The row engine: one block of a Shannon measure, for every storage type (see _fi_prob.h)
+    enum:
+        FI_FMT_F64
+        FI_FMT_F32
+        FI_FMT_BF16
+        FI_FMT_F16
+        FI_P_ENT
+        FI_P_CE
+        FI_P_KL
+        FI_P_JS
+        FI_P_SUMP
+        FI_P_SUMPQ
+    ctypedef struct Partial "fi_partial":
+        double a       # the measure's sum (sum p log p, sum p log q, ...)
+        double sp      # sum of p (raw)
+        double sq      # sum of q (raw)
+        int bad        # 1: invalid p, 2: invalid q
+    void fi_prob_block(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
+                       Py_ssize_t n, double cp, double cq, Partial* out) noexcept
+    double fi_mixlog_block(int fmt, const double* a, const void* b, Py_ssize_t bs, Py_ssize_t n, double c,
+                           int* bad) noexcept
+    void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
+                         double d, double lb) noexcept
+    double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
+    Py_ssize_t fi_fmt_size(int fmt) noexcept
+
 # --- measure tags -----------------------------------------------------------
 cdef struct EntropyTag:
     char unused
