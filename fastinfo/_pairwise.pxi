@@ -115,8 +115,9 @@ cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0
 # --- Jensen-Shannon, fast path --------------------------------------------------
 # JS(p, q) = 1/2 sum p log p + 1/2 sum q log q - sum m log m, m = (p + q) / 2:
 # the first two sums are computed once per row, so a pair costs one log per
-# element (fi_mixlog_block of the row engine: m = p/2 + c q is formed in registers,
-# for every storage type of q) instead of the exact kernel's two. The difference cancels when the rows are nearly
+# element (fi_mixlog_block of the row engine: m = p/2 + c q is formed in
+# registers, for every storage type of q) instead of the exact kernel's two.
+# The difference cancels when the rows are nearly
 # equal; a pair whose JS is below 1/JS_FAST_DIV of the magnitude of its three
 # sums (where the cancellation could cost more than ~3 digits of the 16) -- and
 # any invalid, non-finite or extreme pair, or a row with values above 1 (whose terms
