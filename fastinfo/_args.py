@@ -353,7 +353,7 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     nt = threads(n_threads)
     check = normalize is None
     normalize = normalize_flag(normalize)
-    P, Q, ax = prepare(p, q, axis, two_byte=kernel is None)   # the Shannon kernels read 2-byte floats
+    P, Q, ax = prepare(p, q, axis, two_byte=True)   # the kernels read 2-byte floats as they are
     batch = P.shape[:-1]
     res_dtype = F64 if P.dtype == F64 else F32
     out_shape = batch[:ax] + (1,) + batch[ax:] if keepdims else batch

@@ -246,3 +246,25 @@ static double FI_NAME(fi_mixlog_block)(const double *a, const FI_T *b, Py_ssize_
     *bad = (m0 >= 0 && isfinite(s)) ? 0 : 1;
     return s;
 }
+
+/* n elements into dst as compute scalars (exact: float32 for the 2-byte types): the rows of
+ * 2-byte floats that the generalized measures (_general.pxi) widen in cache, a block of vector
+ * loads at a time */
+static void FI_NAME(fi_widen_block)(const FI_T *p, Py_ssize_t ps, Py_ssize_t n, FI_S *dst)
+{
+    FI_S buf[FI_W];
+    FI_T zero;
+    FI_V v;
+    Py_ssize_t i = 0, k;
+    memset(&zero, 0, sizeof zero);
+    for (; n - i >= FI_W; i += FI_W) {
+        v = FI_NAME(fi_lanes)(p, i, ps, FI_W, zero);
+        memcpy(dst + i, &v, sizeof v);
+    }
+    if (i < n) {
+        v = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        memcpy(buf, &v, sizeof v);
+        for (k = 0; i + k < n; k++)
+            dst[i + k] = buf[k];
+    }
+}

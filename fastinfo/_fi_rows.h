@@ -141,6 +141,15 @@ static inline double fi_mixlog_block(int fmt, const double *a, const void *b, Py
     }
 }
 
+/* n 2-byte floats stored as fmt (FI_FMT_BF16 or FI_FMT_F16, stride ps) into dst as float32 */
+static inline void fi_widen_f32(int fmt, const void *p, Py_ssize_t ps, Py_ssize_t n, float *dst)
+{
+    if (fmt == FI_FMT_BF16)
+        fi_widen_block_bf16((const uint16_t *)p, ps, n, dst);
+    else
+        fi_widen_block_f16((const uint16_t *)p, ps, n, dst);
+}
+
 /* Element i of an array stored as fmt, as a double (the rare scalar paths) */
 static inline double fi_elem(int fmt, const void *p, Py_ssize_t i)
 {

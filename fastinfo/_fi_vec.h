@@ -100,10 +100,13 @@ FI_VINLINE fi_vf fi_load_f16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof 
 
 /* one element (labels, the strided and partial loads) */
 static inline float fi_bf16_to_f32(uint16_t h) { return fi_as_f32((uint32_t)h << 16); }
-static inline float fi_f16_to_f32(uint16_t h)
+static inline float fi_f16_to_f32(uint16_t h)    /* fi_f16_lanes on one element, branch-free */
 {
-    fi_vh v = {h};
-    return fi_f16_lanes(v)[0];
+    uint32_t em = h & 0x7fffu, r;
+    float sub = (float)(int32_t)em * 0x1p-24f;
+    r = em >= 0x7c00u ? ((em << 13) | 0x7f800000u) : (em << 13) + ((127u - 15u) << 23);
+    r = em < 0x0400u ? fi_as_u32(sub) : r;
+    return fi_as_f32(r | ((uint32_t)(h & 0x8000u) << 16));
 }
 
 /* --- exp and log, lane by lane: the softmax exps, and _fimath.h's fi_log and fi_logf (the

@@ -1,7 +1,9 @@
 # Generalized entropies and divergences: Renyi entropy and divergence,
 # Tsallis entropy, Hellinger distance, total variation (included by _kernels.pxi).
 #
-# One row at a time, in float64 (float32 input is widened on load): a first pass
+# One row at a time, in float64 (float32 elements widened on load; a row of bfloat16 or
+# float16 widened into a float32 scratch row in cache, or, when longer than WIDEN_MAX, read
+# as stored element by element: no copy of the input): a first pass
 # checks the row and takes its sums (double-double, TwoSum), the second sums the
 # measure's terms. These measures spend their time in pow/exp/log, not in memory,
 # so the rows are split over threads (prange, static) and every row is summed by
@@ -32,6 +34,49 @@
 # split the range of the lane loops: every lane sums the same terms in the same order.
 
 from libc.math cimport pow, exp, expm1, log1p, fabs
+
+
+# The storage types the measures read: the engine's four (FI_FMT_*). A 2-byte float is its
+# bits in a struct, so that the fused type tells bfloat16 from float16.
+cdef struct BF16:
+    uint16_t bits
+cdef struct F16:
+    uint16_t bits
+
+ctypedef fused stored:
+    double
+    float
+    BF16
+    F16
+
+
+cdef inline double _v(const stored* p, Py_ssize_t i) noexcept nogil:
+    """Element i of p, as a double (exact for every storage type)."""
+    if stored is BF16:
+        return fi_bf16_to_f32((<const uint16_t*>p)[i])
+    elif stored is F16:
+        return fi_f16_to_f32((<const uint16_t*>p)[i])
+    else:
+        return p[i]
+
+
+# Memory-access tags of the lane loops: a unit-stride specialization lets gcc emit plain
+# vector loads (it does not reliably inline a stride of 1).
+cdef struct UnitStride:
+    char unused
+cdef struct AnyStride:
+    char unused
+
+ctypedef fused stride_kind:
+    UnitStride
+    AnyStride
+
+
+cdef inline double _gl(stride_kind* kind, const stored* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
+    if stride_kind is UnitStride:
+        return _v(p, i)
+    else:
+        return _v(p, i * stride)
 
 cdef enum:
     G_RENYI_H = 0
@@ -104,7 +149,7 @@ cdef struct GStats:
     int bad                      # a negative, NaN or infinite entry
 
 
-cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+cdef inline void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                          bint two, bint dd, GStats* st, fi_stop_t* stop) noexcept nogil:
     """One pass over the row(s): validity, sums (double-double by TwoSum per lane when dd),
     max, support. Inlined with literal strides and flags, so the lanes vectorize."""
@@ -132,7 +177,7 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
         for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
             for j in range(GL):
                 jj = i + j
-                x = p[jj * ps]
+                x = _v(p, jj * ps)
                 bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
                 if dd:
                     s = ph[j] + x
@@ -144,7 +189,7 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
                 mx[j] = _vmax(x, mx[j])
                 sup[j] += _ispos(x)
                 if two:
-                    y = q[jj * qs]
+                    y = _v(q, jj * qs)
                     bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
                     s = qh[j] + y
                     bp = s - qh[j]
@@ -152,7 +197,7 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
                     qh[j] = s
     j = 0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = p[jj * ps]
+        x = _v(p, jj * ps)
         bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
         if dd:
             s = ph[j] + x
@@ -164,7 +209,7 @@ cdef inline void _gstats(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t
         mx[j] = _vmax(x, mx[j])
         sup[j] += _ispos(x)
         if two:
-            y = q[jj * qs]
+            y = _v(q, jj * qs)
             bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
             s = qh[j] + y
             bp = s - qh[j]
@@ -227,7 +272,7 @@ cdef inline int _pkind(double a) noexcept nogil:
     return 2 if a == 2.0 else (1 if a == 0.5 else (3 if a == 3.0 else 0))
 
 
-cdef double _power_sum(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, double mx,
+cdef double _power_sum(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, double mx,
                        double* ties, fi_stop_t* stop) noexcept nogil:
     """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1):
     one specialization per kind of power and stride, so every loop vectorizes."""
@@ -249,7 +294,7 @@ cdef double _power_sum(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, dou
     return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
 
 
-cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p, Py_ssize_t ps,
+cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const stored* p, Py_ssize_t ps,
                          Py_ssize_t K, double mx, double* ties, fi_stop_t* stop) noexcept nogil:
     cdef double acc[GL]
     cdef double cnt[GL]
@@ -266,13 +311,13 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
             for j in range(GL):
                 # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
                 # loop, kept gcc from vectorizing it
-                x = _load(sk, p, i + j, ps)
+                x = _gl(sk, p, i + j, ps)
                 t = _pw(pk, x / mx, a)        # a division: 1/mx overflows for a subnormal mx
                 e = <double>(x == mx)
                 acc[j] += t * (1.0 - e)
                 cnt[j] += e
     for jj in range(nv, K):        # the tail, into lane 0
-        x = _load(sk, p, jj, ps)
+        x = _gl(sk, p, jj, ps)
         t = _pw(pk, x / mx, a)
         e = <double>(x == mx)
         acc[0] += t * (1.0 - e)
@@ -284,7 +329,7 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const real* p,
     return S
 
 
-cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+cdef inline double _dist_sum(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                       double dp, double dq, double* bhat, int* bad, fi_stop_t* stop) noexcept nogil:
     """Lane sums over x = p / dp, y = q / dq (divisions: a reciprocal of a subnormal sum
     overflows): Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
@@ -306,8 +351,8 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
         for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
             for j in range(GL):
                 jj = i + j
-                x = p[jj * ps]
-                y = q[jj * qs]
+                x = _v(p, jj * ps)
+                y = _v(q, jj * qs)
                 bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
                 x = x / dp
                 y = y / dq
@@ -320,8 +365,8 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
                     bc[j] += sqrt(x) * sqrt(y)
     j = 0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = p[jj * ps]
-        y = q[jj * qs]
+        x = _v(p, jj * ps)
+        y = _v(q, jj * qs)
         bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
         x = x / dp
         y = y / dq
@@ -341,7 +386,7 @@ cdef inline double _dist_sum(int code, const real* p, Py_ssize_t ps, const real*
     return S
 
 
-cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
+cdef double _renyi_h(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
                      GStats* st, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
     cdef double x, sh = st.ph, sl = st.pl, s = st.ph + st.pl, mx = st.mx, T = 0.0, S, c, L
@@ -357,7 +402,7 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
             if _gstop(stop, K):
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
-                x = p[i * ps] / s if normalize else p[i * ps]
+                x = _v(p, i * ps) / s if normalize else _v(p, i * ps)
                 if x > 0:
                     T += x * expm1((a - 1.0) * log(x))
         if normalize:
@@ -372,7 +417,7 @@ cdef double _renyi_h(double a, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
     return L / (1.0 - a)
 
 
-cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
+cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
                      double s, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
     cdef double x, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
@@ -382,7 +427,7 @@ cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
             if _gstop(stop, K):
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
-                x = p[i * ps]
+                x = _v(p, i * ps)
                 if x > 0:
                     x = x / dv
                     S -= x * expm1((t - 1.0) * log(x))
@@ -404,7 +449,7 @@ cdef double _tsallis(double t, const real* p, Py_ssize_t ps, Py_ssize_t K, bint 
     return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
 
 
-cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p, Py_ssize_t ps,
+cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const stored* p, Py_ssize_t ps,
                          Py_ssize_t K, double dv, fi_stop_t* stop) noexcept nogil:
     """sum over p > 0 of x - x^t, x = p / dv (lanes)."""
     cdef double acc[GL]
@@ -418,17 +463,17 @@ cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const real* p,
             break
         for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
             for j in range(GL):
-                x = _load(sk, p, i + j, ps) / dv
+                x = _gl(sk, p, i + j, ps) / dv
                 acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = _load(sk, p, jj, ps) / dv
+        x = _gl(sk, p, jj, ps) / dv
         acc[0] += (x - _pw(pk, x, t)) if x > 0 else 0.0
     for j in range(GL):
         S += acc[j]
     return S
 
 
-cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef inline double _chi2_sum(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs,
                             Py_ssize_t K, double dp, double dq, fi_stop_t* stop) noexcept nogil:
     """sum over y > 0 of (x - y)^2 / y, x = p / dp, y = q / dq: non-negative terms."""
     cdef double acc[GL]
@@ -442,13 +487,13 @@ cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssi
             break
         for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
             for j in range(GL):
-                x = p[(i + j) * ps] / dp
-                y = q[(i + j) * qs] / dq
+                x = _v(p, (i + j) * ps) / dp
+                y = _v(q, (i + j) * qs) / dq
                 d = x - y
                 acc[j] += (d * d) / y if y > 0 else 0.0
     for jj in range(nv, K):        # the tail, into lane 0
-        x = p[jj * ps] / dp
-        y = q[jj * qs] / dq
+        x = _v(p, jj * ps) / dp
+        y = _v(q, jj * qs) / dq
         d = x - y
         acc[0] += (d * d) / y if y > 0 else 0.0
     for j in range(GL):
@@ -456,7 +501,7 @@ cdef inline double _chi2_sum(const real* p, Py_ssize_t ps, const real* q, Py_ssi
     return S
 
 
-cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+cdef double _renyi2(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                     bint normalize, double ph, double pl, double qh, double ql,
                     fi_stop_t* stop) noexcept nogil:
     """D_2 = log sum p^2/q, with sum p^2/q = 2 sp - sq + X, X = sum (p - q)^2/q (chi^2):
@@ -479,7 +524,7 @@ cdef double _renyi2(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, 
     return log1p(h2 + (l2 + l + X))
 
 
-cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+cdef double _bhattacharyya(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                            bint normalize, double ph, double pl, double qh, double ql,
                            fi_stop_t* stop) noexcept nogil:
     """D_1/2 = -2 log sum sqrt(p q). sum sqrt(pq) = (sp + sq)/2 - H, H = 1/2 sum (sqrt p -
@@ -504,7 +549,7 @@ cdef double _bhattacharyya(const real* p, Py_ssize_t ps, const real* q, Py_ssize
     return -2.0 * log1p(u)
 
 
-cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs, Py_ssize_t K,
+cdef double _renyi_d(double a, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                      bint normalize, double ph, double pl, double qh, double ql,
                      fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
@@ -516,10 +561,10 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
             if _gstop(stop, K):
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
-                if p[i * ps] > 0:
-                    _tsum(&th, &tl, <double>q[i * qs])
+                if _v(p, i * ps) > 0:
+                    _tsum(&th, &tl, _v(q, i * qs))
                 else:
-                    S += <double>q[i * qs]
+                    S += _v(q, i * qs)
         if th == 0:
             return INFINITY      # q has no mass where p has
         if normalize:
@@ -530,9 +575,9 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
             if _gstop(stop, K):
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
-                x = p[i * ps]
+                x = _v(p, i * ps)
                 if x > 0:
-                    y = q[i * qs]
+                    y = _v(q, i * qs)
                     lr = INFINITY if y == 0 else _lratio(x, y)
                     if lr > M:
                         M = lr
@@ -544,7 +589,7 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
             if _gstop(stop, K):
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
-                if p[i * ps] > 0 and q[i * qs] == 0:
+                if _v(p, i * ps) > 0 and _v(q, i * qs) == 0:
                     return INFINITY
     if sp == 0:                  # as passed, an all-zero p: the formula's limit
         return -INFINITY / (a - 1.0)
@@ -562,9 +607,9 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
         if _gstop(stop, K):
             return NAN
         for i in range(blk, min(blk + BLOCK, K)):
-            x = p[i * ps] / dp
+            x = _v(p, i * ps) / dp
             if x > 0:
-                y = q[i * qs] / dq
+                y = _v(q, i * qs) / dq
                 lr = -INFINITY if y == 0 else -_lratio(x, y)
                 _tsum(&th, &tl, x * expm1((1.0 - a) * lr))
     if normalize:
@@ -577,9 +622,9 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
         if _gstop(stop, K):
             return NAN
         for i in range(blk, min(blk + BLOCK, K)):
-            x = p[i * ps] / dp
+            x = _v(p, i * ps) / dp
             if x > 0:
-                y = q[i * qs] / dq
+                y = _v(q, i * qs) / dq
                 if y == 0:
                     continue         # a < 1 here: the term is 0
                 t = log(x) - (1.0 - a) * _lratio(x, y)
@@ -592,7 +637,7 @@ cdef double _renyi_d(double a, const real* p, Py_ssize_t ps, const real* q, Py_s
     return L / (a - 1.0)
 
 
-cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs,
                          Py_ssize_t K, bint normalize, double log_base, fi_stop_t* stop) noexcept nogil:
     """The measure of one row (NaN if the row is invalid; any value once stop is set)."""
     cdef GStats st
@@ -642,22 +687,95 @@ cdef double _general_row(int code, double a, const real* p, Py_ssize_t ps, const
     return v / log_base + 0.0
 
 
-def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q, double[::1] out,
+cdef enum:
+    WIDEN_MAX = 32768        # 2-byte rows up to this long are widened into float32 scratch (L2)
+
+
+cdef inline double _general_row_at(int code, double param, const stored* p, Py_ssize_t ps, const stored* q,
+                                   Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, float* scratch,
+                                   fi_stop_t* stop) noexcept nogil:
+    """One row. A 2-byte row (when scratch is given: K <= WIDEN_MAX) is widened once into
+    scratch (2 K floats) by the engine's vector loads and measured as float32 -- the same
+    values, so the same result, and the passes that follow read it from cache; a longer row
+    is read as stored, element by element."""
+    cdef int fmt
+    if (stored is BF16 or stored is F16) and scratch != NULL:
+        fmt = FI_FMT_BF16 if stored is BF16 else FI_FMT_F16
+        fi_widen_f32(fmt, <const void*>p, ps, K, scratch)
+        if code < G_RENYI_D:
+            return _general_row(code, param, <const float*>scratch, 1, <const float*>scratch, 1, K, normalize,
+                                log_base, stop)
+        fi_widen_f32(fmt, <const void*>q, qs, K, scratch + K)
+        return _general_row(code, param, <const float*>scratch, 1, <const float*>(scratch + K), 1, K, normalize,
+                            log_base, stop)
+    return _general_row(code, param, p, ps, q, qs, K, normalize, log_base, stop)
+
+
+cdef inline float* _scratch(const stored* p, Py_ssize_t K) noexcept nogil:
+    """The float32 scratch of a 2-byte row (NULL: read as stored)."""
+    if (stored is BF16 or stored is F16) and K <= WIDEN_MAX:
+        return <float*>malloc(2 * K * sizeof(float))
+    return NULL
+
+
+cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t prs, Py_ssize_t ps,
+                             const stored* Q, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
+                             double* out, bint normalize, double log_base, int nt,
+                             fi_stop_t* stop) noexcept nogil:
+    """The rows of one storage type (row strides prs, qrs in bytes; element strides ps, qs)."""
+    cdef Py_ssize_t i
+    cdef const char* pb = <const char*>P
+    cdef const char* qb = <const char*>Q
+    cdef float* scratch
+    if nt > 1:
+        with parallel(num_threads=nt):
+            scratch = _scratch(P, K)                     # one per thread
+            for i in prange(N, schedule='static', chunksize=_rows_chunk(8 * K)):
+                if fi_poll_rows(stop, i, 8 * K):
+                    continue
+                out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
+                                         <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
+            free(scratch)
+    else:
+        scratch = _scratch(P, K)
+        for i in range(N):
+            if fi_poll_rows(stop, i, 8 * K):
+                break
+            out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
+                                     <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
+        free(scratch)
+    return 0
+
+
+def general_rows(int code, double param, cnp.ndarray P, cnp.ndarray Q, double[::1] out,
                  bint normalize, double log_base, int n_threads):
     """out[i] = measure(P[i], Q[i]) for the GENERAL_MEASURES codes (Q ignored by the
-    entropies: pass P); NaN for an invalid row. Returns the number of NaN rows."""
-    cdef Py_ssize_t N = P.shape[0], K = P.shape[1], i, nbad = 0
-    cdef Py_ssize_t ps = P.strides[1] // <Py_ssize_t>sizeof(real)
-    cdef Py_ssize_t qs = Q.strides[1] // <Py_ssize_t>sizeof(real)
+    entropies: pass P) -- 2-D float64, float32, float16 or bfloat16 arrays of one dtype, read
+    as stored; NaN for an invalid row. Returns the number of NaN rows."""
+    cdef int fmt = _fmt_of(P)
+    cdef Py_ssize_t N, K, i, nbad = 0, es, prs, qrs, ps, qs
+    cdef const char* pd
+    cdef const char* qd
     cdef int nt
-    if Q.shape[0] != N or Q.shape[1] != K:
-        raise ValueError(f"P and Q must have the same shape, got {(N, K)} and {(Q.shape[0], Q.shape[1])}")
+    if cnp.PyArray_TYPE(Q) != cnp.PyArray_TYPE(P):
+        raise TypeError(f"P and Q must have one dtype, got {P.dtype} and {Q.dtype}")
+    if cnp.PyArray_NDIM(P) != 2 or cnp.PyArray_NDIM(Q) != 2:
+        raise ValueError("P and Q must be 2-D")
+    N = cnp.PyArray_DIM(P, 0)
+    K = cnp.PyArray_DIM(P, 1)
+    if cnp.PyArray_DIM(Q, 0) != N or cnp.PyArray_DIM(Q, 1) != K:
+        raise ValueError(f"P and Q must have the same shape, got {(N, K)} and "
+                         f"{(cnp.PyArray_DIM(Q, 0), cnp.PyArray_DIM(Q, 1))}")
     if out.shape[0] != N:
         raise ValueError(f"out must have length {N}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
     if code < G_RENYI_H or code > G_TV:
         raise ValueError(f"unsupported measure code {code}")
+    es = fi_fmt_size(fmt)
+    for a in (P, Q):
+        if cnp.PyArray_STRIDE(<cnp.ndarray>a, 1) % es or not cnp.PyArray_ISALIGNED(<cnp.ndarray>a):
+            raise ValueError("P and Q must be aligned, with strides that are multiples of the element size")
     if N == 0:
         return 0
     if K == 0:
@@ -668,19 +786,27 @@ def general_rows(int code, double param, const real[:, :] P, const real[:, :] Q,
     nt = _effective_threads(N * K * 8, n_threads)     # pow/exp/log per element: ~8x the work of a sum
     if nt > N:
         nt = <int>N
+    pd = <const char*>cnp.PyArray_DATA(P)
+    qd = <const char*>cnp.PyArray_DATA(Q)
+    prs = cnp.PyArray_STRIDE(P, 0)
+    qrs = cnp.PyArray_STRIDE(Q, 0)
+    ps = cnp.PyArray_STRIDE(P, 1) // es
+    qs = cnp.PyArray_STRIDE(Q, 1) // es
     cdef fi_stop_t st
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
-        if nt > 1:
-            for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(8 * K)):
-                if fi_poll_rows(stop, i, 8 * K):
-                    continue
-                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base, stop)
+        if fmt == FI_FMT_F64:
+            _general_all(code, param, <const double*>pd, prs, ps, <const double*>qd, qrs, qs, N, K, &out[0],
+                         normalize, log_base, nt, stop)
+        elif fmt == FI_FMT_F32:
+            _general_all(code, param, <const float*>pd, prs, ps, <const float*>qd, qrs, qs, N, K, &out[0],
+                         normalize, log_base, nt, stop)
+        elif fmt == FI_FMT_BF16:
+            _general_all(code, param, <const BF16*>pd, prs, ps, <const BF16*>qd, qrs, qs, N, K, &out[0],
+                         normalize, log_base, nt, stop)
         else:
-            for i in range(N):
-                if fi_poll_rows(stop, i, 8 * K):
-                    break
-                out[i] = _general_row(code, param, &P[i, 0], ps, &Q[i, 0], qs, K, normalize, log_base, stop)
+            _general_all(code, param, <const F16*>pd, prs, ps, <const F16*>qd, qrs, qs, N, K, &out[0],
+                         normalize, log_base, nt, stop)
     fi_stop_raise(stop)
     for i in range(N):
         if out[i] != out[i]:

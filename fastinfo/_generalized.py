@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,8 +47,6 @@ __all__ = ["renyi_entropy", "tsallis_entropy", "renyi_divergence", "hellinger_di
            "total_variation"]
 
 _CODES: dict[str, int] = _k.GENERAL_MEASURES
-_KERN: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.general_rows["double"],
-                                                   _args.F32: _k.general_rows["float"]}
 
 
 def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf: bool = True) -> float:
@@ -64,7 +62,7 @@ def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf:
 def _kernel(code: int, param: float) -> _args.RowKernel:
     def run(P: FloatArray, Q: FloatArray, res: NDArray[np.float64], normalize: bool, log_base: float,
             nt: int) -> int:
-        return _KERN[P.dtype](code, param, P, Q, res, normalize, log_base, nt)
+        return _k.general_rows(code, param, P, Q, res, normalize, log_base, nt)
     return run
 
 

@@ -5,8 +5,9 @@ Every public function takes, besides NumPy arrays and nested sequences:
 * PyTorch tensors and JAX arrays on the CPU, read without a copy through DLPack
   (``requires_grad`` tensors on their data: fastinfo's functions are not
   differentiable); bfloat16 and float16 tensors are passed on as they are (bfloat16 as
-  ml_dtypes' bfloat16 -- JAX installs it; without it, as a float32 copy): the logit
-  functions read 2-byte logits natively, the other functions compute them in float32;
+  ml_dtypes' bfloat16 -- JAX installs it; without it, as a float32 copy): the streaming
+  measures and the logit functions read 2-byte floats natively, the other functions
+  compute them in float32;
 * pandas Series/DataFrame (nullable ``Float64``/``Int64`` and Arrow-backed
   columns included), polars Series/DataFrame, pyarrow arrays, xarray DataArrays;
 * NumPy masked arrays without masked entries (a mask that hides values is refused:
@@ -40,13 +41,15 @@ from ._dask import PLAIN    # argument types that need no conversion (the wrappe
 
 
 
-# The arguments that the kernels read as 2-byte floats (the logits of the logit functions)
+# The arguments that the kernels read as 2-byte floats (the other functions get float32 copies)
 _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("x",) for f in ("logsumexp", "softmax", "log_softmax")},
     **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity")},
     **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence")},
     **{f: ("p",) for f in ("entropy", "surprisal")},
-    **{f: ("p", "q") for f in ("cross_entropy", "kl_divergence", "js_divergence")},
+    **{f: ("p",) for f in ("renyi_entropy", "tsallis_entropy")},
+    **{f: ("p", "q") for f in ("cross_entropy", "kl_divergence", "js_divergence", "renyi_divergence",
+                               "hellinger_distance", "total_variation")},
 }
 
 

@@ -19,6 +19,8 @@
 
 include "_common.pxi"
 
+from libc.stdint cimport uint16_t
+
 cdef extern from "_fi_rows.h" nogil:
     # The row engine: one block of a Shannon measure, for every storage type (see _fi_prob.h)
     enum:
@@ -44,6 +46,9 @@ cdef extern from "_fi_rows.h" nogil:
     void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
                          double d, double lb) noexcept
     double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
+    void fi_widen_f32(int fmt, const void* p, Py_ssize_t ps, Py_ssize_t n, float* dst) noexcept
+    float fi_bf16_to_f32(uint16_t h) noexcept
+    float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
 
 # --- measure tags -----------------------------------------------------------
@@ -67,25 +72,6 @@ ctypedef fused measure:
     JSTag
     SumPTag
     SumPQTag
-
-# Memory-access tags of the generalized measures' loops (_general.pxi): a unit-stride
-# specialization lets gcc emit plain vector loads (it does not reliably inline a stride of 1).
-cdef struct UnitStride:
-    char unused
-cdef struct AnyStride:
-    char unused
-
-ctypedef fused stride_kind:
-    UnitStride
-    AnyStride
-
-
-cdef inline real _load(stride_kind* kind, const real* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
-    if stride_kind is UnitStride:
-        return p[i]
-    else:
-        return p[i * stride]
-
 
 cdef enum:
     LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)

@@ -261,12 +261,11 @@ def pairwise_rows(
 ) -> int: ...
 
 # --- Renyi, Tsallis, Hellinger, total variation (_general.pxi)
-@_fused
 def general_rows(
     code: int,
     param: float,
-    P: _Real,
-    Q: _Real,
+    P: NDArray[Any],
+    Q: NDArray[Any],
     out: _F64,
     normalize: bool,
     log_base: float,

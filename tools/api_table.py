@@ -264,9 +264,9 @@ KERNEL_STUBS = [
     ]),
     ("Renyi, Tsallis, Hellinger, total variation (_general.pxi)", [
         Stub("general_rows",
-             "code: int, param: float, P: _Real, Q: _Real, out: _F64, normalize: bool, log_base: float, "
-             "n_threads: int",
-             "int", fused=True),
+             "code: int, param: float, P: NDArray[Any], Q: NDArray[Any], out: _F64, normalize: bool, "
+             "log_base: float, n_threads: int",
+             "int"),
     ]),
     ("the C API (_capi.pxi)", [
         Stub("capi_table", "", "object",

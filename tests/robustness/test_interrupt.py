@@ -88,6 +88,9 @@ CHILD = textwrap.dedent(r'''
         # the blocks of a row (a row is one thread's work: no other poll would come)
         "renyi_entropy_one_row": (lambda: (half((2**33,), np.float32),), lambda p: fi.renyi_entropy(p, 2.5),
                                   lambda: fi.renyi_entropy(small[0], 2.5)),
+        "renyi_entropy_float16_one_row": (lambda: (half((2**34,), np.float16),),
+                                          lambda p: fi.renyi_entropy(p, 2.5),
+                                          lambda: fi.renyi_entropy(small[0].astype(np.float16), 2.5)),
         "renyi_divergence_one_row": (lambda: (half((2**33,), np.float32), half((2**33,), np.float32)),
                                      lambda p, q: fi.renyi_divergence(p, q, 0.7),
                                      lambda: fi.renyi_divergence(small[0], small[1], 0.7)),
@@ -179,7 +182,7 @@ CHILD = textwrap.dedent(r'''
 
 NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_divergence", "surprisal_float16",
          "renyi_entropy",
-         "renyi_entropy_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
+         "renyi_entropy_one_row", "renyi_entropy_float16_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
          "softmax_cross_entropy_ignored", "differential_entropy_correa", "logsumexp",
          "logsumexp_one_row", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",

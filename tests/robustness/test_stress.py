@@ -29,6 +29,7 @@ def _inputs(rows, k):
 
 P, Q, P1, Q1 = _inputs(6, 16)                    # small: serial kernels
 BP, BQ, BP1, BQ1 = _inputs(300, 400)             # 120 000 elements: parallel kernels
+HP1, HQ1 = BP1.astype(np.float16), BQ1.astype(np.float16)     # 2-byte rows, read as stored
 L = RNG.integers(0, 16, 6)
 BL = RNG.integers(0, 400, 300)
 J = RNG.random((3, 4, 5))
@@ -82,10 +83,13 @@ CASES = {
                                           lambda: fi.adjusted_mutual_information_score(BX, BY)],
     "expected_mutual_information": [lambda: fi.expected_mutual_information(T),
                                     lambda: fi.expected_mutual_information(BT)],
-    "renyi_entropy": [lambda: fi.renyi_entropy(P1, 2.5), lambda: fi.renyi_entropy(BP, 0.5, normalize=True)],
+    "renyi_entropy": [lambda: fi.renyi_entropy(P1, 2.5), lambda: fi.renyi_entropy(BP, 0.5, normalize=True),
+                      lambda: fi.renyi_entropy(HP1, 3.5)],
     "tsallis_entropy": [lambda: fi.tsallis_entropy(P1, 2.0), lambda: fi.tsallis_entropy(BP1, 1.5)],
-    "renyi_divergence": [lambda: fi.renyi_divergence(P1, Q1, 0.5), lambda: fi.renyi_divergence(BP1, BQ1, 3.0)],
-    "hellinger_distance": [lambda: fi.hellinger_distance(P1, Q1), lambda: fi.hellinger_distance(BP1, BQ1)],
+    "renyi_divergence": [lambda: fi.renyi_divergence(P1, Q1, 0.5), lambda: fi.renyi_divergence(BP1, BQ1, 3.0),
+                         lambda: fi.renyi_divergence(HP1, HQ1, 0.7, normalize=True)],
+    "hellinger_distance": [lambda: fi.hellinger_distance(P1, Q1), lambda: fi.hellinger_distance(BP1, BQ1),
+                           lambda: fi.hellinger_distance(HP1, HQ1)],
     "total_variation": [lambda: fi.total_variation(P1, Q1), lambda: fi.total_variation(BP1, BQ1)],
     "differential_entropy": [lambda: fi.differential_entropy(S), lambda: fi.differential_entropy(BS)],
     "gaussian_entropy": [lambda: fi.gaussian_entropy(C), lambda: fi.gaussian_entropy(BC)],
