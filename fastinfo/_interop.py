@@ -50,6 +50,7 @@ _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("p",) for f in ("renyi_entropy", "tsallis_entropy")},
     **{f: ("p", "q") for f in ("cross_entropy", "kl_divergence", "js_divergence", "renyi_divergence",
                                "hellinger_distance", "total_variation")},
+    **{f: ("P", "Q") for f in ("pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence")},
 }
 
 

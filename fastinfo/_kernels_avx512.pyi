@@ -247,11 +247,10 @@ def softmax_js_divergence_front(
 def joint_rows(p: _Real, out: _F64, normalize: bool, n_threads: int) -> int: ...
 
 # --- pairwise matrices (_pairwise.pxi)
-@_fused
 def pairwise_rows(
     measure_code: int,
-    P: _Real,
-    Q: _Real,
+    P: NDArray[Any],
+    Q: NDArray[Any],
     out: _F64,
     normalize: bool,
     distance: bool,

@@ -9,21 +9,42 @@ cdef enum:
     PAIR_QBLOCK_BYTES = 262144    # Q rows per block: ~256 KB, in L2 beside the P row
 
 
-def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, double[:, :] out,
+def pairwise_rows(int measure_code, cnp.ndarray P, cnp.ndarray Q, double[:, :] out,
                   bint normalize, bint distance, double log_base, int n_threads, bint fast_js=False):
-    """out[i, j] = measure(P[i], Q[j]) (MEASURES codes: entropy excluded); NaN for an invalid
+    """out[i, j] = measure(P[i], Q[j]) (MEASURES codes: entropy excluded) -- 2-D float64,
+    float32, float16 or bfloat16 arrays of one dtype, read as stored; NaN for an invalid
     pair. ``fast_js`` (JS only): the one-log-per-element path below, the exact kernel where
     it cannot be trusted. Returns the number of NaN entries."""
     cdef Options o
-    cdef Py_ssize_t N = P.shape[0], M = Q.shape[0], K = P.shape[1]
+    cdef int fmt = _fmt_of(P)
+    cdef Py_ssize_t es = fi_fmt_size(fmt)
+    cdef Py_ssize_t N, M, K
     cdef Py_ssize_t i, j, jb, je, qb, nbad = 0
-    cdef Py_ssize_t ps = P.strides[1] // <Py_ssize_t>sizeof(real), qs = Q.strides[1] // <Py_ssize_t>sizeof(real)
+    cdef Py_ssize_t ps, qs, prs, qrs
     cdef Py_ssize_t os = out.strides[1] // <Py_ssize_t>sizeof(double)
+    cdef const char* pd
+    cdef const char* qd
     cdef int nt
     cdef double* buf
     cdef double[::1] hp, cp, sp, hq, cq, sq
-    if Q.shape[1] != K:
-        raise ValueError(f"P and Q must have the same number of columns, got {K} and {Q.shape[1]}")
+    if cnp.PyArray_TYPE(Q) != cnp.PyArray_TYPE(P):
+        raise TypeError(f"P and Q must have one dtype, got {P.dtype} and {Q.dtype}")
+    if cnp.PyArray_NDIM(P) != 2 or cnp.PyArray_NDIM(Q) != 2:
+        raise ValueError("P and Q must be 2-D")
+    for a in (P, Q):
+        if cnp.PyArray_STRIDE(<cnp.ndarray>a, 1) % es or not cnp.PyArray_ISALIGNED(<cnp.ndarray>a):
+            raise ValueError("P and Q must be aligned, with strides that are multiples of the element size")
+    N = cnp.PyArray_DIM(P, 0)
+    M = cnp.PyArray_DIM(Q, 0)
+    K = cnp.PyArray_DIM(P, 1)
+    pd = <const char*>cnp.PyArray_DATA(P)
+    qd = <const char*>cnp.PyArray_DATA(Q)
+    prs = cnp.PyArray_STRIDE(P, 0)
+    qrs = cnp.PyArray_STRIDE(Q, 0)
+    ps = cnp.PyArray_STRIDE(P, 1) // es
+    qs = cnp.PyArray_STRIDE(Q, 1) // es
+    if cnp.PyArray_DIM(Q, 1) != K:
+        raise ValueError(f"P and Q must have the same number of columns, got {K} and {cnp.PyArray_DIM(Q, 1)}")
     if out.shape[0] != N or out.shape[1] != M:
         raise ValueError(f"out must have shape {(N, M)}")
     if n_threads < 1:
@@ -34,7 +55,7 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
         raise ValueError("fast_js is for the JS divergence only")
     if N == 0 or M == 0:
         return 0
-    _options(&o, normalize, distance, log_base, K, real is float)
+    _options(&o, normalize, distance, log_base, K, fmt != FI_FMT_F64)
     if K == 0:
         out[:, :] = 0.0
         return 0
@@ -50,11 +71,11 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
                     hq[j] = NAN
             else:
                 for i in range(N):
-                    _js_row_stats(&P[i, 0], ps, K, normalize, buf, &hp[i], &cp[i], &sp[i])
+                    _js_row_stats(fmt, pd + i * prs, ps, K, normalize, buf, &hp[i], &cp[i], &sp[i])
                 for j in range(M):
-                    _js_row_stats(&Q[j, 0], qs, K, normalize, buf, &hq[j], &cq[j], &sq[j])
+                    _js_row_stats(fmt, qd + j * qrs, qs, K, normalize, buf, &hq[j], &cq[j], &sq[j])
                 free(buf)
-    qb = max(1, PAIR_QBLOCK_BYTES // (K * <Py_ssize_t>sizeof(real)))
+    qb = max(1, PAIR_QBLOCK_BYTES // (K * es))
     nt = _effective_threads(N * M * K, n_threads)
     if nt > N:
         nt = <int>N
@@ -71,41 +92,41 @@ def pairwise_rows(int measure_code, const real[:, :] P, const real[:, :] Q, doub
                     if o.stop != NULL and fi_poll(o.stop, (je - jb) * K):
                         continue
                     if fast_js:
-                        nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                        nbad += _pair_row_js(fmt, pd + i * prs, ps, qd, qrs, qs, jb, je, K, &out[i, 0],
                                              os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
                     else:
-                        nbad += _pair_row(measure_code, &P[i, 0], ps, &Q[0, 0], Q.strides[0], qs,
+                        nbad += _pair_row(measure_code, fmt, pd + i * prs, ps, qd, qrs, qs,
                                           jb, je, K, &out[i, 0], os, &o)
             else:
                 for i in range(N):
                     if o.stop != NULL and fi_poll(o.stop, (je - jb) * K):
                         break
                     if fast_js:
-                        nbad += _pair_row_js(&P[i, 0], ps, &Q[0, 0], Q.strides[0], qs, jb, je, K, &out[i, 0],
+                        nbad += _pair_row_js(fmt, pd + i * prs, ps, qd, qrs, qs, jb, je, K, &out[i, 0],
                                              os, &o, hp[i], cp[i], sp[i], &hq[0], &cq[0], &sq[0])
                     else:
-                        nbad += _pair_row(measure_code, &P[i, 0], ps, &Q[0, 0], Q.strides[0], qs,
+                        nbad += _pair_row(measure_code, fmt, pd + i * prs, ps, qd, qrs, qs,
                                           jb, je, K, &out[i, 0], os, &o)
             jb = je
     fi_stop_raise(o.stop)
     return nbad
 
 
-cdef Py_ssize_t _pair_row(int code, const real* p, Py_ssize_t ps, const real* q0, Py_ssize_t qrs,
+cdef Py_ssize_t _pair_row(int code, int fmt, const char* p, Py_ssize_t ps, const char* q0, Py_ssize_t qrs,
                           Py_ssize_t qs, Py_ssize_t jb, Py_ssize_t je, Py_ssize_t K, double* o,
                           Py_ssize_t os, Options* opt) noexcept nogil:
-    """Row p against rows jb..je-1 of Q (row stride qrs in bytes); NaN count."""
+    """Row p against rows jb..je-1 of Q (row stride qrs in bytes; elements stored as fmt); NaN count."""
     cdef Py_ssize_t j, nbad = 0
     cdef double v
-    cdef const real* q
+    cdef const char* q
     for j in range(jb, je):
-        q = <const real*>(<const char*>q0 + j * qrs)
+        q = q0 + j * qrs
         if code == M_KL:
-            v = _row_value(<KLTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
+            v = _row_value(<KLTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
         elif code == M_JS:
-            v = _row_value(<JSTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
+            v = _row_value(<JSTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
         else:
-            v = _row_value(<CrossEntropyTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
+            v = _row_value(<CrossEntropyTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1
@@ -135,7 +156,7 @@ cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     return t.a
 
 
-cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normalize, double* buf,
+cdef void _js_row_stats(int fmt, const char* p, Py_ssize_t ps, Py_ssize_t K, bint normalize, double* buf,
                         double* h, double* c, double* s) noexcept nogil:
     """Scale c (1/sum with normalize), raw sum s and sum x log x of the scaled row (NaN: leave
     this row to the exact kernel)."""
@@ -143,7 +164,7 @@ cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normali
     cdef double x, mx, tot = 0.0, scale = 1.0
     cdef int bad = 0
     for k in range(K):
-        x = p[k * ps]
+        x = fi_elem(fmt, p, k * ps)
         if not (x >= 0 and x <= DBL_MAX):
             h[0] = NAN
             return
@@ -155,7 +176,7 @@ cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normali
             return
     mx = 0.0
     for k in range(K):
-        buf[k] = p[k * ps] * scale
+        buf[k] = fi_elem(fmt, p, k * ps) * scale
         mx = buf[k] if buf[k] > mx else mx
     h[0] = _xlogx_sum(buf, K, &bad)
     # values above 1 make terms of both signs, which cancel inside the sums: the
@@ -166,23 +187,23 @@ cdef void _js_row_stats(const real* p, Py_ssize_t ps, Py_ssize_t K, bint normali
     s[0] = tot
 
 
-cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ssize_t qrs, Py_ssize_t qs,
+cdef Py_ssize_t _pair_row_js(int fmt, const char* p, Py_ssize_t ps, const char* q0, Py_ssize_t qrs, Py_ssize_t qs,
                              Py_ssize_t jb, Py_ssize_t je, Py_ssize_t K, double* o, Py_ssize_t os,
                              Options* opt, double hp, double cp, double sp, const double* hq,
                              const double* cq, const double* sq) noexcept nogil:
     cdef double* pb = <double*> malloc(K * sizeof(double))
     cdef Py_ssize_t j, k, nbad = 0
-    cdef const real* q
+    cdef const char* q
     cdef double v, sm, mag, mass
     cdef int bad
     cdef bint fast = pb != NULL and hp == hp
     if fast:
         for k in range(K):
-            pb[k] = 0.5 * (p[k * ps] * cp)
+            pb[k] = 0.5 * (fi_elem(fmt, p, k * ps) * cp)
     for j in range(jb, je):
-        q = <const real*>(<const char*>q0 + j * qrs)
+        q = q0 + j * qrs
         if fast and hq[j] == hq[j]:
-            sm = fi_mixlog_block(_FMT(p), pb, <const void*>q, qs, K, 0.5 * cq[j], &bad)
+            sm = fi_mixlog_block(fmt, pb, <const void*>q, qs, K, 0.5 * cq[j], &bad)
             v = 0.5 * (hp + hq[j]) - sm
             mag = fabs(sm) + 0.5 * (fabs(hp) + fabs(hq[j]))
             if bad == 0 and isfinite(v) and v * JS_FAST_DIV > mag:
@@ -195,7 +216,7 @@ cdef Py_ssize_t _pair_row_js(const real* p, Py_ssize_t ps, const real* q0, Py_ss
                     v = LN2 * mass
                 o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
                 continue
-        v = _row_value(<JSTag*>NULL, _FMT(p), <const char*>p, ps, <const char*>q, qs, K, opt, 1, NULL)
+        v = _row_value(<JSTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1

@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["pairwise_cross_entropy", "pairwise_kl_divergence", "pairwise_js_divergence"]
 
-_ROWS: dict[np.dtype[Any], Callable[..., int]] = {_args.F64: _k.pairwise_rows["double"],
-                                                  _args.F32: _k.pairwise_rows["float"]}
+_ROWS: Callable[..., int] = _k.pairwise_rows
 _CODES: dict[str, int] = _k.MEASURES
 _SHANNON_ROWS: Callable[..., int] = _k.shannon_rows
 _BLOCK_BYTES = 8 << 20
@@ -41,8 +40,8 @@ _TINY = np.finfo(np.float64).tiny
 
 
 def _operands(P: ArrayLike, Q: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    A = _args.as_array(P, "P")
-    B = _args.as_array(Q, "Q")
+    A = _args.as_array(P, "P", two_byte=True)      # float16 and bfloat16 are read as stored
+    B = _args.as_array(Q, "Q", two_byte=True)
     if A.ndim != 2 or B.ndim != 2:
         raise ValueError(f"P and Q must be 2-D (rows x distribution), got shapes {A.shape} and {B.shape}")
     if A.shape[1] != B.shape[1]:
@@ -107,7 +106,7 @@ def _exact(fname: str, code: int, P: ArrayLike, Q: ArrayLike, base: float | None
     A, B = _operands(P, Q)
     _check(fname, A, B, normalize, nan_mode)
     res = _out(out, A.shape[0], B.shape[0], A, B)
-    nbad = _ROWS[A.dtype](code, A, B, res, bool(normalize), bool(distance), lb, nt, bool(fast_js))
+    nbad = _ROWS(code, A, B, res, bool(normalize), bool(distance), lb, nt, bool(fast_js))
     if nbad and not nan_mode:
         _raise_undefined(fname, res)
     return _deliver(res, out)
@@ -205,7 +204,7 @@ def _redo(code: int, A: FloatArray, B: FloatArray, blk: NDArray[np.floating[Any]
     ri = np.flatnonzero(redo.any(axis=1))
     cj = np.flatnonzero(redo.any(axis=0))
     sub = np.empty((ri.size, cj.size))
-    _ROWS[A.dtype](code, A[ib + ri], B[jb + cj], sub, bool(normalize), False, 1.0, nt, False)
+    _ROWS(code, A[ib + ri], B[jb + cj], sub, bool(normalize), False, 1.0, nt, False)
     cells = np.ix_(ri, cj)
     pick = redo[cells]
     blk[cells] = np.where(pick, sub, blk[cells])
@@ -216,8 +215,8 @@ def _redo(code: int, A: FloatArray, B: FloatArray, blk: NDArray[np.floating[Any]
 # (written out by _args.fill_doc; "{base}" is _args.PARAM_DOC's).
 _PARAM_DOC = {
     "P_Q": """P : array_like, shape (N, K)
-        Rows are distributions (nonnegative; float32/float64, other real
-        dtypes as float64).
+        Rows are distributions (nonnegative; float64, float32, and float16
+        and bfloat16 read as stored; other real dtypes as float64).
     Q : array_like, shape (M, K)
         Rows are distributions, as ``P``.""",
     "normalize": """normalize : bool or None, default None

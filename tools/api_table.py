@@ -258,9 +258,9 @@ KERNEL_STUBS = [
     ]),
     ("pairwise matrices (_pairwise.pxi)", [
         Stub("pairwise_rows",
-             "measure_code: int, P: _Real, Q: _Real, out: _F64, normalize: bool, distance: bool, "
-             "log_base: float, n_threads: int, fast_js: bool = False",
-             "int", fused=True),
+             "measure_code: int, P: NDArray[Any], Q: NDArray[Any], out: _F64, normalize: bool, "
+             "distance: bool, log_base: float, n_threads: int, fast_js: bool = False",
+             "int"),
     ]),
     ("Renyi, Tsallis, Hellinger, total variation (_general.pxi)", [
         Stub("general_rows",

@@ -173,6 +173,7 @@ def test_torch_and_pandas_arguments_leave_memory_flat():
         "surprisal torch bfloat16": lambda: fi.surprisal(tb),
         "renyi_divergence torch bfloat16": lambda: fi.renyi_divergence(tb, tb.flip(0), 2.5),
         "hellinger_distance torch bfloat16": lambda: fi.hellinger_distance(tb, tb.flip(0)),
+        "pairwise_js_divergence torch bfloat16": lambda: fi.pairwise_js_divergence(tb, tb[:8]),
         "softmax_cross_entropy torch": lambda: fi.softmax_cross_entropy(logits, labels),
         "entropy pandas": lambda: fi.entropy(frame),
         "softmax_cross_entropy pandas": lambda: fi.softmax_cross_entropy(frame_logits, frame_labels),
