@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from ._typing import FloatArray, FloatResult
 
 # kernel(rows_p, rows_q, res, normalize, log_base, n_threads) -> the number of invalid rows
-RowKernel = Callable[["FloatArray", "FloatArray", "NDArray[np.float64]", bool, float, int], int]
+RowKernel = Callable[["FloatArray", "FloatArray", "NDArray[np.float64]", bool, float, int, float,
+                      "NDArray[np.intp]"], int]
 
 _normalize_axis_index: Callable[[int, int], int]
 try:  # NumPy >= 2
@@ -365,13 +366,13 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
               and not np.may_share_memory(out, P) and (Q is None or not np.may_share_memory(out, Q)))
     # (mypy cannot tell that direct implies an out, nor that kern is used only without a kernel)
     res = out.reshape(batch) if direct else np.empty(batch, dtype=F64)  # type: ignore[union-attr]
-    far = np.zeros(1 if check else 0, dtype=np.intp)     # rows flagged by the Shannon kernels
+    far = np.zeros(1 if check else 0, dtype=np.intp)     # rows flagged by the kernels
     tol = SUM_TOL if check else 0.0
     if kernel is not None:
         if Q is None:
-            nbad = run_batched(lambda a, r: kernel(a, a, r, normalize, lb, nt), [P, res], batch)
+            nbad = run_batched(lambda a, r: kernel(a, a, r, normalize, lb, nt, tol, far), [P, res], batch)
         else:
-            nbad = run_batched(lambda a, b, r: kernel(a, b, r, normalize, lb, nt), [P, Q, res], batch)
+            nbad = run_batched(lambda a, b, r: kernel(a, b, r, normalize, lb, nt, tol, far), [P, Q, res], batch)
     else:
         code = _MEASURES[fname]
         if Q is None:
@@ -383,7 +384,7 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     arrays, names = ([P], ["p"]) if Q is None else ([P, Q], ["p", "q"])
     if nbad and not nm:
         raise_invalid(fname, arrays, names, first_bad(np.isnan(res), batch), normalize)
-    if check and math.prod(batch) and P.shape[-1] and (far[0] if kernel is None else _any_far(arrays)):
+    if check and math.prod(batch) and P.shape[-1] and far[0]:
         warn_far_from_one(fname, arrays, names)
     if out is not None:
         if not direct:

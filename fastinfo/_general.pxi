@@ -60,6 +60,30 @@ cdef inline double _v(const stored* p, Py_ssize_t i) noexcept nogil:
         return p[i]
 
 
+cdef inline int _stored_fmt(const stored* p) noexcept nogil:
+    """The engine's storage code (FI_FMT_*) of the type."""
+    if stored is double:
+        return FI_FMT_F64
+    elif stored is float:
+        return FI_FMT_F32
+    elif stored is BF16:
+        return FI_FMT_BF16
+    else:
+        return FI_FMT_F16
+
+
+cdef inline bint _far_row(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
+                          double sum_tol) noexcept nogil:
+    """A valid row (pair) whose sum is further than sum_tol from 1: the engine's sums, in one
+    vector pass that leaves the row in cache for the measure's passes."""
+    cdef Partial t
+    if code >= G_RENYI_D:
+        t = _row(<SumPQTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0, 1, NULL)
+        return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol and fabs(t.sq - 1.0) <= sum_tol)
+    t = _row(<SumPTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>p, ps, K, 1.0, 1.0, 1, NULL)
+    return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol)
+
+
 # Memory-access tags of the lane loops: a unit-stride specialization lets gcc emit plain
 # vector loads (it does not reliably inline a stride of 1).
 cdef struct UnitStride:
@@ -720,9 +744,10 @@ cdef inline float* _scratch(const stored* p, Py_ssize_t K) noexcept nogil:
 
 cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t prs, Py_ssize_t ps,
                              const stored* Q, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
-                             double* out, bint normalize, double log_base, int nt,
-                             fi_stop_t* stop) noexcept nogil:
-    """The rows of one storage type (row strides prs, qrs in bytes; element strides ps, qs)."""
+                             double* out, bint normalize, double log_base, int nt, double sum_tol,
+                             char* far, fi_stop_t* stop) noexcept nogil:
+    """The rows of one storage type (row strides prs, qrs in bytes; element strides ps, qs);
+    sum_tol > 0: far[i] = 1 for a valid row i whose sums are further than sum_tol from 1."""
     cdef Py_ssize_t i
     cdef const char* pb = <const char*>P
     cdef const char* qb = <const char*>Q
@@ -733,6 +758,9 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
             for i in prange(N, schedule='static', chunksize=_rows_chunk(8 * K)):
                 if fi_poll_rows(stop, i, 8 * K):
                     continue
+                if sum_tol > 0:
+                    far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs,
+                                      K, sum_tol)
                 out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                          <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
             free(scratch)
@@ -741,6 +769,9 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
         for i in range(N):
             if fi_poll_rows(stop, i, 8 * K):
                 break
+            if sum_tol > 0:
+                far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs, K,
+                                  sum_tol)
             out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                      <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
         free(scratch)
@@ -748,17 +779,21 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
 
 
 def general_rows(int code, double param, cnp.ndarray P, cnp.ndarray Q, double[::1] out,
-                 bint normalize, double log_base, int n_threads):
+                 bint normalize, double log_base, int n_threads, double sum_tol=0.0, Py_ssize_t[::1] far=None):
     """out[i] = measure(P[i], Q[i]) for the GENERAL_MEASURES codes (Q ignored by the
     entropies: pass P) -- 2-D float64, float32, float16 or bfloat16 arrays of one dtype, read
-    as stored; NaN for an invalid row. Returns the number of NaN rows."""
+    as stored; NaN for an invalid row. sum_tol > 0 (rows as passed): count in far[0] the valid
+    rows whose sums are further than sum_tol from 1. Returns the number of NaN rows."""
     cdef int fmt = _fmt_of(P)
     cdef Py_ssize_t N, K, i, nbad = 0, es, prs, qrs, ps, qs
     cdef const char* pd
     cdef const char* qd
     cdef int nt
+    cdef char* flags = NULL
     if cnp.PyArray_TYPE(Q) != cnp.PyArray_TYPE(P):
         raise TypeError(f"P and Q must have one dtype, got {P.dtype} and {Q.dtype}")
+    if sum_tol > 0 and (normalize or far is None or far.shape[0] < 1):
+        raise ValueError("sum_tol is for rows as passed (normalize=False), with a far array of length >= 1")
     if cnp.PyArray_NDIM(P) != 2 or cnp.PyArray_NDIM(Q) != 2:
         raise ValueError("P and Q must be 2-D")
     N = cnp.PyArray_DIM(P, 0)
@@ -792,21 +827,29 @@ def general_rows(int code, double param, cnp.ndarray P, cnp.ndarray Q, double[::
     qrs = cnp.PyArray_STRIDE(Q, 0)
     ps = cnp.PyArray_STRIDE(P, 1) // es
     qs = cnp.PyArray_STRIDE(Q, 1) // es
+    if sum_tol > 0:
+        flags = <char*>calloc(N, 1)
+        if flags == NULL:
+            raise MemoryError()
     cdef fi_stop_t st
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         if fmt == FI_FMT_F64:
             _general_all(code, param, <const double*>pd, prs, ps, <const double*>qd, qrs, qs, N, K, &out[0],
-                         normalize, log_base, nt, stop)
+                         normalize, log_base, nt, sum_tol, flags, stop)
         elif fmt == FI_FMT_F32:
             _general_all(code, param, <const float*>pd, prs, ps, <const float*>qd, qrs, qs, N, K, &out[0],
-                         normalize, log_base, nt, stop)
+                         normalize, log_base, nt, sum_tol, flags, stop)
         elif fmt == FI_FMT_BF16:
             _general_all(code, param, <const BF16*>pd, prs, ps, <const BF16*>qd, qrs, qs, N, K, &out[0],
-                         normalize, log_base, nt, stop)
+                         normalize, log_base, nt, sum_tol, flags, stop)
         else:
             _general_all(code, param, <const F16*>pd, prs, ps, <const F16*>qd, qrs, qs, N, K, &out[0],
-                         normalize, log_base, nt, stop)
+                         normalize, log_base, nt, sum_tol, flags, stop)
+    if flags != NULL:
+        for i in range(N):
+            far[0] += flags[i]
+        free(flags)
     fi_stop_raise(stop)
     for i in range(N):
         if out[i] != out[i]:

@@ -61,8 +61,8 @@ def _order(value: object, name: str, *, allow_negative: bool = False, allow_inf:
 
 def _kernel(code: int, param: float) -> _args.RowKernel:
     def run(P: FloatArray, Q: FloatArray, res: NDArray[np.float64], normalize: bool, log_base: float,
-            nt: int) -> int:
-        return _k.general_rows(code, param, P, Q, res, normalize, log_base, nt)
+            nt: int, sum_tol: float, far: NDArray[np.intp]) -> int:
+        return _k.general_rows(code, param, P, Q, res, normalize, log_base, nt, sum_tol, far)
     return run
 
 

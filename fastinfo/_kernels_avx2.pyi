@@ -269,6 +269,8 @@ def general_rows(
     normalize: bool,
     log_base: float,
     n_threads: int,
+    sum_tol: float = 0.0,
+    far: NDArray[np.intp] | None = None,
 ) -> int: ...
 
 # --- the C API (_capi.pxi)

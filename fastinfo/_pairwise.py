@@ -253,7 +253,8 @@ def _sums_checked(fname: str, P: ArrayLike, Q: ArrayLike, normalize: object) -> 
         return _args.normalize_flag(normalize)
     for A, name in ((P, "P"), (Q, "Q")):
         a = np.asarray(A)
-        if a.ndim == 2 and a.dtype.kind in "biuf" and a.size and _args._any_far([a]):
+        if a.ndim == 2 and (a.dtype.kind in "biuf" or a.dtype.name == "bfloat16") and a.size and \
+                _args._any_far([a]):
             _args.warn_far_from_one(fname, [a], [name])
             break
     return False

@@ -265,7 +265,7 @@ KERNEL_STUBS = [
     ("Renyi, Tsallis, Hellinger, total variation (_general.pxi)", [
         Stub("general_rows",
              "code: int, param: float, P: NDArray[Any], Q: NDArray[Any], out: _F64, normalize: bool, "
-             "log_base: float, n_threads: int",
+             "log_base: float, n_threads: int, sum_tol: float = 0.0, far: NDArray[np.intp] | None = None",
              "int"),
     ]),
     ("the C API (_capi.pxi)", [

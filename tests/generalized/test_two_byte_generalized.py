@@ -208,3 +208,25 @@ def test_torch_two_byte_tensors_in_float32_tensors_out():
     assert isinstance(h, torch.Tensor) and h.dtype == torch.float32
     H = p.half().double()
     np.testing.assert_allclose(h.numpy(), (-(H ** 2).sum(-1).log()).numpy(), rtol=RTOL)
+
+
+@TWO_BYTE
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_rows_far_from_summing_to_one_warn_naming_the_row(dtype, case):
+    """normalize=None: the kernel flags the rows whose sums are further than 1% from 1 (the
+    others, sums off by their 2-byte rounding only, do not warn)."""
+    import warnings
+    name, a, two = case
+    p, q = _rows((5, 300), dtype, 20), _rows((5, 300), dtype, 21, zeros=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _ours(name, a, two, p, q)
+    bad = p.copy()
+    bad[3] = (_f64(p[3]) * 3).astype(dtype)           # counts passed by mistake
+    with pytest.warns(UserWarning, match=r"batch index \(3,\) is not normalized"):
+        _ours(name, a, two, bad, q)
+    if two:
+        bad = q.copy()
+        bad[1] = (_f64(q[1]) * 0.5).astype(dtype)
+        with pytest.warns(UserWarning, match=r"batch index \(1,\) is not normalized"):
+            _ours(name, a, two, p, bad)
