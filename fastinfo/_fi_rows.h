@@ -1,8 +1,8 @@
 /* The row engine: every streaming row kernel, for every storage type, from one source.
  *
  * The kernels are templates over the storage type -- _fi_logit_row.h (rows of logits, see
- * _fi_logits.h) and _fi_prob_row.h (blocks of the Shannon measures and of the surprisal, see
- * _fi_prob.h) -- written
+ * _fi_logits.h), _fi_prob_row.h (blocks of the Shannon measures and of the surprisal, see
+ * _fi_prob.h) and _fi_general_row.h (blocks of the generalized measures) -- written
  * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
  * compiled once per SIMD level (setup.py) and instantiates each template for float64,
  * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance.
@@ -31,6 +31,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
 #include "_fi_prob_row.h"
+#include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
 
 #define FI_T float
@@ -42,6 +43,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
 #include "_fi_prob_row.h"
+#include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
 
 #define FI_T uint16_t
@@ -53,6 +55,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
 #include "_fi_prob_row.h"
+#include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
 
 #define FI_T uint16_t
@@ -64,6 +67,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
 #include "_fi_prob_row.h"
+#include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
 
 /* One row of logits stored as fmt (strides in elements). o: the softmax / log_softmax output,
@@ -138,6 +142,42 @@ static inline double fi_mixlog_block(int fmt, const double *a, const void *b, Py
     case FI_FMT_F32: return fi_mixlog_block_f32(a, (const float *)b, bs, n, c, bad);
     case FI_FMT_BF16: return fi_mixlog_block_bf16(a, (const uint16_t *)b, bs, n, c, bad);
     default: return fi_mixlog_block_f16(a, (const uint16_t *)b, bs, n, c, bad);
+    }
+}
+
+/* One block of the generalized measures' first pass over elements stored as fmt (see
+ * _fi_general_row.h) */
+static inline void fi_gstats_block(int fmt, int two, int dd, const void *p, Py_ssize_t ps, const void *q,
+                                   Py_ssize_t qs, Py_ssize_t n, fi_gstats *out)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        fi_gstats_block_f64(two, dd, (const double *)p, ps, (const double *)q, qs, n, out);
+        break;
+    case FI_FMT_F32:
+        fi_gstats_block_f32(two, dd, (const float *)p, ps, (const float *)q, qs, n, out);
+        break;
+    case FI_FMT_BF16:
+        fi_gstats_block_bf16(two, dd, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, out);
+        break;
+    default:
+        fi_gstats_block_f16(two, dd, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, out);
+    }
+}
+
+/* One block of total variation (tv) or Hellinger terms over elements stored as fmt */
+static inline double fi_dist_block(int fmt, int tv, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
+                                   Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        return fi_dist_block_f64(tv, (const double *)p, ps, (const double *)q, qs, n, dp, dq, bhat, bad);
+    case FI_FMT_F32:
+        return fi_dist_block_f32(tv, (const float *)p, ps, (const float *)q, qs, n, dp, dq, bhat, bad);
+    case FI_FMT_BF16:
+        return fi_dist_block_bf16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
+    default:
+        return fi_dist_block_f16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
     }
 }
 

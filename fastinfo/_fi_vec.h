@@ -12,7 +12,7 @@
  * lane by lane: bfloat16 by a shift, float16 by its bit layout, subnormals and inf/NaN
  * included), the select, the halves, the exp of softmax arguments, and _fimath.h's log
  * lane by lane (the same operations in the same order: the same results), as are its float log
- * and exact fused multiply-subtract.
+ * and exact fused multiply-subtract; and the square root.
  */
 #ifndef FASTINFO_VEC_H
 #define FASTINFO_VEC_H
@@ -223,6 +223,22 @@ FI_VINLINE fi_vf fi_vlogf(fi_vf x)
     fi_vf special = fi_self(x < 0.0f, fi_splatf(__builtin_nanf("")), fi_splatf(-__builtin_inff()));
     r = fi_self(x > 0.0f, r, special);
     return fi_self(x < __builtin_inff(), r, x + x);
+}
+
+/* sqrt, lane by lane (correctly rounded, as sqrt()): the build's vector square root where it
+ * is declared, else element by element */
+FI_VINLINE fi_vd fi_vsqrt(fi_vd v)
+{
+#if defined(__x86_64__) && defined(__FMA__) && FI_VBYTES == 64
+    return (fi_vd)_mm512_sqrt_pd((__m512d)v);
+#elif defined(__x86_64__) && defined(__FMA__) && FI_VBYTES == 32
+    return (fi_vd)_mm256_sqrt_pd((__m256d)v);
+#else
+    int k;
+    for (k = 0; k < FI_ND; k++)
+        v[k] = __builtin_sqrt(v[k]);
+    return v;
+#endif
 }
 
 /* c - a*b with one rounding, lane by lane (_fimath.h's fi_fnma): one FMA where the build has

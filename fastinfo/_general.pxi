@@ -23,7 +23,9 @@
 #     the Renyi divergence of order 1/2 from the same sum (Bhattacharyya), of order 2
 #     from the chi^2 sum sum (p - q)^2 / q: cheap and exact for nearly equal rows.
 #
-# Speed: the passes are lane loops (GL independent accumulators, a literal step,
+# Speed: the first pass (_gstats) and the Hellinger / total variation sums (_dist_sum) are
+# the row engine's blocks (_fi_general_row.h: vector code for every storage type and SIMD
+# level); the other passes are lane loops (GL independent accumulators, a literal step,
 # compile-time kinds of power and stride as fused "tags") that gcc vectorizes;
 # powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)), vectorized too. The
 # general Renyi divergence (expm1 of log ratios, for relative accuracy at every
@@ -150,15 +152,6 @@ cdef enum:
     NEAR_ONE_INV = 8             # |order - 1| <= 1/8: the expm1 forms
 
 
-cdef inline double _vmax(double a, double b) noexcept nogil:
-    """max as a value select (its temporary stays inside: the lane loops vectorize)."""
-    return a if a > b else b
-
-
-cdef inline double _ispos(double x) noexcept nogil:
-    return 1.0 if x > 0.0 else 0.0
-
-
 cdef inline bint _gstop(fi_stop_t* stop, Py_ssize_t K) noexcept nogil:
     """Between two blocks of a pass over a row of K: True once the call is to stop (rows of
     one block never poll here; the row loop does). A block of pow/exp/log terms counts as
@@ -166,79 +159,14 @@ cdef inline bint _gstop(fi_stop_t* stop, Py_ssize_t K) noexcept nogil:
     return K > BLOCK and fi_poll_block(stop, 8 * BLOCK)
 
 
-cdef struct GStats:
-    double ph, pl, qh, ql        # double-double row sums of p and q
-    double mx                    # max p
-    double support               # number of p > 0
-    int bad                      # a negative, NaN or infinite entry
-
-
-cdef inline void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
-                         bint two, bint dd, GStats* st, fi_stop_t* stop) noexcept nogil:
+cdef void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
+                  bint two, bint dd, GStats* st, fi_stop_t* stop) noexcept nogil:
     """One pass over the row(s): validity, sums (double-double by TwoSum per lane when dd),
-    max, support. Inlined with literal strides and flags, so the lanes vectorize."""
-    cdef double ph[GL]
-    cdef double pl[GL]
-    cdef double qh[GL]
-    cdef double ql[GL]
-    cdef double mx[GL]
-    cdef double sup[GL]
-    cdef int bad[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv, blk
-    cdef double x, y, s, bp
-    for j in range(GL):
-        ph[j] = 0.0
-        pl[j] = 0.0
-        qh[j] = 0.0
-        ql[j] = 0.0
-        mx[j] = 0.0
-        sup[j] = 0.0
-        bad[j] = 0
-    nv = K - K % GL
-    for blk in range(0, nv, 8192):   # step = BLOCK
-        if _gstop(stop, K):
-            break
-        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
-            for j in range(GL):
-                jj = i + j
-                x = _v(p, jj * ps)
-                bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
-                if dd:
-                    s = ph[j] + x
-                    bp = s - ph[j]
-                    pl[j] += (ph[j] - (s - bp)) + (x - bp)
-                    ph[j] = s
-                else:
-                    ph[j] += x
-                mx[j] = _vmax(x, mx[j])
-                sup[j] += _ispos(x)
-                if two:
-                    y = _v(q, jj * qs)
-                    bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
-                    s = qh[j] + y
-                    bp = s - qh[j]
-                    ql[j] += (qh[j] - (s - bp)) + (y - bp)
-                    qh[j] = s
-    j = 0
-    for jj in range(nv, K):        # the tail, into lane 0
-        x = _v(p, jj * ps)
-        bad[j] = bad[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX)))
-        if dd:
-            s = ph[j] + x
-            bp = s - ph[j]
-            pl[j] += (ph[j] - (s - bp)) + (x - bp)
-            ph[j] = s
-        else:
-            ph[j] += x
-        mx[j] = _vmax(x, mx[j])
-        sup[j] += _ispos(x)
-        if two:
-            y = _v(q, jj * qs)
-            bad[j] = bad[j] | (1 - ((y >= 0.0) & (y <= DBL_MAX)))
-            s = qh[j] + y
-            bp = s - qh[j]
-            ql[j] += (qh[j] - (s - bp)) + (y - bp)
-            qh[j] = s
+    max, support -- the engine's blocks (fi_gstats_block), added in order."""
+    cdef GStats b
+    cdef Py_ssize_t blk
+    cdef double s
+    cdef int fmt = _stored_fmt(p)
     st.ph = 0.0
     st.pl = 0.0
     st.qh = 0.0
@@ -246,14 +174,18 @@ cdef inline void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssi
     st.mx = 0.0
     st.support = 0.0
     st.bad = 0
-    for j in range(GL):
-        _tsum(&st.ph, &st.pl, ph[j])
-        st.pl += pl[j]
-        _tsum(&st.qh, &st.ql, qh[j])
-        st.ql += ql[j]
-        st.mx = mx[j] if mx[j] > st.mx else st.mx
-        st.support += sup[j]
-        st.bad |= bad[j]
+    for blk in range(0, K, 8192):   # step = BLOCK
+        if _gstop(stop, K):
+            break
+        fi_gstats_block(fmt, two, dd, <const void*>(p + blk * ps), ps, <const void*>(q + blk * qs), qs,
+                        min(<Py_ssize_t>BLOCK, K - blk), &b)
+        _tsum(&st.ph, &st.pl, b.ph)
+        st.pl += b.pl
+        _tsum(&st.qh, &st.ql, b.qh)
+        st.ql += b.ql
+        st.mx = b.mx if b.mx > st.mx else st.mx
+        st.support += b.support
+        st.bad |= b.bad
     s = st.ph + st.pl            # renormalize the double-doubles (Fast2Sum)
     st.pl = st.pl - (s - st.ph)
     st.ph = s
@@ -353,60 +285,23 @@ cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const stored* 
     return S
 
 
-cdef inline double _dist_sum(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
+cdef double _dist_sum(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                       double dp, double dq, double* bhat, int* bad, fi_stop_t* stop) noexcept nogil:
-    """Lane sums over x = p / dp, y = q / dq (divisions: a reciprocal of a subnormal sum
-    overflows): Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also
-    sum sqrt(x y) into bhat) or total variation 1/2 |x - y|; bad: an invalid entry."""
-    cdef double acc[GL]
-    cdef double bc[GL]
-    cdef int bd[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv, blk
-    cdef double x, y, d, den, S = 0.0, B = 0.0
-    cdef int b = 0
-    for j in range(GL):
-        acc[j] = 0.0
-        bc[j] = 0.0
-        bd[j] = 0
-    nv = K - K % GL
-    for blk in range(0, nv, 8192):   # step = BLOCK
+    """Sums over x = p / dp, y = q / dq (no division when both are 1): Hellinger
+    1/2 ((x - y)/(sqrt x + sqrt y))^2 (also sum sqrt(x y) into bhat) or total variation
+    1/2 |x - y| -- the engine's blocks (fi_dist_block), added in order; bad: an invalid entry."""
+    cdef Py_ssize_t blk
+    cdef double S = 0.0, B = 0.0, b
+    cdef int bd, fmt = _stored_fmt(p)
+    bad[0] = 0
+    for blk in range(0, K, 8192):   # step = BLOCK
         if _gstop(stop, K):
             break
-        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
-            for j in range(GL):
-                jj = i + j
-                x = _v(p, jj * ps)
-                y = _v(q, jj * qs)
-                bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
-                x = x / dp
-                y = y / dq
-                if code == G_TV:
-                    acc[j] += 0.5 * fabs(x - y)
-                else:
-                    den = sqrt(x) + sqrt(y)
-                    d = (x - y) / den if den > 0 else 0.0
-                    acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
-                    bc[j] += sqrt(x) * sqrt(y)
-    j = 0
-    for jj in range(nv, K):        # the tail, into lane 0
-        x = _v(p, jj * ps)
-        y = _v(q, jj * qs)
-        bd[j] = bd[j] | (1 - ((x >= 0.0) & (x <= DBL_MAX) & (y >= 0.0) & (y <= DBL_MAX)))
-        x = x / dp
-        y = y / dq
-        if code == G_TV:
-            acc[j] += 0.5 * fabs(x - y)
-        else:
-            den = sqrt(x) + sqrt(y)
-            d = (x - y) / den if den > 0 else 0.0
-            acc[j] += 0.5 * (d * d)      # halved first: no overflow short of the result's
-            bc[j] += sqrt(x) * sqrt(y)
-    for j in range(GL):
-        S += acc[j]
-        B += bc[j]
-        b |= bd[j]
+        S += fi_dist_block(fmt, code == G_TV, <const void*>(p + blk * ps), ps, <const void*>(q + blk * qs), qs,
+                           min(<Py_ssize_t>BLOCK, K - blk), dp, dq, &b, &bd)
+        B += b
+        bad[0] |= bd
     bhat[0] = B
-    bad[0] = b
     return S
 
 
@@ -557,10 +452,7 @@ cdef double _bhattacharyya(const stored* p, Py_ssize_t ps, const stored* q, Py_s
     cdef double B, H, u, s2, e2 = 0.0, sp = ph + pl, sq = qh + ql
     cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     cdef int bad
-    if ps == 1 and qs == 1:
-        H = _dist_sum(G_HELLINGER, p, 1, q, 1, K, dp, dq, &B, &bad, stop)
-    else:
-        H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
+    H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
     if normalize:                                     # on x = p/sp, y = q/sq: sum sqrt(xy) = 1 - H
         if B < 0.5:
             return -2.0 * log(B)
@@ -668,27 +560,13 @@ cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, con
     cdef double v, B, cp = 1.0, cq = 1.0
     cdef int bad = 0
     cdef bint two = code >= G_RENYI_D
-    cdef bint unit = ps == 1 and (qs == 1 or not two)
     if (code == G_HELLINGER or code == G_TV) and not normalize:
-        if unit:              # literal unit strides: the inlined lanes vectorize
-            v = _dist_sum(code, p, 1, q, 1, K, 1.0, 1.0, &B, &bad, stop)     # one pass, checks included
-        else:
-            v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad, stop)
+        v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad, stop)     # one pass, checks included
         return NAN if bad else (sqrt(v) if code == G_HELLINGER else v)
     if two:
-        if unit:
-            _gstats(p, 1, q, 1, K, True, True, &st, stop)
-        else:
-            _gstats(p, ps, q, qs, K, True, True, &st, stop)
-    elif code == G_RENYI_H and fabs(a - 1.0) * NEAR_ONE_INV <= 1.0:    # needs the exact sum
-        if unit:
-            _gstats(p, 1, p, 1, K, False, True, &st, stop)
-        else:
-            _gstats(p, ps, p, ps, K, False, True, &st, stop)
-    elif unit:
-        _gstats(p, 1, p, 1, K, False, False, &st, stop)
-    else:
-        _gstats(p, ps, p, ps, K, False, False, &st, stop)
+        _gstats(p, ps, q, qs, K, True, True, &st, stop)
+    else:       # the Renyi entropy near order 1 needs the exact sum
+        _gstats(p, ps, p, ps, K, False, code == G_RENYI_H and fabs(a - 1.0) * NEAR_ONE_INV <= 1.0, &st, stop)
     if st.bad or (normalize and (st.ph == 0 or not isfinite(st.ph) or
                                  (two and (st.qh == 0 or not isfinite(st.qh))))):
         return NAN
@@ -703,10 +581,7 @@ cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, con
     else:
         cp = st.ph + st.pl        # divisors
         cq = st.qh + st.ql
-        if unit:
-            v = _dist_sum(code, p, 1, q, 1, K, cp, cq, &B, &bad, stop)
-        else:
-            v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad, stop)
+        v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad, stop)
         return sqrt(v) if code == G_HELLINGER else v
     return v / log_base + 0.0
 
@@ -718,12 +593,14 @@ cdef enum:
 cdef inline double _general_row_at(int code, double param, const stored* p, Py_ssize_t ps, const stored* q,
                                    Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, float* scratch,
                                    fi_stop_t* stop) noexcept nogil:
-    """One row. A 2-byte row (when scratch is given: K <= WIDEN_MAX) is widened once into
-    scratch (2 K floats) by the engine's vector loads and measured as float32 -- the same
-    values, so the same result, and the passes that follow read it from cache; a longer row
-    is read as stored, element by element."""
+    """One row. For the measures with lane loops of their own (Renyi, Tsallis), a 2-byte row
+    (when scratch is given: K <= WIDEN_MAX) is widened once into scratch (2 K floats) by the
+    engine's vector loads and measured as float32 -- the same values, so the same result, and
+    the passes that follow read it from cache; a longer row is read as stored, element by
+    element. Hellinger and total variation run on the engine's blocks, which read 2-byte
+    floats as they are."""
     cdef int fmt
-    if (stored is BF16 or stored is F16) and scratch != NULL:
+    if (stored is BF16 or stored is F16) and scratch != NULL and code != G_HELLINGER and code != G_TV:
         fmt = FI_FMT_BF16 if stored is BF16 else FI_FMT_F16
         fi_widen_f32(fmt, <const void*>p, ps, K, scratch)
         if code < G_RENYI_D:

@@ -47,6 +47,16 @@ cdef extern from "_fi_rows.h" nogil:
                          double d, double lb) noexcept
     double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
     void fi_widen_f32(int fmt, const void* p, Py_ssize_t ps, Py_ssize_t n, float* dst) noexcept
+    # the generalized measures' blocks (_fi_general_row.h)
+    ctypedef struct GStats "fi_gstats":
+        double ph, pl, qh, ql      # double-double row sums of p and q
+        double mx                  # max p
+        double support             # number of p > 0
+        int bad                    # a negative, NaN or infinite entry
+    void fi_gstats_block(int fmt, int two, int dd, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
+                         Py_ssize_t n, GStats* out) noexcept
+    double fi_dist_block(int fmt, int tv, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
+                         Py_ssize_t n, double dp, double dq, double* bhat, int* bad) noexcept
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept

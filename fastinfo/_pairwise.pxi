@@ -198,8 +198,15 @@ cdef Py_ssize_t _pair_row_js(int fmt, const char* p, Py_ssize_t ps, const char* 
     cdef int bad
     cdef bint fast = pb != NULL and hp == hp
     if fast:
-        for k in range(K):
-            pb[k] = 0.5 * (fi_elem(fmt, p, k * ps) * cp)
+        if fmt == FI_FMT_F64:
+            for k in range(K):
+                pb[k] = 0.5 * ((<const double*>p)[k * ps] * cp)
+        elif fmt == FI_FMT_F32:
+            for k in range(K):
+                pb[k] = 0.5 * ((<const float*>p)[k * ps] * cp)
+        else:
+            for k in range(K):
+                pb[k] = 0.5 * (fi_elem(fmt, p, k * ps) * cp)
     for j in range(jb, je):
         q = q0 + j * qrs
         if fast and hq[j] == hq[j]:

@@ -1,0 +1,176 @@
+/* Blocks of the generalized measures (_general.pxi: Renyi, Tsallis, Hellinger, total
+ * variation), for one storage type (the template: _fi_rows.h includes it once per storage
+ * type, after _fi_row_type.h). Written once for the four types.
+ *
+ * fi_gstats_kind: the first pass over a block -- validity, the sums of p (and q), double-double
+ *   by TwoSum per lane when asked, the largest p and the number of p > 0.
+ * fi_dist_kind: the terms of total variation, 1/2 |x - y|, or of the squared Hellinger
+ *   distance, 1/2 ((x - y) / (sqrt x + sqrt y))^2 with the Bhattacharyya sum sqrt(x) sqrt(y),
+ *   of x = p / dp, y = q / dq (divisions: 1/dp overflows for a subnormal sum; none when
+ *   dp = dq = 1), and the validity of p and q.
+ * Both take the block a compute vector at a time (fi_lanes: a strided block or the tail is
+ * gathered, missing elements are 0, which add nothing), in double lanes; rows, blocks, Ctrl-C
+ * and the order in which blocks are added are the caller's.
+ */
+
+#ifndef FI_GENERAL_ROW_ONCE
+#define FI_GENERAL_ROW_ONCE
+typedef struct {
+    double ph, pl, qh, ql;       /* sums of p and q: double-double (hi, lo); lo = 0 unless dd */
+    double mx;                   /* the largest p (0 for none) */
+    double support;              /* the number of p > 0 */
+    int bad;                     /* a negative, NaN or infinite p or q */
+} fi_gstats;
+
+/* (hi, lo) += x, error-free (Knuth's TwoSum), lane by lane */
+FI_VINLINE void fi_vtwo_sum(fi_vd *hi, fi_vd *lo, fi_vd x)
+{
+    fi_vd s = *hi + x, bp = s - *hi;
+    *lo += (*hi - (s - bp)) + (x - bp);
+    *hi = s;
+}
+
+static inline void fi_two_sum1(double *hi, double *lo, double x)
+{
+    double s = *hi + x, bp = s - *hi;
+    *lo += (*hi - (s - bp)) + (x - bp);
+    *hi = s;
+}
+
+/* the lanes of a TwoSum pair into one (hi, lo) */
+static inline void fi_fold_dd(fi_vd h, fi_vd l, double *hi, double *lo)
+{
+    double hl[FI_ND], ll[FI_ND];
+    int k;
+    memcpy(hl, &h, sizeof hl);
+    memcpy(ll, &l, sizeof ll);
+    *hi = 0.0;
+    *lo = 0.0;
+    for (k = 0; k < FI_ND; k++) {
+        fi_two_sum1(hi, lo, hl[k]);
+        *lo += ll[k];
+    }
+}
+#endif
+
+#if FI_DBL
+#define FI_BIG DBL_MAX
+#else
+#define FI_BIG FLT_MAX
+#endif
+
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_gstats_kind)(const int two, const int dd, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                        Py_ssize_t n, fi_gstats *out)
+{
+    fi_vd ph = fi_splatd(0), pl = fi_splatd(0), qh = fi_splatd(0), ql = fi_splatd(0), sup = fi_splatd(0);
+    const fi_vd one = fi_splatd(1), zd = fi_splatd(0);
+    const FI_V big = FI_SPLAT(FI_BIG), z = FI_SPLAT(0);
+    FI_V x, y, mx = FI_SPLAT(0);
+    FI_M ok = z == z;
+    FI_S mxl[FI_W];
+    FI_I okl[FI_W];
+    FI_T zero;
+    Py_ssize_t i;
+    int h, l;
+    memset(&zero, 0, sizeof zero);
+    for (i = 0; i < n; i += FI_W) {
+        x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        ok &= (x >= z) & (x <= big);
+        mx = FI_SEL(x > mx, x, mx);
+        if (two) {
+            y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
+            ok &= (y >= z) & (y <= big);
+        }
+        for (h = 0; h < FI_NH; h++) {
+            fi_vd xd = FI_HALF(x, h);
+            sup += fi_seld(xd > zd, one, zd);
+            if (dd)
+                fi_vtwo_sum(&ph, &pl, xd);
+            else
+                ph += xd;
+            if (two)
+                fi_vtwo_sum(&qh, &ql, FI_HALF(y, h));
+        }
+    }
+    fi_fold_dd(ph, pl, &out->ph, &out->pl);
+    fi_fold_dd(qh, ql, &out->qh, &out->ql);
+    memcpy(mxl, &mx, sizeof mxl);
+    memcpy(okl, &ok, sizeof okl);
+    out->mx = 0.0;
+    out->bad = 0;
+    for (l = 0; l < FI_W; l++) {
+        out->mx = mxl[l] > out->mx ? mxl[l] : out->mx;
+        out->bad |= okl[l] == 0;
+    }
+    out->support = fi_hsum(sup);
+}
+
+static inline __attribute__((always_inline)) double
+FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                      Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
+{
+    fi_vd a = fi_splatd(0), b = fi_splatd(0);
+    const fi_vd zd = fi_splatd(0);
+    const FI_V big = FI_SPLAT(FI_BIG), z = FI_SPLAT(0);
+    FI_V x, y;
+    FI_M ok = z == z;
+    FI_I okl[FI_W];
+    FI_T zero;
+    Py_ssize_t i;
+    int h, l;
+    memset(&zero, 0, sizeof zero);
+    for (i = 0; i < n; i += FI_W) {
+        x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
+        ok &= (x >= z) & (x <= big) & (y >= z) & (y <= big);
+        for (h = 0; h < FI_NH; h++) {
+            fi_vd xd = FI_HALF(x, h), yd = FI_HALF(y, h), d = xd - yd;
+            if (scaled) {
+                xd = xd / dp;
+                yd = yd / dq;
+                d = xd - yd;
+            }
+            if (tv) {
+                a += 0.5 * fi_seld(d < zd, -d, d);
+            } else {
+                fi_vd sx = fi_vsqrt(xd), sy = fi_vsqrt(yd), den = sx + sy;
+                fi_vd r = fi_seld(den > zd, d / den, zd);
+                a += 0.5 * (r * r);          /* halved first: no overflow short of the result's */
+                b += sx * sy;
+            }
+        }
+    }
+    memcpy(okl, &ok, sizeof okl);
+    *bad = 0;
+    for (l = 0; l < FI_W; l++)
+        *bad |= okl[l] == 0;
+    *bhat = tv ? 0.0 : fi_hsum(b);
+    return fi_hsum(a);
+}
+
+/* One block of the first pass: two (q too), dd (the sum of p double-double) */
+static void FI_NAME(fi_gstats_block)(int two, int dd, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                                     Py_ssize_t n, fi_gstats *out)
+{
+    if (two)
+        FI_NAME(fi_gstats_kind)(1, 1, p, ps, q, qs, n, out);
+    else if (dd)
+        FI_NAME(fi_gstats_kind)(0, 1, p, ps, p, ps, n, out);
+    else
+        FI_NAME(fi_gstats_kind)(0, 0, p, ps, p, ps, n, out);
+}
+
+/* One block of total variation (tv) or Hellinger terms; see fi_dist_kind */
+static double FI_NAME(fi_dist_block)(int tv, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                                     Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
+{
+    const int scaled = !(dp == 1.0 && dq == 1.0);
+    if (tv)
+        return scaled ? FI_NAME(fi_dist_kind)(1, 1, p, ps, q, qs, n, dp, dq, bhat, bad)
+                      : FI_NAME(fi_dist_kind)(1, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+    return scaled ? FI_NAME(fi_dist_kind)(0, 1, p, ps, q, qs, n, dp, dq, bhat, bad)
+                  : FI_NAME(fi_dist_kind)(0, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+}
+
+#undef FI_BIG

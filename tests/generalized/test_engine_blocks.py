@@ -1,0 +1,78 @@
+"""The generalized measures' passes on the row engine's blocks (first pass: validity, sums,
+max, support; Hellinger and total variation sums): every storage type, rows that end inside
+a vector, span several blocks or are read with a stride, and an invalid value anywhere."""
+import ml_dtypes
+import numpy as np
+import pytest
+
+import fastinfo as fi
+
+DTYPES = [np.dtype(np.float64), np.dtype(np.float32), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)]
+IDS = [d.name for d in DTYPES]
+CALLS = {
+    "renyi_entropy": lambda p, q, **kw: fi.renyi_entropy(p, 2.5, **kw),
+    "renyi_entropy_near_1": lambda p, q, **kw: fi.renyi_entropy(p, 1.01, **kw),
+    "tsallis_entropy": lambda p, q, **kw: fi.tsallis_entropy(p, 2.0, **kw),
+    "renyi_divergence": lambda p, q, **kw: fi.renyi_divergence(p, q, 3.0, **kw),
+    "hellinger_distance": lambda p, q, **kw: fi.hellinger_distance(p, q, **kw),
+    "total_variation": lambda p, q, **kw: fi.total_variation(p, q, **kw),
+}
+
+
+def _rows(n, k, dtype, seed):
+    rng = np.random.default_rng(seed)
+    p = rng.random((n, k)) + 0.01
+    return (p / p.sum(1, keepdims=True)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+@pytest.mark.parametrize("K", [3, 8192 + 5, 3 * 8192])
+@pytest.mark.parametrize("where", ["first", "last", "block_end", "middle"])
+@pytest.mark.parametrize("bad", [-1e-3, np.nan, np.inf])
+def test_an_invalid_value_anywhere_makes_its_row_nan(dtype, K, where, bad):
+    p, q = _rows(3, K, dtype, 1), _rows(3, K, dtype, 2)
+    j = {"first": 0, "last": K - 1, "block_end": min(K - 1, 8191), "middle": K // 2}[where]
+    for name, f in CALLS.items():
+        for which in ("p", "q"):
+            if which == "q" and name in ("renyi_entropy", "renyi_entropy_near_1", "tsallis_entropy"):
+                continue
+            a, b = p.copy(), q.copy()
+            (a if which == "p" else b)[1, j] = bad
+            for normalize in (False, True):
+                got = f(a, b, normalize=normalize, invalid="nan")
+                assert np.isnan(got[1]), (name, which, normalize)
+                assert np.isfinite(got[[0, 2]]).all(), (name, which, normalize)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+@pytest.mark.parametrize("K", [1, 7, 8192 + 5, 3 * 8192 + 1])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_distances_against_float64_formulas_contiguous_and_strided(dtype, K, normalize):
+    p, q = _rows(4, 2 * K, dtype, 3), _rows(4, 2 * K, dtype, 4)
+    for sl in (np.s_[:, :K], np.s_[:, ::2]):
+        a, b = p[sl], q[sl]
+        P, Q = a.astype(np.float64), b.astype(np.float64)
+        if normalize:
+            P, Q = P / P.sum(1, keepdims=True), Q / Q.sum(1, keepdims=True)
+        tv = 0.5 * np.abs(P - Q).sum(1)
+        hel = np.sqrt(0.5 * ((np.sqrt(P) - np.sqrt(Q)) ** 2).sum(1))
+        rtol = 1e-13 if dtype == np.float64 else 1e-6      # float32 results for the others
+        np.testing.assert_allclose(fi.total_variation(a, b, normalize=normalize), tv, rtol=rtol, atol=1e-300)
+        np.testing.assert_allclose(fi.hellinger_distance(a, b, normalize=normalize), hel, rtol=rtol, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+def test_support_and_max_of_the_first_pass(dtype):
+    """Renyi order 0 counts the support, order inf takes the max, wherever they lie in the
+    blocks."""
+    K = 2 * 8192 + 9
+    p = np.zeros((2, K))
+    p[0, ::3] = 1.0 / len(p[0, ::3])
+    p[1, 5] = 0.5
+    p[1, K - 1] = 0.25
+    p[1, 8192] = 0.25
+    a = p.astype(dtype)
+    np.testing.assert_allclose(fi.renyi_entropy(a, 0.0), np.log([len(p[0, ::3]), 3]), rtol=1e-6)
+    P = a.astype(np.float64)
+    np.testing.assert_allclose(fi.renyi_entropy(a, np.inf, normalize=False), -np.log(P.max(1)), rtol=1e-6)
+    np.testing.assert_allclose(fi.renyi_entropy(a[:, ::-1], np.inf, normalize=False), -np.log(P.max(1)), rtol=1e-6)
