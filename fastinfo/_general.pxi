@@ -75,14 +75,15 @@ cdef inline int _stored_fmt(const stored* p) noexcept nogil:
 
 
 cdef inline bint _far_row(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
-                          double sum_tol) noexcept nogil:
+                          double sum_tol, fi_stop_t* stop) noexcept nogil:
     """A valid row (pair) whose sum is further than sum_tol from 1: the engine's sums, in one
-    vector pass that leaves the row in cache for the measure's passes."""
+    vector pass that leaves the row in cache for the measure's passes (polling between the
+    blocks of a long row)."""
     cdef Partial t
     if code >= G_RENYI_D:
-        t = _row(<SumPQTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0, 1, NULL)
+        t = _row(<SumPQTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0, 1, stop)
         return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol and fabs(t.sq - 1.0) <= sum_tol)
-    t = _row(<SumPTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>p, ps, K, 1.0, 1.0, 1, NULL)
+    t = _row(<SumPTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>p, ps, K, 1.0, 1.0, 1, stop)
     return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol)
 
 
@@ -637,7 +638,7 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
                     continue
                 if sum_tol > 0:
                     far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs,
-                                      K, sum_tol)
+                                      K, sum_tol, stop)
                 out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                          <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
             free(scratch)
@@ -648,7 +649,7 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
                 break
             if sum_tol > 0:
                 far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs, K,
-                                  sum_tol)
+                                  sum_tol, stop)
             out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                      <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
         free(scratch)
