@@ -3,6 +3,7 @@ between the builds (A B A B ...), medians of per-round ratios, so drift of a sha
 hits both alike.
 
     python bench/ab_builds.py OLD_TREE NEW_TREE [--rounds 7]
+    FI_AB_ONLY='renyi|bf16' python bench/ab_builds.py ...   # only the cases whose names contain one
 
 OLD_TREE and NEW_TREE are source trees with in-place builds (``python setup.py build_ext
 --inplace``), e.g. a ``git worktree`` of an older commit; each run puts its tree first on
@@ -16,7 +17,7 @@ import subprocess
 import sys
 
 CHILD = r'''
-import json, time, numpy as np, fastinfo
+import json, os, time, numpy as np, fastinfo
 from fastinfo._dispatch import kernels as k
 rng = np.random.default_rng(0)
 v = rng.random(100); v /= v.sum()
@@ -31,6 +32,7 @@ D = rng.standard_normal((1000, 10000))
 import ml_dtypes
 G = P[:1000]; GQ = P[1000:]
 GB, GQB = G.astype(ml_dtypes.bfloat16), GQ.astype(ml_dtypes.bfloat16)
+PAB, QAB = PA.astype(ml_dtypes.bfloat16), QA.astype(ml_dtypes.bfloat16)
 def t(f, n, reps=5):
     r = []
     for _ in range(reps):
@@ -39,31 +41,33 @@ def t(f, n, reps=5):
             f()
         r.append((time.perf_counter() - t0) / n)
     return float(np.median(r))
-print(json.dumps({
-    "entropy 1x100 (us)": t(lambda: fastinfo.entropy(v), 20000) * 1e6,
-    "kl_divergence 1x100 (us)": t(lambda: fastinfo.kl_divergence(v, v), 20000) * 1e6,
-    "entropy 2000x10000 f64 (ms)": t(lambda: fastinfo.entropy(P, n_threads=1), 3) * 1e3,
-    "read roofline 2000x10000 f64 (ms)": t(lambda: k.read_roofline(P, 1), 3) * 1e3,
-    "logsumexp 20000x1000 f64 (ms)": t(lambda: fastinfo.logsumexp(X64, n_threads=1), 3) * 1e3,
-    "logsumexp 20000x1000 f32 (ms)": t(lambda: fastinfo.logsumexp(X32, n_threads=1), 3) * 1e3,
-    "softmax_entropy 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_entropy(X32, n_threads=1), 3) * 1e3,
-    "softmax_cross_entropy 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
-    "softmax_kl_divergence 20000x1000 f32 (ms)": t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
-    "surprisal 250x1000 f64, in cache (ms)": t(lambda: fastinfo.surprisal(S, n_threads=1), 100) * 1e3,
-    "pairwise_js_divergence 400x300x1000 f64 (ms)": t(lambda: fastinfo.pairwise_js_divergence(PA, QA, n_threads=1), 1) * 1e3,
-    "pairwise_js_divergence 400x300x1000 f32 (ms)": t(lambda: fastinfo.pairwise_js_divergence(PA32, QA32, n_threads=1), 1) * 1e3,
-    "differential_entropy 1000x10000 vasicek (ms)": t(lambda: fastinfo.differential_entropy(D, n_threads=1), 1) * 1e3,
+CASES = {
+    "entropy 1x100 (us)": lambda: t(lambda: fastinfo.entropy(v), 20000) * 1e6,
+    "kl_divergence 1x100 (us)": lambda: t(lambda: fastinfo.kl_divergence(v, v), 20000) * 1e6,
+    "entropy 2000x10000 f64 (ms)": lambda: t(lambda: fastinfo.entropy(P, n_threads=1), 3) * 1e3,
+    "read roofline 2000x10000 f64 (ms)": lambda: t(lambda: k.read_roofline(P, 1), 3) * 1e3,
+    "logsumexp 20000x1000 f64 (ms)": lambda: t(lambda: fastinfo.logsumexp(X64, n_threads=1), 3) * 1e3,
+    "logsumexp 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.logsumexp(X32, n_threads=1), 3) * 1e3,
+    "softmax_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_entropy(X32, n_threads=1), 3) * 1e3,
+    "softmax_cross_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
+    "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
+    "surprisal 250x1000 f64, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S, n_threads=1), 100) * 1e3,
+    "pairwise_js_divergence 400x300x1000 f64 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(PA, QA, n_threads=1), 1) * 1e3,
+    "pairwise_js_divergence 400x300x1000 f32 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(PA32, QA32, n_threads=1), 1) * 1e3,
+    "differential_entropy 1000x10000 vasicek (ms)": lambda: t(lambda: fastinfo.differential_entropy(D, n_threads=1), 1) * 1e3,
     # the generalized measures, 1000x10000, as passed (the kernel only) and with the default sum check
-    "renyi_entropy a=2 f64 (ms)": t(lambda: fastinfo.renyi_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
-    "tsallis_entropy q=2 f64 (ms)": t(lambda: fastinfo.tsallis_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
-    "hellinger_distance f64 (ms)": t(lambda: fastinfo.hellinger_distance(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
-    "total_variation f64 (ms)": t(lambda: fastinfo.total_variation(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
-    "renyi_entropy a=2 f64, sum check (ms)": t(lambda: fastinfo.renyi_entropy(G, 2.0, n_threads=1), 2) * 1e3,
-    "renyi_entropy a=2 bf16, sum check (ms)": t(lambda: fastinfo.renyi_entropy(GB, 2.0, n_threads=1), 2) * 1e3,
-    "total_variation bf16, sum check (ms)": t(lambda: fastinfo.total_variation(GB, GQB, n_threads=1), 2) * 1e3,
-    "pairwise_js_divergence 400x300x1000 bf16 (ms)": t(lambda: fastinfo.pairwise_js_divergence(
-        PA.astype(ml_dtypes.bfloat16), QA.astype(ml_dtypes.bfloat16), n_threads=1), 1) * 1e3,
-}))
+    "renyi_entropy a=2 f64 (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "tsallis_entropy q=2 f64 (ms)": lambda: t(lambda: fastinfo.tsallis_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "hellinger_distance f64 (ms)": lambda: t(lambda: fastinfo.hellinger_distance(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
+    "total_variation f64 (ms)": lambda: t(lambda: fastinfo.total_variation(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
+    "renyi_entropy a=2 f64, sum check (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G, 2.0, n_threads=1), 2) * 1e3,
+    "renyi_entropy a=2 bf16, sum check (ms)": lambda: t(lambda: fastinfo.renyi_entropy(GB, 2.0, n_threads=1), 2) * 1e3,
+    "total_variation bf16, sum check (ms)": lambda: t(lambda: fastinfo.total_variation(GB, GQB, n_threads=1), 2) * 1e3,
+    "pairwise_js_divergence 400x300x1000 bf16 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(
+        PAB, QAB, n_threads=1), 1) * 1e3,
+}
+only = os.environ.get("FI_AB_ONLY", "").split("|")
+print(json.dumps({k: f() for k, f in CASES.items() if any(o in k for o in only)}))
 '''
 
 
