@@ -59,28 +59,43 @@ static inline void fi_fold_dd(fi_vd h, fi_vd l, double *hi, double *lo)
 #define FI_BIG FLT_MAX
 #endif
 
+/* the lanes of x that hold a valid value (0 <= x <= the largest finite value): all ones */
+FI_VINLINE FI_M FI_NAME(fi_valid)(FI_V x)
+{
+    return (x >= FI_SPLAT(0)) & (x <= FI_SPLAT(FI_BIG));
+}
+
+/* 1 when a lane of the mask is clear (an invalid value was seen there) */
+static inline int FI_NAME(fi_any_clear)(FI_M ok)
+{
+    FI_I okl[FI_W];
+    int l, r = 0;
+    memcpy(okl, &ok, sizeof okl);
+    for (l = 0; l < FI_W; l++)
+        r |= okl[l] == 0;
+    return r;
+}
+
 static inline __attribute__((always_inline)) void
 FI_NAME(fi_gstats_kind)(const int two, const int dd, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
                         Py_ssize_t n, fi_gstats *out)
 {
     fi_vd ph = fi_splatd(0), pl = fi_splatd(0), qh = fi_splatd(0), ql = fi_splatd(0), sup = fi_splatd(0);
     const fi_vd one = fi_splatd(1), zd = fi_splatd(0);
-    const FI_V big = FI_SPLAT(FI_BIG), z = FI_SPLAT(0);
     FI_V x, y, mx = FI_SPLAT(0);
-    FI_M ok = z == z;
+    FI_M ok = mx == mx;              /* all lanes valid so far */
     FI_S mxl[FI_W];
-    FI_I okl[FI_W];
     FI_T zero;
     Py_ssize_t i;
     int h, l;
     memset(&zero, 0, sizeof zero);
     for (i = 0; i < n; i += FI_W) {
         x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
-        ok &= (x >= z) & (x <= big);
+        ok &= FI_NAME(fi_valid)(x);
         mx = FI_SEL(x > mx, x, mx);
         if (two) {
             y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
-            ok &= (y >= z) & (y <= big);
+            ok &= FI_NAME(fi_valid)(y);
         }
         for (h = 0; h < FI_NH; h++) {
             fi_vd xd = FI_HALF(x, h);
@@ -96,13 +111,10 @@ FI_NAME(fi_gstats_kind)(const int two, const int dd, const FI_T *p, Py_ssize_t p
     fi_fold_dd(ph, pl, &out->ph, &out->pl);
     fi_fold_dd(qh, ql, &out->qh, &out->ql);
     memcpy(mxl, &mx, sizeof mxl);
-    memcpy(okl, &ok, sizeof okl);
     out->mx = 0.0;
-    out->bad = 0;
-    for (l = 0; l < FI_W; l++) {
+    for (l = 0; l < FI_W; l++)
         out->mx = mxl[l] > out->mx ? mxl[l] : out->mx;
-        out->bad |= okl[l] == 0;
-    }
+    out->bad = FI_NAME(fi_any_clear)(ok);
     out->support = fi_hsum(sup);
 }
 
@@ -112,18 +124,16 @@ FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t 
 {
     fi_vd a = fi_splatd(0), b = fi_splatd(0);
     const fi_vd zd = fi_splatd(0);
-    const FI_V big = FI_SPLAT(FI_BIG), z = FI_SPLAT(0);
-    FI_V x, y;
-    FI_M ok = z == z;
-    FI_I okl[FI_W];
+    FI_V x = FI_SPLAT(0), y;
+    FI_M ok = x == x;                /* all lanes valid so far */
     FI_T zero;
     Py_ssize_t i;
-    int h, l;
+    int h;
     memset(&zero, 0, sizeof zero);
     for (i = 0; i < n; i += FI_W) {
         x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
         y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
-        ok &= (x >= z) & (x <= big) & (y >= z) & (y <= big);
+        ok &= FI_NAME(fi_valid)(x) & FI_NAME(fi_valid)(y);
         for (h = 0; h < FI_NH; h++) {
             fi_vd xd = FI_HALF(x, h), yd = FI_HALF(y, h), d = xd - yd;
             if (scaled) {
@@ -141,10 +151,7 @@ FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t 
             }
         }
     }
-    memcpy(okl, &ok, sizeof okl);
-    *bad = 0;
-    for (l = 0; l < FI_W; l++)
-        *bad |= okl[l] == 0;
+    *bad = FI_NAME(fi_any_clear)(ok);
     *bhat = tv ? 0.0 : fi_hsum(b);
     return fi_hsum(a);
 }

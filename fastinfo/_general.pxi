@@ -234,8 +234,8 @@ cdef double _power_sum(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, d
     """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1):
     one specialization per kind of power and stride, so every loop vectorizes."""
     cdef int kind = _pkind(a)
-    if ps == 1:
-        if kind == 2:
+    if ps == 1 and not (stored is BF16 or stored is F16):   # (2-byte rows here are long ones: the
+        if kind == 2:                                       # strided loop is enough, and half the code)
             return _power_sum_k(<PowSq*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
         if kind == 1:
             return _power_sum_k(<PowSqrt*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
@@ -352,7 +352,7 @@ cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
                     x = x / dv
                     S -= x * expm1((t - 1.0) * log(x))
         return S / (t - 1.0)
-    if ps == 1:
+    if ps == 1 and not (stored is BF16 or stored is F16):   # (see _power_sum)
         if kind == 2:
             return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
         if kind == 1:
