@@ -11,7 +11,7 @@ folder and nothing else -- and every test file imports the shared code by name::
     from helpers import assert_close, fastinfo_env, random_rows
 
 Everything importable lives in ``tests/helpers.py``; this file holds only what pytest itself
-must see: fixtures and the hypothesis profile.
+must see: fixtures, the hypothesis profile and the session hooks.
 """
 
 import os
@@ -55,3 +55,17 @@ def _mpmath_precision(request):
     mpmath.mp.prec = getattr(request.module, "MPMATH_PREC", old)
     yield
     mpmath.mp.prec = old
+
+
+def pytest_collection_modifyitems(config, items):
+    """Starts the packaging tests' sdist install in the background (helpers.SdistInstall) when
+    a collected test needs it, unless only collecting."""
+    if not config.option.collectonly and any("sdist_install" in getattr(i, "fixturenames", ()) for i in items):
+        from helpers import SDIST_INSTALL
+        SDIST_INSTALL.start()
+
+
+def pytest_sessionfinish(session):
+    from helpers import SDIST_INSTALL
+    SDIST_INSTALL.stop()
+

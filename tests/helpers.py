@@ -54,6 +54,60 @@ def run_python(args, cwd=None, env=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+class SdistInstall:
+    """fastinfo's sdist installed without OpenMP into a fresh venv by a child process
+    (tests/packaging/sdist_install.py) at the lowest CPU priority. tests/conftest.py starts it
+    when the collected tests need it, so the one-to-two-minute compile runs on the core the
+    other tests leave idle; tests/packaging/conftest.py waits for it."""
+
+    def __init__(self):
+        self.proc = None
+        self.dir = None
+
+    def start(self):
+        import importlib.util
+        import tempfile
+        script = SOURCE_ROOT / "tests" / "packaging" / "sdist_install.py"
+        if self.proc is not None or importlib.util.find_spec("build") is None or not script.is_file():
+            return
+        self.dir = Path(tempfile.mkdtemp(prefix="fastinfo-sdist-"))
+        nice = (lambda: os.nice(19)) if hasattr(os, "nice") else None
+        # a session of its own: stop() ends pip and the compilers with it
+        self.proc = subprocess.Popen([sys.executable, str(script), str(SOURCE_ROOT), str(self.dir)],
+                                     preexec_fn=nice, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait(self, timeout=2400):
+        """(ok, info, build log): info holds the sdist, venv and python (Paths) and the env."""
+        import json
+        self.start()
+        rc = self.proc.wait(timeout=timeout)
+        log = self.dir / "build.log"
+        build_log = log.read_text() if log.exists() else f"the install script exited with {rc}"
+        if rc != 0:
+            return False, {}, build_log
+        info = json.loads((self.dir / "install.json").read_text())
+        info.update({k: Path(info[k]) for k in ("sdist", "venv", "python")})
+        return True, info, build_log
+
+    def stop(self):
+        """Ends a build still running and removes its folder (the end of the session)."""
+        import shutil
+        if self.proc is not None and self.proc.poll() is None:
+            import signal
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (AttributeError, OSError):
+                self.proc.kill()
+            self.proc.wait()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SDIST_INSTALL = SdistInstall()
+"""The session's one sdist install (tests/packaging)."""
+
+
 # --------------------------------------------------------------------------- the API
 KERNEL_LEVELS = sorted(available_kernels())
 """Every compiled SIMD variant this CPU runs ("baseline", "avx2", "avx512")."""
