@@ -74,17 +74,20 @@ cdef inline int _stored_fmt(const stored* p) noexcept nogil:
         return FI_FMT_F16
 
 
-cdef inline bint _far_row(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
-                          double sum_tol, fi_stop_t* stop) noexcept nogil:
-    """A valid row (pair) whose sum is further than sum_tol from 1: the engine's sums, in one
-    vector pass that leaves the row in cache for the measure's passes (polling between the
-    blocks of a long row)."""
-    cdef Partial t
-    if code >= G_RENYI_D:
-        t = _row(<SumPQTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0, 1, stop)
-        return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol and fabs(t.sq - 1.0) <= sum_tol)
-    t = _row(<SumPTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>p, ps, K, 1.0, 1.0, 1, stop)
-    return t.bad == 0 and not (fabs(t.sp - 1.0) <= sum_tol)
+cdef inline bint _far(double sp, double sq, double sum_tol) noexcept nogil:
+    """A sum (sp; sq too for a pair) further than sum_tol from 1."""
+    return not (fabs(sp - 1.0) <= sum_tol and fabs(sq - 1.0) <= sum_tol)
+
+
+cdef inline bint _far_pair(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
+                           double sum_tol, fi_stop_t* stop) noexcept nogil:
+    """A valid pair of rows whose sums are further than sum_tol from 1, for the distances taken
+    as passed (which have no pass of sums of their own): the engine's sums, in one vector pass
+    that leaves the rows in cache for the distance's pass (polling between the blocks of a long
+    row)."""
+    cdef Partial t = _row(<SumPQTag*>NULL, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0,
+                          1, stop)
+    return t.bad == 0 and _far(t.sp, t.sq, sum_tol)
 
 
 # Memory-access tags of the lane loops: a unit-stride specialization lets gcc emit plain
@@ -115,14 +118,6 @@ cdef enum:
 GENERAL_MEASURES = {"renyi_entropy": G_RENYI_H, "tsallis_entropy": G_TSALLIS,
                     "renyi_divergence": G_RENYI_D, "hellinger_distance": G_HELLINGER,
                     "total_variation": G_TV}
-
-
-cdef inline void _tsum(double* hi, double* lo, double x) noexcept nogil:
-    """(hi, lo) += x, error-free (Knuth's TwoSum)."""
-    cdef double s = hi[0] + x
-    cdef double bp = s - hi[0]
-    lo[0] += (hi[0] - (s - bp)) + (x - bp)
-    hi[0] = s
 
 
 cdef inline double _lratio(double p, double q) noexcept nogil:
@@ -180,9 +175,9 @@ cdef void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs
             break
         fi_gstats_block(fmt, two, dd, <const void*>(p + blk * ps), ps, <const void*>(q + blk * qs), qs,
                         min(<Py_ssize_t>BLOCK, K - blk), &b)
-        _tsum(&st.ph, &st.pl, b.ph)
+        fi_two_sum1(&st.ph, &st.pl, b.ph)
         st.pl += b.pl
-        _tsum(&st.qh, &st.ql, b.qh)
+        fi_two_sum1(&st.qh, &st.ql, b.qh)
         st.ql += b.ql
         st.mx = b.mx if b.mx > st.mx else st.mx
         st.support += b.support
@@ -437,10 +432,10 @@ cdef double _renyi2(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t 
     if normalize:
         return log1p(X)
     h = 2.0 * ph
-    _tsum(&h, &l, -qh)
+    fi_two_sum1(&h, &l, -qh)
     l += 2.0 * pl - ql
     h2 = h
-    _tsum(&h2, &l2, -1.0)
+    fi_two_sum1(&h2, &l2, -1.0)
     return log1p(h2 + (l2 + l + X))
 
 
@@ -461,7 +456,7 @@ cdef double _bhattacharyya(const stored* p, Py_ssize_t ps, const stored* q, Py_s
     if B < 0.5:
         return -2.0 * log(B)
     s2 = ph
-    _tsum(&s2, &e2, qh)                               # ph + qh exactly, as s2 + e2
+    fi_two_sum1(&s2, &e2, qh)                               # ph + qh exactly, as s2 + e2
     u = (0.5 * s2 - 1.0) + 0.5 * (e2 + pl + ql) - H
     return -2.0 * log1p(u)
 
@@ -479,7 +474,7 @@ cdef double _renyi_d(double a, const stored* p, Py_ssize_t ps, const stored* q, 
                 return NAN
             for i in range(blk, min(blk + BLOCK, K)):
                 if _v(p, i * ps) > 0:
-                    _tsum(&th, &tl, _v(q, i * qs))
+                    fi_two_sum1(&th, &tl, _v(q, i * qs))
                 else:
                     S += _v(q, i * qs)
         if th == 0:
@@ -528,7 +523,7 @@ cdef double _renyi_d(double a, const stored* p, Py_ssize_t ps, const stored* q, 
             if x > 0:
                 y = _v(q, i * qs) / dq
                 lr = -INFINITY if y == 0 else -_lratio(x, y)
-                _tsum(&th, &tl, x * expm1((1.0 - a) * lr))
+                fi_two_sum1(&th, &tl, x * expm1((1.0 - a) * lr))
     if normalize:
         if isfinite(th) and 1.0 + th >= 0.5:
             return log1p(th + tl) / (a - 1.0)
@@ -555,19 +550,26 @@ cdef double _renyi_d(double a, const stored* p, Py_ssize_t ps, const stored* q, 
 
 
 cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs,
-                         Py_ssize_t K, bint normalize, double log_base, fi_stop_t* stop) noexcept nogil:
-    """The measure of one row (NaN if the row is invalid; any value once stop is set)."""
+                         Py_ssize_t K, bint normalize, double log_base, double sum_tol, char* far,
+                         fi_stop_t* stop) noexcept nogil:
+    """The measure of one row (NaN if the row is invalid; any value once stop is set); sum_tol
+    > 0 (rows as passed): far[0] = 1 if the row is valid and its sums are further than sum_tol
+    from 1 (from the first pass's sums, or a pass of sums for the distances)."""
     cdef GStats st
     cdef double v, B, cp = 1.0, cq = 1.0
     cdef int bad = 0
     cdef bint two = code >= G_RENYI_D
     if (code == G_HELLINGER or code == G_TV) and not normalize:
+        if sum_tol > 0:
+            far[0] = _far_pair(p, ps, q, qs, K, sum_tol, stop)
         v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad, stop)     # one pass, checks included
         return NAN if bad else (sqrt(v) if code == G_HELLINGER else v)
     if two:
         _gstats(p, ps, q, qs, K, True, True, &st, stop)
     else:       # the Renyi entropy near order 1 needs the exact sum
         _gstats(p, ps, p, ps, K, False, code == G_RENYI_H and fabs(a - 1.0) * NEAR_ONE_INV <= 1.0, &st, stop)
+    if sum_tol > 0 and not st.bad:
+        far[0] = _far(st.ph + st.pl, st.qh + st.ql if two else 1.0, sum_tol)
     if st.bad or (normalize and (st.ph == 0 or not isfinite(st.ph) or
                                  (two and (st.qh == 0 or not isfinite(st.qh))))):
         return NAN
@@ -592,8 +594,8 @@ cdef enum:
 
 
 cdef inline double _general_row_at(int code, double param, const stored* p, Py_ssize_t ps, const stored* q,
-                                   Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, float* scratch,
-                                   fi_stop_t* stop) noexcept nogil:
+                                   Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, double sum_tol,
+                                   char* far, float* scratch, fi_stop_t* stop) noexcept nogil:
     """One row. For the measures with lane loops of their own (Renyi, Tsallis), a 2-byte row
     (when scratch is given: K <= WIDEN_MAX) is widened once into scratch (2 K floats) by the
     engine's vector loads and measured as float32 -- the same values, so the same result, and
@@ -606,11 +608,11 @@ cdef inline double _general_row_at(int code, double param, const stored* p, Py_s
         fi_widen_f32(fmt, <const void*>p, ps, K, scratch)
         if code < G_RENYI_D:
             return _general_row(code, param, <const float*>scratch, 1, <const float*>scratch, 1, K, normalize,
-                                log_base, stop)
+                                log_base, sum_tol, far, stop)
         fi_widen_f32(fmt, <const void*>q, qs, K, scratch + K)
         return _general_row(code, param, <const float*>scratch, 1, <const float*>(scratch + K), 1, K, normalize,
-                            log_base, stop)
-    return _general_row(code, param, p, ps, q, qs, K, normalize, log_base, stop)
+                            log_base, sum_tol, far, stop)
+    return _general_row(code, param, p, ps, q, qs, K, normalize, log_base, sum_tol, far, stop)
 
 
 cdef inline float* _scratch(const stored* p, Py_ssize_t K) noexcept nogil:
@@ -636,22 +638,18 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
             for i in prange(N, schedule='static', chunksize=_rows_chunk(8 * K)):
                 if fi_poll_rows(stop, i, 8 * K):
                     continue
-                if sum_tol > 0:
-                    far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs,
-                                      K, sum_tol, stop)
                 out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
-                                         <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
+                                         <const stored*>(qb + i * qrs), qs, K, normalize, log_base, sum_tol,
+                                         far + i if sum_tol > 0 else NULL, scratch, stop)
             free(scratch)
     else:
         scratch = _scratch(P, K)
         for i in range(N):
             if fi_poll_rows(stop, i, 8 * K):
                 break
-            if sum_tol > 0:
-                far[i] = _far_row(code, <const stored*>(pb + i * prs), ps, <const stored*>(qb + i * qrs), qs, K,
-                                  sum_tol, stop)
             out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
-                                     <const stored*>(qb + i * qrs), qs, K, normalize, log_base, scratch, stop)
+                                     <const stored*>(qb + i * qrs), qs, K, normalize, log_base, sum_tol,
+                                     far + i if sum_tol > 0 else NULL, scratch, stop)
         free(scratch)
     return 0
 

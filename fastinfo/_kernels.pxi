@@ -57,6 +57,7 @@ cdef extern from "_fi_rows.h" nogil:
                          Py_ssize_t n, GStats* out) noexcept
     double fi_dist_block(int fmt, int tv, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
                          Py_ssize_t n, double dp, double dq, double* bhat, int* bad) noexcept
+    void fi_two_sum1(double* hi, double* lo, double x) noexcept     # (hi, lo) += x, error-free
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
@@ -109,11 +110,6 @@ cdef inline bint _two_inputs(measure* tag) noexcept nogil:
     if measure is EntropyTag or measure is SumPTag:
         return False
     return True
-
-
-cdef inline int _FMT(const real* p) noexcept nogil:
-    """The engine's storage code of a float32 / float64 pointer."""
-    return FI_FMT_F32 if real is float else FI_FMT_F64
 
 
 cdef extern from "numpy/arrayobject.h":

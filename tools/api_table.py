@@ -89,7 +89,7 @@ cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const re
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(tag, _FMT(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
+    return _row_value(tag, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
@@ -103,7 +103,7 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
-    fi_logit_row(FI_FMT_F32 if real is float else FI_FMT_F64, x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
+    fi_logit_row(_stored_fmt(x), x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
                  NULL)     # C callers: no Ctrl-C
     return r
 '''
