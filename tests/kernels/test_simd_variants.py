@@ -1,6 +1,7 @@
 """Every compiled SIMD variant this CPU runs, chosen with FASTINFO_SIMD in a child process:
 the probability measures give SciPy's values (row lengths around every vector width, 1 and 2
-threads bitwise equal, the zero / near-equal / invalid-row conventions); and the default
+threads bitwise equal, strided rows bitwise the contiguous ones, the zero / near-equal /
+invalid-row conventions); and the default
 variant with OMP_NUM_THREADS."""
 
 import json
@@ -37,6 +38,20 @@ SIMD_SCRIPT = textwrap.dedent(
             res[f"PJS_{k}_{n}"] = fastinfo.pairwise_js_divergence(p, q, normalize=True, n_threads=n)
             res[f"PJS32_{k}_{n}"] = fastinfo.pairwise_js_divergence(p.astype(np.float32), q.astype(np.float32)[:, ::-1],
                                                                     normalize=True, n_threads=n)
+        # the same rows read with a stride (every other element of a wider buffer): bitwise
+        # the contiguous results, for every storage type (the strided lane loads)
+        for dt in ("float64", "float32", "float16"):
+            pc, qc = p.astype(dt), q.astype(dt)
+            ps, qs = np.zeros((3, 2 * pc.shape[1]), dt), np.zeros((3, 2 * pc.shape[1]), dt)
+            ps[:, ::2], qs[:, ::2] = pc, qc
+            ps, qs = ps[:, ::2], qs[:, ::2]
+            for name, f in (("H", lambda a, b: fastinfo.entropy(a)),
+                            ("KL", lambda a, b: fastinfo.kl_divergence(a, b)),
+                            ("JS", lambda a, b: fastinfo.js_divergence(a, b)),
+                            ("LSE", lambda a, b: fastinfo.logsumexp(b)),
+                            ("SCE", lambda a, b: fastinfo.softmax_cross_entropy(b, np.zeros(3, np.intp)))):
+                res[f"strided_{name}_{dt}_{k}"] = f(ps, qs)
+                res[f"contig_{name}_{dt}_{k}"] = f(pc, qc)
     res["zeros_kl"] = fastinfo.kl_divergence(data["z_p"], data["z_q"])
     res["zeros_ce"] = fastinfo.cross_entropy(data["z_p"], data["z_q"])
     res["zeros_js"] = fastinfo.js_divergence(data["z_p"], data["z_q"], distance=True)
@@ -116,6 +131,10 @@ def test_every_simd_level(level, simd_inputs, tmp_path):
                 assert_close(res[f"{key}_{k}_{n}"], want, rtol=1e-11, atol=1e-15)
         for m in ("H", "CE", "KL", "JS", "JSD", "S", "HN", "PJS", "PJS32"):
             assert np.array_equal(as_bits(res[f"{m}_{k}_1"]), as_bits(res[f"{m}_{k}_2"])), (level, m, k)
+        for dt in ("float64", "float32", "float16"):
+            for m in ("H", "KL", "JS", "LSE", "SCE"):
+                got, want = res[f"strided_{m}_{dt}_{k}"], res[f"contig_{m}_{dt}_{k}"]
+                assert np.array_equal(as_bits(got), as_bits(want)), (level, m, dt, k)
     np.testing.assert_array_equal(res["zeros_kl"], [0.0, np.inf, np.inf])
     np.testing.assert_array_equal(np.isposinf(res["zeros_ce"]), [False, True, True])
     assert np.all(np.isfinite(res["zeros_js"])) and res["zeros_js"][0] == 0.0
