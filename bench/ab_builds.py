@@ -7,7 +7,9 @@ hits both alike.
 
 OLD_TREE and NEW_TREE are source trees with in-place builds (``python setup.py build_ext
 --inplace``), e.g. a ``git worktree`` of an older commit; each run puts its tree first on
-PYTHONPATH. One thread (OMP_NUM_THREADS=1). The read roofline of the same run is printed
+PYTHONPATH, and runs outside every tree (``python -P``, working directory /), so the
+current directory cannot shadow it; the child checks which tree it imported. One thread
+(OMP_NUM_THREADS=1). The read roofline of the same run is printed
 beside, as a floor for the memory-bound cases.
 """
 import json
@@ -18,6 +20,7 @@ import sys
 
 CHILD = r'''
 import json, os, time, numpy as np, fastinfo
+assert fastinfo.__file__.startswith(os.environ["FI_AB_TREE"]), (fastinfo.__file__, os.environ["FI_AB_TREE"])
 from fastinfo._dispatch import kernels as k
 rng = np.random.default_rng(0)
 v = rng.random(100); v /= v.sum()
@@ -33,6 +36,12 @@ import ml_dtypes
 G = P[:1000]; GQ = P[1000:]
 GB, GQB = G.astype(ml_dtypes.bfloat16), GQ.astype(ml_dtypes.bfloat16)
 PAB, QAB = PA.astype(ml_dtypes.bfloat16), QA.astype(ml_dtypes.bfloat16)
+# strided rows: every other element of a wider buffer, and a broadcast (stride 0) row
+NS = 1 << 22
+W = rng.random(2 * NS); W /= W[::2].sum()
+W32, W16, WB = W.astype(np.float32), (W * NS).astype(np.float16), (W * NS).astype(ml_dtypes.bfloat16)
+WQ = rng.random(2 * NS); WQ /= WQ[::2].sum()
+ZERO = np.broadcast_to(0.0, (NS,))
 def t(f, n, reps=5):
     r = []
     for _ in range(reps):
@@ -65,6 +74,15 @@ CASES = {
     "total_variation bf16, sum check (ms)": lambda: t(lambda: fastinfo.total_variation(GB, GQB, n_threads=1), 2) * 1e3,
     "pairwise_js_divergence 400x300x1000 bf16 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(
         PAB, QAB, n_threads=1), 1) * 1e3,
+    "strided entropy f64 2^22 (ms)": lambda: t(lambda: fastinfo.entropy(W[::2], n_threads=1), 3) * 1e3,
+    "strided entropy f64 contiguous copy 2^22 (ms)": lambda: t(lambda: fastinfo.entropy(
+        np.ascontiguousarray(W[::2]), n_threads=1), 3) * 1e3,
+    "strided entropy f32 2^22 (ms)": lambda: t(lambda: fastinfo.entropy(W32[::2], n_threads=1), 3) * 1e3,
+    "strided kl_divergence f64 2^22 (ms)": lambda: t(lambda: fastinfo.kl_divergence(W[::2], WQ[::2], n_threads=1), 3) * 1e3,
+    "strided logsumexp f64 stride 0 2^22 (ms)": lambda: t(lambda: fastinfo.logsumexp(ZERO, n_threads=1), 3) * 1e3,
+    "strided logsumexp f32 2^22 (ms)": lambda: t(lambda: fastinfo.logsumexp(W32[::2], n_threads=1), 3) * 1e3,
+    "strided entropy f16 normalize 2^22 (ms)": lambda: t(lambda: fastinfo.entropy(W16[::2], normalize=True, n_threads=1), 3) * 1e3,
+    "strided logsumexp bf16 2^22 (ms)": lambda: t(lambda: fastinfo.logsumexp(WB[::2], n_threads=1), 3) * 1e3,
 }
 only = os.environ.get("FI_AB_ONLY", "").split("|")
 print(json.dumps({k: f() for k, f in CASES.items() if any(o in k for o in only)}))
@@ -77,9 +95,12 @@ def main() -> None:
     res: dict[str, list[dict[str, float]]] = {a: [], b: []}
     for _ in range(rounds):
         for tree in (a, b):
-            env = dict(os.environ, PYTHONPATH=os.path.abspath(tree), OMP_NUM_THREADS="1")
-            out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
-                                 check=True)
+            root = os.path.abspath(tree)
+            env = dict(os.environ, PYTHONPATH=root, FI_AB_TREE=os.path.join(root, ""), OMP_NUM_THREADS="1")
+            out = subprocess.run([sys.executable, "-P", "-c", CHILD], capture_output=True, text=True, env=env,
+                                 cwd="/", check=False)
+            if out.returncode != 0:
+                sys.exit(f"the run of {tree} failed:\n{out.stderr}")
             res[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{'case':44s} {'A':>10s} {'B':>10s}   B/A (median of rounds)")
     for key in res[a][0]:
