@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "_fimath.h"
-#if defined(__FMA__) && defined(__x86_64__)
+#if defined(__x86_64__) && defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -69,9 +69,31 @@ FI_VINLINE fi_vd fi_seld(fi_vl m, fi_vd a, fi_vd b) { return (fi_vd)((m & (fi_vl
 FI_VINLINE fi_vu fi_selu(fi_vi m, fi_vu a, fi_vu b) { return (fi_vu)((m & (fi_vi)a) | (~m & (fi_vi)b)); }
 FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
 FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
-/* the low and high halves of a float vector as double vectors */
+/* The low and high halves of a float vector as double vectors, and 2-byte lanes widened to
+ * 4-byte ones. On x86 these are single instructions written as intrinsics: GCC lowers the
+ * generic __builtin_convertvector of a half vector into several narrow conversions and
+ * inserts (vcvtps2pd of two lanes at a time: the widening of float sums cost more than the
+ * softmax exp). The results are the same exact conversions. */
+#if defined(__AVX512F__)
+FI_VINLINE fi_vd fi_lo(fi_vf v) { return (fi_vd)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)); }
+FI_VINLINE fi_vd fi_hi(fi_vf v)
+{
+    return (fi_vd)_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd((__m512d)v, 1)));
+}
+FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return (fi_vu)_mm512_cvtepu16_epi32((__m256i)h); }
+#elif defined(__AVX2__)
+FI_VINLINE fi_vd fi_lo(fi_vf v) { return (fi_vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)v)); }
+FI_VINLINE fi_vd fi_hi(fi_vf v) { return (fi_vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)v, 1)); }
+FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return (fi_vu)_mm256_cvtepu16_epi32((__m128i)h); }
+#elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
+FI_VINLINE fi_vd fi_lo(fi_vf v) { return (fi_vd)_mm_cvtps_pd((__m128)v); }
+FI_VINLINE fi_vd fi_hi(fi_vf v) { return (fi_vd)_mm_cvtps_pd(_mm_movehl_ps((__m128)v, (__m128)v)); }
+FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return __builtin_convertvector(h, fi_vu); }
+#else
 FI_VINLINE fi_vd fi_lo(fi_vf v) { return __builtin_convertvector(__builtin_shufflevector(v, v, FI_LO_IDX), fi_vd); }
 FI_VINLINE fi_vd fi_hi(fi_vf v) { return __builtin_convertvector(__builtin_shufflevector(v, v, FI_HI_IDX), fi_vd); }
+FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return __builtin_convertvector(h, fi_vu); }
+#endif
 
 /* --- loads: a vector of elements of a storage type as compute lanes ---------------------- */
 FI_VINLINE fi_vd fi_load_f64(const double *p) { fi_vd v; memcpy(&v, p, sizeof v); return v; }
@@ -79,12 +101,12 @@ FI_VINLINE fi_vf fi_load_f32(const float *p) { fi_vf v; memcpy(&v, p, sizeof v);
 
 FI_VINLINE fi_vf fi_bf16_lanes(fi_vh h)
 {
-    return (fi_vf)(__builtin_convertvector(h, fi_vu) << 16);    /* bfloat16 = the top half of a float */
+    return (fi_vf)(fi_widen_u16(h) << 16);    /* bfloat16 = the top half of a float */
 }
 
 FI_VINLINE fi_vf fi_f16_lanes(fi_vh hv)
 {
-    fi_vu h = __builtin_convertvector(hv, fi_vu);
+    fi_vu h = fi_widen_u16(hv);
     fi_vu sign = (h & 0x8000u) << 16;
     fi_vu em = h & 0x7fffu;                                 /* exponent and mantissa */
     fi_vu normal = (em << 13) + ((127u - 15u) << 23);       /* rebias the exponent   */
