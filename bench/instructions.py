@@ -21,6 +21,7 @@ q = rng.random((200, 1000))
 q /= q.sum(1, keepdims=True)
 CASES = {
     "entropy": lambda: fi.entropy(p, normalize=False, n_threads=1),
+    "kl_divergence": lambda: fi.kl_divergence(p, q, normalize=False, n_threads=1),
     "renyi_entropy_a2": lambda: fi.renyi_entropy(p, 2.0, normalize=False, n_threads=1),
     "tsallis_entropy_q2": lambda: fi.tsallis_entropy(p, 2.0, normalize=False, n_threads=1),
     "renyi_divergence_a2": lambda: fi.renyi_divergence(p, q, 2.0, normalize=False, n_threads=1),

@@ -25,13 +25,13 @@ cdef extern from "_fi_capi.h" nogil:
         double (*softmax_cross_entropy_f32)(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil
 
 
-cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef inline double _capi_pq(int M, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
                             Py_ssize_t n, int normalize) noexcept nogil:
     cdef Options o
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(tag, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
+    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
@@ -51,34 +51,34 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
 
 
 cdef double _capi_entropy(const double* p, Py_ssize_t n, Py_ssize_t stride, int normalize) noexcept nogil:
-    return _capi_pq(<EntropyTag*>NULL, p, stride, p, stride, n, normalize)
+    return _capi_pq(FI_P_ENT, p, stride, p, stride, n, normalize)
 
 cdef double _capi_entropy_f32(const float* p, Py_ssize_t n, Py_ssize_t stride, int normalize) noexcept nogil:
-    return _capi_pq(<EntropyTag*>NULL, p, stride, p, stride, n, normalize)
+    return _capi_pq(FI_P_ENT, p, stride, p, stride, n, normalize)
 
 cdef double _capi_cross_entropy(const double* p, Py_ssize_t p_stride, const double* q, Py_ssize_t q_stride,
                                 Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<CrossEntropyTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_CE, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_cross_entropy_f32(const float* p, Py_ssize_t p_stride, const float* q, Py_ssize_t q_stride,
                                     Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<CrossEntropyTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_CE, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_kl_divergence(const double* p, Py_ssize_t p_stride, const double* q, Py_ssize_t q_stride,
                                 Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<KLTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_KL, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_kl_divergence_f32(const float* p, Py_ssize_t p_stride, const float* q, Py_ssize_t q_stride,
                                     Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<KLTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_KL, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_js_divergence(const double* p, Py_ssize_t p_stride, const double* q, Py_ssize_t q_stride,
                                 Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<JSTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_JS, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_js_divergence_f32(const float* p, Py_ssize_t p_stride, const float* q, Py_ssize_t q_stride,
                                     Py_ssize_t n, int normalize) noexcept nogil:
-    return _capi_pq(<JSTag*>NULL, p, p_stride, q, q_stride, n, normalize)
+    return _capi_pq(FI_P_JS, p, p_stride, q, q_stride, n, normalize)
 
 cdef double _capi_logsumexp(const double* x, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
     return _capi_logit(L_LSE, x, n, stride, 0)

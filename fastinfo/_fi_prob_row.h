@@ -149,24 +149,48 @@ static void FI_NAME(fi_prob_careful)(int M, const FI_T *p, Py_ssize_t ps, const 
     out->bad = bad;
 }
 
-/* One block (n <= FI_BLOCK elements, strides in elements): the fast pass, and the careful one
- * when the fast pass flags the block. */
-static void FI_NAME(fi_prob_block)(int M, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
-                                   Py_ssize_t n, double cp, double cq, fi_partial *out)
+/* One row of n elements (strides in elements), block after block: each block of at most
+ * FI_BLOCK elements takes the fast pass, and the careful one when the fast pass flags it; the
+ * blocks' sums are added in block order, so a row whose blocks were computed over threads
+ * (one call per block, added in the same order) gives the same result. stop (NULL: never) is
+ * polled between the blocks of a long row; a stopped row's sums are garbage (the caller raises). */
+static void FI_NAME(fi_prob_row)(int M, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+                                 Py_ssize_t n, double cp, double cq, fi_stop_t *stop, fi_partial *out)
 {
     const int S = !(cp == 1.0 && cq == 1.0);       /* scaled: normalize=True */
-    switch (M * 2 + S) {
-    case 2 * FI_P_ENT: FI_NAME(fi_prob_kind)(FI_P_ENT, 0, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_ENT + 1: FI_NAME(fi_prob_kind)(FI_P_ENT, 1, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_CE: FI_NAME(fi_prob_kind)(FI_P_CE, 0, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_CE + 1: FI_NAME(fi_prob_kind)(FI_P_CE, 1, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_KL: case 2 * FI_P_KL + 1: FI_NAME(fi_prob_kind)(FI_P_KL, 1, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_JS: case 2 * FI_P_JS + 1: FI_NAME(fi_prob_kind)(FI_P_JS, 1, p, ps, q, qs, n, cp, cq, out); break;
-    case 2 * FI_P_SUMP: case 2 * FI_P_SUMP + 1: FI_NAME(fi_prob_kind)(FI_P_SUMP, 0, p, ps, q, qs, n, cp, cq, out); break;
-    default: FI_NAME(fi_prob_kind)(FI_P_SUMPQ, 0, p, ps, q, qs, n, cp, cq, out); break;
+    fi_partial part;
+    Py_ssize_t b, len;
+    const FI_T *pb, *qb;
+    out->a = 0.0;
+    out->sp = 0.0;
+    out->sq = 0.0;
+    out->bad = 0;
+    for (b = 0; b < n; b += FI_BLOCK) {
+        len = n - b < FI_BLOCK ? n - b : FI_BLOCK;
+        if (n > FI_BLOCK && fi_poll_block(stop, len))
+            break;
+        pb = p + b * ps;
+        qb = q + b * qs;
+        switch (M * 2 + S) {
+        case 2 * FI_P_ENT: FI_NAME(fi_prob_kind)(FI_P_ENT, 0, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_ENT + 1: FI_NAME(fi_prob_kind)(FI_P_ENT, 1, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_CE: FI_NAME(fi_prob_kind)(FI_P_CE, 0, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_CE + 1: FI_NAME(fi_prob_kind)(FI_P_CE, 1, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_KL: case 2 * FI_P_KL + 1:
+            FI_NAME(fi_prob_kind)(FI_P_KL, 1, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_JS: case 2 * FI_P_JS + 1:
+            FI_NAME(fi_prob_kind)(FI_P_JS, 1, pb, ps, qb, qs, len, cp, cq, &part); break;
+        case 2 * FI_P_SUMP: case 2 * FI_P_SUMP + 1:
+            FI_NAME(fi_prob_kind)(FI_P_SUMP, 0, pb, ps, qb, qs, len, cp, cq, &part); break;
+        default: FI_NAME(fi_prob_kind)(FI_P_SUMPQ, 0, pb, ps, qb, qs, len, cp, cq, &part); break;
+        }
+        if (part.bad != 0)
+            FI_NAME(fi_prob_careful)(M, pb, ps, qb, qs, len, cp, cq, &part);
+        out->a += part.a;
+        out->sp += part.sp;
+        out->sq += part.sq;
+        out->bad |= part.bad;
     }
-    if (out->bad != 0)
-        FI_NAME(fi_prob_careful)(M, p, ps, q, qs, n, cp, cq, out);
 }
 
 /* The surprisals of FI_W elements x into dst[0 .. FI_W): (0 - log(x / d)) / lb, +inf where the

@@ -94,22 +94,22 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
     }
 }
 
-/* One block of a Shannon measure over elements stored as fmt (strides in elements). */
-static inline void fi_prob_block(int fmt, int M, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
-                                 Py_ssize_t n, double cp, double cq, fi_partial *out)
+/* One row of a Shannon measure over elements stored as fmt (see fi_prob_row in _fi_prob_row.h) */
+static inline void fi_prob_row(int fmt, int M, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
+                               Py_ssize_t n, double cp, double cq, fi_stop_t *stop, fi_partial *out)
 {
     switch (fmt) {
     case FI_FMT_F64:
-        fi_prob_block_f64(M, (const double *)p, ps, (const double *)q, qs, n, cp, cq, out);
+        fi_prob_row_f64(M, (const double *)p, ps, (const double *)q, qs, n, cp, cq, stop, out);
         break;
     case FI_FMT_F32:
-        fi_prob_block_f32(M, (const float *)p, ps, (const float *)q, qs, n, cp, cq, out);
+        fi_prob_row_f32(M, (const float *)p, ps, (const float *)q, qs, n, cp, cq, stop, out);
         break;
     case FI_FMT_BF16:
-        fi_prob_block_bf16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, out);
+        fi_prob_row_bf16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, stop, out);
         break;
     default:
-        fi_prob_block_f16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, out);
+        fi_prob_row_f16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, stop, out);
     }
 }
 

@@ -11,8 +11,8 @@
 #     prange(schedule='static', num_threads=...), takes the normalization pass, and
 #     `_finish` turns the sums into the measure (normalization, clamps, base, sqrt).
 #
-# Measures are compile-time "tags" (fused types over empty structs) in the row-level code;
-# the storage type is a runtime code (FI_FMT_*) passed down to the engine.
+# The measure (FI_P_*) and the storage type (FI_FMT_*) are runtime codes passed down to the
+# engine, whose row loop is compiled for each pair.
 #
 # This file is compiled once per SIMD level (see setup.py); the tiny
 # _kernels_<level>.pyx files include it.
@@ -39,8 +39,8 @@ cdef extern from "_fi_rows.h" nogil:
         double sp      # sum of p (raw)
         double sq      # sum of q (raw)
         int bad        # 1: invalid p, 2: invalid q
-    void fi_prob_block(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
-                       Py_ssize_t n, double cp, double cq, Partial* out) noexcept
+    void fi_prob_row(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
+                     Py_ssize_t n, double cp, double cq, fi_stop_t* stop, Partial* out) noexcept
     double fi_mixlog_block(int fmt, const double* a, const void* b, Py_ssize_t bs, Py_ssize_t n, double c,
                            int* bad) noexcept
     void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
@@ -62,54 +62,14 @@ cdef extern from "_fi_rows.h" nogil:
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
 
-# --- measure tags -----------------------------------------------------------
-cdef struct EntropyTag:
-    char unused
-cdef struct CrossEntropyTag:
-    char unused
-cdef struct KLTag:
-    char unused
-cdef struct JSTag:
-    char unused
-cdef struct SumPTag:       # sums of p only (surprisal's first pass)
-    char unused
-cdef struct SumPQTag:      # sums of p and q (JS's first pass when normalizing)
-    char unused
-
-ctypedef fused measure:
-    EntropyTag
-    CrossEntropyTag
-    KLTag
-    JSTag
-    SumPTag
-    SumPQTag
-
 cdef enum:
     LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)
     BLOCK = 8192          # elements per block (FI_BLOCK); partial sums are combined per block, in order
 
 
-
-cdef inline int _code(measure* tag) noexcept nogil:
-    """The engine's code of a measure tag."""
-    if measure is EntropyTag:
-        return FI_P_ENT
-    elif measure is CrossEntropyTag:
-        return FI_P_CE
-    elif measure is KLTag:
-        return FI_P_KL
-    elif measure is JSTag:
-        return FI_P_JS
-    elif measure is SumPTag:
-        return FI_P_SUMP
-    else:
-        return FI_P_SUMPQ
-
-
-cdef inline bint _two_inputs(measure* tag) noexcept nogil:
-    if measure is EntropyTag or measure is SumPTag:
-        return False
-    return True
+cdef inline bint _two_inputs(int M) noexcept nogil:
+    """The measure M (FI_P_*) reads q as well as p."""
+    return M != FI_P_ENT and M != FI_P_SUMP
 
 
 cdef extern from "numpy/arrayobject.h":
@@ -139,36 +99,17 @@ cdef inline void _add(Partial* total, Partial* part) noexcept nogil:
     total.bad |= part.bad
 
 
-cdef Partial _row_serial(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
-                         Py_ssize_t n, double cp, double cq, fi_stop_t* stop) noexcept nogil:
-    """One row, block after block (stop: see fi_poll; NULL never stops; a stopped row's
-    value is garbage, and the caller raises)."""
-    cdef Partial total, part
-    cdef Py_ssize_t b
-    total.a = 0.0
-    total.sp = 0.0
-    total.sq = 0.0
-    total.bad = 0
-    cdef Py_ssize_t es = fi_fmt_size(fmt)
-    for b in range(0, n, 8192):   # step = BLOCK (Cython needs a literal step)
-        if stop != NULL and n > BLOCK and fi_poll(stop, min(<Py_ssize_t>BLOCK, n - b)):
-            break      # (short rows: the caller polls once per 256 rows)
-        fi_prob_block(fmt, _code(tag), p + b * ps * es, ps, q + b * qs * es, qs, min(<Py_ssize_t>BLOCK, n - b),
-                      cp, cq, &part)
-        _add(&total, &part)
-    return total
-
-
-cdef Partial _row_parallel(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
+cdef Partial _row_parallel(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                            Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
-    """Same blocks as _row_serial, computed over threads, combined in the same order."""
+    """The blocks of fi_prob_row computed over threads (one call per block), added in the same order."""
     cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
     cdef Py_ssize_t b
     cdef Py_ssize_t es = fi_fmt_size(fmt)
     cdef Partial total
     cdef Partial* parts = <Partial*> malloc(nb * sizeof(Partial))
     if parts == NULL:   # out of memory for a few bytes per 64 KB block: fall back to serial
-        return _row_serial(tag, fmt, p, ps, q, qs, n, cp, cq, stop)
+        fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, stop, &total)
+        return total
     for b in prange(nb, num_threads=n_threads, schedule='static'):
         if stop != NULL and fi_poll(stop, BLOCK):
             parts[b].a = 0.0
@@ -176,8 +117,8 @@ cdef Partial _row_parallel(measure* tag, int fmt, const char* p, Py_ssize_t ps, 
             parts[b].sq = 0.0
             parts[b].bad = 0
             continue
-        fi_prob_block(fmt, _code(tag), p + b * BLOCK * ps * es, ps, q + b * BLOCK * qs * es, qs,
-                      min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, &parts[b])
+        fi_prob_row(fmt, M, p + b * BLOCK * ps * es, ps, q + b * BLOCK * qs * es, qs,
+                    min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, NULL, &parts[b])
     total.a = 0.0
     total.sp = 0.0
     total.sq = 0.0
@@ -188,12 +129,14 @@ cdef Partial _row_parallel(measure* tag, int fmt, const char* p, Py_ssize_t ps, 
     return total
 
 
-cdef inline Partial _row(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
+cdef inline Partial _row(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                          Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
-    """One row of elements stored as fmt (element strides ps, qs)."""
+    """One row of the measure M (FI_P_*), elements stored as fmt (element strides ps, qs)."""
+    cdef Partial t
     if n_threads > 1:
-        return _row_parallel(tag, fmt, p, ps, q, qs, n, cp, cq, n_threads, stop)
-    return _row_serial(tag, fmt, p, ps, q, qs, n, cp, cq, stop)
+        return _row_parallel(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, stop)
+    fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, stop, &t)
+    return t
 
 
 cdef struct Options:
@@ -211,7 +154,7 @@ cdef inline bint _close(double a, double b, double tol) noexcept nogil:
     return isfinite(a) and isfinite(b) and d <= tol * (a if a > b else b)
 
 
-cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
+cdef double _finish(int M, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
     """Turn a row's sums into the measure, in units of log(base)."""
     cdef double v, mass
     if t.bad != 0:
@@ -219,11 +162,9 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
     if n == 0:
         return 0.0
     # With normalize, t.a was summed over the normalized values (see _row_value).
-    if measure is EntropyTag:
+    if M == FI_P_ENT or M == FI_P_CE:
         v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
-    elif measure is CrossEntropyTag:
-        v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
-    elif measure is KLTag:
+    elif M == FI_P_KL:
         if o.normalize:
             v = _nonneg(t.a)
         else:
@@ -233,7 +174,7 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
             # taken as equal, so normalized input never gives a negative KL.
             if _close(t.sp, t.sq, o.tol):
                 v = _nonneg(v)
-    elif measure is JSTag:
+    elif M == FI_P_JS:
         if o.normalize:
             mass = 1.0
         else:
@@ -251,7 +192,7 @@ cdef double _finish(measure* tag, Partial t, Py_ssize_t n, Options* o) noexcept 
     return v / o.log_base + 0.0    # + 0.0: no -0.0 when log_base < 0
 
 
-cdef double _row_value(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
+cdef double _row_value(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                        Py_ssize_t n, Options* o, int n_threads, int* far) noexcept nogil:
     """The measure of one row (NaN: invalid). far (may be NULL): set to 1 when o.sum_tol > 0 and
     a valid row, as passed, sums to more than o.sum_tol away from 1 (p, or q for two inputs):
@@ -264,26 +205,27 @@ cdef double _row_value(measure* tag, int fmt, const char* p, Py_ssize_t ps, cons
         # one-pass form H = log s - sum p log p / s cancels catastrophically
         # when s is far from 1 (counts, tiny weights; KL of proportional rows
         # gave 1e-16 instead of 0), so it is not used.
-        if _two_inputs(tag):
-            s = _row(<SumPQTag*>NULL, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
-        else:
-            s = _row(<SumPTag*>NULL, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
+        s = _row(FI_P_SUMPQ if _two_inputs(M) else FI_P_SUMP, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
+        if not _two_inputs(M):
             s.sq = 1.0
         if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
             return NAN    # invalid or all-zero: the caller reports which
         cp = 1.0 / s.sp
-        cq = s.sq / s.sp if measure is KLTag else 1.0 / s.sq
+        cq = s.sq / s.sp if M == FI_P_KL else 1.0 / s.sq
         # float32 and 2-byte entropy/cross-entropy scale in float: the factors must be normal floats
         if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX) or \
                 (fmt != FI_FMT_F64 and not (FLT_MIN <= cp <= FLT_MAX and FLT_MIN <= cq <= FLT_MAX)):
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
-            return _finish_extreme(tag, _extreme_mass_sum(tag, fmt, p, ps, q, qs, n), o)
-    t = _row(tag, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
+            return _finish_extreme(M, _extreme_mass_sum(M, fmt, p, ps, q, qs, n), o)
+    if n_threads > 1:
+        t = _row_parallel(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
+    else:
+        fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, o.stop, &t)      # the row, block by block (_fi_prob_row.h)
     if far != NULL and o.sum_tol > 0 and not o.normalize and t.bad == 0 and n > 0:
-        if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(tag) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
+        if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(M) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
             far[0] = 1
-    return _finish(tag, t, n, o)
+    return _finish(M, t, n, o)
 
 
 cdef double _prescaled_sum(int fmt, const char* x, Py_ssize_t xs, Py_ssize_t n, double* pre) noexcept nogil:
@@ -301,25 +243,25 @@ cdef double _prescaled_sum(int fmt, const char* x, Py_ssize_t xs, Py_ssize_t n, 
     return s
 
 
-cdef double _extreme_mass_sum(measure* tag, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
+cdef double _extreme_mass_sum(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
                               Py_ssize_t n) noexcept nogil:
     """Sum of the terms of p/sp (and q/sq) for sums that are subnormal or overflow."""
     cdef Py_ssize_t i
     cdef double a = 0.0, x, y = 0.0, m, sp, sq = 1.0, prep, preq = 1.0
     sp = _prescaled_sum(fmt, p, ps, n, &prep)
-    if _two_inputs(tag):
+    if _two_inputs(M):
         sq = _prescaled_sum(fmt, q, qs, n, &preq)
     for i in range(n):
         x = (fi_elem(fmt, p, i * ps) * prep) / sp
-        if _two_inputs(tag):
+        if _two_inputs(M):
             y = (fi_elem(fmt, q, i * qs) * preq) / sq
-        if measure is EntropyTag:
+        if M == FI_P_ENT:
             a += 0.0 if x == 0 else x * log(x)
-        elif measure is CrossEntropyTag:
+        elif M == FI_P_CE:
             a += 0.0 if x == 0 else x * log(y)
-        elif measure is KLTag:
+        elif M == FI_P_KL:
             a += 0.0 if x == 0 else (INFINITY if y == 0 else x * _log_ratio(x, y))
-        elif measure is JSTag:
+        elif M == FI_P_JS:
             m = 0.5 * x + 0.5 * y
             a += (0.0 if x == 0 else x * _log_ratio(x, m)) + (0.0 if y == 0 else y * _log_ratio(y, m))
     return a
@@ -333,11 +275,11 @@ cdef inline double _log_ratio(double x, double y) noexcept nogil:
     return log(r)
 
 
-cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
+cdef double _finish_extreme(int M, double a, Options* o) noexcept nogil:
     cdef double v
-    if measure is EntropyTag or measure is CrossEntropyTag:
+    if M == FI_P_ENT or M == FI_P_CE:
         v = _nonneg(0.0 - a)
-    elif measure is KLTag:
+    elif M == FI_P_KL:
         v = _nonneg(a)
     else:
         v = _nonneg(0.5 * a)
@@ -348,10 +290,10 @@ cdef double _finish_extreme(measure* tag, double a, Options* o) noexcept nogil:
 
 
 # --- the batched driver -----------------------------------------------------
-cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
+cdef Py_ssize_t _reduce_ptr(int M, int fmt, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
                             double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
-    """out[i] = measure(row i of p, row i of q), elements stored as fmt; row strides in bytes,
+    """out[i] = the measure M (FI_P_*) of row i of p (and q), elements stored as fmt; row strides in bytes,
     element strides in elements. Returns the number of NaN (invalid) rows;
     nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _row_value)."""
     cdef Py_ssize_t i, nbad = 0, nf = 0
@@ -369,7 +311,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t
             if fi_poll_rows(o.stop, i, K):
                 break
             f = 0
-            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
+            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -379,7 +321,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t
             if fi_poll_rows(o.stop, i, K):
                 continue
             f = 0
-            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
+            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -390,7 +332,7 @@ cdef Py_ssize_t _reduce_ptr(measure* tag, int fmt, const char* pbase, Py_ssize_t
             if o.stop != NULL and o.stop.flag:
                 break
             f = 0
-            v = _row_value(tag, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, nt, &f)
+            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, nt, &f)
             out[i] = v
             nf += f
             if v != v:
@@ -427,14 +369,7 @@ cdef inline void _options(Options* o, bint normalize, bint distance, double log_
 # argument layer (fastinfo/_args.py) resolves axis, broadcasting, dtypes and threads; this
 # checks only what would otherwise crash.
 
-cdef enum:
-    M_ENTROPY = 0
-    M_CROSS_ENTROPY = 1
-    M_KL = 2
-    M_JS = 3
-
-MEASURES = {"entropy": M_ENTROPY, "cross_entropy": M_CROSS_ENTROPY,
-            "kl_divergence": M_KL, "js_divergence": M_JS}
+MEASURES = {"entropy": FI_P_ENT, "cross_entropy": FI_P_CE, "kl_divergence": FI_P_KL, "js_divergence": FI_P_JS}
 
 
 def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bint normalize, bint distance,
@@ -447,9 +382,9 @@ def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bin
     cdef Py_ssize_t nbad, N, K, es, nf = 0
     cdef int fmt = _fmt_of(p)
     cdef fi_stop_t st
-    if measure < M_ENTROPY or measure > M_JS:
+    if measure < FI_P_ENT or measure > FI_P_JS:
         raise ValueError(f"unknown measure {measure}")
-    if measure == M_ENTROPY:
+    if measure == FI_P_ENT:
         q = p
     if cnp.PyArray_TYPE(q) != cnp.PyArray_TYPE(p):
         raise TypeError(f"p and q must have one dtype, got {p.dtype} and {q.dtype}")
@@ -468,7 +403,7 @@ def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bin
         return 0
     o.stop = fi_stop_begin(&st)
     with nogil:
-        nbad = _ptr_rows(measure, fmt, <const char*>cnp.PyArray_DATA(p), cnp.PyArray_STRIDE(p, 0),
+        nbad = _reduce_ptr(measure, fmt, <const char*>cnp.PyArray_DATA(p), cnp.PyArray_STRIDE(p, 0),
                          cnp.PyArray_STRIDE(p, 1) // es, <const char*>cnp.PyArray_DATA(q),
                          cnp.PyArray_STRIDE(q, 0), cnp.PyArray_STRIDE(q, 1) // es, N, K, &out[0], &o,
                          n_threads, &nf)
@@ -562,7 +497,7 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
     o.stop = fi_stop_begin(&st)
     if nd == 1:
         with nogil:
-            nbad = _ptr_rows(measure, fmt, pd, 0, 1, qd, 0, 1, 1, K, &v, &o, nt, &nf)
+            nbad = _reduce_ptr(measure, fmt, pd, 0, 1, qd, 0, 1, 1, K, &v, &o, nt, &nf)
         fi_stop_raise(o.stop)
         if (nbad and not nan_mode) or nf:
             return None
@@ -572,25 +507,12 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
         return PyArray_Scalar(&v, _F64_DESCR, None)
     res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
     with nogil:
-        nbad = _ptr_rows(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res), &o,
+        nbad = _reduce_ptr(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res), &o,
                          nt, &nf)
     fi_stop_raise(o.stop)
     if (nbad and not nan_mode) or nf:
         return None
     return res.astype(np.float32) if single else res
-
-
-cdef Py_ssize_t _ptr_rows(int measure, int fmt, const char* pd, Py_ssize_t prs, Py_ssize_t ps, const char* qd,
-                          Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K, double* out, Options* o,
-                          int nt, Py_ssize_t* nfar) noexcept nogil:
-    """_reduce_ptr of a measure code (M_*)."""
-    if measure == M_ENTROPY:
-        return _reduce_ptr(<EntropyTag*>NULL, fmt, pd, prs, ps, pd, prs, ps, N, K, out, o, nt, nfar)
-    elif measure == M_CROSS_ENTROPY:
-        return _reduce_ptr(<CrossEntropyTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
-    elif measure == M_KL:
-        return _reduce_ptr(<KLTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
-    return _reduce_ptr(<JSTag*>NULL, fmt, pd, prs, ps, qd, qrs, qs, N, K, out, o, nt, nfar)
 
 
 # --- fronts: the whole call of a small plain request, options included -------------
@@ -647,41 +569,61 @@ cdef inline int _front_invalid(object invalid) noexcept:
     return -1
 
 
-cdef object _shannon_front(int measure, object p, object q, object axis, object base, object normalize,
-                           object keepdims, object invalid, object out, object n_threads, object distance):
-    cdef double lb = _front_log_base(base)
-    cdef int nt = _front_threads(n_threads)
-    cdef int nm = _front_invalid(invalid)
-    if lb == 0.0 or nt == 0 or nm < 0 or out is not None or keepdims is not False:
-        return None
+cdef struct FrontOptions:
+    double log_base
+    int n_threads
+    int nan_mode
+    bint normalize
+    double sum_tol
+
+
+cdef bint _front_options(FrontOptions* f, object base, object normalize, object keepdims, object invalid,
+                         object out, object n_threads, object distance) noexcept:
+    """The options of a Shannon front in f; False: not handled here."""
+    f.log_base = _front_log_base(base)
+    f.n_threads = _front_threads(n_threads)
+    f.nan_mode = _front_invalid(invalid)
+    if f.log_base == 0.0 or f.n_threads == 0 or f.nan_mode < 0 or out is not None or keepdims is not False:
+        return False
     if not (distance is False or distance is True):
-        return None
-    if normalize is None:
-        return _reduce_plain(measure, p, q, axis, False, distance, lb, nm, nt, _front_sum_tol)
-    if normalize is True or normalize is False:
-        return _reduce_plain(measure, p, q, axis, normalize, distance, lb, nm, nt, 0.0)
-    return None
+        return False
+    f.normalize = normalize is True
+    f.sum_tol = _front_sum_tol if normalize is None else 0.0
+    return normalize is None or normalize is True or normalize is False
 
 
 def entropy_front(p, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise", out=None,
                   n_threads=None):
-    return _shannon_front(M_ENTROPY, p, None, axis, base, normalize, keepdims, invalid, out, n_threads, False)
+    cdef FrontOptions f
+    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+        return None
+    return _reduce_plain(FI_P_ENT, p, None, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads,
+                         f.sum_tol)
 
 
 def cross_entropy_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
                         out=None, n_threads=None):
-    return _shannon_front(M_CROSS_ENTROPY, p, q, axis, base, normalize, keepdims, invalid, out, n_threads,
-                          False)
+    cdef FrontOptions f
+    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+        return None
+    return _reduce_plain(FI_P_CE, p, q, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads, f.sum_tol)
 
 
 def kl_divergence_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
                         out=None, n_threads=None):
-    return _shannon_front(M_KL, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, False)
+    cdef FrontOptions f
+    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+        return None
+    return _reduce_plain(FI_P_KL, p, q, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads, f.sum_tol)
 
 
 def js_divergence_front(p, q, *, distance=False, axis=-1, base=None, normalize=None, keepdims=False,
                         invalid="raise", out=None, n_threads=None):
-    return _shannon_front(M_JS, p, q, axis, base, normalize, keepdims, invalid, out, n_threads, distance)
+    cdef FrontOptions f
+    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, distance):
+        return None
+    return _reduce_plain(FI_P_JS, p, q, axis, f.normalize, distance, f.log_base, f.nan_mode, f.n_threads,
+                         f.sum_tol)
 
 
 # --- surprisal (elementwise) --------------------------------------------------
@@ -702,7 +644,7 @@ cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, P
     cdef double denom = 1.0, pre = 1.0
     cdef Py_ssize_t j, b, nb
     cdef Py_ssize_t es = fi_fmt_size(fmt), eo = 8 if fmt == FI_FMT_F64 else 4
-    s = _row(<SumPTag*>NULL, fmt, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
+    s = _row(FI_P_SUMP, fmt, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             _store(fmt, o, j * os, NAN)

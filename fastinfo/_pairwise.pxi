@@ -49,9 +49,9 @@ def pairwise_rows(int measure_code, cnp.ndarray P, cnp.ndarray Q, double[:, :] o
         raise ValueError(f"out must have shape {(N, M)}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    if measure_code not in (M_CROSS_ENTROPY, M_KL, M_JS):
+    if measure_code not in (FI_P_CE, FI_P_KL, FI_P_JS):
         raise ValueError(f"unsupported measure code {measure_code}")
-    if fast_js and measure_code != M_JS:
+    if fast_js and measure_code != FI_P_JS:
         raise ValueError("fast_js is for the JS divergence only")
     if N == 0 or M == 0:
         return 0
@@ -121,12 +121,7 @@ cdef Py_ssize_t _pair_row(int code, int fmt, const char* p, Py_ssize_t ps, const
     cdef const char* q
     for j in range(jb, je):
         q = q0 + j * qrs
-        if code == M_KL:
-            v = _row_value(<KLTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
-        elif code == M_JS:
-            v = _row_value(<JSTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
-        else:
-            v = _row_value(<CrossEntropyTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
+        v = _row_value(code, fmt, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1
@@ -151,7 +146,7 @@ cdef enum:
 
 cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     """sum m log m (0 log 0 = 0) by the entropy blocks of this SIMD level."""
-    cdef Partial t = _row(<EntropyTag*>NULL, FI_FMT_F64, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
+    cdef Partial t = _row(FI_P_ENT, FI_FMT_F64, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
     bad[0] = t.bad
     return t.a
 
@@ -223,7 +218,7 @@ cdef Py_ssize_t _pair_row_js(int fmt, const char* p, Py_ssize_t ps, const char* 
                     v = LN2 * mass
                 o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
                 continue
-        v = _row_value(<JSTag*>NULL, fmt, p, ps, q, qs, K, opt, 1, NULL)
+        v = _row_value(FI_P_JS, fmt, p, ps, q, qs, K, opt, 1, NULL)
         o[j * os] = v
         if v != v:
             nbad += 1

@@ -49,22 +49,22 @@ CAPI = [
     CFunction(
         "entropy", "double", _ROW,
         doc="Shannon entropy -sum p log p of the n elements p[0], p[stride], ...",
-        impl="_capi_pq(<EntropyTag*>NULL, p, stride, p, stride, n, normalize)",
+        impl="_capi_pq(FI_P_ENT, p, stride, p, stride, n, normalize)",
     ),
     CFunction(
         "cross_entropy", "double", _PQ_ROWS,
         doc="cross-entropy -sum p log q",
-        impl="_capi_pq(<CrossEntropyTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+        impl="_capi_pq(FI_P_CE, p, p_stride, q, q_stride, n, normalize)",
     ),
     CFunction(
         "kl_divergence", "double", _PQ_ROWS,
         doc="Kullback-Leibler divergence sum p log(p/q)",
-        impl="_capi_pq(<KLTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+        impl="_capi_pq(FI_P_KL, p, p_stride, q, q_stride, n, normalize)",
     ),
     CFunction(
         "js_divergence", "double", _PQ_ROWS,
         doc="Jensen-Shannon divergence (not its square root, the distance)",
-        impl="_capi_pq(<JSTag*>NULL, p, p_stride, q, q_stride, n, normalize)",
+        impl="_capi_pq(FI_P_JS, p, p_stride, q, q_stride, n, normalize)",
     ),
     CFunction(
         "logsumexp", "double", (("const real*", "x"), ("Py_ssize_t", "n"), ("Py_ssize_t", "stride")),
@@ -83,13 +83,13 @@ CAPI = [
 # _kernels.pxi includes after the measures' tags and the logit row functions): one row,
 # one thread, results in nats.
 CAPI_HELPERS = '''\
-cdef inline double _capi_pq(measure* tag, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
+cdef inline double _capi_pq(int M, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,
                             Py_ssize_t n, int normalize) noexcept nogil:
     cdef Options o
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(tag, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
+    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
