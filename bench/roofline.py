@@ -14,7 +14,9 @@ For each measure, dtype and thread count it times, interleaved round by round:
   a memory-bound kernel from a compute-bound one.
 
 It prints medians: the time, the measure's input bandwidth in GB/s, its share of the
-roofline (roofline time / measure time) and the ratio DRAM / cache throughput. 2-byte
+roofline (roofline time / measure time), the ratio DRAM / cache throughput, and which
+way a float64/float32 row meets the streaming target (``verdict``: "share" of the roofline,
+"cache": compute-bound and as fast from DRAM as in cache, within 10 %; "NO"). 2-byte
 inputs (bfloat16, float16) are read by the roofline as float32 words over the same bytes.
 Needs the compiled fastinfo (an in-place build or an install).
 """
@@ -59,6 +61,22 @@ MEASURES = {
 SHAPES = {"p": (100_000, 1_000), "pq": (100_000, 1_000), "x": (1_024, 128_000),
           "xy": (1_024, 128_000), "xl": (1_024, 128_000)}
 CACHED_ROWS = {"p": 256, "pq": 128, "x": 4, "xy": 2, "xl": 4}   # ~2 MB: in L3
+
+
+ONE_ARRAY = {"entropy", "surprisal", "renyi_entropy_a2", "tsallis_entropy_q2", "logsumexp", "softmax_entropy"}
+
+
+def verdict(name, dtype, share, dram_vs_cache):
+    """The streaming-kernel target: float64 >= 70 % of the read roofline, float32 >= 70 % (two
+    arrays) or >= 55 % (one array) -- or, for a kernel slower than that even in cache
+    (compute-bound), a DRAM throughput within 10 % of its in-cache throughput. "" for
+    2-byte input (its target is relative to float32)."""
+    if dtype not in ("float64", "float32"):
+        return ""
+    target = 0.55 if dtype == "float32" and name in ONE_ARRAY else 0.70
+    if share >= target:
+        return "share"
+    return "cache" if dram_vs_cache >= 0.90 else "NO"
 
 
 def _dtype(name):
@@ -123,7 +141,7 @@ def main(argv=None):
     rows = []
     print(f"fastinfo {fi.__version__}, SIMD {fi.config()['simd']}, "
           f"{os.cpu_count()} CPUs", flush=True)
-    hdr = f"{'measure':26s} {'dtype':9s} thr  {'ms':>8s} {'GB/s':>6s} {'roof%':>6s} {'dram/cache':>10s}"
+    hdr = f"{'measure':26s} {'dtype':9s} thr  {'ms':>8s} {'GB/s':>6s} {'roof%':>6s} {'dram/cache':>10s}  target"
     print(hdr)
     for name in args.measures:
         kind, call = MEASURES[name]
@@ -154,7 +172,7 @@ def main(argv=None):
                 share = mr / mf
                 dram_vs_cache = (nbytes / mf) / (cached_bytes / mc)
                 print(f"{name:26s} {dt:9s} {n:3d}  {mf * 1e3:8.1f} {gbs:6.2f} {share * 100:5.0f}% "
-                      f"{dram_vs_cache:9.2f}x", flush=True)
+                      f"{dram_vs_cache:9.2f}x  {verdict(name, dt, share, dram_vs_cache)}", flush=True)
                 rows.append(dict(measure=name, dtype=dt, threads=n, shape=list(shape), bytes=nbytes,
                                  fastinfo_s=t_fi, roofline_s=t_roof, cached_s=t_cache,
                                  cached_bytes=cached_bytes, cached_reps=reps))
