@@ -8,7 +8,8 @@
  *   distance, 1/2 ((x - y) / (sqrt x + sqrt y))^2 with the Bhattacharyya sum sqrt(x) sqrt(y),
  *   of x = p / dp, y = q / dq (divisions: 1/dp overflows for a subnormal sum; none when
  *   dp = dq = 1), and the validity of p and q.
- * Both take the block a compute vector at a time (fi_lanes: a strided block or the tail is
+ * fi_power_kind: the Renyi entropy's sum of (p / mx)^a for a = 2, 1/2, 3.
+ * All take the block a compute vector at a time (fi_lanes: a strided block or the tail is
  * gathered, missing elements are 0, which add nothing), in double lanes; rows, blocks, Ctrl-C
  * and the order in which blocks are added are the caller's.
  */
@@ -154,6 +155,45 @@ FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t 
     *bad = FI_NAME(fi_any_clear)(ok);
     *bhat = tv ? 0.0 : fi_hsum(b);
     return fi_hsum(a);
+}
+
+/* One block of the Renyi entropy's power sum, scaled by the largest value mx > 0: the sum over
+ * p < mx of y^a, y = p / mx (a division: 1/mx overflows for a subnormal mx), for a = 2
+ * (kind 2), 1/2 (kind 1) or 3 (kind 3), each power rounded as y * y, sqrt(y), y * y * y; *ties
+ * gets the number of p == mx (each term 1, counted apart so that log(ties + sum) stays
+ * accurate for nearly deterministic rows). Valid input (the first pass checked it). */
+static inline __attribute__((always_inline)) double
+FI_NAME(fi_power_kind)(const int kind, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double mx, double *ties)
+{
+    fi_vd a = fi_splatd(0), c = fi_splatd(0);
+    const fi_vd m = fi_splatd(mx), zd = fi_splatd(0), one = fi_splatd(1.0);
+    FI_V x;
+    FI_T zero;
+    Py_ssize_t i;
+    int h;
+    memset(&zero, 0, sizeof zero);
+    for (i = 0; i < n; i += FI_W) {
+        x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        for (h = 0; h < FI_NH; h++) {
+            fi_vd xd = FI_HALF(x, h), y = xd / m, t;
+            fi_vl top = xd == m;
+            t = kind == 2 ? y * y : (kind == 3 ? y * y * y : fi_vsqrt(y));
+            a += fi_seld(top, zd, t);
+            c += fi_seld(top, one, zd);
+        }
+    }
+    *ties = fi_hsum(c);
+    return fi_hsum(a);
+}
+
+static double FI_NAME(fi_power_block)(int kind, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double mx,
+                                      double *ties)
+{
+    if (kind == 2)
+        return FI_NAME(fi_power_kind)(2, p, ps, n, mx, ties);
+    if (kind == 3)
+        return FI_NAME(fi_power_kind)(3, p, ps, n, mx, ties);
+    return FI_NAME(fi_power_kind)(1, p, ps, n, mx, ties);
 }
 
 /* One block of the first pass: two (q too), dd (the sum of p double-double) */

@@ -1,4 +1,4 @@
-/* One block of a Shannon measure, for one storage type (the template: _fi_rows.h includes it
+/* One row of a Shannon measure (block by block) and one block of the surprisal, for one storage type (the template: _fi_rows.h includes it
  * once per storage type, after _fi_row_type.h). Written once for the four types.
  *
  * The fast pass takes the block a compute vector at a time (fi_lanes: a strided block or the

@@ -1,7 +1,7 @@
 /* The row engine: every streaming row kernel, for every storage type, from one source.
  *
  * The kernels are templates over the storage type -- _fi_logit_row.h (rows of logits, see
- * _fi_logits.h), _fi_prob_row.h (blocks of the Shannon measures and of the surprisal, see
+ * _fi_logits.h), _fi_prob_row.h (rows of the Shannon measures, blocks of the surprisal, see
  * _fi_prob.h) and _fi_general_row.h (blocks of the generalized measures) -- written
  * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
  * compiled once per SIMD level (setup.py) and instantiates each template for float64,
@@ -178,6 +178,18 @@ static inline double fi_dist_block(int fmt, int tv, const void *p, Py_ssize_t ps
         return fi_dist_block_bf16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
     default:
         return fi_dist_block_f16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
+    }
+}
+
+/* One block of the Renyi power sum over elements stored as fmt (see fi_power_kind) */
+static inline double fi_power_block(int fmt, int kind, const void *p, Py_ssize_t ps, Py_ssize_t n, double mx,
+                                    double *ties)
+{
+    switch (fmt) {
+    case FI_FMT_F64: return fi_power_block_f64(kind, (const double *)p, ps, n, mx, ties);
+    case FI_FMT_F32: return fi_power_block_f32(kind, (const float *)p, ps, n, mx, ties);
+    case FI_FMT_BF16: return fi_power_block_bf16(kind, (const uint16_t *)p, ps, n, mx, ties);
+    default: return fi_power_block_f16(kind, (const uint16_t *)p, ps, n, mx, ties);
     }
 }
 

@@ -74,14 +74,14 @@ FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
  * generic __builtin_convertvector of a half vector into several narrow conversions and
  * inserts (vcvtps2pd of two lanes at a time: the widening of float sums cost more than the
  * softmax exp). The results are the same exact conversions. */
-#if defined(__AVX512F__)
+#if defined(__x86_64__) && defined(__AVX512F__)
 FI_VINLINE fi_vd fi_lo(fi_vf v) { return (fi_vd)_mm512_cvtps_pd(_mm512_castps512_ps256((__m512)v)); }
 FI_VINLINE fi_vd fi_hi(fi_vf v)
 {
     return (fi_vd)_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd((__m512d)v, 1)));
 }
 FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return (fi_vu)_mm512_cvtepu16_epi32((__m256i)h); }
-#elif defined(__AVX2__)
+#elif defined(__x86_64__) && defined(__AVX2__)
 FI_VINLINE fi_vd fi_lo(fi_vf v) { return (fi_vd)_mm256_cvtps_pd(_mm256_castps256_ps128((__m256)v)); }
 FI_VINLINE fi_vd fi_hi(fi_vf v) { return (fi_vd)_mm256_cvtps_pd(_mm256_extractf128_ps((__m256)v, 1)); }
 FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return (fi_vu)_mm256_cvtepu16_epi32((__m128i)h); }

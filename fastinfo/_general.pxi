@@ -23,11 +23,12 @@
 #     the Renyi divergence of order 1/2 from the same sum (Bhattacharyya), of order 2
 #     from the chi^2 sum sum (p - q)^2 / q: cheap and exact for nearly equal rows.
 #
-# Speed: the first pass (_gstats) and the Hellinger / total variation sums (_dist_sum) are
-# the row engine's blocks (_fi_general_row.h: vector code for every storage type and SIMD
-# level); the other passes are lane loops (GL independent accumulators, a literal step,
-# compile-time kinds of power and stride as fused "tags") that gcc vectorizes;
-# powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)), vectorized too. The
+# Speed: the first pass (_gstats), the Hellinger / total variation sums (_dist_sum) and the
+# Renyi power sums of orders 2, 1/2, 3 (_power_sum) are the row engine's blocks
+# (_fi_general_row.h: vector code for every storage type and SIMD level); the other passes
+# are lane loops (GL independent accumulators, a literal step, compile-time kinds of power
+# and stride as fused "tags") that gcc vectorizes (gcc left the float32 power sums scalar:
+# hence the engine's blocks); powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)). The
 # general Renyi divergence (expm1 of log ratios, for relative accuracy at every
 # order) and the near-1 orders call libm per element and are the slow cases.
 #
@@ -226,23 +227,24 @@ cdef inline int _pkind(double a) noexcept nogil:
 
 cdef double _power_sum(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, double mx,
                        double* ties, fi_stop_t* stop) noexcept nogil:
-    """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1):
-    one specialization per kind of power and stride, so every loop vectorizes."""
+    """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1): the
+    engine's blocks (fi_power_block) for a = 2, 1/2, 3, added in order; a lane loop for the
+    other powers (one specialization per stride, so that it vectorizes)."""
     cdef int kind = _pkind(a)
-    if ps == 1 and not (stored is BF16 or stored is F16):   # (2-byte rows here are long ones: the
-        if kind == 2:                                       # strided loop is enough, and half the code)
-            return _power_sum_k(<PowSq*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
-        if kind == 1:
-            return _power_sum_k(<PowSqrt*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
-        if kind == 3:
-            return _power_sum_k(<PowCube*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
+    cdef Py_ssize_t blk
+    cdef double S = 0.0, c = 0.0, t
+    if kind != 0:
+        for blk in range(0, K, 8192):   # step = BLOCK
+            if _gstop(stop, K):
+                break
+            S += fi_power_block(_stored_fmt(p), kind, <const void*>(p + blk * ps), ps,
+                                min(<Py_ssize_t>BLOCK, K - blk), mx, &t)
+            c += t
+        ties[0] = c
+        return S
+    # (2-byte rows here are long ones: the strided loop is enough, and half the code)
+    if ps == 1 and not (stored is BF16 or stored is F16):
         return _power_sum_k(<PowGen*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
-    if kind == 2:
-        return _power_sum_k(<PowSq*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
-    if kind == 1:
-        return _power_sum_k(<PowSqrt*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
-    if kind == 3:
-        return _power_sum_k(<PowCube*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
     return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
 
 

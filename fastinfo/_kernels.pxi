@@ -1,7 +1,7 @@
 # The compiled kernels of fastinfo: where every sum is computed.
 #
 # Design:
-#   * the row engine (_fi_rows.h) sums one block of a row -- the measure's terms and the
+#   * the row engine (_fi_rows.h) sums a row block by block -- the measure's terms and the
 #     sums of p and q -- in vector lanes, for every storage type (float64, float32,
 #     bfloat16, float16), and recomputes a block on a careful scalar path only when
 #     something is off (invalid input, an infinite term, a ratio that lost bits);
@@ -22,7 +22,7 @@ include "_common.pxi"
 from libc.stdint cimport uint16_t
 
 cdef extern from "_fi_rows.h" nogil:
-    # The row engine: one block of a Shannon measure, for every storage type (see _fi_prob.h)
+    # The row engine: a row of a Shannon measure, for every storage type (see _fi_prob.h)
     enum:
         FI_FMT_F64
         FI_FMT_F32
@@ -57,6 +57,8 @@ cdef extern from "_fi_rows.h" nogil:
                          Py_ssize_t n, GStats* out) noexcept
     double fi_dist_block(int fmt, int tv, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
                          Py_ssize_t n, double dp, double dq, double* bhat, int* bad) noexcept
+    double fi_power_block(int fmt, int kind, const void* p, Py_ssize_t ps, Py_ssize_t n, double mx,
+                          double* ties) noexcept
     void fi_two_sum1(double* hi, double* lo, double x) noexcept     # (hi, lo) += x, error-free
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept

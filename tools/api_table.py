@@ -80,7 +80,7 @@ CAPI = [
 ]
 
 # The helpers the ``impl`` expressions call, written into fastinfo/_capi.pxi (which
-# _kernels.pxi includes after the measures' tags and the logit row functions): one row,
+# _kernels.pxi includes after the Shannon rows and the logit row functions): one row,
 # one thread, results in nats.
 CAPI_HELPERS = '''\
 cdef inline double _capi_pq(int M, const real* p, Py_ssize_t ps, const real* q, Py_ssize_t qs,

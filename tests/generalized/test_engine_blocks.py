@@ -76,3 +76,22 @@ def test_support_and_max_of_the_first_pass(dtype):
     P = a.astype(np.float64)
     np.testing.assert_allclose(fi.renyi_entropy(a, np.inf, normalize=False), -np.log(P.max(1)), rtol=1e-6)
     np.testing.assert_allclose(fi.renyi_entropy(a[:, ::-1], np.inf, normalize=False), -np.log(P.max(1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+@pytest.mark.parametrize("K", [1, 7, 8192 + 5, 3 * 8192 + 1])
+@pytest.mark.parametrize("alpha", [0.5, 2.0, 3.0])
+def test_renyi_power_sums_against_mpmath_contiguous_and_strided(dtype, K, alpha):
+    # the power sum's blocks (orders 1/2, 2, 3): the largest value repeated in the first and the
+    # last element and across a block boundary (ties, counted apart), rows read with a stride
+    import mpmath
+    p = _rows(2, 2 * K, dtype, 5)
+    p[:, [0, -1, min(2 * K - 1, 8191), min(2 * K - 1, 8192)]] = p.max()
+    for sl in (np.s_[:, :K], np.s_[:, ::2]):
+        a = p[sl]
+        got = fi.renyi_entropy(a, alpha, normalize=False)
+        for i, row in enumerate(a.astype(np.float64)):
+            s = mpmath.fsum(mpmath.mpf(float(x)) ** mpmath.mpf(alpha) for x in row)
+            want = float(mpmath.log(s) / (1 - mpmath.mpf(alpha)))
+            rtol = 1e-12 if dtype == np.float64 else 1e-6      # float32 results for the others
+            assert got[i] == pytest.approx(want, rel=rtol, abs=1e-300), (alpha, K, i)
