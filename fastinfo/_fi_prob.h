@@ -2,9 +2,10 @@
  * Jensen-Shannon divergence -- for float64, float32, bfloat16 and float16 input.
  *
  * The block is _fi_prob_row.h, written once and instantiated for each storage type by
- * _fi_rows.h; fi_prob_row() there picks the instance. A row is a sum of blocks; a block sums, over at most FI_BLOCK
- * elements, the terms of p' = p cp and q' = q cq (cp, cq: exactly 1, or the factors of
- * normalize=True; KL takes cp = 1/sum p, cq = sum q / sum p and the ratio before scaling):
+ * _fi_rows.h; fi_prob_row() there picks the instance. A row is a sum of blocks; a block
+ * sums, over at most FI_BLOCK elements, the terms of p' = p cp and q' = q cq (cp, cq:
+ * exactly 1, or the factors of normalize=True; KL takes cp = 1/sum p, cq = sum q / sum p
+ * and the ratio before scaling):
  *   FI_P_ENT   sum p' log p'                 FI_P_CE   sum p' log q'
  *   FI_P_KL    sum p' log(p'/q')             FI_P_JS   sum p' log(2p'/m) + q' log(2q'/m), m = p' + q'
  *   FI_P_SUMP, FI_P_SUMPQ: no terms (the first pass of normalize=True)

@@ -1,5 +1,6 @@
-/* One row of a Shannon measure (block by block) and one block of the surprisal, for one storage type (the template: _fi_rows.h includes it
- * once per storage type, after _fi_row_type.h). Written once for the four types.
+/* One row of a Shannon measure (block by block) and one block of the surprisal, for one
+ * storage type (the template: _fi_rows.h includes it once per storage type, after
+ * _fi_row_type.h). Written once for the four types.
  *
  * The fast pass takes the block a compute vector at a time (fi_lanes: a strided block or the
  * tail is gathered, missing elements are 0, whose terms are 0) and sums, in double lanes,

@@ -220,10 +220,7 @@ cdef double _row_value(int M, int fmt, const char* p, Py_ssize_t ps, const char*
             # sums (or their ratio) beyond the float range: 1/s would overflow
             # or underflow. Rare: a scalar path divides each value by its sum.
             return _finish_extreme(M, _extreme_mass_sum(M, fmt, p, ps, q, qs, n), o)
-    if n_threads > 1:
-        t = _row_parallel(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
-    else:
-        fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, o.stop, &t)      # the row, block by block (_fi_prob_row.h)
+    t = _row(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
     if far != NULL and o.sum_tol > 0 and not o.normalize and t.bad == 0 and n > 0:
         if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(M) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
             far[0] = 1
@@ -295,8 +292,8 @@ cdef double _finish_extreme(int M, double a, Options* o) noexcept nogil:
 cdef Py_ssize_t _reduce_ptr(int M, int fmt, const char* pbase, Py_ssize_t prs, Py_ssize_t ps,
                             const char* qbase, Py_ssize_t qrs, Py_ssize_t qs, Py_ssize_t N, Py_ssize_t K,
                             double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
-    """out[i] = the measure M (FI_P_*) of row i of p (and q), elements stored as fmt; row strides in bytes,
-    element strides in elements. Returns the number of NaN (invalid) rows;
+    """out[i] = the measure M (FI_P_*) of row i of p (and q), elements stored as fmt; row
+    strides in bytes, element strides in elements. Returns the number of NaN (invalid) rows;
     nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _row_value)."""
     cdef Py_ssize_t i, nbad = 0, nf = 0
     cdef int nt, f
@@ -406,9 +403,9 @@ def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bin
     o.stop = fi_stop_begin(&st)
     with nogil:
         nbad = _reduce_ptr(measure, fmt, <const char*>cnp.PyArray_DATA(p), cnp.PyArray_STRIDE(p, 0),
-                         cnp.PyArray_STRIDE(p, 1) // es, <const char*>cnp.PyArray_DATA(q),
-                         cnp.PyArray_STRIDE(q, 0), cnp.PyArray_STRIDE(q, 1) // es, N, K, &out[0], &o,
-                         n_threads, &nf)
+                           cnp.PyArray_STRIDE(p, 1) // es, <const char*>cnp.PyArray_DATA(q),
+                           cnp.PyArray_STRIDE(q, 0), cnp.PyArray_STRIDE(q, 1) // es, N, K, &out[0], &o,
+                           n_threads, &nf)
     fi_stop_raise(o.stop)
     if far is not None and far.shape[0] > 0:
         far[0] += nf
@@ -509,8 +506,8 @@ cdef object _reduce_plain(int measure, object p, object q, object axis, bint nor
         return PyArray_Scalar(&v, _F64_DESCR, None)
     res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
     with nogil:
-        nbad = _reduce_ptr(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res), &o,
-                         nt, &nf)
+        nbad = _reduce_ptr(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res),
+                           &o, nt, &nf)
     fi_stop_raise(o.stop)
     if (nbad and not nan_mode) or nf:
         return None
