@@ -331,22 +331,17 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     1: the Shannon kernels flag such rows while they sum the terms; for the
     generalized measures (whose terms cost pow/exp/log) the sums are taken here."""
     if kernel is None and out is None and not keepdims:
-        # The lean path: a plain 1-D vector or C-contiguous 2-D batch along its last axis goes
-        # straight to the kernel, which checks the layout (None: take the general path, also for
-        # an invalid row with invalid='raise', whose message is built below). The common
-        # spellings of the options are checked first: this is the whole Python cost of a small call.
-        lb = 1.0 if base is None else log_base(base)
-        nm = False if type(invalid) is str and invalid == "raise" else nan_mode(invalid)
-        if n_threads is None:
-            nt = _max_threads()         # (the kernels cap it at MAX_THREADS: set_thread_cap)
-        elif type(n_threads) is int and 0 < n_threads <= MAX_THREADS:
-            nt = n_threads
-        else:
-            nt = threads(n_threads)
-        if normalize is None:
-            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, False, distance, lb, nm, nt, SUM_TOL)
-        else:
-            r = _k.reduce_plain(_MEASURES[fname], p, q, axis, normalize_flag(normalize), distance, lb, nm, nt)
+        # The lean path: the compiled front (shannon_front, the whole call of a plain request)
+        # once more, with the options checked and spelled as it takes them (None: the general
+        # path, also for an invalid row with invalid='raise', whose message is built below).
+        lb = log_base(base)
+        nm = nan_mode(invalid)
+        nt = threads(n_threads)
+        kw = {"distance": bool(distance)} if fname == "js_divergence" else {}
+        r = _k.shannon_front(_MEASURES[fname], p, *(() if q is None else (q,)), axis=axis,
+                             base=None if base is None else float(base),
+                             normalize=None if normalize is None else normalize_flag(normalize),
+                             invalid="nan" if nm else "raise", n_threads=nt, **kw)
         if r is not None:
             return r
     lb = log_base(base)

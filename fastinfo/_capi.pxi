@@ -31,7 +31,7 @@ cdef inline double _capi_pq(int M, const real* p, Py_ssize_t ps, const real* q, 
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
+    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:

@@ -150,28 +150,73 @@ static void FI_NAME(fi_prob_careful)(int M, const FI_T *p, Py_ssize_t ps, const 
     out->bad = bad;
 }
 
-/* One row of n elements (strides in elements), block after block: each block of at most
- * FI_BLOCK elements takes the fast pass, and the careful one when the fast pass flags it; the
- * blocks' sums are added in block order, so a row whose blocks were computed over threads
- * (one call per block, added in the same order) gives the same result. stop (NULL: never) is
- * polled between the blocks of a long row; a stopped row's sums are garbage (the caller raises). */
-static void FI_NAME(fi_prob_row)(int M, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
-                                 Py_ssize_t n, double cp, double cq, fi_stop_t *stop, fi_partial *out)
+/* One row of n elements (strides in elements) of the measure M (FI_P_*), block after block:
+ * each block of at most FI_BLOCK elements takes the fast pass, and the careful one when the
+ * fast pass flags it, and the blocks' sums are added in block order. With n_threads > 1 the
+ * blocks of a long row are computed over threads (one call each) and added in the same order:
+ * the same result. M | FI_P_NORM measures p / sum p (and q / sum q): a first pass takes the
+ * sums, the second computes the terms while the row is still in cache (the one-pass form
+ * H = log s - sum p log p / s cancels when s is far from 1), and the result's bad is 1 for a
+ * row that sums to 0 and FI_BAD_SCALE where the factors leave the range the type scales in
+ * (the caller takes a scalar path). stop (NULL: never) is polled between blocks; a stopped
+ * row's sums are garbage (the caller raises). */
+static fi_partial FI_NAME(fi_prob_row)(int M, const void *pv, Py_ssize_t ps, const void *qv, Py_ssize_t qs,
+                                       Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t *stop)
 {
-    const int S = !(cp == 1.0 && cq == 1.0);       /* scaled: normalize=True */
-    fi_partial part;
-    Py_ssize_t b, len;
-    const FI_T *pb, *qb;
-    out->a = 0.0;
-    out->sp = 0.0;
-    out->sq = 0.0;
-    out->bad = 0;
+    const FI_T *p = (const FI_T *)pv, *q = (const FI_T *)qv;
+    fi_partial out = {0.0, 0.0, 0.0, 0}, part, *parts;
+    Py_ssize_t b, len, nb = (n + FI_BLOCK - 1) / FI_BLOCK;
+    int S, two;
+    if (M & FI_P_NORM) {
+        M &= ~FI_P_NORM;
+        two = M != FI_P_ENT;
+        if (n == 0)
+            return out;
+        out = FI_NAME(fi_prob_row)(two ? FI_P_SUMPQ : FI_P_SUMP, pv, ps, qv, qs, n, 1.0, 1.0, n_threads, stop);
+        if (!two)
+            out.sq = 1.0;
+        if (out.bad != 0 || !(out.sp > 0 && out.sq > 0)) {
+            out.bad = out.bad != 0 ? out.bad : 1;      /* invalid or all-zero: the caller reports which */
+            return out;
+        }
+        cp = 1.0 / out.sp;
+        cq = M == FI_P_KL ? out.sq / out.sp : 1.0 / out.sq;
+        /* float32 and 2-byte entropy/cross-entropy scale in float: the factors must be normal floats */
+        if (!(cp >= DBL_MIN && cp <= DBL_MAX && cq >= DBL_MIN && cq <= DBL_MAX)
+                || (!FI_DBL && !(cp >= FLT_MIN && cp <= FLT_MAX && cq >= FLT_MIN && cq <= FLT_MAX))) {
+            out.bad = FI_BAD_SCALE;
+            return out;
+        }
+        out.sp = out.sq = 0.0;                  /* (the second pass adds the same sums again) */
+    }
+    S = !(cp == 1.0 && cq == 1.0);              /* scaled: normalize=True */
+    if (n_threads > 1 && nb > 1 && (parts = (fi_partial *)malloc(nb * sizeof(fi_partial))) != NULL) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+#endif
+        for (b = 0; b < nb; b++) {
+            if (fi_poll(stop, FI_BLOCK)) {
+                parts[b] = out;
+                continue;
+            }
+            parts[b] = FI_NAME(fi_prob_row)(M, p + b * FI_BLOCK * ps, ps, q + b * FI_BLOCK * qs, qs,
+                                            n - b * FI_BLOCK < FI_BLOCK ? n - b * FI_BLOCK : FI_BLOCK, cp, cq,
+                                            1, NULL);
+        }
+        for (b = 0; b < nb; b++) {
+            out.a += parts[b].a;
+            out.sp += parts[b].sp;
+            out.sq += parts[b].sq;
+            out.bad |= parts[b].bad;
+        }
+        free(parts);
+        return out;
+    }
     for (b = 0; b < n; b += FI_BLOCK) {
+        const FI_T *pb = p + b * ps, *qb = q + b * qs;
         len = n - b < FI_BLOCK ? n - b : FI_BLOCK;
         if (n > FI_BLOCK && fi_poll_block(stop, len))
             break;
-        pb = p + b * ps;
-        qb = q + b * qs;
         switch (M * 2 + S) {
         case 2 * FI_P_ENT: FI_NAME(fi_prob_kind)(FI_P_ENT, 0, pb, ps, qb, qs, len, cp, cq, &part); break;
         case 2 * FI_P_ENT + 1: FI_NAME(fi_prob_kind)(FI_P_ENT, 1, pb, ps, qb, qs, len, cp, cq, &part); break;
@@ -187,11 +232,12 @@ static void FI_NAME(fi_prob_row)(int M, const FI_T *p, Py_ssize_t ps, const FI_T
         }
         if (part.bad != 0)
             FI_NAME(fi_prob_careful)(M, pb, ps, qb, qs, len, cp, cq, &part);
-        out->a += part.a;
-        out->sp += part.sp;
-        out->sq += part.sq;
-        out->bad |= part.bad;
+        out.a += part.a;
+        out.sp += part.sp;
+        out.sq += part.sq;
+        out.bad |= part.bad;
     }
+    return out;
 }
 
 /* The surprisals of FI_W elements x into dst[0 .. FI_W): (0 - log(x / d)) / lb, +inf where the

@@ -5,7 +5,8 @@
  * _fi_prob.h) and _fi_general_row.h (blocks of the generalized measures) -- written
  * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
  * compiled once per SIMD level (setup.py) and instantiates each template for float64,
- * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance.
+ * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance (the
+ * Shannon rows are picked by _kernels.pxi's PROB_ROW table).
  */
 #ifndef FASTINFO_ROWS_H
 #define FASTINFO_ROWS_H
@@ -91,25 +92,6 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
     default:
         fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
                          res2, stop);
-    }
-}
-
-/* One row of a Shannon measure over elements stored as fmt (see fi_prob_row in _fi_prob_row.h) */
-static inline void fi_prob_row(int fmt, int M, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
-                               Py_ssize_t n, double cp, double cq, fi_stop_t *stop, fi_partial *out)
-{
-    switch (fmt) {
-    case FI_FMT_F64:
-        fi_prob_row_f64(M, (const double *)p, ps, (const double *)q, qs, n, cp, cq, stop, out);
-        break;
-    case FI_FMT_F32:
-        fi_prob_row_f32(M, (const float *)p, ps, (const float *)q, qs, n, cp, cq, stop, out);
-        break;
-    case FI_FMT_BF16:
-        fi_prob_row_bf16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, stop, out);
-        break;
-    default:
-        fi_prob_row_f16(M, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, cp, cq, stop, out);
     }
 }
 

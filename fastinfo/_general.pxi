@@ -86,8 +86,8 @@ cdef inline bint _far_pair(const stored* p, Py_ssize_t ps, const stored* q, Py_s
     as passed (which have no pass of sums of their own): the engine's sums, in one vector pass
     that leaves the rows in cache for the distance's pass (polling between the blocks of a long
     row)."""
-    cdef Partial t = _row(FI_P_SUMPQ, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0,
-                          1, stop)
+    cdef Partial t = PROB_ROW[_stored_fmt(p)](FI_P_SUMPQ, <const char*>p, ps, <const char*>q, qs, K, 1.0, 1.0,
+                                              1, stop)
     return t.bad == 0 and _far(t.sp, t.sq, sum_tol)
 
 

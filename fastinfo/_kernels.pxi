@@ -6,10 +6,10 @@
 #     bfloat16, float16), and recomputes a block on a careful scalar path only when
 #     something is off (invalid input, an infinite term, a ratio that lost bits);
 #   * a row is the in-order sum of fixed-size blocks, so a long row can be
-#     split over threads block by block and give the bitwise-same result;
-#   * this file runs rows (or the blocks of few long rows) under
-#     prange(schedule='static', num_threads=...), takes the normalization pass, and
-#     `_finish` turns the sums into the measure (normalization, clamps, base, sqrt).
+#     split over threads block by block and give the bitwise-same result (the engine's row
+#     does that, and the normalization pass);
+#   * this file runs rows under prange(schedule='static', num_threads=...), and `_finish`
+#     turns a row's sums into the measure (clamps, base, sqrt).
 #
 # The measure (FI_P_*) and the storage type (FI_FMT_*) are runtime codes passed down to the
 # engine, whose row loop is compiled for each pair.
@@ -20,6 +20,8 @@
 include "_common.pxi"
 
 from libc.stdint cimport uint16_t
+
+import functools
 
 cdef extern from "_fi_rows.h" nogil:
     # The row engine: a row of a Shannon measure, for every storage type (see _fi_prob.h)
@@ -34,13 +36,21 @@ cdef extern from "_fi_rows.h" nogil:
         FI_P_JS
         FI_P_SUMP
         FI_P_SUMPQ
+        FI_P_NORM      # or-ed into a measure: normalize the row first
+        FI_BAD_SCALE   # Partial.bad: the normalization factors are out of range
     ctypedef struct Partial "fi_partial":
         double a       # the measure's sum (sum p log p, sum p log q, ...)
         double sp      # sum of p (raw)
         double sq      # sum of q (raw)
         int bad        # 1: invalid p, 2: invalid q
-    void fi_prob_row(int fmt, int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
-                     Py_ssize_t n, double cp, double cq, fi_stop_t* stop, Partial* out) noexcept
+    Partial fi_prob_row_f64(int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs, Py_ssize_t n,
+                            double cp, double cq, int n_threads, fi_stop_t* stop) noexcept
+    Partial fi_prob_row_f32(int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs, Py_ssize_t n,
+                            double cp, double cq, int n_threads, fi_stop_t* stop) noexcept
+    Partial fi_prob_row_bf16(int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs, Py_ssize_t n,
+                             double cp, double cq, int n_threads, fi_stop_t* stop) noexcept
+    Partial fi_prob_row_f16(int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs, Py_ssize_t n,
+                            double cp, double cq, int n_threads, fi_stop_t* stop) noexcept
     double fi_mixlog_block(int fmt, const double* a, const void* b, Py_ssize_t bs, Py_ssize_t n, double c,
                            int* bad) noexcept
     void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
@@ -94,51 +104,16 @@ cdef inline int _fmt_of(cnp.ndarray a) except -1:
 
 
 # --- one row ----------------------------------------------------------------
-cdef inline void _add(Partial* total, Partial* part) noexcept nogil:
-    total.a += part.a
-    total.sp += part.sp
-    total.sq += part.sq
-    total.bad |= part.bad
-
-
-cdef Partial _row_parallel(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
-                           Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
-    """The blocks of fi_prob_row computed over threads (one call per block), added in the same order."""
-    cdef Py_ssize_t nb = (n + BLOCK - 1) // BLOCK
-    cdef Py_ssize_t b
-    cdef Py_ssize_t es = fi_fmt_size(fmt)
-    cdef Partial total
-    cdef Partial* parts = <Partial*> malloc(nb * sizeof(Partial))
-    if parts == NULL:   # out of memory for a few bytes per 64 KB block: fall back to serial
-        fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, stop, &total)
-        return total
-    for b in prange(nb, num_threads=n_threads, schedule='static'):
-        if stop != NULL and fi_poll(stop, BLOCK):
-            parts[b].a = 0.0
-            parts[b].sp = 0.0
-            parts[b].sq = 0.0
-            parts[b].bad = 0
-            continue
-        fi_prob_row(fmt, M, p + b * BLOCK * ps * es, ps, q + b * BLOCK * qs * es, qs,
-                    min(<Py_ssize_t>BLOCK, n - b * BLOCK), cp, cq, NULL, &parts[b])
-    total.a = 0.0
-    total.sp = 0.0
-    total.sq = 0.0
-    total.bad = 0
-    for b in range(nb):
-        _add(&total, &parts[b])
-    free(parts)
-    return total
-
-
-cdef inline Partial _row(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
-                         Py_ssize_t n, double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil:
-    """One row of the measure M (FI_P_*), elements stored as fmt (element strides ps, qs)."""
-    cdef Partial t
-    if n_threads > 1:
-        return _row_parallel(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, stop)
-    fi_prob_row(fmt, M, p, ps, q, qs, n, cp, cq, stop, &t)
-    return t
+# The engine's row of a Shannon measure for each storage type (_fi_prob_row.h, indexed by FI_FMT_*):
+# PROB_ROW[fmt](M, p, ps, q, qs, n, cp, cq, n_threads, stop) -> the row's sums (Partial); M may
+# carry FI_P_NORM, and n_threads > 1 splits a long row's blocks over threads (same result).
+ctypedef Partial (*prob_row_t)(int M, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs, Py_ssize_t n,
+                               double cp, double cq, int n_threads, fi_stop_t* stop) noexcept nogil
+cdef prob_row_t PROB_ROW[4]
+PROB_ROW[FI_FMT_F64] = fi_prob_row_f64
+PROB_ROW[FI_FMT_F32] = fi_prob_row_f32
+PROB_ROW[FI_FMT_BF16] = fi_prob_row_bf16
+PROB_ROW[FI_FMT_F16] = fi_prob_row_f16
 
 
 cdef struct Options:
@@ -156,14 +131,26 @@ cdef inline bint _close(double a, double b, double tol) noexcept nogil:
     return isfinite(a) and isfinite(b) and d <= tol * (a if a > b else b)
 
 
-cdef double _finish(int M, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
-    """Turn a row's sums into the measure, in units of log(base)."""
+cdef double _finish(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs, Py_ssize_t n,
+                    Partial* r, Options* o, int* far) noexcept nogil:
+    """The measure, in units of log(base), of the row p (and q) from its sums r (PROB_ROW; NaN:
+    invalid). far (may be NULL): set to 1 when o.sum_tol > 0 and a valid row, as passed, sums
+    to more than o.sum_tol away from 1 (p, or q for two inputs): the sums come with the terms,
+    so the check costs nothing."""
     cdef double v, mass
+    cdef Partial t = r[0]
+    if t.bad == FI_BAD_SCALE:
+        # sums (or their ratio) beyond the range the type scales in: 1/s would overflow or
+        # underflow. Rare: a scalar path divides each value by its sum.
+        return _finish_extreme(M, _extreme_mass_sum(M, fmt, p, ps, q, qs, n), o)
     if t.bad != 0:
         return NAN
     if n == 0:
         return 0.0
-    # With normalize, t.a was summed over the normalized values (see _row_value).
+    if far != NULL and o.sum_tol > 0 and not o.normalize:
+        if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(M) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
+            far[0] = 1
+    # With normalize, t.a was summed over the normalized values (FI_P_NORM).
     if M == FI_P_ENT or M == FI_P_CE:
         v = _nonneg(0.0 - t.a) if o.normalize else 0.0 - t.a
     elif M == FI_P_KL:
@@ -194,37 +181,11 @@ cdef double _finish(int M, Partial t, Py_ssize_t n, Options* o) noexcept nogil:
     return v / o.log_base + 0.0    # + 0.0: no -0.0 when log_base < 0
 
 
-cdef double _row_value(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
-                       Py_ssize_t n, Options* o, int n_threads, int* far) noexcept nogil:
-    """The measure of one row (NaN: invalid). far (may be NULL): set to 1 when o.sum_tol > 0 and
-    a valid row, as passed, sums to more than o.sum_tol away from 1 (p, or q for two inputs):
-    the sums come with the terms, so the check costs nothing."""
-    cdef Partial t, s
-    cdef double cp = 1.0, cq = 1.0
-    if o.normalize and n > 0:
-        # normalize=True: a first pass takes the sums, the second computes the
-        # terms of p/sp (and q/sq) while the row is still in cache. The
-        # one-pass form H = log s - sum p log p / s cancels catastrophically
-        # when s is far from 1 (counts, tiny weights; KL of proportional rows
-        # gave 1e-16 instead of 0), so it is not used.
-        s = _row(FI_P_SUMPQ if _two_inputs(M) else FI_P_SUMP, fmt, p, ps, q, qs, n, 1.0, 1.0, n_threads, o.stop)
-        if not _two_inputs(M):
-            s.sq = 1.0
-        if s.bad != 0 or not (s.sp > 0 and s.sq > 0):
-            return NAN    # invalid or all-zero: the caller reports which
-        cp = 1.0 / s.sp
-        cq = s.sq / s.sp if M == FI_P_KL else 1.0 / s.sq
-        # float32 and 2-byte entropy/cross-entropy scale in float: the factors must be normal floats
-        if not (DBL_MIN <= cp <= DBL_MAX and DBL_MIN <= cq <= DBL_MAX) or \
-                (fmt != FI_FMT_F64 and not (FLT_MIN <= cp <= FLT_MAX and FLT_MIN <= cq <= FLT_MAX)):
-            # sums (or their ratio) beyond the float range: 1/s would overflow
-            # or underflow. Rare: a scalar path divides each value by its sum.
-            return _finish_extreme(M, _extreme_mass_sum(M, fmt, p, ps, q, qs, n), o)
-    t = _row(M, fmt, p, ps, q, qs, n, cp, cq, n_threads, o.stop)
-    if far != NULL and o.sum_tol > 0 and not o.normalize and t.bad == 0 and n > 0:
-        if not (fabs(t.sp - 1.0) <= o.sum_tol) or (_two_inputs(M) and not (fabs(t.sq - 1.0) <= o.sum_tol)):
-            far[0] = 1
-    return _finish(M, t, n, o)
+cdef inline double _row_value(int M, int fmt, const char* p, Py_ssize_t ps, const char* q, Py_ssize_t qs,
+                              Py_ssize_t n, Options* o) noexcept nogil:
+    """The measure of one row on one thread (the pairwise matrices, the C API)."""
+    cdef Partial t = PROB_ROW[fmt](M | FI_P_NORM if o.normalize else M, p, ps, q, qs, n, 1.0, 1.0, 1, o.stop)
+    return _finish(M, fmt, p, ps, q, qs, n, &t, o, NULL)
 
 
 cdef double _prescaled_sum(int fmt, const char* x, Py_ssize_t xs, Py_ssize_t n, double* pre) noexcept nogil:
@@ -294,48 +255,36 @@ cdef Py_ssize_t _reduce_ptr(int M, int fmt, const char* pbase, Py_ssize_t prs, P
                             double* out, Options* o, int n_threads, Py_ssize_t* nfar) noexcept nogil:
     """out[i] = the measure M (FI_P_*) of row i of p (and q), elements stored as fmt; row
     strides in bytes, element strides in elements. Returns the number of NaN (invalid) rows;
-    nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _row_value)."""
+    nfar (may be NULL) gets the number of rows flagged by o.sum_tol (see _finish)."""
     cdef Py_ssize_t i, nbad = 0, nf = 0
-    cdef int nt, f
+    cdef int nt, f, mr = M | FI_P_NORM if o.normalize else M
     cdef double v
+    cdef Partial t
+    cdef prob_row_t row = PROB_ROW[fmt]
     if nfar != NULL:
         nfar[0] = 0
-    if K == 0:
-        for i in range(N):
-            out[i] = 0.0
-        return 0
     nt = _effective_threads(N * K, n_threads)
-    if nt == 1:
+    if nt == 1 or N < nt:
+        # one thread, or fewer rows than threads: each row's blocks over the threads
         for i in range(N):
             if fi_poll_rows(o.stop, i, K):
                 break
+            t = row(mr, pbase + i * prs, ps, qbase + i * qrs, qs, K, 1.0, 1.0, nt, o.stop)
             f = 0
-            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
+            v = _finish(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, &t, o, &f)
             out[i] = v
             nf += f
-            if v != v:
-                nbad += 1
-    elif N >= nt:
+            nbad += v != v
+    else:
         for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
             if fi_poll_rows(o.stop, i, K):
                 continue
+            t = row(mr, pbase + i * prs, ps, qbase + i * qrs, qs, K, 1.0, 1.0, 1, o.stop)
             f = 0
-            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, 1, &f)
+            v = _finish(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, &t, o, &f)
             out[i] = v
             nf += f
-            if v != v:
-                nbad += 1
-    else:
-        # fewer rows than threads: split each row into blocks over the threads
-        for i in range(N):
-            if o.stop != NULL and o.stop.flag:
-                break
-            f = 0
-            v = _row_value(M, fmt, pbase + i * prs, ps, qbase + i * qrs, qs, K, o, nt, &f)
-            out[i] = v
-            nf += f
-            if v != v:
-                nbad += 1
+            nbad += v != v
     if nfar != NULL:
         nfar[0] = nf
     return nbad
@@ -412,11 +361,14 @@ def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bin
     return nbad
 
 
-# A lean entry for one 1-D distribution (or one pair): acquiring the memoryviews
-# of the 2-D drivers above costs more than the arithmetic of a 100-element call.
-# Here the arrays are read through the NumPy C API; anything that is not a plain
-# (aligned, C-contiguous, 1-D or 2-D) float64/float32/float16 ndarray of one dtype for p
-# and q returns None and the caller takes the general path.
+# --- the front: the whole call of a plain request ------------------------------------
+# The public functions try this first (fastinfo/_dask.py, dask_aware(front=...)), and so does
+# the Python layer once it has checked the options: acquiring the memoryviews of the 2-D
+# drivers above, and the Python argument checks, cost more than the arithmetic of a
+# 100-element call. It takes the function's own signature, reads the arrays through the NumPy
+# C API, and accepts only plain arrays (aligned, C-contiguous, 1-D or 2-D, one float dtype for
+# p and q) and the usual spellings of the options; anything else returns None, and the Python
+# layer validates, raises or computes as always.
 cdef inline bint _plain(object a) noexcept:
     """A 1-D or 2-D, C-contiguous, aligned, native float64/float32/float16 ndarray (not a
     subclass: masked arrays and matrices take the Python layer)."""
@@ -434,91 +386,6 @@ cdef extern from "numpy/arrayobject.h":
 
 cdef cnp.dtype _F64_DESCR = np.dtype(np.float64)
 cdef cnp.dtype _F32_DESCR = np.dtype(np.float32)
-
-
-def reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
-                 double log_base, bint nan_mode, int n_threads, double sum_tol=0.0):
-    """See _reduce_plain (the Python layer's lean path)."""
-    return _reduce_plain(measure, p, q, axis, normalize, distance, log_base, nan_mode, n_threads, sum_tol)
-
-
-cdef object _reduce_plain(int measure, object p, object q, object axis, bint normalize, bint distance,
-                          double log_base, bint nan_mode, int n_threads, double sum_tol):
-    """The measure of a plain 1-D vector (a NumPy scalar) or of the rows of a
-    plain C-contiguous 2-D batch along axis -1 (a new 1-D array) -- or None.
-
-    The arguments arrive validated (``fastinfo/_args.py``); only the layout is
-    checked here. q may be None, of p's shape, or (for a batch) one 1-D
-    reference row. None means "take the general path": the input is not
-    plain, or a row is invalid and nan_mode is off (the error message is built
-    there), or sum_tol > 0 flagged a row whose sum is far from 1 (the warning is
-    raised there).
-    """
-    cdef Options o
-    cdef Py_ssize_t N, K, qrs, nbad = 0, nf = 0
-    cdef int typenum, nd, fmt
-    cdef int nt = n_threads
-    cdef bint single
-    cdef Py_ssize_t es
-    cdef double v = 0.0
-    cdef float vf
-    cdef const char* pd
-    cdef const char* qd
-    cdef cnp.ndarray res
-    cdef fi_stop_t st
-    if not _plain(p):
-        return None
-    nd = cnp.PyArray_NDIM(<cnp.ndarray>p)
-    if type(axis) is not int or not (axis == -1 or axis == nd - 1):
-        return None
-    typenum = cnp.PyArray_TYPE(<cnp.ndarray>p)
-    K = cnp.PyArray_DIM(<cnp.ndarray>p, nd - 1)
-    N = cnp.PyArray_DIM(<cnp.ndarray>p, 0) if nd == 2 else 1
-    if q is None:
-        q = p
-        qrs = K
-    elif not _plain(q) or cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum:
-        return None
-    elif cnp.PyArray_NDIM(<cnp.ndarray>q) == nd and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == cnp.PyArray_DIM(<cnp.ndarray>p, 0) \
-            and cnp.PyArray_DIM(<cnp.ndarray>q, nd - 1) == K:
-        qrs = K                                # same shape
-    elif nd == 2 and cnp.PyArray_NDIM(<cnp.ndarray>q) == 1 and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == K:
-        qrs = 0                                # one reference row for the whole batch
-    else:
-        return None
-    fmt = _fmt_of(<cnp.ndarray>p)
-    single = fmt != FI_FMT_F64           # float32 results
-    es = fi_fmt_size(fmt)
-    pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
-    qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
-    _options(&o, normalize, distance, log_base, K, single)
-    o.sum_tol = sum_tol
-    o.stop = fi_stop_begin(&st)
-    if nd == 1:
-        with nogil:
-            nbad = _reduce_ptr(measure, fmt, pd, 0, 1, qd, 0, 1, 1, K, &v, &o, nt, &nf)
-        fi_stop_raise(o.stop)
-        if (nbad and not nan_mode) or nf:
-            return None
-        if single:
-            vf = <float>v
-            return PyArray_Scalar(&vf, _F32_DESCR, None)
-        return PyArray_Scalar(&v, _F64_DESCR, None)
-    res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
-    with nogil:
-        nbad = _reduce_ptr(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res),
-                           &o, nt, &nf)
-    fi_stop_raise(o.stop)
-    if (nbad and not nan_mode) or nf:
-        return None
-    return res.astype(np.float32) if single else res
-
-
-# --- fronts: the whole call of a small plain request, options included -------------
-# The public functions try these first (fastinfo/_dask.py, dask_aware(front=...)): they take
-# the function's own signature, accept only plain arrays and the usual spellings of the
-# options, and return None for anything else -- the Python layer then validates, raises
-# or computes as always. They save the Python argument checks (~0.7 us of a 1 us call).
 cdef double _front_sum_tol = 0.0      # the Python layer's SUM_TOL (configure_fronts)
 
 
@@ -568,61 +435,103 @@ cdef inline int _front_invalid(object invalid) noexcept:
     return -1
 
 
-cdef struct FrontOptions:
-    double log_base
-    int n_threads
-    int nan_mode
-    bint normalize
-    double sum_tol
+cdef object _UNSET = object()      # an argument the public function does not have
 
 
-cdef bint _front_options(FrontOptions* f, object base, object normalize, object keepdims, object invalid,
-                         object out, object n_threads, object distance) noexcept:
-    """The options of a Shannon front in f; False: not handled here."""
-    f.log_base = _front_log_base(base)
-    f.n_threads = _front_threads(n_threads)
-    f.nan_mode = _front_invalid(invalid)
-    if f.log_base == 0.0 or f.n_threads == 0 or f.nan_mode < 0 or out is not None or keepdims is not False:
-        return False
-    if not (distance is False or distance is True):
-        return False
-    f.normalize = normalize is True
-    f.sum_tol = _front_sum_tol if normalize is None else 0.0
-    return normalize is None or normalize is True or normalize is False
-
-
-def entropy_front(p, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise", out=None,
-                  n_threads=None):
-    cdef FrontOptions f
-    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+def shannon_front(int measure, p, q=_UNSET, *, axis=-1, base=None, normalize=None, keepdims=False,
+                  invalid="raise", out=None, n_threads=None, distance=_UNSET):
+    """entropy (measure FI_P_ENT, no q), cross_entropy, kl_divergence or js_divergence of a
+    plain 1-D vector (a NumPy scalar) or of the rows of a plain C-contiguous 2-D batch along
+    axis -1 (a new 1-D array) -- or None: take the Python layer, also for an invalid row with
+    invalid="raise" (whose message is built there) and for a row that normalize=None finds
+    far from summing to 1 (whose warning is raised there). q may be of p's shape or, for a
+    batch, one 1-D reference row."""
+    cdef Options o
+    cdef Py_ssize_t N, K, qrs, nbad = 0, nf = 0
+    cdef int typenum, nd, fmt, nt
+    cdef bint single
+    cdef int nan_mode = _front_invalid(invalid)
+    cdef Py_ssize_t es
+    cdef double v = 0.0, log_base
+    cdef float vf
+    cdef const char* pd
+    cdef const char* qd
+    cdef cnp.ndarray res
+    cdef fi_stop_t st
+    # the options
+    log_base = _front_log_base(base)
+    nt = _front_threads(n_threads)
+    if log_base == 0.0 or nt == 0 or nan_mode < 0 or out is not None or keepdims is not False:
         return None
-    return _reduce_plain(FI_P_ENT, p, None, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads,
-                         f.sum_tol)
-
-
-def cross_entropy_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
-                        out=None, n_threads=None):
-    cdef FrontOptions f
-    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+    if not (normalize is None or normalize is True or normalize is False):
         return None
-    return _reduce_plain(FI_P_CE, p, q, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads, f.sum_tol)
-
-
-def kl_divergence_front(p, q, *, axis=-1, base=None, normalize=None, keepdims=False, invalid="raise",
-                        out=None, n_threads=None):
-    cdef FrontOptions f
-    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, False):
+    # the public function's own arguments only (its TypeError otherwise): entropy has no q,
+    # only js_divergence has distance
+    if measure == FI_P_JS:
+        if distance is _UNSET:
+            distance = False
+        elif not (distance is False or distance is True):
+            return None
+    elif distance is not _UNSET:
         return None
-    return _reduce_plain(FI_P_KL, p, q, axis, f.normalize, False, f.log_base, f.nan_mode, f.n_threads, f.sum_tol)
-
-
-def js_divergence_front(p, q, *, distance=False, axis=-1, base=None, normalize=None, keepdims=False,
-                        invalid="raise", out=None, n_threads=None):
-    cdef FrontOptions f
-    if not _front_options(&f, base, normalize, keepdims, invalid, out, n_threads, distance):
+    if (q is _UNSET) != (measure == FI_P_ENT):
         return None
-    return _reduce_plain(FI_P_JS, p, q, axis, f.normalize, distance, f.log_base, f.nan_mode, f.n_threads,
-                         f.sum_tol)
+    if q is _UNSET:
+        q = None
+    # the layout
+    if not _plain(p):
+        return None
+    nd = cnp.PyArray_NDIM(<cnp.ndarray>p)
+    if type(axis) is not int or not (axis == -1 or axis == nd - 1):
+        return None
+    typenum = cnp.PyArray_TYPE(<cnp.ndarray>p)
+    K = cnp.PyArray_DIM(<cnp.ndarray>p, nd - 1)
+    N = cnp.PyArray_DIM(<cnp.ndarray>p, 0) if nd == 2 else 1
+    if q is None:
+        q = p
+        qrs = K
+    elif not _plain(q) or cnp.PyArray_TYPE(<cnp.ndarray>q) != typenum:
+        return None
+    elif cnp.PyArray_NDIM(<cnp.ndarray>q) == nd and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == cnp.PyArray_DIM(<cnp.ndarray>p, 0) \
+            and cnp.PyArray_DIM(<cnp.ndarray>q, nd - 1) == K:
+        qrs = K                                # same shape
+    elif nd == 2 and cnp.PyArray_NDIM(<cnp.ndarray>q) == 1 and cnp.PyArray_DIM(<cnp.ndarray>q, 0) == K:
+        qrs = 0                                # one reference row for the whole batch
+    else:
+        return None
+    fmt = _fmt_of(<cnp.ndarray>p)
+    single = fmt != FI_FMT_F64           # float32 results
+    es = fi_fmt_size(fmt)
+    pd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>p)
+    qd = <const char*>cnp.PyArray_DATA(<cnp.ndarray>q)
+    _options(&o, normalize is True, distance is True, log_base, K, single)
+    o.sum_tol = _front_sum_tol if normalize is None else 0.0
+    o.stop = fi_stop_begin(&st)
+    if nd == 1:
+        with nogil:
+            nbad = _reduce_ptr(measure, fmt, pd, 0, 1, qd, 0, 1, 1, K, &v, &o, nt, &nf)
+        fi_stop_raise(o.stop)
+        if (nbad and not nan_mode) or nf:
+            return None
+        if single:
+            vf = <float>v
+            return PyArray_Scalar(&vf, _F32_DESCR, None)
+        return PyArray_Scalar(&v, _F64_DESCR, None)
+    res = cnp.PyArray_EMPTY(1, [N], cnp.NPY_DOUBLE, 0)
+    with nogil:
+        nbad = _reduce_ptr(measure, fmt, pd, K * es, 1, qd, qrs * es, 1, N, K, <double*>cnp.PyArray_DATA(res),
+                           &o, nt, &nf)
+    fi_stop_raise(o.stop)
+    if (nbad and not nan_mode) or nf:
+        return None
+    return res.astype(np.float32) if single else res
+
+
+# dask_aware(front="entropy") finds entropy_front, ...
+entropy_front = functools.partial(shannon_front, FI_P_ENT)
+cross_entropy_front = functools.partial(shannon_front, FI_P_CE)
+kl_divergence_front = functools.partial(shannon_front, FI_P_KL)
+js_divergence_front = functools.partial(shannon_front, FI_P_JS)
 
 
 # --- surprisal (elementwise) --------------------------------------------------
@@ -643,7 +552,7 @@ cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, P
     cdef double denom = 1.0, pre = 1.0
     cdef Py_ssize_t j, b, nb
     cdef Py_ssize_t es = fi_fmt_size(fmt), eo = 8 if fmt == FI_FMT_F64 else 4
-    s = _row(FI_P_SUMP, fmt, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
+    s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             _store(fmt, o, j * os, NAN)

@@ -14,6 +14,7 @@ rows) are Cython fused functions: called directly they dispatch on the dtype, an
 import); ``__signatures__`` maps those keys to the specializations.
 """
 
+import functools
 from typing import Any, Callable, Final, Generic, Literal, TypeVar, Union
 
 import numpy as np
@@ -43,7 +44,7 @@ SIMD_LEVEL: Final = "avx512"
 # Cython's doctest table of the module (empty)
 __test__: dict[str, str]
 
-# name -> code of the measures of shannon_rows, reduce_plain and pairwise_rows
+# name -> code of the measures of shannon_rows, shannon_front and pairwise_rows
 MEASURES: dict[str, int]
 # name -> code of general_rows (Renyi, Tsallis, Hellinger, total variation)
 GENERAL_MEASURES: dict[str, int]
@@ -51,6 +52,12 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+
+# shannon_front bound to each measure: the fronts of entropy, cross_entropy, ...
+entropy_front: functools.partial[Any]
+cross_entropy_front: functools.partial[Any]
+kl_divergence_front: functools.partial[Any]
+js_divergence_front: functools.partial[Any]
 
 # --- the foundation measures (_kernels.pxi): one float64 per row into out; the number of NaN rows
 def shannon_rows(
@@ -68,18 +75,6 @@ def shannon_rows(
 def surprisal_rows(
     p: NDArray[Any], out: NDArray[Any], normalize: bool, log_base: float, n_threads: int
 ) -> int: ...
-def reduce_plain(
-    measure: int,
-    p: Any,
-    q: Any,
-    axis: Any,
-    normalize: bool,
-    distance: bool,
-    log_base: float,
-    nan_mode: bool,
-    n_threads: int,
-    sum_tol: float = 0.0,
-) -> np.floating[Any] | NDArray[np.floating[Any]] | None: ...
 
 # --- platform facts, the roofline and test hooks
 def openmp_enabled() -> bool: ...
@@ -113,8 +108,10 @@ def logit_rows(
 
 # --- fronts: a plain call in one step, or None (the Python layer then runs as written)
 def configure_fronts(sum_tol: float) -> None: ...
-def entropy_front(
+def shannon_front(
+    measure: int,
     p: Any,
+    q: Any = ...,
     *,
     axis: Any = -1,
     base: Any = None,
@@ -123,43 +120,7 @@ def entropy_front(
     invalid: Any = 'raise',
     out: Any = None,
     n_threads: Any = None,
-) -> Any: ...
-def cross_entropy_front(
-    p: Any,
-    q: Any,
-    *,
-    axis: Any = -1,
-    base: Any = None,
-    normalize: Any = None,
-    keepdims: Any = False,
-    invalid: Any = 'raise',
-    out: Any = None,
-    n_threads: Any = None,
-) -> Any: ...
-def kl_divergence_front(
-    p: Any,
-    q: Any,
-    *,
-    axis: Any = -1,
-    base: Any = None,
-    normalize: Any = None,
-    keepdims: Any = False,
-    invalid: Any = 'raise',
-    out: Any = None,
-    n_threads: Any = None,
-) -> Any: ...
-def js_divergence_front(
-    p: Any,
-    q: Any,
-    *,
-    distance: Any = False,
-    axis: Any = -1,
-    base: Any = None,
-    normalize: Any = None,
-    keepdims: Any = False,
-    invalid: Any = 'raise',
-    out: Any = None,
-    n_threads: Any = None,
+    distance: Any = ...,
 ) -> Any: ...
 def logsumexp_front(
     x: Any,

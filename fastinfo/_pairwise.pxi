@@ -121,7 +121,7 @@ cdef Py_ssize_t _pair_row(int code, int fmt, const char* p, Py_ssize_t ps, const
     cdef const char* q
     for j in range(jb, je):
         q = q0 + j * qrs
-        v = _row_value(code, fmt, p, ps, q, qs, K, opt, 1, NULL)
+        v = _row_value(code, fmt, p, ps, q, qs, K, opt)
         o[j * os] = v
         if v != v:
             nbad += 1
@@ -146,7 +146,7 @@ cdef enum:
 
 cdef double _xlogx_sum(const double* m, Py_ssize_t n, int* bad) noexcept nogil:
     """sum m log m (0 log 0 = 0) by the entropy blocks of this SIMD level."""
-    cdef Partial t = _row(FI_P_ENT, FI_FMT_F64, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
+    cdef Partial t = PROB_ROW[FI_FMT_F64](FI_P_ENT, <const char*>m, 1, <const char*>m, 1, n, 1.0, 1.0, 1, NULL)
     bad[0] = t.bad
     return t.a
 
@@ -218,7 +218,7 @@ cdef Py_ssize_t _pair_row_js(int fmt, const char* p, Py_ssize_t ps, const char* 
                     v = LN2 * mass
                 o[j * os] = sqrt(v / opt.log_base) if opt.distance else v / opt.log_base + 0.0
                 continue
-        v = _row_value(FI_P_JS, fmt, p, ps, q, qs, K, opt, 1, NULL)
+        v = _row_value(FI_P_JS, fmt, p, ps, q, qs, K, opt)
         o[j * os] = v
         if v != v:
             nbad += 1

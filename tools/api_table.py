@@ -89,7 +89,7 @@ cdef inline double _capi_pq(int M, const real* p, Py_ssize_t ps, const real* q, 
     if n < 0:
         return NAN
     _options(&o, normalize != 0, False, 1.0, n, real is float)
-    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o, 1, NULL)
+    return _row_value(M, _stored_fmt(p), <const char*>p, ps, <const char*>q, qs, n, &o)
 
 
 cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s, Py_ssize_t label) noexcept nogil:
@@ -156,6 +156,7 @@ rows) are Cython fused functions: called directly they dispatch on the dtype, an
 import); ``__signatures__`` maps those keys to the specializations.
 """
 
+import functools
 from typing import Any, Callable, Final, Generic, Literal, TypeVar, Union
 
 import numpy as np
@@ -174,7 +175,7 @@ SIMD_LEVEL: Final = "${level}"
 # Cython's doctest table of the module (empty)
 __test__: dict[str, str]
 
-# name -> code of the measures of shannon_rows, reduce_plain and pairwise_rows
+# name -> code of the measures of shannon_rows, shannon_front and pairwise_rows
 MEASURES: dict[str, int]
 # name -> code of general_rows (Renyi, Tsallis, Hellinger, total variation)
 GENERAL_MEASURES: dict[str, int]
@@ -182,6 +183,12 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+
+# shannon_front bound to each measure: the fronts of entropy, cross_entropy, ...
+entropy_front: functools.partial[Any]
+cross_entropy_front: functools.partial[Any]
+kl_divergence_front: functools.partial[Any]
+js_divergence_front: functools.partial[Any]
 '''
 
 # The platform facts: defined once (_common.pxi), compiled into fastinfo._core and into every
@@ -204,10 +211,6 @@ KERNEL_STUBS = [
              "int"),
         Stub("surprisal_rows", "p: NDArray[Any], out: NDArray[Any], normalize: bool, log_base: float, "
              "n_threads: int", "int"),
-        Stub("reduce_plain",
-             "measure: int, p: Any, q: Any, axis: Any, normalize: bool, distance: bool, log_base: float, "
-             "nan_mode: bool, n_threads: int, sum_tol: float = 0.0",
-             "np.floating[Any] | NDArray[np.floating[Any]] | None"),
     ]),
     ("platform facts, the roofline and test hooks", [
         *PLATFORM_STUBS,
@@ -225,15 +228,9 @@ KERNEL_STUBS = [
     ]),
     ("fronts: a plain call in one step, or None (the Python layer then runs as written)", [
         Stub("configure_fronts", "sum_tol: float", "None"),
-        Stub("entropy_front", "p: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
-             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
-        Stub("cross_entropy_front", "p: Any, q: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
-             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
-        Stub("kl_divergence_front", "p: Any, q: Any, *, axis: Any = -1, base: Any = None, normalize: Any = None, "
-             "keepdims: Any = False, invalid: Any = 'raise', out: Any = None, n_threads: Any = None", "Any"),
-        Stub("js_divergence_front", "p: Any, q: Any, *, distance: Any = False, axis: Any = -1, base: Any = None, "
+        Stub("shannon_front", "measure: int, p: Any, q: Any = ..., *, axis: Any = -1, base: Any = None, "
              "normalize: Any = None, keepdims: Any = False, invalid: Any = 'raise', out: Any = None, "
-             "n_threads: Any = None", "Any"),
+             "n_threads: Any = None, distance: Any = ...", "Any"),
         Stub("logsumexp_front", "x: Any, *, axis: Any = -1, keepdims: Any = False, invalid: Any = 'raise', "
              "out: Any = None, n_threads: Any = None", "Any"),
         Stub("softmax_front", "x: Any, *, temperature: Any = 1.0, axis: Any = -1, invalid: Any = 'raise', "

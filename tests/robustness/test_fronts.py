@@ -124,6 +124,18 @@ def test_declined_calls_keep_the_functions_own_errors():
         fi.softmax_cross_entropy(x, np.array([1, 2, 3, 4]), reductio="mean")
     with pytest.raises(TypeError, match="entropy"):
         fi.entropy(x, 0)
+    # one compiled front serves the four Shannon measures: each keeps its own signature
+    p, q = _probs((4, 10), np.float64), _probs((4, 10), np.float64)
+    with pytest.raises(TypeError, match="positional"):
+        fi.entropy(p, None)
+    with pytest.raises(TypeError, match="distance"):
+        fi.entropy(p, distance=False)
+    for f in (fi.cross_entropy, fi.kl_divergence):
+        with pytest.raises(TypeError, match="distance"):
+            f(p, q, distance=False)
+        with pytest.raises(TypeError, match="q"):
+            f(p)
+    assert fi.js_divergence(p, q, distance=True)[0] == np.sqrt(fi.js_divergence(p, q)[0])
     with pytest.raises(IndexError, match=r"batch index \(3,\)"):
         fi.softmax_cross_entropy(x, np.array([1, 2, 3, 10]))
     with pytest.raises(IndexError, match="ignore_index=-100"):
