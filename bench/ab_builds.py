@@ -35,6 +35,7 @@ D = rng.standard_normal((1000, 10000))
 import ml_dtypes
 G = P[:1000]; GQ = P[1000:]
 GB, GQB = G.astype(ml_dtypes.bfloat16), GQ.astype(ml_dtypes.bfloat16)
+G32, GQ32 = G.astype(np.float32), GQ.astype(np.float32)
 PAB, QAB = PA.astype(ml_dtypes.bfloat16), QA.astype(ml_dtypes.bfloat16)
 # strided rows: every other element of a wider buffer, and a broadcast (stride 0) row
 NS = 1 << 22
@@ -68,6 +69,13 @@ CASES = {
     # the generalized measures, 1000x10000, as passed (the kernel only) and with the default sum check
     "renyi_entropy a=2 f64 (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
     "tsallis_entropy q=2 f64 (ms)": lambda: t(lambda: fastinfo.tsallis_entropy(G, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "renyi_entropy a=1.7 f64 (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G, 1.7, normalize=False, n_threads=1), 2) * 1e3,
+    "renyi_entropy a=1.7 f32 (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G32, 1.7, normalize=False, n_threads=1), 2) * 1e3,
+    "tsallis_entropy q=1.7 f32 (ms)": lambda: t(lambda: fastinfo.tsallis_entropy(G32, 1.7, normalize=False, n_threads=1), 2) * 1e3,
+    "tsallis_entropy q=2 f32 (ms)": lambda: t(lambda: fastinfo.tsallis_entropy(G32, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "tsallis_entropy q=2 bf16 (ms)": lambda: t(lambda: fastinfo.tsallis_entropy(GB, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "renyi_divergence a=2 f64 (ms)": lambda: t(lambda: fastinfo.renyi_divergence(G, GQ, 2.0, normalize=False, n_threads=1), 2) * 1e3,
+    "renyi_divergence a=2 f32 (ms)": lambda: t(lambda: fastinfo.renyi_divergence(G32, GQ32, 2.0, normalize=False, n_threads=1), 2) * 1e3,
     "hellinger_distance f64 (ms)": lambda: t(lambda: fastinfo.hellinger_distance(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
     "total_variation f64 (ms)": lambda: t(lambda: fastinfo.total_variation(G, GQ, normalize=False, n_threads=1), 2) * 1e3,
     "renyi_entropy a=2 f64, sum check (ms)": lambda: t(lambda: fastinfo.renyi_entropy(G, 2.0, n_threads=1), 2) * 1e3,

@@ -4,11 +4,13 @@
  *
  * fi_gstats_kind: the first pass over a block -- validity, the sums of p (and q), double-double
  *   by TwoSum per lane when asked, the largest p and the number of p > 0.
- * fi_dist_kind: the terms of total variation, 1/2 |x - y|, or of the squared Hellinger
+ * fi_dist_kind: the terms of total variation, 1/2 |x - y|, of the squared Hellinger
  *   distance, 1/2 ((x - y) / (sqrt x + sqrt y))^2 with the Bhattacharyya sum sqrt(x) sqrt(y),
- *   of x = p / dp, y = q / dq (divisions: 1/dp overflows for a subnormal sum; none when
- *   dp = dq = 1), and the validity of p and q.
- * fi_power_kind: the Renyi entropy's sum of (p / mx)^a for a = 2, 1/2, 3.
+ *   or of chi^2, (x - y)^2 / y over y > 0 (the Renyi divergence of order 2), of x = p / dp,
+ *   y = q / dq (divisions: 1/dp overflows for a subnormal sum; none when dp = dq = 1), and
+ *   the validity of p and q.
+ * fi_power_kind: the power sums of the Renyi entropy, sum (p / mx)^a, and of the Tsallis
+ *   entropy, sum x - x^a.
  * All take the block a compute vector at a time (fi_lanes: a strided block or the tail is
  * gathered, missing elements are 0, which add nothing), in double lanes; rows, blocks, Ctrl-C
  * and the order in which blocks are added are the caller's.
@@ -16,6 +18,8 @@
 
 #ifndef FI_GENERAL_ROW_ONCE
 #define FI_GENERAL_ROW_ONCE
+enum { FI_DIST_HELLINGER = 0, FI_DIST_TV = 1, FI_DIST_CHI2 = 2 };    /* fi_dist_block's modes */
+
 typedef struct {
     double ph, pl, qh, ql;       /* sums of p and q: double-double (hi, lo); lo = 0 unless dd */
     double mx;                   /* the largest p (0 for none) */
@@ -120,7 +124,7 @@ FI_NAME(fi_gstats_kind)(const int two, const int dd, const FI_T *p, Py_ssize_t p
 }
 
 static inline __attribute__((always_inline)) double
-FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+FI_NAME(fi_dist_kind)(const int mode, const int scaled, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
                       Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
 {
     fi_vd a = fi_splatd(0), b = fi_splatd(0);
@@ -142,8 +146,10 @@ FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t 
                 yd = yd / dq;
                 d = xd - yd;
             }
-            if (tv) {
+            if (mode == FI_DIST_TV) {
                 a += 0.5 * fi_seld(d < zd, -d, d);
+            } else if (mode == FI_DIST_CHI2) {
+                a += fi_seld(yd > zd, (d * d) / yd, zd);
             } else {
                 fi_vd sx = fi_vsqrt(xd), sy = fi_vsqrt(yd), den = sx + sy;
                 fi_vd r = fi_seld(den > zd, d / den, zd);
@@ -153,20 +159,25 @@ FI_NAME(fi_dist_kind)(const int tv, const int scaled, const FI_T *p, Py_ssize_t 
         }
     }
     *bad = FI_NAME(fi_any_clear)(ok);
-    *bhat = tv ? 0.0 : fi_hsum(b);
+    *bhat = mode == FI_DIST_HELLINGER ? fi_hsum(b) : 0.0;
     return fi_hsum(a);
 }
 
-/* One block of the Renyi entropy's power sum, scaled by the largest value mx > 0: the sum over
- * p < mx of y^a, y = p / mx (a division: 1/mx overflows for a subnormal mx), for a = 2
- * (kind 2), 1/2 (kind 1) or 3 (kind 3), each power rounded as y * y, sqrt(y), y * y * y; *ties
- * gets the number of p == mx (each term 1, counted apart so that log(ties + sum) stays
- * accurate for nearly deterministic rows). Valid input (the first pass checked it). */
+/* One block of a power sum of y = p / d (a division: 1/d overflows for a subnormal d), each
+ * y^a rounded as y * y (a = 2, kind 2), sqrt(y) (a = 1/2, kind 1), y * y * y (a = 3, kind 3) or
+ * computed as exp(a log y) for any other a > 0 (kind 0: the vector fi_exp/fi_log, relative
+ * error <= (|a log y| + 2) ulp):
+ *   the Renyi entropy (tsallis = 0): d = mx > 0, the largest value; the sum over p < mx of
+ *     y^a, and *ties the number of p == mx (each term 1, counted apart so that log(ties +
+ *     sum) stays accurate for nearly deterministic rows);
+ *   the Tsallis entropy (tsallis = 1): the sum over p > 0 of y - y^a (*ties: 0).
+ * Valid input (the first pass checked it). */
 static inline __attribute__((always_inline)) double
-FI_NAME(fi_power_kind)(const int kind, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double mx, double *ties)
+FI_NAME(fi_power_kind)(const int kind, const int tsallis, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double d,
+                       double a, double *ties)
 {
-    fi_vd a = fi_splatd(0), c = fi_splatd(0);
-    const fi_vd m = fi_splatd(mx), zd = fi_splatd(0), one = fi_splatd(1.0);
+    fi_vd s = fi_splatd(0), c = fi_splatd(0);
+    const fi_vd m = fi_splatd(d), av = fi_splatd(a), zd = fi_splatd(0), one = fi_splatd(1.0);
     FI_V x;
     FI_T zero;
     Py_ssize_t i;
@@ -176,24 +187,43 @@ FI_NAME(fi_power_kind)(const int kind, const FI_T *p, Py_ssize_t ps, Py_ssize_t 
         x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
         for (h = 0; h < FI_NH; h++) {
             fi_vd xd = FI_HALF(x, h), y = xd / m, t;
-            fi_vl top = xd == m;
-            t = kind == 2 ? y * y : (kind == 3 ? y * y * y : fi_vsqrt(y));
-            a += fi_seld(top, zd, t);
-            c += fi_seld(top, one, zd);
+            if (kind == 2) {
+                t = y * y;
+            } else if (kind == 3) {
+                t = y * y * y;
+            } else if (kind == 1) {
+                t = fi_vsqrt(y);
+            } else {
+                /* a log y > 710: y^a overflows (the clamp keeps the exponent arithmetic exact) */
+                fi_vd z = av * fi_vlog_pos(y);
+                t = fi_seld(y > zd, fi_vexp_neg(fi_seld(z > 710.0, fi_splatd(710.0), z)), zd);
+            }
+            if (tsallis) {
+                s += fi_seld(y > zd, y - t, zd);
+            } else {
+                fi_vl top = xd == m;
+                s += fi_seld(top, zd, t);
+                c += fi_seld(top, one, zd);
+            }
         }
     }
     *ties = fi_hsum(c);
-    return fi_hsum(a);
+    return fi_hsum(s);
 }
 
-static double FI_NAME(fi_power_block)(int kind, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double mx,
-                                      double *ties)
+static double FI_NAME(fi_power_block)(int kind, int tsallis, const FI_T *p, Py_ssize_t ps, Py_ssize_t n, double d,
+                                      double a, double *ties)
 {
-    if (kind == 2)
-        return FI_NAME(fi_power_kind)(2, p, ps, n, mx, ties);
-    if (kind == 3)
-        return FI_NAME(fi_power_kind)(3, p, ps, n, mx, ties);
-    return FI_NAME(fi_power_kind)(1, p, ps, n, mx, ties);
+    switch (kind * 2 + (tsallis != 0)) {
+    case 4: return FI_NAME(fi_power_kind)(2, 0, p, ps, n, d, a, ties);
+    case 5: return FI_NAME(fi_power_kind)(2, 1, p, ps, n, d, a, ties);
+    case 6: return FI_NAME(fi_power_kind)(3, 0, p, ps, n, d, a, ties);
+    case 7: return FI_NAME(fi_power_kind)(3, 1, p, ps, n, d, a, ties);
+    case 2: return FI_NAME(fi_power_kind)(1, 0, p, ps, n, d, a, ties);
+    case 3: return FI_NAME(fi_power_kind)(1, 1, p, ps, n, d, a, ties);
+    case 1: return FI_NAME(fi_power_kind)(0, 1, p, ps, n, d, a, ties);
+    default: return FI_NAME(fi_power_kind)(0, 0, p, ps, n, d, a, ties);
+    }
 }
 
 /* One block of the first pass: two (q too), dd (the sum of p double-double) */
@@ -208,16 +238,20 @@ static void FI_NAME(fi_gstats_block)(int two, int dd, const FI_T *p, Py_ssize_t 
         FI_NAME(fi_gstats_kind)(0, 0, p, ps, p, ps, n, out);
 }
 
-/* One block of total variation (tv) or Hellinger terms; see fi_dist_kind */
-static double FI_NAME(fi_dist_block)(int tv, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
+/* One block of Hellinger, total variation or chi^2 terms (mode: FI_DIST_*); see fi_dist_kind */
+static double FI_NAME(fi_dist_block)(int mode, const FI_T *p, Py_ssize_t ps, const FI_T *q, Py_ssize_t qs,
                                      Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
 {
     const int scaled = !(dp == 1.0 && dq == 1.0);
-    if (tv)
-        return scaled ? FI_NAME(fi_dist_kind)(1, 1, p, ps, q, qs, n, dp, dq, bhat, bad)
-                      : FI_NAME(fi_dist_kind)(1, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
-    return scaled ? FI_NAME(fi_dist_kind)(0, 1, p, ps, q, qs, n, dp, dq, bhat, bad)
-                  : FI_NAME(fi_dist_kind)(0, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+    switch (mode * 2 + scaled) {
+    case 2 * FI_DIST_TV: return FI_NAME(fi_dist_kind)(FI_DIST_TV, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+    case 2 * FI_DIST_TV + 1: return FI_NAME(fi_dist_kind)(FI_DIST_TV, 1, p, ps, q, qs, n, dp, dq, bhat, bad);
+    case 2 * FI_DIST_CHI2: return FI_NAME(fi_dist_kind)(FI_DIST_CHI2, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+    case 2 * FI_DIST_CHI2 + 1: return FI_NAME(fi_dist_kind)(FI_DIST_CHI2, 1, p, ps, q, qs, n, dp, dq, bhat, bad);
+    case 2 * FI_DIST_HELLINGER + 1:
+        return FI_NAME(fi_dist_kind)(FI_DIST_HELLINGER, 1, p, ps, q, qs, n, dp, dq, bhat, bad);
+    default: return FI_NAME(fi_dist_kind)(FI_DIST_HELLINGER, 0, p, ps, q, qs, n, dp, dq, bhat, bad);
+    }
 }
 
 #undef FI_BIG

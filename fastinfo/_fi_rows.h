@@ -147,31 +147,33 @@ static inline void fi_gstats_block(int fmt, int two, int dd, const void *p, Py_s
     }
 }
 
-/* One block of total variation (tv) or Hellinger terms over elements stored as fmt */
-static inline double fi_dist_block(int fmt, int tv, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
+/* One block of Hellinger, total variation or chi^2 terms (mode: FI_DIST_*) over elements
+ * stored as fmt */
+static inline double fi_dist_block(int fmt, int mode, const void *p, Py_ssize_t ps, const void *q, Py_ssize_t qs,
                                    Py_ssize_t n, double dp, double dq, double *bhat, int *bad)
 {
     switch (fmt) {
     case FI_FMT_F64:
-        return fi_dist_block_f64(tv, (const double *)p, ps, (const double *)q, qs, n, dp, dq, bhat, bad);
+        return fi_dist_block_f64(mode, (const double *)p, ps, (const double *)q, qs, n, dp, dq, bhat, bad);
     case FI_FMT_F32:
-        return fi_dist_block_f32(tv, (const float *)p, ps, (const float *)q, qs, n, dp, dq, bhat, bad);
+        return fi_dist_block_f32(mode, (const float *)p, ps, (const float *)q, qs, n, dp, dq, bhat, bad);
     case FI_FMT_BF16:
-        return fi_dist_block_bf16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
+        return fi_dist_block_bf16(mode, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
     default:
-        return fi_dist_block_f16(tv, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
+        return fi_dist_block_f16(mode, (const uint16_t *)p, ps, (const uint16_t *)q, qs, n, dp, dq, bhat, bad);
     }
 }
 
-/* One block of the Renyi power sum over elements stored as fmt (see fi_power_kind) */
-static inline double fi_power_block(int fmt, int kind, const void *p, Py_ssize_t ps, Py_ssize_t n, double mx,
-                                    double *ties)
+/* One block of the Renyi (tsallis = 0) or Tsallis power sum over elements stored as fmt (see
+ * fi_power_kind) */
+static inline double fi_power_block(int fmt, int kind, int tsallis, const void *p, Py_ssize_t ps, Py_ssize_t n,
+                                    double d, double a, double *ties)
 {
     switch (fmt) {
-    case FI_FMT_F64: return fi_power_block_f64(kind, (const double *)p, ps, n, mx, ties);
-    case FI_FMT_F32: return fi_power_block_f32(kind, (const float *)p, ps, n, mx, ties);
-    case FI_FMT_BF16: return fi_power_block_bf16(kind, (const uint16_t *)p, ps, n, mx, ties);
-    default: return fi_power_block_f16(kind, (const uint16_t *)p, ps, n, mx, ties);
+    case FI_FMT_F64: return fi_power_block_f64(kind, tsallis, (const double *)p, ps, n, d, a, ties);
+    case FI_FMT_F32: return fi_power_block_f32(kind, tsallis, (const float *)p, ps, n, d, a, ties);
+    case FI_FMT_BF16: return fi_power_block_bf16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties);
+    default: return fi_power_block_f16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties);
     }
 }
 

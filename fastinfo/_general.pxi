@@ -23,14 +23,12 @@
 #     the Renyi divergence of order 1/2 from the same sum (Bhattacharyya), of order 2
 #     from the chi^2 sum sum (p - q)^2 / q: cheap and exact for nearly equal rows.
 #
-# Speed: the first pass (_gstats), the Hellinger / total variation sums (_dist_sum) and the
-# Renyi power sums of orders 2, 1/2, 3 (_power_sum) are the row engine's blocks
-# (_fi_general_row.h: vector code for every storage type and SIMD level); the other passes
-# are lane loops (GL independent accumulators, a literal step, compile-time kinds of power
-# and stride as fused "tags") that gcc vectorizes (gcc left the float32 power sums scalar:
-# hence the engine's blocks); powers other than 2, 1/2, 3 are fi_exp(a fi_log(y)). The
-# general Renyi divergence (expm1 of log ratios, for relative accuracy at every
-# order) and the near-1 orders call libm per element and are the slow cases.
+# Speed: the first pass (_gstats), the Hellinger, total variation and chi^2 sums (_dist_sum)
+# and the Renyi and Tsallis power sums (_power_sum; powers other than 2, 1/2, 3 are
+# exp(a log y)) are the row engine's blocks (_fi_general_row.h: vector code for every
+# storage type and SIMD level). The general Renyi divergence (expm1 of log ratios, for
+# relative accuracy at every order), its orders 0 and infinity, and the orders within 1/8
+# of 1 (expm1 forms) are scalar loops here that call libm per element: the slow cases.
 #
 # Ctrl-C: every pass over a row longer than BLOCK runs block after block and polls
 # between blocks (_gstop, see fi_poll), so one long row answers too. The blocks only
@@ -91,24 +89,6 @@ cdef inline bint _far_pair(const stored* p, Py_ssize_t ps, const stored* q, Py_s
     return t.bad == 0 and _far(t.sp, t.sq, sum_tol)
 
 
-# Memory-access tags of the lane loops: a unit-stride specialization lets gcc emit plain
-# vector loads (it does not reliably inline a stride of 1).
-cdef struct UnitStride:
-    char unused
-cdef struct AnyStride:
-    char unused
-
-ctypedef fused stride_kind:
-    UnitStride
-    AnyStride
-
-
-cdef inline double _gl(stride_kind* kind, const stored* p, Py_ssize_t i, Py_ssize_t stride) noexcept nogil:
-    if stride_kind is UnitStride:
-        return _v(p, i)
-    else:
-        return _v(p, i * stride)
-
 cdef enum:
     G_RENYI_H = 0
     G_TSALLIS = 1
@@ -145,7 +125,6 @@ cdef inline double _lratio_dd(double nh, double nl, double dh, double dl) noexce
 
 
 cdef enum:
-    GL = 8                       # lanes: independent accumulators the compiler can vectorize
     NEAR_ONE_INV = 8             # |order - 1| <= 1/8: the expm1 forms
 
 
@@ -191,103 +170,35 @@ cdef void _gstats(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs
     st.qh = s
 
 
-cdef struct PowSq:              # compile-time kinds of y^a (fused "tags")
-    char unused
-cdef struct PowSqrt:
-    char unused
-cdef struct PowCube:
-    char unused
-cdef struct PowGen:
-    char unused
-
-ctypedef fused pow_kind:
-    PowSq
-    PowSqrt
-    PowCube
-    PowGen
-
-
-cdef inline double _pw(pow_kind* k, double y, double a) noexcept nogil:
-    """y^a for y >= 0: exact-rounded special cases, else exp(a log y) by the vectorizable
-    fi_exp/fi_log (relative error <= (|a log y| + 2) ulp: y^a e^-|a log y| <= 1/e, so a term's
-    absolute error stays below ~0.4 ulp of the largest term, which is 1 in the Renyi sums)."""
-    if pow_kind is PowSq:
-        return y * y
-    elif pow_kind is PowSqrt:
-        return sqrt(y)
-    elif pow_kind is PowCube:
-        return y * y * y
-    else:
-        return fi_exp(a * fi_log(y))
-
-
 cdef inline int _pkind(double a) noexcept nogil:
     return 2 if a == 2.0 else (1 if a == 0.5 else (3 if a == 3.0 else 0))
 
 
-cdef double _power_sum(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, double mx,
+cdef double _power_sum(double a, bint tsallis, const stored* p, Py_ssize_t ps, Py_ssize_t K, double d,
                        double* ties, fi_stop_t* stop) noexcept nogil:
-    """sum over p < mx of (p / mx)^a (a > 0), and the number of p == mx (each term 1): the
-    engine's blocks (fi_power_block) for a = 2, 1/2, 3, added in order; a lane loop for the
-    other powers (one specialization per stride, so that it vectorizes)."""
+    """The engine's power sums (fi_power_block), block by block in order: the Renyi entropy's
+    sum over p < d = mx of (p / mx)^a (a > 0) and the number of p == mx (each term 1) in
+    ties, or the Tsallis entropy's sum over p > 0 of x - x^a, x = p / d; NaN once stopped."""
     cdef int kind = _pkind(a)
     cdef Py_ssize_t blk
     cdef double S = 0.0, c = 0.0, t
-    if kind != 0:
-        for blk in range(0, K, 8192):   # step = BLOCK
-            if _gstop(stop, K):
-                break
-            S += fi_power_block(_stored_fmt(p), kind, <const void*>(p + blk * ps), ps,
-                                min(<Py_ssize_t>BLOCK, K - blk), mx, &t)
-            c += t
-        ties[0] = c
-        return S
-    # (2-byte rows here are long ones: the strided loop is enough, and half the code)
-    if ps == 1 and not (stored is BF16 or stored is F16):
-        return _power_sum_k(<PowGen*>NULL, <UnitStride*>NULL, a, p, 1, K, mx, ties, stop)
-    return _power_sum_k(<PowGen*>NULL, <AnyStride*>NULL, a, p, ps, K, mx, ties, stop)
-
-
-cdef double _power_sum_k(pow_kind* pk, stride_kind* sk, double a, const stored* p, Py_ssize_t ps,
-                         Py_ssize_t K, double mx, double* ties, fi_stop_t* stop) noexcept nogil:
-    cdef double acc[GL]
-    cdef double cnt[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv, blk
-    cdef double x, t, e, S = 0.0, c = 0.0
-    for j in range(GL):
-        acc[j] = 0.0
-        cnt[j] = 0.0
-    nv = K - K % GL
-    for blk in range(0, nv, 8192):   # step = BLOCK
+    ties[0] = 0.0
+    for blk in range(0, K, 8192):   # step = BLOCK
         if _gstop(stop, K):
-            break
-        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
-            for j in range(GL):
-                # arithmetic selects (t <= 1): Cython's if/else temporaries, live after the
-                # loop, kept gcc from vectorizing it
-                x = _gl(sk, p, i + j, ps)
-                t = _pw(pk, x / mx, a)        # a division: 1/mx overflows for a subnormal mx
-                e = <double>(x == mx)
-                acc[j] += t * (1.0 - e)
-                cnt[j] += e
-    for jj in range(nv, K):        # the tail, into lane 0
-        x = _gl(sk, p, jj, ps)
-        t = _pw(pk, x / mx, a)
-        e = <double>(x == mx)
-        acc[0] += t * (1.0 - e)
-        cnt[0] += e
-    for j in range(GL):
-        S += acc[j]
-        c += cnt[j]
+            return NAN
+        S += fi_power_block(_stored_fmt(p), kind, tsallis, <const void*>(p + blk * ps), ps,
+                            min(<Py_ssize_t>BLOCK, K - blk), d, a, &t)
+        c += t
     ties[0] = c
     return S
 
 
-cdef double _dist_sum(int code, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
+cdef double _dist_sum(int mode, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
                       double dp, double dq, double* bhat, int* bad, fi_stop_t* stop) noexcept nogil:
-    """Sums over x = p / dp, y = q / dq (no division when both are 1): Hellinger
-    1/2 ((x - y)/(sqrt x + sqrt y))^2 (also sum sqrt(x y) into bhat) or total variation
-    1/2 |x - y| -- the engine's blocks (fi_dist_block), added in order; bad: an invalid entry."""
+    """Sums over x = p / dp, y = q / dq (no division when both are 1), by mode (FI_DIST_*):
+    Hellinger 1/2 ((x - y)/(sqrt x + sqrt y))^2 (also sum sqrt(x y) into bhat), total
+    variation 1/2 |x - y|, or chi^2 (x - y)^2 / y over y > 0 -- the engine's blocks
+    (fi_dist_block), added in order; bad: an invalid entry."""
     cdef Py_ssize_t blk
     cdef double S = 0.0, B = 0.0, b
     cdef int bd, fmt = _stored_fmt(p)
@@ -295,7 +206,7 @@ cdef double _dist_sum(int code, const stored* p, Py_ssize_t ps, const stored* q,
     for blk in range(0, K, 8192):   # step = BLOCK
         if _gstop(stop, K):
             break
-        S += fi_dist_block(fmt, code == G_TV, <const void*>(p + blk * ps), ps, <const void*>(q + blk * qs), qs,
+        S += fi_dist_block(fmt, mode, <const void*>(p + blk * ps), ps, <const void*>(q + blk * qs), qs,
                            min(<Py_ssize_t>BLOCK, K - blk), dp, dq, &b, &bd)
         B += b
         bad[0] |= bd
@@ -329,7 +240,7 @@ cdef double _renyi_h(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
             return (log(sh) + log1p((sl + T) / sh)) / (1.0 - a)
     # scaled by the largest: sum p^a = mx^a (c + S), S = sum_{p < mx} (p/mx)^a, c ties at 1,
     # so log(c + S) = log c + log1p(S / c) keeps nearly deterministic rows accurate
-    S = _power_sum(a, p, ps, K, mx, &c, stop)
+    S = _power_sum(a, False, p, ps, K, mx, &c, stop)
     L = log(c) + log1p(S / c) + a * (log(mx / s) if normalize else log(mx))
     return L / (1.0 - a)
 
@@ -337,8 +248,7 @@ cdef double _renyi_h(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
 cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
                      double s, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
-    cdef double x, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
-    cdef int kind = _pkind(t)
+    cdef double x, ties, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
     if fabs(t - 1.0) * NEAR_ONE_INV <= 1.0:
         for blk in range(0, K, 8192):    # step = BLOCK
             if _gstop(stop, K):
@@ -349,73 +259,7 @@ cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
                     x = x / dv
                     S -= x * expm1((t - 1.0) * log(x))
         return S / (t - 1.0)
-    if ps == 1 and not (stored is BF16 or stored is F16):   # (see _power_sum)
-        if kind == 2:
-            return _tsallis_sum(<PowSq*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
-        if kind == 1:
-            return _tsallis_sum(<PowSqrt*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
-        if kind == 3:
-            return _tsallis_sum(<PowCube*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
-        return _tsallis_sum(<PowGen*>NULL, <UnitStride*>NULL, t, p, 1, K, dv, stop) / (t - 1.0)
-    if kind == 2:
-        return _tsallis_sum(<PowSq*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
-    if kind == 1:
-        return _tsallis_sum(<PowSqrt*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
-    if kind == 3:
-        return _tsallis_sum(<PowCube*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
-    return _tsallis_sum(<PowGen*>NULL, <AnyStride*>NULL, t, p, ps, K, dv, stop) / (t - 1.0)
-
-
-cdef double _tsallis_sum(pow_kind* pk, stride_kind* sk, double t, const stored* p, Py_ssize_t ps,
-                         Py_ssize_t K, double dv, fi_stop_t* stop) noexcept nogil:
-    """sum over p > 0 of x - x^t, x = p / dv (lanes)."""
-    cdef double acc[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv, blk
-    cdef double x, S = 0.0
-    for j in range(GL):
-        acc[j] = 0.0
-    nv = K - K % GL
-    for blk in range(0, nv, 8192):   # step = BLOCK
-        if _gstop(stop, K):
-            break
-        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
-            for j in range(GL):
-                x = _gl(sk, p, i + j, ps) / dv
-                acc[j] += (x - _pw(pk, x, t)) if x > 0 else 0.0
-    for jj in range(nv, K):        # the tail, into lane 0
-        x = _gl(sk, p, jj, ps) / dv
-        acc[0] += (x - _pw(pk, x, t)) if x > 0 else 0.0
-    for j in range(GL):
-        S += acc[j]
-    return S
-
-
-cdef inline double _chi2_sum(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs,
-                            Py_ssize_t K, double dp, double dq, fi_stop_t* stop) noexcept nogil:
-    """sum over y > 0 of (x - y)^2 / y, x = p / dp, y = q / dq: non-negative terms."""
-    cdef double acc[GL]
-    cdef Py_ssize_t i = 0, j, jj, nv, blk
-    cdef double x, y, d, S = 0.0
-    for j in range(GL):
-        acc[j] = 0.0
-    nv = K - K % GL
-    for blk in range(0, nv, 8192):   # step = BLOCK
-        if _gstop(stop, K):
-            break
-        for i in range(blk, min(blk + BLOCK, nv), 8):      # step = GL (Cython needs a literal step)
-            for j in range(GL):
-                x = _v(p, (i + j) * ps) / dp
-                y = _v(q, (i + j) * qs) / dq
-                d = x - y
-                acc[j] += (d * d) / y if y > 0 else 0.0
-    for jj in range(nv, K):        # the tail, into lane 0
-        x = _v(p, jj * ps) / dp
-        y = _v(q, jj * qs) / dq
-        d = x - y
-        acc[0] += (d * d) / y if y > 0 else 0.0
-    for j in range(GL):
-        S += acc[j]
-    return S
+    return _power_sum(t, True, p, ps, K, dv, &ties, stop) / (t - 1.0)
 
 
 cdef double _renyi2(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
@@ -425,12 +269,10 @@ cdef double _renyi2(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t 
     as passed log1p((2 sp - sq - 1) + X) from the double-double sums (nearly equal rows
     keep relative accuracy); normalized, X of x = p/sp, y = q/sq and log1p(X) (the sums of
     x and y are 1 but for rounding: ~1e-16 absolute). q = 0 < p was answered (+inf) before."""
-    cdef double X, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql
+    cdef double X, B, h, l = 0.0, h2, l2 = 0.0, sp = ph + pl, sq = qh + ql
     cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
-    if ps == 1 and qs == 1:
-        X = _chi2_sum(p, 1, q, 1, K, dp, dq, stop)
-    else:
-        X = _chi2_sum(p, ps, q, qs, K, dp, dq, stop)
+    cdef int bad
+    X = _dist_sum(FI_DIST_CHI2, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
     if normalize:
         return log1p(X)
     h = 2.0 * ph
@@ -450,7 +292,7 @@ cdef double _bhattacharyya(const stored* p, Py_ssize_t ps, const stored* q, Py_s
     cdef double B, H, u, s2, e2 = 0.0, sp = ph + pl, sq = qh + ql
     cdef double dp = sp if normalize else 1.0, dq = sq if normalize else 1.0
     cdef int bad
-    H = _dist_sum(G_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
+    H = _dist_sum(FI_DIST_HELLINGER, p, ps, q, qs, K, dp, dq, &B, &bad, stop)
     if normalize:                                     # on x = p/sp, y = q/sq: sum sqrt(xy) = 1 - H
         if B < 0.5:
             return -2.0 * log(B)
@@ -564,7 +406,8 @@ cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, con
     if (code == G_HELLINGER or code == G_TV) and not normalize:
         if sum_tol > 0:
             far[0] = _far_pair(p, ps, q, qs, K, sum_tol, stop)
-        v = _dist_sum(code, p, ps, q, qs, K, 1.0, 1.0, &B, &bad, stop)     # one pass, checks included
+        v = _dist_sum(FI_DIST_TV if code == G_TV else FI_DIST_HELLINGER, p, ps, q, qs, K, 1.0, 1.0, &B, &bad,
+                      stop)     # one pass, checks included
         return NAN if bad else (sqrt(v) if code == G_HELLINGER else v)
     if two:
         _gstats(p, ps, q, qs, K, True, True, &st, stop)
@@ -586,7 +429,8 @@ cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, con
     else:
         cp = st.ph + st.pl        # divisors
         cq = st.qh + st.ql
-        v = _dist_sum(code, p, ps, q, qs, K, cp, cq, &B, &bad, stop)
+        v = _dist_sum(FI_DIST_TV if code == G_TV else FI_DIST_HELLINGER, p, ps, q, qs, K, cp, cq, &B, &bad,
+                      stop)
         return sqrt(v) if code == G_HELLINGER else v
     return v / log_base + 0.0
 

@@ -1,6 +1,9 @@
 """The generalized measures' passes on the row engine's blocks (first pass: validity, sums,
-max, support; Hellinger and total variation sums): every storage type, rows that end inside
-a vector, span several blocks or are read with a stride, and an invalid value anywhere."""
+max, support; Hellinger, total variation and chi^2 sums; the Renyi and Tsallis power sums):
+every storage type, rows that end inside a vector, span several blocks or are read with a
+stride, and an invalid value anywhere."""
+import math
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -95,3 +98,50 @@ def test_renyi_power_sums_against_mpmath_contiguous_and_strided(dtype, K, alpha)
             want = float(mpmath.log(s) / (1 - mpmath.mpf(alpha)))
             rtol = 1e-12 if dtype == np.float64 else 1e-6      # float32 results for the others
             assert got[i] == pytest.approx(want, rel=rtol, abs=1e-300), (alpha, K, i)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+@pytest.mark.parametrize("K", [1, 7, 8192 + 5, 3 * 8192 + 1])
+@pytest.mark.parametrize("alpha", [0.3, 1.7, 6.0])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_power_sums_of_any_order_against_libm_pow(dtype, K, alpha, normalize):
+    # orders other than 1/2, 2, 3 (exp(a log y) in the blocks), Renyi and Tsallis, against
+    # libm's pow summed exactly (math.fsum); the largest value tied across a block boundary
+    p = _rows(2, 2 * K, dtype, 6)
+    p[:, [0, min(2 * K - 1, 8191), min(2 * K - 1, 8192)]] = p.max()
+    rtol = 1e-12 if dtype == np.float64 else 1e-6      # float32 results for the others
+    for sl in (np.s_[:, :K], np.s_[:, ::2]):
+        a = p[sl]
+        ren = fi.renyi_entropy(a, alpha, normalize=normalize)
+        ts = fi.tsallis_entropy(a, alpha, normalize=normalize)
+        for i, row in enumerate(a.astype(np.float64)):
+            x = row / math.fsum(row) if normalize else row
+            sa = math.fsum(np.power(x, alpha))
+            assert ren[i] == pytest.approx(math.log(sa) / (1 - alpha), rel=rtol, abs=1e-300), (alpha, K, i)
+            assert ts[i] == pytest.approx((math.fsum(x) - sa) / (alpha - 1), rel=rtol, abs=1e-300), (alpha, K, i)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=IDS)
+@pytest.mark.parametrize("K", [1, 7, 8192 + 5, 3 * 8192 + 1])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_tsallis_and_renyi_divergence_2_against_mpmath(dtype, K, normalize):
+    # the Tsallis sums of orders 2, 1/2, 3 and the chi^2 sum of the Renyi divergence of order 2
+    import mpmath
+    p, q = _rows(2, 2 * K, dtype, 7), _rows(2, 2 * K, dtype, 8)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    for sl in (np.s_[:, :K], np.s_[:, ::2]):
+        a, b = p[sl], q[sl]
+        d2 = fi.renyi_divergence(a, b, 2.0, normalize=normalize)
+        ts = {t: fi.tsallis_entropy(a, t, normalize=normalize) for t in (0.5, 2.0, 3.0)}
+        for i in range(2):
+            x = [mpmath.mpf(float(v)) for v in a[i].astype(np.float64)]
+            y = [mpmath.mpf(float(v)) for v in b[i].astype(np.float64)]
+            if normalize:
+                sx, sy = mpmath.fsum(x), mpmath.fsum(y)
+                x, y = [v / sx for v in x], [v / sy for v in y]
+            want = float(mpmath.log(mpmath.fsum(u * u / v for u, v in zip(x, y))))
+            assert d2[i] == pytest.approx(want, rel=rtol, abs=1e-15), (K, i)
+            for t, got in ts.items():
+                mt = mpmath.mpf(t)
+                want = float((mpmath.fsum(x) - mpmath.fsum(u ** mt for u in x)) / (mt - 1))
+                assert got[i] == pytest.approx(want, rel=rtol, abs=1e-300), (t, K, i)
