@@ -165,8 +165,8 @@ FI_NAME(fi_dist_kind)(const int mode, const int scaled, const FI_T *p, Py_ssize_
 
 /* One block of a power sum of y = p / d (a division: 1/d overflows for a subnormal d), each
  * y^a rounded as y * y (a = 2, kind 2), sqrt(y) (a = 1/2, kind 1), y * y * y (a = 3, kind 3) or
- * computed as exp(a log y) for any other a > 0 (kind 0: the vector fi_exp/fi_log, relative
- * error <= (|a log y| + 2) ulp):
+ * computed as exp(a log y) for any other order (kind 0: the vector exp and log, relative
+ * error <= (|a log y| + 2) ulp; Renyi orders are > 0, Tsallis orders any finite number):
  *   the Renyi entropy (tsallis = 0): d = mx > 0, the largest value; the sum over p < mx of
  *     y^a, and *ties the number of p == mx (each term 1, counted apart so that log(ties +
  *     sum) stays accurate for nearly deterministic rows);

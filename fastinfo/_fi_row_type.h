@@ -47,6 +47,15 @@
     } while (0)
 #endif
 
+/* A contiguous load also prefetches the row FI_PF_BYTES ahead. The kernels' arithmetic (a log
+ * or an exp per element) fills the out-of-order window, so few cache misses are in flight and
+ * the hardware prefetchers alone left rows from DRAM up to 3x slower than rows in cache on
+ * some machines (float64 entropy on an AVX-512 Xeon VM: 3.3 ns per element from DRAM, 1.1 in
+ * cache; with the prefetch, 1.1 from both). 2 KB: measured better than 1 KB there. */
+#ifndef FI_PF_BYTES
+#define FI_PF_BYTES 2048
+#endif
+
 /* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill`. A full
  * strided vector of float64 or float32 is built lane by lane in registers: a vector load of
  * elements just stored one by one stalls on store forwarding (3-4x slower per element). */
@@ -55,8 +64,10 @@ FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py
     FI_T buf[FI_W];
     Py_ssize_t k;
     if (cnt >= FI_W) {
-        if (xs == 1)
+        if (xs == 1) {
+            __builtin_prefetch(x + i + FI_PF_BYTES / (Py_ssize_t)sizeof(FI_T));
             return FI_LOADV(x + i);
+        }
         if (sizeof(FI_T) == sizeof(FI_S)) {        /* float64, float32: no conversion */
             FI_V v;
             for (k = 0; k < FI_W; k++)

@@ -133,7 +133,8 @@ static inline float fi_f16_to_f32(uint16_t h)    /* fi_f16_lanes on one element,
 
 /* --- exp and log, lane by lane: the softmax exps, and _fimath.h's fi_log and fi_logf (the
  * operations of the scalar functions; the general exps join when a kernel needs them) -------- */
-/* exp(z) for z <= 0 (and -inf): the arguments of every softmax pass. The same reduction and
+/* exp(z) for z <= 0 (and -inf): the arguments of every softmax pass; it stays exact in its
+ * exponent arithmetic up to z = 710 (then +inf: callers with positive z clamp there). The same reduction and
  * polynomial as _fimath.h's fi_expf / fi_exp, without their compensation of the rounding of 1 + hi
  * (the result is 1 + (r + r^2 (1/2 + r Q)) rounded once: about one ulp, half the work);
  * results below the smallest subnormal are 0. */

@@ -471,11 +471,13 @@ def shannon_front(int measure, p, q=_UNSET, *, axis=-1, base=None, normalize=Non
         return None
     # the public function's own arguments only (its TypeError otherwise): entropy has no q,
     # only js_divergence has distance
+    if measure < FI_P_ENT or measure > FI_P_JS:
+        raise ValueError(f"unknown measure {measure}")
     if measure == FI_P_JS:
         if distance is _UNSET:
             distance = False
-        elif not (distance is False or distance is True):
-            return None
+        elif not (distance is False or (distance is True and log_base > 0)):
+            return None        # (a distance in a base below 1: the function's own error)
     elif distance is not _UNSET:
         return None
     if (q is _UNSET) != (measure == FI_P_ENT):

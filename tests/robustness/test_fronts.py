@@ -136,6 +136,8 @@ def test_declined_calls_keep_the_functions_own_errors():
         with pytest.raises(TypeError, match="q"):
             f(p)
     assert fi.js_divergence(p, q, distance=True)[0] == np.sqrt(fi.js_divergence(p, q)[0])
+    with pytest.raises(ValueError, match="distance=True needs base > 1"):
+        fi.js_divergence(p, p, distance=True, base=0.5)
     with pytest.raises(IndexError, match=r"batch index \(3,\)"):
         fi.softmax_cross_entropy(x, np.array([1, 2, 3, 10]))
     with pytest.raises(IndexError, match="ignore_index=-100"):
