@@ -442,15 +442,17 @@ cdef enum:
 cdef inline double _general_row_at(int code, double param, const stored* p, Py_ssize_t ps, const stored* q,
                                    Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, double sum_tol,
                                    char* far, float* scratch, fi_stop_t* stop) noexcept nogil:
-    """One row. For the Renyi and Tsallis measures, whose scalar passes (orders near 1, the
-    Renyi divergence of most orders) read 2-byte floats element by element, a 2-byte row (when
-    scratch is given: K <= WIDEN_MAX) is widened once into scratch (2 K floats) by the engine's
-    vector loads and measured as float32 -- the same values, so the same result, and the
-    passes that follow read it from cache. (Their engine blocks would read the row as it is:
-    for those orders the widening is one extra in-cache pass.) Hellinger and total variation
-    run on the engine's blocks, which read 2-byte floats as they are."""
+    """One row. Where a scalar pass will read the row element by element -- the Renyi
+    divergence, and the Renyi and Tsallis entropies of orders within 1/8 of 1 -- a 2-byte row
+    (when scratch is given: K <= WIDEN_MAX) is widened once into scratch (2 K floats) by the
+    engine's vector loads and measured as float32: the same values, so the same result, and
+    the passes that follow read it from cache. The other orders and measures run on the
+    engine's blocks, which read 2-byte floats as they are (in the same lanes: bitwise the
+    same result)."""
     cdef int fmt
-    if (stored is BF16 or stored is F16) and scratch != NULL and code != G_HELLINGER and code != G_TV:
+    if (stored is BF16 or stored is F16) and scratch != NULL and (
+            code == G_RENYI_D or ((code == G_RENYI_H or code == G_TSALLIS)
+                                  and fabs(param - 1.0) * NEAR_ONE_INV <= 1.0)):
         fmt = FI_FMT_BF16 if stored is BF16 else FI_FMT_F16
         fi_widen_f32(fmt, <const void*>p, ps, K, scratch)
         if code < G_RENYI_D:
