@@ -73,6 +73,12 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         for (i = blk; i < end; i += FI_W) {
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
+            /* this pass reads the row from cache and is compute-bound: meanwhile, the next row
+             * of a C-contiguous batch is fetched for pass 1 (a harmless hint otherwise) */
+            if (xs == 1)
+                __builtin_prefetch(x + n + i);
+            if (kind == FI_K_PAIR && ys == 1)
+                __builtin_prefetch(y + n + i);
             if (kind == FI_K_PAIR) {
                 /* KL and JS of close distributions are small differences of O(1) sums:
                  * their exps are taken in double whatever the storage type */
