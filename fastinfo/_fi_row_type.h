@@ -50,8 +50,8 @@
 /* A contiguous load also prefetches the row FI_PF_BYTES ahead. The kernels' arithmetic (a log
  * or an exp per element) fills the out-of-order window, so few cache misses are in flight and
  * the hardware prefetchers alone left rows from DRAM up to 3x slower than rows in cache on
- * some machines (float64 entropy on an AVX-512 Xeon VM: 3.3 ns per element from DRAM, 1.1 in
- * cache; with the prefetch, 1.1 from both). 2 KB: measured better than 1 KB there. */
+ * some machines; 2 KB measured better than 1 KB (figures: bench/README.md, "Rows from DRAM
+ * on an AVX-512 Xeon, and the prefetch"). */
 #ifndef FI_PF_BYTES
 #define FI_PF_BYTES 2048
 #endif

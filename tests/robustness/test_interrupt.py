@@ -65,7 +65,7 @@ CHILD = textwrap.dedent(r'''
                           lambda p, q: fi.kl_divergence(p, q, normalize=True),
                           lambda: fi.kl_divergence(small, small[::-1], normalize=True)),
         # elementwise: the output is as large as the input (2 GB of float32), so the run is
-        # short (~0.35 s on two threads of a 2-vCPU machine) and SIGINT comes early (0.1 s);
+        # short (well under a second on two threads) and SIGINT comes early (0.1 s);
         # the output, filled with -1 beforehand, must be left partly unwritten (a call that
         # ran to its end and raised only afterwards would still answer within the second)
         "surprisal_float16": (surprisal_setup, lambda p: fi.surprisal(p, out=OUT["o"]),
