@@ -330,13 +330,13 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
     (:func:`warn_far_from_one`) when a distribution's sum is further than SUM_TOL from
     1: the Shannon kernels flag such rows while they sum the terms; for the
     generalized measures (whose terms cost pow/exp/log) the sums are taken here."""
+    lb = log_base(base)
+    nm = nan_mode(invalid)
+    nt = threads(n_threads)
     if kernel is None and out is None and not keepdims:
         # The lean path: the compiled front (shannon_front, the whole call of a plain request)
         # once more, with the options checked and spelled as it takes them (None: the general
         # path, also for an invalid row with invalid='raise', whose message is built below).
-        lb = log_base(base)
-        nm = nan_mode(invalid)
-        nt = threads(n_threads)
         kw = {"distance": bool(distance)} if fname == "js_divergence" else {}
         r = _k.shannon_front(_MEASURES[fname], p, *(() if q is None else (q,)), axis=axis,
                              base=None if base is None else float(base),
@@ -344,9 +344,6 @@ def reduce(fname: str, p: ArrayLike, q: ArrayLike | None, axis: int, base: float
                              invalid="nan" if nm else "raise", n_threads=nt, **kw)
         if r is not None:
             return r
-    lb = log_base(base)
-    nm = nan_mode(invalid)
-    nt = threads(n_threads)
     check = normalize is None
     normalize = normalize_flag(normalize)
     P, Q, ax = prepare(p, q, axis, two_byte=True)   # the kernels read 2-byte floats as they are
