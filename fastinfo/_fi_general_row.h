@@ -97,7 +97,7 @@ FI_NAME(fi_gstats_kind)(const int two, const int dd, const FI_T *p, Py_ssize_t p
     for (i = 0; i < n; i += FI_W) {
         x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
         ok &= FI_NAME(fi_valid)(x);
-        mx = FI_SEL(x > mx, x, mx);
+        mx = FI_MAX(x, mx);
         if (two) {
             y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
             ok &= FI_NAME(fi_valid)(y);

@@ -2,41 +2,59 @@
  * per storage type, after _fi_row_type.h). Everything below is written once for the four types.
  *
  * The passes over a row x of n logits (stride xs; the contiguous case is the fast one):
- *   pass 1: m = max x and whether some x is NaN or +inf;
+ *   pass 1: m = max x (+inf: an invalid row);
  *   pass 2: z = (x - m) / T, e = exp(z) <= 1, and the sums of the measure (see the kinds);
+ *           a NaN logit makes them NaN: an invalid row;
  *   JS also a pass 3 (in double), softmax / log_softmax a write pass.
  * The lanes accumulate in double; a partial block (the row's tail, or a strided row) is
  * filled with -inf logits (e = 0: they add nothing).
  */
 
+#ifndef FI_GROUP
+#define FI_GROUP 4      /* float vectors of exps added in float before the double sums */
+#endif
 
-static void FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double *m, int *bad,
-                              fi_stop_t *stop)
+
+/* pass 1: the row's max. NaN logits are not looked for here: they turn pass 2's sums into
+ * NaN, and fi_logit_row checks those (and scans the rare row that has no pass 2). */
+static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, fi_stop_t *stop)
 {
-    FI_V mx = FI_SPLAT(-__builtin_inf()), iv = FI_SPLAT(0), v;
+    FI_V mx = FI_SPLAT(-__builtin_inf()), m1 = mx, m2 = mx, m3 = mx;
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end;
-    FI_S lane[FI_W], ivl[FI_W];
+    FI_S lane[FI_W];
     int w, l;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_W) {
-            v = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
-            mx = FI_SEL(v > mx, v, mx);
-            iv += FI_SEL(v == (FI_S)-__builtin_inf(), FI_SPLAT(0), v) * 0;   /* NaN once a NaN or +inf */
+        /* four running maxima: one would wait on the latency of each max */
+        for (i = blk; i + 4 * FI_W <= end; i += 4 * FI_W) {
+            mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, FI_W, fill), mx);
+            m1 = FI_MAX(FI_NAME(fi_lanes)(x, i + FI_W, xs, FI_W, fill), m1);
+            m2 = FI_MAX(FI_NAME(fi_lanes)(x, i + 2 * FI_W, xs, FI_W, fill), m2);
+            m3 = FI_MAX(FI_NAME(fi_lanes)(x, i + 3 * FI_W, xs, FI_W, fill), m3);
         }
+        for (; i < end; i += FI_W)
+            mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, end - i, fill), mx);
     }
+    mx = FI_MAX(FI_MAX(mx, m1), FI_MAX(m2, m3));
     memcpy(lane, &mx, sizeof lane);
-    memcpy(ivl, &iv, sizeof ivl);
     for (w = FI_W / 2; w >= 1; w /= 2)
-        for (l = 0; l < w; l++) {
+        for (l = 0; l < w; l++)
             lane[l] = lane[l + w] > lane[l] ? lane[l + w] : lane[l];
-            ivl[l] += ivl[l + w];
-        }
-    *m = lane[0];
-    *bad = ivl[0] != 0;
+    return lane[0];
+}
+
+static int FI_NAME(fi_has_nan)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n)
+{
+    Py_ssize_t j;
+    for (j = 0; j < n; j++) {
+        FI_S v = (FI_S)FI_LOAD1(x[j * xs]);
+        if (v != v)
+            return 1;
+    }
+    return 0;
 }
 
 /* Pass 2 of one kind (a constant: each kind is its own loop). With e = exp(z):
@@ -59,6 +77,10 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
     fi_vd b0 = fi_splatd(0), b1 = fi_splatd(0), u, zd, zyd, ed, eyd, td;
     fi_vd cx = fi_splatd(0), cyd = fi_splatd(0);          /* FI_K_PAIR: counts of z == 0 */
     FI_V bd = FI_SPLAT(0);
+#if !FI_DBL
+    FI_V sf = FI_SPLAT(0), af = FI_SPLAT(0);              /* float partial sums of a group */
+    int grp = 0;
+#endif
     FI_S fm = (FI_S)mx, sc = (FI_S)scale;
     FI_T fill = FI_NEGINF, zero;
     Py_ssize_t blk, i, end;
@@ -106,17 +128,29 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
             e = FI_EXPV(z);
             c -= z == 0;                                  /* -1 per maximal element */
             t = FI_SEL(z == 0, FI_SPLAT(0), e);
-            s0 += FI_HALF(t, 0);
-#if !FI_DBL
-            s1 += FI_HALF(t, 1);
+#if FI_DBL
+            s0 += t;
+            if (kind == FI_K_ENT)
+                a0 += FI_SEL(e == 0, FI_SPLAT(0), e * z);
+#else
+            /* float lanes: FI_GROUP vectors are added in float, then widened into the double
+             * sums (the widening costs more than the exp's polynomial) */
+            sf += t;
+            if (kind == FI_K_ENT)
+                af += FI_SEL(e == 0, FI_SPLAT(0), e * z);
+            if (++grp == FI_GROUP) {
+                s0 += fi_lo(sf);
+                s1 += fi_hi(sf);
+                sf = FI_SPLAT(0);
+                if (kind == FI_K_ENT) {
+                    a0 += fi_lo(af);
+                    a1 += fi_hi(af);
+                    af = FI_SPLAT(0);
+                }
+                grp = 0;
+            }
 #endif
-            if (kind == FI_K_ENT) {
-                t = FI_SEL(e == 0, FI_SPLAT(0), e * z);
-                a0 += FI_HALF(t, 0);
-#if !FI_DBL
-                a1 += FI_HALF(t, 1);
-#endif
-            } else if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
+            if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
                 if (kind == FI_K_SOFT) {
                     t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);
                     bd += FI_SEL((t >= 0) & (t < (FI_S)__builtin_inf()), FI_SPLAT(0), FI_SPLAT(1));
@@ -139,6 +173,12 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
             }
         }
     }
+#if !FI_DBL
+    s0 += fi_lo(sf);
+    s1 += fi_hi(sf);
+    a0 += fi_lo(af);
+    a1 += fi_hi(af);
+#endif
     memcpy(cl, &c, sizeof cl);
     memcpy(bdl, &bd, sizeof bdl);
     for (h = 0; h < FI_W; h++) {
@@ -244,31 +284,26 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
                                   FI_S *o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args *g,
                                   double *res, double *res2, fi_stop_t *stop)
 {
-    double m = 0.0, my = 0.0, ls, lsy, v;
-    int bad = 0, bady = 0;
+    double m, my = 0.0, ls, lsy, v;
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
-    int op = g->op;
+    int op = g->op, pair = op == FI_L_KL || op == FI_L_JS, kind;
     if (n == 0) {
         res[0] = op == FI_L_LSE ? -__builtin_inf() : (op != FI_L_CE_LABEL ? 0.0 : __builtin_nan(""));
         if (op == FI_L_CE_LABEL && g->smooth)
             res2[0] = 0.0;
         return;
     }
-    FI_NAME(fi_pass1)(x, xs, n, &m, &bad, stop);
-    if (op == FI_L_KL || op == FI_L_JS)
-        FI_NAME(fi_pass1)(y, ys, n, &my, &bady, stop);
+    m = FI_NAME(fi_pass1)(x, xs, n, stop);
+    if (pair)
+        my = FI_NAME(fi_pass1)(y, ys, n, stop);
     if (stop != NULL && stop->flag) {
         res[0] = __builtin_nan("");
         return;
     }
-    if (bad || bady) {
-        res[0] = __builtin_nan("");
-        if (op == FI_L_CE_LABEL && g->smooth)
-            res2[0] = __builtin_nan("");
-        if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
-            FI_NAME(fi_fill_nan)(o, os, n);
-        return;
-    }
+    if (m == __builtin_inf() || my == __builtin_inf()
+            || (m == -__builtin_inf() && FI_NAME(fi_has_nan)(x, xs, n))
+            || (pair && my == -__builtin_inf() && FI_NAME(fi_has_nan)(y, ys, n)))
+        goto invalid;
     if (m == -__builtin_inf() || my == -__builtin_inf()) {     /* every logit -inf */
         if (op == FI_L_LSE) {
             res[0] = -__builtin_inf();
@@ -283,14 +318,16 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         }
         return;
     }
+    kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
+         : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
+    FI_NAME(fi_pass2)(kind, x, xs, y, ys, g->wt, n, m, my, g->scale, g->c1, g->c0, &t, stop);
+    if (t.s != t.s || t.b != t.b)           /* a NaN logit */
+        goto invalid;
     switch (op) {
     case FI_L_ENTROPY:
-        FI_NAME(fi_pass2)(FI_K_ENT, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, 0.0, 0.0, &t, stop);
         res[0] = fi_nonneg(log1p(t.s) - t.a / (1.0 + t.s));
         break;
     case FI_L_CE_LABEL:
-        FI_NAME(fi_pass2)(g->smooth ? FI_K_SMOOTH : FI_K_LSE, x, xs, y, ys, g->wt, n, m, 0.0, g->scale,
-                          0.0, 0.0, &t, stop);
         ls = log1p(t.s);
         v = (double)(((FI_S)FI_LOAD1(x[label * xs]) - (FI_S)m) * (FI_S)g->scale);
         res[0] = fi_nonneg(ls - v);
@@ -298,16 +335,13 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res2[0] = t.b * ls - t.a;
         break;
     case FI_L_CE_SOFT:
-        FI_NAME(fi_pass2)(FI_K_SOFT, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, g->c1, g->c0, &t, stop);
         res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
         break;
     case FI_L_KL:
-        FI_NAME(fi_pass2)(FI_K_PAIR, x, xs, y, ys, g->wt, n, m, my, g->scale, 0.0, 0.0, &t, stop);
         /* KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y */
         res[0] = fi_nonneg(t.a / (1.0 + t.s) - log1p(t.s) + log1p(t.b));
         break;
     case FI_L_JS:
-        FI_NAME(fi_pass2)(FI_K_PAIR, x, xs, y, ys, g->wt, n, m, my, g->scale, 0.0, 0.0, &t, stop);
         ls = log1p(t.s);
         lsy = log1p(t.b);
         res[0] = fi_nonneg(0.5 * FI_NAME(fi_js_pass3)(x, xs, y, ys, n, m, my, ls, lsy, g->scale, stop));
@@ -315,7 +349,6 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res[0] = FI_LN2_DBL;
         break;
     default:    /* logsumexp, softmax, log_softmax */
-        FI_NAME(fi_pass2)(FI_K_LSE, x, xs, y, ys, g->wt, n, m, 0.0, g->scale, 0.0, 0.0, &t, stop);
         ls = log1p(t.s);
         if (op == FI_L_LSE) {
             res[0] = m * g->scale + ls;
@@ -325,4 +358,11 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res[0] = 0.0;
         }
     }
+    return;
+invalid:        /* NaN or +inf logits */
+    res[0] = __builtin_nan("");
+    if (op == FI_L_CE_LABEL && g->smooth)
+        res2[0] = __builtin_nan("");
+    if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
+        FI_NAME(fi_fill_nan)(o, os, n);
 }

@@ -23,6 +23,7 @@
 #define FI_W FI_ND                  /* lanes of a compute vector */
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
+#define FI_MAX fi_vmaxd
 #define FI_SPLAT fi_splatd
 #define FI_EXPV fi_vexp_neg
 #define FI_LOGV fi_vlog_pos
@@ -36,6 +37,7 @@
 #define FI_W FI_NF
 #define FI_NH 2
 #define FI_SEL fi_self
+#define FI_MAX fi_vmaxf
 #define FI_SPLAT fi_splatf
 #define FI_EXPV fi_vexpf_neg
 #define FI_LOGV fi_vlogf_pos

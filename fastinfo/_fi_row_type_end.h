@@ -8,6 +8,7 @@
 #undef FI_SEL
 #undef FI_SPLAT
 #undef FI_EXPV
+#undef FI_MAX
 #undef FI_LOGV
 #undef FI_HALF
 #undef FI_PUT_HALF

@@ -197,6 +197,31 @@ static inline double fi_elem(int fmt, const void *p, Py_ssize_t i)
     }
 }
 
+/* The softmax passes' vector exp (fi_vexp_neg, fi_vexpf_neg) over n contiguous elements, z <= 0
+ * (a test hook: their accuracy is tested on their own) */
+static inline void fi_softmax_exp(int dbl, const void *x, void *y, Py_ssize_t n)
+{
+    Py_ssize_t i, k, w = dbl ? FI_ND : FI_NF;
+    double bd[FI_ND];
+    float bf[FI_NF];
+    for (i = 0; i < n; i += w) {
+        k = n - i < w ? n - i : w;
+        if (dbl) {
+            fi_vd v = fi_splatd(0.0);
+            memcpy(&v, (const double *)x + i, (size_t)k * sizeof(double));
+            v = fi_vexp_neg(v);
+            memcpy(bd, &v, sizeof bd);
+            memcpy((double *)y + i, bd, (size_t)k * sizeof(double));
+        } else {
+            fi_vf v = fi_splatf(0.0f);
+            memcpy(&v, (const float *)x + i, (size_t)k * sizeof(float));
+            v = fi_vexpf_neg(v);
+            memcpy(bf, &v, sizeof bf);
+            memcpy((float *)y + i, bf, (size_t)k * sizeof(float));
+        }
+    }
+}
+
 /* Bytes per element of fmt */
 static inline Py_ssize_t fi_fmt_size(int fmt) { return fmt == FI_FMT_F64 ? 8 : (fmt == FI_FMT_F32 ? 4 : 2); }
 

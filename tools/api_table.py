@@ -219,6 +219,7 @@ KERNEL_STUBS = [
         Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
+        Stub("elementwise_softmax_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
     ]),
     ("logits (_logits.pxi)", [
         Stub("logit_rows",

@@ -1359,3 +1359,50 @@ def test_peak_extra_memory_is_o_rows(call, dtype):
     budget = 64 * N * 8 + (1 << 16) + 16 * K   # a few row-sized vectors, class weights
     assert peak <= budget, f"peak {peak} bytes > {budget} (logits are {x.nbytes} bytes)"
     assert peak < x.nbytes / 50
+
+
+_ROW_FUNCS = {
+    "logsumexp": lambda x, y, lab, **k: fastinfo.logsumexp(x, **k),
+    "softmax": lambda x, y, lab, **k: fastinfo.softmax(x, **k),
+    "log_softmax": lambda x, y, lab, **k: fastinfo.log_softmax(x, **k),
+    "softmax_entropy": lambda x, y, lab, **k: fastinfo.softmax_entropy(x, **k),
+    "softmax_cross_entropy": lambda x, y, lab, **k: fastinfo.softmax_cross_entropy(x, lab, **k),
+    "smoothed_cross_entropy": lambda x, y, lab, **k: fastinfo.softmax_cross_entropy(x, lab, label_smoothing=0.1,
+                                                                                    **k),
+    "soft_cross_entropy": lambda x, y, lab, **k: fastinfo.softmax_cross_entropy(
+        x, np.full(x.shape, 1.0 / x.shape[-1]), **k),
+    "softmax_kl_divergence": lambda x, y, lab, **k: fastinfo.softmax_kl_divergence(x, y, **k),
+    "softmax_js_divergence": lambda x, y, lab, **k: fastinfo.softmax_js_divergence(x, y, **k),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("fname", sorted(_ROW_FUNCS))
+def test_nan_logit_anywhere_makes_the_row_invalid(fname, dtype):
+    # A NaN logit is found by the sums it turns to NaN: wherever it is (before or after the
+    # max, in a later block of a long row, the label's own logit, where the other
+    # exps underflow), in the teacher's row too, and beside logits that are all -inf.
+    import ml_dtypes
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    K = 20_000
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((8, K)) * 3).astype(dt)
+    y = (rng.standard_normal((8, K)) * 3).astype(dt)
+    lab = rng.integers(0, K, 8)
+    x[1, 0] = np.nan                                  # before the max
+    x[2, K - 1] = np.nan                              # in the last block
+    x[3, lab[3]] = np.nan                             # the label's logit
+    x[4] = -np.inf
+    x[4, 17] = np.nan                                 # every other logit -inf
+    x[5, 9000] = np.nan
+    x[5, 100] = 60000 if dtype == "float16" else 1e4  # every other exp underflows to 0
+    y[6, 12345] = np.nan                              # the second row
+    f = _ROW_FUNCS[fname]
+    r = np.asarray(f(x, y, lab, invalid="nan", n_threads=2), dtype=np.float64).reshape(8, -1)
+    bad = np.isnan(r).all(axis=1)
+    pair = fname in ("softmax_kl_divergence", "softmax_js_divergence")
+    want = [False, True, True, True, True, True, pair, False]
+    assert list(bad) == want, (fname, dtype, list(bad))
+    assert np.all(np.isfinite(r[[i for i in range(8) if not want[i]]]))
+    with pytest.raises(ValueError, match=r"batch index \(1,\)"):
+        f(x, y, lab)
