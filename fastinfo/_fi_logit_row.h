@@ -68,9 +68,11 @@ static int FI_NAME(fi_has_nan)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n)
  * maximal elements in integer lanes. */
 static inline __attribute__((always_inline)) void
 FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
-                       const double *wt, Py_ssize_t n, double mx, double my, double scale,
-                       double c1, double c0, fi_logit_sums *out, fi_stop_t *stop)
+                       Py_ssize_t n, double mx, double my, const fi_logit_args *g, fi_logit_sums *out,
+                       fi_stop_t *stop)
 {
+    const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
+    Py_ssize_t pfx = g->pfx, pfy = g->pfy;
     FI_V z, e, t;
     FI_M c = (FI_M){0};
     fi_vd s0 = fi_splatd(0), s1 = fi_splatd(0), a0 = fi_splatd(0), a1 = fi_splatd(0);
@@ -96,11 +98,11 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
         for (i = blk; i < end; i += FI_W) {
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             /* this pass reads the row from cache and is compute-bound: meanwhile, the next row
-             * of a C-contiguous batch is fetched for pass 1 (a harmless hint otherwise) */
-            if (xs == 1)
-                __builtin_prefetch(x + n + i);
-            if (kind == FI_K_PAIR && ys == 1)
-                __builtin_prefetch(y + n + i);
+             * this thread reads is fetched for pass 1 (a harmless hint past the batch's end) */
+            if (pfx)
+                __builtin_prefetch(x + pfx + i);
+            if (kind == FI_K_PAIR && pfy)
+                __builtin_prefetch(y + pfy + i);
             if (kind == FI_K_PAIR) {
                 /* KL and JS of close distributions are small differences of O(1) sums:
                  * their exps are taken in double whatever the storage type */
@@ -194,24 +196,24 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
 }
 
 static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
-                              const double *wt, Py_ssize_t n, double mx, double my, double scale,
-                              double c1, double c0, fi_logit_sums *out, fi_stop_t *stop)
+                              Py_ssize_t n, double mx, double my, const fi_logit_args *g,
+                              fi_logit_sums *out, fi_stop_t *stop)
 {
     switch (kind) {     /* each kind its own specialized loop */
     case FI_K_ENT:
-        FI_NAME(fi_pass2_kind)(FI_K_ENT, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_ENT, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_SMOOTH:
-        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_SOFT:
-        FI_NAME(fi_pass2_kind)(FI_K_SOFT, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SOFT, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_PAIR:
-        FI_NAME(fi_pass2_kind)(FI_K_PAIR, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_PAIR, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     default:
-        FI_NAME(fi_pass2_kind)(FI_K_LSE, x, xs, y, ys, wt, n, mx, my, scale, c1, c0, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_LSE, x, xs, y, ys, n, mx, my, g, out, stop);
     }
 }
 
@@ -320,7 +322,7 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     }
     kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
          : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
-    FI_NAME(fi_pass2)(kind, x, xs, y, ys, g->wt, n, m, my, g->scale, g->c1, g->c0, &t, stop);
+    FI_NAME(fi_pass2)(kind, x, xs, y, ys, n, m, my, g, &t, stop);
     if (t.s != t.s || t.b != t.b)           /* a NaN logit */
         goto invalid;
     switch (op) {

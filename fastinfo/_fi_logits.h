@@ -39,6 +39,8 @@ typedef struct {
     double c0;           /* label_smoothing / K */
     int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
     const double *wt;    /* class weights (length K) for smoothing / soft targets */
+    Py_ssize_t pfx, pfy; /* elements from a row of x (y) to the next one the same thread reads,
+                            prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
 
 typedef struct {

@@ -21,6 +21,8 @@ cdef extern from "_fi_rows.h" nogil:
         double c0           # label_smoothing / K
         int smooth          # L_CE_LABEL: also the smoothing sum
         const double* wt    # class weights (length K) for smoothing / soft targets
+        Py_ssize_t pfx      # elements from a row of x to the next one the thread reads (0: none)
+        Py_ssize_t pfy      # the same for y
     void fi_logit_row(int fmt, const void* x, Py_ssize_t xs, const void* y, Py_ssize_t ys, Py_ssize_t label,
                       void* o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args* g, double* res, double* res2,
                       fi_stop_t* stop) noexcept
@@ -33,10 +35,15 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
                               fi_stop_t* stop) noexcept nogil:
     """Rows i = 0..N-1 of logits stored as fmt (row strides in bytes, element strides in
     elements). labels[i] < 0: an ignored row (results 0). Returns the number of NaN rows."""
-    cdef Py_ssize_t i, nbad = 0
+    cdef Py_ssize_t i, nbad = 0, size = fi_fmt_size(fmt), chunk = _rows_chunk(K)
     cdef int nt = _effective_threads(N * K, n_threads)
-    if nt > 1 and N >= nt:
-        for i in prange(N, num_threads=nt, schedule='static', chunksize=_rows_chunk(K)):
+    cdef bint par = nt > 1 and N >= nt
+    # a thread's next row: nt rows on when the threads take single rows in turn
+    cdef Py_ssize_t step = nt if par and chunk == 1 else 1
+    g.pfx = step * (xrs // size) if xs == 1 and xrs % size == 0 and N > 1 else 0
+    g.pfy = step * (yrs // size) if ys == 1 and yrs % size == 0 and N > 1 else 0
+    if par:
+        for i in prange(N, num_threads=nt, schedule='static', chunksize=chunk):
             if fi_poll_rows(stop, i, K):
                 continue
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i, stop)
