@@ -10,26 +10,89 @@
  * filled with -inf logits (e = 0: they add nothing).
  */
 
+/* The next row a thread reads is prefetched while it works on this one (fi_logit_args.pfx).
+ * Pass 2 of LSE and ENT reads its row from cache and is compute-bound; for 4- and 8-byte logits
+ * it is faster than memory delivers the next row, and prefetches issued faster than that fill
+ * the line-fill buffers that pass 2's own loads from L2 need (measured: a faster pass 2 made the
+ * float32 logsumexp slower). So pass 1 prefetches the first FI_PF_HEAD quarters of the next
+ * row and pass 2 the rest at the matching pace; 2-byte rows, half the bytes, all in pass 2. */
+#define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : 1)
+
 #ifndef FI_GROUP
 #define FI_GROUP 4      /* float vectors of exps added in float before the double sums */
 #endif
 
 
+#if FI_BITS_MAX
+/* pass 1 of a contiguous row of bfloat16 on the elements' bits, 2 FI_NF of them per instruction
+ * instead of FI_NF after two to widen them: as signed 16-bit integers, the bits of the
+ * non-negative floats rise with the float, those of the negative ones fall. So the max is the
+ * signed max where that is >= 0, else (every element negative) the signed min. A positive NaN
+ * is above +inf (the max is NaN: pass 2's sums are NaN); a negative NaN is found by pass 2. */
+static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf, fi_stop_t *stop)
+{
+    const Py_ssize_t w = 2 * FI_NF;                       /* elements per vector */
+    fi_vs hi0 = (fi_vs){0} + INT16_MIN, hi1 = hi0, lo0 = (fi_vs){0} + INT16_MAX, lo1 = lo0, v, u;
+    int16_t hi = INT16_MIN, lo = INT16_MAX, b, hl[2 * FI_NF], ll[2 * FI_NF];
+    Py_ssize_t blk, i, end;
+    int l;
+    if (n == 0)
+        return -__builtin_inf();
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            break;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i + 2 * w <= end; i += 2 * w) {
+            __builtin_prefetch(x + i + FI_PF_BYTES / 2);
+            __builtin_prefetch(x + i + w + FI_PF_BYTES / 2);
+            if (FI_PF_HEAD && pf)
+                __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
+            memcpy(&v, x + i, sizeof v);
+            memcpy(&u, x + i + w, sizeof u);
+            hi0 = fi_vmaxs(hi0, v);
+            lo0 = fi_vmins(lo0, v);
+            hi1 = fi_vmaxs(hi1, u);
+            lo1 = fi_vmins(lo1, u);
+        }
+        for (; i < end; i++) {
+            b = (int16_t)x[i];
+            hi = b > hi ? b : hi;
+            lo = b < lo ? b : lo;
+        }
+    }
+    hi0 = fi_vmaxs(hi0, hi1);
+    lo0 = fi_vmins(lo0, lo1);
+    memcpy(hl, &hi0, sizeof hl);
+    memcpy(ll, &lo0, sizeof ll);
+    for (l = 0; l < 2 * FI_NF; l++) {
+        hi = hl[l] > hi ? hl[l] : hi;
+        lo = ll[l] < lo ? ll[l] : lo;
+    }
+    return (double)FI_LOAD1((FI_T)(hi >= 0 ? hi : lo));
+}
+#endif
+
 /* pass 1: the row's max. NaN logits are not looked for here: they turn pass 2's sums into
  * NaN, and fi_logit_row checks those (and scans the rare row that has no pass 2). */
-static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, fi_stop_t *stop)
+static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_ssize_t pf, fi_stop_t *stop)
 {
     FI_V mx = FI_SPLAT(-__builtin_inf()), m1 = mx, m2 = mx, m3 = mx;
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end;
     FI_S lane[FI_W];
     int w, l;
+#if FI_BITS_MAX
+    if (xs == 1)
+        return FI_NAME(fi_pass1_bits)(x, n, pf, stop);
+#endif
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         /* four running maxima: one would wait on the latency of each max */
         for (i = blk; i + 4 * FI_W <= end; i += 4 * FI_W) {
+            if (FI_PF_HEAD && pf && xs == 1)
+                __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
             mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, FI_W, fill), mx);
             m1 = FI_MAX(FI_NAME(fi_lanes)(x, i + FI_W, xs, FI_W, fill), m1);
             m2 = FI_MAX(FI_NAME(fi_lanes)(x, i + 2 * FI_W, xs, FI_W, fill), m2);
@@ -57,45 +120,104 @@ static int FI_NAME(fi_has_nan)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n)
     return 0;
 }
 
+/* The exp sums of pass 2 (every kind but FI_K_PAIR): with e = exp(z),
+ *   s = sum e over the elements with z != 0 (the maximal elements' 1s left out), n: how many,
+ *   a = sum e z (FI_K_ENT).
+ * Float lanes: FI_GROUP vectors are added in float, then widened into the double sums (the
+ * widening costs more than the exp's polynomial). */
+typedef struct {
+    fi_vd s0, s1, a0, a1;
+    FI_M c;                     /* the count of the lanes z != 0 */
+    Py_ssize_t nl;              /* the lanes added */
+#if !FI_DBL
+    FI_V sf, af;                /* float partial sums of a group */
+    int grp;
+#endif
+} FI_NAME(fi_expsums);
+
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A)
+{
+    FI_V zc = FI_EXPCLAMP(z);                             /* -inf -> a z whose exp is 0 */
+    FI_V e = FI_EXPC(zc);
+    A->nl += FI_W;
+#if FI_DBL
+    FI_ACC_OFFMAX(&A->s0, &A->c, z, e);
+    if (kind == FI_K_ENT)
+        A->a0 += e * zc;
+#else
+    FI_ACC_OFFMAX(&A->sf, &A->c, z, e);
+    if (kind == FI_K_ENT)
+        A->af += e * zc;
+    if (++A->grp == FI_GROUP) {
+        A->s0 += fi_lo(A->sf);
+        A->s1 += fi_hi(A->sf);
+        A->sf = FI_SPLAT(0);
+        if (kind == FI_K_ENT) {
+            A->a0 += fi_lo(A->af);
+            A->a1 += fi_hi(A->af);
+            A->af = FI_SPLAT(0);
+        }
+        A->grp = 0;
+    }
+#endif
+}
+
 /* Pass 2 of one kind (a constant: each kind is its own loop). With e = exp(z):
- *   all kinds: s = sum e - (one maximal element's 1), c = the number of z == 0 (maximal);
+ *   all kinds: s = sum e - (one maximal element's 1), from the number of z == 0 (maximal);
  *   FI_K_ENT:    a = sum e z;
  *   FI_K_SMOOTH: a = sum w z (w != 0), b = sum w  (class weights w);
  *   FI_K_SOFT:   u = w (c1 t + c0) for soft targets t: a = sum u z (u != 0), b = sum u, bad t flagged;
  *   FI_K_PAIR:   a second row y: b = sum e^y less one maximal 1, a = sum e^x (z^x - z^y)
  *                (in double lanes for every storage type).
  * The sums run in double lanes (FI_NH double vectors per compute vector), the counts of
- * maximal elements in integer lanes. */
+ * elements in integer lanes. */
 static inline __attribute__((always_inline)) void
-FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
+FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
                        Py_ssize_t n, double mx, double my, const fi_logit_args *g, fi_logit_sums *out,
                        fi_stop_t *stop)
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
     Py_ssize_t pfx = g->pfx, pfy = g->pfy;
-    FI_V z, e, t;
-    FI_M c = (FI_M){0};
-    fi_vd s0 = fi_splatd(0), s1 = fi_splatd(0), a0 = fi_splatd(0), a1 = fi_splatd(0);
+    FI_V z, t;
+    FI_NAME(fi_expsums) A;
+    fi_vd a0 = fi_splatd(0), a1 = fi_splatd(0);
     fi_vd b0 = fi_splatd(0), b1 = fi_splatd(0), u, zd, zyd, ed, eyd, td;
     fi_vd cx = fi_splatd(0), cyd = fi_splatd(0);          /* FI_K_PAIR: counts of z == 0 */
     FI_V bd = FI_SPLAT(0);
-#if !FI_DBL
-    FI_V sf = FI_SPLAT(0), af = FI_SPLAT(0);              /* float partial sums of a group */
-    int grp = 0;
-#endif
     FI_S fm = (FI_S)mx, sc = (FI_S)scale;
     FI_T fill = FI_NEGINF, zero;
-    Py_ssize_t blk, i, end;
+    Py_ssize_t blk, i, end, k;
     int h;
     FI_I cl[FI_W];
     FI_S bdl[FI_W];
-    double csum = 0.0, bdsum = 0.0;
+    double csum, off = 0.0, bdsum = 0.0;
+    memset(&A, 0, sizeof A);
     memset(&zero, 0, sizeof zero);
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
-        for (i = blk; i < end; i += FI_W) {
+        i = blk;
+        if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
+            /* a contiguous row: two vectors a step, their order of terms free */
+            for (; i + 2 * FI_W <= end; i += 2 * FI_W) {
+                FI_V x0, x1;
+                for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T); k += 64)
+                    __builtin_prefetch((const char *)(x + i) + FI_PF_BYTES + k);
+                /* the rest of the next row, at (4 - FI_PF_HEAD)/4 of this pass's pace */
+                if (pfx)
+                    for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T) * (4 - FI_PF_HEAD) / 4; k += 64)
+                        __builtin_prefetch((const char *)(x + pfx)
+                                           + (n * FI_PF_HEAD + i * (4 - FI_PF_HEAD)) * (Py_ssize_t)sizeof(FI_T) / 4 + k);
+                FI_LOADV2(x + i, &x0, &x1);
+                x0 -= fm;
+                x1 -= fm;
+                FI_NAME(fi_expsums_add)(kind, unit ? x0 : x0 * sc, &A);
+                FI_NAME(fi_expsums_add)(kind, unit ? x1 : x1 * sc, &A);
+            }
+        }
+        for (; i < end; i += FI_W) {
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             /* this pass reads the row from cache and is compute-bound: meanwhile, the next row
              * this thread reads is fetched for pass 1 (a harmless hint past the batch's end) */
@@ -115,43 +237,19 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
                     cx += fi_seld(zd == 0, fi_splatd(1.0), fi_splatd(0.0));
                     cyd += fi_seld(zyd == 0, fi_splatd(1.0), fi_splatd(0.0));
                     if (h == 0) {
-                        s0 += fi_seld(zd == 0, fi_splatd(0), ed);
+                        A.s0 += fi_seld(zd == 0, fi_splatd(0), ed);
                         b0 += fi_seld(zyd == 0, fi_splatd(0), eyd);
                         a0 += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
                     } else {
-                        s1 += fi_seld(zd == 0, fi_splatd(0), ed);
+                        A.s1 += fi_seld(zd == 0, fi_splatd(0), ed);
                         b1 += fi_seld(zyd == 0, fi_splatd(0), eyd);
                         a1 += fi_seld(ed == 0, fi_splatd(0), ed * (zd - zyd));
                     }
                 }
                 continue;
             }
-            z = (xv - fm) * sc;
-            e = FI_EXPV(z);
-            c -= z == 0;                                  /* -1 per maximal element */
-            t = FI_SEL(z == 0, FI_SPLAT(0), e);
-#if FI_DBL
-            s0 += t;
-            if (kind == FI_K_ENT)
-                a0 += FI_SEL(e == 0, FI_SPLAT(0), e * z);
-#else
-            /* float lanes: FI_GROUP vectors are added in float, then widened into the double
-             * sums (the widening costs more than the exp's polynomial) */
-            sf += t;
-            if (kind == FI_K_ENT)
-                af += FI_SEL(e == 0, FI_SPLAT(0), e * z);
-            if (++grp == FI_GROUP) {
-                s0 += fi_lo(sf);
-                s1 += fi_hi(sf);
-                sf = FI_SPLAT(0);
-                if (kind == FI_K_ENT) {
-                    a0 += fi_lo(af);
-                    a1 += fi_hi(af);
-                    af = FI_SPLAT(0);
-                }
-                grp = 0;
-            }
-#endif
+            z = unit ? xv - fm : (xv - fm) * sc;
+            FI_NAME(fi_expsums_add)(kind, z, &A);
             if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
                 if (kind == FI_K_SOFT) {
                     t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);
@@ -176,21 +274,21 @@ FI_NAME(fi_pass2_kind)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py
         }
     }
 #if !FI_DBL
-    s0 += fi_lo(sf);
-    s1 += fi_hi(sf);
-    a0 += fi_lo(af);
-    a1 += fi_hi(af);
+    A.s0 += fi_lo(A.sf);
+    A.s1 += fi_hi(A.sf);
+    A.a0 += fi_lo(A.af);
+    A.a1 += fi_hi(A.af);
 #endif
-    memcpy(cl, &c, sizeof cl);
+    memcpy(cl, &A.c, sizeof cl);
     memcpy(bdl, &bd, sizeof bdl);
     for (h = 0; h < FI_W; h++) {
-        csum += (double)cl[h];
+        off += (double)cl[h];
         bdsum += bdl[h];
     }
-    csum += fi_hsum(cx);
+    csum = (double)A.nl - off + fi_hsum(cx);              /* the maximal elements */
     /* one maximal element is the leading 1 of S = 1 + t; the others (ties) are exact integers */
-    out->s = fi_hsum(s0 + s1) + (csum - 1.0);
-    out->a = fi_hsum(a0 + a1);
+    out->s = fi_hsum(A.s0 + A.s1) + (csum - 1.0);
+    out->a = fi_hsum(A.a0 + A.a1 + a0 + a1);
     out->b = kind == FI_K_PAIR ? fi_hsum(b0 + b1) + (fi_hsum(cyd) - 1.0) : fi_hsum(b0 + b1);
     out->bad = bdsum != 0;
 }
@@ -199,21 +297,28 @@ static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T
                               Py_ssize_t n, double mx, double my, const fi_logit_args *g,
                               fi_logit_sums *out, fi_stop_t *stop)
 {
-    switch (kind) {     /* each kind its own specialized loop */
+    int unit = (FI_S)g->scale == (FI_S)1;      /* (x - m) * 1 is x - m */
+    switch (kind) {     /* each kind its own specialized loop; temperature 1 its own too */
     case FI_K_ENT:
-        FI_NAME(fi_pass2_kind)(FI_K_ENT, x, xs, y, ys, n, mx, my, g, out, stop);
+        if (unit)
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, x, xs, y, ys, n, mx, my, g, out, stop);
+        else
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_SMOOTH:
-        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, 0, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_SOFT:
-        FI_NAME(fi_pass2_kind)(FI_K_SOFT, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SOFT, 0, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     case FI_K_PAIR:
-        FI_NAME(fi_pass2_kind)(FI_K_PAIR, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_PAIR, 0, x, xs, y, ys, n, mx, my, g, out, stop);
         break;
     default:
-        FI_NAME(fi_pass2_kind)(FI_K_LSE, x, xs, y, ys, n, mx, my, g, out, stop);
+        if (unit)
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, x, xs, y, ys, n, mx, my, g, out, stop);
+        else
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, x, xs, y, ys, n, mx, my, g, out, stop);
     }
 }
 
@@ -295,9 +400,9 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res2[0] = 0.0;
         return;
     }
-    m = FI_NAME(fi_pass1)(x, xs, n, stop);
+    m = FI_NAME(fi_pass1)(x, xs, n, g->pfx, stop);
     if (pair)
-        my = FI_NAME(fi_pass1)(y, ys, n, stop);
+        my = FI_NAME(fi_pass1)(y, ys, n, g->pfy, stop);
     if (stop != NULL && stop->flag) {
         res[0] = __builtin_nan("");
         return;

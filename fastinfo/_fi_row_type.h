@@ -4,6 +4,8 @@
  *   FI_T      the element type in memory (double, float, uint16_t)
  *   FI_SFX    the name suffix (f64, f32, bf16, f16)
  *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
+ *   FI_LOADV2 FI_LOADV2(p, &a, &b): two vectors of them, for sums whose order of terms is free
+ *   FI_BITS_MAX  (bfloat16) 1: the logits' max is taken on their bits
  *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
  *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
  *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
@@ -26,6 +28,9 @@
 #define FI_MAX fi_vmaxd
 #define FI_SPLAT fi_splatd
 #define FI_EXPV fi_vexp_neg
+#define FI_EXPCLAMP fi_vexp_clamp
+#define FI_EXPC fi_vexp_negc
+#define FI_ACC_OFFMAX fi_acc_offmax_d
 #define FI_LOGV fi_vlog_pos
 #define FI_HALF(v, h) (v)
 #define FI_PUT_HALF(buf, h, u) memcpy((buf), &(u), sizeof(u))   /* a double vector into FI_S buf */
@@ -40,6 +45,9 @@
 #define FI_MAX fi_vmaxf
 #define FI_SPLAT fi_splatf
 #define FI_EXPV fi_vexpf_neg
+#define FI_EXPCLAMP fi_vexpf_clamp
+#define FI_EXPC fi_vexpf_negc
+#define FI_ACC_OFFMAX fi_acc_offmax_f
 #define FI_LOGV fi_vlogf_pos
 #define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
 #define FI_PUT_HALF(buf, h, u)                                                   \

@@ -8,6 +8,9 @@
 #undef FI_SEL
 #undef FI_SPLAT
 #undef FI_EXPV
+#undef FI_EXPCLAMP
+#undef FI_EXPC
+#undef FI_ACC_OFFMAX
 #undef FI_MAX
 #undef FI_LOGV
 #undef FI_HALF
@@ -15,6 +18,8 @@
 #undef FI_T
 #undef FI_SFX
 #undef FI_LOADV
+#undef FI_LOADV2
+#undef FI_BITS_MAX
 #undef FI_LOAD1
 #undef FI_NEGINF
 #undef FI_DBL

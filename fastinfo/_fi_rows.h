@@ -25,6 +25,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 
 #define FI_T double
 #define FI_SFX f64
+#define FI_LOADV2 fi_load2_f64
 #define FI_LOADV fi_load_f64
 #define FI_LOAD1(v) (v)
 #define FI_NEGINF (-__builtin_inf())
@@ -37,6 +38,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 
 #define FI_T float
 #define FI_SFX f32
+#define FI_LOADV2 fi_load2_f32
 #define FI_LOADV fi_load_f32
 #define FI_LOAD1(v) (v)
 #define FI_NEGINF (-__builtin_inff())
@@ -49,6 +51,8 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 
 #define FI_T uint16_t
 #define FI_SFX bf16
+#define FI_LOADV2 fi_load2_bf16
+#define FI_BITS_MAX 1            /* pass 1 on the elements' bits */
 #define FI_LOADV fi_load_bf16
 #define FI_LOAD1(v) fi_bf16_to_f32(v)
 #define FI_NEGINF ((uint16_t)0xff80u)
@@ -61,6 +65,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 
 #define FI_T uint16_t
 #define FI_SFX f16
+#define FI_LOADV2 fi_load2_f16
 #define FI_LOADV fi_load_f16
 #define FI_LOAD1(v) fi_f16_to_f32(v)
 #define FI_NEGINF ((uint16_t)0xfc00u)

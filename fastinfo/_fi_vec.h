@@ -49,6 +49,7 @@ typedef uint64_t fi_vw  __attribute__((vector_size(FI_VBYTES)));
 typedef uint16_t fi_vh  __attribute__((vector_size(FI_VBYTES / 2)));   /* FI_NF 2-byte floats */
 typedef float    fi_vfh __attribute__((vector_size(FI_VBYTES / 2)));   /* FI_ND floats */
 typedef int32_t  fi_vih __attribute__((vector_size(FI_VBYTES / 2)));
+typedef int16_t  fi_vs  __attribute__((vector_size(FI_VBYTES)));       /* 2 FI_NF 2-byte integers */
 
 #if FI_NF == 16
 #define FI_LO_IDX 0, 1, 2, 3, 4, 5, 6, 7
@@ -81,6 +82,20 @@ FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return (fi_vd)_mm_max_pd((__m128d)
 #else
 FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return fi_self(a > b, a, b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return fi_seld(a > b, a, b); }
+#endif
+/* the signed 16-bit max and min, lane by lane */
+#if defined(__x86_64__) && defined(__AVX512F__)
+FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { return (fi_vs)_mm512_max_epi16((__m512i)a, (__m512i)b); }
+FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm512_min_epi16((__m512i)a, (__m512i)b); }
+#elif defined(__x86_64__) && defined(__AVX2__)
+FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { return (fi_vs)_mm256_max_epi16((__m256i)a, (__m256i)b); }
+FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm256_min_epi16((__m256i)a, (__m256i)b); }
+#elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
+FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { return (fi_vs)_mm_max_epi16((__m128i)a, (__m128i)b); }
+FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm_min_epi16((__m128i)a, (__m128i)b); }
+#else
+FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { fi_vs m = a > b; return (m & a) | (~m & b); }
+FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { fi_vs m = a < b; return (m & a) | (~m & b); }
 #endif
 FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
 FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
@@ -121,6 +136,11 @@ FI_VINLINE fi_vf fi_bf16_lanes(fi_vh h)
 
 FI_VINLINE fi_vf fi_f16_lanes(fi_vh hv)
 {
+#if defined(__x86_64__) && defined(__AVX512F__)
+    return (fi_vf)_mm512_cvtph_ps((__m256i)hv);           /* the same exact conversion */
+#elif defined(__x86_64__) && defined(__F16C__) && FI_VBYTES == 32
+    return (fi_vf)_mm256_cvtph_ps((__m128i)hv);
+#else
     fi_vu h = fi_widen_u16(hv);
     fi_vu sign = (h & 0x8000u) << 16;
     fi_vu em = h & 0x7fffu;                                 /* exponent and mantissa */
@@ -130,10 +150,32 @@ FI_VINLINE fi_vf fi_f16_lanes(fi_vh hv)
     fi_vu r = fi_selu((fi_vi)(em >= 0x7c00u), special, normal);
     r = fi_selu((fi_vi)(em < 0x0400u), (fi_vu)sub, r);
     return (fi_vf)(r | sign);
+#endif
 }
 
 FI_VINLINE fi_vf fi_load_bf16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof h); return fi_bf16_lanes(h); }
 FI_VINLINE fi_vf fi_load_f16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof h); return fi_f16_lanes(h); }
+
+/* 2 FI_NF (or 2 FI_ND) contiguous elements as two compute vectors, in order. bfloat16 on
+ * AVX-512: both vectors from one load, each by one word permutation that puts element j in
+ * the top half of lane j and zeroes the bottom half (one instruction per vector, not two) */
+FI_VINLINE void fi_load2_f64(const double *p, fi_vd *a, fi_vd *b) { *a = fi_load_f64(p); *b = fi_load_f64(p + FI_ND); }
+FI_VINLINE void fi_load2_f32(const float *p, fi_vf *a, fi_vf *b) { *a = fi_load_f32(p); *b = fi_load_f32(p + FI_NF); }
+FI_VINLINE void fi_load2_f16(const uint16_t *p, fi_vf *a, fi_vf *b) { *a = fi_load_f16(p); *b = fi_load_f16(p + FI_NF); }
+FI_VINLINE void fi_load2_bf16(const uint16_t *p, fi_vf *a, fi_vf *b)
+{
+#if defined(__x86_64__) && defined(__AVX512BW__)
+    const __m512i lo = _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0, 8, 0,
+                                        7, 0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0, 0, 0);
+    const __m512i hi = _mm512_add_epi16(lo, _mm512_set1_epi16(16));
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    *a = (fi_vf)_mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, lo, v);
+    *b = (fi_vf)_mm512_maskz_permutexvar_epi16(0xAAAAAAAAu, hi, v);
+#else
+    *a = fi_load_bf16(p);
+    *b = fi_load_bf16(p + FI_NF);
+#endif
+}
 
 /* one element (labels, the strided and partial loads) */
 static inline float fi_bf16_to_f32(uint16_t h) { return fi_as_f32((uint32_t)h << 16); }
@@ -158,34 +200,38 @@ static inline float fi_f16_to_f32(uint16_t h)    /* fi_f16_lanes on one element,
  * every float in [-110, 0], measured against libm's double exp): z = (k + j/16) ln2 + r
  * with |r| <= ln2/32, 2^(j/16) from a 16-entry table held in one register (vpermps),
  * e^r - 1 by a cubic, and the scaling by 2^k, subnormal results included, by vscalefps:
- * 12 vector instructions instead of 22, where the softmax passes are compute-bound; double
+ * 11 vector instructions instead of 22, where the softmax passes are compute-bound; double
  * lanes likewise (at most 1.02 ulp measured on 4 million z in [-746, 0]). */
 #if defined(__x86_64__) && defined(__AVX512F__)
-FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z)
+/* the argument clamped where its exp is 0 (-inf -> -110; max returns its second operand
+ * when one is NaN: NaN stays) */
+FI_VINLINE fi_vf fi_vexpf_clamp(fi_vf z) { return (fi_vf)_mm512_max_ps(_mm512_set1_ps(-110.0f), (__m512)z); }
+/* exp(z) of a clamped z */
+FI_VINLINE fi_vf fi_vexpf_negc(fi_vf z)
 {
     const __m512 tab = _mm512_setr_ps(     /* 2^(j/16) rounded to float, j = 0..15 */
         0x1p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fep+0f, 0x1.3dea64p+0f,
         0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f, 0x1.8ace54p+0f,
         0x1.9c4918p+0f, 0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f, 0x1.ea4afap+0f);
     const __m512 shift = _mm512_set1_ps(0x1.8p19f);     /* rounds z/ln2 to a multiple of 1/16 */
-    /* max returns its second operand when one is NaN: -inf -> -110 (e = 0), NaN stays */
-    __m512 xc = _mm512_max_ps(_mm512_set1_ps(-110.0f), (__m512)z);
+    __m512 xc = (__m512)z;
     __m512 kn = _mm512_fmadd_ps(xc, _mm512_set1_ps(FI_INVLN2F), shift);   /* low 4 bits: j */
     __m512 kf = _mm512_sub_ps(kn, shift);                                   /* k + j/16, exact */
     /* r = xc - kf ln2: the fma's product is exact, so float ln2 and its remainder suffice */
     __m512 r = _mm512_fmadd_ps(kf, _mm512_set1_ps(-0x1.62e430p-1f), xc);
     __m512 t = _mm512_permutexvar_ps(_mm512_castps_si512(kn), tab);         /* 2^(j/16) */
-    __m512 k = _mm512_roundscale_ps(kf, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m512 c, q;
     r = _mm512_fmadd_ps(kf, _mm512_set1_ps(0x1.05c610p-29f), r);
     c = _mm512_fmadd_ps(r, _mm512_set1_ps(0x1.555556p-3f), _mm512_set1_ps(0.5f));
     q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), c, r);                         /* e^r - 1 */
-    return (fi_vf)_mm512_scalef_ps(_mm512_fmadd_ps(t, q, t), k);
+    /* vscalefps scales by 2^floor(kf) = 2^k itself */
+    return (fi_vf)_mm512_scalef_ps(_mm512_fmadd_ps(t, q, t), kf);
 }
 #else
-FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z)
+FI_VINLINE fi_vf fi_vexpf_clamp(fi_vf z) { return fi_self(z < -105.0f, fi_splatf(-105.0f), z); }
+FI_VINLINE fi_vf fi_vexpf_negc(fi_vf z)
 {
-    fi_vf xc = fi_self(z < -105.0f, fi_splatf(-105.0f), z);
+    fi_vf xc = z;
     fi_vf kd = xc * FI_INVLN2F + 0x1.8p23f;
     fi_vu kb = (fi_vu)kd;
     kd -= 0x1.8p23f;
@@ -201,8 +247,9 @@ FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z)
 
 #if defined(__x86_64__) && defined(__AVX512F__)
 /* The same road in double lanes: the table in two registers (vpermt2pd), e^r - 1 to degree
- * 7 (17 vector instructions instead of 28) */
-FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
+ * 7 (16 vector instructions instead of 28) */
+FI_VINLINE fi_vd fi_vexp_clamp(fi_vd z) { return (fi_vd)_mm512_max_pd(_mm512_set1_pd(-746.0), (__m512d)z); }
+FI_VINLINE fi_vd fi_vexp_negc(fi_vd z)
 {
     const __m512d t0 = _mm512_setr_pd(
         0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,
@@ -211,12 +258,11 @@ FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
         0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,
         0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0);
     const __m512d shift = _mm512_set1_pd(0x1.8p48);
-    __m512d xc = _mm512_max_pd(_mm512_set1_pd(-746.0), (__m512d)z);
+    __m512d xc = (__m512d)z;
     __m512d kn = _mm512_fmadd_pd(xc, _mm512_set1_pd(FI_INVLN2), shift);
     __m512d kf = _mm512_sub_pd(kn, shift);
     __m512d r = _mm512_fmadd_pd(kf, _mm512_set1_pd(-0x1.62e42fefa39efp-1), xc);
     __m512d t = _mm512_permutex2var_pd(t0, _mm512_castpd_si512(kn), t1);
-    __m512d k = _mm512_roundscale_pd(kf, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     __m512d r2, r4, p;
     r = _mm512_fmadd_pd(kf, _mm512_set1_pd(-0x1.abc9e3b39803fp-56), r);
     r2 = _mm512_mul_pd(r, r);
@@ -228,12 +274,13 @@ FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
                                         _mm512_fmadd_pd(r, _mm512_set1_pd(0x1.5555555555555p-3),
                                                         _mm512_set1_pd(0.5))));
     p = _mm512_fmadd_pd(r2, p, r);                                          /* e^r - 1 */
-    return (fi_vd)_mm512_scalef_pd(_mm512_fmadd_pd(t, p, t), k);
+    return (fi_vd)_mm512_scalef_pd(_mm512_fmadd_pd(t, p, t), kf);     /* 2^floor(kf) */
 }
 #else
-FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
+FI_VINLINE fi_vd fi_vexp_clamp(fi_vd z) { return fi_seld(z < -746.0, fi_splatd(-746.0), z); }
+FI_VINLINE fi_vd fi_vexp_negc(fi_vd z)
 {
-    fi_vd xc = fi_seld(z < -746.0, fi_splatd(-746.0), z);
+    fi_vd xc = z;
     fi_vd kd = xc * FI_INVLN2 + 0x1.8p52;
     fi_vw kb = (fi_vw)kd;
     kd -= 0x1.8p52;
@@ -249,6 +296,39 @@ FI_VINLINE fi_vd fi_vexp_neg(fi_vd z)
     fi_vw u = kb - 0x4338000000000000ULL + 2048u;
     fi_vw h = u >> 1;
     return (p * (fi_vd)((h - 1u) << 52)) * (fi_vd)((u - h - 1u) << 52);
+}
+#endif
+FI_VINLINE fi_vf fi_vexpf_neg(fi_vf z) { return fi_vexpf_negc(fi_vexpf_clamp(z)); }
+FI_VINLINE fi_vd fi_vexp_neg(fi_vd z) { return fi_vexp_negc(fi_vexp_clamp(z)); }
+
+/* acc += e and cnt += 1 in the lanes where z != 0 (NaN included): a softmax pass's sum of
+ * the exps but its maximal elements' 1s, and the count of the other elements. AVX-512: one
+ * compare into a mask register and two masked adds. */
+#if defined(__x86_64__) && defined(__AVX512F__)
+FI_VINLINE void fi_acc_offmax_f(fi_vf *acc, fi_vi *cnt, fi_vf z, fi_vf e)
+{
+    __mmask16 k = _mm512_cmp_ps_mask((__m512)z, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    *acc = (fi_vf)_mm512_mask_add_ps((__m512)*acc, k, (__m512)*acc, (__m512)e);
+    *cnt = (fi_vi)_mm512_mask_sub_epi32((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi32(-1));
+}
+FI_VINLINE void fi_acc_offmax_d(fi_vd *acc, fi_vl *cnt, fi_vd z, fi_vd e)
+{
+    __mmask8 k = _mm512_cmp_pd_mask((__m512d)z, _mm512_setzero_pd(), _CMP_NEQ_UQ);
+    *acc = (fi_vd)_mm512_mask_add_pd((__m512d)*acc, k, (__m512d)*acc, (__m512d)e);
+    *cnt = (fi_vl)_mm512_mask_sub_epi64((__m512i)*cnt, k, (__m512i)*cnt, _mm512_set1_epi64(-1));
+}
+#else
+FI_VINLINE void fi_acc_offmax_f(fi_vf *acc, fi_vi *cnt, fi_vf z, fi_vf e)
+{
+    fi_vi m = z != 0;
+    *acc += fi_self(m, e, fi_splatf(0));
+    *cnt -= m;
+}
+FI_VINLINE void fi_acc_offmax_d(fi_vd *acc, fi_vl *cnt, fi_vd z, fi_vd e)
+{
+    fi_vl m = z != 0;
+    *acc += fi_seld(m, e, fi_splatd(0));
+    *cnt -= m;
 }
 #endif
 

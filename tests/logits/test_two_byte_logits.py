@@ -154,3 +154,42 @@ def test_torch_two_byte_tensors_in_float32_tensors_out():
     h = fi.softmax_entropy(x.half())
     assert isinstance(h, torch.Tensor) and h.dtype == torch.float32
     _close(h.numpy(), fi.softmax_entropy(x.half().double()).numpy())
+
+
+@pytest.mark.parametrize("sign", ["mixed", "negative", "positive"])
+@pytest.mark.parametrize("K", [1, 31, 32, 63, 64, 65, 127, 128, 129, 1000, 8192 + 65])
+def test_bfloat16_max_of_any_signs(sign, K):
+    # the max of a bfloat16 row is taken on its bits: signed zeros, rows that are all
+    # negative (whose max has the smallest magnitude), subnormals, every tail length
+    rng = np.random.default_rng(K)
+    mag = np.exp(rng.uniform(-95, 4, size=(6, K)))           # 1e-41 .. 55: subnormals too
+    s = {"mixed": rng.choice([-1.0, 1.0], size=(6, K)), "negative": -1.0, "positive": 1.0}[sign]
+    x = (mag * s).astype(BF16)
+    x[1, rng.integers(0, K)] = -0.0
+    x[2, rng.integers(0, K)] = 0.0 if sign != "negative" else -0.0
+    x[3, :] = x[3, :] if K < 3 else np.where(np.arange(K) % 3 == 0, -np.inf, x[3, :])
+    if K > 1:
+        x[4, rng.integers(0, K)] = -np.inf
+    x64 = x.astype(np.float64)
+    _close(fi.logsumexp(x), torch.logsumexp(_t(x), -1).numpy())
+    _close(fi.softmax_entropy(x), fi.softmax_entropy(x64))
+    labels = rng.integers(0, K, size=6)
+    finite = np.isfinite(x64[np.arange(6), labels])
+    got = fi.softmax_cross_entropy(x, labels, reduction="none")
+    want = F.cross_entropy(_t(x), torch.from_numpy(labels), reduction="none").numpy()
+    _close(got[finite], want[finite])
+
+
+@pytest.mark.parametrize("K", [1, 40, 64, 1000])
+def test_bfloat16_negative_nan_anywhere(K):
+    # a NaN with its sign bit set sits among the negative numbers' bits
+    neg_nan = np.array([0xFFC1], dtype=np.uint16).view(BF16)[0]
+    rng = np.random.default_rng(1)
+    for base in (-np.abs(_logits((K,), BF16, 2)).astype(BF16), _logits((K,), BF16, 3),
+                 np.full(K, -np.inf, dtype=BF16)):
+        for j in {0, K // 2, K - 1}:
+            x = base.copy()
+            x[j] = neg_nan
+            assert np.isnan(fi.logsumexp(x, invalid="nan")), (j, base[:3])
+            assert np.isnan(fi.softmax_entropy(x, invalid="nan"))
+            assert np.isnan(fi.softmax_cross_entropy(x, int(rng.integers(0, K)), invalid="nan"))
