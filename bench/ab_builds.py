@@ -4,6 +4,7 @@ hits both alike.
 
     python bench/ab_builds.py OLD_TREE NEW_TREE [--rounds 7]
     FI_AB_ONLY='renyi|bf16' python bench/ab_builds.py ...   # only the cases whose names contain one
+    FI_AB_ONLY='x128000' python bench/ab_builds.py ...      # the logit rows from DRAM (1.6 GB per process)
 
 OLD_TREE and NEW_TREE are source trees with in-place builds (``python setup.py build_ext
 --inplace``), e.g. a ``git worktree`` of an older commit; each run puts its tree first on
@@ -43,6 +44,14 @@ W = rng.random(2 * NS); W /= W[::2].sum()
 W32, W16, WB = W.astype(np.float32), (W * NS).astype(np.float16), (W * NS).astype(ml_dtypes.bfloat16)
 WQ = rng.random(2 * NS); WQ /= WQ[::2].sum()
 ZERO = np.broadcast_to(0.0, (NS,))
+_BIG = {}
+def big(dtype):
+    # 1024 x 128 000 logits (512 MB in float32): rows from DRAM; built only when asked for
+    if dtype not in _BIG:
+        x = (np.random.default_rng(0).standard_normal((1024, 128000), dtype=np.float32) * 3)
+        x = x.astype(ml_dtypes.bfloat16)
+        _BIG["bf16"], _BIG["f32"] = x, x.astype(np.float32)
+    return _BIG[dtype]
 def t(f, n, reps=5):
     r = []
     for _ in range(reps):
@@ -61,6 +70,12 @@ CASES = {
     "softmax_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_entropy(X32, n_threads=1), 3) * 1e3,
     "softmax_cross_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
     "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
+    "logsumexp 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f32"), n_threads=1), 1) * 1e3,
+    "logsumexp 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("bf16"), n_threads=1), 1) * 1e3,
+    "softmax_entropy 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
+        big("f32"), n_threads=1), 1) * 1e3,
+    "softmax_entropy 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
+        big("bf16"), n_threads=1), 1) * 1e3,
     "surprisal 250x1000 f64, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S, n_threads=1), 100) * 1e3,
     "surprisal 250x1000 f32, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S32, n_threads=1), 100) * 1e3,
     "pairwise_js_divergence 400x300x1000 f64 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(PA, QA, n_threads=1), 1) * 1e3,
