@@ -29,7 +29,7 @@
 #endif
 
 
-#if FI_BITS_MAX
+#ifdef FI_BITS_MAX
 /* pass 1 of a contiguous row of bfloat16 on the elements' bits, 2 FI_NF of them per instruction
  * instead of FI_NF after two to widen them: as signed 16-bit integers, the bits of the
  * non-negative floats rise with the float, those of the negative ones fall. So the max is the
@@ -87,7 +87,7 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
     Py_ssize_t blk, i, end;
     FI_S lane[FI_W];
     int w, l;
-#if FI_BITS_MAX
+#ifdef FI_BITS_MAX
     if (xs == 1)
         return FI_NAME(fi_pass1_bits)(x, n, pf, stop);
 #endif

@@ -84,10 +84,10 @@ FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return fi_self(a > b, a, b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return fi_seld(a > b, a, b); }
 #endif
 /* the signed 16-bit max and min, lane by lane */
-#if defined(__x86_64__) && defined(__AVX512F__)
+#if defined(__x86_64__) && defined(__AVX512BW__) && FI_VBYTES == 64
 FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { return (fi_vs)_mm512_max_epi16((__m512i)a, (__m512i)b); }
 FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm512_min_epi16((__m512i)a, (__m512i)b); }
-#elif defined(__x86_64__) && defined(__AVX2__)
+#elif defined(__x86_64__) && defined(__AVX2__) && FI_VBYTES == 32
 FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { return (fi_vs)_mm256_max_epi16((__m256i)a, (__m256i)b); }
 FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm256_min_epi16((__m256i)a, (__m256i)b); }
 #elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
