@@ -142,15 +142,20 @@ typedef struct {
 } FI_NAME(fi_expsums);
 
 static inline __attribute__((always_inline)) void
-FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A)
+FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
 {
     FI_V zc = FI_EXPCLAMP(z);                             /* -inf -> a z whose exp is 0 */
     FI_V e = FI_EXPC(zc);
     A->nl += FI_W;
 #if FI_DBL
-    FI_ACC_OFFMAX(&A->s0, &A->c, z, e);
-    if (kind == FI_K_ENT)
-        A->a0 += e * zc;
+    /* double lanes: the two vectors of a step go to two sums (half the terms in each lane) */
+    FI_ACC_OFFMAX(half ? &A->s1 : &A->s0, &A->c, z, e);
+    if (kind == FI_K_ENT) {
+        if (half)
+            A->a1 += e * zc;
+        else
+            A->a0 += e * zc;
+    }
 #else
     FI_ACC_OFFMAX(&A->sf, &A->c, z, e);
     if (kind == FI_K_ENT)
@@ -219,8 +224,8 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                 FI_LOADV2(x + i, &x0, &x1);
                 x0 -= fm;
                 x1 -= fm;
-                FI_NAME(fi_expsums_add)(kind, unit ? x0 : x0 * sc, &A);
-                FI_NAME(fi_expsums_add)(kind, unit ? x1 : x1 * sc, &A);
+                FI_NAME(fi_expsums_add)(kind, unit ? x0 : x0 * sc, &A, 0);
+                FI_NAME(fi_expsums_add)(kind, unit ? x1 : x1 * sc, &A, 1);
             }
         }
         for (; i < end; i += FI_W) {
@@ -255,7 +260,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                 continue;
             }
             z = unit ? xv - fm : (xv - fm) * sc;
-            FI_NAME(fi_expsums_add)(kind, z, &A);
+            FI_NAME(fi_expsums_add)(kind, z, &A, 0);
             if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
                 if (kind == FI_K_SOFT) {
                     t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);
