@@ -152,14 +152,14 @@ FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
     FI_ACC_OFFMAX(half ? &A->s1 : &A->s0, &A->c, z, e);
     if (kind == FI_K_ENT) {
         if (half)
-            A->a1 += e * zc;
+            A->a1 = FI_FMA(e, zc, A->a1);
         else
-            A->a0 += e * zc;
+            A->a0 = FI_FMA(e, zc, A->a0);
     }
 #else
     FI_ACC_OFFMAX(&A->sf, &A->c, z, e);
     if (kind == FI_K_ENT)
-        A->af += e * zc;
+        A->af = FI_FMA(e, zc, A->af);
     if (++A->grp == FI_GROUP) {
         A->s0 += fi_lo(A->sf);
         A->s1 += fi_hi(A->sf);
@@ -260,7 +260,9 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                 continue;
             }
             z = unit ? xv - fm : (xv - fm) * sc;
-            FI_NAME(fi_expsums_add)(kind, z, &A, 0);
+            /* double lanes: the vectors alternate between the two sums as in the two-vector
+             * steps, so a strided row adds as the same row contiguous does */
+            FI_NAME(fi_expsums_add)(kind, z, &A, (int)((i / FI_W) & 1));
             if (kind == FI_K_SMOOTH || kind == FI_K_SOFT) {
                 if (kind == FI_K_SOFT) {
                     t = FI_NAME(fi_lanes)(y, i, ys, end - i, zero);

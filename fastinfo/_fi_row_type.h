@@ -31,6 +31,7 @@
 #define FI_EXPCLAMP fi_vexp_clamp
 #define FI_EXPC fi_vexp_negc
 #define FI_ACC_OFFMAX fi_acc_offmax_d
+#define FI_FMA fi_vfmad
 #define FI_LOGV fi_vlog_pos
 #define FI_HALF(v, h) (v)
 #define FI_PUT_HALF(buf, h, u) memcpy((buf), &(u), sizeof(u))   /* a double vector into FI_S buf */
@@ -48,6 +49,7 @@
 #define FI_EXPCLAMP fi_vexpf_clamp
 #define FI_EXPC fi_vexpf_negc
 #define FI_ACC_OFFMAX fi_acc_offmax_f
+#define FI_FMA fi_vfmaf
 #define FI_LOGV fi_vlogf_pos
 #define FI_HALF(v, h) ((h) == 0 ? fi_lo(v) : fi_hi(v))
 #define FI_PUT_HALF(buf, h, u)                                                   \

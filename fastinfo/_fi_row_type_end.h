@@ -11,6 +11,7 @@
 #undef FI_EXPCLAMP
 #undef FI_EXPC
 #undef FI_ACC_OFFMAX
+#undef FI_FMA
 #undef FI_MAX
 #undef FI_LOGV
 #undef FI_HALF
