@@ -211,7 +211,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         i = blk;
         if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
-            /* a contiguous row: two vectors a step, their order of terms free */
+            /* a contiguous row: two vectors a step, in order (the sums of one vector a step) */
             for (; i + 2 * FI_W <= end; i += 2 * FI_W) {
                 FI_V x0, x1;
                 for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T); k += 64)

@@ -4,7 +4,7 @@
  *   FI_T      the element type in memory (double, float, uint16_t)
  *   FI_SFX    the name suffix (f64, f32, bf16, f16)
  *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
- *   FI_LOADV2 FI_LOADV2(p, &a, &b): two vectors of them, for sums whose order of terms is free
+ *   FI_LOADV2 FI_LOADV2(p, &a, &b): two vectors of them, in order
  *   FI_BITS_MAX  (bfloat16) 1: the logits' max is taken on their bits
  *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
  *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
