@@ -51,6 +51,8 @@ def big(dtype):
         x = (np.random.default_rng(0).standard_normal((1024, 128000), dtype=np.float32) * 3)
         x = x.astype(ml_dtypes.bfloat16)
         _BIG["bf16"], _BIG["f32"] = x, x.astype(np.float32)
+    if dtype == "f64" and dtype not in _BIG:
+        _BIG["f64"] = big("f32").astype(np.float64)
     return _BIG[dtype]
 def t(f, n, reps=5):
     r = []
@@ -71,6 +73,7 @@ CASES = {
     "softmax_cross_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
     "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
     "logsumexp 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f32"), n_threads=1), 1) * 1e3,
+    "logsumexp 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f64"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("bf16"), n_threads=1), 1) * 1e3,
     "softmax_entropy 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("f32"), n_threads=1), 1) * 1e3,

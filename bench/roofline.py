@@ -140,7 +140,7 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     rows = []
     print(f"fastinfo {fi.__version__}, SIMD {fi.config()['simd']}, "
-          f"{os.cpu_count()} CPUs", flush=True)
+          f"{os.cpu_count()} CPUs, logit prefetch plan {kernels.prefetch_plan()}", flush=True)
     hdr = f"{'measure':26s} {'dtype':9s} thr  {'ms':>8s} {'GB/s':>6s} {'roof%':>6s} {'dram/cache':>10s}  target"
     print(hdr)
     for name in args.measures:
@@ -179,7 +179,7 @@ def main(argv=None):
             del arrays, cached
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(cpu=os.cpu_count(), rows=rows), f, indent=1)
+            json.dump(dict(cpu=os.cpu_count(), prefetch_plan=kernels.prefetch_plan(), rows=rows), f, indent=1)
     return 0
 
 

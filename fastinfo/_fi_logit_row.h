@@ -12,17 +12,12 @@
 
 /* The next row a thread reads is prefetched while it works on this one (fi_logit_args.pfx).
  * Pass 2 of LSE and ENT reads its row from cache and is compute-bound; for 4- and 8-byte logits
- * it is faster than memory delivers the next row, and prefetches issued faster than that fill
- * the line-fill buffers that pass 2's own loads from L2 need (measured: a faster pass 2 made the
- * float32 logsumexp slower). So pass 1 prefetches the next row's first FI_PF_HEAD quarter,
- * pass 2 the next FI_PF_REST quarters at FI_PF_REST/4 of its pace, and the rest comes with the
- * next pass 1's own reads (1 + 2 measured best, against 1 + 1, 1 + 3 and 0 + 4); 2-byte rows,
- * half the bytes, all in pass 2. */
-#define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : 1)
-#ifndef FI_PF_REST4
-#define FI_PF_REST4 2
-#endif
-#define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : FI_PF_REST4)
+ * it can be faster than memory delivers the next row. Pass 1 prefetches the next row's first
+ * fi_pf_head4 quarters, pass 2 the next fi_pf_rest4 quarters at fi_pf_rest4/4 of its pace, and
+ * the rest comes with the next pass 1's own reads: the plan is the CPU's (fi_prefetch_init in
+ * _fi_logits.h). 2-byte rows, half the bytes, all in pass 2. */
+#define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : fi_pf_head4)
+#define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
 
 #ifndef FI_GROUP
 #define FI_GROUP 4      /* float vectors of exps added in float before the double sums */
@@ -38,6 +33,7 @@
 static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf, fi_stop_t *stop)
 {
     const Py_ssize_t w = 2 * FI_NF;                       /* elements per vector */
+    const int head = FI_PF_HEAD;
     fi_vs hi0 = (fi_vs){0} + INT16_MIN, hi1 = hi0, lo0 = (fi_vs){0} + INT16_MAX, lo1 = lo0, v, u;
     int16_t hi = INT16_MIN, lo = INT16_MAX, b, hl[2 * FI_NF], ll[2 * FI_NF];
     Py_ssize_t blk, i, end;
@@ -51,7 +47,7 @@ static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf,
         for (i = blk; i + 2 * w <= end; i += 2 * w) {
             __builtin_prefetch(x + i + FI_PF_BYTES / 2);
             __builtin_prefetch(x + i + w + FI_PF_BYTES / 2);
-            if (FI_PF_HEAD && pf)
+            if (head && pf)
                 __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
             memcpy(&v, x + i, sizeof v);
             memcpy(&u, x + i + w, sizeof u);
@@ -87,6 +83,7 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
     Py_ssize_t blk, i, end;
     FI_S lane[FI_W];
     int w, l;
+    const int head = FI_PF_HEAD;
 #ifdef FI_BITS_MAX
     if (xs == 1)
         return FI_NAME(fi_pass1_bits)(x, n, pf, stop);
@@ -97,7 +94,7 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         /* four running maxima: one would wait on the latency of each max */
         for (i = blk; i + 4 * FI_W <= end; i += 4 * FI_W) {
-            if (FI_PF_HEAD && pf && xs == 1)
+            if (head && pf && xs == 1)
                 __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
             mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, FI_W, fill), mx);
             m1 = FI_MAX(FI_NAME(fi_lanes)(x, i + FI_W, xs, FI_W, fill), m1);
@@ -189,7 +186,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                        fi_stop_t *stop)
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
-    Py_ssize_t pfx = g->pfx, pfy = g->pfy;
+    Py_ssize_t pfx = g->pfx, pfy = g->pfy, head = FI_PF_HEAD, rest = FI_PF_REST;
     FI_V z, t;
     FI_NAME(fi_expsums) A;
     fi_vd a0 = fi_splatd(0), a1 = fi_splatd(0);
@@ -218,9 +215,9 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                     __builtin_prefetch((const char *)(x + i) + FI_PF_BYTES + k);
                 /* FI_PF_REST quarters of the next row, at FI_PF_REST/4 of this pass's pace */
                 if (pfx)
-                    for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T) * FI_PF_REST / 4; k += 64)
+                    for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T) * rest / 4; k += 64)
                         __builtin_prefetch((const char *)(x + pfx)
-                                           + (n * FI_PF_HEAD + i * FI_PF_REST) * (Py_ssize_t)sizeof(FI_T) / 4 + k);
+                                           + (n * head + i * rest) * (Py_ssize_t)sizeof(FI_T) / 4 + k);
                 FI_LOADV2(x + i, &x0, &x1);
                 x0 -= fm;
                 x1 -= fm;

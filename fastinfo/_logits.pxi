@@ -26,6 +26,16 @@ cdef extern from "_fi_rows.h" nogil:
     void fi_logit_row(int fmt, const void* x, Py_ssize_t xs, const void* y, Py_ssize_t ys, Py_ssize_t label,
                       void* o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args* g, double* res, double* res2,
                       fi_stop_t* stop) noexcept
+    int fi_pf_head4, fi_pf_rest4
+    void fi_prefetch_init()
+
+fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h), once per process
+
+
+def prefetch_plan():
+    """The next-row prefetch plan of 4- and 8-byte logit rows, in quarters of a row:
+    (in pass 1, in pass 2)."""
+    return (fi_pf_head4, fi_pf_rest4)
 
 
 cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
