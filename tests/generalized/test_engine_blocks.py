@@ -145,3 +145,41 @@ def test_tsallis_and_renyi_divergence_2_against_mpmath(dtype, K, normalize):
                 mt = mpmath.mpf(t)
                 want = float((mpmath.fsum(x) - mpmath.fsum(u ** mt for u in x)) / (mt - 1))
                 assert got[i] == pytest.approx(want, rel=rtol, abs=1e-300), (t, K, i)
+
+
+@pytest.mark.parametrize("scale", [1e-310, 1e-300, 1e-30, 1e30, 1e300])
+def test_rows_scaled_by_tiny_and_huge_factors(scale):
+    """The quotients p / mx and p / sum p of the power sums and the distances: a subnormal
+    divisor (its reciprocal overflows), tiny and huge ones. Normalized, the measures of c p are
+    those of p: against the float64 formulas on p / sum p."""
+    rng = np.random.default_rng(7)
+    base = rng.random((3, 1000)) + 0.01
+    base[:, 3] = 1.0                                   # the largest value, known exactly
+    qb = rng.random((3, 1000)) + 0.01
+    p, q = base * scale, qb * scale
+    P, Q = base / base.sum(1, keepdims=True), qb / qb.sum(1, keepdims=True)
+    for alpha in (0.5, 2.0, 3.0, 1.7):
+        np.testing.assert_allclose(fi.renyi_entropy(p, alpha, normalize=True),
+                                   np.log((P ** alpha).sum(1)) / (1 - alpha), rtol=1e-12)
+        np.testing.assert_allclose(fi.tsallis_entropy(p, alpha, normalize=True),
+                                   (1 - (P ** alpha).sum(1)) / (alpha - 1), rtol=1e-12)
+    np.testing.assert_allclose(fi.total_variation(p, q, normalize=True), 0.5 * np.abs(P - Q).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(fi.hellinger_distance(p, q, normalize=True),
+                               np.sqrt(0.5 * ((np.sqrt(P) - np.sqrt(Q)) ** 2).sum(1)), rtol=1e-12)
+
+
+def test_one_element_rows_are_certain_exactly():
+    """A row of one positive value, normalized: x = s / s is exactly 1 (the quotient is
+    correctly rounded, not s times a rounded 1/s, which can be 1 - 2^-53), so the Tsallis
+    entropy is exactly 0 and the distance of the row to itself too."""
+    rng = np.random.default_rng(8)
+    s = np.ldexp(rng.random(4096) + 0.5, rng.integers(-1000, 1000, 4096))
+    rows = np.zeros((4096, 9))
+    rows[:, 4] = s                      # inside the first vector of every level
+    for q in (2.0, 3.0, 1.7):
+        got = fi.tsallis_entropy(rows, q, normalize=True)
+        assert (got == 0).all(), (q, s[got != 0][:3], got[got != 0][:3])
+    other = rows.copy()
+    other[:, 4] = s * 3.0
+    assert (fi.total_variation(rows, other, normalize=True) == 0).all()
+    assert (fi.hellinger_distance(rows, other, normalize=True) == 0).all()
