@@ -224,6 +224,7 @@ KERNEL_STUBS = [
         Stub("elementwise_softmax_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
     ]),
     ("logits (_logits.pxi)", [
+        Stub("prefetch_plan", "", "tuple[int, int]"),
         Stub("logit_rows",
              "op: int, fmt: int, x: NDArray[Any], y: NDArray[Any], labels: _I64, o: _Real | None, res: _F64, "
              "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int",
