@@ -227,6 +227,31 @@ static inline void fi_softmax_exp(int dbl, const void *x, void *y, Py_ssize_t n)
     }
 }
 
+/* The kernels' vector log (fi_vlog, fi_vlogf: the log of the Shannon measures' rows) over n
+ * contiguous elements (a test hook: its accuracy is tested on every level) */
+static inline void fi_vector_log(int dbl, const void *x, void *y, Py_ssize_t n)
+{
+    Py_ssize_t i, k, w = dbl ? FI_ND : FI_NF;
+    double bd[FI_ND];
+    float bf[FI_NF];
+    for (i = 0; i < n; i += w) {
+        k = n - i < w ? n - i : w;
+        if (dbl) {
+            fi_vd v = fi_splatd(1.0);
+            memcpy(&v, (const double *)x + i, (size_t)k * sizeof(double));
+            v = fi_vlog(v);
+            memcpy(bd, &v, sizeof bd);
+            memcpy((double *)y + i, bd, (size_t)k * sizeof(double));
+        } else {
+            fi_vf v = fi_splatf(1.0f);
+            memcpy(&v, (const float *)x + i, (size_t)k * sizeof(float));
+            v = fi_vlogf(v);
+            memcpy(bf, &v, sizeof bf);
+            memcpy((float *)y + i, bf, (size_t)k * sizeof(float));
+        }
+    }
+}
+
 /* Bytes per element of fmt */
 static inline Py_ssize_t fi_fmt_size(int fmt) { return fmt == FI_FMT_F64 ? 8 : (fmt == FI_FMT_F32 ? 4 : 2); }
 

@@ -78,6 +78,7 @@ cdef extern from "_fi_rows.h" nogil:
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
     void fi_softmax_exp(int dbl, const void* x, void* y, Py_ssize_t n) noexcept
+    void fi_vector_log(int dbl, const void* x, void* y, Py_ssize_t n) noexcept
 
 cdef enum:
     LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)
@@ -706,6 +707,17 @@ def elementwise_softmax_exp(x):
     cdef cnp.ndarray xa = x
     cdef cnp.ndarray out = np.empty_like(x)
     fi_softmax_exp(x.dtype == np.float64, cnp.PyArray_DATA(xa), cnp.PyArray_DATA(out), x.shape[0])
+    return out
+
+
+def elementwise_vector_log(x):
+    """The row kernels' vector log applied to a 1-D contiguous array (test hook)."""
+    x = np.ascontiguousarray(x)
+    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
+        raise TypeError("expected a 1-D float32 or float64 array")
+    cdef cnp.ndarray xa = x
+    cdef cnp.ndarray out = np.empty_like(x)
+    fi_vector_log(x.dtype == np.float64, cnp.PyArray_DATA(xa), cnp.PyArray_DATA(out), x.shape[0])
     return out
 
 

@@ -222,6 +222,7 @@ KERNEL_STUBS = [
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_softmax_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
+        Stub("elementwise_vector_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
     ]),
     ("logits (_logits.pxi)", [
         Stub("prefetch_plan", "", "tuple[int, int]"),

@@ -218,38 +218,47 @@ def _check_bulk_regimes(level, fname, dt, inputs, n, bound=MAX_ULP):
 
 
 # ====================================================================== log
+# "log": fi_log / fi_logf (_fimath.h); "vector_log": fi_vlog / fi_vlogf (_fi_vec.h), the log of
+# the Shannon measures' rows, written with vector types (the same steps as fi_log)
+LOGS = ["log", "vector_log"]
+
+
+@pytest.mark.parametrize("fname", LOGS)
 @pytest.mark.parametrize("level,dt", CASES)
-def test_log_vs_mpmath(level, dt):
-    _check_mp(level, "log", dt)
+def test_log_vs_mpmath(level, dt, fname):
+    _check_mp(level, fname, dt)
 
 
+@pytest.mark.parametrize("fname", LOGS)
 @pytest.mark.parametrize("level,dt", CASES)
-def test_log_bulk(level, dt):
-    _check_bulk_regimes(level, "log", dt, _log_inputs, 400_000)
+def test_log_bulk(level, dt, fname):
+    _check_bulk_regimes(level, fname, dt, _log_inputs, 400_000)
 
 
+@pytest.mark.parametrize("fname", LOGS)
 @pytest.mark.parametrize("level,dt", CASES)
-def test_log_special(level, dt):
+def test_log_special(level, dt, fname):
     t = _T(dt)
     tiny = t.from_bits([1])[0]
     x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, -1.0, -tiny, -np.finfo(dt).max, 1.0], dtype=dt)
     want = np.array([-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, 0.0], dtype=dt)
-    y = _run(level, "log", x)
+    y = _run(level, fname, x)
     np.testing.assert_array_equal(y, want)
     assert not np.signbit(y[-1])                     # log(1) = +0
     # log(2) is the correctly rounded ln 2 (downstream relies on log(2p/(p+q)) <= log 2)
-    y2 = _run(level, "log", np.array([2.0, 0.5, 4.0], dtype=dt))
+    y2 = _run(level, fname, np.array([2.0, 0.5, 4.0], dtype=dt))
     assert y2[0] == dt(np.log(2.0))
     assert y2[1] == -y2[0] and y2[2] == dt(np.log(4.0))
     # a special value in the middle of a vector does not disturb its neighbours
     z = np.full(64, 3.0, dtype=dt)
     z[17], z[40] = np.nan, 0.0
-    yz = _run(level, "log", z)
+    yz = _run(level, fname, z)
     assert np.all(yz[np.isfinite(z) & (z > 0)] == yz[0]) and np.isnan(yz[17]) and yz[40] == -np.inf
 
 
+@pytest.mark.parametrize("fname", LOGS)
 @pytest.mark.parametrize("level,dt", CASES)
-def test_log_monotone(level, dt):
+def test_log_monotone(level, dt, fname):
     """log must be non-decreasing across dense sorted samples: near 1, across powers of
     two, across the sqrt(2) normalization switch, the subnormal boundary, and random
     sorted points near 1 and 2."""
@@ -264,7 +273,7 @@ def test_log_monotone(level, dt):
     for c in centers:
         b = t.bits(c).astype(np.int64)
         x = t.from_bits((b + np.arange(-3000, 3000)).astype(t.uint))
-        y = _run(level, "log", x)
+        y = _run(level, fname, x)
         assert np.all(np.isfinite(y))
         bad = np.flatnonzero(np.diff(y) < 0)
         assert bad.size == 0, f"not monotone near {c}: x={x[bad[0]]!r},{x[bad[0] + 1]!r}"
@@ -272,7 +281,7 @@ def test_log_monotone(level, dt):
             _check_bulk(t, x, y, np.log(x.astype(t.ld)), f"log near {c}")
     for c, w in ((1.0, 1e-3), (2.0, 1e-3), (1.0, 1e-7), (2.0, 1e-7)):
         x = np.sort((c * (1 + g.uniform(-w, w, 100_000))).astype(dt))
-        y = _run(level, "log", x)
+        y = _run(level, fname, x)
         assert np.all(np.diff(y) >= 0), f"not monotone in [{c}(1-{w}), {c}(1+{w})]"
 
 
