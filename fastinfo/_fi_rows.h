@@ -170,15 +170,15 @@ static inline double fi_dist_block(int fmt, int mode, const void *p, Py_ssize_t 
 }
 
 /* One block of the Renyi (tsallis = 0) or Tsallis power sum over elements stored as fmt (see
- * fi_power_kind) */
+ * fi_power_kind; pf: elements to the next row, prefetched) */
 static inline double fi_power_block(int fmt, int kind, int tsallis, const void *p, Py_ssize_t ps, Py_ssize_t n,
-                                    double d, double a, double *ties)
+                                    double d, double a, double *ties, Py_ssize_t pf)
 {
     switch (fmt) {
-    case FI_FMT_F64: return fi_power_block_f64(kind, tsallis, (const double *)p, ps, n, d, a, ties);
-    case FI_FMT_F32: return fi_power_block_f32(kind, tsallis, (const float *)p, ps, n, d, a, ties);
-    case FI_FMT_BF16: return fi_power_block_bf16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties);
-    default: return fi_power_block_f16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties);
+    case FI_FMT_F64: return fi_power_block_f64(kind, tsallis, (const double *)p, ps, n, d, a, ties, pf);
+    case FI_FMT_F32: return fi_power_block_f32(kind, tsallis, (const float *)p, ps, n, d, a, ties, pf);
+    case FI_FMT_BF16: return fi_power_block_bf16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties, pf);
+    default: return fi_power_block_f16(kind, tsallis, (const uint16_t *)p, ps, n, d, a, ties, pf);
     }
 }
 

@@ -177,7 +177,7 @@ cdef inline int _pkind(double a) noexcept nogil:
 
 
 cdef double _power_sum(double a, bint tsallis, const stored* p, Py_ssize_t ps, Py_ssize_t K, double d,
-                       double* ties, fi_stop_t* stop) noexcept nogil:
+                       double* ties, Py_ssize_t pf, fi_stop_t* stop) noexcept nogil:
     """The engine's power sums (fi_power_block), block by block in order: the Renyi entropy's
     sum over p < d = mx of (p / mx)^a (a > 0) and the number of p == mx (each term 1) in
     ties, or the Tsallis entropy's sum over p > 0 of x - x^a, x = p / d; NaN once stopped."""
@@ -189,7 +189,7 @@ cdef double _power_sum(double a, bint tsallis, const stored* p, Py_ssize_t ps, P
         if _gstop(stop, K):
             return NAN
         S += fi_power_block(_stored_fmt(p), kind, tsallis, <const void*>(p + blk * ps), ps,
-                            min(<Py_ssize_t>BLOCK, K - blk), d, a, &t)
+                            min(<Py_ssize_t>BLOCK, K - blk), d, a, &t, pf)
         c += t
     ties[0] = c
     return S
@@ -217,7 +217,7 @@ cdef double _dist_sum(int mode, const stored* p, Py_ssize_t ps, const stored* q,
 
 
 cdef double _renyi_h(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
-                     GStats* st, fi_stop_t* stop) noexcept nogil:
+                     GStats* st, Py_ssize_t pf, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
     cdef double x, sh = st.ph, sl = st.pl, s = st.ph + st.pl, mx = st.mx, T = 0.0, S, c, L
     if a == 0:
@@ -242,13 +242,13 @@ cdef double _renyi_h(double a, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
             return (log(sh) + log1p((sl + T) / sh)) / (1.0 - a)
     # scaled by the largest: sum p^a = mx^a (c + S), S = sum_{p < mx} (p/mx)^a, c ties at 1,
     # so log(c + S) = log c + log1p(S / c) keeps nearly deterministic rows accurate
-    S = _power_sum(a, False, p, ps, K, mx, &c, stop)
+    S = _power_sum(a, False, p, ps, K, mx, &c, pf, stop)
     L = log(c) + log1p(S / c) + a * (log(mx / s) if normalize else log(mx))
     return L / (1.0 - a)
 
 
 cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bint normalize,
-                     double s, fi_stop_t* stop) noexcept nogil:
+                     double s, Py_ssize_t pf, fi_stop_t* stop) noexcept nogil:
     cdef Py_ssize_t i, blk
     cdef double x, ties, S = 0.0, dv = s if normalize else 1.0      # a divisor (see _dist_sum)
     if fabs(t - 1.0) * NEAR_ONE_INV <= 1.0:
@@ -261,7 +261,7 @@ cdef double _tsallis(double t, const stored* p, Py_ssize_t ps, Py_ssize_t K, bin
                     x = x / dv
                     S -= x * expm1((t - 1.0) * log(x))
         return S / (t - 1.0)
-    return _power_sum(t, True, p, ps, K, dv, &ties, stop) / (t - 1.0)
+    return _power_sum(t, True, p, ps, K, dv, &ties, pf, stop) / (t - 1.0)
 
 
 cdef double _renyi2(const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs, Py_ssize_t K,
@@ -397,10 +397,11 @@ cdef double _renyi_d(double a, const stored* p, Py_ssize_t ps, const stored* q, 
 
 cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, const stored* q, Py_ssize_t qs,
                          Py_ssize_t K, bint normalize, double log_base, double sum_tol, char* far,
-                         fi_stop_t* stop) noexcept nogil:
+                         Py_ssize_t pf, fi_stop_t* stop) noexcept nogil:
     """The measure of one row (NaN if the row is invalid; any value once stop is set); sum_tol
     > 0 (rows as passed): far[0] = 1 if the row is valid and its sums are further than sum_tol
-    from 1 (from the first pass's sums, or a pass of sums for the distances)."""
+    from 1 (from the first pass's sums, or a pass of sums for the distances). pf: elements
+    from p to the next row this thread reads (0: none), fetched by the power sums' pass."""
     cdef GStats st
     cdef double v, B, cp = 1.0, cq = 1.0
     cdef int bad = 0
@@ -421,9 +422,9 @@ cdef double _general_row(int code, double a, const stored* p, Py_ssize_t ps, con
                                  (two and (st.qh == 0 or not isfinite(st.qh))))):
         return NAN
     if code == G_RENYI_H:
-        v = _renyi_h(a, p, ps, K, normalize, &st, stop)
+        v = _renyi_h(a, p, ps, K, normalize, &st, pf, stop)
     elif code == G_TSALLIS:
-        return _tsallis(a, p, ps, K, normalize, st.ph + st.pl, stop) + 0.0
+        return _tsallis(a, p, ps, K, normalize, st.ph + st.pl, pf, stop) + 0.0
     elif code == G_RENYI_D:
         v = _renyi_d(a, p, ps, q, qs, K, normalize, st.ph, st.pl, st.qh, st.ql, stop)
         if v < 0 and normalize:
@@ -443,7 +444,7 @@ cdef enum:
 
 cdef inline double _general_row_at(int code, double param, const stored* p, Py_ssize_t ps, const stored* q,
                                    Py_ssize_t qs, Py_ssize_t K, bint normalize, double log_base, double sum_tol,
-                                   char* far, float* scratch, fi_stop_t* stop) noexcept nogil:
+                                   char* far, float* scratch, Py_ssize_t pf, fi_stop_t* stop) noexcept nogil:
     """One row. Where a scalar pass will read the row element by element -- the Renyi
     divergence, and the Renyi and Tsallis entropies of orders within 1/8 of 1 -- a 2-byte row
     (when scratch is given: K <= WIDEN_MAX) is widened once into scratch (2 K floats) by the
@@ -459,11 +460,11 @@ cdef inline double _general_row_at(int code, double param, const stored* p, Py_s
         fi_widen_f32(fmt, <const void*>p, ps, K, scratch)
         if code < G_RENYI_D:
             return _general_row(code, param, <const float*>scratch, 1, <const float*>scratch, 1, K, normalize,
-                                log_base, sum_tol, far, stop)
+                                log_base, sum_tol, far, 0, stop)
         fi_widen_f32(fmt, <const void*>q, qs, K, scratch + K)
         return _general_row(code, param, <const float*>scratch, 1, <const float*>(scratch + K), 1, K, normalize,
-                            log_base, sum_tol, far, stop)
-    return _general_row(code, param, p, ps, q, qs, K, normalize, log_base, sum_tol, far, stop)
+                            log_base, sum_tol, far, 0, stop)
+    return _general_row(code, param, p, ps, q, qs, K, normalize, log_base, sum_tol, far, pf, stop)
 
 
 cdef inline float* _scratch(const stored* p, Py_ssize_t K) noexcept nogil:
@@ -483,6 +484,10 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
     cdef const char* pb = <const char*>P
     cdef const char* qb = <const char*>Q
     cdef float* scratch
+    # contiguous rows: the next row of a thread is the row after but at the ends of its chunks
+    # (a harmless hint past the batch's end)
+    cdef Py_ssize_t pf = prs // <Py_ssize_t>sizeof(stored) if (
+        ps == 1 and N > 1 and prs % <Py_ssize_t>sizeof(stored) == 0) else 0
     if nt > 1:
         with parallel(num_threads=nt):
             scratch = _scratch(P, K)                     # one per thread
@@ -491,7 +496,7 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
                     continue
                 out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                          <const stored*>(qb + i * qrs), qs, K, normalize, log_base, sum_tol,
-                                         far + i if sum_tol > 0 else NULL, scratch, stop)
+                                         far + i if sum_tol > 0 else NULL, scratch, pf, stop)
             free(scratch)
     else:
         scratch = _scratch(P, K)
@@ -500,7 +505,7 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
                 break
             out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,
                                      <const stored*>(qb + i * qrs), qs, K, normalize, log_base, sum_tol,
-                                     far + i if sum_tol > 0 else NULL, scratch, stop)
+                                     far + i if sum_tol > 0 else NULL, scratch, pf, stop)
         free(scratch)
     return 0
 

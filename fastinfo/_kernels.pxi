@@ -72,7 +72,7 @@ cdef extern from "_fi_rows.h" nogil:
     double fi_dist_block(int fmt, int mode, const void* p, Py_ssize_t ps, const void* q, Py_ssize_t qs,
                          Py_ssize_t n, double dp, double dq, double* bhat, int* bad) noexcept
     double fi_power_block(int fmt, int kind, int tsallis, const void* p, Py_ssize_t ps, Py_ssize_t n, double d,
-                          double a, double* ties) noexcept
+                          double a, double* ties, Py_ssize_t pf) noexcept
     void fi_two_sum1(double* hi, double* lo, double x) noexcept     # (hi, lo) += x, error-free
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept
