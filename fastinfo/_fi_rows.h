@@ -202,9 +202,11 @@ static inline double fi_elem(int fmt, const void *p, Py_ssize_t i)
     }
 }
 
-/* The softmax passes' vector exp (fi_vexp_neg, fi_vexpf_neg) over n contiguous elements, z <= 0
- * (a test hook: their accuracy is tested on their own) */
-static inline void fi_softmax_exp(int dbl, const void *x, void *y, Py_ssize_t n)
+/* Test hooks, over n contiguous elements: op 0, the softmax passes' vector exp (fi_vexp_neg,
+ * fi_vexpf_neg; z <= 0); op 1, the row kernels' vector log (fi_vlog, fi_vlogf). Their accuracy
+ * is tested on their own, on every level. */
+enum { FI_HOOK_SOFTMAX_EXP = 0, FI_HOOK_VECTOR_LOG = 1 };
+static inline void fi_vec_hook(int op, int dbl, const void *x, void *y, Py_ssize_t n)
 {
     Py_ssize_t i, k, w = dbl ? FI_ND : FI_NF;
     double bd[FI_ND];
@@ -212,40 +214,15 @@ static inline void fi_softmax_exp(int dbl, const void *x, void *y, Py_ssize_t n)
     for (i = 0; i < n; i += w) {
         k = n - i < w ? n - i : w;
         if (dbl) {
-            fi_vd v = fi_splatd(0.0);
+            fi_vd v = fi_splatd(op == FI_HOOK_VECTOR_LOG ? 1.0 : 0.0);
             memcpy(&v, (const double *)x + i, (size_t)k * sizeof(double));
-            v = fi_vexp_neg(v);
+            v = op == FI_HOOK_VECTOR_LOG ? fi_vlog(v) : fi_vexp_neg(v);
             memcpy(bd, &v, sizeof bd);
             memcpy((double *)y + i, bd, (size_t)k * sizeof(double));
         } else {
-            fi_vf v = fi_splatf(0.0f);
+            fi_vf v = fi_splatf(op == FI_HOOK_VECTOR_LOG ? 1.0f : 0.0f);
             memcpy(&v, (const float *)x + i, (size_t)k * sizeof(float));
-            v = fi_vexpf_neg(v);
-            memcpy(bf, &v, sizeof bf);
-            memcpy((float *)y + i, bf, (size_t)k * sizeof(float));
-        }
-    }
-}
-
-/* The kernels' vector log (fi_vlog, fi_vlogf: the log of the Shannon measures' rows) over n
- * contiguous elements (a test hook: its accuracy is tested on every level) */
-static inline void fi_vector_log(int dbl, const void *x, void *y, Py_ssize_t n)
-{
-    Py_ssize_t i, k, w = dbl ? FI_ND : FI_NF;
-    double bd[FI_ND];
-    float bf[FI_NF];
-    for (i = 0; i < n; i += w) {
-        k = n - i < w ? n - i : w;
-        if (dbl) {
-            fi_vd v = fi_splatd(1.0);
-            memcpy(&v, (const double *)x + i, (size_t)k * sizeof(double));
-            v = fi_vlog(v);
-            memcpy(bd, &v, sizeof bd);
-            memcpy((double *)y + i, bd, (size_t)k * sizeof(double));
-        } else {
-            fi_vf v = fi_splatf(1.0f);
-            memcpy(&v, (const float *)x + i, (size_t)k * sizeof(float));
-            v = fi_vlogf(v);
+            v = op == FI_HOOK_VECTOR_LOG ? fi_vlogf(v) : fi_vexpf_neg(v);
             memcpy(bf, &v, sizeof bf);
             memcpy((float *)y + i, bf, (size_t)k * sizeof(float));
         }

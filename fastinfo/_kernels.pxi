@@ -77,8 +77,7 @@ cdef extern from "_fi_rows.h" nogil:
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
-    void fi_softmax_exp(int dbl, const void* x, void* y, Py_ssize_t n) noexcept
-    void fi_vector_log(int dbl, const void* x, void* y, Py_ssize_t n) noexcept
+    void fi_vec_hook(int op, int dbl, const void* x, void* y, Py_ssize_t n) noexcept
 
 cdef enum:
     LANES = 16            # independent accumulators of the loops that gcc vectorizes (_general.pxi, roofline)
@@ -701,23 +700,21 @@ def elementwise_exp(x):
 
 def elementwise_softmax_exp(x):
     """The softmax passes' vector exp applied to a 1-D contiguous array of z <= 0 (test hook)."""
-    x = np.ascontiguousarray(x)
-    if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
-        raise TypeError("expected a 1-D float32 or float64 array")
-    cdef cnp.ndarray xa = x
-    cdef cnp.ndarray out = np.empty_like(x)
-    fi_softmax_exp(x.dtype == np.float64, cnp.PyArray_DATA(xa), cnp.PyArray_DATA(out), x.shape[0])
-    return out
+    return _vec_hook(x, 0)
 
 
 def elementwise_vector_log(x):
     """The row kernels' vector log applied to a 1-D contiguous array (test hook)."""
+    return _vec_hook(x, 1)
+
+
+cdef object _vec_hook(object x, int op):
     x = np.ascontiguousarray(x)
     if x.ndim != 1 or x.dtype not in (np.float32, np.float64):
         raise TypeError("expected a 1-D float32 or float64 array")
     cdef cnp.ndarray xa = x
     cdef cnp.ndarray out = np.empty_like(x)
-    fi_vector_log(x.dtype == np.float64, cnp.PyArray_DATA(xa), cnp.PyArray_DATA(out), x.shape[0])
+    fi_vec_hook(op, x.dtype == np.float64, cnp.PyArray_DATA(xa), cnp.PyArray_DATA(out), x.shape[0])
     return out
 
 
