@@ -7,7 +7,7 @@
  * fi_dist_kind: the terms of total variation, 1/2 |x - y|, of the squared Hellinger
  *   distance, 1/2 ((x - y) / (sqrt x + sqrt y))^2 with the Bhattacharyya sum sqrt(x) sqrt(y),
  *   or of chi^2, (x - y)^2 / y over y > 0 (the Renyi divergence of order 2), of x = p / dp,
- *   y = q / dq (fi_vquot; divided where 1/dp or 1/dq overflows, a subnormal sum; none when
+ *   y = q / dq (fi_vquot; divided where dp or dq is not normal, a subnormal sum; none when
  *   dp = dq = 1), and
  *   the validity of p and q.
  * fi_power_kind: the power sums of the Renyi entropy, sum (p / mx)^a, and of the Tsallis
@@ -43,13 +43,15 @@ static inline void fi_two_sum1(double *hi, double *lo, double x)
     *hi = s;
 }
 
-/* x / d from r = RN(1/d) (finite): y = x r corrected by one FMA step, y + (x - y d) r, the
- * quotient correctly rounded but in rare cases (then within 1 ulp). Three multiply-adds cost
- * less than a vector division, which was the largest cost of a term. Without FMA (the baseline
- * level), the division. */
+/* x / d from r = RN(1/d), for a normal d: y = x r corrected by one FMA step, y + (x - y d) r,
+ * the quotient correctly rounded but in rare cases (then within 1 ulp; and for a subnormal x,
+ * whose remainder x - y d is not exact, within 1 ulp). Three multiply-adds cost less than a
+ * vector division, which was the largest cost of a term. Without fused vector FMA (the
+ * baseline level), the division. Callers divide where d is not normal (fi_normal_divisor). */
+FI_VINLINE int fi_normal_divisor(double d) { return d >= DBL_MIN && d <= DBL_MAX; }
 FI_VINLINE fi_vd fi_vquot(fi_vd x, fi_vd d, fi_vd r)
 {
-#if defined(__FMA__) || defined(__AVX512F__)
+#ifdef FI_HAVE_VFMA
     fi_vd y = x * r;
     return fi_vfmad(fi_vfmad(-y, d, x), r, y);
 #else
@@ -76,8 +78,9 @@ static inline void fi_fold_dd(fi_vd h, fi_vd l, double *hi, double *lo)
 
 /* The next row during the power sums (Zen 5, Tsallis q = 2 from DRAM, against no prefetch):
  * float32, whose pass takes twice the time per line, all of it (0.79-0.90x the time, rows of
- * 2 000 to 20 000); float64 rows of up to 16 KB all of it (0.85x), longer ones their first
- * half (0.92-0.99x; at full pace 1.05-1.28x, the line-fill buffers staying full) */
+ * 2 000 to 20 000); float64 blocks of up to 16 KB (a row of up to 2 048, or a long row's last
+ * block) all of it (0.80x), the longer blocks of long rows the first half of the same block of
+ * the next row (0.93-0.99x; at full pace 1.05-1.28x, the line-fill buffers staying full) */
 #ifndef FI_GPF
 #define FI_GPF (sizeof(FI_T) == 8 ? 2 : 4)
 #endif
@@ -154,7 +157,7 @@ FI_NAME(fi_dist_kind)(const int mode, const int scaled, const FI_T *p, Py_ssize_
     fi_vd a = fi_splatd(0), b = fi_splatd(0);
     const fi_vd zd = fi_splatd(0), rp = fi_splatd(1.0 / dp), rq = fi_splatd(1.0 / dq);
     const fi_vd vdp = fi_splatd(dp), vdq = fi_splatd(dq);
-    const int divp = !(1.0 / dp <= DBL_MAX), divq = !(1.0 / dq <= DBL_MAX);   /* subnormal sums */
+    const int divp = !fi_normal_divisor(dp), divq = !fi_normal_divisor(dq);   /* subnormal sums */
     FI_V x = FI_SPLAT(0), y;
     FI_M ok = x == x;                /* all lanes valid so far */
     FI_T zero;
@@ -189,7 +192,7 @@ FI_NAME(fi_dist_kind)(const int mode, const int scaled, const FI_T *p, Py_ssize_
     return fi_hsum(a);
 }
 
-/* One block of a power sum of y = p / d (fi_vquot; divided where 1/d overflows, a subnormal d), each
+/* One block of a power sum of y = p / d (fi_vquot; divided where d is not normal), each
  * y^a rounded as y * y (a = 2, kind 2), sqrt(y) (a = 1/2, kind 1), y * y * y (a = 3, kind 3) or
  * computed as exp(a log y) for any other order (kind 0: the vector exp and log, relative
  * error <= (|a log y| + 2) ulp; Renyi orders are > 0, Tsallis orders any finite number):
@@ -206,7 +209,7 @@ FI_NAME(fi_power_kind)(const int kind, const int tsallis, const FI_T *p, Py_ssiz
 {
     fi_vd s = fi_splatd(0), c = fi_splatd(0);
     const fi_vd m = fi_splatd(d), rm = fi_splatd(1.0 / d), av = fi_splatd(a), zd = fi_splatd(0), one = fi_splatd(1.0);
-    const int div = !(1.0 / d <= DBL_MAX);      /* a subnormal d: 1/d overflows */
+    const int div = !fi_normal_divisor(d);      /* a subnormal d */
     const Py_ssize_t pace = n * (Py_ssize_t)sizeof(FI_T) <= 16384 ? 4 : FI_GPF;
     FI_V x;
     FI_T zero;

@@ -55,8 +55,9 @@ typedef struct {
  * best (1024 x 128 000 logits from DRAM): 1 + 2 on an Intel Xeon with AVX-512 (2 MB L2; a
  * faster pace filled the line-fill buffers that pass 2's own L2 loads need: 0 + 4 and 1 + 3
  * were slower), 0 + 4 on an AMD Zen 5 (1 MB L2: 0.80-0.86x the time of 1 + 2; 1 + 3, 1 + 4,
- * 0 + 6, 2 + 2 and none in between or slower). fi_prefetch_init sets it once per process, at
- * the import of a kernel module; FI_PF_HEAD4 / FI_PF_REST4 at compile time fix it. */
+ * 0 + 6, 0 + 8, 2 + 2 and none in between or slower). fi_prefetch_init sets it at the import
+ * of a kernel module (each SIMD variant has its own copy), before any worker thread exists;
+ * FI_PF_HEAD4 / FI_PF_REST4 at compile time fix it (either one alone: the other keeps 1 / 2). */
 static int fi_pf_head4 = 1, fi_pf_rest4 = 2;
 
 static void fi_prefetch_init(void)

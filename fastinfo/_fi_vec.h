@@ -304,9 +304,11 @@ FI_VINLINE fi_vd fi_vexp_neg(fi_vd z) { return fi_vexp_negc(fi_vexp_clamp(z)); }
 /* a*b + c: one FMA where the build has it, written as one (so that the sum does not depend on
  * whether the compiler contracts it where it is inlined), else a product and a sum */
 #if defined(__x86_64__) && defined(__AVX512F__)
+#define FI_HAVE_VFMA 1          /* fi_vfmaf / fi_vfmad are fused */
 FI_VINLINE fi_vf fi_vfmaf(fi_vf a, fi_vf b, fi_vf c) { return (fi_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
 FI_VINLINE fi_vd fi_vfmad(fi_vd a, fi_vd b, fi_vd c) { return (fi_vd)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c); }
 #elif defined(__x86_64__) && defined(__FMA__) && FI_VBYTES == 32
+#define FI_HAVE_VFMA 1
 FI_VINLINE fi_vf fi_vfmaf(fi_vf a, fi_vf b, fi_vf c) { return (fi_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
 FI_VINLINE fi_vd fi_vfmad(fi_vd a, fi_vd b, fi_vd c) { return (fi_vd)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c); }
 #else

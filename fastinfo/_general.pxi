@@ -6,7 +6,8 @@
 # as stored element by element: no copy of the input): a first pass
 # checks the row and takes its sums (double-double, TwoSum), the second sums the
 # measure's terms. The rows are split over threads (prange, static) in chunks of about
-# 16 384 elements, as the other row kernels' rows are (with chunks of 2 rows of 1 000, the
+# 16 384 elements (fewer where that would leave fewer than 4 chunks a thread), as the other
+# row kernels' rows are (with chunks of 2 rows of 1 000, the
 # threads wrote into one cache line of results and read in 16 KB bursts, and the orders 2
 # and total variation ran no faster on two threads than on one), and every row is summed
 # by one thread in a fixed order: bitwise the same result for every thread count.
@@ -488,10 +489,13 @@ cdef Py_ssize_t _general_all(int code, double param, const stored* P, Py_ssize_t
     # (a harmless hint past the batch's end)
     cdef Py_ssize_t pf = prs // <Py_ssize_t>sizeof(stored) if (
         ps == 1 and N > 1 and prs % <Py_ssize_t>sizeof(stored) == 0) else 0
+    # at least 4 chunks a thread where there are rows enough: the rows of the element-by-element
+    # paths (orders near 1, the Renyi divergence) cost ~20x a vectorized row
+    cdef Py_ssize_t chunk = max(1, min(_rows_chunk(K), N // (4 * nt)))
     if nt > 1:
         with parallel(num_threads=nt):
             scratch = _scratch(P, K)                     # one per thread
-            for i in prange(N, schedule='static', chunksize=_rows_chunk(K)):
+            for i in prange(N, schedule='static', chunksize=chunk):
                 if fi_poll_rows(stop, i, 8 * K):
                     continue
                 out[i] = _general_row_at(code, param, <const stored*>(pb + i * prs), ps,

@@ -29,7 +29,7 @@ cdef extern from "_fi_rows.h" nogil:
     int fi_pf_head4, fi_pf_rest4
     void fi_prefetch_init()
 
-fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h), once per process
+fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h), at import
 
 
 def prefetch_plan():

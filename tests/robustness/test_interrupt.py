@@ -65,11 +65,11 @@ CHILD = textwrap.dedent(r'''
                           lambda p, q: fi.kl_divergence(p, q, normalize=True),
                           lambda: fi.kl_divergence(small, small[::-1], normalize=True)),
         # elementwise: the output is as large as the input (4 GB of float32), so the run is
-        # short (0.3 s on two threads of a Zen 5) and SIGINT comes early (0.05 s: thread 0
-        # first looks for it 0.1 s into the call);
+        # short (0.3 s on two threads of a Zen 5; two threads on every machine) and SIGINT comes
+        # early (0.05 s: thread 0 first looks for it 0.1 s into the call);
         # the output, filled with -1 beforehand, must be left partly unwritten (a call that
         # ran to its end and raised only afterwards would still answer within the second)
-        "surprisal_float16": (surprisal_setup, lambda p: fi.surprisal(p, out=OUT["o"]),
+        "surprisal_float16": (surprisal_setup, lambda p: fi.surprisal(p, out=OUT["o"], n_threads=2),
                               lambda: fi.surprisal(small.astype(np.float16)),
                               lambda: bool((OUT["o"][:, -1] == -1).any())),
         # thread 0's rows are cheap (ignored labels): the others run on, thread 0 must keep polling
@@ -179,6 +179,7 @@ CHILD = textwrap.dedent(r'''
                       "unfinished": unfinished[0]() if unfinished else None}
         sys.stdout.write(json.dumps(report) + "\n")
         sys.stdout.flush()
+        OUT.clear()              # a case's output is not kept for the next ones
 ''')
 
 NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_divergence", "surprisal_float16",
