@@ -40,10 +40,10 @@ FI_NAME(fi_prob_kind)(const int M, const int S, const FI_T *p, Py_ssize_t ps, co
     for (i = 0; i < n; i += FI_W) {
         x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
         y = x;
-        mn = FI_SEL(x < mn, x, mn);
+        mn = FI_MIN(x, mn);                 /* NaN: mn (found by the sums) */
         if (two) {
             y = FI_NAME(fi_lanes)(q, i, qs, n - i, zero);
-            mn = FI_SEL(y < mn, y, mn);
+            mn = FI_MIN(y, mn);
         }
         if (frun) {
             fsp += x;
@@ -308,7 +308,7 @@ static double FI_NAME(fi_mixlog_block)(const double *a, const FI_T *b, Py_ssize_
         for (h = 0; h < FI_NH; h++) {
             k = i + h * FI_ND;
             fi_vd m = FI_NAME(fi_weights)(a, k, n - k) + c * FI_HALF(y, h);
-            mn = fi_seld(m < mn, m, mn);
+            mn = fi_vmind(m, mn);
             acc += fi_seld(m == 0, fi_splatd(0), m * fi_vlog_pos(m));
         }
     }

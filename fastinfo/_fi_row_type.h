@@ -26,6 +26,7 @@
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
 #define FI_MAX fi_vmaxd
+#define FI_MIN fi_vmind
 #define FI_SPLAT fi_splatd
 #define FI_EXPV fi_vexp_neg
 #define FI_EXPCLAMP fi_vexp_clamp
@@ -44,6 +45,7 @@
 #define FI_NH 2
 #define FI_SEL fi_self
 #define FI_MAX fi_vmaxf
+#define FI_MIN fi_vminf
 #define FI_SPLAT fi_splatf
 #define FI_EXPV fi_vexpf_neg
 #define FI_EXPCLAMP fi_vexpf_clamp

@@ -13,6 +13,7 @@
 #undef FI_ACC_OFFMAX
 #undef FI_FMA
 #undef FI_MAX
+#undef FI_MIN
 #undef FI_LOGV
 #undef FI_HALF
 #undef FI_PUT_HALF

@@ -70,18 +70,28 @@ FI_VINLINE fi_vd fi_seld(fi_vl m, fi_vd a, fi_vd b) { return (fi_vd)((m & (fi_vl
 FI_VINLINE fi_vu fi_selu(fi_vi m, fi_vu a, fi_vu b) { return (fi_vu)((m & (fi_vi)a) | (~m & (fi_vi)b)); }
 /* a > b ? a : b, lane by lane (b where one is NaN): one instruction on x86, where GCC does not
  * recognize the select as one (it keeps the sign of zero and NaN as they are: so does maxps) */
+/* and a < b ? a : b (fi_vminf, fi_vmind), likewise: as a select, a running min waits on a
+ * compare and two logic operations a vector (the normalization pass's bound on a Zen 5) */
 #if defined(__x86_64__) && defined(__AVX512F__)
 FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return (fi_vf)_mm512_max_ps((__m512)a, (__m512)b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return (fi_vd)_mm512_max_pd((__m512d)a, (__m512d)b); }
+FI_VINLINE fi_vf fi_vminf(fi_vf a, fi_vf b) { return (fi_vf)_mm512_min_ps((__m512)a, (__m512)b); }
+FI_VINLINE fi_vd fi_vmind(fi_vd a, fi_vd b) { return (fi_vd)_mm512_min_pd((__m512d)a, (__m512d)b); }
 #elif defined(__x86_64__) && defined(__AVX__)
 FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return (fi_vf)_mm256_max_ps((__m256)a, (__m256)b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return (fi_vd)_mm256_max_pd((__m256d)a, (__m256d)b); }
+FI_VINLINE fi_vf fi_vminf(fi_vf a, fi_vf b) { return (fi_vf)_mm256_min_ps((__m256)a, (__m256)b); }
+FI_VINLINE fi_vd fi_vmind(fi_vd a, fi_vd b) { return (fi_vd)_mm256_min_pd((__m256d)a, (__m256d)b); }
 #elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
 FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return (fi_vf)_mm_max_ps((__m128)a, (__m128)b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return (fi_vd)_mm_max_pd((__m128d)a, (__m128d)b); }
+FI_VINLINE fi_vf fi_vminf(fi_vf a, fi_vf b) { return (fi_vf)_mm_min_ps((__m128)a, (__m128)b); }
+FI_VINLINE fi_vd fi_vmind(fi_vd a, fi_vd b) { return (fi_vd)_mm_min_pd((__m128d)a, (__m128d)b); }
 #else
 FI_VINLINE fi_vf fi_vmaxf(fi_vf a, fi_vf b) { return fi_self(a > b, a, b); }
 FI_VINLINE fi_vd fi_vmaxd(fi_vd a, fi_vd b) { return fi_seld(a > b, a, b); }
+FI_VINLINE fi_vf fi_vminf(fi_vf a, fi_vf b) { return fi_self(a < b, a, b); }
+FI_VINLINE fi_vd fi_vmind(fi_vd a, fi_vd b) { return fi_seld(a < b, a, b); }
 #endif
 /* the signed 16-bit max and min, lane by lane */
 #if defined(__x86_64__) && defined(__AVX512BW__) && FI_VBYTES == 64
