@@ -7,10 +7,10 @@
 # checks the row and takes its sums (double-double, TwoSum), the second sums the
 # measure's terms. The rows are split over threads (prange, static) in chunks of about
 # 16 384 elements (fewer where that would leave fewer than 4 chunks a thread), as the other
-# row kernels' rows are (with chunks of 2 rows of 1 000, the
-# threads wrote into one cache line of results and read in 16 KB bursts, and the orders 2
-# and total variation ran no faster on two threads than on one), and every row is summed
-# by one thread in a fixed order: bitwise the same result for every thread count.
+# row kernels' rows are (with chunks of 2 rows of 1 000, the threads wrote into one cache
+# line of results and read in 16 KB bursts, and the orders 2 and total variation ran no
+# faster on two threads than on one), and every row is summed by one thread in a fixed
+# order: bitwise the same result for every thread count.
 #
 # Accuracy, where the textbook formulas lose it:
 #   * Renyi and Tsallis near alpha = 1: sum p^a = sum p + sum p expm1((a-1) log p)

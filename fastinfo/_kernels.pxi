@@ -77,6 +77,9 @@ cdef extern from "_fi_rows.h" nogil:
     float fi_bf16_to_f32(uint16_t h) noexcept
     float fi_f16_to_f32(uint16_t h) noexcept
     Py_ssize_t fi_fmt_size(int fmt) noexcept
+    enum:
+        FI_HOOK_SOFTMAX_EXP
+        FI_HOOK_VECTOR_LOG
     void fi_vec_hook(int op, int dbl, const void* x, void* y, Py_ssize_t n) noexcept
 
 cdef enum:
@@ -700,12 +703,12 @@ def elementwise_exp(x):
 
 def elementwise_softmax_exp(x):
     """The softmax passes' vector exp applied to a 1-D contiguous array of z <= 0 (test hook)."""
-    return _vec_hook(x, 0)
+    return _vec_hook(x, FI_HOOK_SOFTMAX_EXP)
 
 
 def elementwise_vector_log(x):
     """The row kernels' vector log applied to a 1-D contiguous array (test hook)."""
-    return _vec_hook(x, 1)
+    return _vec_hook(x, FI_HOOK_VECTOR_LOG)
 
 
 cdef object _vec_hook(object x, int op):
