@@ -34,6 +34,8 @@ QA = rng.random((300, 1000)); QA /= QA.sum(1, keepdims=True)
 PA32, QA32 = PA.astype(np.float32), QA.astype(np.float32)
 D = rng.standard_normal((1000, 10000))
 import ml_dtypes
+XB = (rng.standard_normal((64, 128000), dtype=np.float32) * 3).astype(ml_dtypes.bfloat16)
+LB = rng.integers(0, 128000, 64)
 G = P[:1000]; GQ = P[1000:]
 GB, GQB = G.astype(ml_dtypes.bfloat16), GQ.astype(ml_dtypes.bfloat16)
 G32, GQ32 = G.astype(np.float32), GQ.astype(np.float32)
@@ -71,6 +73,11 @@ CASES = {
     "logsumexp 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.logsumexp(X32, n_threads=1), 3) * 1e3,
     "softmax_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_entropy(X32, n_threads=1), 3) * 1e3,
     "softmax_cross_entropy 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(X32, L, n_threads=1), 3) * 1e3,
+    # long rows in cache (16 MB of bfloat16): pass 2's compute per logit
+    "logsumexp 64x128000 bf16, in cache (ms)": lambda: t(lambda: fastinfo.logsumexp(XB, n_threads=1), 5) * 1e3,
+    "softmax_entropy 64x128000 bf16, in cache (ms)": lambda: t(lambda: fastinfo.softmax_entropy(XB, n_threads=1), 5) * 1e3,
+    "softmax_cross_entropy 64x128000 bf16, in cache (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
+        XB, LB, n_threads=1), 5) * 1e3,
     "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
     "logsumexp 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f32"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f64"), n_threads=1), 1) * 1e3,

@@ -20,8 +20,10 @@
 #define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
 
 #ifndef FI_GROUP
-#define FI_GROUP 4      /* float vectors of exps added in float before the double sums */
+#define FI_GROUP 8      /* float vectors of exps added in float before the double sums */
 #endif
+/* the contiguous rows take whole groups a block: the groups start where those of a strided row do */
+_Static_assert(FI_BLOCK % (FI_GROUP * 16) == 0, "a block holds whole groups of the widest float vectors");
 
 
 #ifdef FI_BITS_MAX
@@ -138,14 +140,15 @@ typedef struct {
 #endif
 } FI_NAME(fi_expsums);
 
+/* e = exp(z) into the sums: the float partial sums of a group (float lanes), or one of the
+ * two double sums (double lanes: the two vectors of a step, half the terms in each lane) */
 static inline __attribute__((always_inline)) void
-FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
+FI_NAME(fi_expsums_term)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
 {
     FI_V zc = FI_EXPCLAMP(z);                             /* -inf -> a z whose exp is 0 */
     FI_V e = FI_EXPC(zc);
     A->nl += FI_W;
 #if FI_DBL
-    /* double lanes: the two vectors of a step go to two sums (half the terms in each lane) */
     FI_ACC_OFFMAX(half ? &A->s1 : &A->s0, &A->c, z, e);
     if (kind == FI_K_ENT) {
         if (half)
@@ -154,18 +157,41 @@ FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
             A->a0 = FI_FMA(e, zc, A->a0);
     }
 #else
+    (void)half;
     FI_ACC_OFFMAX(&A->sf, &A->c, z, e);
     if (kind == FI_K_ENT)
         A->af = FI_FMA(e, zc, A->af);
+#endif
+}
+
+/* the end of a group of FI_GROUP vectors: its float sums widened into the double sums */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_expsums_widen)(int kind, FI_NAME(fi_expsums) *A)
+{
+#if !FI_DBL
+    A->s0 += fi_lo(A->sf);
+    A->s1 += fi_hi(A->sf);
+    A->sf = FI_SPLAT(0);
+    if (kind == FI_K_ENT) {
+        A->a0 += fi_lo(A->af);
+        A->a1 += fi_hi(A->af);
+        A->af = FI_SPLAT(0);
+    }
+#else
+    (void)kind;
+    (void)A;
+#endif
+}
+
+/* one vector of a row read vector by vector (a strided row, a row's tail): the same groups,
+ * counted from the row's start, as the contiguous rows' whole groups */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
+{
+    FI_NAME(fi_expsums_term)(kind, z, A, half);
+#if !FI_DBL
     if (++A->grp == FI_GROUP) {
-        A->s0 += fi_lo(A->sf);
-        A->s1 += fi_hi(A->sf);
-        A->sf = FI_SPLAT(0);
-        if (kind == FI_K_ENT) {
-            A->a0 += fi_lo(A->af);
-            A->a1 += fi_hi(A->af);
-            A->af = FI_SPLAT(0);
-        }
+        FI_NAME(fi_expsums_widen)(kind, A);
         A->grp = 0;
     }
 #endif
@@ -195,7 +221,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     FI_V bd = FI_SPLAT(0);
     FI_S fm = (FI_S)mx, sc = (FI_S)scale;
     FI_T fill = FI_NEGINF, zero;
-    Py_ssize_t blk, i, end, k;
+    Py_ssize_t blk, i, j, end, k;
     int h;
     FI_I cl[FI_W];
     FI_S bdl[FI_W];
@@ -208,21 +234,30 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         i = blk;
         if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
-            /* a contiguous row: two vectors a step, in order (the sums of one vector a step) */
-            for (; i + 2 * FI_W <= end; i += 2 * FI_W) {
-                FI_V x0, x1;
-                for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T); k += 64)
-                    __builtin_prefetch((const char *)(x + i) + FI_PF_BYTES + k);
-                /* FI_PF_REST quarters of the next row, at FI_PF_REST/4 of this pass's pace */
-                if (pfx)
-                    for (k = 0; k < 2 * FI_W * (Py_ssize_t)sizeof(FI_T) * rest / 4; k += 64)
-                        __builtin_prefetch((const char *)(x + pfx)
-                                           + (n * head + i * rest) * (Py_ssize_t)sizeof(FI_T) / 4 + k);
-                FI_LOADV2(x + i, &x0, &x1);
-                x0 -= fm;
-                x1 -= fm;
-                FI_NAME(fi_expsums_add)(kind, unit ? x0 : x0 * sc, &A, 0);
-                FI_NAME(fi_expsums_add)(kind, unit ? x1 : x1 * sc, &A, 1);
+            /* a contiguous row: whole groups (a block holds whole groups, so the group's count
+             * is 0 here), two vectors a step, in order: the sums of one vector a step. Each
+             * step prefetches ahead in this row, and FI_PF_REST quarters of its bytes from the
+             * next row (at FI_PF_REST/4 of this pass's pace; without a next row, this row) */
+            const Py_ssize_t step = 2 * FI_W * (Py_ssize_t)sizeof(FI_T);
+            const char *pn = pfx ? (const char *)(x + pfx) + (n * head + i * rest) * (Py_ssize_t)sizeof(FI_T) / 4
+                                 : (const char *)(x + i);
+            const char *pa = (const char *)(x + i) + FI_PF_BYTES;
+            for (; i + FI_GROUP * FI_W <= end; i += FI_GROUP * FI_W) {
+                for (j = 0; j < FI_GROUP * FI_W; j += 2 * FI_W) {
+                    FI_V x0, x1;
+                    for (k = 0; k < step; k += 64)
+                        __builtin_prefetch(pa + k);
+                    for (k = 0; k < step * rest / 4; k += 64)
+                        __builtin_prefetch(pn + k);
+                    pa += step;
+                    pn += step * rest / 4;
+                    FI_LOADV2(x + i + j, &x0, &x1);
+                    x0 -= fm;
+                    x1 -= fm;
+                    FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, &A, 0);
+                    FI_NAME(fi_expsums_term)(kind, unit ? x1 : x1 * sc, &A, 1);
+                }
+                FI_NAME(fi_expsums_widen)(kind, &A);
             }
         }
         for (; i < end; i += FI_W) {
