@@ -48,7 +48,7 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.pfx = 0
     g.pfy = 0
     fi_logit_row(_stored_fmt(x), x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
-                 NULL)     # C callers: no Ctrl-C
+                 NULL, NULL)     # one row: no carry; C callers: no Ctrl-C
     return r
 
 

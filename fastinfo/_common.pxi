@@ -6,7 +6,7 @@
 
 cimport cython
 cimport numpy as cnp
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport log, log1p, sqrt, fabs, isfinite, INFINITY, NAN
 from libc.stdlib cimport malloc, calloc, free
 from libc.float cimport DBL_MAX, DBL_MIN, DBL_EPSILON, FLT_EPSILON, FLT_MAX, FLT_MIN

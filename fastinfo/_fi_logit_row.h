@@ -32,17 +32,25 @@ _Static_assert(FI_BLOCK % (FI_GROUP * 16) == 0, "a block holds whole groups of t
  * non-negative floats rise with the float, those of the negative ones fall. So the max is the
  * signed max where that is >= 0, else (every element negative) the signed min. A positive NaN
  * is above +inf (the max is NaN: pass 2's sums are NaN); a negative NaN is found by pass 2. */
-static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf, fi_stop_t *stop)
+static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf, fi_row_carry *cy,
+                                     fi_stop_t *stop)
 {
     const Py_ssize_t w = 2 * FI_NF;                       /* elements per vector */
     const int head = FI_PF_HEAD;
     fi_vs hi0 = (fi_vs){0} + INT16_MIN, hi1 = hi0, lo0 = (fi_vs){0} + INT16_MAX, lo1 = lo0, v, u;
     int16_t hi = INT16_MIN, lo = INT16_MAX, b, hl[2 * FI_NF], ll[2 * FI_NF];
-    Py_ssize_t blk, i, end;
+    Py_ssize_t blk, i, end, start = 0;
     int l;
     if (n == 0)
         return -__builtin_inf();
-    for (blk = 0; blk < n; blk += FI_BLOCK) {
+    if (cy != NULL && cy->row == (const void *)x && cy->n == n) {     /* begun in the last pass 2 */
+        memcpy(&hi1, cy->hi, sizeof hi1);
+        memcpy(&lo1, cy->lo, sizeof lo1);
+        start = cy->done;
+    }
+    if (cy != NULL)
+        cy->row = NULL;
+    for (blk = start; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
@@ -78,7 +86,8 @@ static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf,
 
 /* pass 1: the row's max. NaN logits are not looked for here: they turn pass 2's sums into
  * NaN, and fi_logit_row checks those (and scans the rare row that has no pass 2). */
-static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_ssize_t pf, fi_stop_t *stop)
+static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_ssize_t pf, fi_row_carry *cy,
+                                fi_stop_t *stop)
 {
     FI_V mx = FI_SPLAT(-__builtin_inf()), m1 = mx, m2 = mx, m3 = mx;
     FI_T fill = FI_NEGINF;
@@ -88,8 +97,9 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
     const int head = FI_PF_HEAD;
 #ifdef FI_BITS_MAX
     if (xs == 1)
-        return FI_NAME(fi_pass1_bits)(x, n, pf, stop);
+        return FI_NAME(fi_pass1_bits)(x, n, pf, cy, stop);
 #endif
+    (void)cy;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
@@ -209,7 +219,7 @@ FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
 static inline __attribute__((always_inline)) void
 FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
                        Py_ssize_t n, double mx, double my, const fi_logit_args *g, fi_logit_sums *out,
-                       fi_stop_t *stop)
+                       fi_row_carry *cy, fi_stop_t *stop)
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
     Py_ssize_t pfx = g->pfx, pfy = g->pfy, head = FI_PF_HEAD, rest = FI_PF_REST;
@@ -226,6 +236,15 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     FI_I cl[FI_W];
     FI_S bdl[FI_W];
     double csum, off = 0.0, bdsum = 0.0;
+#ifdef FI_BITS_MAX
+    /* the next row's pass 1, FI_BLOCK elements behind this pass: fetched by then (see fi_row_carry) */
+    const int fuse = cy != NULL && cy->nxt != 0 && xs == 1 && (kind == FI_K_LSE || kind == FI_K_ENT);
+    const FI_T *nx = fuse ? x + cy->nxt : x;
+    fi_vs nhi = (fi_vs){0} + INT16_MIN, nlo = (fi_vs){0} + INT16_MAX;
+    Py_ssize_t ndone = 0;
+#else
+    (void)cy;
+#endif
     memset(&A, 0, sizeof A);
     memset(&zero, 0, sizeof zero);
     for (blk = 0; blk < n; blk += FI_BLOCK) {
@@ -252,6 +271,15 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                     pa += step;
                     pn += step * rest / 4;
                     FI_LOADV2(x + i + j, &x0, &x1);
+#ifdef FI_BITS_MAX
+                    if (fuse && i + j >= FI_BLOCK) {
+                        fi_vs v;
+                        memcpy(&v, nx + (i + j - FI_BLOCK), sizeof v);
+                        nhi = fi_vmaxs(nhi, v);
+                        nlo = fi_vmins(nlo, v);
+                        ndone = i + j + 2 * FI_W - FI_BLOCK;
+                    }
+#endif
                     x0 -= fm;
                     x1 -= fm;
                     FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, &A, 0);
@@ -324,6 +352,15 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     A.a0 += fi_lo(A.af);
     A.a1 += fi_hi(A.af);
 #endif
+#ifdef FI_BITS_MAX
+    if (ndone > 0) {
+        cy->row = (const void *)(x + cy->nxt);
+        cy->n = n;
+        cy->done = ndone;
+        memcpy(cy->hi, &nhi, sizeof nhi);
+        memcpy(cy->lo, &nlo, sizeof nlo);
+    }
+#endif
     memcpy(cl, &A.c, sizeof cl);
     memcpy(bdl, &bd, sizeof bdl);
     for (h = 0; h < FI_W; h++) {
@@ -340,30 +377,30 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
 
 static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
                               Py_ssize_t n, double mx, double my, const fi_logit_args *g,
-                              fi_logit_sums *out, fi_stop_t *stop)
+                              fi_logit_sums *out, fi_row_carry *cy, fi_stop_t *stop)
 {
     int unit = (FI_S)g->scale == (FI_S)1;      /* (x - m) * 1 is x - m */
     switch (kind) {     /* each kind its own specialized loop; temperature 1 its own too */
     case FI_K_ENT:
         if (unit)
-            FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, x, xs, y, ys, n, mx, my, g, out, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         else
-            FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, x, xs, y, ys, n, mx, my, g, out, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         break;
     case FI_K_SMOOTH:
-        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, 0, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         break;
     case FI_K_SOFT:
-        FI_NAME(fi_pass2_kind)(FI_K_SOFT, 0, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SOFT, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         break;
     case FI_K_PAIR:
-        FI_NAME(fi_pass2_kind)(FI_K_PAIR, 0, x, xs, y, ys, n, mx, my, g, out, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_PAIR, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         break;
     default:
         if (unit)
-            FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, x, xs, y, ys, n, mx, my, g, out, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, x, xs, y, ys, n, mx, my, g, out, cy, stop);
         else
-            FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, x, xs, y, ys, n, mx, my, g, out, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
     }
 }
 
@@ -434,7 +471,7 @@ static void FI_NAME(fi_fill_nan)(FI_S *o, Py_ssize_t os, Py_ssize_t n)
  * NaN, and o partly written, once stop is set. */
 static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t label,
                                   FI_S *o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args *g,
-                                  double *res, double *res2, fi_stop_t *stop)
+                                  double *res, double *res2, fi_row_carry *cy, fi_stop_t *stop)
 {
     double m, my = 0.0, ls, lsy, v;
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
@@ -445,9 +482,9 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res2[0] = 0.0;
         return;
     }
-    m = FI_NAME(fi_pass1)(x, xs, n, g->pfx, stop);
+    m = FI_NAME(fi_pass1)(x, xs, n, g->pfx, cy, stop);
     if (pair)
-        my = FI_NAME(fi_pass1)(y, ys, n, g->pfy, stop);
+        my = FI_NAME(fi_pass1)(y, ys, n, g->pfy, NULL, stop);
     if (stop != NULL && stop->flag) {
         res[0] = __builtin_nan("");
         return;
@@ -472,7 +509,7 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     }
     kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
          : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
-    FI_NAME(fi_pass2)(kind, x, xs, y, ys, n, m, my, g, &t, stop);
+    FI_NAME(fi_pass2)(kind, x, xs, y, ys, n, m, my, g, &t, cy, stop);
     if (t.s != t.s || t.b != t.b)           /* a NaN logit */
         goto invalid;
     switch (op) {

@@ -43,6 +43,18 @@ typedef struct {
                             prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
 
+/* A thread's pass 1 of its next row, begun in pass 2 of this one (bfloat16 rows: pass 2 is
+ * compute-bound, and the next row's first elements arrive meanwhile; a separate pass 1 read
+ * them again from L2). The caller keeps one per thread, zeroed, and sets nxt before each row;
+ * a row takes the partial maximum only when it is the row that was begun. */
+typedef struct {
+    Py_ssize_t nxt;      /* set by the caller: elements from this row to the next row the same
+                            thread reads, 0: none (the last row, or a row of another thread) */
+    const void *row;     /* the row begun (NULL: none), */
+    Py_ssize_t n, done;  /* its length, and how many of its first elements were seen, */
+    int16_t hi[32], lo[32];   /* their signed 16-bit maxima and minima, lane by lane */
+} fi_row_carry;
+
 typedef struct {
     double s;            /* t = sum e_i - 1: the sum without one maximal element */
     double a;            /* the measure's weighted sum */

@@ -23,9 +23,11 @@ cdef extern from "_fi_rows.h" nogil:
         const double* wt    # class weights (length K) for smoothing / soft targets
         Py_ssize_t pfx      # elements from a row of x to the next one the thread reads (0: none)
         Py_ssize_t pfy      # the same for y
+    ctypedef struct fi_row_carry:
+        Py_ssize_t nxt      # elements to the next row this thread reads, 0: none (set before each row)
     void fi_logit_row(int fmt, const void* x, Py_ssize_t xs, const void* y, Py_ssize_t ys, Py_ssize_t label,
                       void* o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args* g, double* res, double* res2,
-                      fi_stop_t* stop) noexcept
+                      fi_row_carry* cy, fi_stop_t* stop) noexcept
     int fi_pf_head4, fi_pf_rest4
     void fi_prefetch_init()
 
@@ -50,30 +52,45 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
     cdef bint par = nt > 1 and N >= nt
     # a thread's next row: nt rows on when the threads take single rows in turn
     cdef Py_ssize_t step = nt if par and chunk == 1 else 1
+    cdef fi_row_carry* carry = <fi_row_carry*>calloc(nt if par else 1, sizeof(fi_row_carry))
     g.pfx = step * (xrs // size) if xs == 1 and xrs % size == 0 and N > 1 else 0
     g.pfy = step * (yrs // size) if ys == 1 and yrs % size == 0 and N > 1 else 0
     if par:
         for i in prange(N, num_threads=nt, schedule='static', chunksize=chunk):
             if fi_poll_rows(stop, i, K):
                 continue
-            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i, stop)
+            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
+                       _next_row(carry, threadid(), g.pfx, i, step, chunk, N), stop)
             if res[i] != res[i]:
                 nbad += 1
     else:
         for i in range(N):
             if fi_poll_rows(stop, i, K):
                 break
-            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i, stop)
+            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
+                       _next_row(carry, 0, g.pfx, i, 1, N, N), stop)
             if res[i] != res[i]:
                 nbad += 1
+    free(carry)
     return nbad
+
+
+cdef inline fi_row_carry* _next_row(fi_row_carry* carry, int t, Py_ssize_t pfx, Py_ssize_t i, Py_ssize_t step,
+                                    Py_ssize_t chunk, Py_ssize_t N) noexcept nogil:
+    """Thread t's carry (NULL when none could be allocated), told whether row i + step, pfx
+    elements on, is the next row the thread reads: it is unless row i ends the thread's chunk
+    (prange's static schedule deals chunks of `chunk` rows in turn) or the batch."""
+    if carry == NULL:
+        return NULL
+    carry[t].nxt = pfx if i + step < N and (step > 1 or (i + 1) % chunk != 0) else 0
+    return &carry[t]
 
 
 cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
                             const char* yb, Py_ssize_t yrs, Py_ssize_t ys, const long long* labels,
                             char* ob, Py_ssize_t ors, Py_ssize_t os, Py_ssize_t K,
                             double* res, double* res2, fi_logit_args* g, Py_ssize_t i,
-                            fi_stop_t* stop) noexcept nogil:
+                            fi_row_carry* cy, fi_stop_t* stop) noexcept nogil:
     """Row i (a negative label: an ignored row, results 0)."""
     cdef double dummy = 0.0
     cdef Py_ssize_t lab = labels[i] if labels != NULL else 0
@@ -83,7 +100,7 @@ cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t 
             res2[i] = 0.0
         return
     fi_logit_row(fmt, xb + i * xrs, xs, yb + i * yrs, ys, lab, ob + i * ors if ob != NULL else NULL, os, K,
-                 g, &res[i], &res2[i] if g.smooth else &dummy, stop)
+                 g, &res[i], &res2[i] if g.smooth else &dummy, cy, stop)
 
 
 cdef int _logit_fmt(cnp.ndarray a) noexcept:

@@ -11,6 +11,7 @@ import ml_dtypes
 import mpmath
 import numpy as np
 import pytest
+from scipy import special
 
 import fastinfo as fi
 
@@ -92,6 +93,35 @@ def test_same_results_as_the_float32_values(dtype):
     a, b = _ours(x, y, labels, 1.0), _ours(x.astype(np.float32), y.astype(np.float32), labels, 1.0)
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_long_bfloat16_rows_take_their_own_maxima(n_threads):
+    """Long contiguous bfloat16 rows begin the next row's maximum in the previous row's pass 2:
+    each row must still get its own. Each row's maximum is distinct and lies in the part that
+    the previous row sees (the first block) or in the part left to the row's own pass 1 (the
+    last block); some rows are all negative (the other branch of the 16-bit maximum), some
+    carry -inf, and ignored labels skip rows whose maximum was begun. The results equal those of
+    the same values in float32 bit for bit, and the float64 oracle's within 1e-6."""
+    rng = np.random.default_rng(7)
+    N, K = 19, 3 * 8192 + 37
+    x = (rng.standard_normal((N, K)) * 3).astype(BF16)
+    for r in range(N):
+        x[r, (r * 977) % 8192 if r % 2 else K - 1 - r] = 20.0 + r / 4      # distinct maxima
+    x[3] = -np.abs(x[3].astype(np.float32)) - 1                         # every logit negative
+    x[5, ::3] = -np.inf
+    labels = np.arange(N) * 101
+    labels[[2, 8, 9]] = -100                                           # ignored rows
+    x32 = x.astype(np.float32)
+    for f, args in ((fi.logsumexp, {"axis": -1}), (fi.softmax_entropy, {}),
+                    (fi.softmax_cross_entropy, {"target": labels, "ignore_index": -100})):
+        got = f(x, n_threads=n_threads, **args)
+        np.testing.assert_array_equal(got, f(x32, n_threads=n_threads, **args), err_msg=f.__name__)
+        if f is fi.logsumexp:
+            _close(got, special.logsumexp(x.astype(np.float64), axis=-1))
+    # the same rows one at a time (no next row)
+    np.testing.assert_array_equal(fi.logsumexp(x, axis=-1, n_threads=n_threads),
+                                  [fi.logsumexp(x[r]) for r in range(N)])
 
 
 def test_float16_special_values_widen_exactly():
