@@ -108,7 +108,9 @@ def test_long_bfloat16_rows_take_their_own_maxima(n_threads):
     x = (rng.standard_normal((N, K)) * 3).astype(BF16)
     for r in range(N):
         x[r, (r * 977) % 8192 if r % 2 else K - 1 - r] = 20.0 + r / 4      # distinct maxima
-    x[3] = -np.abs(x[3].astype(np.float32)) - 1                         # every logit negative
+    # every logit far below the others' (a maximum taken from another row makes it -inf), after
+    # an ignored row (row 2; and on two threads, taking rows in turn, row 4 after row 2)
+    x[[3, 4]] = -np.abs(x[[3, 4]].astype(np.float32)) - 200
     x[5, ::3] = -np.inf
     labels = np.arange(N) * 101
     labels[[2, 8, 9]] = -100                                           # ignored rows
