@@ -36,6 +36,7 @@ D = rng.standard_normal((1000, 10000))
 import ml_dtypes
 XB = (rng.standard_normal((64, 128000), dtype=np.float32) * 3).astype(ml_dtypes.bfloat16)
 LB = rng.integers(0, 128000, 64)
+XF = XB.astype(np.float32)
 G = P[:1000]; GQ = P[1000:]
 GB, GQB = G.astype(ml_dtypes.bfloat16), GQ.astype(ml_dtypes.bfloat16)
 G32, GQ32 = G.astype(np.float32), GQ.astype(np.float32)
@@ -47,6 +48,7 @@ W32, W16, WB = W.astype(np.float32), (W * NS).astype(np.float16), (W * NS).astyp
 WQ = rng.random(2 * NS); WQ /= WQ[::2].sum()
 ZERO = np.broadcast_to(0.0, (NS,))
 _BIG = {}
+LD = rng.integers(0, 128000, 1024)
 def big(dtype):
     # 1024 x 128 000 logits (512 MB in float32): rows from DRAM; built only when asked for
     if dtype not in _BIG:
@@ -78,12 +80,17 @@ CASES = {
     "softmax_entropy 64x128000 bf16, in cache (ms)": lambda: t(lambda: fastinfo.softmax_entropy(XB, n_threads=1), 5) * 1e3,
     "softmax_cross_entropy 64x128000 bf16, in cache (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
         XB, LB, n_threads=1), 5) * 1e3,
+    "logsumexp 64x128000 f32, in cache (ms)": lambda: t(lambda: fastinfo.logsumexp(XF, n_threads=1), 5) * 1e3,
+    "softmax_cross_entropy 64x128000 f32, in cache (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
+        XF, LB, n_threads=1), 5) * 1e3,
     "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
     "logsumexp 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f32"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f64"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("bf16"), n_threads=1), 1) * 1e3,
     "softmax_entropy 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("f32"), n_threads=1), 1) * 1e3,
+    "softmax_cross_entropy 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
+        big("f32"), LD, n_threads=1), 1) * 1e3,
     "softmax_entropy 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("bf16"), n_threads=1), 1) * 1e3,
     "surprisal 250x1000 f64, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S, n_threads=1), 100) * 1e3,

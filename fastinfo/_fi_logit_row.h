@@ -18,12 +18,74 @@
  * _fi_logits.h). 2-byte rows, half the bytes, all in pass 2. */
 #define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : fi_pf_head4)
 #define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
+/* A contiguous 2- or 4-byte row's pass 2 of LSE and ENT also takes the next row's maximum, one
+ * FI_BLOCK behind its prefetch of that row (fi_row_carry): it prefetches the whole next row at
+ * its own pace, and the next pass 1 reads only the last block. */
+#define FI_CARRY (sizeof(FI_T) <= 4)
+#define FI_FUSES(kind, xs, cy) (FI_CARRY && (cy) != NULL && (cy)->nxt != 0 && (xs) == 1 \
+                                && ((kind) == FI_K_LSE || (kind) == FI_K_ENT))
 
 #ifndef FI_GROUP
 #define FI_GROUP 8      /* float vectors of exps added in float before the double sums */
 #endif
 /* the contiguous rows take whole groups a block: the groups start where those of a strided row do */
 _Static_assert(FI_BLOCK % (FI_GROUP * 16) == 0, "a block holds whole groups of the widest float vectors");
+
+/* The next row's maximum as pass 2 sees it, 2 FI_W elements a step: bfloat16 on the bits (as
+ * fi_pass1_bits), the other types as floats */
+typedef struct {
+#ifdef FI_BITS_MAX
+    fi_vs hi, lo;
+#else
+    FI_V m0, m1;
+#endif
+} FI_NAME(fi_nextmax);
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_nextmax_init)(FI_NAME(fi_nextmax) *t)
+{
+#ifdef FI_BITS_MAX
+    t->hi = (fi_vs){0} + INT16_MIN;
+    t->lo = (fi_vs){0} + INT16_MAX;
+#else
+    t->m0 = t->m1 = FI_SPLAT(-__builtin_inf());
+#endif
+}
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_nextmax_step)(FI_NAME(fi_nextmax) *t, const FI_T *p)
+{
+#ifdef FI_BITS_MAX
+    fi_vs v;
+    memcpy(&v, p, sizeof v);
+    t->hi = fi_vmaxs(t->hi, v);
+    t->lo = fi_vmins(t->lo, v);
+#else
+    FI_V a, b;
+    FI_LOADV2(p, &a, &b);
+    t->m0 = FI_MAX(a, t->m0);
+    t->m1 = FI_MAX(b, t->m1);
+#endif
+}
+
+/* the row begun: its first done elements seen */
+static void FI_NAME(fi_nextmax_save)(const FI_NAME(fi_nextmax) *t, fi_row_carry *cy, const FI_T *row,
+                                     Py_ssize_t n, Py_ssize_t done)
+{
+#ifdef FI_BITS_MAX
+    memcpy(cy->hi, &t->hi, sizeof t->hi);
+    memcpy(cy->lo, &t->lo, sizeof t->lo);
+#else
+    FI_S lane[FI_W];
+    FI_V mx = FI_MAX(t->m0, t->m1);
+    int l;
+    memcpy(lane, &mx, sizeof lane);
+    cy->m = lane[0];
+    for (l = 1; l < FI_W; l++)
+        cy->m = lane[l] > cy->m ? lane[l] : cy->m;
+#endif
+    cy->row = (const void *)row;
+    cy->n = n;
+    cy->done = done;
+}
 
 
 #ifdef FI_BITS_MAX
@@ -91,7 +153,7 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
 {
     FI_V mx = FI_SPLAT(-__builtin_inf()), m1 = mx, m2 = mx, m3 = mx;
     FI_T fill = FI_NEGINF;
-    Py_ssize_t blk, i, end;
+    Py_ssize_t blk, i, end, start = 0;
     FI_S lane[FI_W];
     int w, l;
     const int head = FI_PF_HEAD;
@@ -99,8 +161,13 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
     if (xs == 1)
         return FI_NAME(fi_pass1_bits)(x, n, pf, cy, stop);
 #endif
-    (void)cy;
-    for (blk = 0; blk < n; blk += FI_BLOCK) {
+    if (cy != NULL && cy->row == (const void *)x && cy->n == n && xs == 1) {    /* begun in the last pass 2 */
+        mx = FI_SPLAT(cy->m);
+        start = cy->done;
+    }
+    if (cy != NULL)
+        cy->row = NULL;
+    for (blk = start; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
@@ -207,6 +274,41 @@ FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
 #endif
 }
 
+/* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
+ * (a block holds whole groups, so the group's count is 0 here), two vectors a step, in order:
+ * the sums of one vector a step; returns where it stopped. Each step prefetches ahead in this
+ * row (pa) and rest quarters of its bytes from the next row (pn, to L2), at rest/4 of this
+ * pass's pace. carry (a constant: its own loop): also the next row's maximum, FI_BLOCK elements
+ * behind this pass (nx: the next row). */
+static inline __attribute__((always_inline)) Py_ssize_t
+FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, const FI_T *x, Py_ssize_t i, Py_ssize_t end, FI_S fm,
+                         FI_S sc, const char *pa, const char *pn, Py_ssize_t rest, FI_NAME(fi_expsums) *A,
+                         FI_NAME(fi_nextmax) *nm, const FI_T *nx)
+{
+    const Py_ssize_t step = 2 * FI_W * (Py_ssize_t)sizeof(FI_T), nstep = step * rest / 4;
+    Py_ssize_t j, k;
+    for (; i + FI_GROUP * FI_W <= end; i += FI_GROUP * FI_W) {
+        for (j = 0; j < FI_GROUP * FI_W; j += 2 * FI_W) {
+            FI_V x0, x1;
+            for (k = 0; k < step; k += 64)
+                __builtin_prefetch(pa + k);
+            for (k = 0; k < nstep; k += 64)
+                __builtin_prefetch(pn + k, 0, 2);      /* prefetcht1 */
+            pa += step;
+            pn += nstep;
+            FI_LOADV2(x + i + j, &x0, &x1);
+            if (carry)
+                FI_NAME(fi_nextmax_step)(nm, nx + (i + j - FI_BLOCK));
+            x0 -= fm;
+            x1 -= fm;
+            FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, A, 0);
+            FI_NAME(fi_expsums_term)(kind, unit ? x1 : x1 * sc, A, 1);
+        }
+        FI_NAME(fi_expsums_widen)(kind, A);
+    }
+    return i;
+}
+
 /* Pass 2 of one kind (a constant: each kind is its own loop). With e = exp(z):
  *   all kinds: s = sum e - (one maximal element's 1), from the number of z == 0 (maximal);
  *   FI_K_ENT:    a = sum e z;
@@ -222,7 +324,12 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                        fi_row_carry *cy, fi_stop_t *stop)
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
-    Py_ssize_t pfx = g->pfx, pfy = g->pfy, head = FI_PF_HEAD, rest = FI_PF_REST;
+    /* the next row's pass 1, FI_BLOCK elements behind this pass: fetched by then (fi_row_carry) */
+    const int fuse = FI_FUSES(kind, xs, cy);
+    const FI_T *nx = fuse ? x + cy->nxt : x;
+    FI_NAME(fi_nextmax) nm;
+    Py_ssize_t ndone = 0;
+    Py_ssize_t pfx = g->pfx, pfy = g->pfy, head = fuse ? 0 : FI_PF_HEAD, rest = fuse ? 4 : FI_PF_REST;
     FI_V z, t;
     FI_NAME(fi_expsums) A;
     fi_vd a0 = fi_splatd(0), a1 = fi_splatd(0);
@@ -231,20 +338,12 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     FI_V bd = FI_SPLAT(0);
     FI_S fm = (FI_S)mx, sc = (FI_S)scale;
     FI_T fill = FI_NEGINF, zero;
-    Py_ssize_t blk, i, j, end, k;
+    Py_ssize_t blk, i, end;
     int h;
     FI_I cl[FI_W];
     FI_S bdl[FI_W];
     double csum, off = 0.0, bdsum = 0.0;
-#ifdef FI_BITS_MAX
-    /* the next row's pass 1, FI_BLOCK elements behind this pass: fetched by then (see fi_row_carry) */
-    const int fuse = cy != NULL && cy->nxt != 0 && xs == 1 && (kind == FI_K_LSE || kind == FI_K_ENT);
-    const FI_T *nx = fuse ? x + cy->nxt : x;
-    fi_vs nhi = (fi_vs){0} + INT16_MIN, nlo = (fi_vs){0} + INT16_MAX;
-    Py_ssize_t ndone = 0;
-#else
-    (void)cy;
-#endif
+    FI_NAME(fi_nextmax_init)(&nm);
     memset(&A, 0, sizeof A);
     memset(&zero, 0, sizeof zero);
     for (blk = 0; blk < n; blk += FI_BLOCK) {
@@ -253,39 +352,16 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         i = blk;
         if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
-            /* a contiguous row: whole groups (a block holds whole groups, so the group's count
-             * is 0 here), two vectors a step, in order: the sums of one vector a step. Each
-             * step prefetches ahead in this row, and FI_PF_REST quarters of its bytes from the
-             * next row (at FI_PF_REST/4 of this pass's pace; without a next row, this row) */
-            const Py_ssize_t step = 2 * FI_W * (Py_ssize_t)sizeof(FI_T);
+            /* a contiguous row: whole groups, prefetching FI_PF_REST quarters of each step's
+             * bytes from the next row (without a next row, this row) */
             const char *pn = pfx ? (const char *)(x + pfx) + (n * head + i * rest) * (Py_ssize_t)sizeof(FI_T) / 4
                                  : (const char *)(x + i);
             const char *pa = (const char *)(x + i) + FI_PF_BYTES;
-            for (; i + FI_GROUP * FI_W <= end; i += FI_GROUP * FI_W) {
-                for (j = 0; j < FI_GROUP * FI_W; j += 2 * FI_W) {
-                    FI_V x0, x1;
-                    for (k = 0; k < step; k += 64)
-                        __builtin_prefetch(pa + k);
-                    for (k = 0; k < step * rest / 4; k += 64)
-                        __builtin_prefetch(pn + k);
-                    pa += step;
-                    pn += step * rest / 4;
-                    FI_LOADV2(x + i + j, &x0, &x1);
-#ifdef FI_BITS_MAX
-                    if (fuse && i + j >= FI_BLOCK) {
-                        fi_vs v;
-                        memcpy(&v, nx + (i + j - FI_BLOCK), sizeof v);
-                        nhi = fi_vmaxs(nhi, v);
-                        nlo = fi_vmins(nlo, v);
-                        ndone = i + j + 2 * FI_W - FI_BLOCK;
-                    }
-#endif
-                    x0 -= fm;
-                    x1 -= fm;
-                    FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, &A, 0);
-                    FI_NAME(fi_expsums_term)(kind, unit ? x1 : x1 * sc, &A, 1);
-                }
-                FI_NAME(fi_expsums_widen)(kind, &A);
+            if (fuse && blk >= FI_BLOCK) {       /* the next row's block before this one */
+                i = FI_NAME(fi_pass2_groups)(kind, unit, 1, x, i, end, fm, sc, pa, pn, 4, &A, &nm, nx);
+                ndone = i - FI_BLOCK;
+            } else {
+                i = FI_NAME(fi_pass2_groups)(kind, unit, 0, x, i, end, fm, sc, pa, pn, rest, &A, &nm, nx);
             }
         }
         for (; i < end; i += FI_W) {
@@ -352,15 +428,8 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     A.a0 += fi_lo(A.af);
     A.a1 += fi_hi(A.af);
 #endif
-#ifdef FI_BITS_MAX
-    if (ndone > 0) {
-        cy->row = (const void *)(x + cy->nxt);
-        cy->n = n;
-        cy->done = ndone;
-        memcpy(cy->hi, &nhi, sizeof nhi);
-        memcpy(cy->lo, &nlo, sizeof nlo);
-    }
-#endif
+    if (ndone > 0)
+        FI_NAME(fi_nextmax_save)(&nm, cy, nx, n, ndone);
     memcpy(cl, &A.c, sizeof cl);
     memcpy(bdl, &bd, sizeof bdl);
     for (h = 0; h < FI_W; h++) {
@@ -482,7 +551,10 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res2[0] = 0.0;
         return;
     }
-    m = FI_NAME(fi_pass1)(x, xs, n, g->pfx, cy, stop);
+    kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
+         : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
+    /* a pass 2 that takes the next row's maximum prefetches the whole next row itself */
+    m = FI_NAME(fi_pass1)(x, xs, n, FI_FUSES(kind, xs, cy) ? 0 : g->pfx, cy, stop);
     if (pair)
         my = FI_NAME(fi_pass1)(y, ys, n, g->pfy, NULL, stop);
     if (stop != NULL && stop->flag) {
@@ -507,8 +579,6 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         }
         return;
     }
-    kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
-         : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
     FI_NAME(fi_pass2)(kind, x, xs, y, ys, n, m, my, g, &t, cy, stop);
     if (t.s != t.s || t.b != t.b)           /* a NaN logit */
         goto invalid;

@@ -43,16 +43,17 @@ typedef struct {
                             prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
 
-/* A thread's pass 1 of its next row, begun in pass 2 of this one (bfloat16 rows: pass 2 is
- * compute-bound, and the next row's first elements arrive meanwhile; a separate pass 1 read
- * them again from L2). The caller keeps one per thread, zeroed, and sets nxt before each row;
- * a row takes the partial maximum only when it is the row that was begun. */
+/* A thread's pass 1 of its next row, begun in pass 2 of this one (2- and 4-byte rows: pass 2
+ * reads its row from cache and waits on its exps while the next row's first elements arrive;
+ * a separate pass 1 read them again from L2). The caller keeps one per thread, zeroed, and sets
+ * nxt before each row; a row takes the partial maximum only when it is the row that was begun. */
 typedef struct {
     Py_ssize_t nxt;      /* set by the caller: elements from this row to the next row the same
                             thread reads, 0: none (the last row, or a row of another thread) */
     const void *row;     /* the row begun (NULL: none), */
     Py_ssize_t n, done;  /* its length, and how many of its first elements were seen, */
-    int16_t hi[32], lo[32];   /* their signed 16-bit maxima and minima, lane by lane */
+    double m;            /* their maximum (float rows), */
+    int16_t hi[32], lo[32];   /* or their signed 16-bit maxima and minima, lane by lane (bfloat16) */
 } fi_row_carry;
 
 typedef struct {
@@ -62,8 +63,10 @@ typedef struct {
     int bad;             /* an invalid soft target was seen */
 } fi_logit_sums;
 
-/* The plan of the next-row prefetch for 4- and 8-byte rows (_fi_logit_row.h), in quarters of a
- * row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at fi_pf_rest4/4 of its pace. Measured
+/* The plan of the next-row prefetch for 4- and 8-byte rows whose pass 2 does not take the next
+ * row's maximum (float64 rows; float32 rows of the other kinds, or strided), in quarters of a
+ * row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at fi_pf_rest4/4 of its pace (a pass 2 that
+ * takes the next row's maximum fetches that whole row at its own pace: 0 + 4). Measured
  * best (1024 x 128 000 logits from DRAM): 1 + 2 on an Intel Xeon with AVX-512 (2 MB L2; a
  * faster pace filled the line-fill buffers that pass 2's own L2 loads need: 0 + 4 and 1 + 3
  * were slower), 0 + 4 on an AMD Zen 5 (1 MB L2: 0.80-0.86x the time of 1 + 2; 1 + 3, 1 + 4,

@@ -124,6 +124,42 @@ def test_lse_family_vs_torch(torch, shape, axis, dtype):
     close(fastinfo.softmax(x, axis=axis), N(torch.softmax(tx, dim=axis)), rtol, atol)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["float32", "float16"])
+def test_long_rows_take_their_own_maxima(dtype, n_threads):
+    """Long contiguous rows begin the next row's maximum in the previous row's second pass: each
+    row must still get its own. Each row's maximum is distinct and lies in the part the previous
+    row sees (the first block) or in the part left to the row itself (the last block); rows 3
+    and 4 lie far below the others (a maximum taken from another row makes them -inf), one row
+    carries -inf logits, and ignored labels skip rows whose maximum was begun (on two threads,
+    taking rows in turn, row 4 after row 2). SciPy in float64 on the same values is the oracle."""
+    rng = np.random.default_rng(11)
+    N, K = 19, 3 * 8192 + 37
+    x = rng.standard_normal((N, K)) * 3
+    for r in range(N):
+        x[r, (r * 977) % 8192 if r % 2 else K - 1 - r] = 20.0 + r / 4
+    x[[3, 4]] = -np.abs(x[[3, 4]]) - 200
+    x[5, ::3] = -np.inf
+    x = x.astype(dtype)
+    labels = np.arange(N) * 101
+    labels[[2, 8, 9]] = -100
+    x64 = x.astype(np.float64)
+    lse = sc.logsumexp(x64, axis=-1)
+    want = {
+        "logsumexp": lse,
+        "softmax_entropy": np.sum(sc.entr(sc.softmax(x64, axis=-1)), axis=-1),
+        "softmax_cross_entropy": np.where(labels < 0, 0.0, lse - x64[np.arange(N), np.maximum(labels, 0)]),
+    }
+    for f, args in ((fastinfo.logsumexp, {"axis": -1}), (fastinfo.softmax_entropy, {}),
+                    (fastinfo.softmax_cross_entropy, {"target": labels, "ignore_index": -100,
+                                                      "reduction": "none"})):
+        got = f(x, n_threads=n_threads, **args)
+        np.testing.assert_allclose(got, want[f.__name__], rtol=RTOL32, atol=1e-6, err_msg=f.__name__)
+    # the same rows one at a time (no next row) give the same bits
+    np.testing.assert_array_equal(fastinfo.logsumexp(x, axis=-1, n_threads=n_threads),
+                                  [fastinfo.logsumexp(x[r]) for r in range(N)])
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_logsumexp_1d_gives_numpy_scalar(dtype):
     x = logits(9, seed=3, dtype=dtype)
