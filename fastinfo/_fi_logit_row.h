@@ -274,6 +274,32 @@ FI_NAME(fi_expsums_add)(int kind, FI_V z, FI_NAME(fi_expsums) *A, int half)
 #endif
 }
 
+#ifdef FI_PAIRED
+/* 2 FI_W elements from i on (cnt of them exist; stride xs; the missing ones -inf) in the lanes
+ * FI_LOADV2 gives a contiguous step, so that strided rows and a row's tail add as the same
+ * row contiguous does */
+static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_V *a, FI_V *b)
+{
+    FI_T buf[2 * FI_W];
+    Py_ssize_t k;
+    if (cnt >= 2 * FI_W) {
+        if (xs == 1) {
+            FI_LOADV2(x + i, a, b);
+            return;
+        }
+        for (k = 0; k < FI_W; k++) {         /* in registers: a vector load of elements just */
+            (*a)[k] = FI_LOAD1(x[(i + 2 * k) * xs]);           /* stored one by one stalls */
+            (*b)[k] = FI_LOAD1(x[(i + 2 * k + 1) * xs]);
+        }
+        return;
+    } else {
+        for (k = 0; k < 2 * FI_W; k++)
+            buf[k] = k < cnt ? x[(i + k) * xs] : FI_NEGINF;
+    }
+    FI_LOADV2(buf, a, b);
+}
+#endif
+
 /* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
  * (a block holds whole groups, so the group's count is 0 here), two vectors a step, in order:
  * the sums of one vector a step; returns where it stopped. Each step prefetches ahead in this
@@ -364,6 +390,17 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                 i = FI_NAME(fi_pass2_groups)(kind, unit, 0, x, i, end, fm, sc, pa, pn, rest, &A, &nm, nx);
             }
         }
+#ifdef FI_PAIRED
+        if (kind == FI_K_LSE || kind == FI_K_ENT)
+            for (; i < end; i += 2 * FI_W) {      /* two vectors a step, as the contiguous steps */
+                FI_V a, b;
+                FI_NAME(fi_lanes2)(x, i, xs, end - i, &a, &b);
+                if (pfx)
+                    __builtin_prefetch(x + pfx + i);
+                FI_NAME(fi_expsums_add)(kind, unit ? a - fm : (a - fm) * sc, &A, 0);
+                FI_NAME(fi_expsums_add)(kind, unit ? b - fm : (b - fm) * sc, &A, 1);
+            }
+#endif
         for (; i < end; i += FI_W) {
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             /* this pass reads the row from cache and is compute-bound: meanwhile, the next row

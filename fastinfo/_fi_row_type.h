@@ -5,6 +5,7 @@
  *   FI_SFX    the name suffix (f64, f32, bf16, f16)
  *   FI_LOADV  FI_LOADV(p): a vector of contiguous elements as compute lanes
  *   FI_LOADV2 FI_LOADV2(p, &a, &b): two vectors of them, in order
+ *   FI_PAIRED (bfloat16) 1: FI_LOADV2 gives the even and the odd elements instead
  *   FI_BITS_MAX  (bfloat16) 1: the logits' max is taken on their bits
  *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
  *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)

@@ -22,6 +22,7 @@
 #undef FI_LOADV
 #undef FI_LOADV2
 #undef FI_BITS_MAX
+#undef FI_PAIRED
 #undef FI_LOAD1
 #undef FI_NEGINF
 #undef FI_DBL

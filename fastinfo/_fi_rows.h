@@ -52,6 +52,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_T uint16_t
 #define FI_SFX bf16
 #define FI_LOADV2 fi_load2_bf16
+#define FI_PAIRED 1              /* FI_LOADV2: the even and the odd elements */
 #define FI_BITS_MAX 1            /* pass 1 on the elements' bits */
 #define FI_LOADV fi_load_bf16
 #define FI_LOAD1(v) fi_bf16_to_f32(v)

@@ -14,6 +14,7 @@ import re
 import warnings
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 import pytest
 from helpers import run_python
@@ -89,9 +90,12 @@ def as_tensors(arrays, dtype, layout):
 
 
 def numpy_equivalent(t):
-    """The ndarray a tensor stands for: its data, 2-byte floats as float32."""
+    """The ndarray a tensor stands for: its data, float16 as float16 and bfloat16 as
+    ml_dtypes.bfloat16 (the same bits, the same strides)."""
     t = t.detach()
-    return (t.float() if t.dtype in TWO_BYTE else t).numpy()
+    if t.dtype is torch.bfloat16:
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
 
 
 def _call_recording_warnings(call, *args):
