@@ -292,10 +292,9 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
             (*b)[k] = FI_LOAD1(x[(i + 2 * k + 1) * xs]);
         }
         return;
-    } else {
-        for (k = 0; k < 2 * FI_W; k++)
-            buf[k] = k < cnt ? x[(i + k) * xs] : FI_NEGINF;
     }
+    for (k = 0; k < 2 * FI_W; k++)
+        buf[k] = k < cnt ? x[(i + k) * xs] : FI_NEGINF;
     FI_LOADV2(buf, a, b);
 }
 #endif

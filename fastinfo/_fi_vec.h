@@ -168,9 +168,10 @@ FI_VINLINE fi_vf fi_load_f16(const uint16_t *p) { fi_vh h; memcpy(&h, p, sizeof 
 
 /* 2 FI_NF (or 2 FI_ND) contiguous elements as two compute vectors, in order -- but bfloat16:
  * both vectors from one load, the even elements by a shift (element 2j is the bottom half of
- * 32-bit lane j) and the odd ones by a mask (the top half), one instruction per vector on the
- * port the word permutations that kept the order competed for with the exp's table lookup.
- * Rows read otherwise take the same lanes (fi_lanes2 in _fi_logit_row.h). */
+ * 32-bit lane j on a little-endian machine) and the odd ones by a mask (the top half): one
+ * instruction per vector on either port, where the word permutations that kept the order ran
+ * on the one the exp's table lookup needs. Rows read otherwise take the same lanes
+ * (fi_lanes2 in _fi_logit_row.h). */
 FI_VINLINE void fi_load2_f64(const double *p, fi_vd *a, fi_vd *b) { *a = fi_load_f64(p); *b = fi_load_f64(p + FI_ND); }
 FI_VINLINE void fi_load2_f32(const float *p, fi_vf *a, fi_vf *b) { *a = fi_load_f32(p); *b = fi_load_f32(p + FI_NF); }
 FI_VINLINE void fi_load2_f16(const uint16_t *p, fi_vf *a, fi_vf *b) { *a = fi_load_f16(p); *b = fi_load_f16(p + FI_NF); }
@@ -178,8 +179,13 @@ FI_VINLINE void fi_load2_bf16(const uint16_t *p, fi_vf *a, fi_vf *b)
 {
     fi_vu u;
     memcpy(&u, p, sizeof u);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    *a = (fi_vf)(u & 0xffff0000u);          /* element 2j: the top half of lane j */
+    *b = (fi_vf)(u << 16);
+#else
     *a = (fi_vf)(u << 16);
     *b = (fi_vf)(u & 0xffff0000u);
+#endif
 }
 
 /* one element (labels, the strided and partial loads) */
