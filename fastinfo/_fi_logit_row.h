@@ -20,7 +20,8 @@
 #define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
 /* A contiguous 2- or 4-byte row's pass 2 of LSE and ENT also takes the next row's maximum, one
  * FI_BLOCK behind its prefetch of that row (fi_row_carry): it prefetches the whole next row at
- * its own pace, and the next pass 1 reads only the last block. */
+ * its own pace, and the next pass 1 reads only the rest (about the last block; rows shorter
+ * than a block and a group take no carry). */
 #define FI_CARRY (sizeof(FI_T) <= 4)
 #define FI_FUSES(kind, xs, cy) (FI_CARRY && (cy) != NULL && (cy)->nxt != 0 && (xs) == 1 \
                                 && ((kind) == FI_K_LSE || (kind) == FI_K_ENT))
@@ -300,8 +301,8 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
 #endif
 
 /* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
- * (a block holds whole groups, so the group's count is 0 here), two vectors a step, in order:
- * the sums of one vector a step; returns where it stopped. Each step prefetches ahead in this
+ * (a block holds whole groups, so the group's count is 0 here), two vectors a step (FI_LOADV2:
+ * in order, bfloat16 the even and the odd elements), the sums of one vector a step; returns where it stopped. Each step prefetches ahead in this
  * row (pa) and rest quarters of its bytes from the next row (pn, to L2), at rest/4 of this
  * pass's pace. carry (a constant: its own loop): also the next row's maximum, FI_BLOCK elements
  * behind this pass (nx: the next row). */
@@ -377,8 +378,9 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         i = blk;
         if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
-            /* a contiguous row: whole groups, prefetching FI_PF_REST quarters of each step's
-             * bytes from the next row (without a next row, this row) */
+            /* a contiguous row: whole groups, prefetching rest quarters of each step's bytes
+             * from the next row (FI_PF_REST, or 4 when this pass takes the next row's maximum;
+             * without a next row, this row) */
             const char *pn = pfx ? (const char *)(x + pfx) + (n * head + i * rest) * (Py_ssize_t)sizeof(FI_T) / 4
                                  : (const char *)(x + i);
             const char *pa = (const char *)(x + i) + FI_PF_BYTES;
