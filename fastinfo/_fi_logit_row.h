@@ -102,17 +102,15 @@ static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf,
     const int head = FI_PF_HEAD;
     fi_vs hi0 = (fi_vs){0} + INT16_MIN, hi1 = hi0, lo0 = (fi_vs){0} + INT16_MAX, lo1 = lo0, v, u;
     int16_t hi = INT16_MIN, lo = INT16_MAX, b, hl[2 * FI_NF], ll[2 * FI_NF];
-    Py_ssize_t blk, i, end, start = 0;
+    Py_ssize_t blk, i, end, start;
     int l;
     if (n == 0)
         return -__builtin_inf();
-    if (cy != NULL && cy->row == (const void *)x && cy->n == n) {     /* begun in the last pass 2 */
+    start = fi_carry_start(cy, x, n);
+    if (start > 0) {                                  /* begun in the last pass 2 */
         memcpy(&hi1, cy->hi, sizeof hi1);
         memcpy(&lo1, cy->lo, sizeof lo1);
-        start = cy->done;
     }
-    if (cy != NULL)
-        cy->row = NULL;
     for (blk = start; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
@@ -154,7 +152,7 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
 {
     FI_V mx = FI_SPLAT(-__builtin_inf()), m1 = mx, m2 = mx, m3 = mx;
     FI_T fill = FI_NEGINF;
-    Py_ssize_t blk, i, end, start = 0;
+    Py_ssize_t blk, i, end, start;
     FI_S lane[FI_W];
     int w, l;
     const int head = FI_PF_HEAD;
@@ -162,12 +160,9 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
     if (xs == 1)
         return FI_NAME(fi_pass1_bits)(x, n, pf, cy, stop);
 #endif
-    if (cy != NULL && cy->row == (const void *)x && cy->n == n && xs == 1) {    /* begun in the last pass 2 */
+    start = fi_carry_start(cy, x, n);          /* a carry begins contiguous rows only */
+    if (start > 0)                             /* begun in the last pass 2 */
         mx = FI_SPLAT(cy->m);
-        start = cy->done;
-    }
-    if (cy != NULL)
-        cy->row = NULL;
     for (blk = start; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             break;
@@ -302,9 +297,9 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
 
 /* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
  * (a block holds whole groups, so the group's count is 0 here), two vectors a step (FI_LOADV2:
- * in order, bfloat16 the even and the odd elements), the sums of one vector a step; returns where it stopped. Each step prefetches ahead in this
- * row (pa) and rest quarters of its bytes from the next row (pn, to L2), at rest/4 of this
- * pass's pace. carry (a constant: its own loop): also the next row's maximum, FI_BLOCK elements
+ * in order, bfloat16 the even and the odd elements), the sums of one vector a step; returns
+ * where it stopped. Each step prefetches ahead in this row (pa) and rest quarters of its bytes
+ * from the next row (pn, to L2), at rest/4 of this pass's pace. carry (a constant: its own loop): also the next row's maximum, FI_BLOCK elements
  * behind this pass (nx: the next row). */
 static inline __attribute__((always_inline)) Py_ssize_t
 FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, const FI_T *x, Py_ssize_t i, Py_ssize_t end, FI_S fm,

@@ -56,6 +56,19 @@ typedef struct {
     int16_t hi[32], lo[32];   /* or their signed 16-bit maxima and minima, lane by lane (bfloat16) */
 } fi_row_carry;
 
+/* Where a row's pass 1 starts: the elements of it a carry has seen when the carry began this
+ * row (the same pointer and length), else 0; either way the carry is spent. */
+static inline Py_ssize_t fi_carry_start(fi_row_carry *cy, const void *row, Py_ssize_t n)
+{
+    Py_ssize_t start = 0;
+    if (cy != NULL) {
+        if (cy->row == row && cy->n == n)
+            start = cy->done;
+        cy->row = NULL;
+    }
+    return start;
+}
+
 typedef struct {
     double s;            /* t = sum e_i - 1: the sum without one maximal element */
     double a;            /* the measure's weighted sum */
