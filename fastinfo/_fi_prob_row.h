@@ -267,6 +267,37 @@ FI_VINLINE void FI_NAME(fi_neglog_vec)(FI_V x, double d, double lb, FI_S *dst)
     }
 }
 
+/* 1 if every element of a row is a finite number >= +0, by the elements' bits: as unsigned
+ * integers those of such numbers are below +inf's, those of inf, NaN, -0 and the negative
+ * numbers at or above it. The check of a surprisal row that is not normalized (its sum is not
+ * needed): a compare and an or a vector. A row it refuses goes through the summing pass, which
+ * accepts -0 and finds the invalid elements. */
+static int FI_NAME(fi_finite_nonneg)(const FI_T *p, Py_ssize_t ps, Py_ssize_t n)
+{
+    typedef FI_U fi_vb __attribute__((vector_size(FI_VBYTES)));
+    enum { w = FI_VBYTES / sizeof(FI_T) };
+    const fi_vb lim = (fi_vb){0} + (FI_U)FI_UINF;
+    fi_vb v, u, b0 = {0}, b1 = {0};
+    FI_U e;
+    Py_ssize_t i = 0;
+    int l, bad = 0;
+    if (ps == 1)
+        for (; i + 2 * w <= n; i += 2 * w) {
+            memcpy(&v, p + i, sizeof v);
+            memcpy(&u, p + i + w, sizeof u);
+            b0 |= (fi_vb)(v >= lim);
+            b1 |= (fi_vb)(u >= lim);
+        }
+    b0 |= b1;
+    for (l = 0; l < w; l++)
+        bad |= b0[l] != 0;
+    for (; i < n; i++) {
+        memcpy(&e, p + i * ps, sizeof e);
+        bad |= e >= (FI_U)FI_UINF;
+    }
+    return !bad;
+}
+
 /* Surprisal of one block of valid input (the caller's first pass checked it): o[i os] =
  * (0 - log(p[i ps] / d)) / lb, +inf where the quotient is 0; float64 out for float64 input,
  * float32 for the others. Whole vectors of contiguous output are stored in place; the
