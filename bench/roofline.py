@@ -9,7 +9,11 @@ For each measure, dtype and thread count it times, interleaved round by round:
 
 * the measure on a batch of at least 10^8 elements (rows come from DRAM), and
 * the read roofline on the same arrays with the same threads: a compiled, vectorized
-  plain sum (``read_roofline``), which reads every byte the measure reads;
+  plain sum (``read_roofline``), which reads every byte the measure reads; for a measure
+  that writes an output as large as its input (surprisal), the read-and-write roofline
+  (``read_write_roofline``: each row summed and its sum stored across the output's row),
+  into a new array when the measure returns a new array (its pages are faulted in and
+  zeroed by the operating system in both) or into the measure's ``out=``;
 * the same measure on a slice of about 2 MB that stays in cache (called repeatedly), to tell
   a memory-bound kernel from a compute-bound one.
 
@@ -40,7 +44,8 @@ from fastinfo._dispatch import kernels
 #   "xl": logits and integer labels
 MEASURES = {
     "entropy": ("p", lambda a, n: fi.entropy(a[0], n_threads=n, normalize=False)),
-    "surprisal": ("p", lambda a, n: fi.surprisal(a[0], n_threads=n)),   # also writes its output
+    "surprisal": ("p", lambda a, n: fi.surprisal(a[0], n_threads=n)),   # also writes a new output
+    "surprisal_out": ("po", lambda a, n: fi.surprisal(a[0], out=a[1], n_threads=n)),
     "renyi_entropy_a2": ("p", lambda a, n: fi.renyi_entropy(a[0], 2.0, n_threads=n, normalize=False)),
     "tsallis_entropy_q2": ("p", lambda a, n: fi.tsallis_entropy(a[0], 2.0, n_threads=n, normalize=False)),
     "cross_entropy": ("pq", lambda a, n: fi.cross_entropy(a[0], a[1], n_threads=n, normalize=False)),
@@ -58,12 +63,13 @@ MEASURES = {
                                                                              n_threads=n)),
     "softmax_js_divergence": ("xy", lambda a, n: fi.softmax_js_divergence(a[0], a[1], n_threads=n)),
 }
-SHAPES = {"p": (100_000, 1_000), "pq": (100_000, 1_000), "x": (1_024, 128_000),
+SHAPES = {"p": (100_000, 1_000), "po": (100_000, 1_000), "pq": (100_000, 1_000), "x": (1_024, 128_000),
           "xy": (1_024, 128_000), "xl": (1_024, 128_000)}
-CACHED_ROWS = {"p": 256, "pq": 128, "x": 4, "xy": 2, "xl": 4}   # ~2 MB: in L3
+CACHED_ROWS = {"p": 256, "po": 256, "pq": 128, "x": 4, "xy": 2, "xl": 4}   # ~2 MB: in L3
 
 
-ONE_ARRAY = {"entropy", "surprisal", "renyi_entropy_a2", "tsallis_entropy_q2", "logsumexp", "softmax_entropy"}
+WRITES = {"surprisal", "surprisal_out"}   # write an output as large as the input: roofline counts it
+ONE_ARRAY = {"entropy", "surprisal", "surprisal_out", "renyi_entropy_a2", "tsallis_entropy_q2", "logsumexp", "softmax_entropy"}
 
 
 def verdict(name, dtype, share, dram_vs_cache):
@@ -88,6 +94,10 @@ def _dtype(name):
 
 def make_inputs(kind, shape, dtype, rng):
     n, k = shape
+    if kind == "po":                      # p and the float output surprisal writes into
+        p = make_inputs("p", shape, dtype, rng)[0]
+        out = np.zeros(shape, np.float64 if p.dtype == np.float64 else np.float32)
+        return [p, out]
     if kind in ("p", "pq"):
         arrays = []
         for _ in range(2 if kind == "pq" else 1):
@@ -113,7 +123,15 @@ def _roof_view(a):
     return None
 
 
-def roofline(arrays, n_threads):
+def roofline(arrays, n_threads, kind="p", writes=False):
+    """The read roofline of the measure's inputs; with writes, the read-and-write roofline
+    of its first input and its output: arrays[1] ("po"), else a new array as the measure's."""
+    if writes:
+        p = arrays[0]
+        out = arrays[1] if kind == "po" else np.empty(p.shape, np.float64 if p.dtype == np.float64
+                                                       else np.float32)
+        kernels.read_write_roofline(_roof_view(p), out, n_threads)
+        return
     for a in arrays:
         v = _roof_view(a)
         if v is not None:
@@ -156,15 +174,17 @@ def main(argv=None):
             except Exception as exc:   # a dtype the measure does not take natively
                 print(f"{name:26s} {dt:9s}  skipped: {type(exc).__name__}: {str(exc)[:60]}", flush=True)
                 continue
-            nbytes = sum(a.nbytes for a in arrays if a.dtype.kind == "f" or a.dtype.itemsize == 2)
+            inputs = 1 if kind == "po" else len(arrays)     # the bytes read (GB/s: input bandwidth)
+            nbytes = sum(a.nbytes for a in arrays[:inputs] if a.dtype.kind == "f" or a.dtype.itemsize == 2)
             cr = CACHED_ROWS[kind]
             cached = [a[:cr] for a in arrays]
-            cached_bytes = sum(a.nbytes for a in cached if a.dtype.kind == "f" or a.dtype.itemsize == 2)
+            cached_bytes = sum(a.nbytes for a in cached[:inputs] if a.dtype.kind == "f" or a.dtype.itemsize == 2)
+            writes = name in WRITES
             reps = max(1, int(2e7 // max(cached_bytes, 1)))
             for n in args.threads:
                 t_fi, t_roof, t_cache = [], [], []
                 for _ in range(rounds):
-                    t_roof.append(timed(lambda: roofline(arrays, n)))
+                    t_roof.append(timed(lambda: roofline(arrays, n, kind, writes)))
                     t_fi.append(timed(lambda: call(arrays, n)))
                     t_cache.append(timed(lambda: call(cached, n), reps))
                 mf, mr, mc = (statistics.median(t) for t in (t_fi, t_roof, t_cache))

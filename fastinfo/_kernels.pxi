@@ -697,6 +697,39 @@ def read_roofline(const real[:, ::1] x, int n_threads=1):
     return total
 
 
+ctypedef fused outreal:
+    float
+    double
+
+
+cdef void _fill_row(outreal* o, Py_ssize_t n, double v) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(n):
+        o[j] = <outreal>v
+
+
+def read_write_roofline(const real[:, ::1] x, outreal[:, ::1] out, int n_threads=1):
+    """Each row of x summed (read_roofline) and its sum stored in every element of out's row:
+    the roofline of a measure that reads x and writes out (out's row count is x's; pass a new
+    array to count the faulting-in of a new output's pages, as a call that returns one does)."""
+    cdef Py_ssize_t N = x.shape[0], K = x.shape[1], M = out.shape[1], i
+    cdef double total = 0.0, s
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if out.shape[0] != N:
+        raise ValueError(f"out must have {N} rows, got {out.shape[0]}")
+    if N == 0:
+        return 0.0
+    n_threads = fi_resolve_threads(n_threads)
+    with nogil:
+        for i in prange(N, num_threads=n_threads, schedule='static'):
+            s = _sum_row(&x[i, 0], K) if K > 0 else 0.0
+            if M > 0:
+                _fill_row(&out[i, 0], M, s)
+            total += s
+    return total
+
+
 def elementwise_log(x):
     """fi_log / fi_logf applied to a 1-D contiguous array (test hook for the vector log)."""
     return _elementwise(x, 0)

@@ -219,6 +219,7 @@ KERNEL_STUBS = [
         Stub("row_kernel_table", "", "object",
              doc='A PyCapsule named "fastinfo.row_kernels" (for fastinfo._core.use_row_kernels).'),
         Stub("read_roofline", "x: _Real, n_threads: int = 1", "float", fused=True),
+        Stub("read_write_roofline", "x: _Real, out: _Real, n_threads: int = 1", "float", fused=True),
         Stub("elementwise_log", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
         Stub("elementwise_softmax_exp", "x: ArrayLike", "NDArray[np.floating[Any]]"),
