@@ -93,6 +93,12 @@ CASES = {
         big("f32"), LD, n_threads=1), 1) * 1e3,
     "softmax_entropy 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("bf16"), n_threads=1), 1) * 1e3,
+    "softmax_kl_divergence 512x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(
+        big("f64")[:512], big("f64")[512:], n_threads=1), 1) * 1e3,
+    "softmax_kl_divergence 2x128000 f64, in cache (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(
+        big("f64")[:2], big("f64")[2:4], n_threads=1), 50) * 1e3,
+    "softmax_kl_divergence 512x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(
+        big("f32")[:512], big("f32")[512:], n_threads=1), 1) * 1e3,
     "surprisal 250x1000 f64, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S, n_threads=1), 100) * 1e3,
     "surprisal 250x1000 f32, in cache (ms)": lambda: t(lambda: fastinfo.surprisal(S32, n_threads=1), 100) * 1e3,
     "pairwise_js_divergence 400x300x1000 f64 (ms)": lambda: t(lambda: fastinfo.pairwise_js_divergence(PA, QA, n_threads=1), 1) * 1e3,
