@@ -76,7 +76,9 @@ def verdict(name, dtype, share, dram_vs_cache):
     """The streaming-kernel target: float64 >= 70 % of the read roofline, float32 >= 70 % (two
     arrays) or >= 55 % (one array) -- or, for a kernel slower than that even in cache
     (compute-bound), a DRAM throughput within 10 % of its in-cache throughput. "" for
-    2-byte input (its target is relative to float32)."""
+    2-byte input (its target is relative to float32). A measure that writes (WRITES) is held
+    to the read-and-write roofline; for surprisal with a new output, its DRAM call faults in
+    new pages and its in-cache call reuses freed heap memory, so only the share can meet it."""
     if dtype not in ("float64", "float32"):
         return ""
     target = 0.55 if dtype == "float32" and name in ONE_ARRAY else 0.70

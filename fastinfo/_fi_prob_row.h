@@ -270,7 +270,7 @@ FI_VINLINE void FI_NAME(fi_neglog_vec)(FI_V x, double d, double lb, FI_S *dst)
 /* 1 if every element of a row is a finite number >= +0, by the elements' bits: as unsigned
  * integers those of such numbers are below +inf's, those of inf, NaN, -0 and the negative
  * numbers at or above it. The check of a surprisal row that is not normalized (its sum is not
- * needed): a compare and an or a vector. A row it refuses goes through the summing pass, which
+ * needed): one compare and one or per vector. A row it refuses goes through the summing pass, which
  * accepts -0 and finds the invalid elements. */
 static int FI_NAME(fi_finite_nonneg)(const FI_T *p, Py_ssize_t ps, Py_ssize_t n)
 {

@@ -711,7 +711,8 @@ cdef void _fill_row(outreal* o, Py_ssize_t n, double v) noexcept nogil:
 def read_write_roofline(const real[:, ::1] x, outreal[:, ::1] out, int n_threads=1):
     """Each row of x summed (read_roofline) and its sum stored in every element of out's row:
     the roofline of a measure that reads x and writes out (out's row count is x's; pass a new
-    array to count the faulting-in of a new output's pages, as a call that returns one does)."""
+    array to count the faulting-in of a new output's pages, as a call that returns one does).
+    The rows are dealt over the threads (a batch of fewer rows than threads leaves some idle)."""
     cdef Py_ssize_t N = x.shape[0], K = x.shape[1], M = out.shape[1], i
     cdef double total = 0.0, s
     if n_threads < 1:

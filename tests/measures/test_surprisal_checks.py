@@ -56,6 +56,25 @@ def test_every_invalid_element_is_found(dtype, k):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("n_rows", [1, 9])      # 1: one row split over the threads
+def test_every_invalid_element_is_found_in_long_rows_on_threads(dtype, n_rows):
+    k = 3 * 8192 + 5                            # enough work for two threads
+    rtol = 1e-14 if dtype == np.float64 else 1e-6
+    out_dtype = np.float64 if dtype == np.float64 else np.float32
+    for v in BAD:
+        for j in (0, k // 2, k - 1):
+            p = _rows(dtype, n_rows, k, j)
+            p[n_rows // 2, j] = v
+            want, n_bad = _oracle(p)
+            for level in KERNEL_LEVELS:
+                mod = available_kernels()[level]
+                for nt in (1, 2):
+                    out = np.empty(p.shape, out_dtype)
+                    assert mod.surprisal_rows(p, out, False, 1.0, nt) == n_bad == 1, (level, nt, v, j)
+                    np.testing.assert_allclose(out, want, rtol=rtol, err_msg=f"{level} {nt} {v} {j}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
 def test_the_public_call_names_the_row_and_leaves_the_input(dtype):
     p = _rows(dtype, 4, 300, 7)
     p[2, 290] = -0.5
