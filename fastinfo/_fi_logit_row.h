@@ -25,6 +25,11 @@
 #define FI_CARRY (sizeof(FI_T) <= 4)
 #define FI_FUSES(kind, xs, cy) (FI_CARRY && (cy) != NULL && (cy)->nxt != 0 && (xs) == 1 \
                                 && ((kind) == FI_K_LSE || (kind) == FI_K_ENT))
+/* The pass 2 of a pair of contiguous rows (KL, JS) takes both next rows' maxima likewise, for
+ * every storage type (cy[0]: x's carry, cy[1]: y's): a pair of float64 rows of a 128k vocabulary
+ * is 2 MB, and a separate pass 1 read the next pair from L3 or DRAM after it. */
+#define FI_FUSES_PAIR(kind, xs, ys, cy) ((kind) == FI_K_PAIR && (cy) != NULL && (cy)[0].nxt != 0 \
+                                         && (cy)[1].nxt != 0 && (xs) == 1 && (ys) == 1)
 
 #ifndef FI_GROUP
 #define FI_GROUP 8      /* float vectors of exps added in float before the double sums */
@@ -346,9 +351,9 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
     /* the next row's pass 1, FI_BLOCK elements behind this pass: fetched by then (fi_row_carry) */
-    const int fuse = FI_FUSES(kind, xs, cy);
-    const FI_T *nx = fuse ? x + cy->nxt : x;
-    FI_NAME(fi_nextmax) nm;
+    const int fuse = FI_FUSES(kind, xs, cy), fusep = FI_FUSES_PAIR(kind, xs, ys, cy);
+    const FI_T *nx = fuse || fusep ? x + cy->nxt : x, *ny = fusep ? y + cy[1].nxt : y;
+    FI_NAME(fi_nextmax) nm, nmy;
     Py_ssize_t ndone = 0;
     Py_ssize_t pfx = g->pfx, pfy = g->pfy, head = fuse ? 0 : FI_PF_HEAD, rest = fuse ? 4 : FI_PF_REST;
     FI_V z, t;
@@ -365,6 +370,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     FI_S bdl[FI_W];
     double csum, off = 0.0, bdsum = 0.0;
     FI_NAME(fi_nextmax_init)(&nm);
+    FI_NAME(fi_nextmax_init)(&nmy);
     memset(&A, 0, sizeof A);
     memset(&zero, 0, sizeof zero);
     for (blk = 0; blk < n; blk += FI_BLOCK) {
@@ -405,6 +411,14 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                 __builtin_prefetch(x + pfx + i);
             if (kind == FI_K_PAIR && pfy)
                 __builtin_prefetch(y + pfy + i);
+            /* both next rows' maxima, a block behind their prefetch, 2 FI_W elements every
+             * other step (a partial last block reads on at most FI_W elements of the next
+             * rows' block before it: within them) */
+            if (kind == FI_K_PAIR && fusep && blk >= FI_BLOCK && ((i - blk) / FI_W) % 2 == 0) {
+                FI_NAME(fi_nextmax_step)(&nm, nx + (i - FI_BLOCK));
+                FI_NAME(fi_nextmax_step)(&nmy, ny + (i - FI_BLOCK));
+                ndone = i - FI_BLOCK + 2 * FI_W;
+            }
             if (kind == FI_K_PAIR) {
                 /* KL and JS of close distributions are small differences of O(1) sums:
                  * their exps are taken in double whatever the storage type */
@@ -461,8 +475,11 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
     A.a0 += fi_lo(A.af);
     A.a1 += fi_hi(A.af);
 #endif
-    if (ndone > 0)
+    if (ndone > 0) {
         FI_NAME(fi_nextmax_save)(&nm, cy, nx, n, ndone);
+        if (fusep)
+            FI_NAME(fi_nextmax_save)(&nmy, cy + 1, ny, n, ndone);
+    }
     memcpy(cl, &A.c, sizeof cl);
     memcpy(bdl, &bd, sizeof bdl);
     for (h = 0; h < FI_W; h++) {
@@ -577,7 +594,7 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
 {
     double m, my = 0.0, ls, lsy, v;
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
-    int op = g->op, pair = op == FI_L_KL || op == FI_L_JS, kind;
+    int op = g->op, pair = op == FI_L_KL || op == FI_L_JS, kind, fusep;
     if (n == 0) {
         res[0] = op == FI_L_LSE ? -__builtin_inf() : (op != FI_L_CE_LABEL ? 0.0 : __builtin_nan(""));
         if (op == FI_L_CE_LABEL && g->smooth)
@@ -587,9 +604,10 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     kind = op == FI_L_ENTROPY ? FI_K_ENT : op == FI_L_CE_LABEL ? (g->smooth ? FI_K_SMOOTH : FI_K_LSE)
          : op == FI_L_CE_SOFT ? FI_K_SOFT : pair ? FI_K_PAIR : FI_K_LSE;
     /* a pass 2 that takes the next row's maximum prefetches the whole next row itself */
-    m = FI_NAME(fi_pass1)(x, xs, n, FI_FUSES(kind, xs, cy) ? 0 : g->pfx, cy, stop);
+    fusep = FI_FUSES_PAIR(kind, xs, ys, cy);
+    m = FI_NAME(fi_pass1)(x, xs, n, FI_FUSES(kind, xs, cy) || fusep ? 0 : g->pfx, cy, stop);
     if (pair)
-        my = FI_NAME(fi_pass1)(y, ys, n, g->pfy, NULL, stop);
+        my = FI_NAME(fi_pass1)(y, ys, n, fusep ? 0 : g->pfy, cy != NULL ? cy + 1 : NULL, stop);
     if (stop != NULL && stop->flag) {
         res[0] = __builtin_nan("");
         return;

@@ -43,10 +43,12 @@ typedef struct {
                             prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
 
-/* A thread's pass 1 of its next row, begun in pass 2 of this one (2- and 4-byte rows: pass 2
- * reads its row from cache and waits on its exps while the next row's first elements arrive;
- * a separate pass 1 read them again from L2). The caller keeps one per thread, zeroed, and sets
- * nxt before each row; a row takes the partial maximum only when it is the row that was begun. */
+/* A thread's pass 1 of its next row, begun in pass 2 of this one (2- and 4-byte rows of
+ * logsumexp and softmax entropy, and the pairs of rows of KL and JS: pass 2 reads its row from
+ * cache and waits on its exps while the next row's first elements arrive; a separate pass 1
+ * read them again from L2, L3 or memory). The caller keeps two per thread, zeroed: x's and,
+ * after it, y's (which only KL and JS use), sets nxt in both before each row, and passes the
+ * first; a row takes the partial maximum only when it is the row that was begun. */
 typedef struct {
     Py_ssize_t nxt;      /* set by the caller: elements from this row to the next row the same
                             thread reads, 0: none (the last row, or a row of another thread) */

@@ -52,7 +52,8 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
     cdef bint par = nt > 1 and N >= nt
     # a thread's next row: nt rows on when the threads take single rows in turn
     cdef Py_ssize_t step = nt if par and chunk == 1 else 1
-    cdef fi_row_carry* carry = <fi_row_carry*>calloc(nt if par else 1, sizeof(fi_row_carry))
+    # two carries a thread: x's rows and y's (KL, JS)
+    cdef fi_row_carry* carry = <fi_row_carry*>calloc(2 * (nt if par else 1), sizeof(fi_row_carry))
     g.pfx = step * (xrs // size) if xs == 1 and xrs % size == 0 and N > 1 else 0
     g.pfy = step * (yrs // size) if ys == 1 and yrs % size == 0 and N > 1 else 0
     if par:
@@ -60,7 +61,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
             if fi_poll_rows(stop, i, K):
                 continue
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
-                       _next_row(carry, threadid(), g.pfx, i, step, chunk, N), stop)
+                       _next_row(carry, threadid(), g, i, step, chunk, N), stop)
             if res[i] != res[i]:
                 nbad += 1
     else:
@@ -68,22 +69,25 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
             if fi_poll_rows(stop, i, K):
                 break
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
-                       _next_row(carry, 0, g.pfx, i, 1, N, N), stop)
+                       _next_row(carry, 0, g, i, 1, N, N), stop)
             if res[i] != res[i]:
                 nbad += 1
     free(carry)
     return nbad
 
 
-cdef inline fi_row_carry* _next_row(fi_row_carry* carry, int t, Py_ssize_t pfx, Py_ssize_t i, Py_ssize_t step,
-                                    Py_ssize_t chunk, Py_ssize_t N) noexcept nogil:
-    """Thread t's carry (NULL when none could be allocated), told whether row i + step, pfx
-    elements on, is the next row the thread reads: it is unless row i ends the thread's chunk
-    (prange's static schedule deals chunks of `chunk` rows in turn) or the batch."""
+cdef inline fi_row_carry* _next_row(fi_row_carry* carry, int t, const fi_logit_args* g, Py_ssize_t i,
+                                    Py_ssize_t step, Py_ssize_t chunk, Py_ssize_t N) noexcept nogil:
+    """Thread t's two carries (x's, y's; NULL when none could be allocated), told whether row
+    i + step, g.pfx (g.pfy) elements on, is the next row the thread reads: it is unless row i
+    ends the thread's chunk (prange's static schedule deals chunks of `chunk` rows in turn) or
+    the batch."""
+    cdef bint more = i + step < N and (step > 1 or (i + 1) % chunk != 0)
     if carry == NULL:
         return NULL
-    carry[t].nxt = pfx if i + step < N and (step > 1 or (i + 1) % chunk != 0) else 0
-    return &carry[t]
+    carry[2 * t].nxt = g.pfx if more else 0
+    carry[2 * t + 1].nxt = g.pfy if more else 0
+    return &carry[2 * t]
 
 
 cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,

@@ -160,6 +160,39 @@ def test_long_rows_take_their_own_maxima(dtype, n_threads):
                                   [fastinfo.logsumexp(x[r]) for r in range(N)])
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16", "float16"])
+def test_long_row_pairs_take_their_own_maxima(dtype, n_threads):
+    """KL and JS of long contiguous row pairs begin both next rows' maxima in the previous pair's
+    second pass: each row of x and of y must still get its own. The maxima are distinct and lie
+    in the first block of a row or in its last one, x's and y's in different places; rows 3 and
+    4 of x and rows 4 and 6 of y lie far below the others, one pair carries -inf logits (in
+    both rows: the divergences stay finite). SciPy in float64 on the same values is the oracle;
+    the rows one pair at a time give the same bits."""
+    import ml_dtypes
+    dt = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    rng = np.random.default_rng(12)
+    N, K = 13, 2 * 8192 + 45
+    x, y = rng.standard_normal((N, K)) * 3, rng.standard_normal((N, K)) * 2
+    for r in range(N):
+        x[r, (r * 977) % 8192 if r % 2 else K - 1 - r] = 10.0 + r / 4
+        y[r, K - 3 - r if r % 2 else (r * 131) % 8192] = 9.0 + r / 4
+    x[[3, 4]] = -np.abs(x[[3, 4]]) - 1000       # a maximum taken from another row: every exp 0
+    y[[4, 6]] = -np.abs(y[[4, 6]]) - 1000
+    x[5, ::3] = y[5, ::3] = -np.inf
+    x, y = x.astype(dt), y.astype(dt)
+    lp, lq = sc.log_softmax(x.astype(np.float64), axis=-1), sc.log_softmax(y.astype(np.float64), axis=-1)
+    p, q = np.exp(lp), np.exp(lq)
+    kl = np.sum(np.where(p > 0, p * (lp - np.where(q > 0, lq, 0.0)), 0.0), axis=-1)
+    m = 0.5 * (p + q)
+    js = 0.5 * np.sum(sc.rel_entr(p, m) + sc.rel_entr(q, m), axis=-1)
+    rtol, atol = (1e-12, 1e-14) if dtype == "float64" else (RTOL32, 1e-7)
+    for f, want in ((fastinfo.softmax_kl_divergence, kl), (fastinfo.softmax_js_divergence, js)):
+        got = f(x, y, n_threads=n_threads)
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f.__name__)
+        np.testing.assert_array_equal(got, [f(x[r], y[r]) for r in range(N)], err_msg=f.__name__)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_logsumexp_1d_gives_numpy_scalar(dtype):
     x = logits(9, seed=3, dtype=dtype)
