@@ -359,10 +359,23 @@ FI_VINLINE void fi_acc_offmax_d(fi_vd *acc, fi_vl *cnt, fi_vd z, fi_vd e)
 #endif
 
 /* log x for x > 0 finite (subnormals included): the core of fi_vlog, without its special
- * values (0, negative, inf and NaN give some finite number). For kernels that flag or select
- * away those inputs themselves. */
+ * values (0, negative and inf give some finite number, NaN NaN or a finite number). For
+ * kernels that flag or select away those inputs themselves. */
 FI_VINLINE fi_vd fi_vlog_pos(fi_vd x)
 {
+#if defined(__x86_64__) && defined(__AVX512F__)
+    /* x = 2^k m, m in [sqrt(1/2), sqrt(2)): the same k and m as the integer steps below
+     * (both exact), in five instructions, subnormals included: the mantissa in [1, 2)
+     * (getmant) and the exponent (getexp), both halved / raised by one where the mantissa
+     * is at or above the switch, 2 * 0x3fe6a09e667f3bcd. The exponent is clamped so that
+     * 0 (getexp: -inf) and inf give finite numbers; NaN gives NaN. */
+    __m512d mm = _mm512_getmant_pd((__m512d)x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512d ek = _mm512_min_pd(_mm512_max_pd(_mm512_getexp_pd((__m512d)x), _mm512_set1_pd(-1075.0)),
+                               _mm512_set1_pd(1024.0));
+    __mmask8 up = _mm512_cmp_pd_mask(mm, _mm512_set1_pd(0x1.6a09e667f3bcdp0), _CMP_GE_OQ);
+    fi_vd dk = (fi_vd)_mm512_mask_add_pd(ek, up, ek, _mm512_set1_pd(1.0));
+    fi_vd f = (fi_vd)_mm512_mask_mul_pd(mm, up, mm, _mm512_set1_pd(0.5)) - 1.0;
+#else
     fi_vl tiny = x < 0x1p-1022;
     fi_vd xs = fi_seld(tiny, x * 0x1p54, x);
     fi_vd kadj = fi_seld(tiny, fi_splatd(54.0), fi_splatd(0.0));
@@ -370,6 +383,7 @@ FI_VINLINE fi_vd fi_vlog_pos(fi_vd x)
     fi_vd dk = (fi_vd)((ix >> 52) | 0x4330000000000000ULL) - (0x1p52 + 1023.0) - kadj;
     fi_vd m = (fi_vd)((ix & 0x000fffffffffffffULL) + 0x3fe6a09e667f3bcdULL);
     fi_vd f = m - 1.0;
+#endif
     fi_vd s = f / (2.0 + f);
     fi_vd z = s * s;
     fi_vd w = z * z;
@@ -401,6 +415,15 @@ FI_VINLINE fi_vd fi_vlog(fi_vd x)
 /* _fimath.h's fi_logf, lane by lane, for x > 0 finite (see fi_vlog_pos) */
 FI_VINLINE fi_vf fi_vlogf_pos(fi_vf x)
 {
+#if defined(__x86_64__) && defined(__AVX512F__)
+    /* as fi_vlog_pos: the switch is 2 * 0x3f3504f3 */
+    __m512 mm = _mm512_getmant_ps((__m512)x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512 ek = _mm512_min_ps(_mm512_max_ps(_mm512_getexp_ps((__m512)x), _mm512_set1_ps(-150.0f)),
+                              _mm512_set1_ps(128.0f));
+    __mmask16 up = _mm512_cmp_ps_mask(mm, _mm512_set1_ps(0x1.6a09e6p0f), _CMP_GE_OQ);
+    fi_vf dk = (fi_vf)_mm512_mask_add_ps(ek, up, ek, _mm512_set1_ps(1.0f));
+    fi_vf f = (fi_vf)_mm512_mask_mul_ps(mm, up, mm, _mm512_set1_ps(0.5f)) - 1.0f;
+#else
     fi_vi tiny = x < 0x1p-126f;
     fi_vf xs = fi_self(tiny, x * 0x1p25f, x);
     fi_vi kadj = tiny & 25;
@@ -408,6 +431,7 @@ FI_VINLINE fi_vf fi_vlogf_pos(fi_vf x)
     fi_vf dk = __builtin_convertvector((fi_vi)(ix >> 23) - 127 - kadj, fi_vf);
     fi_vf m = (fi_vf)((ix & 0x007fffffu) + 0x3f3504f3u);
     fi_vf f = m - 1.0f;
+#endif
     fi_vf s = f / (2.0f + f);
     fi_vf z = s * s;
     fi_vf R = z * (FI_LOGF_P0 + z * (FI_LOGF_P1 + z * FI_LOGF_P2));
