@@ -89,6 +89,8 @@ CASES = {
     "softmax_cross_entropy 64x128000 f32, in cache (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
         XF, LB, n_threads=1), 5) * 1e3,
     "softmax_kl_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
+    "softmax_js_divergence 20000x1000 f32 (ms)": lambda: t(lambda: fastinfo.softmax_js_divergence(X32, X32[::-1], n_threads=1), 3) * 1e3,
+    "softmax_js_divergence 20000x1000 f64 (ms)": lambda: t(lambda: fastinfo.softmax_js_divergence(X64, X64[::-1], n_threads=1), 3) * 1e3,
     "logsumexp 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f32"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("f64"), n_threads=1), 1) * 1e3,
     "logsumexp 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.logsumexp(big("bf16"), n_threads=1), 1) * 1e3,

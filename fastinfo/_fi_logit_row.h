@@ -523,7 +523,9 @@ static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T
     }
 }
 
-/* JS: sum P log(2P/(P+Q)) + Q log(2Q/(P+Q)), P = exp(z^x - log S_x), Q likewise, in double */
+/* JS: sum P log(2P/(P+Q)) + Q log(2Q/(P+Q)), P = exp(z^x - log S_x), Q likewise, in double.
+ * One log a pair: that of the larger one's ratio, L in [0, log 2]; the other's is
+ * L + log(Q/P) (or L + log(P/Q)), the difference of the two exps' arguments. */
 static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t n,
                                    double mx, double my, double lsx, double lsy, double scale, fi_stop_t *stop)
 {
@@ -539,11 +541,17 @@ static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             FI_V yv = FI_NAME(fi_lanes)(y, i, ys, end - i, fill);
             for (h = 0; h < FI_NH; h++) {
-                P = fi_vexp_neg((FI_HALF(xv, h) - mx) * scale - lsx);
-                Q = fi_vexp_neg((FI_HALF(yv, h) - my) * scale - lsy);
+                fi_vd ax = (FI_HALF(xv, h) - mx) * scale - lsx, ay = (FI_HALF(yv, h) - my) * scale - lsy;
+                P = fi_vexp_neg(ax);
+                Q = fi_vexp_neg(ay);
                 M = P + Q;
-                acc += fi_seld(P == 0, fi_splatd(0), P * fi_vlog((P + P) / M))
-                     + fi_seld(Q == 0, fi_splatd(0), Q * fi_vlog((Q + Q) / M));
+                fi_vl pb = P >= Q;
+                fi_vd B = fi_seld(pb, P, Q);
+                /* 2B/M in [1, 2]; NaN where P = Q = 0, whose terms are selected away */
+                fi_vd L = fi_vlog_pos((B + B) / M);
+                fi_vd Ls = L + fi_seld(pb, ay - ax, ax - ay);
+                acc += fi_seld(P == 0, fi_splatd(0), P * fi_seld(pb, L, Ls))
+                     + fi_seld(Q == 0, fi_splatd(0), Q * fi_seld(pb, Ls, L));
             }
         }
     }
