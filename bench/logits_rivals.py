@@ -190,9 +190,25 @@ def small(rounds, out):
             "softmax_kl_divergence": lambda: F.kl_div(F.log_softmax(ty, -1), F.log_softmax(tx, -1),
                                                       log_target=True, reduction="none").sum(-1),
         }
-    print("\none 1 x 100 call, 1 thread (microseconds, best of the rounds' medians)")
+    # the same fastinfo calls on the tensors (torch in, torch out)
+    tensor_calls = {}
+    if torch is not None:
+        tp, tq = torch.from_numpy(p), torch.from_numpy(q)
+        tensor_calls = {
+            "entropy": lambda: fi.entropy(tp),
+            "kl_divergence": lambda: fi.kl_divergence(tp, tq),
+            "logsumexp": lambda: fi.logsumexp(tx),
+            "log_softmax": lambda: fi.log_softmax(tx),
+            "softmax_cross_entropy": lambda: fi.softmax_cross_entropy(tx, tl),
+            "softmax_cross_entropy mean": lambda: fi.softmax_cross_entropy(tx, tl, reduction="mean"),
+            "softmax_kl_divergence": lambda: fi.softmax_kl_divergence(tx, ty),
+        }
+    print("\none 1 x 100 call, 1 thread (microseconds, median of the rounds; fastinfo on NumPy arrays, "
+          "on torch tensors, and torch's own call on the tensors)")
     for name, (fn, _) in calls.items():
         fns = {"fastinfo": fn}
+        if name in tensor_calls:
+            fns["fastinfo on tensors"] = tensor_calls[name]
         if name in torch_calls:
             fns["torch"] = torch_calls[name]
         res = {}
@@ -200,6 +216,8 @@ def small(rounds, out):
             f()
             res[k] = statistics.median(timeit.repeat(f, number=2000, repeat=max(rounds, 5))) / 2000
         t = f"  torch {res['torch'] * 1e6:6.2f} ({res['torch'] / res['fastinfo']:.1f}x)" if "torch" in res else ""
+        if "fastinfo on tensors" in res:
+            t = f"  on tensors {res['fastinfo on tensors'] * 1e6:6.2f}" + t
         print(f"  {name:28s} fastinfo {res['fastinfo'] * 1e6:6.2f}{t}")
         out.append(dict(table="small", call=name, seconds=res))
 

@@ -96,6 +96,12 @@ def dask_aware(spec: Spec, front: Optional[str] = None) -> Callable[[F], F]:
             from ._dispatch import kernels
             fast = getattr(kernels, f"{front}_front")
 
+        two_byte: Optional[frozenset[Any]] = None      # the 2-byte arguments, by position and name
+        if fast is not None:
+            from ._interop import two_byte_args
+            names = two_byte_args(func.__name__)
+            two_byte = frozenset([i for i, n in enumerate(sig.parameters) if n in names] + list(names))
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if fast is not None:
@@ -109,11 +115,11 @@ def dask_aware(spec: Spec, front: Optional[str] = None) -> Callable[[F], F]:
             # argument is the whole cost of this wrapper on the common call.
             for a in args:
                 if type(a) not in PLAIN:
-                    return _foreign(func, spec, sig, args, kwargs)
+                    return _foreign(func, spec, sig, args, kwargs, fast, two_byte)
             if kwargs:
                 for a in kwargs.values():
                     if type(a) not in PLAIN:
-                        return _foreign(func, spec, sig, args, kwargs)
+                        return _foreign(func, spec, sig, args, kwargs, fast, two_byte)
             return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -121,7 +127,12 @@ def dask_aware(spec: Spec, front: Optional[str] = None) -> Callable[[F], F]:
 
 
 def _foreign(func: Callable[..., Any], spec: Spec, sig: inspect.Signature, args: Sequence[Any],
-             kwargs: dict[str, Any]) -> Any:
+             kwargs: dict[str, Any], fast: Optional[Callable[..., Any]] = None,
+             two_byte: Optional[frozenset[Any]] = None) -> Any:
+    if fast is not None and "torch" in _modules:
+        r = _interop_module().torch_front(fast, two_byte or frozenset(), args, kwargs, PLAIN)
+        if r is not None:
+            return r
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
     if "dask.array" in _modules and any(is_dask(bound.arguments[n]) for n in spec.arrays):
@@ -129,6 +140,10 @@ def _foreign(func: Callable[..., Any], spec: Spec, sig: inspect.Signature, args:
     from . import _interop
     return _interop.interop_call(func, spec.arrays, dict(bound.arguments),
                                  lazy=lambda **kw: apply(func, spec, _rebind(sig, kw)))
+
+
+def _interop_module() -> Any:
+    return _modules["fastinfo._interop"]
 
 
 def _rebind(sig: inspect.Signature, kwargs: dict[str, Any]) -> inspect.BoundArguments:

@@ -54,6 +54,85 @@ _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
 }
 
 
+def two_byte_args(fname: str) -> tuple[str, ...]:
+    """The arguments of ``fname`` that the kernels read as 2-byte floats (bfloat16, float16)."""
+    return _TWO_BYTE_ARGS.get(fname, ())
+
+
+def _torch_view(t: Any, two_byte: bool) -> Any:
+    """A CPU torch tensor's memory as a NumPy array (no copy), or None where only the general
+    conversion (to_numpy) applies: another device or layout, a 2-byte float read as float32,
+    a dtype NumPy has not."""
+    if not t.is_cpu:
+        return None
+    if t.requires_grad:
+        t = t.detach()
+    dt = t.dtype
+    if dt is _T.bfloat16 or dt is _T.float16:
+        if not two_byte:
+            return None
+        if dt is _T.float16:
+            return t.numpy()
+        bf16 = _ml_bfloat16()
+        return None if bf16 is None else t.view(_T.int16).numpy().view(bf16)
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError):   # sparse, conjugated, quantized, ...
+        return None
+
+
+_T: Any = None            # the torch module, once a tensor has come in
+
+
+def torch_front(fast: Callable[..., Any], two_byte: frozenset[Any], args: Sequence[Any],
+                kwargs: dict[str, Any], plain: frozenset[type]) -> Any:
+    """A call whose foreign arguments are all CPU torch tensors, through the compiled front
+    (``fast``) on their NumPy views, its result a tensor as :func:`wrap` makes it; None when
+    that does not apply (the general path then converts and checks everything). The same
+    kernels, arrays and result as the general path, without its binding of the signature."""
+    global _T
+    if _T is None:
+        _T = _torch()
+    tensor = _T.Tensor
+    first = None
+    nargs = list(args)
+    for i, a in enumerate(args):
+        if type(a) not in plain:
+            if not isinstance(a, tensor) or (v := _torch_view(a, i in two_byte)) is None:
+                return None
+            nargs[i] = v
+            if first is None:
+                first = a
+    nkw = kwargs
+    if kwargs:
+        if kwargs.get("out") is not None:
+            return None
+        nkw = dict(kwargs)
+        for n, a in kwargs.items():
+            if type(a) not in plain:
+                if not isinstance(a, tensor) or (v := _torch_view(a, n in two_byte)) is None:
+                    return None
+                nkw[n] = v
+                if first is None:
+                    first = a
+    if first is None:
+        return None
+    try:
+        r = fast(*nargs, **nkw)
+    except TypeError:
+        return None
+    if r is None:
+        return None
+    # as wrap makes them, without its checks of other kinds
+    if type(r) is np.ndarray:
+        f = r.flags
+        if f.writeable and f.c_contiguous:
+            return _T.from_numpy(r)
+    elif type(r) is float or type(r) is np.float64:
+        return _T.from_numpy(np.array(r, dtype=np.float64))
+    return wrap(r, Foreign("torch", first), nkw)
+
+
 def _ml_bfloat16() -> Any:
     """ml_dtypes' bfloat16 dtype (a NumPy array of torch.bfloat16 data without a copy), or
     None when ml_dtypes is not installed (JAX installs it)."""
@@ -254,7 +333,8 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
         torch = _torch()
         if isinstance(res, np.ndarray):
             return torch.from_numpy(np.ascontiguousarray(res) if res.flags.writeable else res.copy())
-        return torch.tensor(res, dtype=torch.float32 if isinstance(res, np.float32) else torch.float64)
+        # a 0-d tensor (float32 for a float32 result); from_numpy: a third of torch.tensor's cost
+        return torch.from_numpy(np.array(res, dtype=np.float32 if isinstance(res, np.float32) else np.float64))
     if kind == "jax":
         return sys.modules["jax"].numpy.asarray(res)
     if not hasattr(res, "ndim") or res.ndim == 0 and not isinstance(res, np.ndarray):

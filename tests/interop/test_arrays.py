@@ -129,6 +129,73 @@ def test_torch_tensors_give_the_numpy_result_as_a_tensor(name, dtype, layout):
         assert torch.equal(t.detach(), copy_) and t.stride() == stride and t.dtype == copy_.dtype
 
 
+# calls whose tensors the compiled front reads through their NumPy views (no binding of the
+# signature, no conversion step): labels as a tensor, an ndarray or by keyword, 2-byte logits
+FRONT_CALLS = {
+    "entropy": lambda d: fi.entropy(torch.tensor(P, dtype=d)),
+    "kl_divergence by keyword": lambda d: fi.kl_divergence(torch.tensor(P, dtype=d), q=torch.tensor(Q, dtype=d)),
+    "js_divergence base 2": lambda d: fi.js_divergence(torch.tensor(P, dtype=d), torch.tensor(Q, dtype=d), base=2),
+    "logsumexp": lambda d: fi.logsumexp(torch.tensor(X, dtype=d)),
+    "softmax_cross_entropy": lambda d: fi.softmax_cross_entropy(torch.tensor(X, dtype=d), torch.from_numpy(LABELS)),
+    "softmax_cross_entropy ndarray labels": lambda d: fi.softmax_cross_entropy(torch.tensor(X, dtype=d), LABELS),
+    "softmax_cross_entropy sum": lambda d: fi.softmax_cross_entropy(
+        torch.tensor(X, dtype=d, requires_grad=True), target=torch.from_numpy(LABELS), reduction="sum"),
+    "softmax_kl_divergence T=2": lambda d: fi.softmax_kl_divergence(
+        torch.tensor(X, dtype=d), torch.tensor(X[::-1].copy(), dtype=d), temperature=2.0),
+    "log_softmax": lambda d: fi.log_softmax(torch.tensor(X, dtype=d), axis=-1),
+}
+LOGIT_FRONTS = ("logsumexp", "softmax_cross_entropy", "softmax_kl_divergence", "log_softmax")
+
+
+def _numpy_call(call, dtype):
+    """call with every torch.tensor / torch.from_numpy it makes replaced by the NumPy equivalent"""
+    real_tensor, real_from = torch.tensor, torch.from_numpy
+    try:
+        torch.tensor = lambda a, dtype=None, requires_grad=False: numpy_equivalent(real_tensor(a, dtype=dtype))
+        torch.from_numpy = lambda a: a
+        return call(dtype)
+    finally:
+        torch.tensor, torch.from_numpy = real_tensor, real_from
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("name", list(FRONT_CALLS))
+def test_torch_calls_take_the_compiled_front(name, dtype, monkeypatch):
+    call = FRONT_CALLS[name]
+    ref = np.asarray(_numpy_call(call, dtype))
+    # the fronts take float32 and float64, and 2-byte logits (2-byte probabilities, strided
+    # arrays and the rest go the general path, tested with the other layouts above)
+    if dtype not in TWO_BYTE or name.split()[0] in LOGIT_FRONTS:
+        monkeypatch.setattr(_interop, "interop_call", lambda *a, **k: pytest.fail("general path taken"))
+    got = call(dtype)
+    assert isinstance(got, torch.Tensor) and not got.requires_grad
+    assert got.dtype == torch.from_numpy(ref).dtype and tuple(got.shape) == ref.shape
+    np.testing.assert_array_equal(got.numpy(), ref)
+
+
+def test_torch_calls_the_front_declines_take_the_general_path(monkeypatch):
+    x, labels = torch.tensor(X), torch.from_numpy(LABELS)
+    w = torch.linspace(0.5, 2.0, K, dtype=torch.float64)
+    reached = []
+    general = _interop.interop_call
+    monkeypatch.setattr(_interop, "interop_call", lambda *a, **k: reached.append(1) or general(*a, **k))
+    got = fi.softmax_cross_entropy(x, labels, weight=w)                      # the front takes no weight
+    np.testing.assert_array_equal(got.numpy(), fi.softmax_cross_entropy(X, LABELS, weight=w.numpy()))
+    out = torch.empty(N, dtype=torch.float64)                                 # out= a tensor
+    assert fi.softmax_entropy(x, out=out) is out
+    np.testing.assert_array_equal(out.numpy(), fi.softmax_entropy(X))
+    s = pd.Series(LABELS)                                                     # another library beside it
+    np.testing.assert_array_equal(np.asarray(fi.softmax_cross_entropy(x, s)), fi.softmax_cross_entropy(X, LABELS))
+    assert len(reached) == 3
+    bad = x.clone()
+    bad[2, 3] = float("nan")                                                  # the function's own message
+    with pytest.raises(ValueError) as got_exc:
+        fi.softmax_cross_entropy(bad, labels)
+    with pytest.raises(ValueError) as ref_exc:
+        fi.softmax_cross_entropy(bad.numpy(), LABELS)
+    assert str(got_exc.value) == str(ref_exc.value)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_torch_one_distribution_gives_a_0d_tensor(dtype):
     p, q, x = (torch.tensor(a[0], dtype=dtype) for a in (P, Q, X))
