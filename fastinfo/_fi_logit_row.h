@@ -524,12 +524,26 @@ static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T
 }
 
 /* JS: sum P log(2P/(P+Q)) + Q log(2Q/(P+Q)), P = exp(z^x - log S_x), Q likewise, in double.
- * One log a pair: that of the larger one's ratio, L in [0, log 2]; the other's is
+ * A pair's term is (M/2) psi(d), M = P + Q, d = log(P/Q), psi(d) = phi(tanh(d/2)),
+ * phi(t) = (1+t) log(1+t) + (1-t) log(1-t) >= 0. Nearly equal P and Q (|d| < 1/4) take psi's
+ * series in d^2 (8 terms, relative error ~1e-16, no cancellation), with d = (x - y)/T - c
+ * from the logits and one constant c a row: an error in c shifts every d alike, and to first
+ * order that adds (M/2) psi'(d) = (P - Q)/2 a pair, which sums to 0 over the row. The others
+ * take one log a pair: that of the larger one's ratio, L in [0, log 2]; the other's is
  * L + log(Q/P) (or L + log(P/Q)), the difference of the two exps' arguments. */
+#define FI_JS_PSI1 0x1p-2
+#define FI_JS_PSI2 -0x1p-5
+#define FI_JS_PSI3 0.003472222222222222
+#define FI_JS_PSI4 -0.0003689236111111111
+#define FI_JS_PSI5 3.844246031746032e-05
+#define FI_JS_PSI6 -3.967105746619636e-06
+#define FI_JS_PSI7 4.0717132110981315e-07
+#define FI_JS_PSI8 -4.165175591615634e-08
 static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t n,
                                    double mx, double my, double lsx, double lsy, double scale, fi_stop_t *stop)
 {
     fi_vd acc = fi_splatd(0), P, Q, M;
+    const double c = (mx - my) * scale + (lsx - lsy);     /* d = ax - ay = (x - y) scale - c */
     FI_T fill = FI_NEGINF;
     Py_ssize_t blk, i, end;
     int h;
@@ -541,17 +555,32 @@ static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
             FI_V xv = FI_NAME(fi_lanes)(x, i, xs, end - i, fill);
             FI_V yv = FI_NAME(fi_lanes)(y, i, ys, end - i, fill);
             for (h = 0; h < FI_NH; h++) {
-                fi_vd ax = (FI_HALF(xv, h) - mx) * scale - lsx, ay = (FI_HALF(yv, h) - my) * scale - lsy;
+                fi_vd xh = FI_HALF(xv, h), yh = FI_HALF(yv, h);
+                fi_vd ax = (xh - mx) * scale - lsx, ay = (yh - my) * scale - lsy;
                 P = fi_vexp_neg(ax);
                 Q = fi_vexp_neg(ay);
                 M = P + Q;
                 fi_vl pb = P >= Q;
                 fi_vd B = fi_seld(pb, P, Q);
-                /* 2B/M in [1, 2]; NaN where P = Q = 0, whose terms are selected away */
+                /* 2B/M in [1, 2]; where P = Q = 0 some number (NaN on AVX-512), selected away */
                 fi_vd L = fi_vlog_pos((B + B) / M);
                 fi_vd Ls = L + fi_seld(pb, ay - ax, ax - ay);
-                acc += fi_seld(P == 0, fi_splatd(0), P * fi_seld(pb, L, Ls))
-                     + fi_seld(Q == 0, fi_splatd(0), Q * fi_seld(pb, Ls, L));
+                fi_vd far = fi_seld(P == 0, fi_splatd(0), P * fi_seld(pb, L, Ls))
+                          + fi_seld(Q == 0, fi_splatd(0), Q * fi_seld(pb, Ls, L));
+                /* d = (x - y) scale - c with x - y and its product by scale carried exactly
+                 * (float64 logits: x - y by TwoSum; the others' is exact in double) until c,
+                 * whose subtraction is exact where d is small; -inf or NaN logits: d is not
+                 * small, the pair takes the logs */
+                fi_vd s = xh - yh, e = fi_splatd(0);
+                if (sizeof(FI_T) == 8) {
+                    fi_vd bb = s - xh;
+                    e = (xh - (s - bb)) - (yh + bb);
+                }
+                fi_vd sh = s * scale;
+                fi_vd d = (sh - c) - (fi_vfnma(s, fi_splatd(scale), sh) - e * scale), v = d * d, v2 = v * v;
+                fi_vd ps = v * ((FI_JS_PSI1 + v * FI_JS_PSI2) + v2 * (FI_JS_PSI3 + v * FI_JS_PSI4)
+                                + (v2 * v2) * ((FI_JS_PSI5 + v * FI_JS_PSI6) + v2 * (FI_JS_PSI7 + v * FI_JS_PSI8)));
+                acc += fi_seld(v < 0.0625, 0.5 * M * ps, far);
             }
         }
     }
