@@ -143,7 +143,10 @@ def _foreign(func: Callable[..., Any], spec: Spec, sig: inspect.Signature, args:
 
 
 def _interop_module() -> Any:
-    return _modules["fastinfo._interop"]
+    m = _modules.get("fastinfo._interop")
+    if m is None:
+        from . import _interop as m
+    return m
 
 
 def _rebind(sig: inspect.Signature, kwargs: dict[str, Any]) -> inspect.BoundArguments:

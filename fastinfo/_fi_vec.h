@@ -365,7 +365,7 @@ FI_VINLINE fi_vd fi_vlog_pos(fi_vd x)
 {
 #if defined(__x86_64__) && defined(__AVX512F__)
     /* x = 2^k m, m in [sqrt(1/2), sqrt(2)): the same k and m as the integer steps below
-     * (both exact), in five instructions, subnormals included: the mantissa in [1, 2)
+     * (both exact), in seven instructions, subnormals included: the mantissa in [1, 2)
      * (getmant) and the exponent (getexp), both halved / raised by one where the mantissa
      * is at or above the switch, 2 * 0x3fe6a09e667f3bcd. The exponent is clamped so that
      * 0 (getexp: -inf) and inf give finite numbers; NaN gives NaN. */

@@ -63,25 +63,32 @@ def _torch_view(t: Any, two_byte: bool) -> Any:
     """A CPU torch tensor's memory as a NumPy array (no copy), or None where only the general
     conversion (to_numpy) applies: another device or layout, a 2-byte float read as float32,
     a dtype NumPy has not."""
-    if not t.is_cpu:
+    if not t.is_cpu or t.layout is not _T.strided:
         return None
     if t.requires_grad:
         t = t.detach()
     dt = t.dtype
-    if dt is _T.bfloat16 or dt is _T.float16:
-        if not two_byte:
-            return None
-        if dt is _T.float16:
-            return t.numpy()
-        bf16 = _ml_bfloat16()
-        return None if bf16 is None else t.view(_T.int16).numpy().view(bf16)
     try:
+        if dt is _T.bfloat16 or dt is _T.float16:
+            if not two_byte:
+                return None
+            if dt is _T.float16:
+                return t.numpy()
+            bf16 = _ml_bfloat16()
+            return None if bf16 is None else t.view(_T.int16).numpy().view(bf16)
         return t.numpy()
-    except (TypeError, RuntimeError):   # sparse, conjugated, quantized, ...
+    except (TypeError, RuntimeError):   # conjugated, negative-bit, quantized, ...
         return None
 
 
 _T: Any = None            # the torch module, once a tensor has come in
+
+
+def _is_torch_tensor(a: object, tensor: type) -> bool:
+    """A tensor of torch's own (as kind_of tells them: another package's subclass of
+    torch.Tensor is an array of that package, whose result the general path leaves as NumPy's)."""
+    mod = type(a).__module__ or ""
+    return isinstance(a, tensor) and (mod == "torch" or mod.startswith("torch."))
 
 
 def torch_front(fast: Callable[..., Any], two_byte: frozenset[Any], args: Sequence[Any],
@@ -98,7 +105,7 @@ def torch_front(fast: Callable[..., Any], two_byte: frozenset[Any], args: Sequen
     nargs = list(args)
     for i, a in enumerate(args):
         if type(a) not in plain:
-            if not isinstance(a, tensor) or (v := _torch_view(a, i in two_byte)) is None:
+            if not _is_torch_tensor(a, tensor) or (v := _torch_view(a, i in two_byte)) is None:
                 return None
             nargs[i] = v
             if first is None:
@@ -110,7 +117,7 @@ def torch_front(fast: Callable[..., Any], two_byte: frozenset[Any], args: Sequen
         nkw = dict(kwargs)
         for n, a in kwargs.items():
             if type(a) not in plain:
-                if not isinstance(a, tensor) or (v := _torch_view(a, n in two_byte)) is None:
+                if not _is_torch_tensor(a, tensor) or (v := _torch_view(a, n in two_byte)) is None:
                     return None
                 nkw[n] = v
                 if first is None:

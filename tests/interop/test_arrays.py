@@ -143,8 +143,9 @@ FRONT_CALLS = {
     "softmax_kl_divergence T=2": lambda d: fi.softmax_kl_divergence(
         torch.tensor(X, dtype=d), torch.tensor(X[::-1].copy(), dtype=d), temperature=2.0),
     "log_softmax": lambda d: fi.log_softmax(torch.tensor(X, dtype=d), axis=-1),
+    "softmax_entropy by keyword": lambda d: fi.softmax_entropy(logits=torch.tensor(X, dtype=d)),
 }
-LOGIT_FRONTS = ("logsumexp", "softmax_cross_entropy", "softmax_kl_divergence", "log_softmax")
+LOGIT_FRONTS = ("logsumexp", "softmax_cross_entropy", "softmax_kl_divergence", "log_softmax", "softmax_entropy")
 
 
 def _numpy_call(call, dtype):
@@ -163,14 +164,32 @@ def _numpy_call(call, dtype):
 def test_torch_calls_take_the_compiled_front(name, dtype, monkeypatch):
     call = FRONT_CALLS[name]
     ref = np.asarray(_numpy_call(call, dtype))
-    # the fronts take float32 and float64, and 2-byte logits (2-byte probabilities, strided
-    # arrays and the rest go the general path, tested with the other layouts above)
-    if dtype not in TWO_BYTE or name.split()[0] in LOGIT_FRONTS:
+    with monkeypatch.context() as m:                  # the general conversion's result
+        m.setattr(_interop, "torch_front", lambda *a, **k: None)
+        general = call(dtype)
+    # the fronts take float64, float32 and float16, and bfloat16 logits (bfloat16
+    # probabilities, strided arrays and the rest go the general path, tested above)
+    if dtype is not torch.bfloat16 or name.split()[0] in LOGIT_FRONTS:
         monkeypatch.setattr(_interop, "interop_call", lambda *a, **k: pytest.fail("general path taken"))
     got = call(dtype)
-    assert isinstance(got, torch.Tensor) and not got.requires_grad
-    assert got.dtype == torch.from_numpy(ref).dtype and tuple(got.shape) == ref.shape
-    np.testing.assert_array_equal(got.numpy(), ref)
+    for want in (general, ref):
+        want = want.numpy() if isinstance(want, torch.Tensor) else want
+        assert isinstance(got, torch.Tensor) and not got.requires_grad
+        assert got.dtype == torch.from_numpy(want).dtype and tuple(got.shape) == want.shape
+        np.testing.assert_array_equal(got.numpy(), want)
+    assert type(general) is torch.Tensor and general.dtype == got.dtype
+
+
+class _OtherTensor(torch.Tensor):
+    """a subclass of torch.Tensor from another package (as torchvision's tv_tensors)"""
+
+
+def test_tensor_subclasses_of_other_packages_are_their_packages_arrays():
+    t = torch.tensor(X).as_subclass(_OtherTensor)
+    assert _interop.kind_of(t) == "array"
+    got = fi.softmax_entropy(t)                       # the general path's result: NumPy's
+    assert type(got) is np.ndarray
+    np.testing.assert_array_equal(got, fi.softmax_entropy(X))
 
 
 def test_torch_calls_the_front_declines_take_the_general_path(monkeypatch):
