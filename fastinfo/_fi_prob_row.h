@@ -267,59 +267,62 @@ FI_VINLINE void FI_NAME(fi_neglog_vec)(FI_V x, double d, double lb, FI_S *dst)
     }
 }
 
-/* 1 if every element of a row is a finite number >= +0, by the elements' bits: as unsigned
- * integers those of such numbers are below +inf's, those of inf, NaN, -0 and the negative
- * numbers at or above it. The check of a surprisal row that is not normalized (its sum is not
- * needed): one compare and one or per vector. A row it refuses goes through the summing pass, which
- * accepts -0 and finds the invalid elements. */
-static int FI_NAME(fi_finite_nonneg)(const FI_T *p, Py_ssize_t ps, Py_ssize_t n)
+/* Surprisal of one block: o[i os] = (0 - log(p[i ps] / d)) / lb, +inf where the quotient is
+ * 0; float64 out for float64 input, float32 for the others. Whole vectors of contiguous output
+ * are stored in place; the tail and strided output go through a small buffer.
+ * Returns 1 if an element may be invalid: the check of a row that is not normalized (its sum
+ * is not needed) rides along, on the bits of the elements in the compute lanes (2-byte
+ * elements widened exactly): as unsigned integers those of the finite numbers >= +0 are below
+ * +inf's, those of inf, NaN, -0 and the negative numbers at or above it, so their running
+ * maximum tells, one instruction a vector. The caller's summing pass then finds the invalid
+ * elements (or accepts -0, whose surprisal the block wrote: +inf). */
+static int FI_NAME(fi_neglog_block)(const FI_T *p, Py_ssize_t ps, FI_S *o, Py_ssize_t os, Py_ssize_t n,
+                                    double d, double lb)
 {
-    typedef FI_U fi_vb __attribute__((vector_size(FI_VBYTES)));
-    enum { w = FI_VBYTES / sizeof(FI_T) };
-    const fi_vb lim = (fi_vb){0} + (FI_U)FI_UINF;
-    fi_vb v, u, b0 = {0}, b1 = {0};
-    FI_U e;
-    Py_ssize_t i = 0;
-    int l, bad = 0;
-    if (ps == 1)
-        for (; i + 2 * w <= n; i += 2 * w) {
-            memcpy(&v, p + i, sizeof v);
-            memcpy(&u, p + i + w, sizeof u);
-            b0 |= (fi_vb)(v >= lim);
-            b1 |= (fi_vb)(u >= lim);
-        }
-    b0 |= b1;
-    for (l = 0; l < w; l++)
-        bad |= b0[l] != 0;
-    for (; i < n; i++) {
-        memcpy(&e, p + i * ps, sizeof e);
-        bad |= e >= (FI_U)FI_UINF;
-    }
-    return !bad;
-}
-
-/* Surprisal of one block of valid input (the caller's first pass checked it): o[i os] =
- * (0 - log(p[i ps] / d)) / lb, +inf where the quotient is 0; float64 out for float64 input,
- * float32 for the others. Whole vectors of contiguous output are stored in place; the
- * tail and strided output go through a small buffer. */
-static void FI_NAME(fi_neglog_block)(const FI_T *p, Py_ssize_t ps, FI_S *o, Py_ssize_t os, Py_ssize_t n,
-                                     double d, double lb)
-{
+#if FI_DBL
+    typedef fi_vw fi_vbits;
+    typedef fi_vl fi_vmask;
+    const uint64_t lim = 0x7ff0000000000000ULL;
+#else
+    typedef fi_vu fi_vbits;
+    typedef fi_vi fi_vmask;
+    const uint32_t lim = 0x7f800000u;
+#endif
+#define FI_BITS_MAX_STEP(hi, b) \
+    ((hi) = (fi_vbits)(((fi_vmask)((hi) > (b)) & (fi_vmask)(hi)) | (~(fi_vmask)((hi) > (b)) & (fi_vmask)(b))))
+    fi_vbits hi = {0}, b;
     FI_S buf[FI_W];
     FI_T zero;
+    FI_V x;
     Py_ssize_t i = 0, k;
+    int l, bad = 0;
     memset(&zero, 0, sizeof zero);
     if (os == 1 && d == 1.0 && lb == 1.0)       /* the common call: no division, constants folded */
-        for (; n - i >= FI_W; i += FI_W)
-            FI_NAME(fi_neglog_vec)(FI_NAME(fi_lanes)(p, i, ps, FI_W, zero), 1.0, 1.0, o + i);
+        for (; n - i >= FI_W; i += FI_W) {
+            x = FI_NAME(fi_lanes)(p, i, ps, FI_W, zero);
+            b = (fi_vbits)x;
+            FI_BITS_MAX_STEP(hi, b);
+            FI_NAME(fi_neglog_vec)(x, 1.0, 1.0, o + i);
+        }
     else if (os == 1)
-        for (; n - i >= FI_W; i += FI_W)
-            FI_NAME(fi_neglog_vec)(FI_NAME(fi_lanes)(p, i, ps, FI_W, zero), d, lb, o + i);
+        for (; n - i >= FI_W; i += FI_W) {
+            x = FI_NAME(fi_lanes)(p, i, ps, FI_W, zero);
+            b = (fi_vbits)x;
+            FI_BITS_MAX_STEP(hi, b);
+            FI_NAME(fi_neglog_vec)(x, d, lb, o + i);
+        }
     for (; i < n; i += FI_W) {
-        FI_NAME(fi_neglog_vec)(FI_NAME(fi_lanes)(p, i, ps, n - i, zero), d, lb, buf);
+        x = FI_NAME(fi_lanes)(p, i, ps, n - i, zero);
+        b = (fi_vbits)x;
+        FI_BITS_MAX_STEP(hi, b);
+        FI_NAME(fi_neglog_vec)(x, d, lb, buf);
         for (k = 0; k < FI_W && i + k < n; k++)
             o[(i + k) * os] = buf[k];
     }
+    for (l = 0; l < FI_W; l++)
+        bad |= hi[l] >= lim;
+    return bad;
+#undef FI_BITS_MAX_STEP
 }
 
 /* sum of m log m over m = a[i] + c b[i bs], i < n (0 log 0 = 0), in double lanes: the pairwise

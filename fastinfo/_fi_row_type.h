@@ -9,7 +9,6 @@
  *   FI_BITS_MAX  (bfloat16) 1: the logits' max is taken on their bits
  *   FI_LOAD1  FI_LOAD1(v): one element as a compute scalar
  *   FI_NEGINF -inf as an FI_T (the fill of a partial block of logits)
- *   FI_U      the unsigned integer of FI_T's width, FI_UINF the bits of +inf in it
  *   FI_DBL    1: compute in double lanes (float64), 0: in float lanes
  * then includes this file (the compute vector of that type, and its loads), the templates,
  * and _fi_row_type_end.h (which undefines all of it).

@@ -25,6 +25,4 @@
 #undef FI_PAIRED
 #undef FI_LOAD1
 #undef FI_NEGINF
-#undef FI_U
-#undef FI_UINF
 #undef FI_DBL

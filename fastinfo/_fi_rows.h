@@ -29,8 +29,6 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_LOADV fi_load_f64
 #define FI_LOAD1(v) (v)
 #define FI_NEGINF (-__builtin_inf())
-#define FI_U uint64_t
-#define FI_UINF 0x7ff0000000000000u
 #define FI_DBL 1
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
@@ -44,8 +42,6 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_LOADV fi_load_f32
 #define FI_LOAD1(v) (v)
 #define FI_NEGINF (-__builtin_inff())
-#define FI_U uint32_t
-#define FI_UINF 0x7f800000u
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
@@ -61,8 +57,6 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_LOADV fi_load_bf16
 #define FI_LOAD1(v) fi_bf16_to_f32(v)
 #define FI_NEGINF ((uint16_t)0xff80u)
-#define FI_U uint16_t
-#define FI_UINF 0x7f80u
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
@@ -76,8 +70,6 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_LOADV fi_load_f16
 #define FI_LOAD1(v) fi_f16_to_f32(v)
 #define FI_NEGINF ((uint16_t)0xfc00u)
-#define FI_U uint16_t
-#define FI_UINF 0x7c00u
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
@@ -112,33 +104,15 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
 }
 
 /* Surprisal of one block stored as fmt (see fi_neglog_block; o: float64 for float64 input,
- * else float32) */
-static inline void fi_neglog_block(int fmt, const void *p, Py_ssize_t ps, void *o, Py_ssize_t os, Py_ssize_t n,
-                                   double d, double lb)
+ * else float32); 1 if an element may be invalid */
+static inline int fi_neglog_block(int fmt, const void *p, Py_ssize_t ps, void *o, Py_ssize_t os, Py_ssize_t n,
+                                  double d, double lb)
 {
     switch (fmt) {
-    case FI_FMT_F64:
-        fi_neglog_block_f64((const double *)p, ps, (double *)o, os, n, d, lb);
-        break;
-    case FI_FMT_F32:
-        fi_neglog_block_f32((const float *)p, ps, (float *)o, os, n, d, lb);
-        break;
-    case FI_FMT_BF16:
-        fi_neglog_block_bf16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
-        break;
-    default:
-        fi_neglog_block_f16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
-    }
-}
-
-/* 1 if every element of a row stored as fmt is a finite number >= +0 (see fi_finite_nonneg) */
-static inline int fi_finite_nonneg(int fmt, const void *p, Py_ssize_t ps, Py_ssize_t n)
-{
-    switch (fmt) {
-    case FI_FMT_F64: return fi_finite_nonneg_f64((const double *)p, ps, n);
-    case FI_FMT_F32: return fi_finite_nonneg_f32((const float *)p, ps, n);
-    case FI_FMT_BF16: return fi_finite_nonneg_bf16((const uint16_t *)p, ps, n);
-    default: return fi_finite_nonneg_f16((const uint16_t *)p, ps, n);
+    case FI_FMT_F64: return fi_neglog_block_f64((const double *)p, ps, (double *)o, os, n, d, lb);
+    case FI_FMT_F32: return fi_neglog_block_f32((const float *)p, ps, (float *)o, os, n, d, lb);
+    case FI_FMT_BF16: return fi_neglog_block_bf16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
+    default: return fi_neglog_block_f16((const uint16_t *)p, ps, (float *)o, os, n, d, lb);
     }
 }
 

@@ -53,9 +53,8 @@ cdef extern from "_fi_rows.h" nogil:
                             double cp, double cq, int n_threads, fi_stop_t* stop) noexcept
     double fi_mixlog_block(int fmt, const double* a, const void* b, Py_ssize_t bs, Py_ssize_t n, double c,
                            int* bad) noexcept
-    int fi_finite_nonneg(int fmt, const void* p, Py_ssize_t ps, Py_ssize_t n)
-    void fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
-                         double d, double lb) noexcept
+    int fi_neglog_block(int fmt, const void* p, Py_ssize_t ps, void* o, Py_ssize_t os, Py_ssize_t n,
+                        double d, double lb) noexcept
     double fi_elem(int fmt, const void* p, Py_ssize_t i) noexcept
     void fi_widen_f32(int fmt, const void* p, Py_ssize_t ps, Py_ssize_t n, float* dst) noexcept
     # the generalized measures' blocks (_fi_general_row.h)
@@ -556,19 +555,33 @@ cdef inline void _store(int fmt, char* o, Py_ssize_t j, double v) noexcept nogil
 
 cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, Py_ssize_t os, Py_ssize_t n,
                                Options* opt, int n_threads) noexcept nogil:
-    """One row: a first pass checks p (and sums it to normalize; the check alone is on the
-    elements' bits when the row is not normalized nor split over threads), the engine's
-    blocks write the surprisals.
+    """One row: the engine's blocks write the surprisals. A row that is not normalized nor
+    split over threads is checked on the way, on its elements' bits (fi_neglog_block), and
+    only a row that check refuses is read again by the summing pass, which finds an invalid
+    element (the row is then written as NaN) or accepts -0; the others are checked, and
+    summed to normalize, by that pass first.
     Strides in elements; o is float64 for float64 input, else float32. Returns 1 for an
     invalid row (written as NaN)."""
     cdef Partial s
     cdef double denom = 1.0, pre = 1.0
     cdef Py_ssize_t j, b, nb
     cdef Py_ssize_t es = fi_fmt_size(fmt), eo = 8 if fmt == FI_FMT_F64 else 4
-    if opt.normalize or n_threads > 1 or not fi_finite_nonneg(fmt, p, ps, n):
-        s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
-    else:                       # every element valid, and no sum needed
-        s.bad = 0
+    cdef int flagged = 0
+    if not opt.normalize and n_threads == 1:
+        for b in range(0, n, 8192):   # step = BLOCK
+            if opt.stop != NULL and n > BLOCK and fi_poll(opt.stop, min(<Py_ssize_t>BLOCK, n - b)):
+                return 0
+            flagged |= fi_neglog_block(fmt, p + b * ps * es, ps, o + b * os * eo, os,
+                                       min(<Py_ssize_t>BLOCK, n - b), 1.0, opt.log_base)
+        if not flagged:
+            return 0
+        s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, 1, opt.stop)
+        if s.bad == 0:          # -0: its surprisal, +inf, is written
+            return 0
+        for j in range(n):
+            _store(fmt, o, j * os, NAN)
+        return 1
+    s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
     if s.bad != 0 or (opt.normalize and s.sp == 0):
         for j in range(n):
             _store(fmt, o, j * os, NAN)
