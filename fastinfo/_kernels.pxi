@@ -95,6 +95,23 @@ cdef inline bint _two_inputs(int M) noexcept nogil:
 cdef extern from "numpy/arrayobject.h":
     enum:
         NPY_HALF        # (not in NumPy's Cython declarations)
+        NPY_USERDEF     # the first type number of a user dtype
+
+
+cdef int _bf16_typenum = -1      # ml_dtypes' bfloat16, once one has come in
+
+
+cdef inline bint _is_bf16(cnp.ndarray a) noexcept:
+    """A 2-byte dtype named bfloat16 (ml_dtypes', a user dtype): by its type number once one
+    has been seen, so that a small call pays for no name lookup."""
+    global _bf16_typenum
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == _bf16_typenum:
+        return True
+    if t < NPY_USERDEF or cnp.PyArray_ITEMSIZE(a) != 2 or a.dtype.name != "bfloat16":
+        return False
+    _bf16_typenum = t
+    return True
 
 
 cdef inline int _fmt_of(cnp.ndarray a) except -1:
@@ -106,7 +123,7 @@ cdef inline int _fmt_of(cnp.ndarray a) except -1:
         return FI_FMT_F32
     if t == NPY_HALF:
         return FI_FMT_F16
-    if cnp.PyArray_ITEMSIZE(a) == 2 and a.dtype.name == "bfloat16":
+    if _is_bf16(a):
         return FI_FMT_BF16
     raise TypeError(f"unsupported dtype {a.dtype} (float64, float32, float16 or bfloat16)")
 
@@ -378,15 +395,15 @@ def shannon_rows(int measure, cnp.ndarray p, cnp.ndarray q, double[::1] out, bin
 # p and q) and the usual spellings of the options; anything else returns None, and the Python
 # layer validates, raises or computes as always.
 cdef inline bint _plain(object a) noexcept:
-    """A 1-D or 2-D, C-contiguous, aligned, native float64/float32/float16 ndarray (not a
-    subclass: masked arrays and matrices take the Python layer)."""
+    """A 1-D or 2-D, C-contiguous, aligned, native float64/float32/float16/bfloat16 ndarray (not
+    a subclass: masked arrays and matrices take the Python layer)."""
     if not cnp.PyArray_CheckExact(a):
         return False
     cdef cnp.ndarray arr = <cnp.ndarray>a
     return ((cnp.PyArray_NDIM(arr) == 1 or cnp.PyArray_NDIM(arr) == 2)
             and cnp.PyArray_ISCARRAY_RO(arr)            # C-contiguous, aligned, native byte order
             and (cnp.PyArray_TYPE(arr) == cnp.NPY_DOUBLE or cnp.PyArray_TYPE(arr) == cnp.NPY_FLOAT
-                 or cnp.PyArray_TYPE(arr) == NPY_HALF))
+                 or cnp.PyArray_TYPE(arr) == NPY_HALF or _is_bf16(arr)))
 
 
 cdef extern from "numpy/arrayobject.h":

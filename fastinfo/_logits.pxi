@@ -117,7 +117,7 @@ cdef int _logit_fmt(cnp.ndarray a) noexcept:
         return FI_FMT_F32
     if t == cnp.NPY_FLOAT16:
         return FI_FMT_F16
-    if cnp.PyArray_ITEMSIZE(a) == 2 and a.dtype.name == "bfloat16":
+    if _is_bf16(a):
         return FI_FMT_BF16
     return -1
 

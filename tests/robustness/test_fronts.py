@@ -1,6 +1,6 @@
 """The compiled fronts of the small plain calls give what the general path gives.
 
-A plain call (C-contiguous float32/float64 NumPy arrays, the usual spellings of the
+A plain call (C-contiguous float64/float32/float16/bfloat16 NumPy arrays, the usual spellings of the
 options) is computed by one compiled function (``<name>_front`` of the kernels); anything
 else takes the Python layer. Both must agree bit for bit, in value, dtype and type, and
 every refusal must still come with the function's own message. The general path is
@@ -8,6 +8,7 @@ reached here with the same values in a layout the fronts do not take (a Fortran-
 or sliced copy), so the comparison is between two routes through the kernels; the values
 themselves are tested against the oracles elsewhere.
 """
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -43,7 +44,11 @@ def _probs(shape, dtype):
 SHAPES = [(100,), (3, 100), (1, 7), (50, 1000)]
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+# 2-byte floats (NumPy's float16, ml_dtypes' bfloat16) are read as they are by the fronts too
+DTYPES = [np.float64, np.float32, np.float16, ml_dtypes.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kw", [{}, {"base": 2}, {"base": 10.0}, {"normalize": True}, {"normalize": False},
                                 {"invalid": "nan"}, {"n_threads": 1}, {"axis": -1}])
@@ -60,7 +65,7 @@ def _logits(shape, dtype):
     return (RNG.standard_normal(shape) * 3).astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kw", [{}, {"temperature": 2.0}, {"temperature": 3}, {"base": 2}, {"reduction": "mean"},
                                 {"reduction": "sum"}, {"invalid": "nan"}, {"n_threads": 2}])
