@@ -584,45 +584,40 @@ cdef Py_ssize_t _surprisal_row(int fmt, const char* p, Py_ssize_t ps, char* o, P
     cdef Py_ssize_t j, b, nb
     cdef Py_ssize_t es = fi_fmt_size(fmt), eo = 8 if fmt == FI_FMT_F64 else 4
     cdef int flagged = 0
-    if not opt.normalize and n_threads == 1:
-        for b in range(0, n, 8192):   # step = BLOCK
-            if opt.stop != NULL and n > BLOCK and fi_poll(opt.stop, min(<Py_ssize_t>BLOCK, n - b)):
-                return 0
-            flagged |= fi_neglog_block(fmt, p + b * ps * es, ps, o + b * os * eo, os,
-                                       min(<Py_ssize_t>BLOCK, n - b), 1.0, opt.log_base)
-        if not flagged:
-            return 0
-        s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, 1, opt.stop)
-        if s.bad == 0:          # -0: its surprisal, +inf, is written
-            return 0
-        for j in range(n):
-            _store(fmt, o, j * os, NAN)
-        return 1
-    s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
-    if s.bad != 0 or (opt.normalize and s.sp == 0):
-        for j in range(n):
-            _store(fmt, o, j * os, NAN)
-        return 1
-    if opt.normalize:
-        denom = s.sp
-        if denom > DBL_MAX:   # valid values whose sum overflows: p * 2^-600 / (sum of those)
-            denom = _prescaled_sum(fmt, p, ps, n, &pre)
+    cdef bint summed = opt.normalize or n_threads > 1     # checked (and summed) by that pass first
+    if summed:
+        s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, n_threads, opt.stop)
+        if s.bad != 0 or (opt.normalize and s.sp == 0):
             for j in range(n):
-                _store(fmt, o, j * os, (0.0 - log((fi_elem(fmt, p, j * ps) * pre) / denom)) / opt.log_base)
-            return 0
+                _store(fmt, o, j * os, NAN)
+            return 1
+        if opt.normalize:
+            denom = s.sp
+            if denom > DBL_MAX:   # valid values whose sum overflows: p * 2^-600 / (sum of those)
+                denom = _prescaled_sum(fmt, p, ps, n, &pre)
+                for j in range(n):
+                    _store(fmt, o, j * os, (0.0 - log((fi_elem(fmt, p, j * ps) * pre) / denom)) / opt.log_base)
+                return 0
     if n_threads > 1:
         nb = (n + BLOCK - 1) // BLOCK
         for b in prange(nb, num_threads=n_threads, schedule='static'):
             if opt.stop == NULL or not fi_poll(opt.stop, BLOCK):
                 fi_neglog_block(fmt, p + b * BLOCK * ps * es, ps, o + b * BLOCK * os * eo, os,
                                 min(<Py_ssize_t>BLOCK, n - b * BLOCK), denom, opt.log_base)
-    else:
-        for b in range(0, n, 8192):   # step = BLOCK
-            if opt.stop != NULL and n > BLOCK and fi_poll(opt.stop, min(<Py_ssize_t>BLOCK, n - b)):
-                break
-            fi_neglog_block(fmt, p + b * ps * es, ps, o + b * os * eo, os, min(<Py_ssize_t>BLOCK, n - b),
-                            denom, opt.log_base)
-    return 0
+        return 0
+    for b in range(0, n, 8192):   # step = BLOCK
+        if opt.stop != NULL and n > BLOCK and fi_poll(opt.stop, min(<Py_ssize_t>BLOCK, n - b)):
+            return 0
+        flagged |= fi_neglog_block(fmt, p + b * ps * es, ps, o + b * os * eo, os, min(<Py_ssize_t>BLOCK, n - b),
+                                   denom, opt.log_base)
+    if summed or not flagged:
+        return 0
+    s = PROB_ROW[fmt](FI_P_SUMP, p, ps, p, ps, n, 1.0, 1.0, 1, opt.stop)
+    if s.bad == 0:              # -0: its surprisal, +inf, is written
+        return 0
+    for j in range(n):
+        _store(fmt, o, j * os, NAN)
+    return 1
 
 
 def surprisal_rows(cnp.ndarray p not None, cnp.ndarray out not None, bint normalize, double log_base, int n_threads):
