@@ -4,6 +4,7 @@
     python bench/roofline.py --quick               # 3 rounds, smaller DRAM inputs (~1.5 minutes)
     python bench/roofline.py --measures entropy kl_divergence --dtypes float32
     python bench/roofline.py --json bench/results-<date>-roofline.json
+    python bench/roofline.py --report OLD.json NEW.json   # a Markdown table of saved runs
 
 For each measure, dtype and thread count it times, interleaved round by round:
 
@@ -147,6 +148,38 @@ def timed(fn, reps=1):
     return (time.perf_counter() - t0) / reps
 
 
+def _summary(row):
+    """(ms, share, DRAM/cache, verdict) of one saved row: the medians the live table prints."""
+    mf, mr, mc = (statistics.median(row[k]) for k in ("fastinfo_s", "roofline_s", "cached_s"))
+    share = mr / mf
+    dram_vs_cache = (row["bytes"] / mf) / (row["cached_bytes"] / mc)
+    return mf * 1e3, share, dram_vs_cache, verdict(row["measure"], row["dtype"], share, dram_vs_cache)
+
+
+def report(paths):
+    """A Markdown table of the float64/float32 cells of one or more saved runs (``--json``),
+    side by side in the order given, and the count of cells that meet the target in each."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append({(r["measure"], r["dtype"], r["threads"]): _summary(r) for r in json.load(f)["rows"]
+                         if r["dtype"] in ("float64", "float32")})
+    keys = [k for k in runs[-1] if all(k in run for run in runs)]
+    tag = (lambda i: f" ({i + 1})") if len(runs) > 1 else (lambda i: "")
+    cols = [f"{c}{tag(i)}" for c in ("ms", "share", "DRAM / cache", "verdict") for i in range(len(runs))]
+    lines = ["| measure | dtype | threads | " + " | ".join(cols) + " |", "|---" * (3 + len(cols)) + "|"]
+    for key in keys:
+        cells = [run[key] for run in runs]
+        v = lambda x: f"**{x.lower()}**" if x == "NO" else x
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(
+            [f"{c[0]:.1f}" for c in cells] + [f"{c[1] * 100:.0f}%" for c in cells]
+            + [f"{c[2]:.2f}x" for c in cells] + [v(c[3]) for c in cells]) + " |")
+    met = [sum(run[k][3] != "NO" for k in keys) for run in runs]
+    lines.append("")
+    lines.append("Cells meeting the target: " + ", ".join(f"{m} of {len(keys)}{tag(i)}" for i, m in enumerate(met)))
+    print("\n".join(lines))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--measures", nargs="+", default=list(MEASURES), choices=list(MEASURES))
@@ -155,7 +188,11 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="3 rounds, half-size DRAM inputs")
     ap.add_argument("--json", help="write every sample here")
+    ap.add_argument("--report", nargs="+", metavar="JSON", help="print saved runs as a Markdown table; time nothing")
     args = ap.parse_args(argv)
+    if args.report:
+        report(args.report)
+        return 0
     rounds = 3 if args.quick else args.rounds
     rng = np.random.default_rng(0)
     rows = []
