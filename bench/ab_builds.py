@@ -98,6 +98,12 @@ CASES = {
         big("f32"), n_threads=1), 1) * 1e3,
     "softmax_cross_entropy 1024x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
         big("f32"), LD, n_threads=1), 1) * 1e3,
+    "softmax_entropy 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
+        big("f64"), n_threads=1), 1) * 1e3,
+    "softmax_cross_entropy 1024x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_cross_entropy(
+        big("f64"), LD, n_threads=1), 1) * 1e3,
+    "logsumexp 4x128000 f64, in cache (ms)": lambda: t(lambda: fastinfo.logsumexp(
+        big("f64")[:4], n_threads=1), 50) * 1e3,
     "softmax_entropy 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("bf16"), n_threads=1), 1) * 1e3,
     "softmax_kl_divergence 512x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(

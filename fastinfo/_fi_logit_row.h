@@ -18,12 +18,12 @@
  * _fi_logits.h). 2-byte rows, half the bytes, all in pass 2. */
 #define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : fi_pf_head4)
 #define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
-/* A contiguous 2- or 4-byte row's pass 2 of LSE and ENT also takes the next row's maximum, one
- * FI_BLOCK behind its prefetch of that row (fi_row_carry): it prefetches the whole next row at
- * its own pace, and the next pass 1 reads only the rest (about the last block; rows shorter
- * than a block and a group take no carry). */
-#define FI_CARRY (sizeof(FI_T) <= 4)
-#define FI_FUSES(kind, xs, cy) (FI_CARRY && (cy) != NULL && (cy)->nxt != 0 && (xs) == 1 \
+/* A contiguous row's pass 2 of LSE and ENT (every storage type) also takes the next row's
+ * maximum, one FI_BLOCK behind its prefetch of that row (fi_row_carry): it prefetches the whole
+ * next row at its own pace, and the next pass 1 reads only the rest (about the last block; rows
+ * shorter than a block and a group take no carry). A float64 row of a 128k vocabulary is 1 MB:
+ * a separate pass 1 read it from DRAM with little work to hide the misses behind. */
+#define FI_FUSES(kind, xs, cy) ((cy) != NULL && (cy)->nxt != 0 && (xs) == 1 \
                                 && ((kind) == FI_K_LSE || (kind) == FI_K_ENT))
 /* The pass 2 of a pair of contiguous rows (KL, JS) takes both next rows' maxima likewise, for
  * every storage type (cy[0]: x's carry, cy[1]: y's): a pair of float64 rows of a 128k vocabulary

@@ -79,7 +79,7 @@ typedef struct {
 } fi_logit_sums;
 
 /* The plan of the next-row prefetch for 4- and 8-byte rows whose pass 2 does not take the next
- * row's maximum (float64 rows; float32 rows of the other kinds, or strided), in quarters of a
+ * row's maximum (rows of the other kinds, or strided), in quarters of a
  * row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at fi_pf_rest4/4 of its pace (a pass 2 that
  * takes the next row's maximum fetches that whole row at its own pace: 0 + 4). Measured
  * best (1024 x 128 000 logits from DRAM): 1 + 2 on an Intel Xeon with AVX-512 (2 MB L2; a

@@ -125,7 +125,7 @@ def test_lse_family_vs_torch(torch, shape, axis, dtype):
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["float32", "float16"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16], ids=["float64", "float32", "float16"])
 def test_long_rows_take_their_own_maxima(dtype, n_threads):
     """Long contiguous rows begin the next row's maximum in the previous row's second pass: each
     row must still get its own. Each row's maximum is distinct and lies in the part the previous
@@ -154,7 +154,8 @@ def test_long_rows_take_their_own_maxima(dtype, n_threads):
                     (fastinfo.softmax_cross_entropy, {"target": labels, "ignore_index": -100,
                                                       "reduction": "none"})):
         got = f(x, n_threads=n_threads, **args)
-        np.testing.assert_allclose(got, want[f.__name__], rtol=RTOL32, atol=1e-6, err_msg=f.__name__)
+        rtol, atol = (1e-13, 1e-13) if dtype == np.float64 else (RTOL32, 1e-6)
+        np.testing.assert_allclose(got, want[f.__name__], rtol=rtol, atol=atol, err_msg=f.__name__)
     # the same rows one at a time (no next row) give the same bits
     np.testing.assert_array_equal(fastinfo.logsumexp(x, axis=-1, n_threads=n_threads),
                                   [fastinfo.logsumexp(x[r]) for r in range(N)])
