@@ -33,6 +33,18 @@ needs_source_tree = pytest.mark.skipif(
     reason="needs the source tree beside the tests (tests run from a checkout)")
 
 
+def load_bench_script(name):
+    """bench/<name>.py as a module: bench/ is a folder of scripts, not a package, so the file
+    itself is loaded. The module goes into sys.modules first because dataclasses look their
+    module up there."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", SOURCE_ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def fastinfo_env(**changes):
     """os.environ for a child Python that must import the fastinfo this process imports: its
     folder first on PYTHONPATH. Each keyword sets a variable; None removes it."""

@@ -1,14 +1,13 @@
 """The benchmark plots (bench/plot.py): valid PNGs of the requested size, one readable line
 per contender, clear errors on input that is not a benchmark result."""
 
-import importlib.util
 import json
 import struct
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
+from helpers import load_bench_script
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -17,17 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 SIZE_SWEEP_JSON = REPO / "bench" / "results-2026-11-22-throughput-vs-size.json"
 
 
-def _load_plot_module():
-    # bench/ is a folder of scripts, not a package: load the file itself. The module goes
-    # into sys.modules first because dataclasses look their module up there.
-    spec = importlib.util.spec_from_file_location("bench_plot", REPO / "bench" / "plot.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-plot = _load_plot_module()
+plot = load_bench_script("plot")
 
 FAMILIES = ("fastinfo", "numpy", "scipy", "torch", "roofline")
 # seconds per GB of input read: every family at a different, size-independent speed

@@ -1,23 +1,11 @@
 """bench/roofline.py --report: saved runs rendered as the Markdown table the live run prints,
 with verdicts worked out by hand from the saved times."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from helpers import load_bench_script
 
-
-def _load_roofline_module():
-    spec = importlib.util.spec_from_file_location("bench_roofline", REPO / "bench" / "roofline.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-roofline = _load_roofline_module()
+roofline = load_bench_script("roofline")
 
 
 def _row(measure, dtype, threads, t_fi, t_roof, t_cached, nbytes=800_000_000, cached_bytes=2_000_000):
