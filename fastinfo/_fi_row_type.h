@@ -67,9 +67,10 @@
  * out-of-order window, so few cache misses are in flight and the hardware prefetchers alone
  * left rows from DRAM up to 3x slower than rows in cache on some machines; 2 KB measured
  * better than 1 KB into L1 (4 KB the same), and the L2 prefetch far ahead took float64 entropy
- * from DRAM from 0.88x to 0.97-1.0x its in-cache speed on an AVX-512 Xeon, where the faster log
+ * from DRAM from 0.83-0.89x to 0.92-0.99x its in-cache speed on an AVX-512 Xeon, where the faster log
  * had left the 2 KB lead short (figures: bench/README.md, "Rows from DRAM on an AVX-512 Xeon,
- * and the prefetch", "An Intel AVX-512 machine: entropy rows prefetched into L2"). */
+ * and the prefetch", "An Intel AVX-512 machine: float64 logit rows carry the next
+ * maximum, rows prefetched into L2"). */
 #ifndef FI_PF_BYTES
 #define FI_PF_BYTES 2048
 #endif
