@@ -15,7 +15,8 @@
  * it can be faster than memory delivers the next row. Pass 1 prefetches the next row's first
  * fi_pf_head4 quarters, pass 2 the next fi_pf_rest4 quarters at fi_pf_rest4/4 of its pace, and
  * the rest comes with the next pass 1's own reads: the plan is the CPU's (fi_prefetch_init in
- * _fi_logits.h). 2-byte rows, half the bytes, all in pass 2. */
+ * _fi_logits.h). 2-byte rows, half the bytes, all in pass 2. A row that carries (FI_FUSES
+ * below) fetches the whole next row in pass 2 instead. */
 #define FI_PF_HEAD (sizeof(FI_T) == 2 ? 0 : fi_pf_head4)
 #define FI_PF_REST (sizeof(FI_T) == 2 ? 4 : fi_pf_rest4)
 /* A contiguous row's pass 2 of LSE and ENT (every storage type) also takes the next row's

@@ -43,8 +43,9 @@ typedef struct {
                             prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
 
-/* A thread's pass 1 of its next row, begun in pass 2 of this one (2- and 4-byte rows of
- * logsumexp and softmax entropy, and the pairs of rows of KL and JS: pass 2 reads its row from
+/* A thread's pass 1 of its next row, begun in pass 2 of this one (contiguous rows of logsumexp,
+ * softmax, log_softmax, softmax entropy and cross-entropy with labels, of every storage type,
+ * and the pairs of rows of KL and JS: pass 2 reads its row from
  * cache and waits on its exps while the next row's first elements arrive; a separate pass 1
  * read them again from L2, L3 or memory). The caller keeps two per thread, zeroed: x's and,
  * after it, y's (which only KL and JS use), sets nxt in both before each row, and passes the
@@ -79,9 +80,12 @@ typedef struct {
 } fi_logit_sums;
 
 /* The plan of the next-row prefetch for 4- and 8-byte rows whose pass 2 does not take the next
- * row's maximum (rows of the other kinds, or strided), in quarters of a
- * row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at fi_pf_rest4/4 of its pace (a pass 2 that
- * takes the next row's maximum fetches that whole row at its own pace: 0 + 4). Measured
+ * row's maximum, in quarters of a row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at
+ * fi_pf_rest4/4 of its pace (a pass 2 that takes the next row's maximum fetches that whole row
+ * at its own pace: 0 + 4). Since every contiguous row of the measured kinds carries, the plan
+ * serves only rows that do not: a thread's last row of logsumexp or entropy, and pass 1 of
+ * label-smoothed and soft-target cross-entropy rows (their pass 2 prefetches the next row at
+ * full pace; strided rows prefetch no next row). It was measured before the rows carried:
  * best (1024 x 128 000 logits from DRAM): 1 + 2 on an Intel Xeon with AVX-512 (2 MB L2; a
  * faster pace filled the line-fill buffers that pass 2's own L2 loads need: 0 + 4 and 1 + 3
  * were slower), 0 + 4 on an AMD Zen 5 (1 MB L2: 0.80-0.86x the time of 1 + 2; 1 + 3, 1 + 4,

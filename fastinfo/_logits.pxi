@@ -35,8 +35,8 @@ fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h),
 
 
 def prefetch_plan():
-    """The next-row prefetch plan of 4- and 8-byte logit rows, in quarters of a row:
-    (in pass 1, in pass 2)."""
+    """The next-row prefetch plan of 4- and 8-byte logit rows that do not carry the next row's
+    maximum, in quarters of a row: (in pass 1, in pass 2)."""
     return (fi_pf_head4, fi_pf_rest4)
 
 
