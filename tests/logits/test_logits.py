@@ -129,7 +129,8 @@ def test_lse_family_vs_torch(torch, shape, axis, dtype):
 def test_long_rows_take_their_own_maxima(dtype, n_threads):
     """Long contiguous rows begin the next row's maximum in the previous row's second pass: each
     row must still get its own. Each row's maximum is distinct and lies in the part the previous
-    row sees (the first block) or in the part left to the row itself (the last block); rows 3
+    row sees (the first block), in the part left to the row itself (the last block) or next to
+    where the seen part ends (rows 10-14, which an off-by-a-step end would miss); rows 3
     and 4 lie far below the others (a maximum taken from another row makes them -inf), one row
     carries -inf logits, and ignored labels skip rows whose maximum was begun (on two threads,
     taking rows in turn, row 4 after row 2). SciPy in float64 on the same values is the oracle."""
@@ -138,6 +139,10 @@ def test_long_rows_take_their_own_maxima(dtype, n_threads):
     x = rng.standard_normal((N, K)) * 3
     for r in range(N):
         x[r, (r * 977) % 8192 if r % 2 else K - 1 - r] = 20.0 + r / 4
+    # maxima on either side of where the carried part ends (2 blocks, or 2 blocks and a step),
+    # far above the rest of the row: a maximum that misses them overflows the row's exps
+    for r, pos in zip(range(10, 15), (16383, 16384, 16415, 16416, 16447)):
+        x[r, pos] = 800.0 + r
     x[[3, 4]] = -np.abs(x[[3, 4]]) - 200
     x[5, ::3] = -np.inf
     x = x.astype(dtype)
