@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -148,6 +149,11 @@ def timed(fn, reps=1):
     return (time.perf_counter() - t0) / reps
 
 
+def _pct(share):
+    """A share in percent with one decimal, rounded down: a share shown at the target meets it."""
+    return f"{math.floor(share * 1000 + 1e-6) / 10:.1f}"   # (1e-6: 0.08 / 0.1 is 0.7999...)
+
+
 def _summary(row):
     """(ms, share, DRAM/cache, verdict) of one saved row: the medians the live table prints."""
     mf, mr, mc = (statistics.median(row[k]) for k in ("fastinfo_s", "roofline_s", "cached_s"))
@@ -172,7 +178,7 @@ def report(paths):
         cells = [run[key] for run in runs]
         v = lambda x: f"**{x.lower()}**" if x == "NO" else x
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(
-            [f"{c[0]:.1f}" for c in cells] + [f"{c[1] * 100:.0f}%" for c in cells]
+            [f"{c[0]:.1f}" for c in cells] + [f"{_pct(c[1])}%" for c in cells]
             + [f"{c[2]:.2f}x" for c in cells] + [v(c[3]) for c in cells]) + " |")
     met = [sum(run[k][3] != "NO" for k in keys) for run in runs]
     lines.append("")
@@ -230,7 +236,7 @@ def main(argv=None):
                 gbs = nbytes / mf / 1e9
                 share = mr / mf
                 dram_vs_cache = (nbytes / mf) / (cached_bytes / mc)
-                print(f"{name:26s} {dt:9s} {n:3d}  {mf * 1e3:8.1f} {gbs:6.2f} {share * 100:5.0f}% "
+                print(f"{name:26s} {dt:9s} {n:3d}  {mf * 1e3:8.1f} {gbs:6.2f} {_pct(share):>5s}% "
                       f"{dram_vs_cache:9.2f}x  {verdict(name, dt, share, dram_vs_cache)}", flush=True)
                 rows.append(dict(measure=name, dtype=dt, threads=n, shape=list(shape), bytes=nbytes,
                                  fastinfo_s=t_fi, roofline_s=t_roof, cached_s=t_cache,
