@@ -104,6 +104,12 @@ CASES = {
         big("f64"), LD, n_threads=1), 1) * 1e3,
     "logsumexp 4x128000 f64, in cache (ms)": lambda: t(lambda: fastinfo.logsumexp(
         big("f64")[:4], n_threads=1), 50) * 1e3,
+    "softmax 256x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax(
+        big("f64")[:256], n_threads=1), 1) * 1e3,
+    "log_softmax 256x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.log_softmax(
+        big("f64")[256:512], n_threads=1), 1) * 1e3,
+    "softmax 256x128000 f32, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax(
+        big("f32")[:256], n_threads=1), 1) * 1e3,
     "softmax_entropy 1024x128000 bf16, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_entropy(
         big("bf16"), n_threads=1), 1) * 1e3,
     "softmax_kl_divergence 512x128000 f64, from DRAM (ms)": lambda: t(lambda: fastinfo.softmax_kl_divergence(
