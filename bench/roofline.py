@@ -174,9 +174,9 @@ def report(paths):
     tag = (lambda i: f" ({i + 1})") if len(runs) > 1 else (lambda i: "")
     cols = [f"{c}{tag(i)}" for c in ("ms", "share", "DRAM / cache", "verdict") for i in range(len(runs))]
     lines = ["| measure | dtype | threads | " + " | ".join(cols) + " |", "|---" * (3 + len(cols)) + "|"]
+    v = lambda x: f"**{x.lower()}**" if x == "NO" else x
     for key in keys:
         cells = [run[key] for run in runs]
-        v = lambda x: f"**{x.lower()}**" if x == "NO" else x
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(
             [f"{c[0]:.1f}" for c in cells] + [f"{_pct(c[1])}%" for c in cells]
             + [f"{c[2]:.2f}x" for c in cells] + [v(c[3]) for c in cells]) + " |")
@@ -232,15 +232,12 @@ def main(argv=None):
                     t_roof.append(timed(lambda: roofline(arrays, n, kind, writes)))
                     t_fi.append(timed(lambda: call(arrays, n)))
                     t_cache.append(timed(lambda: call(cached, n), reps))
-                mf, mr, mc = (statistics.median(t) for t in (t_fi, t_roof, t_cache))
-                gbs = nbytes / mf / 1e9
-                share = mr / mf
-                dram_vs_cache = (nbytes / mf) / (cached_bytes / mc)
-                print(f"{name:26s} {dt:9s} {n:3d}  {mf * 1e3:8.1f} {gbs:6.2f} {_pct(share):>5s}% "
-                      f"{dram_vs_cache:9.2f}x  {verdict(name, dt, share, dram_vs_cache)}", flush=True)
                 rows.append(dict(measure=name, dtype=dt, threads=n, shape=list(shape), bytes=nbytes,
                                  fastinfo_s=t_fi, roofline_s=t_roof, cached_s=t_cache,
                                  cached_bytes=cached_bytes, cached_reps=reps))
+                ms, share, dram_vs_cache, v = _summary(rows[-1])
+                print(f"{name:26s} {dt:9s} {n:3d}  {ms:8.1f} {nbytes / ms / 1e6:6.2f} {_pct(share):>5s}% "
+                      f"{dram_vs_cache:9.2f}x  {v}", flush=True)
             del arrays, cached
     if args.json:
         with open(args.json, "w") as f:
