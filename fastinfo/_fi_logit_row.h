@@ -122,8 +122,7 @@ static double FI_NAME(fi_pass1_bits)(const FI_T *x, Py_ssize_t n, Py_ssize_t pf,
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         for (i = blk; i + 2 * w <= end; i += 2 * w) {
-            __builtin_prefetch(x + i + FI_PF_BYTES / 2);
-            __builtin_prefetch(x + i + w + FI_PF_BYTES / 2);
+            FI_PF_LINES(x + i, 2 * w * sizeof(FI_T));
             if (head && pf)
                 __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
             memcpy(&v, x + i, sizeof v);
@@ -175,12 +174,16 @@ static double FI_NAME(fi_pass1)(const FI_T *x, Py_ssize_t xs, Py_ssize_t n, Py_s
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         /* four running maxima: one would wait on the latency of each max */
         for (i = blk; i + 4 * FI_W <= end; i += 4 * FI_W) {
-            if (head && pf && xs == 1)
-                __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
-            mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, FI_W, fill), mx);
-            m1 = FI_MAX(FI_NAME(fi_lanes)(x, i + FI_W, xs, FI_W, fill), m1);
-            m2 = FI_MAX(FI_NAME(fi_lanes)(x, i + 2 * FI_W, xs, FI_W, fill), m2);
-            m3 = FI_MAX(FI_NAME(fi_lanes)(x, i + 3 * FI_W, xs, FI_W, fill), m3);
+            if (xs == 1) {
+                /* a max a vector is cheap: one prefetch a line, not one a vector */
+                FI_PF_LINES(x + i, 4 * FI_W * sizeof(FI_T));
+                if (head && pf)
+                    __builtin_prefetch((const char *)(x + pf) + i * (Py_ssize_t)sizeof(FI_T) / 4);
+            }
+            mx = FI_MAX(FI_NAME(fi_lanes_at)(x, i, xs, FI_W, fill), mx);
+            m1 = FI_MAX(FI_NAME(fi_lanes_at)(x, i + FI_W, xs, FI_W, fill), m1);
+            m2 = FI_MAX(FI_NAME(fi_lanes_at)(x, i + 2 * FI_W, xs, FI_W, fill), m2);
+            m3 = FI_MAX(FI_NAME(fi_lanes_at)(x, i + 3 * FI_W, xs, FI_W, fill), m3);
         }
         for (; i < end; i += FI_W)
             mx = FI_MAX(FI_NAME(fi_lanes)(x, i, xs, end - i, fill), mx);

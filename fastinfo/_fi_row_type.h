@@ -78,19 +78,29 @@
 #define FI_PF_L2_BYTES 16384
 #endif
 
+/* The prefetches of `bytes` contiguous bytes (a constant) read from p on, one per line: each
+ * line FI_PF_BYTES ahead into L1 and FI_PF_L2_BYTES ahead into L2. Loops that read several
+ * vectors a step take them once a step (fi_pass1); fi_lanes takes them for every vector. */
+#define FI_PF_LINES(p, bytes)                                                          \
+    do {                                                                               \
+        Py_ssize_t b_;                                                                 \
+        for (b_ = 0; b_ < (Py_ssize_t)(bytes); b_ += 64) {                             \
+            __builtin_prefetch((const char *)(p) + FI_PF_BYTES + b_);                  \
+            __builtin_prefetch((const char *)(p) + FI_PF_L2_BYTES + b_, 0, 2);         \
+        }                                                                              \
+    } while (0)
+
 /* FI_W elements from i on (cnt of them exist; stride xs); the missing ones are `fill`. A full
  * strided vector of float64 or float32 is built lane by lane in registers: a vector load of
- * elements just stored one by one stalls on store forwarding (3-4x slower per element). */
-FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
+ * elements just stored one by one stalls on store forwarding (3-4x slower per element). No
+ * prefetch (fi_lanes below adds it). */
+FI_VINLINE FI_V FI_NAME(fi_lanes_at)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
 {
     FI_T buf[FI_W];
     Py_ssize_t k;
     if (cnt >= FI_W) {
-        if (xs == 1) {
-            __builtin_prefetch(x + i + FI_PF_BYTES / (Py_ssize_t)sizeof(FI_T));
-            __builtin_prefetch(x + i + FI_PF_L2_BYTES / (Py_ssize_t)sizeof(FI_T), 0, 2);
+        if (xs == 1)
             return FI_LOADV(x + i);
-        }
         if (sizeof(FI_T) == sizeof(FI_S)) {        /* float64, float32: no conversion */
             FI_V v;
             for (k = 0; k < FI_W; k++)
@@ -104,6 +114,18 @@ FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py
     for (k = 0; k < FI_W; k++)
         buf[k] = k < cnt ? x[(i + k) * xs] : fill;
     return FI_LOADV(buf);
+}
+
+/* fi_lanes_at, and a full contiguous vector prefetches ahead (FI_PF_LINES of its bytes; a
+ * vector narrower than a line repeats its line's prefetch, which costs little beside the
+ * arithmetic of the loops that load a vector a step) */
+FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
+{
+    if (cnt >= FI_W && xs == 1) {
+        __builtin_prefetch(x + i + FI_PF_BYTES / (Py_ssize_t)sizeof(FI_T));
+        __builtin_prefetch(x + i + FI_PF_L2_BYTES / (Py_ssize_t)sizeof(FI_T), 0, 2);
+    }
+    return FI_NAME(fi_lanes_at)(x, i, xs, cnt, fill);
 }
 
 /* FI_ND class weights from i on (cnt of them exist), 0 for the missing ones */
