@@ -242,11 +242,34 @@ class NpyReader:
         return a.astype(self.dtype) if not self.file_dtype.isnative else a
 
 
-def _check_float(a, what, path):
-    if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
-        raise UsageError(f"{what} {path}: dtype {a.dtype}; expected float32 or float64")
+FLOATS = "float16, float32 or float64"
+
+
+def _check_float(a, what, path, counts=None):
+    """A floating operand (2-byte floats are read as stored); ``counts``: the --normalize
+    flag of a probability measure, under which integer counts are taken too."""
+    dt = a.dtype
+    if dt.kind in "iu" and counts is not None:
+        if not counts:
+            raise UsageError(f"{what} {path}: dtype {dt} (integer counts); pass --normalize to divide each "
+                             f"row by its sum")
+    elif dt.kind != "f" or dt.itemsize not in (2, 4, 8):
+        raise UsageError(f"{what} {path}: dtype {dt}; expected {FLOATS}"
+                         + (" (or integer counts with --normalize)" if counts is not None else ""))
     if a.ndim == 0:
         raise UsageError(f"{what} {path}: a scalar; expected an array with a class axis")
+
+
+def _result_dtype(measure, xdt, qdt, qkind):
+    """The dtype of the library's result for these operands: float64 beside a float64 or an
+    integer (counts) operand, else float32 (float16 and float32 rows); sigmoid_cross_entropy,
+    elementwise NumPy, gives float32 only for float32 logits with float32 targets."""
+    dts = [xdt] + ([qdt] if qdt is not None and qkind != "labels" else [])
+    if measure == "sigmoid_cross_entropy":
+        return np.dtype(np.float32 if all(d == np.float32 for d in dts) else np.float64)
+    if any(d.kind in "iu" or d == np.float64 for d in dts):
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -630,7 +653,8 @@ def _score(args, files, out_path, out_dir):
     reduction = args.reduction
     X = files.enter_context(NpyReader(args.input, "input"))
     readers = [X]
-    _check_float(X, "input", args.input)
+    counts = args.normalize if m in PROB_MEASURES else None
+    _check_float(X, "input", args.input, counts)
     ax = args.axis + X.ndim if args.axis < 0 else args.axis
     if not 0 <= ax < X.ndim:
         raise UsageError(f"--axis {args.axis} is out of range for input of shape {X.shape}")
@@ -644,7 +668,7 @@ def _score(args, files, out_path, out_dir):
     Q, qkind = None, None
     if args.q is not None:
         Q = files.enter_context(NpyReader(args.q, "--q"))
-        _check_float(Q, "--q", args.q)
+        _check_float(Q, "--q", args.q, counts)
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
                 raise UsageError(f"--q {args.q}: shape {Q.shape} does not match the {K} classes of the input")
@@ -684,7 +708,7 @@ def _score(args, files, out_path, out_dir):
         args.weight_values = w
     if out_path is not None:
         _not_an_input(out_path, readers)
-    res_dtype = X.dtype if (Q is None or Q.dtype.kind != "f" or Q.dtype == X.dtype) else np.dtype(np.float64)
+    res_dtype = _result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind)
     out_shape = X.shape if elementwise else batch
     out_axis = b0 if elementwise else 0                # the row axis of the output
     shared = qkind == "ref"

@@ -102,12 +102,59 @@ def test_score_axis_and_nd_input(data, tmp_path):
         np.testing.assert_allclose(np.load(out), want, rtol=1e-14, atol=0)
 
 
+DTYPE_CASES = [
+    # (measure, input, second operand option and array, extra options, the library call)
+    ("entropy", "p16", None, ["--chunk-rows", "7"], lambda a: fastinfo.entropy(a["p16"])),
+    ("entropy", "c8", None, ["--normalize"], lambda a: fastinfo.entropy(a["c8"], normalize=True)),
+    ("entropy", "c64", None, ["--normalize", "--chunk-rows", "10"],
+     lambda a: fastinfo.entropy(a["c64"], normalize=True)),
+    ("kl", "p16", ("--q", "q32"), [], lambda a: fastinfo.kl_divergence(a["p16"], a["q32"])),
+    ("kl", "p16", ("--q", "q"), [], lambda a: fastinfo.kl_divergence(a["p16"], a["q"])),
+    ("js", "c64", ("--q", "q16"), ["--normalize"], lambda a: fastinfo.js_divergence(a["c64"], a["q16"], normalize=True)),
+    ("cross_entropy", "c8", ("--q", "c64"), ["--normalize"],
+     lambda a: fastinfo.cross_entropy(a["c8"], a["c64"], normalize=True)),
+    ("softmax_cross_entropy", "x16", ("--labels", "y"), ["--chunk-rows", "7"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x16"], a["y"])),
+    ("softmax_entropy", "x16", None, ["--temperature", "2"], lambda a: fastinfo.softmax_entropy(a["x16"], temperature=2)),
+    ("logsumexp", "x16", None, [], lambda a: fastinfo.logsumexp(a["x16"])),
+    ("softmax_kl", "x16", ("--q", "x2"), [], lambda a: fastinfo.softmax_kl_divergence(a["x16"], a["x2"])),
+    ("sigmoid_cross_entropy", "x16", ("--targets", "t16"), [],
+     lambda a: fastinfo.sigmoid_cross_entropy(a["x16"], a["t16"])),
+]
+
+
+@pytest.mark.parametrize("measure,inp,second,extra,expect", DTYPE_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{c[2][1] if c[2] else ''}" for c in DTYPE_CASES])
+def test_score_takes_the_dtypes_of_the_library(data, measure, inp, second, extra, expect, tmp_path):
+    """float16 rows as stored, integer counts with --normalize: the library's values and dtype."""
+    d, a = data
+    more = dict(p16=a["p"].astype(np.float16), q16=a["q"].astype(np.float16), q32=a["q"].astype(np.float32),
+                c8=np.random.default_rng(3).integers(0, 200, a["p"].shape).astype(np.uint8),
+                c64=np.random.default_rng(4).integers(1, 10**6, a["p"].shape),
+                x16=a["x"].astype(np.float16), t16=a["t"].astype(np.float16))
+    for k, v in more.items():
+        np.save(tmp_path / f"{k}.npy", v)
+    a = dict(a, **more)
+    out = tmp_path / "out.npy"
+    args = ["score", str(tmp_path / f"{inp}.npy"), "--measure", measure, "-o", str(out), *extra]
+    if second:
+        src = tmp_path if second[1] in more else d
+        args += [second[0], str(src / f"{second[1]}.npy")]
+    r = run(args, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got, want = np.load(out), np.asarray(expect(a))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
 BAD = [
     (["score", "missing.npy", "--measure", "entropy"], "no such file"),
     (["score", "text.npy", "--measure", "entropy"], "not a .npy file"),
     (["score", "arch.npy", "--measure", "entropy"], "not a .npy file"),
     (["score", "obj.npy", "--measure", "entropy"], "obj.npy"),
-    (["score", "y.npy", "--measure", "entropy"], "expected float32 or float64"),
+    (["score", "y.npy", "--measure", "entropy"], "pass --normalize"),
+    (["score", "y.npy", "--measure", "logsumexp"], "expected float16, float32 or float64"),
+    (["score", "p.npy", "--measure", "kl", "--q", "y.npy"], "pass --normalize"),
     (["score", "p.npy", "--measure", "kl"], "needs --q"),
     (["score", "p.npy", "--measure", "kl", "--q", "short.npy"], "differs from the input"),
     (["score", "p.npy", "--measure", "entropy", "--q", "q.npy"], "takes no --q"),
