@@ -82,12 +82,12 @@ typedef struct {
 /* The plan of the next-row prefetch for 4- and 8-byte rows whose pass 2 does not take the next
  * row's maximum, in quarters of a row: fi_pf_head4 in pass 1, fi_pf_rest4 in pass 2 at
  * fi_pf_rest4/4 of its pace (a pass 2 that takes the next row's maximum fetches that whole row
- * at its own pace: 0 + 4). Long contiguous rows of the carrying kinds do that, so the plan
- * serves the rows that do not carry: rows of at most FI_BLOCK elements (a carry begins in a
- * row's second block), a thread's last row, and pass 1 of label-smoothed and soft-target
- * cross-entropy rows (their pass 2 prefetches the next row at full pace; strided rows
- * prefetch no next row). On a Zen 3, 1 + 2 took 1.00-1.04x the time of 0 + 4 on 20 000 x
- * 1 000 rows. The long rows were measured before they carried:
+ * at its own pace: 0 + 4). Every contiguous row of the carrying kinds with a next row takes
+ * 0 + 4 (FI_FUSES; a row of at most FI_BLOCK elements too, though it carries no maximum:
+ * a carry begins in a row's second block), so the plan serves only a thread's last row and
+ * pass 1 of label-smoothed and soft-target cross-entropy rows (their pass 2 prefetches the
+ * next row at full pace; strided rows prefetch no next row). It was measured before the
+ * rows carried:
  * best (1024 x 128 000 logits from DRAM): 1 + 2 on an Intel Xeon with AVX-512 (2 MB L2; a
  * faster pace filled the line-fill buffers that pass 2's own L2 loads need: 0 + 4 and 1 + 3
  * were slower), 0 + 4 on an AMD Zen 5 (1 MB L2: 0.80-0.86x the time of 1 + 2; 1 + 3, 1 + 4,
