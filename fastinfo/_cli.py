@@ -1,6 +1,7 @@
 """The ``fastinfo`` command: score .npy files in bounded memory, a demo, the configuration.
 
-    fastinfo score INPUT.npy --measure M [--q Q.npy | --labels Y.npy | --targets T.npy] -o OUT.npy
+    fastinfo score INPUT --measure M [--q Q | --labels Y | --targets T] -o OUT.npy
+                   (INPUT: .npy, or Parquet / Arrow IPC with a column of lists, see _tables)
     fastinfo demo                  generate a classifier workload, score it, print the throughput
     fastinfo info                  the configuration (show_config)
 
@@ -128,7 +129,8 @@ class NpyReader:
     def _parse(self):
         magic = self._read_header_bytes(8)
         if magic[:6] != b"\x93NUMPY":
-            raise UsageError(f"{self.what} {self.path}: not a .npy file (no NumPy header)")
+            raise UsageError(f"{self.what} {self.path}: not a .npy file (no NumPy header; fastinfo score "
+                             f"reads .npy, Parquet and Arrow IPC files)")
         if len(magic) < 8:
             raise self._bad("the header is cut short")
         major, minor = magic[6], magic[7]
@@ -474,6 +476,18 @@ def _explain(measure, args, x, q, shared, idx, where):
     return f"{where}: invalid input (the result is NaN)"
 
 
+def _open(path, what, column=None, role="rows"):
+    """An operand file: a .npy file, or a column of a Parquet or Arrow IPC file (_tables)."""
+    from . import _tables
+    kind = _tables.sniff(path) if os.path.isfile(path) else None
+    if kind is None:
+        if column is not None:
+            opt = "--labels-column" if role == "labels" else "--column"
+            raise UsageError(f"{opt} applies to Parquet and Arrow files; {what} {path} is not one")
+        return NpyReader(path, what)
+    return _tables.TableColumn(path, what, kind, column, role)
+
+
 def _check_labels(L, K, ignore, path, lo, squeeze):
     """Labels of one chunk in 0..K-1 or equal to ``ignore``; the mask of the ignored ones."""
     info = np.iinfo(L.dtype)
@@ -499,7 +513,7 @@ def _check_labels(L, K, ignore, path, lo, squeeze):
             if v == -100:
                 hint += " (PyTorch's default ignore_index)"
         classes = f"{K} classes (0..{K - 1})" if K else "0 classes"
-        raise UsageError(f"--labels {path}: label {v} at {where} is out of range for {classes}{hint}")
+        raise UsageError(f"{path}: label {v} at {where} is out of range for {classes}{hint}")
     return ign
 
 
@@ -546,8 +560,14 @@ def _validate(args):
         raise UsageError(f"give at most one of --q, --labels, --targets (got {', '.join('--' + g for g in given)})")
     if m in NEEDS_Q and args.q is None:
         raise UsageError(f"--measure {m} needs --q Q.npy")
-    if m == "softmax_cross_entropy" and args.labels is None and args.targets is None:
-        raise UsageError("--measure softmax_cross_entropy needs --labels Y.npy or --targets T.npy")
+    if args.labels_column is not None and m != "softmax_cross_entropy":
+        raise UsageError("--labels-column applies to softmax_cross_entropy only")
+    if args.labels_column is not None and args.targets is not None:
+        raise UsageError("give --labels-column or --targets, not both")
+    if m == "softmax_cross_entropy" and args.labels is None and args.targets is None \
+            and args.labels_column is None:
+        raise UsageError("--measure softmax_cross_entropy needs --labels Y.npy, --labels-column NAME or "
+                         "--targets T.npy")
     if m == "sigmoid_cross_entropy" and args.targets is None:
         raise UsageError("--measure sigmoid_cross_entropy needs --targets T.npy")
     if given and m not in NEEDS_Q + ("softmax_cross_entropy", "sigmoid_cross_entropy"):
@@ -562,7 +582,7 @@ def _validate(args):
                               ("--label-smoothing", args.label_smoothing, 0.0)):
         if val != default and m != "softmax_cross_entropy":
             raise UsageError(f"{opt} applies to softmax_cross_entropy only")
-    if args.ignore_index is not None and args.labels is None:
+    if args.ignore_index is not None and args.labels is None and args.labels_column is None:
         raise UsageError("--ignore-index applies to integer labels (--labels) only")
     if not 0.0 <= args.label_smoothing <= 1.0:
         raise UsageError(f"--label-smoothing must be a number in [0, 1], got {args.label_smoothing}")
@@ -639,6 +659,11 @@ def _commit(tmp, out_path, force):
     os.unlink(tmp)
 
 
+def _same_column(path, X):
+    """The column of a second Parquet or Arrow operand: the input's column of lists, by name."""
+    return getattr(X, "column", None) if path is not None and not isinstance(X, NpyReader) else None
+
+
 def score(args):
     """Run `fastinfo score`; returns the exit status."""
     _validate(args)
@@ -651,13 +676,16 @@ def score(args):
 def _score(args, files, out_path, out_dir):
     m = args.measure
     reduction = args.reduction
-    X = files.enter_context(NpyReader(args.input, "input"))
+    X = files.enter_context(_open(args.input, "input", args.column))
     readers = [X]
+    table = not isinstance(X, NpyReader)
     counts = args.normalize if m in PROB_MEASURES else None
     _check_float(X, "input", args.input, counts)
     ax = args.axis + X.ndim if args.axis < 0 else args.axis
     if not 0 <= ax < X.ndim:
         raise UsageError(f"--axis {args.axis} is out of range for input of shape {X.shape}")
+    if table and ax != X.ndim - 1:
+        raise UsageError(f"--axis {args.axis}: the classes of a Parquet or Arrow input are its lists (axis -1)")
     elementwise = m == "sigmoid_cross_entropy"
     squeeze = X.ndim == 1                               # one row
     K = X.shape[ax]
@@ -667,7 +695,7 @@ def _score(args, files, out_path, out_dir):
     # the second operand: kind "same" (the input's shape), "ref" (one row for all), "labels"
     Q, qkind = None, None
     if args.q is not None:
-        Q = files.enter_context(NpyReader(args.q, "--q"))
+        Q = files.enter_context(_open(args.q, "--q", _same_column(args.q, X)))
         _check_float(Q, "--q", args.q, counts)
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
@@ -677,16 +705,22 @@ def _score(args, files, out_path, out_dir):
             raise UsageError(f"--q {args.q}: shape {Q.shape} differs from the input's {X.shape}")
         else:
             qkind = "same"
-    elif args.labels is not None:
-        Q = files.enter_context(NpyReader(args.labels, "--labels"))
+    elif args.labels is not None or args.labels_column is not None:
+        if args.labels_column is not None and args.labels is None and not table:
+            raise UsageError("--labels-column names a column of a Parquet or Arrow input; the input is a "
+                             ".npy file (give --labels Y.npy)")
+        src = args.labels if args.labels is not None else args.input
+        Q = files.enter_context(_open(src, "--labels", args.labels_column, role="labels"))
+        labels_src = f"--labels {src}" if args.labels_column is None else \
+            f"--labels-column {args.labels_column} of {src}"
         if Q.dtype.kind not in "iu":
-            raise UsageError(f"--labels {args.labels}: dtype {Q.dtype}; expected integers")
+            raise UsageError(f"{labels_src}: dtype {Q.dtype}; expected integers")
         if Q.shape != batch:
-            raise UsageError(f"--labels {args.labels}: shape {Q.shape}; expected {batch} (the input's "
+            raise UsageError(f"{labels_src}: shape {Q.shape}; expected {batch} (the input's "
                              f"shape without the class axis)")
         qkind = "labels"
     elif args.targets is not None:
-        Q = files.enter_context(NpyReader(args.targets, "--targets"))
+        Q = files.enter_context(_open(args.targets, "--targets", _same_column(args.targets, X)))
         _check_float(Q, "--targets", args.targets)
         if Q.shape != X.shape:
             raise UsageError(f"--targets {args.targets}: shape {Q.shape} differs from the input's {X.shape}")
@@ -744,7 +778,7 @@ def _score(args, files, out_path, out_dir):
             ign = None
             if qkind == "labels":
                 qc = rows(Q, lo, hi, move=False)
-                ign = _check_labels(qc, K, args.ignore_index, args.labels, lo, squeeze)
+                ign = _check_labels(qc, K, args.ignore_index, labels_src, lo, squeeze)
             try:
                 r = np.asarray(_call(m, args, xc, qc))
             except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
@@ -849,16 +883,21 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     fmt = argparse.RawDescriptionHelpFormatter
-    ap = _Parser(prog="fastinfo", description="Information measures of .npy files: score them in bounded memory "
+    ap = _Parser(prog="fastinfo", description="Information measures of .npy, Parquet and Arrow files: score them in bounded memory "
                  "(score), a demo workload (demo), the configuration (info).", epilog=EXIT_STATUS,
                  formatter_class=fmt)
     ap.add_argument("--version", action="version", version=f"fastinfo {fastinfo.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="{score,demo,info}")
-    s = sub.add_parser("score", help="score a .npy file in row chunks, in bounded memory",
-                       description="Score INPUT.npy in chunks of rows, writing OUT.npy (--reduction none) or "
+    s = sub.add_parser("score", help="score a .npy, Parquet or Arrow file in row chunks, in bounded memory",
+                       description="Score INPUT in chunks of rows, writing OUT.npy (--reduction none) or "
                                    "printing the mean or sum of the rows' results.",
                        epilog=EXIT_STATUS, formatter_class=fmt)
-    s.add_argument("input", metavar="INPUT.npy")
+    s.add_argument("input", metavar="INPUT", help="a .npy file, or a Parquet or Arrow IPC (Feather) file with "
+                   "a column of lists (one row's values a list)")
+    s.add_argument("--column", metavar="NAME", help="the column of lists of a Parquet or Arrow INPUT (default: "
+                   "its only column of lists); a Parquet or Arrow --q or --targets is read at the same column")
+    s.add_argument("--labels-column", metavar="NAME", help="integer labels from this column of INPUT (or of "
+                   "--labels FILE when that is a Parquet or Arrow file) (softmax_cross_entropy)")
     s.add_argument("--measure", required=True, choices=MEASURES)
     s.add_argument("--q", metavar="Q.npy", help="second distribution (cross_entropy, kl, js) or the "
                    "student logits (softmax_kl); same shape as INPUT, or (K,) for a reference distribution")

@@ -1,0 +1,203 @@
+"""Columns of Parquet and Arrow IPC (Feather) files as row slabs for ``fastinfo score``.
+
+A column of lists (``list``, ``large_list`` or ``fixed_size_list`` of floats or integers)
+is an (N, K) array, one list a row; a column of integers is an (N,) array (labels). The
+file is read front to back in record batches (pyarrow, the ``parquet`` extra), so memory
+is bounded by a chunk of rows plus the Parquet row group being decoded, and never
+memory-mapped: the reads are ordinary reads of one open descriptor, as for ``.npy``.
+"""
+import os
+
+import numpy as np
+
+from ._cli import RunError, UsageError
+
+PARQUET_MAGIC = b"PAR1"
+ARROW_MAGIC = b"ARROW1"
+
+
+def sniff(path):
+    """'parquet', 'arrow' or None (anything else: the .npy reader explains)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return None
+    if head[:4] == PARQUET_MAGIC:
+        return "parquet"
+    if head[:6] == ARROW_MAGIC:
+        return "arrow"
+    return None
+
+
+def _pyarrow(what, path):
+    try:
+        import pyarrow as pa
+        import pyarrow.ipc  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{what} {path}: reading Parquet and Arrow files needs pyarrow: "
+                         f"pip install 'fastinfo[parquet]'") from None
+    return pa
+
+
+class TableColumn:
+    """One column of a Parquet or Arrow IPC file, read in order: ``read(0, lo, hi)`` with each
+    ``lo`` the previous ``hi`` (the scoring loop's order), a view valid until the next read."""
+
+    fortran = False
+
+    def __init__(self, path, what, kind, column, role="rows"):
+        """role: 'rows' (a column of lists: shape (N, K)) or 'labels' (integers: shape (N,))."""
+        self.path, self.what, self.column, self.role = path, what, column, role
+        pa = self.pa = _pyarrow(what, path)
+        try:
+            self.f = open(path, "rb")
+        except OSError as e:
+            raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+        try:
+            self._open(kind)
+        except BaseException:
+            self.f.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def _bad(self, why):
+        return UsageError(f"{self.what} {self.path}: {why}")
+
+    def _open(self, kind):
+        pa = self.pa
+        name = "Parquet" if kind == "parquet" else "Arrow IPC"
+        try:
+            if kind == "parquet":
+                self.pf = pa.parquet.ParquetFile(self.f)
+                schema, self.N = self.pf.schema_arrow, self.pf.metadata.num_rows
+            else:
+                self.ipc = pa.ipc.open_file(self.f)
+                schema, self.N = self.ipc.schema, self.ipc.count_rows()
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
+        self.kind = kind
+        lists = [f.name for f in schema if _is_list(pa, f.type)]
+        col = self.column
+        if col is None and self.role == "labels":
+            ints = [f.name for f in schema if pa.types.is_integer(f.type)]
+            raise self._bad(f"give --labels-column: the integer columns are {', '.join(ints) or 'none'}")
+        if col is None:
+            if len(lists) != 1:
+                listed = ", ".join(lists) if lists else "none"
+                raise self._bad(f"give --column: the columns of lists are {listed}")
+            col = self.column = lists[0]
+        if schema.get_field_index(col) < 0:
+            raise self._bad(f"no column {col!r} (the columns: {', '.join(schema.names)})")
+        t = schema.field(col).type
+        if self.role == "labels":
+            if not pa.types.is_integer(t):
+                raise self._bad(f"column {col!r} is {t}; expected integer labels")
+            self.K, vt = None, t
+        else:
+            if not _is_list(pa, t):
+                raise self._bad(f"column {col!r} is {t}; expected a column of lists, one row a list")
+            vt = t.value_type
+            self.K = t.list_size if pa.types.is_fixed_size_list(t) else None
+        if not (pa.types.is_floating(vt) or pa.types.is_integer(vt)):
+            raise self._bad(f"column {col!r} holds {vt}; expected numbers")
+        self.dtype = self.file_dtype = np.dtype(vt.to_pandas_dtype())
+        self._batches = None
+        self._pending = []              # arrays of rows read but not yet handed out
+        self.pos = 0
+        if self.role != "labels" and self.K is None:
+            self.K = self._first_length()
+        self.shape = (self.N,) if self.role == "labels" else (self.N, self.K)
+        self.ndim = len(self.shape)
+
+    def _iter(self, batch_rows):
+        if self.kind == "parquet":
+            return self.pf.iter_batches(batch_size=batch_rows, columns=[self.column], use_threads=False)
+        return (self.ipc.get_batch(i).select([self.column]) for i in range(self.ipc.num_record_batches))
+
+    def _first_length(self):
+        """K of a column of variable lists: the first row's length (every row is checked)."""
+        if self.N == 0:
+            return 0
+        for b in self._iter(1):
+            if b.num_rows:
+                a = b.column(0)
+                if a.null_count and not a.is_valid()[0].as_py():
+                    raise self._bad(f"column {self.column!r}: row 0 is null")
+                return len(a[0].values)
+        return 0
+
+    def same_file(self, st):
+        me = os.fstat(self.f.fileno())
+        return (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino)
+
+    def read_all(self):
+        raise self._bad("a column of a table cannot be a reference row or weights; pass a .npy file")
+
+    def read(self, axis, lo, hi):
+        if axis != 0 or lo != self.pos:
+            raise AssertionError("a table column is read in order, rows only")
+        pa = self.pa
+        need, got, parts = hi - lo, 0, []
+        try:
+            if self._batches is None:
+                self._batches = iter(self._iter(max(1, min(need, 1 << 16))))
+            while got < need:
+                if not self._pending:
+                    b = next(self._batches, None)
+                    if b is None:
+                        raise RunError(f"{self.what} {self.path}: the file ends at row {lo + got}, before "
+                                       f"the {self.N} rows its metadata declares")
+                    self._pending.append(b.column(0))
+                a = self._pending.pop(0)
+                take = min(len(a), need - got)
+                if take < len(a):
+                    self._pending.insert(0, a.slice(take))
+                parts.append(self._rows(a.slice(0, take), lo + got))
+                got += take
+        except (pa.ArrowException, OSError) as e:
+            raise self._bad(f"cannot read rows from {lo} on ({_first_line(e)})") from None
+        self.pos = hi
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
+
+    def _rows(self, a, row0):
+        """An Arrow array of rows (lists, or integers) as an ndarray; nulls and ragged rows are
+        errors naming the row in the whole file."""
+        pa = self.pa
+        col = self.column
+        if a.null_count:
+            r = row0 + int(np.argmin(a.is_valid().to_numpy(zero_copy_only=False)))
+            raise self._bad(f"column {col!r}: row {r} is null")
+        if self.role == "labels":
+            return a.to_numpy(zero_copy_only=False)
+        n, K = len(a), self.K
+        if not pa.types.is_fixed_size_list(a.type):
+            off = a.offsets.to_numpy(zero_copy_only=False)
+            lens = np.diff(off)
+            if n and not (lens == K).all():
+                j = int(np.argmax(lens != K))
+                raise self._bad(f"column {col!r}: row {row0 + j} has {int(lens[j])} values, row 0 has {K} "
+                                f"(every row needs the same number of classes)")
+        v = a.flatten()
+        if v.null_count:
+            j = int(np.argmin(v.is_valid().to_numpy(zero_copy_only=False)))
+            raise self._bad(f"column {col!r}: row {row0 + j // max(K, 1)} holds a null value "
+                            f"(class {j % max(K, 1)})")
+        return v.to_numpy(zero_copy_only=False).reshape(n, K)
+
+
+def _is_list(pa, t):
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+
+
+def _first_line(e):
+    s = str(e).strip().splitlines()
+    return s[0] if s else type(e).__name__

@@ -1,0 +1,179 @@
+"""``fastinfo score`` on Parquet and Arrow IPC (Feather) files, written by the tools users
+have (pyarrow, pandas, polars): the scores equal the Python API's on the same values,
+bitwise, for several chunk sizes and row-group / record-batch layouts; every bad file or
+column is one line naming the file, the column and the row, exit status 2, no output.
+"""
+import numpy as np
+import pytest
+from helpers import run_python
+
+import fastinfo
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+feather = pytest.importorskip("pyarrow.feather")
+
+N, K = 203, 29
+
+
+def run(args, cwd):
+    return run_python(["-m", "fastinfo", *args], cwd=cwd, timeout=120)
+
+
+def _fixed(a):
+    return pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), a.shape[1])
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(11)
+    x = (3 * rng.standard_normal((N, K))).astype(np.float32)
+    x2 = (3 * rng.standard_normal((N, K))).astype(np.float32)
+    p = rng.random((N, K)); p[rng.random((N, K)) < 0.05] = 0; p /= p.sum(1, keepdims=True)
+    y = rng.integers(0, K, N).astype(np.int64)
+    a = dict(x=x, x2=x2, p=p, y=y, x16=x.astype(np.float16), c=rng.integers(0, 50, (N, K)).astype(np.int32))
+    # the writers users have, and layouts of several row groups / record batches
+    pq.write_table(pa.table({"id": np.arange(N), "logits": _fixed(x), "label": y}), d / "fixed.parquet",
+                   row_group_size=50)
+    pq.write_table(pa.table({"logits": _fixed(x2)}), d / "student.parquet", row_group_size=64)
+    pq.write_table(pa.table({"logits": pa.array(list(x)), "label": y}), d / "lists.parquet",
+                   row_group_size=77, compression="zstd")
+    feather.write_feather(pa.table({"logits": pa.array(list(x)), "label": y}), d / "lists.feather",
+                          chunksize=40)
+    pq.write_table(pa.table({"probs": pa.array(list(p)), "x16": _fixed(a["x16"]), "counts": _fixed(a["c"])}),
+                   d / "probs.parquet", row_group_size=100)
+    import pandas as pd
+    pd.DataFrame({"probs": list(p), "label": y}).to_parquet(d / "pandas.parquet")
+    pl = pytest.importorskip("polars")
+    pl.DataFrame({"logits": [list(map(float, r)) for r in x], "label": y}).write_parquet(d / "polars.parquet")
+    return d, a
+
+
+CASES = [
+    ("fixed.parquet", ["--measure", "softmax_cross_entropy", "--labels-column", "label"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
+    ("lists.parquet", ["--measure", "softmax_cross_entropy", "--labels-column", "label"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
+    ("lists.feather", ["--measure", "softmax_entropy", "--temperature", "2"],
+     lambda a: fastinfo.softmax_entropy(a["x"], temperature=2)),
+    ("fixed.parquet", ["--measure", "softmax_kl", "--q", "student.parquet", "--column", "logits"],
+     lambda a: fastinfo.softmax_kl_divergence(a["x"], a["x2"])),
+    ("fixed.parquet", ["--measure", "logsumexp"], lambda a: fastinfo.logsumexp(a["x"])),
+    ("probs.parquet", ["--measure", "entropy", "--column", "probs"], lambda a: fastinfo.entropy(a["p"])),
+    ("probs.parquet", ["--measure", "logsumexp", "--column", "x16"], lambda a: fastinfo.logsumexp(a["x16"])),
+    ("probs.parquet", ["--measure", "entropy", "--column", "counts", "--normalize"],
+     lambda a: fastinfo.entropy(a["c"], normalize=True)),
+    ("pandas.parquet", ["--measure", "entropy", "--base", "2"], lambda a: fastinfo.entropy(a["p"], base=2)),
+    ("polars.parquet", ["--measure", "softmax_cross_entropy", "--labels-column", "label"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"].astype(np.float64), a["y"])),
+]
+
+
+@pytest.mark.parametrize("chunk", ["1", "33", "1000"])
+@pytest.mark.parametrize("inp,extra,expect", CASES, ids=[f"{c[0]}-{c[1][1]}-{i}" for i, c in enumerate(CASES)])
+def test_table_scores_equal_the_library(files, inp, extra, expect, chunk, tmp_path):
+    d, a = files
+    out = tmp_path / "out.npy"
+    args = ["score", str(d / inp), "-o", str(out), "--chunk-rows", chunk]
+    args += [str(d / e) if e.endswith((".parquet", ".feather")) else e for e in extra]
+    r = run(args, cwd=d)
+    assert r.returncode == 0, r.stderr
+    got, want = np.load(out), np.asarray(expect(a))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_table_mean_equals_the_library(files, tmp_path):
+    d, a = files
+    r = run(["score", str(d / "lists.parquet"), "--measure", "softmax_cross_entropy", "--labels-column", "label",
+             "--reduction", "mean", "--chunk-rows", "10"], cwd=d)
+    assert r.returncode == 0, r.stderr
+    want = np.mean(fastinfo.softmax_cross_entropy(a["x"], a["y"]).astype(np.float64))
+    assert float(r.stdout) == pytest.approx(want, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def bad_files(files):
+    d, a = files
+    x = a["x"]
+    mask = np.zeros(20 * K, bool); mask[13 * K + 4] = True
+    pq.write_table(pa.table({"logits": pa.FixedSizeListArray.from_arrays(pa.array(x[:20].reshape(-1), mask=mask), K)}),
+                   d / "null_value.parquet")
+    rows = [list(r) for r in x[:20]]
+    rows[9] = None
+    pq.write_table(pa.table({"logits": pa.array(rows, type=pa.list_(pa.float32()))}), d / "null_row.parquet")
+    rows = [list(r) for r in x[:20]]
+    rows[17] = rows[17][:-1]
+    pq.write_table(pa.table({"logits": pa.array(rows)}), d / "ragged.parquet", row_group_size=6)
+    pq.write_table(pa.table({"logits": pa.array([["a", "b"]] * 3)}), d / "strings.parquet")
+    pq.write_table(pa.table({"a": _fixed(x[:5]), "b": _fixed(x[:5])}), d / "two.parquet")
+    pq.write_table(pa.table({"logits": _fixed(x[:20]), "label": np.r_[np.zeros(11, int), 99, np.zeros(8, int)]}),
+                   d / "badlabel.parquet")
+    pq.write_table(pa.table({"logits": _fixed(x[:20]), "label": x[:20, 0]}), d / "floatlabel.parquet")
+    good = (d / "fixed.parquet").read_bytes()
+    (d / "corrupt.parquet").write_bytes(good[:4] + b"\0" * 64 + good[68:len(good) // 2] + good[-8:])
+    (d / "cut.parquet").write_bytes(good[:len(good) // 3])
+    return d
+
+
+BAD = [
+    (["null_value.parquet", "--measure", "logsumexp"], ["null_value.parquet", "logits", "row 13", "null"]),
+    (["null_row.parquet", "--measure", "logsumexp"], ["null_row.parquet", "logits", "row 9", "null"]),
+    (["ragged.parquet", "--measure", "logsumexp"], ["ragged.parquet", "logits", "row 17", "28 values"]),
+    (["strings.parquet", "--measure", "logsumexp"], ["strings.parquet", "logits", "expected numbers"]),
+    (["two.parquet", "--measure", "logsumexp"], ["two.parquet", "give --column", "a, b"]),
+    (["fixed.parquet", "--measure", "logsumexp", "--column", "nope"], ["fixed.parquet", "no column 'nope'"]),
+    (["fixed.parquet", "--measure", "logsumexp", "--column", "id"], ["fixed.parquet", "'id'", "column of lists"]),
+    (["badlabel.parquet", "--measure", "softmax_cross_entropy", "--labels-column", "label"],
+     ["label", "badlabel.parquet", "label 99", "row 11", "out of range"]),
+    (["floatlabel.parquet", "--measure", "softmax_cross_entropy", "--labels-column", "label"],
+     ["floatlabel.parquet", "expected integer labels"]),
+    (["fixed.parquet", "--measure", "softmax_cross_entropy", "--labels-column", "nope"], ["no column 'nope'"]),
+    (["fixed.parquet", "--measure", "entropy", "--axis", "0"], ["--axis", "Parquet"]),
+    (["corrupt.parquet", "--measure", "logsumexp"], ["corrupt.parquet"]),
+    (["cut.parquet", "--measure", "logsumexp"], ["cut.parquet", "not a valid Parquet file"]),
+    (["probs.parquet", "--measure", "entropy", "--column", "counts"], ["counts", "pass --normalize"]),
+]
+
+
+@pytest.mark.parametrize("args,words", BAD, ids=[b[0][0] + "-" + b[1][-1] for b in BAD])
+def test_bad_table_is_one_line_and_leaves_no_file(bad_files, args, words, tmp_path):
+    d = bad_files
+    out = tmp_path / "out.npy"
+    r = run(["score", str(d / args[0]), *args[1:], "-o", str(out)], cwd=d)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_labels_column_needs_a_table_input(files, tmp_path):
+    d, a = files
+    np.save(tmp_path / "x.npy", a["x"])
+    r = run(["score", str(tmp_path / "x.npy"), "--measure", "softmax_cross_entropy", "--labels-column", "label",
+             "-o", str(tmp_path / "o.npy")], cwd=tmp_path)
+    assert r.returncode == 2 and "--labels-column" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_labels_from_another_table(files, tmp_path):
+    d, a = files
+    np.save(tmp_path / "x.npy", a["x"])
+    out = tmp_path / "o.npy"
+    r = run(["score", str(tmp_path / "x.npy"), "--measure", "softmax_cross_entropy", "--labels",
+             str(d / "lists.parquet"), "--labels-column", "label", "-o", str(out), "--chunk-rows", "50"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(out), fastinfo.softmax_cross_entropy(a["x"], a["y"]))
+
+
+def test_without_pyarrow_the_error_names_the_extra(files, tmp_path):
+    d, _ = files
+    code = ("import sys; sys.modules['pyarrow'] = None; from fastinfo._cli import main; "
+            f"sys.exit(main(['score', {str(d / 'fixed.parquet')!r}, '--measure', 'logsumexp', "
+            f"'-o', {str(tmp_path / 'o.npy')!r}]))")
+    r = run_python(["-c", code], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'fastinfo[parquet]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.npy").exists()
