@@ -88,8 +88,11 @@ class NpyReader:
 
     MAX_HEADER = 1 << 20        # NumPy refuses headers over 10 000 bytes unless trusted
 
-    def __init__(self, path, what):
-        self.path, self.what = path, what
+    def __init__(self, path, what, member=None):
+        """member: (name, start, size) of an uncompressed member of a .npz archive at ``path``:
+        the .npy bytes from ``start`` on (the reads are the same, at that offset)."""
+        self.path, self.what = path if member is None else f"{path}:{member[0]}", what
+        self.base, self.limit = (0, None) if member is None else (member[1], member[1] + member[2])
         if not os.path.exists(path):
             raise UsageError(f"{what} {path}: no such file")
         if os.path.isdir(path):
@@ -127,6 +130,8 @@ class NpyReader:
             raise UsageError(f"{self.what} {self.path}: cannot read ({e.strerror})") from None
 
     def _parse(self):
+        if self.base:
+            self.f.seek(self.base)
         magic = self._read_header_bytes(8)
         if magic[:6] != b"\x93NUMPY":
             raise UsageError(f"{self.what} {self.path}: not a .npy file (no NumPy header; fastinfo score "
@@ -172,9 +177,9 @@ class NpyReader:
         self.shape, self.ndim, self.fortran = shape, len(shape), fortran
         self.file_dtype = dtype
         self.dtype = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
-        self.offset = 8 + width + hlen
+        self.offset = self.base + 8 + width + hlen
         self.nbytes = _prod(shape) * dtype.itemsize
-        size = os.fstat(self.f.fileno()).st_size
+        size = os.fstat(self.f.fileno()).st_size if self.limit is None else self.limit
         if size - self.offset < self.nbytes:
             raise UsageError(f"{self.what} {self.path}: truncated .npy file: shape {shape} of {dtype} needs "
                              f"{self.nbytes} bytes of data, the file holds {max(0, size - self.offset)}")
@@ -476,16 +481,24 @@ def _explain(measure, args, x, q, shared, idx, where):
     return f"{where}: invalid input (the result is NaN)"
 
 
-def _open(path, what, column=None, role="rows"):
-    """An operand file: a .npy file, or a column of a Parquet or Arrow IPC file (_tables)."""
-    from . import _tables
-    kind = _tables.sniff(path) if os.path.isfile(path) else None
-    if kind is None:
-        if column is not None:
-            opt = "--labels-column" if role == "labels" else "--column"
-            raise UsageError(f"{opt} applies to Parquet and Arrow files; {what} {path} is not one")
-        return NpyReader(path, what)
-    return _tables.TableColumn(path, what, kind, column, role)
+def _open(spec, what, column=None, role="rows"):
+    """An operand: a .npy file; a column of a Parquet or Arrow IPC file (_tables); an array in
+    a .npz archive, an HDF5 file or a Zarr store, ``PATH:KEY`` naming it (_stores)."""
+    from . import _stores, _tables
+    path, key = _stores.split(spec)
+    table = _tables.sniff(path) if os.path.isfile(path) and key is None else None
+    if table is not None:
+        return _tables.TableColumn(path, what, table, column, role)
+    if column is not None:
+        opt = "--labels-column" if role == "labels" else "--column"
+        raise UsageError(f"{opt} applies to Parquet and Arrow files; {what} {spec} is not one")
+    kind = _stores.kind_of(path)
+    if kind is not None:
+        return _stores.open_array(path, key, what, kind)
+    if key is not None:
+        raise UsageError(f"{what} {spec}: {path} is not a .npz archive, an HDF5 file or a Zarr store, so "
+                         f"it holds no array {key!r}")
+    return NpyReader(path, what)
 
 
 def _check_labels(L, K, ignore, path, lo, squeeze):
@@ -661,7 +674,12 @@ def _commit(tmp, out_path, force):
 
 def _same_column(path, X):
     """The column of a second Parquet or Arrow operand: the input's column of lists, by name."""
-    return getattr(X, "column", None) if path is not None and not isinstance(X, NpyReader) else None
+    return X.column if path is not None and _is_table(X) else None
+
+
+def _is_table(R):
+    from ._tables import TableColumn
+    return isinstance(R, TableColumn)
 
 
 def score(args):
@@ -678,7 +696,7 @@ def _score(args, files, out_path, out_dir):
     reduction = args.reduction
     X = files.enter_context(_open(args.input, "input", args.column))
     readers = [X]
-    table = not isinstance(X, NpyReader)
+    table = _is_table(X)
     counts = args.normalize if m in PROB_MEASURES else None
     _check_float(X, "input", args.input, counts)
     ax = args.axis + X.ndim if args.axis < 0 else args.axis

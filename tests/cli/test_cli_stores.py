@@ -1,0 +1,121 @@
+"""``fastinfo score`` on arrays inside containers: ``.npz`` members (``np.savez``,
+``np.savez_compressed``), HDF5 datasets (h5py) and Zarr arrays (a store, or an array of a
+group), written by those tools; the scores equal the Python API's bitwise for several chunk
+sizes; a missing key, a group without a name, a damaged archive are one line, exit 2."""
+import numpy as np
+import pytest
+from helpers import run_python
+
+import fastinfo
+
+N, K = 157, 23
+
+
+def run(args, cwd):
+    return run_python(["-m", "fastinfo", *args], cwd=cwd, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stores")
+    rng = np.random.default_rng(5)
+    x = (3 * rng.standard_normal((N, K))).astype(np.float32)
+    p = rng.random((N, K)); p /= p.sum(1, keepdims=True)
+    y = rng.integers(0, K, N)
+    a = dict(x=x, p=p, y=y, x16=x.astype(np.float16))
+    np.savez(d / "plain.npz", logits=x, labels=y, probs=np.asfortranarray(p), x16=a["x16"])
+    np.savez_compressed(d / "packed.npz", logits=x, labels=y, probsT=np.ascontiguousarray(p.T))
+    np.savez(d / "one.npz", x)
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(d / "data.h5", "w") as f:
+        f.create_dataset("model/logits", data=x, chunks=(16, K), compression="gzip")
+        f.create_dataset("labels", data=y)
+        f.create_dataset("probs", data=p)
+    zarr = pytest.importorskip("zarr")
+    z = zarr.open_array(str(d / "logits.zarr"), mode="w", shape=x.shape, dtype=x.dtype, chunks=(20, K))
+    z[:] = x
+    g = zarr.open_group(str(d / "run.zarr"), mode="w")
+    gp = g.create_array("probs", shape=p.shape, dtype=p.dtype, chunks=(30, 7)) if hasattr(g, "create_array") \
+        else g.create_dataset("probs", shape=p.shape, dtype=p.dtype, chunks=(30, 7))
+    gp[:] = p
+    return d, a
+
+
+CASES = [
+    (["plain.npz:logits", "--measure", "softmax_cross_entropy", "--labels", "plain.npz:labels"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
+    (["plain.npz:probs", "--measure", "entropy"], lambda a: fastinfo.entropy(a["p"])),
+    (["plain.npz:x16", "--measure", "logsumexp"], lambda a: fastinfo.logsumexp(a["x16"])),
+    (["packed.npz:logits", "--measure", "softmax_cross_entropy", "--labels", "packed.npz:labels"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
+    (["one.npz", "--measure", "softmax_entropy"], lambda a: fastinfo.softmax_entropy(a["x"])),
+    (["data.h5:/model/logits", "--measure", "softmax_cross_entropy", "--labels", "data.h5:labels"],
+     lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
+    (["data.h5:probs", "--measure", "kl", "--q", "plain.npz:probs"], lambda a: fastinfo.kl_divergence(a["p"], a["p"])),
+    (["logits.zarr", "--measure", "logsumexp"], lambda a: fastinfo.logsumexp(a["x"])),
+    (["run.zarr:probs", "--measure", "js", "--q", "data.h5:probs"], lambda a: fastinfo.js_divergence(a["p"], a["p"])),
+]
+
+
+@pytest.mark.parametrize("chunk", ["1", "33", "1000"])
+@pytest.mark.parametrize("args,expect", CASES, ids=[f"{c[0][0]}-{c[0][2]}" for c in CASES])
+def test_store_scores_equal_the_library(stores, args, expect, chunk, tmp_path):
+    d, a = stores
+    out = tmp_path / "out.npy"
+    r = run(["score", *args, "-o", str(out), "--chunk-rows", chunk], cwd=d)   # relative paths, in d
+    assert r.returncode == 0, r.stderr
+    got, want = np.load(out), np.asarray(expect(a))
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_class_axis_first_from_an_uncompressed_member_and_hdf5(stores, tmp_path):
+    """Rows along axis 1: a stored member is read at any offset, HDF5 by slicing."""
+    d, a = stores
+    np.savez(tmp_path / "t.npz", probsT=np.ascontiguousarray(a["p"].T))
+    for spec in (str(tmp_path / "t.npz:probsT"),):
+        out = tmp_path / "o.npy"
+        r = run(["score", spec, "--measure", "entropy", "--axis", "0", "-o", str(out), "--chunk-rows", "10"],
+                cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_allclose(np.load(out), fastinfo.entropy(a["p"]), rtol=1e-14)
+
+
+BAD = [
+    (["plain.npz", "--measure", "logsumexp"], ["plain.npz", "name the array", "logits"]),
+    (["plain.npz:nope", "--measure", "logsumexp"], ["plain.npz", "no array 'nope'"]),
+    (["packed.npz:probsT", "--measure", "entropy", "--axis", "0"], ["packed.npz:probsT", "front to back",
+                                                                     "np.savez"]),
+    (["data.h5", "--measure", "logsumexp"], ["data.h5", "name the dataset", "/model/logits"]),
+    (["data.h5:/nope", "--measure", "logsumexp"], ["data.h5", "no dataset '/nope'"]),
+    (["run.zarr", "--measure", "entropy"], ["run.zarr", "Zarr group", "probs"]),
+    (["run.zarr:nope", "--measure", "entropy"], ["run.zarr", "no array 'nope'"]),
+    (["cut.npz:logits", "--measure", "logsumexp"], ["cut.npz"]),
+    (["x.npy:logits", "--measure", "logsumexp"], ["x.npy", "holds no array 'logits'"]),
+]
+
+
+@pytest.mark.parametrize("args,words", BAD, ids=[b[0][0] for b in BAD])
+def test_bad_store_is_one_line_and_leaves_no_file(stores, args, words, tmp_path):
+    d, a = stores
+    raw = (d / "plain.npz").read_bytes()
+    (d / "cut.npz").write_bytes(raw[:len(raw) // 2])
+    np.save(d / "x.npy", a["x"])
+    out = tmp_path / "out.npy"
+    r = run(["score", *args, "-o", str(out)], cwd=d)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+@pytest.mark.parametrize("module,extra,spec", [("h5py", "hdf5", "data.h5:labels"), ("zarr", "zarr", "logits.zarr")])
+def test_without_the_reader_the_error_names_the_extra(stores, module, extra, spec, tmp_path):
+    d, _ = stores
+    code = (f"import sys; sys.modules[{module!r}] = None; from fastinfo._cli import main; "
+            f"sys.exit(main(['score', {str(d / spec)!r}, '--measure', 'logsumexp', '-o', {str(tmp_path / 'o.npy')!r}]))")
+    r = run_python(["-c", code], cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert f"pip install 'fastinfo[{extra}]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
