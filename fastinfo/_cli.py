@@ -19,6 +19,7 @@ import ast
 import contextlib
 import errno
 import io
+import json
 import math
 import os
 import signal
@@ -613,9 +614,9 @@ def _validate(args):
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
-    if args.reduction == "none" and args.output is None:
+    if args.reduction == "none" and args.output is None and not (args.summary or args.json):
         raise UsageError("the following argument is required: -o/--output (or --reduction mean or sum "
-                         "to print one number)")
+                         "to print one number, --summary or --json to print the summary)")
     if args.reduction != "none" and args.output is not None:
         raise UsageError(f"--reduction {args.reduction} prints its result; -o applies to --reduction none")
 
@@ -670,6 +671,33 @@ def _commit(tmp, out_path, force):
         os.replace(tmp, out_path)
         return
     os.unlink(tmp)
+
+
+def _report(args, res_dtype, total, denom, count, N, lo_val, hi_val, started, out_path):
+    """What a successful run prints on stdout: the --reduction number, or the summary (--summary:
+    one line; --json: one JSON object, NaN and infinities as null)."""
+    s = total.total()
+    n = denom.total() if denom is not None else float(count)
+    mean = s / n if n else math.nan
+    if not (args.summary or args.json):
+        if args.reduction != "none":
+            print(res_dtype.type(mean if args.reduction == "mean" else s), flush=True)
+        return
+    secs = time.perf_counter() - started
+    info = dict(measure=args.measure, input=args.input, rows=N, results=count, mean=mean, sum=s,
+                min=lo_val if count else math.nan, max=hi_val if count else math.nan, output=out_path,
+                seconds=round(secs, 6), rows_per_second=round(N / secs, 3) if secs > 0 else None)
+    if args.reduction != "none":
+        info["reduction"] = args.reduction
+    if args.json:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in info.items()}
+        print(json.dumps(clean), flush=True)
+        return
+    def f(v):                                   # in the results' dtype, as --reduction prints
+        return str(res_dtype.type(v))
+    line = (f"{args.measure}: {N} rows, {count} results: mean {f(mean)}, sum {f(s)}, min {f(info['min'])}, "
+            f"max {f(info['max'])}; {secs:.3g} s, {N / secs if secs > 0 else math.inf:.4g} rows/s")
+    print(line + (f"; written to {out_path}" if out_path else ""), flush=True)
 
 
 def _same_column(path, X):
@@ -780,6 +808,8 @@ def _score(args, files, out_path, out_dir):
 
     tmp = fd = None
     total, denom, count = _ExactSum(), _ExactSum(), 0
+    summarize = args.summary or args.json
+    lo_val, hi_val, started = math.inf, -math.inf, time.perf_counter()
     progress = Progress(N, row_bytes * n_inputs, enabled=not args.quiet and sys.stderr.isatty())
     try:
         if out_path is not None:
@@ -808,27 +838,28 @@ def _score(args, files, out_path, out_dir):
                     idx = idx[:-1]
                 glob = tuple(int(i) for i in (idx[0] + lo,) + tuple(idx[1:]))
                 raise UsageError(_explain(m, args, xc, qc, shared, idx, _where(glob, squeeze)))
-            if reduction != "none":
+            if reduction != "none" or summarize:
                 total.add(r)
+                kept = r if ign is None else r[~ign]
+                count += kept.size
+                if kept.size:
+                    lo_val, hi_val = min(lo_val, float(kept.min())), max(hi_val, float(kept.max()))
                 if qkind == "labels":
                     w = args.weight_values
                     wy = (~ign).astype(np.float64) if w is None or K == 0 else \
                         np.where(ign, 0.0, w[np.where(ign, 0, qc).astype(np.intp)])
                     denom.add(wy)
-                else:
-                    count += r.size
+            if reduction != "none" or out_path is None:
+                pass
             elif squeeze:
                 writer.write_all(r)
             else:
                 writer.write(out_axis, lo, hi, np.moveaxis(r, -1, ax) if elementwise else r)
             progress.update(hi)
-        if reduction != "none":
-            t = total.total()
-            if reduction == "mean":
-                n = denom.total() if qkind == "labels" else float(count)
-                t = t / n if n else math.nan
+        if reduction != "none" or out_path is None:
             progress.close()
-            print(res_dtype.type(t), flush=True)
+            _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
+                    started, None)
             return 0
         writer.finish()
         os.close(fd)
@@ -838,6 +869,9 @@ def _score(args, files, out_path, out_dir):
             _commit(tmp, out_path, args.force)
             tmp = None
         progress.update(N, final=True)
+        progress.close()
+        _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
+                started, out_path)
     finally:
         progress.close()
         with _SIGNALS.hold():
@@ -943,6 +977,10 @@ def _parser():
     s.add_argument("--force", action="store_true", help="overwrite OUT.npy if it exists (atomically; never "
                    "an input)")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.add_argument("--summary", action="store_true", help="print a summary line on stdout when done: results, "
+                   "their mean (as --reduction mean), sum, min, max, time; -o is then optional")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object (NaN and "
+                   "infinities as null)")
     d = sub.add_parser("demo", help="generate a classifier workload, score it, print the throughput")
     d.add_argument("--rows", type=int, default=200_000)
     d.add_argument("--classes", type=int, default=1_000)

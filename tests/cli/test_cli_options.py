@@ -349,3 +349,46 @@ def test_help_documents_the_exit_status():
     assert rc == 0
     for text in ("exit status", "130 SIGINT", "143 SIGTERM", "129 SIGHUP", "--ignore-index", "--reduction"):
         assert text in stdout, text
+
+
+def test_summary_and_json(tmp_path):
+    """--summary / --json: the results' count, mean (as --reduction mean, ignored rows left out),
+    sum, min and max, against NumPy's over the library's per-row results."""
+    import json
+
+    import fastinfo
+    rng = np.random.default_rng(8)
+    x = (2 * rng.standard_normal((N, K))).astype(np.float32)
+    y = rng.integers(0, K, N)
+    y[::5] = -100
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    r = fastinfo.softmax_cross_entropy(x, y, ignore_index=-100).astype(np.float64)
+    kept = r[y != -100]
+    base = ["score", tmp_path / "x.npy", "--measure", "softmax_cross_entropy", "--labels", tmp_path / "y.npy",
+            "--ignore-index", "-100", "--chunk-rows", CHUNK]
+    rc, out, err = cli(*base, "--json", "-o", tmp_path / "o.npy")
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["rows"] == N and info["results"] == kept.size and info["output"] == str(tmp_path / "o.npy")
+    assert info["mean"] == pytest.approx(kept.mean(), rel=1e-12)
+    assert info["sum"] == pytest.approx(r.sum(), rel=1e-12)
+    assert (info["min"], info["max"]) == (kept.min(), kept.max())
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), fastinfo.softmax_cross_entropy(x, y, ignore_index=-100))
+    rc, mean_out, _ = cli(*base, "--reduction", "mean")
+    rc2, line, err = cli(*base, "--summary")              # no -o: prints, writes nothing
+    assert rc == rc2 == 0, err
+    assert len(line.strip().splitlines()) == 1
+    assert f"mean {mean_out.strip()}" in line and f"{kept.size} results" in line
+    assert not list(tmp_path.glob("*.part"))
+    rc, out, _ = cli("score", tmp_path / "x.npy", "--measure", "softmax_entropy", "--json", "--reduction", "sum")
+    assert rc == 0 and json.loads(out)["reduction"] == "sum"
+
+
+def test_json_over_nothing_is_null(tmp_path):
+    import json
+    np.save(tmp_path / "x.npy", np.zeros((0, 3)))
+    rc, out, err = cli("score", tmp_path / "x.npy", "--measure", "logsumexp", "--json")
+    assert rc == 0, err
+    info = json.loads(out)
+    assert info["results"] == 0 and info["mean"] is None and info["min"] is None
