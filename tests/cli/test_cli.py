@@ -147,10 +147,18 @@ def test_score_takes_the_dtypes_of_the_library(data, measure, inp, second, extra
     np.testing.assert_array_equal(got, want)
 
 
+def test_files_are_told_apart_by_their_bytes_not_their_names(data, tmp_path):
+    """A .npz archive named .npy is read as the archive (its one array)."""
+    d, a = data
+    out = tmp_path / "out.npy"
+    r = run(["score", str(d / "arch.npy"), "--measure", "entropy", "-o", str(out)], cwd=d)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(out), fastinfo.entropy(a["p"]))
+
+
 BAD = [
     (["score", "missing.npy", "--measure", "entropy"], "no such file"),
     (["score", "text.npy", "--measure", "entropy"], "not a .npy file"),
-    (["score", "arch.npy", "--measure", "entropy"], "not a .npy file"),
     (["score", "obj.npy", "--measure", "entropy"], "obj.npy"),
     (["score", "y.npy", "--measure", "entropy"], "pass --normalize"),
     (["score", "y.npy", "--measure", "logsumexp"], "expected float16, float32 or float64"),
