@@ -795,7 +795,7 @@ def _score(args, files, out_path, out_dir):
     qref = Q.read_all() if shared else None
     row_bytes = _prod(X.shape) // max(1, N) * X.dtype.itemsize
     n_inputs = 1 if Q is None or qkind in ("ref", "labels") else 2
-    chunk = args.chunk_rows or max(1, CHUNK_BYTES // max(1, row_bytes * n_inputs))
+    chunk = args.chunk_rows or (X.piece_rows if table else max(1, CHUNK_BYTES // max(1, row_bytes * n_inputs)))
     chunk = min(chunk, max(N, 1))
 
     def rows(R, lo, hi, move=True):

@@ -7,11 +7,14 @@ is bounded by a chunk of rows plus the Parquet row group being decoded, and neve
 memory-mapped: the reads are ordinary reads of one open descriptor, as for ``.npy``.
 """
 import os
+import queue
+import threading
 
 import numpy as np
 
 from ._cli import RunError, UsageError
 
+PIECE_BYTES = 4 << 20      # a record batch of about this many bytes: decoded while in cache
 PARQUET_MAGIC = b"PAR1"
 ARROW_MAGIC = b"ARROW1"
 
@@ -65,6 +68,9 @@ class TableColumn:
         return self
 
     def __exit__(self, *exc):
+        self.close()
+        if getattr(self, "src", None) is not None:
+            self.src.close()
         self.f.close()
 
     def _bad(self, why):
@@ -74,11 +80,14 @@ class TableColumn:
         pa = self.pa
         name = "Parquet" if kind == "parquet" else "Arrow IPC"
         try:
+            # pyarrow's own file: ordinary reads without the GIL (a Python file object would take
+            # it for every read), never a memory map; self.f stays open for same_file
+            self.src = pa.OSFile(self.path, "rb")
             if kind == "parquet":
-                self.pf = pa.parquet.ParquetFile(self.f)
+                self.pf = pa.parquet.ParquetFile(self.src)
                 schema, self.N = self.pf.schema_arrow, self.pf.metadata.num_rows
             else:
-                self.ipc = pa.ipc.open_file(self.f)
+                self.ipc = pa.ipc.open_file(self.src)
                 schema, self.N = self.ipc.schema, self.ipc.count_rows()
         except (pa.ArrowException, OSError, ValueError) as e:
             raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
@@ -115,6 +124,9 @@ class TableColumn:
             self.K = self._first_length()
         self.shape = (self.N,) if self.role == "labels" else (self.N, self.K)
         self.ndim = len(self.shape)
+        # rows a piece (a record batch decoded at once): the scoring loop's default chunk, so
+        # that a chunk is a view of one piece, not a copy of several
+        self.piece_rows = max(1, min(PIECE_BYTES // max(1, (self.K or 1) * self.dtype.itemsize), 1 << 16))
 
     def _iter(self, batch_rows):
         if self.kind == "parquet":
@@ -143,30 +155,43 @@ class TableColumn:
     def read(self, axis, lo, hi):
         if axis != 0 or lo != self.pos:
             raise AssertionError("a table column is read in order, rows only")
-        pa = self.pa
         need, got, parts = hi - lo, 0, []
-        try:
-            if self._batches is None:
-                self._batches = iter(self._iter(max(1, min(need, 1 << 16))))
-            while got < need:
-                if not self._pending:
-                    b = next(self._batches, None)
-                    if b is None:
-                        raise RunError(f"{self.what} {self.path}: the file ends at row {lo + got}, before "
-                                       f"the {self.N} rows its metadata declares")
-                    self._pending.append(b.column(0))
-                a = self._pending.pop(0)
-                take = min(len(a), need - got)
-                if take < len(a):
-                    self._pending.insert(0, a.slice(take))
-                parts.append(self._rows(a.slice(0, take), lo + got))
-                got += take
-        except (pa.ArrowException, OSError) as e:
-            raise self._bad(f"cannot read rows from {lo} on ({_first_line(e)})") from None
+        if self._batches is None:
+            self._batches = _Ahead(self._pieces())
+        while got < need:
+            if not self._pending:
+                piece = self._batches.next()
+                if piece is None:
+                    raise RunError(f"{self.what} {self.path}: the file ends at row {lo + got}, before "
+                                   f"the {self.N} rows its metadata declares")
+                self._pending.append(piece)
+            a = self._pending.pop(0)
+            take = min(len(a), need - got)
+            if take < len(a):
+                self._pending.insert(0, a[take:])
+            parts.append(a[:take])
+            got += take
         self.pos = hi
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
+
+    def _pieces(self):
+        """The rows as ndarrays, a record batch of ~PIECE_BYTES each (decoded and checked on
+        the read-ahead thread: pyarrow releases the GIL while it decodes)."""
+        pa = self.pa
+        row0 = 0
+        try:
+            for b in self._iter(self.piece_rows):
+                a = self._rows(b.column(0), row0)
+                row0 += len(a)
+                yield a
+        except (pa.ArrowException, OSError) as e:
+            raise self._bad(f"cannot read rows from {row0} on ({_first_line(e)})") from None
+
+    def close(self):
+        if self._batches is not None:
+            self._batches.stop()
 
     def _rows(self, a, row0):
         """An Arrow array of rows (lists, or integers) as an ndarray; nulls and ragged rows are
@@ -192,6 +217,50 @@ class TableColumn:
             raise self._bad(f"column {col!r}: row {row0 + j // max(K, 1)} holds a null value "
                             f"(class {j % max(K, 1)})")
         return v.to_numpy(zero_copy_only=False).reshape(n, K)
+
+
+class _Ahead:
+    """The items of an iterator, produced on a thread of its own one or two ahead of the
+    consumer (decoding the next record batch while the kernels score this one); an exception
+    of the iterator is raised by the consumer's next()."""
+
+    DONE = object()
+
+    def __init__(self, it, depth=2):
+        self.q = queue.Queue(maxsize=depth)
+        self.stopped = threading.Event()
+        self.t = threading.Thread(target=self._run, args=(it,), daemon=True)
+        self.t.start()
+
+    def _run(self, it):
+        try:
+            for item in it:
+                while not self.stopped.is_set():
+                    try:
+                        self.q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stopped.is_set():
+                    return
+            self.q.put((self.DONE, None))
+        except BaseException as e:          # handed to the consumer
+            self.q.put((None, e))
+
+    def next(self):
+        item, err = self.q.get()
+        if err is not None:
+            raise err
+        return None if item is self.DONE else item
+
+    def stop(self):
+        self.stopped.set()
+        try:
+            while True:
+                self.q.get_nowait()
+        except queue.Empty:
+            pass
+        self.t.join(timeout=5)
 
 
 def _is_list(pa, t):
