@@ -177,3 +177,56 @@ def test_without_pyarrow_the_error_names_the_extra(files, tmp_path):
     assert r.returncode == 2, r.stderr
     assert "pip install 'fastinfo[parquet]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o.npy").exists()
+
+
+def _parquet_logits(path, rows, K=1000, row_group=4096):
+    """rows x K float32 logits in a fixed_size_list column, written a row group at a time."""
+    schema = pa.schema([("logits", pa.list_(pa.float32(), K))])
+    block = np.zeros((row_group, K), np.float32)
+    block[:, 0] = 1
+    with pq.ParquetWriter(path, schema, compression="none") as w:
+        for lo in range(0, rows, row_group):
+            n = min(row_group, rows - lo)
+            w.write_table(pa.table({"logits": _fixed(block[:n])}, schema=schema))
+    return path
+
+
+def test_ctrl_c_on_a_table_leaves_no_partial_file(tmp_path_factory, tmp_path):
+    """SIGINT while the read-ahead thread decodes: exit 130, no output, no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import fastinfo_env
+    big = _parquet_logits(tmp_path_factory.mktemp("bigtable") / "big.parquet", 40_000)
+    proc = subprocess.Popen([sys.executable, "-m", "fastinfo", "score", str(big), "--measure", "softmax_entropy",
+                             "--chunk-rows", "1", "--threads", "1", "-o", str(tmp_path / "out.npy")],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=fastinfo_env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while not any(p.endswith(".part") for p in os.listdir(tmp_path)):
+        assert proc.poll() is None and time.monotonic() < deadline, "no temporary output appeared"
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert proc.poll() is None, "finished too fast to be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_peak_memory_of_a_table_does_not_grow_with_the_file(tmp_path):
+    """4x the rows (64 MB -> 256 MB of float32 in row groups of 16 MB): the peak stays within 32 MB."""
+    rss = {}
+    for name, rows in (("64MB", 16_000), ("256MB", 64_000)):
+        path = _parquet_logits(tmp_path / f"{name}.parquet", rows)
+        code = ("import resource, sys; from fastinfo._cli import main; rc = main(sys.argv[1:]); "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+        r = run_python(["-c", code, "score", str(path), "--measure", "softmax_entropy", "-o",
+                        str(tmp_path / f"{name}.npy")], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        rss[name] = int(r.stdout.strip().splitlines()[-1])
+    assert rss["256MB"] - rss["64MB"] < 32 * 1024, rss
