@@ -621,9 +621,12 @@ def _validate(args):
         raise UsageError(f"--reduction {args.reduction} prints its result; -o applies to --reduction none")
 
 
+OUTPUTS = {".npy": "npy", ".parquet": "parquet", ".csv": "csv"}
+
+
 def _check_output(out_path, force):
-    if not out_path.endswith(".npy"):
-        raise UsageError(f"output {out_path}: the output must be a .npy file")
+    if os.path.splitext(out_path)[1].lower() not in OUTPUTS:
+        raise UsageError(f"output {out_path}: the output must be a .npy, .parquet or .csv file")
     if os.path.isdir(out_path):
         raise UsageError(f"output {out_path}: is a directory")
     if os.path.lexists(out_path) and not force:
@@ -698,6 +701,11 @@ def _report(args, res_dtype, total, denom, count, N, lo_val, hi_val, started, ou
     line = (f"{args.measure}: {N} rows, {count} results: mean {f(mean)}, sum {f(s)}, min {f(info['min'])}, "
             f"max {f(info['max'])}; {secs:.3g} s, {N / secs if secs > 0 else math.inf:.4g} rows/s")
     print(line + (f"; written to {out_path}" if out_path else ""), flush=True)
+
+
+def _tables_pa(out_path):
+    from ._tables import _pyarrow
+    return _pyarrow("output", out_path)
 
 
 def _same_column(path, X):
@@ -786,6 +794,26 @@ def _score(args, files, out_path, out_dir):
             raise UsageError(f"--weight {args.weight}: weight {float(w[j])!r} of class {j}; expected finite "
                              f"numbers")
         args.weight_values = w
+    out_fmt = None if out_path is None else OUTPUTS[os.path.splitext(out_path)[1].lower()]
+    keep = []
+    if args.keep:
+        if not table:
+            raise UsageError("--keep carries columns of a Parquet or Arrow input; the input is not one")
+        if out_fmt not in ("parquet", "csv"):
+            raise UsageError("--keep applies to a .parquet or .csv output (-o)")
+        names = [c.strip() for c in args.keep.split(",") if c.strip()]
+        if m in names or len(set(names)) != len(names):
+            raise UsageError(f"--keep {args.keep}: the names must differ from each other and from the "
+                             f"result column {m!r}")
+        from ._tables import TableColumn
+        for c in names:
+            keep.append(files.enter_context(TableColumn(X.path, "--keep", X.kind, c, role="keep")))
+    if out_fmt in ("parquet", "csv") and (X.ndim > 2 or ax != X.ndim - 1):
+        raise UsageError(f"a .{out_fmt} output holds a result a row of a 2-D input with its classes last "
+                         f"(the input is {X.ndim}-D, --axis {args.axis}): write .npy")
+    if out_fmt == "csv" and elementwise:
+        raise UsageError("a .csv output holds one result a row; sigmoid_cross_entropy gives one an "
+                         "element: write .npy or .parquet")
     if out_path is not None:
         _not_an_input(out_path, readers)
     res_dtype = _result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind)
@@ -818,7 +846,12 @@ def _score(args, files, out_path, out_dir):
                                            dir=out_dir)
             except OSError as e:
                 raise UsageError(f"output {out_path}: cannot create a file in {out_dir} ({e.strerror})") from None
-            writer = NpyWriter(fd, out_path, res_dtype, out_shape)
+            if out_fmt == "npy":
+                writer = NpyWriter(fd, out_path, res_dtype, out_shape)
+            else:
+                from ._tables import TableWriter
+                writer = TableWriter(fd, out_path, out_fmt, m, res_dtype, out_shape, [R.column for R in keep],
+                                     _tables_pa(args.output))
         for lo in range(0, N, chunk):
             hi = min(N, lo + chunk)
             xc = rows(X, lo, hi)
@@ -853,6 +886,8 @@ def _score(args, files, out_path, out_dir):
                 pass
             elif squeeze:
                 writer.write_all(r)
+            elif keep:
+                writer.write(out_axis, lo, hi, r, [R.read(0, lo, hi) for R in keep])
             else:
                 writer.write(out_axis, lo, hi, np.moveaxis(r, -1, ax) if elementwise else r)
             progress.update(hi)
@@ -948,6 +983,9 @@ def _parser():
                    "a column of lists (one row's values a list)")
     s.add_argument("--column", metavar="NAME", help="the column of lists of a Parquet or Arrow INPUT (default: "
                    "its only column of lists); a Parquet or Arrow --q or --targets is read at the same column")
+    s.add_argument("--keep", metavar="COLS", help="columns of a Parquet or Arrow INPUT to carry into a .parquet "
+                   "or .csv output beside the result, comma-separated (e.g. an id), so each score stays "
+                   "joined to its row")
     s.add_argument("--labels-column", metavar="NAME", help="integer labels from this column of INPUT (or of "
                    "--labels FILE when that is a Parquet or Arrow file) (softmax_cross_entropy)")
     s.add_argument("--measure", required=True, choices=MEASURES)
@@ -973,7 +1011,9 @@ def _parser():
     s.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (softmax_* measures)")
     s.add_argument("--threads", type=int, default=None, help="threads (default: OpenMP's)")
     s.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: ~64 MB of input)")
-    s.add_argument("-o", "--output", metavar="OUT.npy", help="the result file (required with --reduction none)")
+    s.add_argument("-o", "--output", metavar="OUT", help="the result file, .npy, .parquet (pyarrow) or .csv: one "
+                   "result a row, in a column named after the measure (required with --reduction none, "
+                   "unless --summary or --json)")
     s.add_argument("--force", action="store_true", help="overwrite OUT.npy if it exists (atomically; never "
                    "an input)")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")

@@ -105,7 +105,9 @@ class TableColumn:
         if schema.get_field_index(col) < 0:
             raise self._bad(f"no column {col!r} (the columns: {', '.join(schema.names)})")
         t = schema.field(col).type
-        if self.role == "labels":
+        if self.role == "keep":
+            self.K, vt = None, pa.float64()     # carried as stored: only the row count matters
+        elif self.role == "labels":
             if not pa.types.is_integer(t):
                 raise self._bad(f"column {col!r} is {t}; expected integer labels")
             self.K, vt = None, t
@@ -120,9 +122,9 @@ class TableColumn:
         self._batches = None
         self._pending = []              # arrays of rows read but not yet handed out
         self.pos = 0
-        if self.role != "labels" and self.K is None:
+        if self.role == "rows" and self.K is None:
             self.K = self._first_length()
-        self.shape = (self.N,) if self.role == "labels" else (self.N, self.K)
+        self.shape = (self.N, self.K) if self.role == "rows" else (self.N,)
         self.ndim = len(self.shape)
         # rows a piece (a record batch decoded at once): the scoring loop's default chunk, so
         # that a chunk is a view of one piece, not a copy of several
@@ -174,6 +176,8 @@ class TableColumn:
         self.pos = hi
         if len(parts) == 1:
             return parts[0]
+        if self.role == "keep":
+            return self.pa.concat_arrays(parts)
         return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
 
     def _pieces(self):
@@ -198,9 +202,11 @@ class TableColumn:
         errors naming the row in the whole file."""
         pa = self.pa
         col = self.column
-        if a.null_count:
+        if a.null_count and self.role != "keep":
             r = row0 + int(np.argmin(a.is_valid().to_numpy(zero_copy_only=False)))
             raise self._bad(f"column {col!r}: row {r} is null")
+        if self.role == "keep":
+            return a
         if self.role == "labels":
             return a.to_numpy(zero_copy_only=False)
         n, K = len(a), self.K
@@ -270,3 +276,57 @@ def _is_list(pa, t):
 def _first_line(e):
     s = str(e).strip().splitlines()
     return s[0] if s else type(e).__name__
+
+
+class TableWriter:
+    """The result as a Parquet or CSV file (pyarrow), a chunk of rows at a time, written through
+    the scoring loop's temporary file descriptor: the input's ``keep`` columns (Arrow arrays of
+    the chunk's rows) and then the result column, named after the measure (per-element results
+    of an elementwise measure: a ``fixed_size_list`` column in Parquet)."""
+
+    def __init__(self, fd, path, fmt, name, dtype, shape, keep_names, pa):
+        self.path, self.fmt, self.name, self.dtype, self.shape, self.pa = path, fmt, name, dtype, shape, pa
+        self.keep_names = list(keep_names)
+        self.fd = fd
+        self.f = os.fdopen(os.dup(fd), "wb")
+        self.w = None
+
+    def _error(self, e):
+        return RunError(f"output {self.path}: cannot write the result ({_first_line(e)}); no output written")
+
+    def _table(self, a, keep):
+        pa = self.pa
+        a = np.ascontiguousarray(a, dtype=self.dtype)
+        col = pa.array(a) if a.ndim == 1 else pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), a.shape[1])
+        return pa.table(list(keep) + [col], names=self.keep_names + [self.name])
+
+    def write(self, axis, lo, hi, a, keep=()):
+        pa = self.pa
+        t = self._table(a, keep)
+        try:
+            if self.w is None:
+                if self.fmt == "parquet":
+                    self.w = pa.parquet.ParquetWriter(self.f, t.schema)
+                else:
+                    import pyarrow.csv
+                    self.w = pyarrow.csv.CSVWriter(self.f, t.schema)
+            self.w.write_table(t)
+        except (pa.ArrowException, OSError) as e:
+            raise self._error(e) from None
+
+    def write_all(self, a):
+        self.write(0, 0, 1, np.asarray(a).reshape(1), ())
+
+    def finish(self):
+        pa = self.pa
+        try:
+            if self.w is None:                     # no rows: the header / schema alone
+                self.write(0, 0, 0, np.empty((0,) + tuple(self.shape[1:]), self.dtype),
+                           [pa.array([], type=pa.null()) for _ in self.keep_names])
+            self.w.close()
+            self.f.flush()
+            os.fsync(self.fd)
+        except (pa.ArrowException, OSError) as e:
+            raise self._error(e) from None
+        finally:
+            self.f.close()

@@ -230,3 +230,70 @@ def test_peak_memory_of_a_table_does_not_grow_with_the_file(tmp_path):
         assert r.returncode == 0, r.stderr
         rss[name] = int(r.stdout.strip().splitlines()[-1])
     assert rss["256MB"] - rss["64MB"] < 32 * 1024, rss
+
+
+@pytest.mark.parametrize("chunk", ["7", "1000"])
+def test_parquet_and_csv_outputs_keep_the_rows_joined(files, chunk, tmp_path):
+    """--keep carries the input's columns beside the result, row for row; CSV round-trips the
+    float32 results exactly."""
+    import pandas as pd
+    d, a = files
+    want = fastinfo.softmax_cross_entropy(a["x"], a["y"])
+    base = ["score", str(d / "fixed.parquet"), "--measure", "softmax_cross_entropy", "--labels-column", "label",
+            "--chunk-rows", chunk]
+    r = run(base + ["--keep", "id,label", "-o", str(tmp_path / "o.parquet")], cwd=d)
+    assert r.returncode == 0, r.stderr
+    t = pq.read_table(tmp_path / "o.parquet")
+    assert t.column_names == ["id", "label", "softmax_cross_entropy"]
+    np.testing.assert_array_equal(t["id"].to_numpy(), np.arange(N))
+    np.testing.assert_array_equal(t["label"].to_numpy(), a["y"])
+    out = t["softmax_cross_entropy"].to_numpy()
+    assert out.dtype == want.dtype
+    np.testing.assert_array_equal(out, want)
+    r = run(base + ["--keep", "id", "-o", str(tmp_path / "o.csv")], cwd=d)
+    assert r.returncode == 0, r.stderr
+    c = pd.read_csv(tmp_path / "o.csv")
+    assert list(c.columns) == ["id", "softmax_cross_entropy"]
+    np.testing.assert_array_equal(c["id"].to_numpy(), np.arange(N))
+    np.testing.assert_array_equal(c["softmax_cross_entropy"].to_numpy().astype(np.float32), want)
+
+
+def test_parquet_output_of_npy_and_of_elementwise_results(files, tmp_path):
+    d, a = files
+    np.save(tmp_path / "x.npy", a["x"])
+    t01 = (a["x"] > 0).astype(np.float32)
+    np.save(tmp_path / "t.npy", t01)
+    r = run(["score", str(tmp_path / "x.npy"), "--measure", "logsumexp", "-o", str(tmp_path / "l.parquet")],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(pq.read_table(tmp_path / "l.parquet")["logsumexp"].to_numpy(),
+                                  fastinfo.logsumexp(a["x"]))
+    r = run(["score", str(tmp_path / "x.npy"), "--measure", "sigmoid_cross_entropy", "--targets",
+             str(tmp_path / "t.npy"), "--chunk-rows", "50", "-o", str(tmp_path / "s.parquet")], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    col = pq.read_table(tmp_path / "s.parquet")["sigmoid_cross_entropy"]
+    got = np.stack(col.to_numpy(zero_copy_only=False))
+    np.testing.assert_array_equal(got, fastinfo.sigmoid_cross_entropy(a["x"], t01))
+
+
+OUT_BAD = [
+    (["fixed.parquet", "--measure", "logsumexp", "--keep", "id", "-o", "OUT.npy"], "--keep applies to a .parquet"),
+    (["fixed.parquet", "--measure", "logsumexp", "--keep", "nope", "-o", "OUT.parquet"], "no column 'nope'"),
+    (["fixed.parquet", "--measure", "logsumexp", "--keep", "logsumexp", "-o", "OUT.parquet"], "result column"),
+    (["fixed.parquet", "--measure", "logsumexp", "-o", "OUT.txt"], "must be a .npy, .parquet or .csv"),
+    (["x.npy", "--measure", "logsumexp", "--keep", "id", "-o", "OUT.csv"], "Parquet or Arrow input"),
+    (["x.npy", "--measure", "sigmoid_cross_entropy", "--targets", "x.npy", "-o", "OUT.csv"], "one result a row"),
+    (["x.npy", "--measure", "logsumexp", "--axis", "0", "-o", "OUT.parquet"], "classes last"),
+]
+
+
+@pytest.mark.parametrize("args,message", OUT_BAD, ids=[b[1] for b in OUT_BAD])
+def test_bad_output_options_are_one_line(files, args, message, tmp_path):
+    d, a = files
+    np.save(d / "x.npy", a["x"])
+    out = [str(tmp_path / ("o" + x[3:])) if x.startswith("OUT.") else x for x in args]
+    r = run(["score", str(d / out[0]), *out[1:]], cwd=d)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+    assert list(tmp_path.iterdir()) == []
