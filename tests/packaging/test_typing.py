@@ -23,11 +23,12 @@ PKG = os.path.dirname(os.path.abspath(fastinfo.__file__))
 TIMEOUT = 300
 
 # mypy's configuration for both checks. The third-party packages fastinfo may import lazily
-# (Dask for Dask input; SciPy and PyTorch) are not followed: it is not their annotations under
-# test, and following PyTorch's alone takes minutes. (SciPy ships none.)
+# (Dask for Dask input; SciPy and PyTorch; pyarrow for the command's Parquet and Arrow files)
+# are not followed: it is not their annotations under test, and following PyTorch's alone takes
+# minutes. (SciPy and pyarrow ship none.)
 MYPY_INI = """\
 [mypy]
-[mypy-scipy.*,torch.*,dask.*,distributed.*]
+[mypy-scipy.*,torch.*,dask.*,distributed.*,pyarrow.*]
 follow_imports = skip
 ignore_missing_imports = True
 """
