@@ -496,6 +496,8 @@ def _open(spec, what, column=None, role="rows"):
     kind = _stores.kind_of(path)
     if kind is not None:
         return _stores.open_array(path, key, what, kind)
+    if key is None and path.lower().endswith(".csv") and os.path.isfile(path):
+        return _stores.read_csv(path, what)
     if key is not None:
         raise UsageError(f"{what} {spec}: {path} is not a .npz archive, an HDF5 file or a Zarr store, so "
                          f"it holds no array {key!r}")

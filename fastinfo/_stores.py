@@ -9,6 +9,7 @@ and Zarr by slicing, which reads the chunks a slab touches.
 """
 import os
 import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -233,3 +234,44 @@ def _zarr(path, key, what):
                          f"{names or 'none'})")
     label = path if key is None else f"{path}:{key}"
     return ArrayReader(path, label, what, node, lambda: None, path)
+
+
+CSV_LIMIT = 256 << 20       # a CSV file is parsed whole: larger ones belong in .npy or Parquet
+
+
+def read_csv(path, what):
+    """A small CSV file as a float64 array, a line a row (a first line that is not numbers is a
+    header, skipped); every column is a class."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+    if size > CSV_LIMIT:
+        raise UsageError(f"{what} {path}: a CSV file of {size / 2**20:.0f} MB; CSV input is parsed whole and "
+                         f"limited to {CSV_LIMIT >> 20} MB: convert it to .npy or Parquet")
+    try:
+        with open(path, newline="") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{what} {path}: cannot read as text ({e})") from None
+    def number(v):
+        try:
+            float(v)
+            return True
+        except ValueError:
+            return False
+    tokens = [v for v in first.strip().split(",") if v.strip()]
+    skip = 1 if tokens and not any(number(v) for v in tokens) else 0      # a header: names only
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")                 # "input contained no data": 0 rows
+            a = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64, encoding="utf-8")
+    except (ValueError, UnicodeDecodeError) as e:
+        why = _first(e).split("; use `usecols`")[0]
+        raise UsageError(f"{what} {path}: not a CSV file of numbers ({why})") from None
+    return ArrayReader(path, path, what, a, lambda: None, path)
+
+
+def _first(e):
+    s = str(e).strip().splitlines()
+    return s[0] if s else type(e).__name__

@@ -119,3 +119,39 @@ def test_without_the_reader_the_error_names_the_extra(stores, module, extra, spe
     r = run_python(["-c", code], cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert f"pip install 'fastinfo[{extra}]'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_csv_input_equals_the_library(stores, tmp_path):
+    """A CSV of one distribution a line, written by pandas (a header) and np.savetxt (none)."""
+    import pandas as pd
+    d, a = stores
+    pd.DataFrame(a["p"], columns=[f"p{k}" for k in range(K)]).to_csv(tmp_path / "p.csv", index=False)
+    np.savetxt(tmp_path / "x.csv", a["x"].astype(np.float64), delimiter=",", fmt="%.17g")
+    for spec, measure, want in (("p.csv", "entropy", fastinfo.entropy(a["p"])),
+                                ("x.csv", "softmax_entropy", fastinfo.softmax_entropy(a["x"].astype(np.float64)))):
+        out = tmp_path / f"{spec}.npy"
+        r = run(["score", str(tmp_path / spec), "--measure", measure, "-o", str(out), "--chunk-rows", "10"],
+                cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        np.testing.assert_array_equal(np.load(out), want)
+
+
+def test_bad_csv_is_one_line(tmp_path, monkeypatch):
+    import contextlib
+    import io
+
+    from fastinfo import _stores
+    from fastinfo._cli import main
+    (tmp_path / "ragged.csv").write_text("0.2,0.3,0.5\n0.1,0.9\n")
+    (tmp_path / "text.csv").write_text("0.2,0.3,x\n")
+    np.savetxt(tmp_path / "big.csv", np.full((100, 10), 0.1), delimiter=",")
+    monkeypatch.setattr(_stores, "CSV_LIMIT", 1000)
+    for name, words in (("ragged.csv", ["ragged.csv", "changed from 3 to 2"]), ("text.csv", ["text.csv", "'x'"]),
+                        ("big.csv", ["big.csv", "convert it to .npy or Parquet"])):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = main(["score", str(tmp_path / name), "--measure", "entropy", "-o", str(tmp_path / "o.npy")])
+        lines = err.getvalue().strip().splitlines()
+        assert rc == 2 and len(lines) == 1, err.getvalue()
+        assert all(w in lines[0] for w in words), lines[0]
+        assert not (tmp_path / "o.npy").exists()
