@@ -1,4 +1,5 @@
-"""The ``fastinfo`` command: score .npy files in bounded memory, a demo, the configuration.
+"""The ``fastinfo`` command: score .npy, Parquet, Arrow, .npz, HDF5, Zarr and CSV files in bounded
+memory, a demo, the configuration.
 
     fastinfo score INPUT --measure M [--q Q | --labels Y | --targets T] -o OUT.npy
                    (INPUT: .npy, or Parquet / Arrow IPC with a column of lists, see _tables)
@@ -712,7 +713,11 @@ def _tables_pa(out_path):
 
 def _same_column(path, X):
     """The column of a second Parquet or Arrow operand: the input's column of lists, by name."""
-    return X.column if path is not None and _is_table(X) else None
+    if path is None or not _is_table(X):
+        return None
+    from . import _stores, _tables
+    p, key = _stores.split(path)
+    return X.column if key is None and os.path.isfile(p) and _tables.sniff(p) is not None else None
 
 
 def _is_table(R):
@@ -766,7 +771,12 @@ def _score(args, files, out_path, out_dir):
             raise UsageError("--labels-column names a column of a Parquet or Arrow input; the input is a "
                              ".npy file (give --labels Y.npy)")
         src = args.labels if args.labels is not None else args.input
-        Q = files.enter_context(_open(src, "--labels", args.labels_column, role="labels"))
+        if args.labels is None:                        # a column of the input: its descriptor
+            from ._tables import TableColumn
+            Q = files.enter_context(TableColumn(X.path, "--labels", X.kind, args.labels_column, role="labels",
+                                                same_as=X))
+        else:
+            Q = files.enter_context(_open(src, "--labels", args.labels_column, role="labels"))
         labels_src = f"--labels {src}" if args.labels_column is None else \
             f"--labels-column {args.labels_column} of {src}"
         if Q.dtype.kind not in "iu":
@@ -783,9 +793,12 @@ def _score(args, files, out_path, out_dir):
         qkind = "same"
     if Q is not None:
         readers.append(Q)
+        if _is_table(Q) and (X.ndim != 2 or ax != 1):
+            raise UsageError(f"{Q.what} {Q.path}: a Parquet or Arrow operand is read a row a list, so the input "
+                             f"must be 2-D with its classes last (the input is {X.ndim}-D, --axis {args.axis})")
     args.weight_values = None
     if args.weight is not None:
-        W = files.enter_context(NpyReader(args.weight, "--weight"))
+        W = files.enter_context(_open(args.weight, "--weight"))
         readers.append(W)
         if W.dtype.kind not in "iuf" or W.shape != (K,):
             raise UsageError(f"--weight {args.weight}: dtype {W.dtype} shape {W.shape}; expected {K} numbers "
@@ -809,7 +822,10 @@ def _score(args, files, out_path, out_dir):
                              f"result column {m!r}")
         from ._tables import TableColumn
         for c in names:
-            keep.append(files.enter_context(TableColumn(X.path, "--keep", X.kind, c, role="keep")))
+            R = files.enter_context(TableColumn(X.path, "--keep", X.kind, c, role="keep", same_as=X))
+            if out_fmt == "csv" and X.pa.types.is_nested(R.arrow_type):
+                raise UsageError(f"--keep {c}: a column of {R.arrow_type} does not fit a CSV cell; write .parquet")
+            keep.append(R)
     if out_fmt in ("parquet", "csv") and (X.ndim > 2 or ax != X.ndim - 1):
         raise UsageError(f"a .{out_fmt} output holds a result a row of a 2-D input with its classes last "
                          f"(the input is {X.ndim}-D, --axis {args.axis}): write .npy")
@@ -852,8 +868,7 @@ def _score(args, files, out_path, out_dir):
                 writer = NpyWriter(fd, out_path, res_dtype, out_shape)
             else:
                 from ._tables import TableWriter
-                writer = TableWriter(fd, out_path, out_fmt, m, res_dtype, out_shape, [R.column for R in keep],
-                                     _tables_pa(args.output))
+                writer = TableWriter(fd, out_path, out_fmt, m, res_dtype, out_shape, keep, _tables_pa(args.output))
         for lo in range(0, N, chunk):
             hi = min(N, lo + chunk)
             xc = rows(X, lo, hi)
@@ -901,14 +916,16 @@ def _score(args, files, out_path, out_dir):
         writer.finish()
         os.close(fd)
         fd = None
+        progress.update(N, final=True)
+        progress.close()
+        # every row is scored: the summary goes out before the output takes its name, so that a
+        # closed stdout (| head) fails the run with no output left, as any other failure does
+        _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
+                started, out_path)
         with _SIGNALS.hold():
             _not_an_input(out_path, readers)
             _commit(tmp, out_path, args.force)
             tmp = None
-        progress.update(N, final=True)
-        progress.close()
-        _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
-                started, out_path)
     finally:
         progress.close()
         with _SIGNALS.hold():
@@ -1016,7 +1033,7 @@ def _parser():
     s.add_argument("-o", "--output", metavar="OUT", help="the result file, .npy, .parquet (pyarrow) or .csv: one "
                    "result a row, in a column named after the measure (required with --reduction none, "
                    "unless --summary or --json)")
-    s.add_argument("--force", action="store_true", help="overwrite OUT.npy if it exists (atomically; never "
+    s.add_argument("--force", action="store_true", help="overwrite OUT if it exists (atomically; never "
                    "an input)")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     s.add_argument("--summary", action="store_true", help="print a summary line on stdout when done: results, "

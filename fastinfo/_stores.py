@@ -95,8 +95,8 @@ class NpzStream:
                 version = fmt.read_magic(self.f)
                 shape, fortran, dtype = (fmt.read_array_header_1_0 if version == (1, 0)
                                          else fmt.read_array_header_2_0)(self.f)
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-                raise UsageError(f"{what} {self.path}: not a valid .npy member ({e})") from None
+            except Exception as e:          # zlib.error, tokenize errors of a damaged header, ...
+                raise UsageError(f"{what} {self.path}: not a valid .npy member ({type(e).__name__}: {e})") from None
             if dtype.hasobject or dtype.fields is not None or dtype.itemsize == 0:
                 raise UsageError(f"{what} {self.path}: unsupported dtype {dtype}")
         except BaseException:
@@ -122,8 +122,10 @@ class NpzStream:
     def _take(self, nbytes):
         try:
             data = self.f.read(nbytes)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except OSError as e:
             raise RunError(f"{self.what} {self.path}: read error ({e})") from None
+        except Exception as e:              # zlib.error, BadZipFile (a bad CRC): a damaged member
+            raise UsageError(f"{self.what} {self.path}: a damaged member ({type(e).__name__}: {e})") from None
         if len(data) < nbytes:
             raise RunError(f"{self.what} {self.path}: the member ends before the data its header declares")
         return data

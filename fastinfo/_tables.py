@@ -50,17 +50,22 @@ class TableColumn:
 
     fortran = False
 
-    def __init__(self, path, what, kind, column, role="rows"):
-        """role: 'rows' (a column of lists: shape (N, K)) or 'labels' (integers: shape (N,))."""
+    def __init__(self, path, what, kind, column, role="rows", same_as=None):
+        """role: 'rows' (a column of lists: shape (N, K)), 'labels' (integers: shape (N,)) or
+        'keep' (any column, carried as Arrow arrays); same_as: another column of the same file,
+        whose open descriptor this one reads (the file replaced meanwhile changes nothing)."""
         self.path, self.what, self.column, self.role = path, what, column, role
+        self.src = None
         pa = self.pa = _pyarrow(what, path)
         try:
-            self.f = open(path, "rb")
+            self.f = os.fdopen(os.dup(same_as.f.fileno()), "rb") if same_as is not None else open(path, "rb")
         except OSError as e:
             raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
         try:
             self._open(kind)
         except BaseException:
+            if self.src is not None:
+                self.src.close()
             self.f.close()
             raise
 
@@ -82,13 +87,15 @@ class TableColumn:
         try:
             # pyarrow's own file: ordinary reads without the GIL (a Python file object would take
             # it for every read), never a memory map; self.f stays open for same_file
-            self.src = pa.OSFile(self.path, "rb")
+            self.src = pa.OSFile(_fd_path(self.f, self.path), "rb")
             if kind == "parquet":
                 self.pf = pa.parquet.ParquetFile(self.src)
                 schema, self.N = self.pf.schema_arrow, self.pf.metadata.num_rows
             else:
                 self.ipc = pa.ipc.open_file(self.src)
-                schema, self.N = self.ipc.schema, self.ipc.count_rows()
+                schema = self.ipc.schema
+                self.N = self.ipc.count_rows() if hasattr(self.ipc, "count_rows") else sum(
+                    self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches))
         except (pa.ArrowException, OSError, ValueError) as e:
             raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
         self.kind = kind
@@ -122,8 +129,12 @@ class TableColumn:
         self._batches = None
         self._pending = []              # arrays of rows read but not yet handed out
         self.pos = 0
+        self.arrow_type = t
         if self.role == "rows" and self.K is None:
-            self.K = self._first_length()
+            try:
+                self.K = self._first_length()
+            except (pa.ArrowException, OSError) as e:
+                raise self._bad(f"cannot read row 0 ({_first_line(e)})") from None
         self.shape = (self.N, self.K) if self.role == "rows" else (self.N,)
         self.ndim = len(self.shape)
         # rows a piece (a record batch decoded at once): the scoring loop's default chunk, so
@@ -269,6 +280,13 @@ class _Ahead:
         self.t.join(timeout=5)
 
 
+def _fd_path(f, path):
+    """A path naming f's open file itself where the OS has one (Linux: /proc/self/fd), so that
+    pyarrow's own reader opens the file already checked, not whatever the path names now."""
+    p = f"/proc/self/fd/{f.fileno()}"
+    return p if os.path.exists(p) else path
+
+
 def _is_list(pa, t):
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
@@ -284,9 +302,10 @@ class TableWriter:
     the chunk's rows) and then the result column, named after the measure (per-element results
     of an elementwise measure: a ``fixed_size_list`` column in Parquet)."""
 
-    def __init__(self, fd, path, fmt, name, dtype, shape, keep_names, pa):
+    def __init__(self, fd, path, fmt, name, dtype, shape, keep, pa):
         self.path, self.fmt, self.name, self.dtype, self.shape, self.pa = path, fmt, name, dtype, shape, pa
-        self.keep_names = list(keep_names)
+        self.keep_names = [R.column for R in keep]
+        self.keep_types = [R.arrow_type for R in keep]
         self.fd = fd
         self.f = os.fdopen(os.dup(fd), "wb")
         self.w = None
@@ -322,7 +341,7 @@ class TableWriter:
         try:
             if self.w is None:                     # no rows: the header / schema alone
                 self.write(0, 0, 0, np.empty((0,) + tuple(self.shape[1:]), self.dtype),
-                           [pa.array([], type=pa.null()) for _ in self.keep_names])
+                           [pa.array([], type=t) for t in self.keep_types])
             self.w.close()
             self.f.flush()
             os.fsync(self.fd)

@@ -22,7 +22,9 @@ def stores(tmp_path_factory):
     x = (3 * rng.standard_normal((N, K))).astype(np.float32)
     p = rng.random((N, K)); p /= p.sum(1, keepdims=True)
     y = rng.integers(0, K, N)
-    a = dict(x=x, p=p, y=y, x16=x.astype(np.float16))
+    q = rng.random((N, K)) + 0.01; q /= q.sum(1, keepdims=True)
+    a = dict(x=x, p=p, y=y, x16=x.astype(np.float16), q=q)
+    np.savez_compressed(d / "q.npz", q=q)
     np.savez(d / "plain.npz", logits=x, labels=y, probs=np.asfortranarray(p), x16=a["x16"])
     np.savez_compressed(d / "packed.npz", logits=x, labels=y, probsT=np.ascontiguousarray(p.T))
     np.savez(d / "one.npz", x)
@@ -31,6 +33,7 @@ def stores(tmp_path_factory):
         f.create_dataset("model/logits", data=x, chunks=(16, K), compression="gzip")
         f.create_dataset("labels", data=y)
         f.create_dataset("probs", data=p)
+        f.create_dataset("q", data=q)
     zarr = pytest.importorskip("zarr")
     z = zarr.open_array(str(d / "logits.zarr"), mode="w", shape=x.shape, dtype=x.dtype, chunks=(20, K))
     z[:] = x
@@ -51,9 +54,11 @@ CASES = [
     (["one.npz", "--measure", "softmax_entropy"], lambda a: fastinfo.softmax_entropy(a["x"])),
     (["data.h5:/model/logits", "--measure", "softmax_cross_entropy", "--labels", "data.h5:labels"],
      lambda a: fastinfo.softmax_cross_entropy(a["x"], a["y"])),
-    (["data.h5:probs", "--measure", "kl", "--q", "plain.npz:probs"], lambda a: fastinfo.kl_divergence(a["p"], a["p"])),
+    (["data.h5:probs", "--measure", "kl", "--q", "q.npz:q"], lambda a: fastinfo.kl_divergence(a["p"], a["q"])),
     (["logits.zarr", "--measure", "logsumexp"], lambda a: fastinfo.logsumexp(a["x"])),
-    (["run.zarr:probs", "--measure", "js", "--q", "data.h5:probs"], lambda a: fastinfo.js_divergence(a["p"], a["p"])),
+    (["run.zarr:probs", "--measure", "js", "--q", "data.h5:q"], lambda a: fastinfo.js_divergence(a["p"], a["q"])),
+    (["q.npz:q", "--measure", "cross_entropy", "--q", "run.zarr:probs"],
+     lambda a: fastinfo.cross_entropy(a["q"], a["p"])),
 ]
 
 
@@ -70,15 +75,20 @@ def test_store_scores_equal_the_library(stores, args, expect, chunk, tmp_path):
 
 
 def test_class_axis_first_from_an_uncompressed_member_and_hdf5(stores, tmp_path):
-    """Rows along axis 1: a stored member is read at any offset, HDF5 by slicing."""
+    """Rows along axis 1: a stored member is read at any offset, HDF5 by slicing; the library
+    on the same array with axis=0 is the reference."""
+    import h5py
     d, a = stores
-    np.savez(tmp_path / "t.npz", probsT=np.ascontiguousarray(a["p"].T))
-    for spec in (str(tmp_path / "t.npz:probsT"),):
+    pT = np.ascontiguousarray(a["p"].T)
+    np.savez(tmp_path / "t.npz", probsT=pT)
+    with h5py.File(tmp_path / "t.h5", "w") as f:
+        f.create_dataset("probsT", data=pT, chunks=(5, 16))
+    for spec in (str(tmp_path / "t.npz:probsT"), str(tmp_path / "t.h5:probsT")):
         out = tmp_path / "o.npy"
-        r = run(["score", spec, "--measure", "entropy", "--axis", "0", "-o", str(out), "--chunk-rows", "10"],
-                cwd=tmp_path)
+        r = run(["score", spec, "--measure", "entropy", "--axis", "0", "-o", str(out), "--chunk-rows", "10",
+                 "--force"], cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        np.testing.assert_allclose(np.load(out), fastinfo.entropy(a["p"]), rtol=1e-14)
+        np.testing.assert_array_equal(np.load(out), fastinfo.entropy(pT, axis=0))
 
 
 BAD = [
@@ -91,6 +101,7 @@ BAD = [
     (["run.zarr", "--measure", "entropy"], ["run.zarr", "Zarr group", "probs"]),
     (["run.zarr:nope", "--measure", "entropy"], ["run.zarr", "no array 'nope'"]),
     (["cut.npz:logits", "--measure", "logsumexp"], ["cut.npz"]),
+    (["damaged.npz:logits", "--measure", "logsumexp"], ["damaged.npz:logits", "damaged member"]),
     (["x.npy:logits", "--measure", "logsumexp"], ["x.npy", "holds no array 'logits'"]),
 ]
 
@@ -100,6 +111,10 @@ def test_bad_store_is_one_line_and_leaves_no_file(stores, args, words, tmp_path)
     d, a = stores
     raw = (d / "plain.npz").read_bytes()
     (d / "cut.npz").write_bytes(raw[:len(raw) // 2])
+    packed = bytearray((d / "packed.npz").read_bytes())
+    mid = len(packed) // 4                       # inside the first member's deflate stream
+    packed[mid:mid + 64] = bytes(64)
+    (d / "damaged.npz").write_bytes(bytes(packed))
     np.save(d / "x.npy", a["x"])
     out = tmp_path / "out.npy"
     r = run(["score", *args, "-o", str(out)], cwd=d)

@@ -89,8 +89,8 @@ def test_table_mean_equals_the_library(files, tmp_path):
     r = run(["score", str(d / "lists.parquet"), "--measure", "softmax_cross_entropy", "--labels-column", "label",
              "--reduction", "mean", "--chunk-rows", "10"], cwd=d)
     assert r.returncode == 0, r.stderr
-    want = np.mean(fastinfo.softmax_cross_entropy(a["x"], a["y"]).astype(np.float64))
-    assert float(r.stdout) == pytest.approx(want, rel=1e-6)
+    want = fastinfo.softmax_cross_entropy(a["x"], a["y"], reduction="mean")
+    assert float(r.stdout) == pytest.approx(float(want), rel=1e-6)   # float32 digits printed
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +148,50 @@ def test_bad_table_is_one_line_and_leaves_no_file(bad_files, args, words, tmp_pa
     for w in words:
         assert w in lines[0], (w, lines[0])
     assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_a_table_input_with_a_second_operand_of_another_kind(files, tmp_path):
+    """A Parquet input with a .npy, an .npz or an Arrow --q: each read as its own kind."""
+    d, a = files
+    np.save(tmp_path / "x2.npy", a["x2"])
+    np.savez(tmp_path / "x2.npz", s=a["x2"])
+    feather.write_feather(pa.table({"logits": _fixed(a["x2"])}), tmp_path / "x2.arrow", chunksize=30)
+    want = fastinfo.softmax_kl_divergence(a["x"], a["x2"])
+    for q in ("x2.npy", "x2.npz:s", "x2.arrow"):
+        out = tmp_path / f"{q.replace(':', '_')}.out.npy"
+        r = run(["score", str(d / "lists.parquet"), "--measure", "softmax_kl", "--q", str(tmp_path / q),
+                 "--chunk-rows", "17", "-o", str(out)], cwd=tmp_path)
+        assert r.returncode == 0, (q, r.stderr)
+        np.testing.assert_array_equal(np.load(out), want)
+
+
+def test_keep_from_an_arrow_file(files, tmp_path):
+    d, a = files
+    r = run(["score", str(d / "lists.feather"), "--measure", "softmax_cross_entropy", "--labels-column", "label",
+             "--keep", "label", "-o", str(tmp_path / "o.parquet"), "--chunk-rows", "33"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    t = pq.read_table(tmp_path / "o.parquet")
+    np.testing.assert_array_equal(t["label"].to_numpy(), a["y"])
+    np.testing.assert_array_equal(t["softmax_cross_entropy"].to_numpy(), fastinfo.softmax_cross_entropy(a["x"], a["y"]))
+
+
+def test_a_damaged_page_is_one_line(files, tmp_path):
+    """Bytes damaged inside the data pages (the footer intact): a decoding error on the read-ahead
+    thread, or at the first row, is one line naming the file, exit 2, no output."""
+    d, a = files
+    x = np.asarray(a["x"], np.float32)
+    pq.write_table(pa.table({"logits": pa.array(list(x))}), tmp_path / "z.parquet", compression="zstd",
+                   row_group_size=40, use_dictionary=False)
+    raw = bytearray((tmp_path / "z.parquet").read_bytes())
+    for at in (len(raw) // 3, 8):                 # a middle page; the first page
+        bad = bytearray(raw)
+        bad[at:at + 256] = bytes(range(256))
+        (tmp_path / "bad.parquet").write_bytes(bytes(bad))
+        out = tmp_path / "o.npy"
+        r = run(["score", str(tmp_path / "bad.parquet"), "--measure", "logsumexp", "-o", str(out)], cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "bad.parquet" in lines[0], (at, r.returncode, r.stderr)
+        assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
 def test_labels_column_needs_a_table_input(files, tmp_path):
@@ -297,3 +341,21 @@ def test_bad_output_options_are_one_line(files, args, message, tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_stdout_leaves_no_output(files, tmp_path):
+    """--summary into a pipe closed early: the run fails (exit 1) and leaves no output, as any
+    failure does (the summary goes out before the output takes its name)."""
+    import subprocess
+    import sys
+
+    from helpers import fastinfo_env
+    d, _ = files
+    out = tmp_path / "o.npy"
+    proc = subprocess.Popen([sys.executable, "-m", "fastinfo", "score", str(d / "fixed.parquet"), "--measure",
+                             "logsumexp", "--summary", "-o", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=fastinfo_env(), cwd=tmp_path)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
