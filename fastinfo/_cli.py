@@ -461,10 +461,14 @@ def _call(measure, args, x, q, invalid="nan"):
     return fastinfo.sigmoid_cross_entropy(x, q, base=base, invalid=invalid)
 
 
-def _where(idx, squeeze):
-    """A batch index of the whole file, in words: 'row 7' for the rows of a 2-D input."""
+def _where(idx, squeeze, R=None):
+    """A batch index of the whole file, in words: 'row 7' for the rows of a 2-D input; of the
+    file that holds it when R is several files (a pattern)."""
     if squeeze:
         return "row 0"
+    if hasattr(R, "locate"):
+        path, r = R.locate(int(idx[0]))
+        return f"{_where((r,) + tuple(idx[1:]), False)} of {path}"
     if len(idx) == 1:
         return f"row {idx[0]}"
     return f"batch index {tuple(int(i) for i in idx)}"
@@ -481,6 +485,40 @@ def _explain(measure, args, x, q, shared, idx, where):
             msg = msg.replace(tail, "")
         return f"{where}: {msg}"
     return f"{where}: invalid input (the result is NaN)"
+
+
+def _open_many(spec, what, column=None, role="rows"):
+    """_open, or for a pattern (``shards/*.parquet``: a name that exists nowhere but matches
+    files) those files in sorted order as one operand (_stores.Concat)."""
+    import glob
+    from . import _stores
+    if os.path.exists(spec) or not any(c in spec for c in "*?["):
+        return _open(spec, what, column, role)
+    paths = sorted(glob.glob(spec))
+    if not paths:
+        raise UsageError(f"{what} {spec}: no files match")
+    if len(paths) == 1:
+        return _open(paths[0], what, column, role)
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(_open(p, what, column, role)) for p in paths]
+        c = _stores.Concat(readers, what, spec)
+        stack.pop_all()
+    return c
+
+
+def _column_of(X, what, column, role):
+    """Another column of a Parquet or Arrow input (each file of a pattern), read through its
+    own descriptor."""
+    from ._stores import Concat
+    from ._tables import TableColumn
+    if isinstance(X, Concat):
+        with contextlib.ExitStack() as stack:
+            cols = [stack.enter_context(TableColumn(r.path, what, r.kind, column, role=role, same_as=r))
+                    for r in X.readers]
+            c = Concat(cols, what, f"{X.path} column {column}")
+            stack.pop_all()
+        return c
+    return TableColumn(X.path, what, X.kind, column, role=role, same_as=X)
 
 
 def _open(spec, what, column=None, role="rows"):
@@ -505,7 +543,7 @@ def _open(spec, what, column=None, role="rows"):
     return NpyReader(path, what)
 
 
-def _check_labels(L, K, ignore, path, lo, squeeze):
+def _check_labels(L, K, ignore, path, lo, squeeze, R=None):
     """Labels of one chunk in 0..K-1 or equal to ``ignore``; the mask of the ignored ones."""
     info = np.iinfo(L.dtype)
     ign = np.zeros(L.shape, dtype=bool)
@@ -523,7 +561,7 @@ def _check_labels(L, K, ignore, path, lo, squeeze):
     if bad.any():
         idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), L.shape)
         v = int(L[idx])
-        where = _where((idx[0] + lo,) + tuple(idx[1:]), squeeze)
+        where = _where((idx[0] + lo,) + tuple(idx[1:]), squeeze, R)
         hint = ""
         if v < 0:
             hint = f"; pass --ignore-index {v} to skip the rows labelled {v}"
@@ -721,8 +759,9 @@ def _same_column(path, X):
 
 
 def _is_table(R):
+    from ._stores import Concat
     from ._tables import TableColumn
-    return isinstance(R, TableColumn)
+    return isinstance(R, TableColumn) or isinstance(R, Concat) and all(_is_table(r) for r in R.readers)
 
 
 def score(args):
@@ -737,7 +776,7 @@ def score(args):
 def _score(args, files, out_path, out_dir):
     m = args.measure
     reduction = args.reduction
-    X = files.enter_context(_open(args.input, "input", args.column))
+    X = files.enter_context(_open_many(args.input, "input", args.column))
     readers = [X]
     table = _is_table(X)
     counts = args.normalize if m in PROB_MEASURES else None
@@ -756,7 +795,7 @@ def _score(args, files, out_path, out_dir):
     # the second operand: kind "same" (the input's shape), "ref" (one row for all), "labels"
     Q, qkind = None, None
     if args.q is not None:
-        Q = files.enter_context(_open(args.q, "--q", _same_column(args.q, X)))
+        Q = files.enter_context(_open_many(args.q, "--q", _same_column(args.q, X)))
         _check_float(Q, "--q", args.q, counts)
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
@@ -772,11 +811,9 @@ def _score(args, files, out_path, out_dir):
                              ".npy file (give --labels Y.npy)")
         src = args.labels if args.labels is not None else args.input
         if args.labels is None:                        # a column of the input: its descriptor
-            from ._tables import TableColumn
-            Q = files.enter_context(TableColumn(X.path, "--labels", X.kind, args.labels_column, role="labels",
-                                                same_as=X))
+            Q = files.enter_context(_column_of(X, "--labels", args.labels_column, "labels"))
         else:
-            Q = files.enter_context(_open(src, "--labels", args.labels_column, role="labels"))
+            Q = files.enter_context(_open_many(src, "--labels", args.labels_column, role="labels"))
         labels_src = f"--labels {src}" if args.labels_column is None else \
             f"--labels-column {args.labels_column} of {src}"
         if Q.dtype.kind not in "iu":
@@ -786,7 +823,7 @@ def _score(args, files, out_path, out_dir):
                              f"shape without the class axis)")
         qkind = "labels"
     elif args.targets is not None:
-        Q = files.enter_context(_open(args.targets, "--targets", _same_column(args.targets, X)))
+        Q = files.enter_context(_open_many(args.targets, "--targets", _same_column(args.targets, X)))
         _check_float(Q, "--targets", args.targets)
         if Q.shape != X.shape:
             raise UsageError(f"--targets {args.targets}: shape {Q.shape} differs from the input's {X.shape}")
@@ -820,9 +857,8 @@ def _score(args, files, out_path, out_dir):
         if m in names or len(set(names)) != len(names):
             raise UsageError(f"--keep {args.keep}: the names must differ from each other and from the "
                              f"result column {m!r}")
-        from ._tables import TableColumn
         for c in names:
-            R = files.enter_context(TableColumn(X.path, "--keep", X.kind, c, role="keep", same_as=X))
+            R = files.enter_context(_column_of(X, "--keep", c, "keep"))
             if out_fmt == "csv" and X.pa.types.is_nested(R.arrow_type):
                 raise UsageError(f"--keep {c}: a column of {R.arrow_type} does not fit a CSV cell; write .parquet")
             keep.append(R)
@@ -876,7 +912,7 @@ def _score(args, files, out_path, out_dir):
             ign = None
             if qkind == "labels":
                 qc = rows(Q, lo, hi, move=False)
-                ign = _check_labels(qc, K, args.ignore_index, labels_src, lo, squeeze)
+                ign = _check_labels(qc, K, args.ignore_index, labels_src, lo, squeeze, Q)
             try:
                 r = np.asarray(_call(m, args, xc, qc))
             except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
@@ -887,7 +923,7 @@ def _score(args, files, out_path, out_dir):
                 if elementwise:
                     idx = idx[:-1]
                 glob = tuple(int(i) for i in (idx[0] + lo,) + tuple(idx[1:]))
-                raise UsageError(_explain(m, args, xc, qc, shared, idx, _where(glob, squeeze)))
+                raise UsageError(_explain(m, args, xc, qc, shared, idx, _where(glob, squeeze, X)))
             if reduction != "none" or summarize:
                 total.add(r)
                 kept = r if ign is None else r[~ign]
@@ -998,8 +1034,9 @@ def _parser():
                        description="Score INPUT in chunks of rows, writing OUT.npy (--reduction none) or "
                                    "printing the mean or sum of the rows' results.",
                        epilog=EXIT_STATUS, formatter_class=fmt)
-    s.add_argument("input", metavar="INPUT", help="a .npy file, or a Parquet or Arrow IPC (Feather) file with "
-                   "a column of lists (one row's values a list)")
+    s.add_argument("input", metavar="INPUT", help="a .npy file; a Parquet or Arrow IPC (Feather) file with "
+                   "a column of lists (one row's values a list); PATH:KEY in a .npz, HDF5 or Zarr container; "
+                   "a small .csv; or a quoted pattern ('shards/*.parquet') of such files, scored as one")
     s.add_argument("--column", metavar="NAME", help="the column of lists of a Parquet or Arrow INPUT (default: "
                    "its only column of lists); a Parquet or Arrow --q or --targets is read at the same column")
     s.add_argument("--keep", metavar="COLS", help="columns of a Parquet or Arrow INPUT to carry into a .parquet "

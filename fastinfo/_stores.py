@@ -277,3 +277,57 @@ def read_csv(path, what):
 def _first(e):
     s = str(e).strip().splitlines()
     return s[0] if s else type(e).__name__
+
+
+class Concat:
+    """Several operands of the same row shape and dtype as one, their rows in turn: the files a
+    glob names, in sorted order. Read in order of rows; an error names the file and its row."""
+
+    fortran = False
+
+    def __init__(self, readers, what, spec):
+        first = readers[0]
+        for r in readers[1:]:
+            if r.ndim != first.ndim or r.shape[1:] != first.shape[1:] or r.dtype != first.dtype:
+                raise UsageError(f"{what} {r.path}: shape {r.shape} of {r.dtype} does not continue "
+                                 f"{first.path}'s rows (shape {first.shape} of {first.dtype})")
+        self.readers, self.what, self.path = list(readers), what, spec
+        self.starts = np.cumsum([0] + [r.shape[0] for r in readers]).tolist()
+        self.shape = (self.starts[-1],) + tuple(first.shape[1:])
+        self.ndim, self.dtype, self.file_dtype = first.ndim, first.dtype, getattr(first, "file_dtype", first.dtype)
+        for name in ("column", "kind", "piece_rows", "pa", "arrow_type"):
+            if hasattr(first, name):
+                setattr(self, name, getattr(first, name))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for r in self.readers:
+            r.__exit__(*exc)
+
+    def same_file(self, st):
+        return any(r.same_file(st) for r in self.readers)
+
+    def locate(self, row):
+        """(the file, the row in it) of a row of the whole."""
+        j = int(np.searchsorted(self.starts, row, side="right")) - 1
+        return self.readers[j].path, row - self.starts[j]
+
+    def read(self, axis, lo, hi):
+        if axis != 0:
+            raise UsageError(f"{self.what} {self.path}: the files of a pattern follow each other a row at a "
+                             f"time, so their rows must lead (--axis -1 with 2-D files)")
+        parts = []
+        for r, s, e in zip(self.readers, self.starts, self.starts[1:]):
+            a, b = max(lo, s), min(hi, e)
+            if a < b:
+                parts.append(r.read(0, a - s, b - s))
+        if len(parts) == 1:
+            return parts[0]
+        if getattr(self, "arrow_type", None) is not None and not isinstance(parts[0], np.ndarray):
+            return self.pa.concat_arrays(parts)
+        return np.concatenate(parts)
+
+    def read_all(self):
+        return np.concatenate([r.read_all() for r in self.readers])

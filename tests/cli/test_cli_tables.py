@@ -359,3 +359,44 @@ def test_a_closed_stdout_leaves_no_output(files, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, (proc.returncode, err)
     assert not out.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_a_pattern_scores_its_files_in_order_into_one_output(tmp_path):
+    """'shards/part-*.parquet': the files in sorted order as one input, labels and kept ids from
+    each; a bad row is named by its file; shards of another width are refused."""
+    rng = np.random.default_rng(2)
+    xs, ys = [], []
+    for i, n in enumerate((50, 7, 120, 33)):
+        x = (3 * rng.standard_normal((n, K))).astype(np.float32)
+        y = rng.integers(0, K, n)
+        xs.append(x)
+        ys.append(y)
+        pq.write_table(pa.table({"id": np.arange(n) + 1000 * i, "logits": _fixed(x), "label": y}),
+                       tmp_path / f"part-{i}.parquet", row_group_size=20)
+        np.save(tmp_path / f"x-{i}.npy", x)
+    X, Y = np.concatenate(xs), np.concatenate(ys)
+    for chunk in ("5", "1000"):
+        out = tmp_path / f"o{chunk}.parquet"
+        r = run(["score", str(tmp_path / "part-*.parquet"), "--measure", "softmax_cross_entropy", "--labels-column",
+                 "label", "--keep", "id", "--chunk-rows", chunk, "-o", str(out)], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        t = pq.read_table(out)
+        np.testing.assert_array_equal(t["softmax_cross_entropy"].to_numpy(), fastinfo.softmax_cross_entropy(X, Y))
+        np.testing.assert_array_equal(t["id"].to_numpy(), np.concatenate([np.arange(n) + 1000 * i for i, n in
+                                                                           enumerate((50, 7, 120, 33))]))
+    out = tmp_path / "o.npy"
+    r = run(["score", str(tmp_path / "x-*.npy"), "--measure", "logsumexp", "--chunk-rows", "9", "-o", str(out)],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(out), fastinfo.logsumexp(X))
+    bad = xs[2].copy()
+    bad[17, 3] = np.nan
+    np.save(tmp_path / "x-2.npy", bad)
+    np.save(tmp_path / "x-9.npy", np.zeros((3, K + 1), np.float32))
+    for pattern, words in (("x-[0-3].npy", ["row 17 of", "x-2.npy"]), ("x-*.npy", ["x-9.npy", "does not continue"]),
+                           ("y-*.npy", ["no files match"])):
+        r = run(["score", str(tmp_path / pattern), "--measure", "logsumexp", "-o", str(tmp_path / "bad.npy")],
+                cwd=tmp_path)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
+        assert not (tmp_path / "bad.npy").exists()
