@@ -56,7 +56,7 @@ class TableColumn:
         whose open descriptor this one reads (the file replaced meanwhile changes nothing)."""
         self.path, self.what, self.column, self.role = path, what, column, role
         self.src = None
-        pa = self.pa = _pyarrow(what, path)
+        self.pa = _pyarrow(what, path)
         try:
             self.f = os.fdopen(os.dup(same_as.f.fileno()), "rb") if same_as is not None else open(path, "rb")
         except OSError as e:

@@ -69,6 +69,46 @@ def run_python(args, cwd=None, env=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def interrupt_cli(args, cwd):
+    """`fastinfo *args` in cwd, sent SIGINT in the middle of scoring (once its temporary .part
+    output exists): (exit status, stderr). cwd must hold nothing else."""
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "fastinfo", *args], cwd=cwd, stderr=subprocess.PIPE, text=True,
+                            env=fastinfo_env(),
+                            # a test run started in the background of a non-interactive shell
+                            # ignores SIGINT, and children inherit that: restore the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # not while Python is still starting up: once the temporary output exists
+    deadline = time.monotonic() + 60
+    while not any(p.endswith(".part") for p in os.listdir(cwd)):
+        assert proc.poll() is None and time.monotonic() < deadline, "no temporary output appeared"
+        time.sleep(0.01)
+    time.sleep(0.3)
+    assert proc.poll() is None, "finished too fast to be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+def assert_same_result(got, want):
+    """A result of the command (an array read back) is the library's: dtype and every bit."""
+    want = np.asarray(want)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_array_equal(got, want)
+
+
+def assert_one_line_failure(r, words, out, status=2):
+    """A CompletedProcess of the command that failed with status in one stderr line holding
+    every word, and left neither the output nor a temporary .part file beside it."""
+    assert r.returncode == status, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert not out.exists() and not list(out.parent.glob("*.part"))
+
+
 class SdistInstall:
     """fastinfo's sdist installed without OpenMP into a fresh venv by a child process
     (tests/packaging/sdist_install.py) at the lowest CPU priority. tests/conftest.py starts it

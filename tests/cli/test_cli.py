@@ -7,14 +7,10 @@ not depend on how the rows are grouped); chunk boundaries; every bad input
 partial file; peak resident memory does not grow with the file.
 """
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
-from helpers import fastinfo_env, run_python
+from helpers import assert_same_result, interrupt_cli, run_python
 
 import fastinfo
 
@@ -142,9 +138,7 @@ def test_score_takes_the_dtypes_of_the_library(data, measure, inp, second, extra
         args += [second[0], str(src / f"{second[1]}.npy")]
     r = run(args, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    got, want = np.load(out), np.asarray(expect(a))
-    assert got.dtype == want.dtype
-    np.testing.assert_array_equal(got, want)
+    assert_same_result(np.load(out), expect(a))
 
 
 def test_files_are_told_apart_by_their_bytes_not_their_names(data, tmp_path):
@@ -238,25 +232,10 @@ def big(tmp_path_factory):
 
 
 def test_ctrl_c_leaves_no_partial_file(big, tmp_path):
-    out = tmp_path / "out.npy"
-    env = fastinfo_env()
-    proc = subprocess.Popen([sys.executable, "-m", "fastinfo", "score", str(big), "--measure",
-                             "softmax_entropy", "--chunk-rows", "1", "--threads", "1", "-o", str(out)],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=env,
-                            # a test run started in the background of a non-interactive shell
-                            # ignores SIGINT, and children inherit that: restore the default
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    # interrupt it in the middle of scoring: once its temporary output exists (64 000
-    # one-row chunks take seconds), not while Python is still starting up
-    deadline = time.monotonic() + 60
-    while not any(p.endswith(".part") for p in os.listdir(tmp_path)):
-        assert proc.poll() is None and time.monotonic() < deadline, "no temporary output appeared"
-        time.sleep(0.01)
-    time.sleep(0.3)
-    assert proc.poll() is None, "finished too fast to be interrupted"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    # 64 000 one-row chunks take seconds: the signal comes in the middle
+    rc, err = interrupt_cli(["score", str(big), "--measure", "softmax_entropy", "--chunk-rows", "1", "--threads",
+                             "1", "-o", str(tmp_path / "out.npy")], tmp_path)
+    assert rc == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == []
 
