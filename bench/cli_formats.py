@@ -6,7 +6,8 @@ is read once before timing), so this measures the decoding, not the disk.
 
     python -P bench/cli_formats.py [--rows 100000] [--classes 1000] [--rounds 5] [--json F]
 
-The time is the command's own (`--json`'s seconds: opening the files to the last row),
+The time is the command's own (`--json`'s seconds: from the first row read to the last, the
+files already opened and checked),
 softmax cross-entropy with labels from a column / array of the same file where the format
 has one, one thread (--threads 1), so the kernel's share is the same for every format.
 """
