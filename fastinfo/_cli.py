@@ -71,6 +71,11 @@ class Stopped(BaseException):
         self.signum = signum
 
 
+def same_inode(a, b):
+    """Two os.stat results of one file (the same device and inode: a name, a link or a descriptor)."""
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def _prod(shape):
     n = 1
     for s in shape:
@@ -192,8 +197,7 @@ class NpyReader:
                 pass
 
     def same_file(self, st):
-        me = os.fstat(self.f.fileno())
-        return (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino)
+        return same_inode(os.fstat(self.f.fileno()), st)
 
     def _read_into(self, mv, pos):
         got, n = 0, len(mv)

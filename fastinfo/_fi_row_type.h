@@ -81,7 +81,7 @@
 /* The prefetches of `bytes` contiguous bytes (a constant) read from p on, one per 64 bytes
  * (two a line for a 32-byte step): FI_PF_BYTES ahead into L1 and FI_PF_L2_BYTES ahead into
  * L2. Loops that read several vectors a step take them once a step (fi_pass1); fi_lanes
- * takes its own two for every vector. */
+ * takes them for every vector. */
 #define FI_PF_LINES(p, bytes)                                                          \
     do {                                                                               \
         Py_ssize_t b_;                                                                 \
@@ -117,15 +117,13 @@ FI_VINLINE FI_V FI_NAME(fi_lanes_at)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs,
     return FI_LOADV(buf);
 }
 
-/* fi_lanes_at, and a full contiguous vector prefetches ahead, as FI_PF_LINES does (a vector
- * narrower than a line repeats its line's prefetch, which costs little beside the arithmetic
- * of the loops that load a vector a step) */
+/* fi_lanes_at, and a full contiguous vector prefetches ahead (FI_PF_LINES of its bytes: one
+ * pair, a vector being at most a line; one narrower than a line repeats its line's prefetch,
+ * which costs little beside the arithmetic of the loops that load a vector a step) */
 FI_VINLINE FI_V FI_NAME(fi_lanes)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs, Py_ssize_t cnt, FI_T fill)
 {
-    if (cnt >= FI_W && xs == 1) {
-        __builtin_prefetch(x + i + FI_PF_BYTES / (Py_ssize_t)sizeof(FI_T));
-        __builtin_prefetch(x + i + FI_PF_L2_BYTES / (Py_ssize_t)sizeof(FI_T), 0, 2);
-    }
+    if (cnt >= FI_W && xs == 1)
+        FI_PF_LINES(x + i, FI_W * sizeof(FI_T));
     return FI_NAME(fi_lanes_at)(x, i, xs, cnt, fill);
 }
 

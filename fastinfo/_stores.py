@@ -14,7 +14,7 @@ import zipfile
 
 import numpy as np
 
-from ._cli import NpyReader, RunError, UsageError
+from ._cli import NpyReader, RunError, UsageError, same_inode
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -116,8 +116,7 @@ class NpzStream:
         os.close(self._zipfd)
 
     def same_file(self, st):
-        me = os.fstat(self._zipfd)
-        return (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino)
+        return same_inode(os.fstat(self._zipfd), st)
 
     def _take(self, nbytes):
         try:
@@ -174,7 +173,7 @@ class ArrayReader:
         self._close()
 
     def same_file(self, st):
-        return (self._st.st_dev, self._st.st_ino) == (st.st_dev, st.st_ino)
+        return same_inode(self._st, st)
 
     def _get(self, idx):
         try:
@@ -248,6 +247,7 @@ def read_csv(path, what):
         size = os.path.getsize(path)
     except OSError as e:
         raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
+    from ._tables import _first_line
     if size > CSV_LIMIT:
         raise UsageError(f"{what} {path}: a CSV file of {size / 2**20:.0f} MB; CSV input is parsed whole and "
                          f"limited to {CSV_LIMIT >> 20} MB: convert it to .npy or Parquet")
@@ -269,14 +269,9 @@ def read_csv(path, what):
             warnings.simplefilter("ignore")                 # "input contained no data": 0 rows
             a = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64, encoding="utf-8")
     except (ValueError, UnicodeDecodeError) as e:
-        why = _first(e).split("; use `usecols`")[0]
+        why = _first_line(e).split("; use `usecols`")[0]
         raise UsageError(f"{what} {path}: not a CSV file of numbers ({why})") from None
     return ArrayReader(path, path, what, a, lambda: None, path)
-
-
-def _first(e):
-    s = str(e).strip().splitlines()
-    return s[0] if s else type(e).__name__
 
 
 class Concat:

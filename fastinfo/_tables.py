@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from ._cli import RunError, UsageError
+from ._cli import RunError, UsageError, same_inode
 
 PIECE_BYTES = 4 << 20      # a record batch of about this many bytes: decoded while in cache
 PARQUET_MAGIC = b"PAR1"
@@ -159,8 +159,7 @@ class TableColumn:
         return 0
 
     def same_file(self, st):
-        me = os.fstat(self.f.fileno())
-        return (me.st_dev, me.st_ino) == (st.st_dev, st.st_ino)
+        return same_inode(os.fstat(self.f.fileno()), st)
 
     def read_all(self):
         raise self._bad("a column of a table cannot be a reference row or weights; pass a .npy file")
