@@ -513,8 +513,10 @@ def _open_many(spec, what, column=None, role="rows"):
 def _column_of(X, what, column, role):
     """Another column of a Parquet or Arrow input (each file of a pattern), read through its
     own descriptor."""
-    from ._stores import Concat
+    from ._stores import Concat, Window
     from ._tables import TableColumn
+    if isinstance(X, Window):
+        return Window(_column_of(X.R, what, column, role), X.start, X.start + X.shape[0])
     if isinstance(X, Concat):
         with contextlib.ExitStack() as stack:
             cols = [stack.enter_context(TableColumn(r.path, what, r.kind, column, role=role, same_as=r))
@@ -657,6 +659,10 @@ def _validate(args):
         raise UsageError(f"--temperature must be a positive number, got {args.temperature}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.dask and args.scheduler is not None:
+        raise UsageError("--dask starts a cluster on this machine, --scheduler uses one: give one of them")
+    if args.workers is not None and (not args.dask or args.workers < 1):
+        raise UsageError(f"--workers {args.workers}: the worker processes of --dask, at least 1")
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
     if args.reduction == "none" and args.output is None and not (args.summary or args.json):
@@ -721,10 +727,11 @@ def _commit(tmp, out_path, force):
     os.unlink(tmp)
 
 
-def _report(args, res_dtype, total, denom, count, N, lo_val, hi_val, started, out_path):
+def _report(args, res_dtype, stats, denom, N, started, out_path):
     """What a successful run prints on stdout: the --reduction number, or the summary (--summary:
     one line; --json: one JSON object, NaN and infinities as null)."""
-    s = total.total()
+    count, lo_val, hi_val = stats.count, stats.lo, stats.hi
+    s = stats.total.total()
     n = denom.total() if denom is not None else float(count)
     mean = s / n if n else math.nan
     if not (args.summary or args.json):
@@ -763,8 +770,10 @@ def _same_column(path, X):
 
 
 def _is_table(R):
-    from ._stores import Concat
+    from ._stores import Concat, Window
     from ._tables import TableColumn
+    if isinstance(R, Window):
+        return _is_table(R.R)
     return isinstance(R, TableColumn) or isinstance(R, Concat) and all(_is_table(r) for r in R.readers)
 
 
@@ -777,10 +786,42 @@ def score(args):
         return _score(args, files, out_path, out_dir)
 
 
-def _score(args, files, out_path, out_dir):
+class _Stats:
+    """What --reduction, --summary and --json print, gathered chunk by chunk (and task by task
+    on a cluster): the exact sum of the results, the sum of the label weights the mean divides
+    by, the count, min and max of the results not ignored."""
+
+    def __init__(self):
+        self.total, self.denom, self.count = _ExactSum(), _ExactSum(), 0
+        self.lo, self.hi = math.inf, -math.inf
+
+    def add(self, r, ign, qc, weights, K):
+        self.total.add(r)
+        kept = r if ign is None else r[~ign]
+        self.count += kept.size
+        if kept.size:
+            self.lo, self.hi = min(self.lo, float(kept.min())), max(self.hi, float(kept.max()))
+        if ign is not None:
+            wy = (~ign).astype(np.float64) if weights is None or K == 0 else \
+                np.where(ign, 0.0, weights[np.where(ign, 0, qc).astype(np.intp)])
+            self.denom.add(wy)
+
+    def merge(self, other):
+        for mine, theirs in ((self.total, other.total), (self.denom, other.denom)):
+            mine.add(theirs.terms)
+            mine.special += theirs.special
+        self.count += other.count
+        self.lo, self.hi = min(self.lo, other.lo), max(self.hi, other.hi)
+
+
+def _prepare(args, files, open_operand=None):
+    """Open and check the operands of a run; what the scoring loop needs, as a namespace.
+    open_operand(spec, what, column, role): how an operand is opened (a cluster task opens
+    only its own rows)."""
+    from types import SimpleNamespace
+    opener = open_operand or _open_many
     m = args.measure
-    reduction = args.reduction
-    X = files.enter_context(_open_many(args.input, "input", args.column))
+    X = files.enter_context(opener(args.input, "input", args.column))
     readers = [X]
     table = _is_table(X)
     counts = args.normalize if m in PROB_MEASURES else None
@@ -797,9 +838,9 @@ def _score(args, files, out_path, out_dir):
     b0 = None if squeeze else (0 if ax != 0 else 1)     # the row axis of the input
     N = 1 if squeeze else X.shape[b0]
     # the second operand: kind "same" (the input's shape), "ref" (one row for all), "labels"
-    Q, qkind = None, None
+    Q, qkind, labels_src = None, None, None
     if args.q is not None:
-        Q = files.enter_context(_open_many(args.q, "--q", _same_column(args.q, X)))
+        Q = files.enter_context(opener(args.q, "--q", _same_column(args.q, X)))
         _check_float(Q, "--q", args.q, counts)
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
@@ -817,7 +858,7 @@ def _score(args, files, out_path, out_dir):
         if args.labels is None:                        # a column of the input: its descriptor
             Q = files.enter_context(_column_of(X, "--labels", args.labels_column, "labels"))
         else:
-            Q = files.enter_context(_open_many(src, "--labels", args.labels_column, role="labels"))
+            Q = files.enter_context(opener(src, "--labels", args.labels_column, role="labels"))
         labels_src = f"--labels {src}" if args.labels_column is None else \
             f"--labels-column {args.labels_column} of {src}"
         if Q.dtype.kind not in "iu":
@@ -827,7 +868,7 @@ def _score(args, files, out_path, out_dir):
                              f"shape without the class axis)")
         qkind = "labels"
     elif args.targets is not None:
-        Q = files.enter_context(_open_many(args.targets, "--targets", _same_column(args.targets, X)))
+        Q = files.enter_context(opener(args.targets, "--targets", _same_column(args.targets, X)))
         _check_float(Q, "--targets", args.targets)
         if Q.shape != X.shape:
             raise UsageError(f"--targets {args.targets}: shape {Q.shape} differs from the input's {X.shape}")
@@ -837,8 +878,7 @@ def _score(args, files, out_path, out_dir):
         if _is_table(Q) and (X.ndim != 2 or ax != 1):
             raise UsageError(f"{Q.what} {Q.path}: a Parquet or Arrow operand is read a row a list, so the input "
                              f"must be 2-D with its classes last (the input is {X.ndim}-D, --axis {args.axis})")
-    args.weight_values = None
-    if args.weight is not None:
+    if args.weight is not None and getattr(args, "weight_values", None) is None:
         W = files.enter_context(_open(args.weight, "--weight"))
         readers.append(W)
         if W.dtype.kind not in "iuf" or W.shape != (K,):
@@ -850,7 +890,9 @@ def _score(args, files, out_path, out_dir):
             raise UsageError(f"--weight {args.weight}: weight {float(w[j])!r} of class {j}; expected finite "
                              f"numbers")
         args.weight_values = w
-    out_fmt = None if out_path is None else OUTPUTS[os.path.splitext(out_path)[1].lower()]
+    elif args.weight is None:
+        args.weight_values = None
+    out_fmt = None if args.output is None else OUTPUTS[os.path.splitext(args.output)[1].lower()]
     keep = []
     if args.keep:
         if not table:
@@ -872,98 +914,109 @@ def _score(args, files, out_path, out_dir):
     if out_fmt == "csv" and elementwise:
         raise UsageError("a .csv output holds one result a row; sigmoid_cross_entropy gives one an "
                          "element: write .npy or .parquet")
-    if out_path is not None:
-        _not_an_input(out_path, readers)
-    res_dtype = _result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind)
-    out_shape = X.shape if elementwise else batch
-    out_axis = b0 if elementwise else 0                # the row axis of the output
-    shared = qkind == "ref"
-    qref = Q.read_all() if shared else None
     row_bytes = _prod(X.shape) // max(1, N) * X.dtype.itemsize
     n_inputs = 1 if Q is None or qkind in ("ref", "labels") else 2
     chunk = args.chunk_rows or (X.piece_rows if table else max(1, CHUNK_BYTES // max(1, row_bytes * n_inputs)))
-    chunk = min(chunk, max(N, 1))
+    return SimpleNamespace(
+        X=X, Q=Q, qkind=qkind, labels_src=labels_src, keep=keep, readers=readers, table=table, ax=ax, b0=b0,
+        K=K, N=N, squeeze=squeeze, elementwise=elementwise, out_fmt=out_fmt,
+        res_dtype=_result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind),
+        out_shape=X.shape if elementwise else batch, out_axis=b0 if elementwise else 0,
+        qref=Q.read_all() if qkind == "ref" else None, row_bytes=row_bytes * n_inputs,
+        chunk=min(chunk, max(N, 1)))
+
+
+def _chunks(J, args, stats):
+    """Score the rows of a prepared run a chunk at a time: (lo, hi, results, kept columns),
+    the results with the class axis last; stats (a _Stats) gathers what the summary prints."""
+    m, X, Q, qkind, ax, b0 = args.measure, J.X, J.Q, J.qkind, J.ax, J.b0
+    summarize = args.reduction != "none" or args.summary or args.json
 
     def rows(R, lo, hi, move=True):
         """Rows lo:hi of an operand; move: class axis last (the library's layout)."""
-        if squeeze:
+        if J.squeeze:
             a = R.read(0, 0, R.shape[0]) if R.ndim else R.read_all()
             return a[None] if move else a.reshape(1)
         a = R.read(b0 if move else 0, lo, hi)
         return np.moveaxis(a, ax, -1) if move else a
 
-    tmp = fd = None
-    total, denom, count = _ExactSum(), _ExactSum(), 0
-    summarize = args.summary or args.json
-    lo_val, hi_val, started = math.inf, -math.inf, time.perf_counter()
-    progress = Progress(N, row_bytes * n_inputs, enabled=not args.quiet and sys.stderr.isatty())
+    for lo in range(0, J.N, J.chunk):
+        hi = min(J.N, lo + J.chunk)
+        xc = rows(X, lo, hi)
+        qc = J.qref if qkind == "ref" else rows(Q, lo, hi) if qkind == "same" else None
+        ign = None
+        if qkind == "labels":
+            qc = rows(Q, lo, hi, move=False)
+            ign = _check_labels(qc, J.K, args.ignore_index, J.labels_src, lo, J.squeeze, Q)
+        try:
+            r = np.asarray(_call(m, args, xc, qc))
+        except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
+            raise UsageError(f"rows {lo}..{hi - 1}: {e}") from None
+        bad = np.isnan(r)
+        if bad.any():
+            idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape)
+            if J.elementwise:
+                idx = idx[:-1]
+            where = tuple(int(i) for i in (idx[0] + lo,) + tuple(idx[1:]))
+            raise UsageError(_explain(m, args, xc, qc, qkind == "ref", idx, _where(where, J.squeeze, X)))
+        if summarize:
+            stats.add(r, ign, qc, args.weight_values, J.K)
+        yield lo, hi, r, [R.read(0, lo, hi) for R in J.keep]
+
+
+def _score(args, files, out_path, out_dir):
+    J = _prepare(args, files)
+    if out_path is not None:
+        _not_an_input(out_path, J.readers)
+    cluster = args.dask or args.scheduler is not None
+    stats = _Stats()
+    started = time.perf_counter()
+    progress = Progress(J.N, J.row_bytes, enabled=not args.quiet and sys.stderr.isatty())
+    labels = J.qkind == "labels"
+    writer = tmp = fd = None
     try:
-        if out_path is not None:
+        if out_path is not None and args.reduction == "none":
             try:
                 fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out_path) + ".", suffix=".part",
                                            dir=out_dir)
             except OSError as e:
                 raise UsageError(f"output {out_path}: cannot create a file in {out_dir} ({e.strerror})") from None
-            if out_fmt == "npy":
-                writer = NpyWriter(fd, out_path, res_dtype, out_shape)
+            if J.out_fmt == "npy":
+                writer = NpyWriter(fd, out_path, J.res_dtype, J.out_shape)
             else:
                 from ._tables import TableWriter
-                writer = TableWriter(fd, out_path, out_fmt, m, res_dtype, out_shape, keep, _tables_pa(args.output))
-        for lo in range(0, N, chunk):
-            hi = min(N, lo + chunk)
-            xc = rows(X, lo, hi)
-            qc = qref if qkind == "ref" else rows(Q, lo, hi) if qkind == "same" else None
-            ign = None
-            if qkind == "labels":
-                qc = rows(Q, lo, hi, move=False)
-                ign = _check_labels(qc, K, args.ignore_index, labels_src, lo, squeeze, Q)
-            try:
-                r = np.asarray(_call(m, args, xc, qc))
-            except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
-                raise UsageError(f"rows {lo}..{hi - 1}: {e}") from None
-            bad = np.isnan(r)
-            if bad.any():
-                idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape)
-                if elementwise:
-                    idx = idx[:-1]
-                glob = tuple(int(i) for i in (idx[0] + lo,) + tuple(idx[1:]))
-                raise UsageError(_explain(m, args, xc, qc, shared, idx, _where(glob, squeeze, X)))
-            if reduction != "none" or summarize:
-                total.add(r)
-                kept = r if ign is None else r[~ign]
-                count += kept.size
-                if kept.size:
-                    lo_val, hi_val = min(lo_val, float(kept.min())), max(hi_val, float(kept.max()))
-                if qkind == "labels":
-                    w = args.weight_values
-                    wy = (~ign).astype(np.float64) if w is None or K == 0 else \
-                        np.where(ign, 0.0, w[np.where(ign, 0, qc).astype(np.intp)])
-                    denom.add(wy)
-            if reduction != "none" or out_path is None:
+                writer = TableWriter(fd, out_path, J.out_fmt, args.measure, J.res_dtype, J.out_shape, J.keep,
+                                     _tables_pa(out_path))
+        if cluster:
+            from ._cluster import scored
+            pieces = scored(args, J, stats)
+        else:
+            pieces = _chunks(J, args, stats)
+        for lo, hi, r, kept in pieces:
+            if writer is None:
                 pass
-            elif squeeze:
+            elif J.squeeze:
                 writer.write_all(r)
-            elif keep:
-                writer.write(out_axis, lo, hi, r, [R.read(0, lo, hi) for R in keep])
+            elif J.keep:
+                writer.write(J.out_axis, lo, hi, r, kept)
             else:
-                writer.write(out_axis, lo, hi, np.moveaxis(r, -1, ax) if elementwise else r)
+                writer.write(J.out_axis, lo, hi, np.moveaxis(r, -1, J.ax) if J.elementwise else r)
             progress.update(hi)
-        if reduction != "none" or out_path is None:
+        denom = stats.denom if labels else None
+        if writer is None:
             progress.close()
-            _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
-                    started, None)
+            _report(args, J.res_dtype, stats, denom, J.N, started, None)
             return 0
         writer.finish()
         os.close(fd)
         fd = None
-        progress.update(N, final=True)
+        progress.update(J.N, final=True)
         progress.close()
         # every row is scored: the summary goes out before the output takes its name, so that a
         # closed stdout (| head) fails the run with no output left, as any other failure does
-        _report(args, res_dtype, total, denom if qkind == "labels" else None, count, N, lo_val, hi_val,
-                started, out_path)
+        _report(args, J.res_dtype, stats, denom, J.N, started, out_path)
         with _SIGNALS.hold():
-            _not_an_input(out_path, readers)
+            _not_an_input(out_path, J.readers)
             _commit(tmp, out_path, args.force)
             tmp = None
     finally:
@@ -1081,6 +1134,13 @@ def _parser():
                    "their mean (as --reduction mean), sum, min, max, time; -o is then optional")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object (NaN and "
                    "infinities as null)")
+    s.add_argument("--dask", action="store_true", help="score on a Dask cluster of --workers processes on this "
+                   "machine (distributed, the dask extra): one task a file of a pattern, a row group of a Parquet "
+                   "file or ~256 MB of rows")
+    s.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes of --dask (default: "
+                   "the CPUs)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="score on the Dask cluster whose scheduler is at ADDRESS "
+                   "(tcp://host:8786), as --dask; the workers read the input files, so they must see the same paths")
     d = sub.add_parser("demo", help="generate a classifier workload, score it, print the throughput")
     d.add_argument("--rows", type=int, default=200_000)
     d.add_argument("--classes", type=int, default=1_000)

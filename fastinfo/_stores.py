@@ -281,9 +281,10 @@ class Concat:
     fortran = False
 
     def __init__(self, readers, what, spec):
-        first = readers[0]
-        for r in readers[1:]:
-            if r.ndim != first.ndim or r.shape[1:] != first.shape[1:] or r.dtype != first.dtype:
+        # an empty file continues any rows of its dtype (an empty list column has no row length)
+        first = next((r for r in readers if r.shape[0]), readers[0])
+        for r in readers:
+            if r.ndim != first.ndim or r.dtype != first.dtype or r.shape[0] and r.shape[1:] != first.shape[1:]:
                 raise UsageError(f"{what} {r.path}: shape {r.shape} of {r.dtype} does not continue "
                                  f"{first.path}'s rows (shape {first.shape} of {first.dtype})")
         self.readers, self.what, self.path = list(readers), what, spec
@@ -326,3 +327,33 @@ class Concat:
 
     def read_all(self):
         return np.concatenate([r.read_all() for r in self.readers])
+
+
+class Window:
+    """Rows start:stop of an operand as an operand of its own (the rows of one task of a
+    cluster run); every other attribute is the operand's. Errors name the operand's rows."""
+
+    def __init__(self, R, start, stop):
+        self.R, self.start = R, start
+        self.shape = (stop - start,) + tuple(R.shape[1:])
+
+    def __getattr__(self, name):
+        if name == "R":                 # not yet set: no recursion
+            raise AttributeError(name)
+        return getattr(self.R, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.R.__exit__(*exc)
+
+    def locate(self, row):
+        if hasattr(self.R, "locate"):
+            return self.R.locate(self.start + row)
+        return self.R.path, self.start + row
+
+    def read(self, axis, lo, hi):
+        if axis != 0:
+            raise AssertionError("a window is read by rows")
+        return self.R.read(0, self.start + lo, self.start + hi)

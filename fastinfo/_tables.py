@@ -45,8 +45,9 @@ def _pyarrow(what, path):
 
 
 class TableColumn:
-    """One column of a Parquet or Arrow IPC file, read in order: ``read(0, lo, hi)`` with each
-    ``lo`` the previous ``hi`` (the scoring loop's order), a view valid until the next read."""
+    """One column of a Parquet or Arrow IPC file, read by rows: ``read(0, lo, hi)``, a view valid
+    until the next read. Reads in order (each ``lo`` the previous ``hi``, the scoring loop's
+    order) stream; any other ``lo`` starts decoding again at the row group holding it."""
 
     fortran = False
 
@@ -128,7 +129,7 @@ class TableColumn:
         self.dtype = self.file_dtype = np.dtype(vt.to_pandas_dtype())
         self._batches = None
         self._pending = []              # arrays of rows read but not yet handed out
-        self.pos = 0
+        self.pos = self._first = 0      # the next row handed out; the group decoding starts at
         self.arrow_type = t
         if self.role == "rows" and self.K is None:
             try:
@@ -141,10 +142,32 @@ class TableColumn:
         # that a chunk is a view of one piece, not a copy of several
         self.piece_rows = max(1, min(PIECE_BYTES // max(1, (self.K or 1) * self.dtype.itemsize), 1 << 16))
 
-    def _iter(self, batch_rows):
+    def _iter(self, batch_rows, first=0):
+        """The column's record batches from row group (Parquet) or record batch (Arrow) ``first`` on."""
         if self.kind == "parquet":
-            return self.pf.iter_batches(batch_size=batch_rows, columns=[self.column], use_threads=False)
-        return (self.ipc.get_batch(i).select([self.column]) for i in range(self.ipc.num_record_batches))
+            groups = range(first, self.pf.num_row_groups)
+            return self.pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=[self.column],
+                                        use_threads=False)
+        return (self.ipc.get_batch(i).select([self.column]) for i in range(first, self.ipc.num_record_batches))
+
+    def group_starts(self):
+        """The first row of each row group (Parquet) or record batch (Arrow), and the row count."""
+        if self.kind == "parquet":
+            md = self.pf.metadata
+            sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+        else:
+            sizes = [self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches)]
+        return np.cumsum([0] + sizes).tolist()
+
+    def _seek(self, lo):
+        """Read on from row lo: decode from the start of the row group or record batch holding it."""
+        self.close()
+        self._batches, self._pending = None, []
+        starts = self.group_starts()
+        self._first = max(0, min(int(np.searchsorted(starts, lo, side="right")) - 1, len(starts) - 2))
+        self.pos = starts[self._first] if len(starts) > 1 else 0
+        if lo > self.pos:
+            self.read(0, self.pos, lo)
 
     def _first_length(self):
         """K of a column of variable lists: the first row's length (every row is checked)."""
@@ -165,11 +188,13 @@ class TableColumn:
         raise self._bad("a column of a table cannot be a reference row or weights; pass a .npy file")
 
     def read(self, axis, lo, hi):
-        if axis != 0 or lo != self.pos:
-            raise AssertionError("a table column is read in order, rows only")
+        if axis != 0:
+            raise AssertionError("a table column is read by rows")
+        if lo != self.pos:              # not where the last read ended (a task of a cluster run)
+            self._seek(lo)
         need, got, parts = hi - lo, 0, []
         if self._batches is None:
-            self._batches = _Ahead(self._pieces())
+            self._batches = _Ahead(self._pieces(self.pos, self._first))
         while got < need:
             if not self._pending:
                 piece = self._batches.next()
@@ -190,13 +215,12 @@ class TableColumn:
             return self.pa.concat_arrays(parts)
         return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
 
-    def _pieces(self):
+    def _pieces(self, row0, first):
         """The rows as ndarrays, a record batch of ~PIECE_BYTES each (decoded and checked on
         the read-ahead thread: pyarrow releases the GIL while it decodes)."""
         pa = self.pa
-        row0 = 0
         try:
-            for b in self._iter(self.piece_rows):
+            for b in self._iter(self.piece_rows, first):
                 a = self._rows(b.column(0), row0)
                 row0 += len(a)
                 yield a

@@ -1,0 +1,150 @@
+"""``fastinfo score --dask`` and ``--scheduler ADDRESS``: one run's rows as tasks on a Dask
+cluster (``distributed``, the ``dask`` extra).
+
+The rows are split where the input splits: one task a file of a pattern
+(``'shards/*.parquet'``), one a row group of a single Parquet file (a record batch of an
+Arrow file), slabs of about TASK_BYTES (or of --chunk-rows) of a single .npy or container
+array. Each task opens
+its own rows of every operand (the workers read the files, so they must see the same paths),
+scores them exactly as the single-process run does and sends back the results and the
+summary's partial sums. The client writes the results in order of rows into the one output,
+atomically, as ever; a task's results wait only until the rows before them are written. A
+worker lost mid-run loses only its tasks, which the scheduler runs again on another worker.
+"""
+import contextlib
+import os
+
+import numpy as np
+
+from ._cli import RunError, UsageError, _chunks, _open, _prepare, _Stats
+from ._stores import Concat, Window
+
+TASK_BYTES = 256 << 20       # a task of a single .npy or container array: about this much input
+
+
+def _distributed(how):
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(f"{how} runs on a Dask cluster and needs distributed: pip install 'fastinfo[dask]'") from None
+    return distributed
+
+
+def _bounds(J, chunk_rows):
+    """The first row of each task, and the row count."""
+    X = J.X
+    if isinstance(X, Concat):
+        starts = X.starts
+    elif J.table:
+        starts = X.group_starts()
+    else:                               # --chunk-rows, when given, is a task's rows too
+        step = chunk_rows or max(J.chunk, TASK_BYTES // max(1, J.row_bytes))
+        starts = list(range(0, J.N, step)) + [J.N]
+    bounds = sorted(set(starts))
+    return bounds if bounds[-1] == J.N else bounds + [J.N]
+
+
+def _narrow(R, lo, hi):
+    """The files of an operand holding rows lo:hi (each as named here and as an absolute path:
+    a worker has a working directory of its own), and the row of the first at which lo is."""
+    if isinstance(R, Concat):
+        j0 = int(np.searchsorted(R.starts, lo, side="right")) - 1
+        j1 = max(j0 + 1, int(np.searchsorted(R.starts, hi, side="left")))
+        return [(r.path, os.path.abspath(r.path)) for r in R.readers[j0:j1]], lo - R.starts[j0]
+    return [(R.path, os.path.abspath(R.path))], lo
+
+
+def _task(args, narrow, lo, hi):
+    """On a worker: rows lo:hi of the run, scored; (results, kept columns, _Stats)."""
+    def opener(spec, what, column=None, role="rows"):
+        paths, start = narrow[what]
+        with contextlib.ExitStack() as stack:
+            readers = []
+            for shown, path in paths:
+                readers.append(stack.enter_context(_open(path, what, column, role)))
+                readers[-1].path = shown            # errors name the files as the command line did
+            R = readers[0] if len(readers) == 1 else Concat(readers, what, spec)
+            stack.pop_all()
+        return R if start is None else Window(R, start, start + hi - lo)
+
+    stats = _Stats()
+    with contextlib.ExitStack() as files:
+        J = _prepare(args, files, opener)
+        parts = list(_chunks(J, args, stats))
+    if not parts:
+        return None, [], stats
+    r = parts[0][2] if len(parts) == 1 else np.concatenate([p[2] for p in parts])
+    kept = []
+    for i in range(len(J.keep)):
+        cols = [p[3][i] for p in parts]
+        kept.append(cols[0] if len(cols) == 1 else J.X.pa.concat_arrays(cols))
+    return r, kept, stats
+
+
+def _probe(address):
+    """Fail at once when nothing listens at a tcp:// address (the client would retry for its
+    whole connect timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+    u = urlsplit(address if "://" in address else "tcp://" + address)
+    if u.scheme != "tcp" or u.hostname is None or u.port is None:
+        return
+    try:
+        socket.create_connection((u.hostname, u.port), timeout=10).close()
+    except OSError as e:
+        raise UsageError(f"--scheduler {address}: cannot connect ({e.strerror or e}); is a Dask scheduler "
+                         f"running there (dask scheduler)?") from None
+
+
+def _client(args, stack):
+    distributed = _distributed("--scheduler" if args.scheduler else "--dask")
+    import logging
+    if args.scheduler is not None:
+        _probe(args.scheduler)
+        try:
+            return stack.enter_context(distributed.Client(args.scheduler, timeout="20s"))
+        except (OSError, TimeoutError, ValueError) as e:
+            raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({type(e).__name__}: {e})") from None
+    workers = args.workers or os.cpu_count() or 1
+    cluster = stack.enter_context(distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.ERROR))
+    return stack.enter_context(distributed.Client(cluster))
+
+
+def scored(args, J, stats):
+    """The run's (lo, hi, results, kept columns) a task at a time in order of rows, computed on
+    the cluster; each task's partial sums merged into stats."""
+    how = "--scheduler" if args.scheduler else "--dask"
+    if J.squeeze or J.b0 != 0:
+        raise UsageError(f"{how} splits the input by rows, so its rows must lead (a 2-D or more input, "
+                         f"--axis other than 0)")
+    bounds = _bounds(J, args.chunk_rows)
+    with contextlib.ExitStack() as stack:
+        client = _client(args, stack)
+        distributed = _distributed(how)
+        operands = {"input": J.X}
+        if J.Q is not None and not (J.qkind == "labels" and args.labels is None):
+            operands[J.Q.what] = J.Q            # (labels from a column of the input come with it)
+        futures = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            narrow = {w: (_narrow(R, 0, 0)[0], None) if J.qkind == "ref" and w == "--q" else _narrow(R, lo, hi)
+                      for w, R in operands.items()}
+            futures.append(client.submit(_task, args, narrow, lo, hi, pure=False))
+        try:
+            index = {f.key: i for i, f in enumerate(futures)}
+            done, nxt = {}, 0
+            for fut in distributed.as_completed(futures):
+                done[index[fut.key]] = fut
+                while nxt in done:
+                    try:
+                        r, kept, part = done.pop(nxt).result()
+                    except distributed.KilledWorker as e:
+                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the workers running them "
+                                       f"died ({e}); no output written") from None
+                    stats.merge(part)
+                    if r is not None:
+                        yield bounds[nxt], bounds[nxt + 1], r, kept
+                    nxt += 1
+        finally:
+            client.cancel(futures)
