@@ -357,18 +357,24 @@ class NpyWriter:
 class _Signals:
     """While a command runs: SIGTERM and SIGHUP raise Stopped and SIGINT KeyboardInterrupt,
     so the clean-up of an interrupted run is the clean-up of a failed one; inside hold()
-    they wait (a commit or a clean-up is not cut in two). A signal the parent set to be
-    ignored (nohup, a background job) stays ignored. SIGXFSZ is ignored, so exceeding a
-    file size limit (ulimit -f) is an error from write() (EFBIG), not a killed process."""
+    they wait (a commit or a clean-up is not cut in two), inside defer() they take effect
+    at its end. A signal the parent set to be ignored (nohup, a background job) stays
+    ignored. SIGXFSZ is ignored, so exceeding a file size limit (ulimit -f) is an error
+    from write() (EFBIG), not a killed process."""
 
     def __init__(self):
         self.depth = 0
         self.saved = {}
         self.held = 0
+        self.deferred = 0
+        self.pending = None
 
     def _handle(self, signum, frame):
         if self.held:
             return                          # the commit or clean-up goes on; the run ends right after
+        if self.deferred:
+            self.pending = self.pending or signum
+            return
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Stopped(signum)
@@ -396,6 +402,20 @@ class _Signals:
             for sig, old in self.saved.items():
                 signal.signal(sig, old)
             self.saved.clear()
+
+    @contextlib.contextmanager
+    def defer(self):
+        """A few steps that must not be cut in two: a signal meanwhile takes effect after them."""
+        self.deferred += 1
+        try:
+            yield
+        finally:
+            self.deferred -= 1
+        if not self.deferred and self.pending is not None:
+            signum, self.pending = self.pending, None
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise Stopped(signum)
 
     @contextlib.contextmanager
     def hold(self):
@@ -678,6 +698,9 @@ OUTPUTS = {".npy": "npy", ".parquet": "parquet", ".csv": "csv"}
 def _check_output(out_path, force):
     if os.path.splitext(out_path)[1].lower() not in OUTPUTS:
         raise UsageError(f"output {out_path}: the output must be a .npy, .parquet or .csv file")
+    if STEM in os.path.dirname(out_path):
+        raise UsageError(f"output {out_path}: {STEM} stands for each input file's name, so it goes in the "
+                         f"output file's name, not in a folder")
     if os.path.isdir(out_path):
         raise UsageError(f"output {out_path}: is a directory")
     if os.path.lexists(out_path) and not force:
@@ -729,7 +752,8 @@ def _commit(tmp, out_path, force):
 
 def _report(args, res_dtype, stats, denom, N, started, out_path):
     """What a successful run prints on stdout: the --reduction number, or the summary (--summary:
-    one line; --json: one JSON object, NaN and infinities as null)."""
+    one line; --json: one JSON object, NaN and infinities as null). out_path: the output, or the
+    list of them (one a file of the input)."""
     count, lo_val, hi_val = stats.count, stats.lo, stats.hi
     s = stats.total.total()
     n = denom.total() if denom is not None else float(count)
@@ -752,6 +776,8 @@ def _report(args, res_dtype, stats, denom, N, started, out_path):
         return str(res_dtype.type(v))
     line = (f"{args.measure}: {N} rows, {count} results: mean {f(mean)}, sum {f(s)}, min {f(info['min'])}, "
             f"max {f(info['max'])}; {secs:.3g} s, {N / secs if secs > 0 else math.inf:.4g} rows/s")
+    if isinstance(out_path, list):
+        out_path = f"{len(out_path)} files, {args.output}"
     print(line + (f"; written to {out_path}" if out_path else ""), flush=True)
 
 
@@ -964,71 +990,187 @@ def _chunks(J, args, stats):
         yield lo, hi, r, [R.read(0, lo, hi) for R in J.keep]
 
 
+class _Outputs:
+    """Where the results go: the one output file, or with ``{stem}`` in its name one file a file
+    of the input (``-o 'scores/{stem}.parquet'``), named after each input file. Each output is
+    written into a temporary .part file beside it, in order of rows (one open at a time), and
+    takes its name only when every row of the run is scored (commit); discard removes what a
+    failed run wrote."""
+
+    def __init__(self, args, J, out_path, out_dir):
+        self.args, self.J, self.dir = args, J, out_dir
+        self.files = []                    # (name, fd, tmp) of each output begun
+        self.writer = None
+        if STEM not in out_path:
+            self.names, self.starts = [out_path], [0, J.N]
+        else:
+            self._plan_shards(out_path)
+        for name in self.names:
+            _not_an_input(name, J.readers)
+
+    def begin(self):
+        """Open the first output (apart from __init__: what it creates, discard removes)."""
+        self._begin(0)
+
+    def _plan_shards(self, out_path):
+        from ._stores import Concat
+        J, args = self.J, self.args
+        if J.squeeze or J.b0 != 0:
+            raise UsageError(f"output {out_path}: one output a file splits the input by rows, so its rows "
+                             f"must lead")
+        readers = J.X.readers if isinstance(J.X, Concat) else [J.X]
+        paths = [r.path for r in readers]
+        stems = [os.path.splitext(os.path.basename(_file_of(p)))[0] for p in paths]
+        self.names = [out_path.replace(STEM, st) for st in stems]
+        seen = {}
+        for path, name in zip(paths, self.names):
+            if name in seen:
+                raise UsageError(f"output {out_path}: {seen[name]} and {path} would both be written to "
+                                 f"{name}; give a pattern whose files have different names")
+            seen[name] = path
+            if os.path.lexists(name) and not args.force:
+                raise UsageError(f"output {name} exists (use --force to overwrite)")
+            if os.path.isdir(name):
+                raise UsageError(f"output {name}: is a directory")
+        self.starts = J.X.starts if isinstance(J.X, Concat) else [0, J.N]
+
+    def _begin(self, k):
+        """Open the k-th output (the ones before it are finished)."""
+        J, args, name = self.J, self.args, self.names[k]
+        with _SIGNALS.defer():             # a signal meanwhile would leave a file nobody knows of
+            try:
+                fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(name) + ".", suffix=".part",
+                                           dir=self.dir)
+            except OSError as e:
+                raise UsageError(f"output {name}: cannot create a file in {self.dir} ({e.strerror})") from None
+            self.files.append([name, fd, tmp])
+        n = self.starts[k + 1] - self.starts[k]
+        shape = J.out_shape if len(self.names) == 1 else (n,) + tuple(J.out_shape[1:])
+        if J.out_fmt == "npy":
+            self.writer = NpyWriter(fd, name, J.res_dtype, shape)
+        else:
+            from ._tables import TableWriter
+            self.writer = TableWriter(fd, name, J.out_fmt, args.measure, J.res_dtype, shape, J.keep,
+                                      _tables_pa(name))
+
+    def _finish(self):
+        self.writer.finish()
+        f = self.files[-1]
+        os.close(f[1])
+        f[1] = None
+
+    def write(self, lo, hi, r, kept):
+        """Rows lo:hi of the run: their results r (class axis last) and kept columns."""
+        J = self.J
+        if J.squeeze:
+            self.writer.write_all(r)
+            return
+        if len(self.names) == 1:
+            self._write(lo, hi, r, kept)
+            return
+        while lo < hi:
+            k = len(self.files) - 1
+            end = self.starts[k + 1]
+            if lo >= end:                  # this output is whole: on to the next
+                self._finish()
+                self._begin(k + 1)
+                continue
+            b = min(hi, end)
+            n = b - lo
+            self._write(lo - self.starts[k], b - self.starts[k], r[:n], [c[:n] for c in kept])
+            r, kept, lo = r[n:], [c[n:] for c in kept], b
+
+    def _write(self, lo, hi, r, kept):
+        J = self.J
+        if J.keep:
+            self.writer.write(J.out_axis, lo, hi, r, kept)
+        else:
+            self.writer.write(J.out_axis, lo, hi, np.moveaxis(r, -1, J.ax) if J.elementwise else r)
+
+    def finish(self):
+        """Every row is written: finish the last outputs (the empty ones at the end too)."""
+        while True:
+            self._finish()
+            if len(self.files) == len(self.names):
+                return
+            self._begin(len(self.files))
+
+    def commit(self):
+        """Give every output its name. Should one of several names be taken meanwhile (without
+        --force), the outputs named before it are removed again: a run leaves all or none."""
+        for name, _, _ in self.files:
+            _not_an_input(name, self.J.readers)
+        done = []
+        try:
+            while self.files:
+                name, _, tmp = self.files[0]
+                _commit(tmp, name, self.args.force)
+                done.append(self.files.pop(0)[0])
+        except BaseException:
+            if not self.args.force:
+                for name in done:
+                    with contextlib.suppress(OSError):
+                        os.unlink(name)
+            raise
+
+    def discard(self):
+        for name, fd, tmp in self.files:
+            if fd is not None:
+                os.close(fd)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        self.files = []
+
+
+STEM = "{stem}"
+
+
+def _file_of(spec):
+    """The file of an operand's name (PATH of PATH:KEY)."""
+    from ._stores import split
+    return split(spec)[0]
+
+
 def _score(args, files, out_path, out_dir):
     J = _prepare(args, files)
-    if out_path is not None:
-        _not_an_input(out_path, J.readers)
     cluster = args.dask or args.scheduler is not None
     stats = _Stats()
     started = time.perf_counter()
     progress = Progress(J.N, J.row_bytes, enabled=not args.quiet and sys.stderr.isatty())
-    labels = J.qkind == "labels"
-    writer = tmp = fd = None
+    denom = stats.denom if J.qkind == "labels" else None
+    outs = None
     try:
         if out_path is not None and args.reduction == "none":
-            try:
-                fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out_path) + ".", suffix=".part",
-                                           dir=out_dir)
-            except OSError as e:
-                raise UsageError(f"output {out_path}: cannot create a file in {out_dir} ({e.strerror})") from None
-            if J.out_fmt == "npy":
-                writer = NpyWriter(fd, out_path, J.res_dtype, J.out_shape)
-            else:
-                from ._tables import TableWriter
-                writer = TableWriter(fd, out_path, J.out_fmt, args.measure, J.res_dtype, J.out_shape, J.keep,
-                                     _tables_pa(out_path))
+            outs = _Outputs(args, J, out_path, out_dir)
+            outs.begin()
         if cluster:
             from ._cluster import scored
             pieces = scored(args, J, stats)
         else:
             pieces = _chunks(J, args, stats)
         for lo, hi, r, kept in pieces:
-            if writer is None:
-                pass
-            elif J.squeeze:
-                writer.write_all(r)
-            elif J.keep:
-                writer.write(J.out_axis, lo, hi, r, kept)
-            else:
-                writer.write(J.out_axis, lo, hi, np.moveaxis(r, -1, J.ax) if J.elementwise else r)
+            if outs is not None:
+                outs.write(lo, hi, r, kept)
             progress.update(hi)
-        denom = stats.denom if labels else None
-        if writer is None:
+        if outs is None:
             progress.close()
             _report(args, J.res_dtype, stats, denom, J.N, started, None)
             return 0
-        writer.finish()
-        os.close(fd)
-        fd = None
+        outs.finish()
         progress.update(J.N, final=True)
         progress.close()
-        # every row is scored: the summary goes out before the output takes its name, so that a
+        # every row is scored: the summary goes out before the outputs take their names, so that a
         # closed stdout (| head) fails the run with no output left, as any other failure does
-        _report(args, J.res_dtype, stats, denom, J.N, started, out_path)
+        _report(args, J.res_dtype, stats, denom, J.N, started, outs.names[0] if len(outs.names) == 1 else outs.names)
         with _SIGNALS.hold():
-            _not_an_input(out_path, J.readers)
-            _commit(tmp, out_path, args.force)
-            tmp = None
+            outs.commit()
     finally:
         progress.close()
-        with _SIGNALS.hold():
-            if fd is not None:
-                os.close(fd)
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+        if outs is not None:
+            with _SIGNALS.hold():
+                outs.discard()
     return 0
 
 

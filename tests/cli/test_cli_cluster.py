@@ -127,7 +127,7 @@ def test_the_cluster_gives_the_single_process_result(cluster, files, layout):
     assert _summary(many.stdout) == _summary(one.stdout)
 
 
-def test_kept_columns_and_parquet_output_come_back_in_order(cluster, files):
+def test_kept_columns_and_parquet_outputs_come_back_in_order(cluster, files):
     d, a = files
     args = ["shards/*.parquet", "--measure", "softmax_entropy", "--keep", "id", "--force"]
     r = run([*args, "-o", "many.parquet", "--scheduler", cluster.scheduler_address], d)
@@ -135,6 +135,16 @@ def test_kept_columns_and_parquet_output_come_back_in_order(cluster, files):
     t = pq.read_table(d / "many.parquet")
     np.testing.assert_array_equal(t.column("id").to_numpy(), np.arange(sum(SIZES)))
     np.testing.assert_array_equal(t.column("softmax_entropy").to_numpy(), fastinfo.softmax_entropy(a["x"]))
+    (d / "per").mkdir(exist_ok=True)
+    r = run([*args, "-o", "per/{stem}.parquet", "--scheduler", cluster.scheduler_address], d)
+    assert r.returncode == 0, r.stderr
+    start = 0
+    for i, n in enumerate(SIZES):                       # one output a file, the empty one too
+        t = pq.read_table(d / "per" / f"part-{i}.parquet")
+        np.testing.assert_array_equal(t.column("id").to_numpy(), np.arange(start, start + n))
+        np.testing.assert_array_equal(t.column("softmax_entropy").to_numpy(),
+                                      fastinfo.softmax_entropy(a["x"][start:start + n]))
+        start += n
 
 
 def test_a_bad_row_on_a_worker_is_the_same_one_line(cluster, files, tmp_path):

@@ -377,3 +377,56 @@ def test_a_pattern_scores_its_files_in_order_into_one_output(tmp_path):
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
         assert not (tmp_path / "bad.npy").exists()
+
+
+def test_one_output_a_file_of_the_pattern(tmp_path):
+    """-o 'out/{stem}.parquet': each file's results in an output named after it, chunks that
+    straddle two files split between their outputs, an empty file an empty output; a bad row in
+    a later file leaves no output at all, an existing one is refused before any scoring."""
+    rng = np.random.default_rng(3)
+    sizes = (40, 0, 95, 13)
+    xs = []
+    for i, n in enumerate(sizes):
+        x = (3 * rng.standard_normal((n, K))).astype(np.float32)
+        xs.append(x)
+        t = pa.table({"id": np.arange(n) + 100 * i, "logits": pa.array(list(x), pa.list_(pa.float32()))})
+        pq.write_table(t, tmp_path / f"part-{i}.parquet", row_group_size=30)
+        np.save(tmp_path / f"x-{i}.npy", x)
+    (tmp_path / "out").mkdir()
+    for chunk in ("7", "1000"):
+        r = run(["score", "part-*.parquet", "--measure", "softmax_entropy", "--keep", "id", "--chunk-rows", chunk,
+                 "-o", "out/{stem}.parquet", "--force", "--summary"], cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert "written to 4 files, out/{stem}.parquet" in r.stdout
+        for i, x in enumerate(xs):
+            t = pq.read_table(tmp_path / "out" / f"part-{i}.parquet")
+            np.testing.assert_array_equal(t["softmax_entropy"].to_numpy(), fastinfo.softmax_entropy(x))
+            np.testing.assert_array_equal(t["id"].to_numpy(), np.arange(len(x)) + 100 * i)
+    r = run(["score", "x-*.npy", "--measure", "logsumexp", "--chunk-rows", "11", "-o", "out/{stem}.lse.npy"],
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for i, x in enumerate(xs):
+        np.testing.assert_array_equal(np.load(tmp_path / "out" / f"x-{i}.lse.npy"), fastinfo.logsumexp(x))
+    before = sorted(p.name for p in (tmp_path / "out").iterdir())
+    bad = xs[3].copy()
+    bad[5, 0] = np.nan
+    np.save(tmp_path / "x-3.npy", bad)
+    r = run(["score", "x-*.npy", "--measure", "logsumexp", "--chunk-rows", "11", "-o", "out/{stem}.new.npy"],
+            cwd=tmp_path)
+    assert r.returncode == 2 and "row 5 of x-3.npy" in r.stderr, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == before      # none of the four, no .part
+    for args, words in ((["-o", "out/{stem}.lse.npy"], ["out/x-0.lse.npy exists", "--force"]),
+                        (["-o", "{stem}/x.npy"], ["{stem}", "file's name"]),
+                        (["-o", "out/same.npy"], None)):
+        r = run(["score", "x-[0-2].npy", "--measure", "logsumexp", *args], cwd=tmp_path)
+        if words is None:
+            assert r.returncode == 0, r.stderr
+            continue
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    np.save(tmp_path / "a" / "x.npy", xs[0])
+    np.save(tmp_path / "b" / "x.npy", xs[2])
+    r = run(["score", "*/x.npy", "--measure", "logsumexp", "-o", "out/{stem}.npy"], cwd=tmp_path)
+    assert r.returncode == 2 and "a/x.npy and b/x.npy would both be written to out/x.npy" in r.stderr, r.stderr
