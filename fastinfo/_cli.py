@@ -2,7 +2,8 @@
 memory, a demo, the configuration.
 
     fastinfo score INPUT --measure M [--q Q | --labels Y | --targets T] -o OUT.npy
-                   (INPUT: .npy, or Parquet / Arrow IPC with a column of lists, see _tables)
+                   (INPUT: .npy, or Parquet / Arrow IPC with a column of lists, see _tables;
+                   --dask or --scheduler ADDRESS: on a Dask cluster, see _cluster)
     fastinfo demo                  generate a classifier workload, score it, print the throughput
     fastinfo info                  the configuration (show_config)
 
@@ -1268,7 +1269,8 @@ def _parser():
     s.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default: ~64 MB of input)")
     s.add_argument("-o", "--output", metavar="OUT", help="the result file, .npy, .parquet (pyarrow) or .csv: one "
                    "result a row, in a column named after the measure (required with --reduction none, "
-                   "unless --summary or --json)")
+                   "unless --summary or --json); {stem} in its name: one output a file of INPUT, named after it "
+                   "('scores/{stem}.parquet')")
     s.add_argument("--force", action="store_true", help="overwrite OUT if it exists (atomically; never "
                    "an input)")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
