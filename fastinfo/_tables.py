@@ -15,6 +15,7 @@ import numpy as np
 from ._cli import RunError, UsageError, same_inode
 
 PIECE_BYTES = 4 << 20      # a record batch of about this many bytes: decoded while in cache
+READ_BYTES = 4 << 20       # a Parquet column chunk is read this much at a time, not whole
 PARQUET_MAGIC = b"PAR1"
 ARROW_MAGIC = b"ARROW1"
 
@@ -90,7 +91,7 @@ class TableColumn:
             # it for every read), never a memory map; self.f stays open for same_file
             self.src = pa.OSFile(_fd_path(self.f, self.path), "rb")
             if kind == "parquet":
-                self.pf = pa.parquet.ParquetFile(self.src)
+                self.pf = pa.parquet.ParquetFile(self.src, buffer_size=READ_BYTES, pre_buffer=False)
                 schema, self.N = self.pf.schema_arrow, self.pf.metadata.num_rows
             else:
                 self.ipc = pa.ipc.open_file(self.src)

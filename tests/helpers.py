@@ -358,3 +358,20 @@ def traced_peak(call):
     finally:
         tracemalloc.stop()
     return result, peak - before
+
+
+PEAK_RSS_CODE = (
+    "import resource, sys; from fastinfo._cli import main; rc = main(sys.argv[1:]); "
+    # this process's own peak: VmHWM starts afresh at exec, where ru_maxrss keeps the peak of the
+    # forked copy of the parent (here: the test process, whatever it had allocated)
+    "lines = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')] if sys.platform == 'linux' else []; "
+    "print(int(lines[0].split()[1]) if lines else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+    "sys.exit(rc)")
+
+
+def peak_rss_kb(args, cwd):
+    """The peak resident memory (KB) of ``fastinfo ARGS`` run in a process of its own."""
+    r = run_python(["-c", PEAK_RSS_CODE, *args], cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.strip().splitlines()[-1])
+

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import assert_same_result, interrupt_cli, run_python
+from helpers import assert_same_result, interrupt_cli, peak_rss_kb, run_python
 
 import fastinfo
 
@@ -240,20 +240,11 @@ def test_ctrl_c_leaves_no_partial_file(big, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def _peak_rss_kb(args, cwd):
-    code = ("import resource, sys, runpy; sys.argv = ['fastinfo'] + sys.argv[1:]; "
-            "from fastinfo._cli import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
-    r = run_python(["-c", code, *args], cwd=cwd)
-    assert r.returncode == 0, r.stderr
-    return int(r.stdout.strip().splitlines()[-1])
-
-
 def test_peak_memory_does_not_grow_with_the_file(big, tmp_path):
     small = _logits_file(tmp_path / "small.npy", 16_000)
     rss = {}
     for name, path in (("64MB", small), ("256MB", big)):
-        rss[name] = _peak_rss_kb(["score", str(path), "--measure", "softmax_entropy", "--chunk-rows", "4000",
+        rss[name] = peak_rss_kb(["score", str(path), "--measure", "softmax_entropy", "--chunk-rows", "4000",
                                   "-o", str(tmp_path / f"{name}.npy")], tmp_path)
     # 4x the file, 192 MB more input: the peak may differ by the output (a few hundred KB) and noise
     assert rss["256MB"] - rss["64MB"] < 32 * 1024, rss
