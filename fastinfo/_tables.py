@@ -16,6 +16,8 @@ from ._cli import RunError, UsageError, same_inode
 
 PIECE_BYTES = 4 << 20      # a record batch of about this many bytes: decoded while in cache
 READ_BYTES = 4 << 20       # a Parquet column chunk is read this much at a time, not whole
+DECODERS = 4               # threads decoding the row groups of a Parquet column, at most
+AHEAD_BYTES = 64 << 20     # what they may decode ahead of the scoring, together
 PARQUET_MAGIC = b"PAR1"
 ARROW_MAGIC = b"ARROW1"
 
@@ -94,10 +96,7 @@ class TableColumn:
                 self.pf = pa.parquet.ParquetFile(self.src, buffer_size=READ_BYTES, pre_buffer=False)
                 schema, self.N = self.pf.schema_arrow, self.pf.metadata.num_rows
             else:
-                self.ipc = pa.ipc.open_file(self.src)
-                schema = self.ipc.schema
-                self.N = self.ipc.count_rows() if hasattr(self.ipc, "count_rows") else sum(
-                    self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches))
+                schema = pa.ipc.open_file(self.src).schema
         except (pa.ArrowException, OSError, ValueError) as e:
             raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
         self.kind = kind
@@ -114,6 +113,14 @@ class TableColumn:
         if schema.get_field_index(col) < 0:
             raise self._bad(f"no column {col!r} (the columns: {', '.join(schema.names)})")
         t = schema.field(col).type
+        if kind == "arrow":
+            try:            # reading this column's buffers only, not the whole record batches
+                self.ipc = pa.ipc.open_file(self.src, options=pa.ipc.IpcReadOptions(
+                    included_fields=[schema.get_field_index(col)]))
+                self.N = self.ipc.count_rows() if hasattr(self.ipc, "count_rows") else sum(
+                    self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches))
+            except (pa.ArrowException, OSError, ValueError) as e:
+                raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
         if self.role == "keep":
             self.K, vt = None, pa.float64()     # carried as stored: only the row count matters
         elif self.role == "labels":
@@ -131,6 +138,7 @@ class TableColumn:
         self._batches = None
         self._pending = []              # arrays of rows read but not yet handed out
         self.pos = self._first = 0      # the next row handed out; the group decoding starts at
+        self._srcs = []                 # the files of the decoders beyond the first
         self.arrow_type = t
         if self.role == "rows" and self.K is None:
             try:
@@ -195,7 +203,7 @@ class TableColumn:
             self._seek(lo)
         need, got, parts = hi - lo, 0, []
         if self._batches is None:
-            self._batches = _Ahead(self._pieces(self.pos, self._first))
+            self._batches = self._decoders()
         while got < need:
             if not self._pending:
                 piece = self._batches.next()
@@ -216,6 +224,48 @@ class TableColumn:
             return self.pa.concat_arrays(parts)
         return np.concatenate(parts) if parts else np.empty((0,) + self.shape[1:], self.dtype)
 
+    def _decoders(self):
+        """The read-ahead: one thread, or for the rows of a Parquet file of several row groups
+        one a core up to DECODERS, each decoding every W-th row group through a reader of its
+        own (pyarrow decodes a column on one core, slower than the kernels score it), together
+        at most AHEAD_BYTES ahead."""
+        W = min(DECODERS, _cores())
+        if self.kind == "parquet" and self.role == "rows" and W > 1:
+            starts = self.group_starts()
+            groups = list(range(self._first, len(starts) - 1))
+            W = min(W, len(groups))
+            if W > 1:
+                aheads = []
+                # a decoder waits for the ones before it: it may run ahead by a share of AHEAD_BYTES
+                depth = max(2, AHEAD_BYTES // (W * PIECE_BYTES))
+                try:
+                    for w in range(W):
+                        src = self.pa.OSFile(_fd_path(self.f, self.path), "rb")
+                        self._srcs.append(src)
+                        pf = self.pa.parquet.ParquetFile(src, buffer_size=READ_BYTES, pre_buffer=False)
+                        aheads.append(_Ahead(self._group_pieces(pf, groups[w::W], starts), depth=depth))
+                except BaseException:
+                    for a in aheads:
+                        a.stop()
+                    raise
+                return _Interleave(aheads)
+        return _Ahead(self._pieces(self.pos, self._first))
+
+    def _group_pieces(self, pf, groups, starts):
+        """The pieces of these row groups, each group followed by GROUP_END."""
+        pa = self.pa
+        for g in groups:
+            row0 = starts[g]
+            try:
+                for b in pf.iter_batches(batch_size=self.piece_rows, row_groups=[g], columns=[self.column],
+                                         use_threads=False):
+                    a = self._rows(b.column(0), row0)
+                    row0 += len(a)
+                    yield a
+            except (pa.ArrowException, OSError) as e:
+                raise self._bad(f"cannot read rows from {row0} on ({_first_line(e)})") from None
+            yield GROUP_END
+
     def _pieces(self, row0, first):
         """The rows as ndarrays, a record batch of ~PIECE_BYTES each (decoded and checked on
         the read-ahead thread: pyarrow releases the GIL while it decodes)."""
@@ -231,6 +281,9 @@ class TableColumn:
     def close(self):
         if self._batches is not None:
             self._batches.stop()
+        for src in self._srcs:
+            src.close()
+        self._srcs = []
 
     def _rows(self, a, row0):
         """An Arrow array of rows (lists, or integers) as an ndarray; nulls and ragged rows are
@@ -271,6 +324,36 @@ def _numbers(v):
     if len(v) == 0:
         return np.empty(0, dt)
     return np.frombuffer(v.buffers()[1], dtype=dt, count=len(v), offset=v.offset * dt.itemsize)
+
+
+GROUP_END = object()
+
+
+class _Interleave:
+    """The pieces of several _Ahead decoders in row order: decoder k has row groups k, k+W, ...,
+    each ended by GROUP_END."""
+
+    def __init__(self, aheads):
+        self.aheads, self.k = aheads, 0
+
+    def next(self):
+        while True:
+            item = self.aheads[self.k].next()
+            if item is GROUP_END:
+                self.k = (self.k + 1) % len(self.aheads)
+                continue
+            return item                 # None: this decoder is done, so are the ones after it
+
+    def stop(self):
+        for a in self.aheads:
+            a.stop()
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _Ahead:

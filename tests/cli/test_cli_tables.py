@@ -429,3 +429,27 @@ def test_one_output_a_file_of_the_pattern(tmp_path):
     np.save(tmp_path / "b" / "x.npy", xs[2])
     r = run(["score", "*/x.npy", "--measure", "logsumexp", "-o", "out/{stem}.npy"], cwd=tmp_path)
     assert r.returncode == 2 and "a/x.npy and b/x.npy would both be written to out/x.npy" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("decoders", [1, 3])
+def test_row_groups_decoded_on_several_threads_come_back_in_order(tmp_path, monkeypatch, decoders):
+    """Pieces of a few rows, row groups of odd sizes decoded by one or three threads: the scores
+    in row order, bitwise; a null value in a later row group named by its row in the file."""
+    from fastinfo import _cli, _tables
+    monkeypatch.setattr(_tables, "PIECE_BYTES", 7 * K * 4)         # seven rows a piece
+    monkeypatch.setattr(_tables, "DECODERS", decoders)
+    monkeypatch.setattr(_tables, "_cores", lambda: 4)
+    rng = np.random.default_rng(4)
+    x = (3 * rng.standard_normal((500, K))).astype(np.float32)
+    pq.write_table(pa.table({"logits": _fixed(x)}), tmp_path / "x.parquet", row_group_size=37)
+    assert _cli.main(["score", str(tmp_path / "x.parquet"), "--measure", "logsumexp", "-o",
+                      str(tmp_path / "o.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), fastinfo.logsumexp(x))
+    rows = [list(map(float, r)) for r in x]
+    rows[401][5] = None
+    pq.write_table(pa.table({"logits": pa.array(rows, pa.list_(pa.float32()))}), tmp_path / "n.parquet",
+                   row_group_size=37)
+    with pytest.raises(_cli.UsageError, match="row 401 holds a null value"):
+        _cli.score(_cli._parser().parse_args(["score", str(tmp_path / "n.parquet"), "--measure", "logsumexp",
+                                              "-o", str(tmp_path / "n.npy")]))
+    assert not (tmp_path / "n.npy").exists()
