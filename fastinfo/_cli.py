@@ -557,7 +557,7 @@ def _open(spec, what, column=None, role="rows"):
     if table is not None:
         return _tables.TableColumn(path, what, table, column, role)
     if column is not None:
-        opt = "--labels-column" if role == "labels" else "--column"
+        opt = "--labels-column" if role == "labels" else "--column" if isinstance(column, str) else "--columns"
         raise UsageError(f"{opt} applies to Parquet and Arrow files; {what} {spec} is not one")
     kind = _stores.kind_of(path)
     if kind is not None:
@@ -680,6 +680,8 @@ def _validate(args):
         raise UsageError(f"--temperature must be a positive number, got {args.temperature}")
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.column is not None and args.columns is not None:
+        raise UsageError("--column names a column of lists, --columns the columns of the classes: give one")
     if args.dask and args.scheduler is not None:
         raise UsageError("--dask starts a cluster on this machine, --scheduler uses one: give one of them")
     if args.workers is not None and (not args.dask or args.workers < 1):
@@ -848,7 +850,11 @@ def _prepare(args, files, open_operand=None):
     from types import SimpleNamespace
     opener = open_operand or _open_many
     m = args.measure
-    X = files.enter_context(opener(args.input, "input", args.column))
+    column = args.column
+    if args.columns is not None:
+        from ._tables import ColumnSet
+        column = ColumnSet(args.columns)
+    X = files.enter_context(opener(args.input, "input", column))
     readers = [X]
     table = _is_table(X)
     counts = args.normalize if m in PROB_MEASURES else None
@@ -1239,6 +1245,9 @@ def _parser():
                    "a small .csv; or a quoted pattern ('shards/*.parquet') of such files, scored as one")
     s.add_argument("--column", metavar="NAME", help="the column of lists of a Parquet or Arrow INPUT (default: "
                    "its only column of lists); a Parquet or Arrow --q or --targets is read at the same column")
+    s.add_argument("--columns", metavar="SPEC", help="the classes as columns of numbers of a Parquet or Arrow "
+                   "INPUT, one a class: FIRST:LAST (the columns from FIRST to LAST, in the file's order), a "
+                   "pattern ('p*', in the file's order) or names separated by commas")
     s.add_argument("--keep", metavar="COLS", help="columns of a Parquet or Arrow INPUT to carry into a .parquet "
                    "or .csv output beside the result, comma-separated (e.g. an id), so each score stays "
                    "joined to its row")

@@ -102,6 +102,9 @@ class TableColumn:
         self.kind = kind
         lists = [f.name for f in schema if _is_list(pa, f.type)]
         col = self.column
+        if isinstance(col, ColumnSet):
+            return self._open_set(schema, col, name)
+        self._names = None
         if col is None and self.role == "labels":
             ints = [f.name for f in schema if pa.types.is_integer(f.type)]
             raise self._bad(f"give --labels-column: the integer columns are {', '.join(ints) or 'none'}")
@@ -113,14 +116,7 @@ class TableColumn:
         if schema.get_field_index(col) < 0:
             raise self._bad(f"no column {col!r} (the columns: {', '.join(schema.names)})")
         t = schema.field(col).type
-        if kind == "arrow":
-            try:            # reading this column's buffers only, not the whole record batches
-                self.ipc = pa.ipc.open_file(self.src, options=pa.ipc.IpcReadOptions(
-                    included_fields=[schema.get_field_index(col)]))
-                self.N = self.ipc.count_rows() if hasattr(self.ipc, "count_rows") else sum(
-                    self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches))
-            except (pa.ArrowException, OSError, ValueError) as e:
-                raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
+        self._reopen([col], schema, name)
         if self.role == "keep":
             self.K, vt = None, pa.float64()     # carried as stored: only the row count matters
         elif self.role == "labels":
@@ -135,16 +131,65 @@ class TableColumn:
         if not (pa.types.is_floating(vt) or pa.types.is_integer(vt)):
             raise self._bad(f"column {col!r} holds {vt}; expected numbers")
         self.dtype = self.file_dtype = np.dtype(vt.to_pandas_dtype())
-        self._batches = None
-        self._pending = []              # arrays of rows read but not yet handed out
-        self.pos = self._first = 0      # the next row handed out; the group decoding starts at
-        self._srcs = []                 # the files of the decoders beyond the first
         self.arrow_type = t
+        self._ready()
         if self.role == "rows" and self.K is None:
             try:
                 self.K = self._first_length()
             except (pa.ArrowException, OSError) as e:
                 raise self._bad(f"cannot read row 0 ({_first_line(e)})") from None
+        self._shape()
+
+    def _reopen(self, names, schema, name):
+        """An Arrow IPC file opened again to read these columns' buffers only, not whole record
+        batches; its row count."""
+        if self.kind != "arrow":
+            return
+        pa = self.pa
+        try:
+            self.ipc = pa.ipc.open_file(self.src, options=pa.ipc.IpcReadOptions(
+                included_fields=[schema.get_field_index(c) for c in names]))
+            self.N = self.ipc.count_rows() if hasattr(self.ipc, "count_rows") else sum(
+                self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches))
+        except (pa.ArrowException, OSError, ValueError) as e:
+            raise self._bad(f"not a valid {name} file ({_first_line(e)})") from None
+
+    def _ready(self):
+        self._batches = None
+        self._pending = []              # arrays of rows read but not yet handed out
+        self.pos = self._first = 0      # the next row handed out; the group decoding starts at
+        self._srcs = []                 # the files of the decoders beyond the first
+
+    def _open_set(self, schema, cs, name):
+        """--columns: several columns of numbers, one a class, as the rows."""
+        pa = self.pa
+        if self.role != "rows":
+            raise self._bad(f"--columns {cs.spec} names the classes' columns of the rows, not {self.role}")
+        try:
+            names = cs.resolve(schema.names)
+        except ValueError as e:
+            listed = ", ".join(schema.names[:20]) + (f", ... ({len(schema.names)} columns)" if len(schema.names) > 20
+                                                     else "")
+            raise self._bad(f"--columns {cs.spec}: {e} matches no column (the columns: {listed})") from None
+        if len(set(names)) != len(names):
+            twice = next(c for c in names if names.count(c) > 1)
+            raise self._bad(f"--columns {cs.spec}: column {twice!r} is named twice")
+        types = [schema.field(c).type for c in names]
+        for c, t in zip(names, types):
+            if not (pa.types.is_floating(t) or pa.types.is_integer(t)):
+                raise self._bad(f"--columns {cs.spec}: column {c!r} is {t}; expected numbers")
+            if t != types[0]:
+                raise self._bad(f"--columns {cs.spec}: column {c!r} is {t}, column {names[0]!r} {types[0]}; the "
+                                f"classes' columns need one type (cast them when writing the file)")
+        self._names = names
+        self._reopen(names, schema, name)
+        self.K = len(names)
+        self.dtype = self.file_dtype = np.dtype(types[0].to_pandas_dtype())
+        self.arrow_type = types[0]
+        self._ready()
+        self._shape()
+
+    def _shape(self):
         self.shape = (self.N, self.K) if self.role == "rows" else (self.N,)
         self.ndim = len(self.shape)
         # rows a piece (a record batch decoded at once): the scoring loop's default chunk, so
@@ -155,9 +200,12 @@ class TableColumn:
         """The column's record batches from row group (Parquet) or record batch (Arrow) ``first`` on."""
         if self.kind == "parquet":
             groups = range(first, self.pf.num_row_groups)
-            return self.pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=[self.column],
+            return self.pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=self._columns(),
                                         use_threads=False)
-        return (self.ipc.get_batch(i).select([self.column]) for i in range(first, self.ipc.num_record_batches))
+        return (self.ipc.get_batch(i).select(self._columns()) for i in range(first, self.ipc.num_record_batches))
+
+    def _columns(self):
+        return self._names if self._names is not None else [self.column]
 
     def group_starts(self):
         """The first row of each row group (Parquet) or record batch (Arrow), and the row count."""
@@ -257,9 +305,9 @@ class TableColumn:
         for g in groups:
             row0 = starts[g]
             try:
-                for b in pf.iter_batches(batch_size=self.piece_rows, row_groups=[g], columns=[self.column],
+                for b in pf.iter_batches(batch_size=self.piece_rows, row_groups=[g], columns=self._columns(),
                                          use_threads=False):
-                    a = self._rows(b.column(0), row0)
+                    a = self._batch_rows(b, row0)
                     row0 += len(a)
                     yield a
             except (pa.ArrowException, OSError) as e:
@@ -272,7 +320,7 @@ class TableColumn:
         pa = self.pa
         try:
             for b in self._iter(self.piece_rows, first):
-                a = self._rows(b.column(0), row0)
+                a = self._batch_rows(b, row0)
                 row0 += len(a)
                 yield a
         except (pa.ArrowException, OSError) as e:
@@ -284,6 +332,20 @@ class TableColumn:
         for src in self._srcs:
             src.close()
         self._srcs = []
+
+    def _batch_rows(self, b, row0):
+        """A record batch's rows as an ndarray: its column, or with --columns its columns side by
+        side (one class a column: a copy, from columns to rows)."""
+        if self._names is None:
+            return self._rows(b.column(0), row0)
+        out = np.empty((b.num_rows, self.K), self.dtype)
+        for j, c in enumerate(self._names):
+            a = b.column(j)
+            if a.null_count:
+                r = row0 + int(np.argmin(a.is_valid().to_numpy(zero_copy_only=False)))
+                raise self._bad(f"column {c!r}: row {r} is null")
+            out[:, j] = _numbers(a)
+        return out
 
     def _rows(self, a, row0):
         """An Arrow array of rows (lists, or integers) as an ndarray; nulls and ragged rows are
@@ -324,6 +386,36 @@ def _numbers(v):
     if len(v) == 0:
         return np.empty(0, dt)
     return np.frombuffer(v.buffers()[1], dtype=dt, count=len(v), offset=v.offset * dt.itemsize)
+
+
+class ColumnSet:
+    """--columns SPEC: the columns that are the classes, one a class, as parts separated by
+    commas, each ``FIRST:LAST`` (every column from FIRST to LAST in the file's order), a pattern
+    (``p*``, in the file's order) or a name."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __str__(self):
+        return self.spec
+
+    def resolve(self, names):
+        """The columns, in order; a part that matches none: ValueError naming it."""
+        import fnmatch
+        out = []
+        for part in (p.strip() for p in self.spec.split(",")):
+            if any(ch in part for ch in "*?["):
+                got = [c for c in names if fnmatch.fnmatchcase(c, part)]
+            elif ":" in part and part not in names:
+                first, last = part.split(":", 1)
+                ok = first in names and last in names and names.index(first) <= names.index(last)
+                got = names[names.index(first):names.index(last) + 1] if ok else []
+            else:
+                got = [part] if part in names else []
+            if not got:
+                raise ValueError(part)
+            out += got
+        return out
 
 
 GROUP_END = object()

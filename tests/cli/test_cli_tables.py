@@ -453,3 +453,58 @@ def test_row_groups_decoded_on_several_threads_come_back_in_order(tmp_path, monk
         _cli.score(_cli._parser().parse_args(["score", str(tmp_path / "n.parquet"), "--measure", "logsumexp",
                                               "-o", str(tmp_path / "n.npy")]))
     assert not (tmp_path / "n.npy").exists()
+
+
+def test_columns_of_classes(tmp_path):
+    """--columns: one column a class, as pandas, polars and pyarrow write a DataFrame of
+    probabilities or logits: the rows those columns make, in the order the spec gives them."""
+    import pandas as pd
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(8)
+    n, k = 230, 11
+    x = (3 * rng.standard_normal((n, k))).astype(np.float32)
+    p = rng.random((n, k))
+    p /= p.sum(1, keepdims=True)
+    c = rng.integers(0, 20, (n, k)).astype(np.int32)
+    y = rng.integers(0, k, n)
+    names = [f"p{j}" for j in range(k)]
+    df = pd.DataFrame(x, columns=names)
+    df.insert(0, "id", np.arange(n))
+    df["label"] = y
+    df.to_parquet(tmp_path / "pandas.parquet", row_group_size=64)
+    pl.DataFrame({**{m: p[:, j] for j, m in enumerate(names)}}).write_parquet(tmp_path / "polars.parquet")
+    pl.DataFrame({**{m: p[::-1, j].copy() for j, m in enumerate(names)}}).write_parquet(tmp_path / "q.parquet")
+    import pyarrow.feather as feather
+    feather.write_feather(pa.table({m: c[:, j] for j, m in enumerate(names)}), tmp_path / "counts.arrow",
+                          chunksize=50)
+    order = [3, 0, 1, 2] + list(range(4, k))
+    cases = [
+        (["pandas.parquet", "--columns", f"p0:p{k - 1}", "--measure", "softmax_cross_entropy", "--labels-column",
+          "label"], fastinfo.softmax_cross_entropy(x, y)),
+        (["pandas.parquet", "--columns", "p*", "--measure", "softmax_entropy"], fastinfo.softmax_entropy(x)),
+        (["pandas.parquet", "--columns", "p3,p0:p2,p4:p10", "--measure", "logsumexp"],
+         fastinfo.logsumexp(x[:, order])),
+        (["polars.parquet", "--columns", "p*", "--measure", "kl", "--q", "q.parquet"],
+         fastinfo.kl_divergence(p, p[::-1])),
+        (["counts.arrow", "--columns", "p*", "--measure", "entropy", "--normalize"],
+         fastinfo.entropy(c, normalize=True)),
+    ]
+    for args, want in cases:
+        for chunk in ("7", "1000"):
+            r = run(["score", *args, "--chunk-rows", chunk, "-o", "o.npy", "--force"], cwd=tmp_path)
+            assert r.returncode == 0, (args, r.stderr)
+            np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), want)
+    rows = df.copy()
+    rows["p3"] = rows["p3"].astype("float32").where(np.arange(n) != 57)        # a null in row 57
+    rows.to_parquet(tmp_path / "null.parquet", row_group_size=64)
+    for args, words in (
+            (["pandas.parquet", "--columns", "id:p3"], ["column 'p0' is float", "int64", "one type"]),
+            (["pandas.parquet", "--columns", "p*,q*"], ["q* matches no column"]),
+            (["pandas.parquet", "--columns", "p1,p1"], ["'p1' is named twice"]),
+            (["pandas.parquet", "--columns", "p*", "--column", "p0"], ["--column", "--columns", "give one"]),
+            (["null.parquet", "--columns", "p*"], ["null.parquet", "column 'p3': row 57 is null"])):
+        r = run(["score", *args, "--measure", "logsumexp", "-o", "bad.npy"], cwd=tmp_path)
+        assert_one_line_failure(r, words, tmp_path / "bad.npy")
+    np.save(tmp_path / "x.npy", x)
+    r = run(["score", "x.npy", "--columns", "p*", "--measure", "logsumexp", "-o", "bad.npy"], cwd=tmp_path)
+    assert_one_line_failure(r, ["--columns applies to Parquet and Arrow files"], tmp_path / "bad.npy")
