@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import assert_one_line_failure, run_python
+from helpers import assert_one_line_failure, interrupt_cli, run_python
 
 import fastinfo
 
@@ -221,3 +221,16 @@ def test_a_single_row_cannot_be_split(cluster, files):
     r = run(["row.npy", "--measure", "softmax_entropy", "--reduction", "sum", "--scheduler",
              cluster.scheduler_address], d)
     assert_one_line_failure(r, ["--scheduler", "rows must lead"], d / "nothing.npy")
+
+
+def test_ctrl_c_on_a_cluster_run_leaves_no_file_and_the_cluster_serves_on(cluster, files, tmp_path):
+    d, a = files
+    rc, err = interrupt_cli(["score", str(d / "x.npy"), "--measure", "softmax_entropy", "--chunk-rows", "1",
+                             "-o", "out.npy", "--scheduler", cluster.scheduler_address], tmp_path)
+    assert rc == 130, err
+    assert "interrupted; no output written" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []
+    r = run(["x.npy", "--measure", "softmax_entropy", "-o", str(tmp_path / "after.npy"), "--scheduler",
+             cluster.scheduler_address], d)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "after.npy"), fastinfo.softmax_entropy(a["x"]))
