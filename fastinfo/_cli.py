@@ -789,6 +789,13 @@ def _tables_pa(out_path):
     return _pyarrow("output", out_path)
 
 
+def _operand_column(args, path, X):
+    """The column of a second Parquet or Arrow operand: as found by the command (a cluster task),
+    or the input's (_same_column)."""
+    col = getattr(args, "operand_column", None)
+    return col if col is not None else _same_column(path, X)
+
+
 def _same_column(path, X):
     """The column of a second Parquet or Arrow operand: the input's column of lists, by name."""
     if path is None or not _is_table(X):
@@ -873,7 +880,7 @@ def _prepare(args, files, open_operand=None):
     # the second operand: kind "same" (the input's shape), "ref" (one row for all), "labels"
     Q, qkind, labels_src = None, None, None
     if args.q is not None:
-        Q = files.enter_context(opener(args.q, "--q", _same_column(args.q, X)))
+        Q = files.enter_context(opener(args.q, "--q", _operand_column(args, args.q, X)))
         _check_float(Q, "--q", args.q, counts)
         if Q.ndim == 1 and m in PROB_MEASURES:
             if Q.shape[0] != K:
@@ -901,13 +908,16 @@ def _prepare(args, files, open_operand=None):
                              f"shape without the class axis)")
         qkind = "labels"
     elif args.targets is not None:
-        Q = files.enter_context(opener(args.targets, "--targets", _same_column(args.targets, X)))
+        Q = files.enter_context(opener(args.targets, "--targets", _operand_column(args, args.targets, X)))
         _check_float(Q, "--targets", args.targets)
         if Q.shape != X.shape:
             raise UsageError(f"--targets {args.targets}: shape {Q.shape} differs from the input's {X.shape}")
         qkind = "same"
     if Q is not None:
         readers.append(Q)
+        if qkind == "same" and getattr(Q, "_names", None) != getattr(X, "_names", None):
+            raise UsageError(f"{Q.what} {Q.path}: its classes' columns are not the input's (in its order: "
+                             f"{', '.join(Q._names or [])}; the input's: {', '.join(X._names or [])})")
         if _is_table(Q) and (X.ndim != 2 or ax != 1):
             raise UsageError(f"{Q.what} {Q.path}: a Parquet or Arrow operand is read a row a list, so the input "
                              f"must be 2-D with its classes last (the input is {X.ndim}-D, --axis {args.axis})")
@@ -1049,7 +1059,8 @@ class _Outputs:
                 fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(name) + ".", suffix=".part",
                                            dir=self.dir)
             except OSError as e:
-                raise UsageError(f"output {name}: cannot create a file in {self.dir} ({e.strerror})") from None
+                error = UsageError if k == 0 else RunError      # before scoring: the folder; later: the disk
+                raise error(f"output {name}: cannot create a file in {self.dir} ({e.strerror})") from None
             self.files.append([name, fd, tmp])
         n = self.starts[k + 1] - self.starts[k]
         shape = J.out_shape if len(self.names) == 1 else (n,) + tuple(J.out_shape[1:])
@@ -1063,8 +1074,8 @@ class _Outputs:
     def _finish(self):
         self.writer.finish()
         f = self.files[-1]
-        os.close(f[1])
-        f[1] = None
+        fd, f[1] = f[1], None
+        os.close(fd)
 
     def write(self, lo, hi, r, kept):
         """Rows lo:hi of the run: their results r (class axis last) and kept columns."""
@@ -1122,12 +1133,11 @@ class _Outputs:
 
     def discard(self):
         for name, fd, tmp in self.files:
-            if fd is not None:
-                os.close(fd)
-            try:
+            with contextlib.suppress(OSError):
+                if fd is not None:
+                    os.close(fd)
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
         self.files = []
 
 
@@ -1154,7 +1164,7 @@ def _score(args, files, out_path, out_dir):
             outs.begin()
         if cluster:
             from ._cluster import scored
-            pieces = scored(args, J, stats)
+            pieces = files.enter_context(contextlib.closing(scored(args, J, stats)))
         else:
             pieces = _chunks(J, args, stats)
         for lo, hi, r, kept in pieces:

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from ._cli import RunError, UsageError, _chunks, _open, _prepare, _Stats
-from ._stores import Concat, Window
+from ._stores import Concat, NpzStream, Window, split
 
 TASK_BYTES = 256 << 20       # a task of a single .npy or container array: about this much input
 
@@ -45,13 +45,26 @@ def _bounds(J, chunk_rows):
 
 
 def _narrow(R, lo, hi):
-    """The files of an operand holding rows lo:hi (each as named here and as an absolute path:
-    a worker has a working directory of its own), and the row of the first at which lo is."""
+    """The files of an operand holding rows lo:hi, and the row of the first at which lo is. A
+    file: (its name as given here, its absolute path: a worker has a working directory of its
+    own, what it is now: the worker checks that it reads the same)."""
+    readers, start = [R], lo
     if isinstance(R, Concat):
         j0 = int(np.searchsorted(R.starts, lo, side="right")) - 1
         j1 = max(j0 + 1, int(np.searchsorted(R.starts, hi, side="left")))
-        return [(r.path, os.path.abspath(r.path)) for r in R.readers[j0:j1]], lo - R.starts[j0]
-    return [(R.path, os.path.abspath(R.path))], lo
+        readers, start = R.readers[j0:j1], lo - R.starts[j0]
+    return [(r.path, os.path.abspath(r.path), _identity(r.path)) for r in readers], start
+
+
+def _identity(spec):
+    """Size and modification time of the file (or store) an operand is read from."""
+    st = os.stat(split(spec)[0])
+    return st.st_size, st.st_mtime_ns
+
+
+def _compressed(R):
+    """A compressed .npz member (read front to back only) among an operand's files."""
+    return any(isinstance(r, NpzStream) for r in getattr(R, "readers", [R]))
 
 
 def _task(args, narrow, lo, hi):
@@ -60,10 +73,19 @@ def _task(args, narrow, lo, hi):
         paths, start = narrow[what]
         with contextlib.ExitStack() as stack:
             readers = []
-            for shown, path in paths:
+            for shown, path, identity in paths:
+                try:
+                    same = _identity(path) == identity
+                except OSError:
+                    same = False
+                if not same:
+                    raise RunError(f"{what} {shown}: not the file the run began with (changed since, or this "
+                                   f"worker sees another copy); no output written")
                 readers.append(stack.enter_context(_open(path, what, column, role)))
                 readers[-1].path = shown            # errors name the files as the command line did
             R = readers[0] if len(readers) == 1 else Concat(readers, what, spec)
+            if what == "input" and narrow.get("input starts") is not None:
+                R._starts = narrow["input starts"]      # the row groups as counted by the command
             stack.pop_all()
         return R if start is None else Window(R, start, start + hi - lo)
 
@@ -119,7 +141,14 @@ def scored(args, J, stats):
     if J.squeeze or J.b0 != 0:
         raise UsageError(f"{how} splits the input by rows, so its rows must lead (a 2-D or more input, "
                          f"--axis other than 0)")
+    for R in (J.X, J.Q):
+        if R is not None and _compressed(R):
+            raise UsageError(f"{how}: {R.what} {R.path} holds a compressed .npz member, which is read front to "
+                             f"back only; score it without a cluster, or store it uncompressed (np.savez)")
     bounds = _bounds(J, args.chunk_rows)
+    import copy
+    args = copy.copy(args)                  # a --q or --targets table is read at the column found here
+    args.operand_column = J.Q.column if J.Q is not None and J.qkind == "same" and J.table else None
     with contextlib.ExitStack() as stack:
         client = _client(args, stack)
         distributed = _distributed(how)
@@ -128,8 +157,9 @@ def scored(args, J, stats):
             operands[J.Q.what] = J.Q            # (labels from a column of the input come with it)
         futures = []
         for lo, hi in zip(bounds, bounds[1:]):
-            narrow = {w: (_narrow(R, 0, 0)[0], None) if J.qkind == "ref" and w == "--q" else _narrow(R, lo, hi)
-                      for w, R in operands.items()}
+            narrow = {w: (_narrow(R, 0, R.shape[0])[0], None) if J.qkind == "ref" and w == "--q" else
+                      _narrow(R, lo, hi) for w, R in operands.items()}
+            narrow["input starts"] = J.X.group_starts() if J.table and not isinstance(J.X, Concat) else None
             futures.append(client.submit(_task, args, narrow, lo, hi, pure=False))
         try:
             index = {f.key: i for i, f in enumerate(futures)}
@@ -142,6 +172,14 @@ def scored(args, J, stats):
                     except distributed.KilledWorker as e:
                         raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the workers running them "
                                        f"died ({e}); no output written") from None
+                    except (UsageError, RunError):
+                        raise
+                    except Exception as e:                      # the scheduler lost, a task cancelled
+                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the cluster failed "
+                                       f"({type(e).__name__}: {e}); no output written") from None
+                    if r is not None and len(r) != bounds[nxt + 1] - bounds[nxt]:
+                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: a worker returned {len(r)} "
+                                       f"results; no output written")
                     stats.merge(part)
                     if r is not None:
                         yield bounds[nxt], bounds[nxt + 1], r, kept

@@ -287,6 +287,9 @@ class Concat:
             if r.ndim != first.ndim or r.dtype != first.dtype or r.shape[0] and r.shape[1:] != first.shape[1:]:
                 raise UsageError(f"{what} {r.path}: shape {r.shape} of {r.dtype} does not continue "
                                  f"{first.path}'s rows (shape {first.shape} of {first.dtype})")
+            if getattr(r, "_names", None) != getattr(first, "_names", None):     # --columns, file by file
+                raise UsageError(f"{what} {r.path}: its classes' columns are {', '.join(r._names)}, those of "
+                                 f"{first.path} {', '.join(first._names)}; the classes must be in one order")
         self.readers, self.what, self.path = list(readers), what, spec
         self.starts = np.cumsum([0] + [r.shape[0] for r in readers]).tolist()
         self.shape = (self.starts[-1],) + tuple(first.shape[1:])
@@ -304,6 +307,12 @@ class Concat:
 
     def same_file(self, st):
         return any(r.same_file(st) for r in self.readers)
+
+    def stop_at(self, stop):
+        """Rows from ``stop`` on will not be read (see TableColumn.stop_at)."""
+        for r, s, e in zip(self.readers, self.starts, self.starts[1:]):
+            if hasattr(r, "stop_at"):
+                r.stop_at(max(0, min(stop, e) - s))
 
     def locate(self, row):
         """(the file, the row in it) of a row of the whole."""
@@ -335,7 +344,12 @@ class Window:
 
     def __init__(self, R, start, stop):
         self.R, self.start = R, start
+        if not 0 <= start <= stop <= R.shape[0]:
+            raise RunError(f"{R.what} {R.path}: has {R.shape[0]} rows, fewer than when the run began "
+                           f"(rows {start}..{stop - 1} were to be read); no output written")
         self.shape = (stop - start,) + tuple(R.shape[1:])
+        if hasattr(R, "stop_at"):
+            R.stop_at(stop)
 
     def __getattr__(self, name):
         if name == "R":                 # not yet set: no recursion

@@ -67,6 +67,8 @@ class TableColumn:
             raise UsageError(f"{what} {path}: cannot read ({e.strerror})") from None
         try:
             self._open(kind)
+            if same_as is not None and getattr(same_as, "_starts", None) is not None:
+                self._starts = same_as._starts      # the same file: the same row groups
         except BaseException:
             if self.src is not None:
                 self.src.close()
@@ -159,6 +161,7 @@ class TableColumn:
         self._pending = []              # arrays of rows read but not yet handed out
         self.pos = self._first = 0      # the next row handed out; the group decoding starts at
         self._srcs = []                 # the files of the decoders beyond the first
+        self._starts = self._stop = None
 
     def _open_set(self, schema, cs, name):
         """--columns: several columns of numbers, one a class, as the rows."""
@@ -174,6 +177,9 @@ class TableColumn:
         if len(set(names)) != len(names):
             twice = next(c for c in names if names.count(c) > 1)
             raise self._bad(f"--columns {cs.spec}: column {twice!r} is named twice")
+        for c in names:
+            if len(schema.get_all_field_indices(c)) > 1:
+                raise self._bad(f"--columns {cs.spec}: the file has several columns named {c!r}")
         types = [schema.field(c).type for c in names]
         for c, t in zip(names, types):
             if not (pa.types.is_floating(t) or pa.types.is_integer(t)):
@@ -199,7 +205,8 @@ class TableColumn:
     def _iter(self, batch_rows, first=0):
         """The column's record batches from row group (Parquet) or record batch (Arrow) ``first`` on."""
         if self.kind == "parquet":
-            groups = range(first, self.pf.num_row_groups)
+            end = self.pf.num_row_groups if self._stop is None else self._groups_end()
+            groups = range(first, end)
             return self.pf.iter_batches(batch_size=batch_rows, row_groups=groups, columns=self._columns(),
                                         use_threads=False)
         return (self.ipc.get_batch(i).select(self._columns()) for i in range(first, self.ipc.num_record_batches))
@@ -208,23 +215,48 @@ class TableColumn:
         return self._names if self._names is not None else [self.column]
 
     def group_starts(self):
-        """The first row of each row group (Parquet) or record batch (Arrow), and the row count."""
-        if self.kind == "parquet":
-            md = self.pf.metadata
-            sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
-        else:
-            sizes = [self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches)]
-        return np.cumsum([0] + sizes).tolist()
+        """The first row of each row group (Parquet) or record batch (Arrow), and the row count
+        (an Arrow file's are counted by reading its batches: once)."""
+        if self._starts is None:
+            if self.kind == "parquet":
+                md = self.pf.metadata
+                sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+            else:
+                sizes = [self.ipc.get_batch(i).num_rows for i in range(self.ipc.num_record_batches)]
+            self._starts = np.cumsum([0] + sizes).tolist()
+        return self._starts
+
+    def stop_at(self, stop):
+        """Rows from ``stop`` on will not be read (a task's rows end there): no decoding beyond
+        the row group holding row stop - 1."""
+        self._stop = stop
+
+    def _groups_end(self):
+        """One past the last row group or record batch to decode."""
+        starts = self.group_starts()
+        if self._stop is None:
+            return len(starts) - 1
+        return max(0, int(np.searchsorted(starts, self._stop, side="left")))
 
     def _seek(self, lo):
-        """Read on from row lo: decode from the start of the row group or record batch holding it."""
+        """Read on from row lo: decode from the start of the row group or record batch holding it,
+        the rows before lo dropped a piece at a time."""
         self.close()
         self._batches, self._pending = None, []
         starts = self.group_starts()
         self._first = max(0, min(int(np.searchsorted(starts, lo, side="right")) - 1, len(starts) - 2))
         self.pos = starts[self._first] if len(starts) > 1 else 0
         if lo > self.pos:
-            self.read(0, self.pos, lo)
+            self._batches = self._decoders()
+            while self.pos < lo:
+                piece = self._batches.next()
+                if piece is None:
+                    raise RunError(f"{self.what} {self.path}: the file ends at row {self.pos}, before "
+                                   f"the {self.N} rows its metadata declares")
+                take = min(len(piece), lo - self.pos)
+                if take < len(piece):
+                    self._pending.append(piece[take:])
+                self.pos += take
 
     def _first_length(self):
         """K of a column of variable lists: the first row's length (every row is checked)."""
@@ -266,6 +298,9 @@ class TableColumn:
             parts.append(a[:take])
             got += take
         self.pos = hi
+        if hi == self.N or hi == self._stop:   # all read: the decoders' threads and files go
+            self.close()
+            self._batches = None
         if len(parts) == 1:
             return parts[0]
         if self.role == "keep":
@@ -280,7 +315,7 @@ class TableColumn:
         W = min(DECODERS, _cores())
         if self.kind == "parquet" and self.role == "rows" and W > 1:
             starts = self.group_starts()
-            groups = list(range(self._first, len(starts) - 1))
+            groups = list(range(self._first, self._groups_end()))
             W = min(W, len(groups))
             if W > 1:
                 aheads = []
@@ -290,8 +325,13 @@ class TableColumn:
                     for w in range(W):
                         src = self.pa.OSFile(_fd_path(self.f, self.path), "rb")
                         self._srcs.append(src)
-                        pf = self.pa.parquet.ParquetFile(src, buffer_size=READ_BYTES, pre_buffer=False)
+                        pf = self.pa.parquet.ParquetFile(src, buffer_size=READ_BYTES, pre_buffer=False,
+                                                         metadata=self.pf.metadata)
                         aheads.append(_Ahead(self._group_pieces(pf, groups[w::W], starts), depth=depth))
+                except (self.pa.ArrowException, OSError) as e:
+                    for a in aheads:
+                        a.stop()
+                    raise self._bad(f"cannot read rows from {self.pos} on ({_first_line(e)})") from None
                 except BaseException:
                     for a in aheads:
                         a.stop()
@@ -320,6 +360,8 @@ class TableColumn:
         pa = self.pa
         try:
             for b in self._iter(self.piece_rows, first):
+                if self._stop is not None and row0 >= self._stop:
+                    return                      # the rows a task reads are all here
                 a = self._batch_rows(b, row0)
                 row0 += len(a)
                 yield a
@@ -404,9 +446,11 @@ class ColumnSet:
         import fnmatch
         out = []
         for part in (p.strip() for p in self.spec.split(",")):
-            if any(ch in part for ch in "*?["):
+            if part in names:           # a name first: x[0] is that column, not a pattern
+                got = [part]
+            elif any(ch in part for ch in "*?["):
                 got = [c for c in names if fnmatch.fnmatchcase(c, part)]
-            elif ":" in part and part not in names:
+            elif ":" in part:
                 first, last = part.split(":", 1)
                 ok = first in names and last in names and names.index(first) <= names.index(last)
                 got = names[names.index(first):names.index(last) + 1] if ok else []

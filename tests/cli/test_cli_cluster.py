@@ -234,3 +234,33 @@ def test_ctrl_c_on_a_cluster_run_leaves_no_file_and_the_cluster_serves_on(cluste
              cluster.scheduler_address], d)
     assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(np.load(tmp_path / "after.npy"), fastinfo.softmax_entropy(a["x"]))
+
+
+def test_a_file_changed_since_the_run_began_is_an_error_not_other_rows(files, tmp_path):
+    """A task checks that it opens the file the command planned with (changed since, or a stale
+    copy on a worker), and a short file is an error, not fewer rows."""
+    from fastinfo import _cli, _cluster
+    d, a = files
+    np.save(tmp_path / "x.npy", a["x"])
+    args = _cli._parser().parse_args(["score", str(tmp_path / "x.npy"), "--measure", "softmax_entropy",
+                                      "--reduction", "sum"])
+    args.weight_values = None
+    with _cli.NpyReader(str(tmp_path / "x.npy"), "input") as R:
+        narrow = {"input": _cluster._narrow(R, 100, 200)}
+    r, _, _ = _cluster._task(args, narrow, 100, 200)
+    np.testing.assert_array_equal(r, fastinfo.softmax_entropy(a["x"][100:200]))
+    np.save(tmp_path / "x.npy", a["x"][:150])
+    with pytest.raises(_cli.RunError, match="not the file the run began with"):
+        _cluster._task(args, narrow, 100, 200)
+    with _cli.NpyReader(str(tmp_path / "x.npy"), "input") as R:
+        narrow = {"input": _cluster._narrow(R, 100, 200)}
+    with pytest.raises(_cli.RunError, match="fewer than when the run began"):
+        _cluster._task(args, narrow, 100, 200)
+
+
+def test_a_compressed_npz_member_is_refused_before_any_task(files, tmp_path):
+    d, a = files
+    np.savez_compressed(tmp_path / "z.npz", x=a["x"])
+    r = run([str(tmp_path / "z.npz") + ":x", "--measure", "softmax_entropy", "-o", "bad.npy", "--scheduler",
+             "tcp://127.0.0.1:9"], tmp_path)
+    assert_one_line_failure(r, ["compressed .npz member", "without a cluster"], tmp_path / "bad.npy")
