@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from ._cli import RunError, UsageError, _chunks, _open, _prepare, _Stats
+from ._cli import _SIGNALS, RunError, UsageError, _chunks, _open, _prepare, _Stats
 from ._stores import Concat, NpzStream, Window, split
 
 TASK_BYTES = 256 << 20       # a task of a single .npy or container array: about this much input
@@ -149,40 +149,56 @@ def scored(args, J, stats):
     import copy
     args = copy.copy(args)                  # a --q or --targets table is read at the column found here
     args.operand_column = J.Q.column if J.Q is not None and J.qkind == "same" and J.table else None
-    with contextlib.ExitStack() as stack:
-        client = _client(args, stack)
-        distributed = _distributed(how)
-        operands = {"input": J.X}
-        if J.Q is not None and not (J.qkind == "labels" and args.labels is None):
-            operands[J.Q.what] = J.Q            # (labels from a column of the input come with it)
-        futures = []
-        for lo, hi in zip(bounds, bounds[1:]):
-            narrow = {w: (_narrow(R, 0, R.shape[0])[0], None) if J.qkind == "ref" and w == "--q" else
-                      _narrow(R, lo, hi) for w, R in operands.items()}
-            narrow["input starts"] = J.X.group_starts() if J.table and not isinstance(J.X, Concat) else None
-            futures.append(client.submit(_task, args, narrow, lo, hi, pure=False))
-        try:
-            index = {f.key: i for i, f in enumerate(futures)}
-            done, nxt = {}, 0
-            for fut in distributed.as_completed(futures):
-                done[index[fut.key]] = fut
-                while nxt in done:
+    stack = contextlib.ExitStack()
+    futures = []
+    try:
+        # Ctrl-C, SIGTERM, SIGHUP take effect between the cluster's steps, never inside
+        # distributed's own code (a KeyboardInterrupt there can be swallowed or leave it broken)
+        with _SIGNALS.defer():
+            client = _client(args, stack)
+            distributed = _distributed(how)
+            operands = {"input": J.X}
+            if J.Q is not None and not (J.qkind == "labels" and args.labels is None):
+                operands[J.Q.what] = J.Q            # (labels from a column of the input come with it)
+            for lo, hi in zip(bounds, bounds[1:]):
+                narrow = {w: (_narrow(R, 0, R.shape[0])[0], None) if J.qkind == "ref" and w == "--q" else
+                          _narrow(R, lo, hi) for w, R in operands.items()}
+                narrow["input starts"] = J.X.group_starts() if J.table and not isinstance(J.X, Concat) else None
+                futures.append(client.submit(_task, args, narrow, lo, hi, pure=False))
+        index = {f.key: i for i, f in enumerate(futures)}
+        waiting, done, nxt = set(futures), {}, 0
+        while nxt < len(futures):
+            if nxt not in done:
+                with _SIGNALS.defer():
                     try:
+                        finished, _ = distributed.wait(list(waiting), timeout=0.25, return_when="FIRST_COMPLETED")
+                    except TimeoutError:
+                        finished = ()
+                for fut in finished:
+                    waiting.discard(fut)
+                    done[index[fut.key]] = fut
+            while nxt in done:
+                try:
+                    with _SIGNALS.defer():
                         r, kept, part = done.pop(nxt).result()
-                    except distributed.KilledWorker as e:
-                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the workers running them "
-                                       f"died ({e}); no output written") from None
-                    except (UsageError, RunError):
-                        raise
-                    except Exception as e:                      # the scheduler lost, a task cancelled
-                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the cluster failed "
-                                       f"({type(e).__name__}: {e}); no output written") from None
-                    if r is not None and len(r) != bounds[nxt + 1] - bounds[nxt]:
-                        raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: a worker returned {len(r)} "
-                                       f"results; no output written")
-                    stats.merge(part)
-                    if r is not None:
-                        yield bounds[nxt], bounds[nxt + 1], r, kept
-                    nxt += 1
-        finally:
-            client.cancel(futures)
+                except distributed.KilledWorker as e:
+                    raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the workers running them "
+                                   f"died ({e}); no output written") from None
+                except (UsageError, RunError):
+                    raise
+                except Exception as e:                      # the scheduler lost, a task cancelled
+                    raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: the cluster failed "
+                                   f"({type(e).__name__}: {e}); no output written") from None
+                if r is not None and len(r) != bounds[nxt + 1] - bounds[nxt]:
+                    raise RunError(f"rows {bounds[nxt]}..{bounds[nxt + 1] - 1}: a worker returned {len(r)} "
+                                   f"results; no output written")
+                stats.merge(part)
+                if r is not None:
+                    yield bounds[nxt], bounds[nxt + 1], r, kept
+                nxt += 1
+    finally:
+        with _SIGNALS.hold():           # the clean-up is not cut in two
+            if futures:
+                with contextlib.suppress(Exception):
+                    client.cancel(futures)
+            stack.close()

@@ -59,13 +59,24 @@ def _mpmath_precision(request):
 
 def pytest_collection_modifyitems(config, items):
     """Starts the packaging tests' sdist install in the background (helpers.SdistInstall) when
-    a collected test needs it, unless only collecting."""
-    if not config.option.collectonly and any("sdist_install" in getattr(i, "fixturenames", ()) for i in items):
+    a collected test needs it, and the row suites under the other SIMD variants, unless only
+    collecting."""
+    if config.option.collectonly:
+        return
+    if any("sdist_install" in getattr(i, "fixturenames", ()) for i in items):
         from helpers import SDIST_INSTALL
         SDIST_INSTALL.start()
+    # and the row suites under the other SIMD variants (helpers.OtherLevelSuites)
+    levels = [i.callspec.params["level"] for i in items
+              if getattr(i, "originalname", "") == "test_row_suites_on_the_other_levels"]
+    if levels:
+        from helpers import OTHER_LEVEL_SUITES
+        for level in levels:
+            OTHER_LEVEL_SUITES.start(level)
 
 
 def pytest_sessionfinish(session):
-    from helpers import SDIST_INSTALL
+    from helpers import OTHER_LEVEL_SUITES, SDIST_INSTALL
     SDIST_INSTALL.stop()
+    OTHER_LEVEL_SUITES.stop()
 

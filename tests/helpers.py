@@ -163,6 +163,66 @@ SDIST_INSTALL = SdistInstall()
 """The session's one sdist install (tests/packaging)."""
 
 
+# The test files that exercise the row engine's loops most closely, run whole on every variant
+# besides the one the tests use (which runs them with the rest of the suite): the logit rows
+# and their accuracy, the compiled fronts bitwise against the general (strided) path, the
+# vector exps. A variant's own contraction or lane count can break what the default one keeps.
+ROW_SUITES = ["logits", "robustness/test_fronts.py", "kernels/test_vectorized_log_exp.py"]
+# ... but for one temperature the mpmath-bound JS accuracy test: its other temperatures scale
+# the same lanes, and their oracle's time (~5 s each) does not depend on the variant
+ROW_SUITES_DESELECT = [f"logits/test_logits.py::test_js_of_nearly_equal_logits_keeps_its_relative_accuracy[{t}-{d}]"
+                       for t in ("2.0", "0.3") for d in ("f64", "f32")]
+
+
+class OtherLevelSuites:
+    """ROW_SUITES under other SIMD variants (tests/kernels/test_simd_variants.py), each run by a
+    child pytest at the lowest CPU priority. tests/conftest.py starts them when the tests are
+    collected, so that they run on the core the other tests leave idle (about a minute each);
+    the test waits for its variant's."""
+
+    def __init__(self):
+        self.runs = {}
+
+    def start(self, level):
+        import tempfile
+        if level in self.runs:
+            return
+        tests = SOURCE_ROOT / "tests"
+        deselect = [a for t in ROW_SUITES_DESELECT for a in ("--deselect", str(tests / t))]
+        out = tempfile.TemporaryFile(mode="w+")
+        nice = (lambda: os.nice(19)) if hasattr(os, "nice") else None
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                 *(str(tests / s) for s in ROW_SUITES), *deselect],
+                                cwd=SOURCE_ROOT, env=fastinfo_env(FASTINFO_SIMD=level), stdout=out,
+                                stderr=subprocess.STDOUT, text=True, preexec_fn=nice, start_new_session=True)
+        self.runs[level] = (proc, out)
+
+    def wait(self, level, timeout=900):
+        """(exit status, output) of the variant's run."""
+        self.start(level)
+        proc, out = self.runs[level]
+        rc = proc.wait(timeout=timeout)
+        out.seek(0)
+        return rc, out.read()
+
+    def stop(self):
+        """Ends the runs still going (the end of the session)."""
+        import signal
+        for proc, out in self.runs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (AttributeError, OSError):
+                    proc.kill()
+                proc.wait()
+            out.close()
+        self.runs = {}
+
+
+OTHER_LEVEL_SUITES = OtherLevelSuites()
+"""The session's row suites under the other SIMD variants."""
+
+
 # --------------------------------------------------------------------------- the API
 KERNEL_LEVELS = sorted(available_kernels())
 """Every compiled SIMD variant this CPU runs ("baseline", "avx2", "avx512")."""

@@ -490,8 +490,8 @@ def test_columns_of_classes(tmp_path):
         (["counts.arrow", "--columns", "p*", "--measure", "entropy", "--normalize"],
          fastinfo.entropy(c, normalize=True)),
     ]
-    for args, want in cases:
-        for chunk in ("7", "1000"):
+    for i, (args, want) in enumerate(cases):
+        for chunk in ("7", "1000") if i == 0 else ("7",):
             r = run(["score", *args, "--chunk-rows", chunk, "-o", "o.npy", "--force"], cwd=tmp_path)
             assert r.returncode == 0, (args, r.stderr)
             np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), want)

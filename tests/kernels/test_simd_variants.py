@@ -6,14 +6,13 @@ variant with OMP_NUM_THREADS."""
 
 import json
 import math
-import pathlib
 import textwrap
 
 import numpy as np
 import pytest
 import scipy.stats
 from fastinfo._dispatch import simd_level
-from helpers import (KERNEL_LEVELS, as_bits, assert_close, fastinfo_env, neglog, ref_cross_entropy, ref_entropy,
+from helpers import (KERNEL_LEVELS, OTHER_LEVEL_SUITES, as_bits, assert_close, fastinfo_env, neglog, ref_cross_entropy, ref_entropy,
                      ref_js, ref_js_distance, ref_kl, ref_normalize, run_python)
 
 SIMD_SCRIPT = textwrap.dedent(
@@ -173,16 +172,9 @@ def test_simd_default_is_an_available_level_and_omp_num_threads_respected(tmp_pa
             assert cfg["max_threads"] == int(n)
 
 
-# The test files that exercise the row engine's loops most closely, run whole on every variant
-# besides the one this process uses (which runs them with the rest of the suite): the logit rows
-# and their accuracy, the compiled fronts bitwise against the general (strided) path, the
-# vector exps. A variant's own contraction or lane count can break what the default one keeps.
-ROW_SUITES = ["logits", "robustness/test_fronts.py", "kernels/test_vectorized_log_exp.py"]
-
-
 @pytest.mark.parametrize("level", [lv for lv in KERNEL_LEVELS if lv != simd_level])
 def test_row_suites_on_the_other_levels(level):
-    tests_dir = pathlib.Path(__file__).resolve().parents[1]
-    r = run_python(["-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(tests_dir / s) for s in ROW_SUITES)],
-                   cwd=tests_dir.parent, env=fastinfo_env(FASTINFO_SIMD=level), timeout=900)
-    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    """helpers.ROW_SUITES, run whole under another variant by a child pytest (started in the
+    background when the tests were collected: see helpers.OtherLevelSuites)."""
+    rc, out = OTHER_LEVEL_SUITES.wait(level)
+    assert rc == 0, out[-6000:]
