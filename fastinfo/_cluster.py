@@ -4,12 +4,13 @@ cluster (``distributed``, the ``dask`` extra).
 The rows are split where the input splits: one task a file of a pattern
 (``'shards/*.parquet'``), one a row group of a single Parquet file (a record batch of an
 Arrow file), slabs of about TASK_BYTES (or of --chunk-rows) of a single .npy or container
-array. Each task opens
-its own rows of every operand (the workers read the files, so they must see the same paths),
-scores them exactly as the single-process run does and sends back the results and the
-summary's partial sums. The client writes the results in order of rows into the one output,
-atomically, as ever; a task's results wait only until the rows before them are written. A
-worker lost mid-run loses only its tasks, which the scheduler runs again on another worker.
+array. Each task opens its own rows of every operand (the workers read the files, so they
+must see the same paths; each checks that a file is the one the command saw), scores them
+exactly as the single-process run does and sends back the results and the summary's
+partial sums. The command writes the results in order of rows into the one output (or one
+output a file), atomically, as ever; a task's results wait only until the rows before them
+are written. A worker lost mid-run loses only its tasks, which the scheduler runs again on
+another worker. Signals take effect between the cluster's steps, never inside its code.
 """
 import contextlib
 import os

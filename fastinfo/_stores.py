@@ -288,8 +288,8 @@ class Concat:
                 raise UsageError(f"{what} {r.path}: shape {r.shape} of {r.dtype} does not continue "
                                  f"{first.path}'s rows (shape {first.shape} of {first.dtype})")
             if getattr(r, "_names", None) != getattr(first, "_names", None):     # --columns, file by file
-                raise UsageError(f"{what} {r.path}: its classes' columns are {', '.join(r._names)}, those of "
-                                 f"{first.path} {', '.join(first._names)}; the classes must be in one order")
+                raise UsageError(f"{what} {r.path}: its classes' columns are {', '.join(r._names or [])}, those "
+                                 f"of {first.path} {', '.join(first._names or [])}; the classes must be in one order")
         self.readers, self.what, self.path = list(readers), what, spec
         self.starts = np.cumsum([0] + [r.shape[0] for r in readers]).tolist()
         self.shape = (self.starts[-1],) + tuple(first.shape[1:])
