@@ -630,6 +630,11 @@ class _ExactSum:
                 terms = []
             self.terms = terms
 
+    def merge(self, other):
+        """Add everything another _ExactSum was given (a cluster task's), exactly."""
+        self.add(other.terms)
+        self.special += other.special
+
     def total(self):
         t = math.fsum(self.terms)
         return self.special + t if self.special != 0.0 or math.isnan(self.special) else t
@@ -843,9 +848,8 @@ class _Stats:
             self.denom.add(wy)
 
     def merge(self, other):
-        for mine, theirs in ((self.total, other.total), (self.denom, other.denom)):
-            mine.add(theirs.terms)
-            mine.special += theirs.special
+        self.total.merge(other.total)
+        self.denom.merge(other.denom)
         self.count += other.count
         self.lo, self.hi = min(self.lo, other.lo), max(self.hi, other.hi)
 

@@ -84,6 +84,10 @@ class TableColumn:
             self.src.close()
         self.f.close()
 
+    def _short(self, row):
+        return RunError(f"{self.what} {self.path}: the file ends at row {row}, before the {self.N} rows its "
+                        f"metadata declares")
+
     def _bad(self, why):
         return UsageError(f"{self.what} {self.path}: {why}")
 
@@ -251,8 +255,7 @@ class TableColumn:
             while self.pos < lo:
                 piece = self._batches.next()
                 if piece is None:
-                    raise RunError(f"{self.what} {self.path}: the file ends at row {self.pos}, before "
-                                   f"the {self.N} rows its metadata declares")
+                    raise self._short(self.pos)
                 take = min(len(piece), lo - self.pos)
                 if take < len(piece):
                     self._pending.append(piece[take:])
@@ -288,8 +291,7 @@ class TableColumn:
             if not self._pending:
                 piece = self._batches.next()
                 if piece is None:
-                    raise RunError(f"{self.what} {self.path}: the file ends at row {lo + got}, before "
-                                   f"the {self.N} rows its metadata declares")
+                    raise self._short(lo + got)
                 self._pending.append(piece)
             a = self._pending.pop(0)
             take = min(len(a), need - got)

@@ -148,15 +148,21 @@ class SdistInstall:
     def stop(self):
         """Ends a build still running and removes its folder (the end of the session)."""
         import shutil
-        if self.proc is not None and self.proc.poll() is None:
-            import signal
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (AttributeError, OSError):
-                self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            _kill_session(self.proc)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _kill_session(proc):
+    """End a child started in a session of its own, with everything it started, if still running."""
+    import signal
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (AttributeError, OSError):
+            proc.kill()
+        proc.wait()
 
 
 SDIST_INSTALL = SdistInstall()
@@ -207,14 +213,8 @@ class OtherLevelSuites:
 
     def stop(self):
         """Ends the runs still going (the end of the session)."""
-        import signal
         for proc, out in self.runs.values():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (AttributeError, OSError):
-                    proc.kill()
-                proc.wait()
+            _kill_session(proc)
             out.close()
         self.runs = {}
 
