@@ -1,6 +1,7 @@
 # The compiled code of fastinfo other than the row kernels, compiled once for the baseline (the
 # row kernels are compiled per SIMD level: _kernels.pxi): label counting, the expected mutual
-# information, the spacing estimators' sorts and the k-d tree of the kNN estimators. It holds
+# information, the spacing estimators' sorts, the k-d tree of the kNN estimators and the
+# Parquet level runs of the page reader. It holds
 # the platform state (thread counts, fork safety) that every kernel variant adopts, and borrows
 # the selected variant's lane-wise loops (use_row_kernels, installed by the dispatcher).
 
@@ -27,3 +28,7 @@ include "_spacing.pxi"
 
 # --- k-nearest-neighbour entropy and mutual information --------------------------------
 include "_knn.pxi"
+
+
+# --- Parquet level runs, for the page reader -------------------------------------------
+include "_levels.pxi"

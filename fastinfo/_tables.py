@@ -4,7 +4,9 @@ A column of lists (``list``, ``large_list`` or ``fixed_size_list`` of floats or 
 is an (N, K) array, one list a row; a column of integers is an (N,) array (labels). The
 file is read front to back in record batches (pyarrow, the ``parquet`` extra), so memory
 is bounded by a chunk of rows plus the Parquet row group being decoded, and never
-memory-mapped: the reads are ordinary reads of one open descriptor, as for ``.npy``.
+memory-mapped: the reads are ordinary reads of one open descriptor, as for ``.npy``. A
+Parquet list column of floats is read page by page where its pages allow (_pages.py), the
+rest of a row group through pyarrow.
 """
 import os
 import queue
@@ -13,6 +15,7 @@ import threading
 import numpy as np
 
 from ._cli import RunError, UsageError, same_inode
+from ._pages import Fallback, ListColumn
 
 PIECE_BYTES = 4 << 20      # a record batch of about this many bytes: decoded while in cache
 READ_BYTES = 4 << 20       # a Parquet column chunk is read this much at a time, not whole
@@ -145,6 +148,8 @@ class TableColumn:
             except (pa.ArrowException, OSError) as e:
                 raise self._bad(f"cannot read row 0 ({_first_line(e)})") from None
         self._shape()
+        if self.kind == "parquet" and self.role == "rows":
+            self._pages = ListColumn.find(self.pf.schema, schema, col, self.dtype, self.K)
 
     def _reopen(self, names, schema, name):
         """An Arrow IPC file opened again to read these columns' buffers only, not whole record
@@ -166,6 +171,7 @@ class TableColumn:
         self.pos = self._first = 0      # the next row handed out; the group decoding starts at
         self._srcs = []                 # the files of the decoders beyond the first
         self._starts = self._stop = None
+        self._pages = None              # a list column's pages read straight (_pages.py)
 
     def _open_set(self, schema, cs, name):
         """--columns: several columns of numbers, one a class, as the rows."""
@@ -342,15 +348,33 @@ class TableColumn:
         return _Ahead(self._pieces(self.pos, self._first))
 
     def _group_pieces(self, pf, groups, starts):
-        """The pieces of these row groups, each group followed by GROUP_END."""
+        """The pieces of these row groups, each group followed by GROUP_END: a list column's
+        pages read straight where they allow it (_pages.py), the rest of a group through
+        pyarrow."""
         pa = self.pa
         for g in groups:
-            row0 = starts[g]
+            row0, skip = starts[g], 0
+            if self._pages is not None:
+                chunk = pf.metadata.row_group(g).column(self._pages.leaf)
+                try:
+                    for a in self._pages.pieces(self.f.fileno(), chunk, starts[g + 1] - starts[g],
+                                                self.piece_rows, pa):
+                        row0 += len(a)
+                        yield a
+                    yield GROUP_END
+                    continue
+                except Fallback as e:
+                    row0, skip = starts[g], e.rows
             try:
                 for b in pf.iter_batches(batch_size=self.piece_rows, row_groups=[g], columns=self._columns(),
                                          use_threads=False):
                     a = self._batch_rows(b, row0)
                     row0 += len(a)
+                    if skip:                    # rows the pages gave already
+                        drop = min(skip, len(a))
+                        a, skip = a[drop:], skip - drop
+                        if not len(a):
+                            continue
                     yield a
             except (pa.ArrowException, OSError) as e:
                 raise self._bad(f"cannot read rows from {row0} on ({_first_line(e)})") from None
@@ -360,6 +384,12 @@ class TableColumn:
         """The rows as ndarrays, a record batch of ~PIECE_BYTES each (decoded and checked on
         the read-ahead thread: pyarrow releases the GIL while it decodes)."""
         pa = self.pa
+        if self._pages is not None:
+            end = self.pf.num_row_groups if self._stop is None else self._groups_end()
+            for a in self._group_pieces(self.pf, range(first, end), self.group_starts()):
+                if a is not GROUP_END:
+                    yield a
+            return
         try:
             for b in self._iter(self.piece_rows, first):
                 if self._stop is not None and row0 >= self._stop:
