@@ -5,16 +5,20 @@
 # pages to pyarrow, which names the fault.
 
 cdef inline Py_ssize_t _run_header(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end) noexcept nogil:
-    """The ULEB128 header of the next run, or -1 when the section ends inside it."""
+    """The ULEB128 header of the next run, or -1 when the section ends inside it or it is
+    not one pyarrow reads (more than 5 bytes, or past 32 bits)."""
     cdef unsigned long long v = 0, c
-    cdef int shift = 0
-    while pos[0] < end and shift < 63:
+    cdef int k
+    for k in range(5):
+        if pos[0] >= end:
+            return -1
         c = b[pos[0]]
         pos[0] += 1
-        v |= (c & 0x7F) << shift
+        v |= (c & 0x7F) << (7 * k)
         if c < 0x80:
-            return <Py_ssize_t>(v & ((<unsigned long long>1 << 62) - 1))
-        shift += 7
+            if v > 0xFFFFFFFFULL:
+                return -1
+            return <Py_ssize_t>v
     return -1
 
 
@@ -37,25 +41,29 @@ cdef enum:
 
 cdef Py_ssize_t _runs(const unsigned char* b, Py_ssize_t pos, Py_ssize_t end, int bw, Py_ssize_t n,
                       int what, Py_ssize_t v0, Py_ssize_t K, unsigned long long want,
-                      int* out) noexcept nogil:
-    """Walk n values of hybrid runs in b[pos:end]: 0, or -1 on a short section or a value
-    that is not as ``what`` asks (for _INDICES: want is the dictionary's size)."""
-    cdef Py_ssize_t h, g, cnt, i = 0, j, v, nb, nbytes = (bw + 7) >> 3
+                      int* out, Py_ssize_t first) noexcept nogil:
+    """Walk the hybrid runs in b[pos:end] up to value first + n: 0, or -1 on a short section,
+    a run header pyarrow refuses, or a value of [first, first + n) that is not as ``what``
+    asks (for _INDICES, want is the dictionary's size, and value first + j goes to out[j];
+    the values before first are passed over, not checked: an earlier call checked them)."""
+    cdef Py_ssize_t h, g, cnt, i = 0, j, v, lo, hi, total = first + n, nb, nbytes = (bw + 7) >> 3
     cdef unsigned long long val
     cdef int k
-    while i < n:
+    while i < total:
         h = _run_header(b, &pos, end)
         if h < 0:
             return -1
         if h & 1:                               # bit-packed: g groups of 8 values
             g = h >> 1
-            if g == 0 or (bw > 0 and g > end - pos):
+            # pyarrow's limit on g; with it, g * 8 and g * bw cannot overflow
+            if g == 0 or g > 0x0FFFFFFF:
                 return -1
             nb = g * bw
             if nb > end - pos:
                 return -1
-            cnt = min(g, n) * 8
-            for j in range(min(cnt, n - i)):
+            cnt = g * 8
+            lo, hi = max(first - i, 0), min(cnt, total - i)
+            for j in range(lo, hi):
                 val = _packed(b + pos, j, bw)
                 if what == _ROWS:
                     if val != (0 if (v0 + i + j) % K == 0 else 1):
@@ -66,7 +74,7 @@ cdef Py_ssize_t _runs(const unsigned char* b, Py_ssize_t pos, Py_ssize_t end, in
                 else:
                     if val >= want:
                         return -1
-                    out[i + j] = <int>val
+                    out[i + j - first] = <int>val
             pos += nb
         else:                                   # a run of h >> 1 equal values
             cnt = h >> 1
@@ -76,26 +84,27 @@ cdef Py_ssize_t _runs(const unsigned char* b, Py_ssize_t pos, Py_ssize_t end, in
             for k in range(nbytes):
                 val |= (<unsigned long long>b[pos + k]) << (8 * k)
             pos += nbytes
-            cnt = min(cnt, n - i)
-            if what == _ROWS:
-                v = (v0 + i) % K
-                if val == 0:                    # every value a row's first: rows of one value
-                    if K != 1 and not (cnt == 1 and v == 0):
+            lo, hi = max(first - i, 0), min(cnt, total - i)
+            if lo < hi:
+                if what == _ROWS:
+                    v = (v0 + i + lo) % K
+                    if val == 0:                # every value a row's first: rows of one value
+                        if K != 1 and not (hi - lo == 1 and v == 0):
+                            return -1
+                    elif val == 1:              # no row starts inside the run
+                        if v == 0 or v + (hi - lo) > K:
+                            return -1
+                    else:
                         return -1
-                elif val == 1:                  # no row starts inside the run
-                    if v == 0 or v + cnt > K:
+                elif what == _ALL:
+                    if val != want:
                         return -1
                 else:
-                    return -1
-            elif what == _ALL:
-                if val != want:
-                    return -1
-            else:
-                if val >= want:
-                    return -1
-                for j in range(cnt):
-                    out[i + j] = <int>val
-        i += min(cnt, n - i)
+                    if val >= want:
+                        return -1
+                    for j in range(lo, hi):
+                        out[i + j - first] = <int>val
+        i += min(cnt, total - i)
     return 0
 
 
@@ -116,7 +125,7 @@ def hybrid_rows(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, in
     if end == pos:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _ROWS, v0, K, 0, NULL)
+        r = _runs(&buf[0], pos, end, bw, n, _ROWS, v0, K, 0, NULL, 0)
     return r
 
 
@@ -132,22 +141,22 @@ def hybrid_all(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, int
     if end == pos:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _ALL, 0, 1, <unsigned long long>value, NULL)
+        r = _runs(&buf[0], pos, end, bw, n, _ALL, 0, 1, <unsigned long long>value, NULL, 0)
     return r
 
 
 def hybrid_indices(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, int bw,
-                   int[::1] out, Py_ssize_t size):
-    """Decode len(out) dictionary indices (width bw, 0..32) from buf[pos:end] into out, each
-    checked to be below size (the dictionary's length): 0, or -1 on a short section or an
-    index out of range."""
+                   int[::1] out, Py_ssize_t size, Py_ssize_t first=0):
+    """Decode dictionary indices first .. first + len(out) (width bw, 0..32) from
+    buf[pos:end] into out, each checked to be below size (the dictionary's length): 0, or
+    -1 on a short section, a run header pyarrow refuses or an index out of range."""
     cdef Py_ssize_t r, n = out.shape[0]
-    if not _section_ok(buf, pos, end) or bw < 0 or bw > 32 or size < 0:
+    if not _section_ok(buf, pos, end) or bw < 0 or bw > 32 or size < 0 or first < 0:
         return -1
     if n == 0:
         return 0
     if end == pos:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _INDICES, 0, 1, <unsigned long long>size, &out[0])
+        r = _runs(&buf[0], pos, end, bw, n, _INDICES, 0, 1, <unsigned long long>size, &out[0], first)
     return r

@@ -6,15 +6,17 @@ definition levels one value at a time, some 3x slower than it reads a flat float
 and slower than the kernels score the rows. When every row has the same length there is
 nothing to build: a page's values are the rows' values, in order. This module walks a
 column chunk's pages (their headers, Thrift compact protocol), checks the levels run by
-run (``_core.hybrid_rows``/``hybrid_all``: no null, every row K values), and copies the
-values (PLAIN, or dictionary-encoded) into row pieces; pages compressed with a codec
-(Snappy, Zstd, Gzip) are decompressed through
-``pyarrow.Codec``.
+run (``_core.hybrid_rows``/``hybrid_all``: no null, a row every K values), and copies the
+values (PLAIN, or dictionary-encoded) into row pieces; pages compressed with Snappy, Gzip
+or Zstd are decompressed through ``pyarrow.Codec``.
 
-Anything else — another encoding, a page the checks refuse, a null, a ragged row, a short
-or corrupt chunk — raises ``Fallback`` with the rows already given, and the caller reads
+The rule: it gives only numbers pyarrow gives for the same bytes. It reads a page only as
+pyarrow's reader would (the same start of the chunk, the same run and header limits, the
+same length checks), is stricter wherever that is simpler, and hands over at anything else
+— another encoding or codec, an encrypted column, a null, a row of another length, a short
+or corrupt chunk — by raising ``Fallback`` with the rows already given; the caller reads
 the rest of the row group through pyarrow, which decodes it or names the fault in its own
-words. The fast path never decides an error, so it cannot report one pyarrow would not.
+words. It never reports an error itself.
 """
 import os
 
@@ -32,6 +34,8 @@ PLAIN, PLAIN_DICTIONARY, RLE, RLE_DICTIONARY = 0, 2, 3, 8
 # Brotli and LZ4 pages are left to pyarrow.
 CODECS = {"UNCOMPRESSED": None, "SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd"}
 HEADER_BYTES = 256          # a page header is read this much at a time until it parses
+SLICE = 1 << 20             # dictionary indices decoded this many at a time (memory bound)
+MAX_LIST = 1_000_000        # Thrift containers longer than this are refused, as pyarrow does
 
 
 class Fallback(Exception):
@@ -42,44 +46,46 @@ class Fallback(Exception):
         self.rows = rows
 
 
-class _Short(Exception):
-    """A Thrift struct runs past the bytes read."""
+class _Refuse(ValueError):
+    """Not for this path (a page, a header or a chunk): hand over to pyarrow."""
 
 
 # --- Thrift compact protocol: just enough to read a PageHeader ---------------------------
 
-def _varint(b, i):
-    r = s = 0
-    while True:
-        c = b[i]
-        i += 1
-        r |= (c & 0x7F) << s
+def _varint(b, i, most=10):
+    """An unsigned LEB128 of at most ``most`` bytes at b[i] (Thrift's limit for its type)."""
+    r = 0
+    for k in range(most):
+        c = b[i + k]
+        r |= (c & 0x7F) << (7 * k)
         if c < 0x80:
-            return r, i
-        s += 7
-        if s > 70:
-            raise ValueError("varint too long")
+            return r, i + k + 1
+    raise _Refuse("varint too long")
 
 
 def _zigzag(n):
     return (n >> 1) ^ -(n & 1)
 
 
+_INT_BYTES = {3: 1, 4: 3, 5: 5, 6: 10}     # byte, i16, i32, i64
+
+
 def _value(b, i, t, depth):
-    """A value of compact type t at b[i]: ints and nested structs are kept, the rest skipped."""
+    """A value of compact type t at b[i]: ints and structs are kept, binaries and lists
+    skipped; maps (a PageHeader has none) refused."""
     if t in (1, 2):                     # a bool field: the type is the value
         return t == 1, i
     if t == 3:
         return b[i], i + 1
     if t in (4, 5, 6):
-        v, i = _varint(b, i)
+        v, i = _varint(b, i, _INT_BYTES[t])
         return _zigzag(v), i
     if t == 7:
         if i + 8 > len(b):
             raise IndexError
         return None, i + 8
     if t == 8:
-        n, i = _varint(b, i)
+        n, i = _varint(b, i, 5)
         if i + n > len(b):
             raise IndexError
         return None, i + n
@@ -88,7 +94,9 @@ def _value(b, i, t, depth):
         i += 1
         n, et = h >> 4, h & 0x0F
         if n == 15:
-            n, i = _varint(b, i)
+            n, i = _varint(b, i, 5)
+        if n > MAX_LIST or depth > 16:
+            raise _Refuse("a list too long or too deep")
         for _ in range(n):              # every element takes a byte at least: bounded by b
             if et in (1, 2):
                 if i >= len(b):
@@ -97,24 +105,17 @@ def _value(b, i, t, depth):
             else:
                 _, i = _value(b, i, et, depth + 1)
         return None, i
-    if t == 11:                         # map
-        n, i = _varint(b, i)
-        if n:
-            kv = b[i]
-            i += 1
-            for _ in range(n):
-                _, i = _value(b, i, kv >> 4, depth + 1)
-                _, i = _value(b, i, kv & 0x0F, depth + 1)
-        return None, i
     if t == 12:
         return _struct(b, i, depth + 1)
-    raise ValueError(f"compact type {t}")
+    raise _Refuse(f"compact type {t}")
 
 
 def _struct(b, i, depth=0):
-    """The fields of a struct at b[i] as {field id: (compact type, value)}, and the index past it."""
+    """The fields of a struct at b[i] as {field id: (compact type, value)}, and the index
+    past it. Field ids are Thrift's (16-bit, positive); a field given twice is refused
+    (Thrift merges the two)."""
     if depth > 16:
-        raise ValueError("structs nested too deep")
+        raise _Refuse("structs nested too deep")
     fields, last = {}, 0
     while True:
         h = b[i]
@@ -125,8 +126,10 @@ def _struct(b, i, depth=0):
         if d:
             fid = last + d
         else:
-            v, i = _varint(b, i)
+            v, i = _varint(b, i, 3)
             fid = _zigzag(v)
+        if not 0 < fid < 1 << 15 or fid in fields:
+            raise _Refuse(f"field id {fid}")
         last = fid
         v, i = _value(b, i, t, depth)
         fields[fid] = (t, v)
@@ -136,15 +139,15 @@ I32, STRUCT, BOOLS = (5,), (12,), (1, 2)
 
 
 def _field(fields, fid, types, default=None):
-    """A field's value, checked to be of its declared type (pyarrow's reader refuses a page
-    header whose field is of another: so does this one, by handing over)."""
+    """A field's value, checked to be of its declared type. Thrift skips a field of another
+    type (and then fails if it was required); this path refuses it instead."""
     if fid not in fields:
         if default is None:
-            raise ValueError(f"no field {fid}")
+            raise _Refuse(f"no field {fid}")
         return default
     t, v = fields[fid]
     if t not in types or (types is I32 and not -(1 << 31) <= v < 1 << 31):
-        raise ValueError(f"field {fid} of type {t}")
+        raise _Refuse(f"field {fid} of type {t}")
     return (t == 1) if types is BOOLS else v
 
 
@@ -157,10 +160,10 @@ def page_header(fd, off, end):
             return _struct(b, 0)
         except IndexError:
             if len(b) >= end - off or size >= 1 << 24:
-                raise _Short() from None
+                raise _Refuse("a page header past the chunk") from None
             size *= 8
-        except (ValueError, RecursionError):
-            raise _Short() from None
+        except RecursionError:
+            raise _Refuse("a page header nested too deep") from None
 
 
 def _octets(b):
@@ -169,32 +172,42 @@ def _octets(b):
 
 
 def _inflate(codec, body, size):
-    """A page's bytes decompressed to size bytes (ValueError if they are not that long), or
-    as they are without a codec."""
+    """A page's bytes decompressed to size bytes (refused if they are not that long), or as
+    they are without a codec."""
     if codec is None:
         return _octets(body)
     if size < 0:
-        raise ValueError("a negative size")
+        raise _Refuse("a negative size")
     b = _octets(body)
     if codec.name == "snappy":
-        n, _ = _varint(bytes(b[:10]), 0)
-        if n != size:
-            raise ValueError("Snappy length")
+        if _varint(b, 0, 5)[0] != size:
+            raise _Refuse("a Snappy page of another length")
     elif codec.name == "gzip":
-        if len(b) < 18 or int.from_bytes(b[-4:], "little") != size & 0xFFFFFFFF:
-            raise ValueError("Gzip length")
+        if len(b) < 18 or b[0] != 0x1F or b[1] != 0x8B or int.from_bytes(b[-4:], "little") != size & 0xFFFFFFFF:
+            raise _Refuse("a Gzip page of another length")
     return _octets(codec.decompress(b, size))
 
 
 def _leaves(t):
     """The Parquet leaf columns of an Arrow type."""
-    if hasattr(t, "num_fields") and t.num_fields and not hasattr(t, "value_type"):
-        return sum(_leaves(t.field(i).type) for i in range(t.num_fields))   # struct
+    if hasattr(t, "storage_type"):                                          # extension types
+        return _leaves(t.storage_type)
     if hasattr(t, "key_type"):
         return _leaves(t.key_type) + _leaves(t.item_type)                  # map
     if hasattr(t, "value_type") and not hasattr(t, "index_type"):
         return _leaves(t.value_type)                                        # lists
+    if getattr(t, "num_fields", 0):
+        return sum(_leaves(t.field(i).type) for i in range(t.num_fields))   # struct
     return 1
+
+
+def plaintext_footer(fd, metadata):
+    """Whether the file's footer is its FileMetaData alone: False for a file with encrypted
+    columns and a plaintext footer (pyarrow counts its signature out of serialized_size),
+    whose column metadata pyarrow cannot read without keys (it aborts, not raises)."""
+    size = os.fstat(fd).st_size
+    tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
+    return len(tail) == 8 and tail[4:] == b"PAR1" and int.from_bytes(tail[:4], "little") == metadata.serialized_size
 
 
 # --- the pages of one column chunk --------------------------------------------------------
@@ -207,124 +220,130 @@ class ListColumn:
         self.leaf, self.max_def, self.max_rep, self.dtype, self.K = leaf, max_def, max_rep, dtype, K
 
     @classmethod
-    def find(cls, schema, arrow_schema, column, dtype, K):
-        """The leaf of column (a list of float32/float64 values, nested once) in the file's
-        ParquetSchema, or None."""
-        if K is None or K < 1 or dtype not in (np.float32, np.float64):
-            return None
-        names = arrow_schema.names
-        if names.count(column) != 1:
-            return None
+    def find(cls, pf, fd, column, dtype, K):
+        """The leaf of column (a list of float32/float64 values, nested once) in ParquetFile
+        pf (open on descriptor fd), or None."""
         import pyarrow.types as types
+        if K is None or K < 1 or dtype not in (np.float32, np.float64) or not plaintext_footer(fd, pf.metadata):
+            return None
+        schema, arrow_schema = pf.schema, pf.schema_arrow
+        names = arrow_schema.names
+        # a column named "x" beside one named "x.y" would share the path prefix "x."
+        if names.count(column) != 1 or any(n.startswith(column + ".") for n in names):
+            return None
         t = arrow_schema.field(column).type
         if not ((types.is_list(t) or types.is_large_list(t) or types.is_fixed_size_list(t))
                 and (types.is_float32(t.value_type) or types.is_float64(t.value_type))):
             return None
+        if sum(_leaves(f.type) for f in arrow_schema) != len(schema):
+            return None                 # a type whose leaves are not counted here
         leaf = sum(_leaves(arrow_schema.field(i).type) for i in range(names.index(column)))
-        if leaf >= len(schema):
-            return None
         c = schema.column(leaf)
         want = "FLOAT" if dtype == np.float32 else "DOUBLE"
-        if (c.physical_type != want or c.max_repetition_level != 1 or c.max_definition_level < 1
-                or c.max_definition_level > 255 or not c.path.startswith(column + ".")):
+        if (c.physical_type != want or c.max_repetition_level != 1 or not 1 <= c.max_definition_level <= 255
+                or not c.path.startswith(column + ".")):
             return None
         return cls(leaf, c.max_definition_level, c.max_repetition_level, np.dtype(dtype), K)
 
-    def pieces(self, fd, chunk, rows, piece_rows, pa):
-        """The rows of one row group's column chunk (ColumnChunkMetaData ``chunk``, ``rows``
-        rows), as (≤ piece_rows, K) arrays; Fallback(rows given) where the pages are not for
-        this path."""
+    def pieces(self, fd, group, rows, piece_rows, pa):
+        """The rows of the column chunk of row group ``group`` (RowGroupMetaData, ``rows``
+        rows), as (≤ piece_rows, K) arrays; Fallback(rows given) where the pages are not
+        for this path."""
         given = 0
         try:
-            pages = self._pages(fd, chunk, rows)
+            chunk = group.column(self.leaf)
+            if chunk.file_path or chunk.compression not in CODECS:
+                raise _Refuse("a chunk in another file, or another codec")
             codec = pa.Codec(CODECS[chunk.compression]) if CODECS[chunk.compression] else None
             K, dt = self.K, self.dtype
             out = np.empty(piece_rows * K, dt)
             fill = 0                    # values in out
             v0 = 0                      # values of the group before this page
             dictionary = None
-            for p in pages:
+            for p in self._pages(fd, chunk, rows):
                 body = os.pread(fd, p["csize"], p["body"])
                 if len(body) != p["csize"]:
-                    raise Fallback(given)
+                    raise _Refuse("a page past the end of the file")
                 if p["type"] == DICTIONARY_PAGE:
                     body = _inflate(codec, body, p["usize"])
                     if p["n"] * dt.itemsize > len(body):
-                        raise Fallback(given)
+                        raise _Refuse("a short dictionary page")
                     dictionary = np.frombuffer(body, dt.newbyteorder("<"), count=p["n"])
                     continue
-                vals = self._values(p, body, codec, v0, dictionary)
-                if vals is None:
-                    raise Fallback(given)
-                v0 += len(vals)
-                j = 0
-                while j < len(vals):
-                    take = min(len(vals) - j, len(out) - fill)
-                    out[fill:fill + take] = vals[j:j + take]
-                    fill += take
-                    j += take
-                    if fill == len(out):
-                        yield out.reshape(piece_rows, K)
-                        given += piece_rows
-                        out = np.empty(piece_rows * K, dt)
-                        fill = 0
+                for vals in self._values(p, body, codec, v0, dictionary):
+                    v0 += len(vals)
+                    j = 0
+                    while j < len(vals):
+                        take = min(len(vals) - j, len(out) - fill)
+                        out[fill:fill + take] = vals[j:j + take]
+                        fill += take
+                        j += take
+                        if fill == len(out):
+                            yield out.reshape(piece_rows, K)
+                            given += piece_rows
+                            out = np.empty(piece_rows * K, dt)
+                            fill = 0
             if v0 != rows * K or fill % K:
-                raise Fallback(given)
+                raise _Refuse("the pages hold other rows than the metadata says")
             if fill:
                 yield out[:fill].reshape(fill // K, K)
-        except (_Short, ValueError, KeyError, OSError, pa.ArrowException):
+        except (ValueError, IndexError, KeyError, OverflowError, MemoryError, OSError, pa.ArrowException):
             raise Fallback(given) from None
 
     def _pages(self, fd, chunk, rows):
-        """The chunk's page headers, checked to tile it and to hold rows * K values."""
-        start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
-        if start is None or start < 4 or chunk.compression not in CODECS:
-            raise Fallback(0)
+        """The chunk's pages, one header at a time, checked to tile it and to hold rows * K
+        values. The chunk starts where pyarrow's reader starts it: at the dictionary page
+        where its offset is before the first data page's, else at the first data page."""
+        dpo, start = chunk.dictionary_page_offset, chunk.data_page_offset
+        if chunk.has_dictionary_page and dpo is not None and 0 < dpo < start:
+            start = dpo
+        if start is None or start < 4:
+            raise _Refuse("no start")
         end = start + chunk.total_compressed_size
-        off, pages, n, first = start, [], 0, True
+        off, n, first = start, 0, True
         while off < end:
             h, hl = page_header(fd, off, end)
             t, usize, csize = _field(h, 1, I32), _field(h, 2, I32), _field(h, 3, I32)
             if not (0 <= csize <= end - off - hl and usize >= 0):
-                raise Fallback(0)
+                raise _Refuse("page sizes")
             p = {"type": t, "body": off + hl, "csize": csize, "usize": usize}
             if t == DICTIONARY_PAGE and first and 7 in h:
                 d = _field(h, 7, STRUCT)
                 if _field(d, 2, I32) not in (PLAIN, PLAIN_DICTIONARY):
-                    raise Fallback(0)
+                    raise _Refuse("a dictionary of another encoding")
                 p["n"] = _field(d, 1, I32)
             elif t == DATA_PAGE and 5 in h:
                 d = _field(h, 5, STRUCT)
                 if _field(d, 3, I32) != RLE or _field(d, 4, I32) != RLE:
-                    raise Fallback(0)
+                    raise _Refuse("levels of another encoding")
                 p.update(n=_field(d, 1, I32), enc=_field(d, 2, I32))
             elif t == DATA_PAGE_V2 and 8 in h:
                 d = _field(h, 8, STRUCT)
                 if _field(d, 2, I32) != 0:
-                    raise Fallback(0)
+                    raise _Refuse("nulls")
                 p.update(n=_field(d, 1, I32), enc=_field(d, 4, I32), dl=_field(d, 5, I32), rl=_field(d, 6, I32),
                          compressed=_field(d, 7, BOOLS, True))
                 # the rows that start in the page (the multiples of K among its values' indices)
                 starts = -(-(n + p["n"]) // self.K) - -(-n // self.K)
                 if p["dl"] < 0 or p["rl"] < 0 or _field(d, 3, I32) != starts:
-                    raise Fallback(0)
+                    raise _Refuse("a v2 header")
             else:
-                raise Fallback(0)
-            if p["n"] < 0:
-                raise Fallback(0)
+                raise _Refuse("another page type")
+            if p["n"] < 0 or (t != DICTIONARY_PAGE and p["n"] == 0):
+                raise _Refuse("a page of no values")
             if t != DICTIONARY_PAGE:
                 if p["enc"] not in (PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY):
-                    raise Fallback(0)
+                    raise _Refuse("values of another encoding")
                 n += p["n"]
-            pages.append(p)
+            yield p
             off += hl + csize
             first = False
         if off != end or n != rows * self.K or n != chunk.num_values:
-            raise Fallback(0)
-        return pages
+            raise _Refuse("pages that do not tile the chunk")
 
     def _values(self, p, body, codec, v0, dictionary):
-        """A data page's values after its levels are checked, or None."""
+        """A data page's values, after its levels are checked: one array, or for a
+        dictionary page arrays of at most SLICE values."""
         n = p["n"]
         bwr, bwd = self.max_rep.bit_length(), self.max_def.bit_length()
         if p["type"] == DATA_PAGE:
@@ -333,7 +352,7 @@ class ListColumn:
             sections = []
             for _ in range(2):          # repetition, then definition levels: a 4-byte length each
                 if pos + 4 > len(b):
-                    return None
+                    raise _Refuse("a short page")
                 L = int.from_bytes(b[pos:pos + 4], "little")
                 sections.append((pos + 4, pos + 4 + L))
                 pos += 4 + L
@@ -342,7 +361,7 @@ class ListColumn:
         else:
             rl, dl = p["rl"], p["dl"]
             if rl + dl > len(body):
-                return None
+                raise _Refuse("a short page")
             b = _octets(body)
             r0, r1, d0, d1 = 0, rl, rl, rl + dl
             vals = b[rl + dl:]
@@ -350,17 +369,19 @@ class ListColumn:
             if p["compressed"]:
                 vals = _inflate(codec, vals, p["usize"] - rl - dl)
         if r1 > len(b) or d1 > len(b):
-            return None
+            raise _Refuse("a short page")
         if _core.hybrid_rows(b, r0, r1, bwr, n, v0, self.K) or _core.hybrid_all(b, d0, d1, bwd, n, self.max_def):
-            return None
+            raise _Refuse("levels: a null, an empty list or a row of another length")
         dt = self.dtype.newbyteorder("<")
         if p["enc"] == PLAIN:
             if pos + n * dt.itemsize > len(vals):
-                return None
-            return np.frombuffer(vals, dt, count=n, offset=pos)
+                raise _Refuse("a short page")
+            yield np.frombuffer(vals, dt, count=n, offset=pos)
+            return
         if dictionary is None or pos >= len(vals):
-            return None
-        idx = np.empty(n, np.intc)
-        if _core.hybrid_indices(vals, pos + 1, len(vals), vals[pos], idx, len(dictionary)):
-            return None
-        return dictionary.take(idx)
+            raise _Refuse("dictionary indices without a dictionary")
+        for first in range(0, n, SLICE):
+            idx = np.empty(min(SLICE, n - first), np.intc)
+            if _core.hybrid_indices(vals, pos + 1, len(vals), vals[pos], idx, len(dictionary), first):
+                raise _Refuse("dictionary indices")
+            yield dictionary.take(idx)

@@ -149,7 +149,7 @@ class TableColumn:
                 raise self._bad(f"cannot read row 0 ({_first_line(e)})") from None
         self._shape()
         if self.kind == "parquet" and self.role == "rows":
-            self._pages = ListColumn.find(self.pf.schema, schema, col, self.dtype, self.K)
+            self._pages = ListColumn.find(self.pf, self.f.fileno(), col, self.dtype, self.K)
 
     def _reopen(self, names, schema, name):
         """An Arrow IPC file opened again to read these columns' buffers only, not whole record
@@ -355,9 +355,8 @@ class TableColumn:
         for g in groups:
             row0, skip = starts[g], 0
             if self._pages is not None:
-                chunk = pf.metadata.row_group(g).column(self._pages.leaf)
                 try:
-                    for a in self._pages.pieces(self.f.fileno(), chunk, starts[g + 1] - starts[g],
+                    for a in self._pages.pieces(self.f.fileno(), pf.metadata.row_group(g), starts[g + 1] - starts[g],
                                                 self.piece_rows, pa):
                         row0 += len(a)
                         yield a

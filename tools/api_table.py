@@ -294,6 +294,7 @@ from typing_extensions import ParamSpec
 _F64 = NDArray[np.float64]
 _I64 = NDArray[np.int64]
 _Intp = NDArray[np.intp]
+_Bytes = bytes | bytearray | memoryview
 
 # Cython's doctest table of the module (empty)
 __test__: dict[str, str]
@@ -330,5 +331,11 @@ CORE_STUBS = [
         Stub("ksg_counts",
              "xy: _F64, dx: int, k: int, s1: float, s2: float, kk: _Intp, nx: _Intp, ny: _Intp, n_threads: int",
              "None"),
+    ]),
+    ("Parquet level runs of the page reader (_levels.pxi)", [
+        Stub("hybrid_rows", "buf: _Bytes, pos: int, end: int, bw: int, n: int, v0: int, K: int", "int"),
+        Stub("hybrid_all", "buf: _Bytes, pos: int, end: int, bw: int, n: int, value: int", "int"),
+        Stub("hybrid_indices",
+             "buf: _Bytes, pos: int, end: int, bw: int, out: NDArray[np.intc], size: int, first: int = ...", "int"),
     ]),
 ]
