@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from ._cli import _SIGNALS, RunError, UsageError, _chunks, _open, _prepare, _Stats
+from . import _tables
 from ._stores import Concat, NpzStream, Window, split
 
 TASK_BYTES = 256 << 20       # a task of a single .npy or container array: about this much input
@@ -128,7 +129,7 @@ def _client(args, stack):
             return stack.enter_context(distributed.Client(args.scheduler, timeout="20s"))
         except (OSError, TimeoutError, ValueError) as e:
             raise UsageError(f"--scheduler {args.scheduler}: cannot connect ({type(e).__name__}: {e})") from None
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or _tables.cores()
     cluster = stack.enter_context(distributed.LocalCluster(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
         silence_logs=logging.ERROR))

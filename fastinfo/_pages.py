@@ -35,6 +35,7 @@ PLAIN, PLAIN_DICTIONARY, RLE, RLE_DICTIONARY = 0, 2, 3, 8
 CODECS = {"UNCOMPRESSED": None, "SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd"}
 HEADER_BYTES = 256          # a page header is read this much at a time until it parses
 SLICE = 1 << 20             # dictionary indices decoded this many at a time (memory bound)
+LEVEL_BYTES = 16 << 10      # an uncompressed page's first bytes read for its levels
 MAX_LIST = 1_000_000        # Thrift containers longer than this are refused, as pyarrow does
 
 
@@ -188,6 +189,16 @@ def _inflate(codec, body, size):
     return _octets(codec.decompress(b, size))
 
 
+def _read_into(fd, a, off):
+    """Fill the contiguous array a with the file's bytes from off on."""
+    mv, done = memoryview(a).cast("B"), 0
+    while done < len(mv):
+        k = os.preadv(fd, [mv[done:]], off + done)
+        if k <= 0:
+            raise _Refuse("the file ends inside a page")
+        done += k
+
+
 def _leaves(t):
     """The Parquet leaf columns of an Arrow type."""
     if hasattr(t, "storage_type"):                                          # extension types
@@ -261,6 +272,25 @@ class ListColumn:
             v0 = 0                      # values of the group before this page
             dictionary = None
             for p in self._pages(fd, chunk, rows):
+                if self._direct(p, codec):
+                    # PLAIN values, not compressed: read from the file straight into the pieces
+                    at = self._plain_levels(fd, p, v0)
+                    left = p["n"]
+                    if at + left * dt.itemsize > p["body"] + p["csize"]:
+                        raise _Refuse("a short page")
+                    v0 += left
+                    while left:
+                        take = min(left, len(out) - fill)
+                        _read_into(fd, out[fill:fill + take], at)
+                        at += take * dt.itemsize
+                        fill += take
+                        left -= take
+                        if fill == len(out):
+                            yield out.reshape(piece_rows, K)
+                            given += piece_rows
+                            out = np.empty(piece_rows * K, dt)
+                            fill = 0
+                    continue
                 body = os.pread(fd, p["csize"], p["body"])
                 if len(body) != p["csize"]:
                     raise _Refuse("a page past the end of the file")
@@ -341,37 +371,71 @@ class ListColumn:
         if off != end or n != rows * self.K or n != chunk.num_values:
             raise _Refuse("pages that do not tile the chunk")
 
+    @staticmethod
+    def _direct(p, codec):
+        """Whether a page's values can be read from the file as they are: PLAIN, not
+        compressed, and the machine's byte order little-endian (Parquet's)."""
+        return (p["type"] != DICTIONARY_PAGE and p["enc"] == PLAIN and np.little_endian and hasattr(os, "preadv")
+                and (codec is None or (p["type"] == DATA_PAGE_V2 and not p["compressed"])))
+
+    @staticmethod
+    def _sections(p, b):
+        """The repetition and definition levels' sections of a data page's bytes b (its
+        decompressed body, or the first bytes of an uncompressed one) and where its values
+        start: (r0, r1, d0, d1, values), or the number of bytes b must hold to tell."""
+        if p["type"] == DATA_PAGE:      # format 1: each section after its 4-byte length
+            pos, cut = 0, []
+            for _ in range(2):
+                if pos + 4 > len(b):
+                    return pos + 4
+                L = int.from_bytes(b[pos:pos + 4], "little")
+                cut += [pos + 4, pos + 4 + L]
+                pos += 4 + L
+            return (*cut, pos) if pos <= len(b) else pos
+        rl, dl = p["rl"], p["dl"]       # format 2: the lengths in the header
+        return (0, rl, rl, rl + dl, rl + dl) if rl + dl <= len(b) else rl + dl
+
+    def _check_levels(self, p, b, cut, v0):
+        r0, r1, d0, d1, _ = cut
+        n = p["n"]
+        if (_core.hybrid_rows(b, r0, r1, self.max_rep.bit_length(), n, v0, self.K)
+                or _core.hybrid_all(b, d0, d1, self.max_def.bit_length(), n, self.max_def)):
+            raise _Refuse("levels: a null, an empty list or a row of another length")
+
+    def _plain_levels(self, fd, p, v0):
+        """Check an uncompressed page's levels, reading only their bytes; the file offset of
+        its values."""
+        size = LEVEL_BYTES
+        while True:
+            b = _octets(os.pread(fd, min(size, p["csize"]), p["body"]))
+            cut = self._sections(p, b)
+            if isinstance(cut, tuple):
+                break
+            if cut > p["csize"] or len(b) >= p["csize"]:
+                raise _Refuse("a short page")
+            size = cut
+        self._check_levels(p, b, cut, v0)
+        return p["body"] + cut[4]
+
     def _values(self, p, body, codec, v0, dictionary):
         """A data page's values, after its levels are checked: one array, or for a
         dictionary page arrays of at most SLICE values."""
         n = p["n"]
-        bwr, bwd = self.max_rep.bit_length(), self.max_def.bit_length()
         if p["type"] == DATA_PAGE:
             b = _inflate(codec, body, p["usize"])
-            pos = 0
-            sections = []
-            for _ in range(2):          # repetition, then definition levels: a 4-byte length each
-                if pos + 4 > len(b):
-                    raise _Refuse("a short page")
-                L = int.from_bytes(b[pos:pos + 4], "little")
-                sections.append((pos + 4, pos + 4 + L))
-                pos += 4 + L
-            (r0, r1), (d0, d1) = sections
-            vals = b
-        else:
-            rl, dl = p["rl"], p["dl"]
-            if rl + dl > len(body):
+            cut = self._sections(p, b)
+            if not isinstance(cut, tuple):
                 raise _Refuse("a short page")
+            vals, pos = b, cut[4]
+        else:
             b = _octets(body)
-            r0, r1, d0, d1 = 0, rl, rl, rl + dl
-            vals = b[rl + dl:]
-            pos = 0
+            cut = self._sections(p, b)
+            if not isinstance(cut, tuple):
+                raise _Refuse("a short page")
+            vals, pos = b[cut[4]:], 0
             if p["compressed"]:
-                vals = _inflate(codec, vals, p["usize"] - rl - dl)
-        if r1 > len(b) or d1 > len(b):
-            raise _Refuse("a short page")
-        if _core.hybrid_rows(b, r0, r1, bwr, n, v0, self.K) or _core.hybrid_all(b, d0, d1, bwd, n, self.max_def):
-            raise _Refuse("levels: a null, an empty list or a row of another length")
+                vals = _inflate(codec, vals, p["usize"] - cut[4])
+        self._check_levels(p, b, cut, v0)
         dt = self.dtype.newbyteorder("<")
         if p["enc"] == PLAIN:
             if pos + n * dt.itemsize > len(vals):

@@ -317,10 +317,12 @@ class TableColumn:
 
     def _decoders(self):
         """The read-ahead: one thread, or for the rows of a Parquet file of several row groups
-        one a core up to DECODERS, each decoding every W-th row group through a reader of its
-        own (pyarrow decodes a column on one core, slower than the kernels score it), together
-        at most AHEAD_BYTES ahead."""
-        W = min(DECODERS, _cores())
+        up to DECODERS, each decoding every W-th row group through a reader of its own
+        (pyarrow decodes a column on one core, slower than the kernels score it), together at
+        most AHEAD_BYTES ahead."""
+        # pyarrow's decoding is slower than the kernels: a decoder a core; the page reader's
+        # is not (but where it decompresses Zstd): one a core but the kernels'
+        W = min(DECODERS, cores()) if self._pages is None else max(1, min(DECODERS, cores() - 1))
         if self.kind == "parquet" and self.role == "rows" and W > 1:
             starts = self.group_starts()
             groups = list(range(self._first, self._groups_end()))
@@ -512,11 +514,15 @@ class _Interleave:
             return item                 # None: this decoder is done, so are the ones after it
 
     def stop(self):
+        for a in self.aheads:           # all told first, then waited for: not one after another
+            a.signal()
         for a in self.aheads:
             a.stop()
 
 
-def _cores():
+def cores():
+    """The cores this process may run on (its affinity: a container's or taskset's share,
+    not the machine's count)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -536,20 +542,25 @@ class _Ahead:
         self.t = threading.Thread(target=self._run, args=(it,), daemon=True)
         self.t.start()
 
+    def _put(self, entry):
+        """Queue an entry unless told to stop meanwhile (never blocked on a full queue that
+        no one reads any more); whether it was queued."""
+        while not self.stopped.is_set():
+            try:
+                self.q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def _run(self, it):
         try:
             for item in it:
-                while not self.stopped.is_set():
-                    try:
-                        self.q.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stopped.is_set():
+                if not self._put((item, None)):
                     return
-            self.q.put((self.DONE, None))
+            self._put((self.DONE, None))
         except BaseException as e:          # handed to the consumer
-            self.q.put((None, e))
+            self._put((None, e))
 
     def next(self):
         item, err = self.q.get()
@@ -557,13 +568,17 @@ class _Ahead:
             raise err
         return None if item is self.DONE else item
 
-    def stop(self):
+    def signal(self):
+        """Tell the thread to stop (it ends at its next piece)."""
         self.stopped.set()
         try:
             while True:
                 self.q.get_nowait()
         except queue.Empty:
             pass
+
+    def stop(self):
+        self.signal()
         self.t.join(timeout=5)
 
 

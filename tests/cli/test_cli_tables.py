@@ -439,7 +439,7 @@ def test_row_groups_decoded_on_several_threads_come_back_in_order(tmp_path, monk
     from fastinfo import _cli, _tables
     monkeypatch.setattr(_tables, "PIECE_BYTES", 7 * K * 4)         # seven rows a piece
     monkeypatch.setattr(_tables, "DECODERS", decoders)
-    monkeypatch.setattr(_tables, "_cores", lambda: 4)
+    monkeypatch.setattr(_tables, "cores", lambda: 4)
     rng = np.random.default_rng(4)
     x = (3 * rng.standard_normal((500, K))).astype(np.float32)
     pq.write_table(pa.table({"logits": _fixed(x)}), tmp_path / "x.parquet", row_group_size=37)
@@ -534,7 +534,7 @@ def test_a_table_read_to_its_end_lets_its_decoders_go(tmp_path, monkeypatch):
     many files would otherwise hold every file's descriptors to the end)."""
     import threading
     from fastinfo import _tables
-    monkeypatch.setattr(_tables, "_cores", lambda: 4)
+    monkeypatch.setattr(_tables, "cores", lambda: 4)
     x = np.ones((300, K), np.float32)
     pq.write_table(pa.table({"logits": _fixed(x)}), tmp_path / "x.parquet", row_group_size=40)
     before = threading.active_count()
