@@ -80,5 +80,12 @@ def ksg_counts(
 def hybrid_rows(buf: _Bytes, pos: int, end: int, bw: int, n: int, v0: int, K: int) -> int: ...
 def hybrid_all(buf: _Bytes, pos: int, end: int, bw: int, n: int, value: int) -> int: ...
 def hybrid_indices(
-    buf: _Bytes, pos: int, end: int, bw: int, out: NDArray[np.intc], size: int, first: int = ...
+    buf: _Bytes,
+    pos: int,
+    end: int,
+    bw: int,
+    out: NDArray[np.intc],
+    size: int,
+    first: int = ...,
+    resume: NDArray[np.intp] | None = ...,
 ) -> int: ...

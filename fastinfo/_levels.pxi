@@ -41,15 +41,19 @@ cdef enum:
 
 cdef Py_ssize_t _runs(const unsigned char* b, Py_ssize_t pos, Py_ssize_t end, int bw, Py_ssize_t n,
                       int what, Py_ssize_t v0, Py_ssize_t K, unsigned long long want,
-                      int* out, Py_ssize_t first) noexcept nogil:
-    """Walk the hybrid runs in b[pos:end] up to value first + n: 0, or -1 on a short section,
-    a run header pyarrow refuses, or a value of [first, first + n) that is not as ``what``
-    asks (for _INDICES, want is the dictionary's size, and value first + j goes to out[j];
-    the values before first are passed over, not checked: an earlier call checked them)."""
-    cdef Py_ssize_t h, g, cnt, i = 0, j, v, lo, hi, total = first + n, nb, nbytes = (bw + 7) >> 3
+                      int* out, Py_ssize_t first, Py_ssize_t i, Py_ssize_t* resume) noexcept nogil:
+    """Walk the hybrid runs in b[pos:end] (the run at pos holding value i on) up to value
+    first + n: 0, or -1 on a short section, a run header pyarrow refuses, or a value of
+    [first, first + n) that is not as ``what`` asks (for _INDICES, want is the dictionary's
+    size, and value first + j goes to out[j]; the values before first are passed over, not
+    checked: an earlier call checked them). resume, if given, gets the last run's header
+    position and first value, for the next call to start there."""
+    cdef Py_ssize_t h, g, cnt, j, v, lo, hi, total = first + n, nb, nbytes = (bw + 7) >> 3
+    cdef Py_ssize_t run_pos = pos, run_i = i
     cdef unsigned long long val
     cdef int k
     while i < total:
+        run_pos, run_i = pos, i
         h = _run_header(b, &pos, end)
         if h < 0:
             return -1
@@ -105,6 +109,8 @@ cdef Py_ssize_t _runs(const unsigned char* b, Py_ssize_t pos, Py_ssize_t end, in
                     for j in range(lo, hi):
                         out[i + j - first] = <int>val
         i += min(cnt, total - i)
+    if resume != NULL:
+        resume[0], resume[1] = run_pos, run_i
     return 0
 
 
@@ -125,7 +131,7 @@ def hybrid_rows(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, in
     if end == pos:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _ROWS, v0, K, 0, NULL, 0)
+        r = _runs(&buf[0], pos, end, bw, n, _ROWS, v0, K, 0, NULL, 0, 0, NULL)
     return r
 
 
@@ -141,22 +147,29 @@ def hybrid_all(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, int
     if end == pos:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _ALL, 0, 1, <unsigned long long>value, NULL, 0)
+        r = _runs(&buf[0], pos, end, bw, n, _ALL, 0, 1, <unsigned long long>value, NULL, 0, 0, NULL)
     return r
 
 
 def hybrid_indices(const unsigned char[::1] buf, Py_ssize_t pos, Py_ssize_t end, int bw,
-                   int[::1] out, Py_ssize_t size, Py_ssize_t first=0):
+                   int[::1] out, Py_ssize_t size, Py_ssize_t first=0, Py_ssize_t[::1] resume=None):
     """Decode dictionary indices first .. first + len(out) (width bw, 0..32) from
     buf[pos:end] into out, each checked to be below size (the dictionary's length): 0, or
-    -1 on a short section, a run header pyarrow refuses or an index out of range."""
-    cdef Py_ssize_t r, n = out.shape[0]
+    -1 on a short section, a run header pyarrow refuses or an index out of range. With
+    resume (two integers, [pos, 0] before the first call), the walk starts where the last
+    call's ended and records where this one ends: slices of a page in linear time."""
+    cdef Py_ssize_t r, n = out.shape[0], start = pos, i = 0
+    cdef Py_ssize_t* rp = NULL
     if not _section_ok(buf, pos, end) or bw < 0 or bw > 32 or size < 0 or first < 0:
         return -1
+    if resume is not None:
+        if resume.shape[0] != 2 or not (pos <= resume[0] <= end) or not (0 <= resume[1] <= first):
+            return -1
+        start, i, rp = resume[0], resume[1], &resume[0]
     if n == 0:
         return 0
-    if end == pos:
+    if end == start:
         return -1
     with nogil:
-        r = _runs(&buf[0], pos, end, bw, n, _INDICES, 0, 1, <unsigned long long>size, &out[0], first)
+        r = _runs(&buf[0], start, end, bw, n, _INDICES, 0, 1, <unsigned long long>size, &out[0], first, i, rp)
     return r

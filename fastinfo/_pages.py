@@ -7,8 +7,8 @@ and slower than the kernels score the rows. When every row has the same length t
 nothing to build: a page's values are the rows' values, in order. This module walks a
 column chunk's pages (their headers, Thrift compact protocol), checks the levels run by
 run (``_core.hybrid_rows``/``hybrid_all``: no null, a row every K values), and copies the
-values (PLAIN, or dictionary-encoded) into row pieces; pages compressed with Snappy, Gzip
-or Zstd are decompressed through ``pyarrow.Codec``.
+values (PLAIN, or dictionary-encoded) into row pieces; pages compressed with Snappy or Zstd
+are decompressed through ``pyarrow.Codec``.
 
 The rule: it gives only numbers pyarrow gives for the same bytes. It reads a page only as
 pyarrow's reader would (the same start of the chunk, the same run and header limits, the
@@ -18,6 +18,7 @@ or corrupt chunk — by raising ``Fallback`` with the rows already given; the ca
 the rest of the row group through pyarrow, which decodes it or names the fault in its own
 words. It never reports an error itself.
 """
+import collections
 import os
 
 import numpy as np
@@ -27,13 +28,15 @@ from . import _core
 # page types, encodings and codecs of the Parquet format (parquet.thrift)
 DATA_PAGE, DICTIONARY_PAGE, DATA_PAGE_V2 = 0, 2, 3
 PLAIN, PLAIN_DICTIONARY, RLE, RLE_DICTIONARY = 0, 2, 3, 8
-# pyarrow's names of the codecs whose pages are read here, and their pyarrow.Codec: those
-# whose streams say how long they decompress (pyarrow.Codec.decompress does not, and
+# the codecs whose pages are read here (the format's codec ids) and their pyarrow.Codec:
+# those whose streams say how long they decompress (pyarrow.Codec.decompress does not, and
 # pyarrow's own reader refuses a page that decompresses to another length than its header
-# says): Snappy's preamble, Gzip's trailer; Zstd's decompression fails on another length.
-# Brotli and LZ4 pages are left to pyarrow.
-CODECS = {"UNCOMPRESSED": None, "SNAPPY": "snappy", "GZIP": "gzip", "ZSTD": "zstd"}
+# says): Snappy's preamble; Zstd's decompression fails on another length. Gzip (whose
+# pages may hold several streams), Brotli and LZ4 pages are left to pyarrow.
+CODECS = {0: None, 1: "snappy", 6: "zstd"}
 HEADER_BYTES = 256          # a page header is read this much at a time until it parses
+MAX_HEADER = 1 << 24        # ... up to this (pyarrow's limit)
+MAX_FOOTER = 1 << 26        # a longer footer is left to pyarrow
 SLICE = 1 << 20             # dictionary indices decoded this many at a time (memory bound)
 LEVEL_BYTES = 16 << 10      # an uncompressed page's first bytes read for its levels
 MAX_LIST = 1_000_000        # Thrift containers longer than this are refused, as pyarrow does
@@ -72,8 +75,8 @@ _INT_BYTES = {3: 1, 4: 3, 5: 5, 6: 10}     # byte, i16, i32, i64
 
 
 def _value(b, i, t, depth):
-    """A value of compact type t at b[i]: ints and structs are kept, binaries and lists
-    skipped; maps (a PageHeader has none) refused."""
+    """A value of compact type t at b[i] (bytes for a binary, a list for a list); maps (not
+    in the structs read here) refused."""
     if t in (1, 2):                     # a bool field: the type is the value
         return t == 1, i
     if t == 3:
@@ -89,7 +92,7 @@ def _value(b, i, t, depth):
         n, i = _varint(b, i, 5)
         if i + n > len(b):
             raise IndexError
-        return None, i + n
+        return bytes(b[i:i + n]), i + n
     if t in (9, 10):                    # list, set: size and element type in one byte
         h = b[i]
         i += 1
@@ -98,14 +101,15 @@ def _value(b, i, t, depth):
             n, i = _varint(b, i, 5)
         if n > MAX_LIST or depth > 16:
             raise _Refuse("a list too long or too deep")
+        items = []
         for _ in range(n):              # every element takes a byte at least: bounded by b
-            if et in (1, 2):
-                if i >= len(b):
-                    raise IndexError
+            if et in (1, 2):            # a list's bools are a byte each
+                items.append(b[i] == 1)
                 i += 1
             else:
-                _, i = _value(b, i, et, depth + 1)
-        return None, i
+                v, i = _value(b, i, et, depth + 1)
+                items.append(v)
+        return items, i
     if t == 12:
         return _struct(b, i, depth + 1)
     raise _Refuse(f"compact type {t}")
@@ -136,7 +140,7 @@ def _struct(b, i, depth=0):
         fields[fid] = (t, v)
 
 
-I32, STRUCT, BOOLS = (5,), (12,), (1, 2)
+I32, I64, BINARY, LIST, STRUCT, BOOLS = (5,), (6,), (8,), (9,), (12,), (1, 2)
 
 
 def _field(fields, fid, types, default=None):
@@ -153,16 +157,17 @@ def _field(fields, fid, types, default=None):
 
 
 def page_header(fd, off, end):
-    """The PageHeader at byte off of the file (a chunk ending at end): (fields, length)."""
+    """The PageHeader at byte off of the file (a chunk ending at end): (fields, length).
+    Read HEADER_BYTES, then 8 times as many until it parses, up to pyarrow's 16 MiB."""
     size = HEADER_BYTES
     while True:
         b = os.pread(fd, min(size, end - off), off)
         try:
             return _struct(b, 0)
         except IndexError:
-            if len(b) >= end - off or size >= 1 << 24:
-                raise _Refuse("a page header past the chunk") from None
-            size *= 8
+            if len(b) >= end - off or size >= MAX_HEADER:
+                raise _Refuse("a page header past the chunk, or longer than pyarrow reads") from None
+            size = min(size * 8, MAX_HEADER)
         except RecursionError:
             raise _Refuse("a page header nested too deep") from None
 
@@ -183,9 +188,6 @@ def _inflate(codec, body, size):
     if codec.name == "snappy":
         if _varint(b, 0, 5)[0] != size:
             raise _Refuse("a Snappy page of another length")
-    elif codec.name == "gzip":
-        if len(b) < 18 or b[0] != 0x1F or b[1] != 0x8B or int.from_bytes(b[-4:], "little") != size & 0xFFFFFFFF:
-            raise _Refuse("a Gzip page of another length")
     return _octets(codec.decompress(b, size))
 
 
@@ -212,13 +214,70 @@ def _leaves(t):
     return 1
 
 
-def plaintext_footer(fd, metadata):
-    """Whether the file's footer is its FileMetaData alone: False for a file with encrypted
-    columns and a plaintext footer (pyarrow counts its signature out of serialized_size),
-    whose column metadata pyarrow cannot read without keys (it aborts, not raises)."""
+def footer(fd):
+    """The file's FileMetaData fields as this module reads them, or None for a footer left to
+    pyarrow: one longer than MAX_FOOTER, or not a FileMetaData alone (a file with encrypted
+    columns and a plaintext footer has a signature after it). The page reader takes its
+    chunks' offsets from here, never from pyarrow's ColumnChunkMetaData: pyarrow aborts the
+    process (not raises) on column metadata it cannot build, such as an encrypted column's."""
     size = os.fstat(fd).st_size
     tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
-    return len(tail) == 8 and tail[4:] == b"PAR1" and int.from_bytes(tail[:4], "little") == metadata.serialized_size
+    if len(tail) != 8 or tail[4:] != b"PAR1":
+        return None
+    length = int.from_bytes(tail[:4], "little")
+    if length > MAX_FOOTER or length + 12 > size:
+        return None
+    b = os.pread(fd, length, size - 8 - length)
+    try:
+        fm, end = _struct(b, 0)
+    except (IndexError, ValueError, RecursionError):
+        return None
+    return fm if end == length and 8 not in fm else None       # 8: encryption_algorithm
+
+
+Chunk = collections.namedtuple("Chunk", "codec num_values total_compressed_size data_page_offset "
+                                        "dictionary_page_offset")
+
+
+def _optional(fields, fid, types):
+    return _field(fields, fid, types) if fid in fields else None
+
+
+def chunks(fm, leaf, rows):
+    """A Chunk for the leaf in each row group of FileMetaData fm (whose row counts pyarrow
+    gave as rows), or None for a group whose chunk is left to pyarrow: encrypted, in another
+    file, of another codec, or its row count not pyarrow's."""
+    groups = _optional(fm, 4, LIST) or []
+    if len(groups) != len(rows):
+        return [None] * len(rows)
+    out = []
+    for rg, n in zip(groups, rows):
+        try:
+            cc = _field(rg, 1, LIST)[leaf]
+            if _field(rg, 3, I64) != n or any(f in cc for f in (1, 8, 9)):  # file_path, crypto
+                raise _Refuse("a chunk in another file, or encrypted")
+            md = _field(cc, 3, STRUCT)
+            codec = _field(md, 4, I32)
+            if codec not in CODECS:
+                raise _Refuse("another codec")
+            out.append(Chunk(codec, _field(md, 5, I64), _field(md, 7, I64), _field(md, 9, I64),
+                             _optional(md, 11, I64)))
+        except (_Refuse, IndexError, TypeError, AttributeError):
+            out.append(None)
+    return out
+
+
+def _v2_flag_unreliable(fm):
+    """Whether the file was written by parquet-cpp before 2.0.0, whose format-2 pages say
+    "not compressed" when they are (pyarrow decompresses them anyway)."""
+    try:
+        app, _, version = _field(fm, 6, BINARY).decode().partition(" version ")
+    except (_Refuse, UnicodeDecodeError):
+        return False
+    if app.strip() != "parquet-cpp":
+        return False
+    major = version.strip().split(".")[0]
+    return not (major.isdigit() and int(major) >= 2)
 
 
 # --- the pages of one column chunk --------------------------------------------------------
@@ -227,15 +286,16 @@ class ListColumn:
     """How to read the leaf of a list column of one float type, or None when the fast path
     does not apply (the caller keeps to pyarrow)."""
 
-    def __init__(self, leaf, max_def, max_rep, dtype, K):
+    def __init__(self, leaf, max_def, max_rep, dtype, K, chunks=(), v2_flag_unreliable=False):
         self.leaf, self.max_def, self.max_rep, self.dtype, self.K = leaf, max_def, max_rep, dtype, K
+        self.chunks, self.v2_flag_unreliable = list(chunks), v2_flag_unreliable
 
     @classmethod
     def find(cls, pf, fd, column, dtype, K):
         """The leaf of column (a list of float32/float64 values, nested once) in ParquetFile
-        pf (open on descriptor fd), or None."""
+        pf (open on descriptor fd) and its chunks, or None."""
         import pyarrow.types as types
-        if K is None or K < 1 or dtype not in (np.float32, np.float64) or not plaintext_footer(fd, pf.metadata):
+        if K is None or K < 1 or dtype not in (np.float32, np.float64):
             return None
         schema, arrow_schema = pf.schema, pf.schema_arrow
         names = arrow_schema.names
@@ -254,18 +314,21 @@ class ListColumn:
         if (c.physical_type != want or c.max_repetition_level != 1 or not 1 <= c.max_definition_level <= 255
                 or not c.path.startswith(column + ".")):
             return None
-        return cls(leaf, c.max_definition_level, c.max_repetition_level, np.dtype(dtype), K)
+        fm = footer(fd)
+        if fm is None:
+            return None
+        rows = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+        return cls(leaf, c.max_definition_level, c.max_repetition_level, np.dtype(dtype), K,
+                   chunks(fm, leaf, rows), _v2_flag_unreliable(fm))
 
-    def pieces(self, fd, group, rows, piece_rows, pa):
-        """The rows of the column chunk of row group ``group`` (RowGroupMetaData, ``rows``
-        rows), as (≤ piece_rows, K) arrays; Fallback(rows given) where the pages are not
-        for this path."""
+    def pieces(self, fd, chunk, rows, piece_rows, pa):
+        """The rows of a column chunk (a Chunk, or None: left to pyarrow) of ``rows`` rows, as
+        (≤ piece_rows, K) arrays; Fallback(rows given) where the pages are not for this path."""
         given = 0
         try:
-            chunk = group.column(self.leaf)
-            if chunk.file_path or chunk.compression not in CODECS:
-                raise _Refuse("a chunk in another file, or another codec")
-            codec = pa.Codec(CODECS[chunk.compression]) if CODECS[chunk.compression] else None
+            if chunk is None:
+                raise _Refuse("a chunk left to pyarrow")
+            codec = pa.Codec(CODECS[chunk.codec]) if CODECS[chunk.codec] else None
             K, dt = self.K, self.dtype
             out = np.empty(piece_rows * K, dt)
             fill = 0                    # values in out
@@ -325,7 +388,7 @@ class ListColumn:
         values. The chunk starts where pyarrow's reader starts it: at the dictionary page
         where its offset is before the first data page's, else at the first data page."""
         dpo, start = chunk.dictionary_page_offset, chunk.data_page_offset
-        if chunk.has_dictionary_page and dpo is not None and 0 < dpo < start:
+        if dpo is not None and 0 < dpo < start:
             start = dpo
         if start is None or start < 4:
             raise _Refuse("no start")
@@ -357,6 +420,8 @@ class ListColumn:
                 starts = -(-(n + p["n"]) // self.K) - -(-n // self.K)
                 if p["dl"] < 0 or p["rl"] < 0 or _field(d, 3, I32) != starts:
                     raise _Refuse("a v2 header")
+                if self.v2_flag_unreliable and CODECS[chunk.codec] is not None and not p["compressed"]:
+                    raise _Refuse("a format-2 page whose writer misreports its compression")
             else:
                 raise _Refuse("another page type")
             if p["n"] < 0 or (t != DICTIONARY_PAGE and p["n"] == 0):
@@ -365,11 +430,14 @@ class ListColumn:
                 if p["enc"] not in (PLAIN, PLAIN_DICTIONARY, RLE_DICTIONARY):
                     raise _Refuse("values of another encoding")
                 n += p["n"]
+                # never a value past the group's rows or the chunk's count (pyarrow stops there)
+                if n > rows * self.K or n > chunk.num_values:
+                    raise _Refuse("more values than the row group holds")
             yield p
             off += hl + csize
             first = False
-        if off != end or n != rows * self.K or n != chunk.num_values:
-            raise _Refuse("pages that do not tile the chunk")
+        if n != rows * self.K or n != chunk.num_values:
+            raise _Refuse("fewer values than the row group holds")
 
     @staticmethod
     def _direct(p, codec):
@@ -444,8 +512,9 @@ class ListColumn:
             return
         if dictionary is None or pos >= len(vals):
             raise _Refuse("dictionary indices without a dictionary")
+        resume = np.array([pos + 1, 0], np.intp)
         for first in range(0, n, SLICE):
             idx = np.empty(min(SLICE, n - first), np.intc)
-            if _core.hybrid_indices(vals, pos + 1, len(vals), vals[pos], idx, len(dictionary), first):
+            if _core.hybrid_indices(vals, pos + 1, len(vals), vals[pos], idx, len(dictionary), first, resume):
                 raise _Refuse("dictionary indices")
             yield dictionary.take(idx)

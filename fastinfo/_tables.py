@@ -358,7 +358,7 @@ class TableColumn:
             row0, skip = starts[g], 0
             if self._pages is not None:
                 try:
-                    for a in self._pages.pieces(self.f.fileno(), pf.metadata.row_group(g), starts[g + 1] - starts[g],
+                    for a in self._pages.pieces(self.f.fileno(), self._pages.chunks[g], starts[g + 1] - starts[g],
                                                 self.piece_rows, pa):
                         row0 += len(a)
                         yield a
@@ -379,6 +379,8 @@ class TableColumn:
                     yield a
             except (pa.ArrowException, OSError) as e:
                 raise self._bad(f"cannot read rows from {row0} on ({_first_line(e)})") from None
+            if skip:                            # the pages gave rows pyarrow does not: never so
+                raise self._short(row0)
             yield GROUP_END
 
     def _pieces(self, row0, first):

@@ -336,6 +336,7 @@ CORE_STUBS = [
         Stub("hybrid_rows", "buf: _Bytes, pos: int, end: int, bw: int, n: int, v0: int, K: int", "int"),
         Stub("hybrid_all", "buf: _Bytes, pos: int, end: int, bw: int, n: int, value: int", "int"),
         Stub("hybrid_indices",
-             "buf: _Bytes, pos: int, end: int, bw: int, out: NDArray[np.intc], size: int, first: int = ...", "int"),
+             "buf: _Bytes, pos: int, end: int, bw: int, out: NDArray[np.intc], size: int, first: int = ..., "
+             "resume: NDArray[np.intp] | None = ...", "int"),
     ]),
 ]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from helpers import assert_one_line_failure, run_python
 
 from fastinfo import _cli, _core
-from fastinfo._pages import Fallback, ListColumn
+from fastinfo._pages import Chunk, Fallback, ListColumn
 from fastinfo._tables import TableColumn
 
 pa = pytest.importorskip("pyarrow")
@@ -59,7 +59,7 @@ def _straight(path, column="logits", piece_rows=37):
         for g in range(pf.num_row_groups):
             rg = pf.metadata.row_group(g)
             try:
-                for a in lc.pieces(f.fileno(), rg, rg.num_rows, piece_rows, pa):
+                for a in lc.pieces(f.fileno(), lc.chunks[g], rg.num_rows, piece_rows, pa):
                     parts.append(a.copy())
             except Fallback:
                 handed += 1
@@ -103,7 +103,7 @@ def test_every_layout_read_straight_equals_pyarrow(layout, kind, tmp_path):
         pq.write_table(pa.table({"id": np.arange(rows), "logits": _column(x, kind, nullable)}), path,
                        row_group_size=60, **layout)
         got, handed, N = _straight(path)
-        if layout["compression"] in ("brotli", "lz4"):  # codecs left to pyarrow
+        if layout["compression"] in ("gzip", "brotli", "lz4"):  # codecs left to pyarrow
             assert handed == 3 and len(got) == 0
         else:
             assert handed == 0, (layout, kind, dtype)   # the layouts the reader is for: no hand-over
@@ -230,7 +230,7 @@ def test_run_headers_pyarrow_refuses_are_refused():
     pyarrow reads (2^28 - 1), in levels or indices: -1, never values."""
     out = np.empty(8, np.intc)
     body = bytes(4)
-    for header in (bytes([0x86, 0x80, 0x80, 0x80, 0x80, 0x00]),      # 6 bytes
+    for header in (bytes([0x90, 0x80, 0x80, 0x80, 0x80, 0x00]),      # 6 bytes: a run of 8
                    bytes([0x86, 0x80, 0x80, 0x80, 0x10]),             # 5 bytes, past 2^32
                    _uleb((0x10000000 << 1) | 1)):                     # 2^28 groups
         b = header + body
@@ -302,7 +302,7 @@ def clean_files(tmp_path_factory):
     for name, layout in (("plain", dict(compression="none", use_dictionary=False, data_page_size=600)),
                          ("dict", dict(compression="none", dictionary_pagesize_limit=256, data_page_size=500)),
                          ("snappy-v2", dict(compression="snappy", data_page_version="2.0", data_page_size=400)),
-                         ("gzip", dict(compression="gzip", data_page_size=500)),
+                         ("zstd-dict", dict(compression="zstd", dictionary_pagesize_limit=256, data_page_size=500)),
                          ("zstd-v2", dict(compression="zstd", data_page_version="2.0", use_dictionary=False,
                                           data_page_size=500))):
         pq.write_table(pa.table({"logits": _column(x, "fixed")}), d / f"{name}.parquet", row_group_size=50,
@@ -316,7 +316,9 @@ def clean_files(tmp_path_factory):
             lc = ListColumn.find(pf, f.fileno(), "logits", np.dtype(np.float32), 7)
             for g in range(pf.num_row_groups):
                 rg = pf.metadata.row_group(g)
-                for page in lc._pages(f.fileno(), rg.column(0), rg.num_rows):
+                if lc.chunks[g] is None:        # a codec left to pyarrow
+                    continue
+                for page in lc._pages(f.fileno(), lc.chunks[g], rg.num_rows):
                     spots += range(max(4, page["body"] - 40), page["body"] + 24)
         out[name] = (raw, sorted(set(spots)))
     return out
@@ -361,7 +363,6 @@ def test_pages_that_split_rows(tmp_path):
     """Pages that start and end inside a row (format-1 pages may; pyarrow and polars do not
     write them), written by hand with a chunk's metadata stood in: the rows come whole, in
     order, whatever the pieces; a row start out of place hands over."""
-    from types import SimpleNamespace
     N, K = 6, 5
     x = _values(N, K, np.float32)
     v = x.reshape(-1)
@@ -377,13 +378,11 @@ def test_pages_that_split_rows(tmp_path):
     def read(chunk_bytes, piece_rows):
         path = tmp_path / "chunk.bin"
         path.write_bytes(b"PAR1" + chunk_bytes)
-        chunk = SimpleNamespace(file_path="", compression="UNCOMPRESSED", has_dictionary_page=False,
-                                dictionary_page_offset=None, data_page_offset=4,
-                                total_compressed_size=len(chunk_bytes), num_values=N * K)
-        group = SimpleNamespace(column=lambda i: chunk)
-        lc = ListColumn(0, 3, 1, np.dtype(np.float32), K)
+        chunk = Chunk(codec=0, num_values=N * K, total_compressed_size=len(chunk_bytes), data_page_offset=4,
+                      dictionary_page_offset=None)
+        lc = ListColumn(0, 3, 1, np.dtype(np.float32), K, [chunk])
         with open(path, "rb") as f:
-            return [a.copy() for a in lc.pieces(f.fileno(), group, N, piece_rows, pa)]
+            return [a.copy() for a in lc.pieces(f.fileno(), chunk, N, piece_rows, pa)]
 
     cuts = [0, 7, 18, 19, 30]
     chunk = b"".join(page(lo, hi) for lo, hi in zip(cuts, cuts[1:]))
@@ -427,22 +426,13 @@ def test_the_chunk_starts_where_pyarrow_starts_it(tmp_path):
     rg = pf.metadata.row_group(0)
     a, b = rg.column(0), rg.column(1)
     assert b.has_dictionary_page and b.dictionary_page_offset > a.data_page_offset
-
-    class Moved:                        # logits' chunk with b's dictionary offset and length
-        def __getattr__(self, name):
-            return getattr(a, name)
-        has_dictionary_page = True
-        dictionary_page_offset = b.dictionary_page_offset
-        total_compressed_size = b.total_compressed_size
-
-    class Group:
-        def column(self, i):
-            return Moved()
-
     with open(tmp_path / "two.parquet", "rb") as f:
         lc = ListColumn.find(pf, f.fileno(), "logits", np.dtype(np.float32), 8)
+        # logits' chunk with b's dictionary offset and length
+        moved = lc.chunks[0]._replace(dictionary_page_offset=b.dictionary_page_offset,
+                                      total_compressed_size=b.total_compressed_size)
         try:
-            got = np.concatenate(list(lc.pieces(f.fileno(), Group(), 40, 16, pa)))
+            got = np.concatenate(list(lc.pieces(f.fileno(), moved, 40, 16, pa)))
         except Fallback:
             got = x
     np.testing.assert_array_equal(got, x)
@@ -455,7 +445,7 @@ def test_a_snappy_page_that_is_not_snappy_hands_over(tmp_path):
     pf = pq.ParquetFile(tmp_path / "s.parquet")
     with open(tmp_path / "s.parquet", "rb") as f:
         lc = ListColumn.find(pf, f.fileno(), "logits", np.dtype(np.float32), 8)
-        first = next(iter(lc._pages(f.fileno(), pf.metadata.row_group(0).column(0), 50)))
+        first = next(iter(lc._pages(f.fileno(), lc.chunks[0], 50)))
     raw = bytearray((tmp_path / "s.parquet").read_bytes())
     raw[first["body"]:first["body"] + 10] = b"\xff" * 10
     (tmp_path / "bad.parquet").write_bytes(bytes(raw))
@@ -521,7 +511,7 @@ with pq.ParquetWriter({str(tmp_path / "enc.parquet")!r}, t.schema, encryption_pr
     assert_one_line_failure(r, ["enc.parquet"], out)
 
 
-@pytest.mark.parametrize("codec", ["snappy", "gzip", "zstd"])
+@pytest.mark.parametrize("codec", ["snappy", "zstd"])
 def test_a_page_that_decompresses_to_another_length_hands_over(codec, tmp_path):
     """A header whose uncompressed size is not the page's: pyarrow refuses the page, so the
     reader hands over (pyarrow.Codec would decompress it into the larger buffer silently)."""
@@ -545,3 +535,84 @@ def test_a_page_that_decompresses_to_another_length_hands_over(codec, tmp_path):
         _via_cli_reader(tmp_path / "bad.parquet")
     got, handed, _ = _straight(tmp_path / "bad.parquet")
     assert handed == 1 and len(got) == 0
+
+
+def test_chunks_are_taken_from_the_footer_and_refused_where_pyarrow_would_not_read_them(tmp_path):
+    """The chunks' offsets come from the footer as read here (pyarrow aborts the process on
+    column metadata it cannot build): a chunk marked encrypted, in another file, of a codec
+    left to pyarrow or unknown, or in a row group whose row count is not pyarrow's is left
+    to pyarrow; the others are as pyarrow's metadata says."""
+    from fastinfo._pages import chunks, footer
+    x = _values(90, 6, np.float32)
+    pq.write_table(pa.table({"id": np.arange(90), "logits": _column(x, "fixed")}), tmp_path / "f.parquet",
+                   row_group_size=40, compression="snappy")
+    pf = pq.ParquetFile(tmp_path / "f.parquet")
+    with open(tmp_path / "f.parquet", "rb") as f:
+        fm = footer(f.fileno())
+    rows = [40, 40, 10]
+    got = chunks(fm, 1, rows)
+    for g, c in enumerate(got):
+        m = pf.metadata.row_group(g).column(1)
+        assert c == (1, m.num_values, m.total_compressed_size, m.data_page_offset, m.dictionary_page_offset)
+    assert chunks(fm, 1, [40, 40, 11])[2] is None and chunks(fm, 1, [40, 40])[0] is None
+
+    def edited(group, edit):
+        import copy
+        fm2 = copy.deepcopy(fm)
+        cc = fm2[4][1][group][1][1][1]
+        edit(cc)
+        return chunks(fm2, 1, rows)
+
+    for edit in (lambda cc: cc.__setitem__(8, (12, {})),                      # crypto_metadata
+                 lambda cc: cc.__setitem__(9, (8, b"\0")),                    # encrypted_column_metadata
+                 lambda cc: cc.__setitem__(1, (8, b"other.parquet")),          # file_path
+                 lambda cc: cc[3][1].__setitem__(4, (5, 99)),                  # an unknown codec
+                 lambda cc: cc[3][1].__setitem__(4, (5, 2)),                   # Gzip
+                 lambda cc: cc[3][1].pop(9)):                                  # no data_page_offset
+        c = edited(1, edit)
+        assert c[1] is None and c[0] == got[0] and c[2] == got[2]
+
+
+def test_values_past_the_row_group_are_never_given(tmp_path):
+    """Pages holding more values than the row group's rows or the chunk's count: refused
+    before those values are given (pyarrow stops at the count), the rows given all the
+    group's; fewer values: refused at the end, the rows given ones pyarrow gives too."""
+    N, K = 6, 5
+    x = _values(N, K, np.float32)
+    v = x.reshape(-1)
+
+    def page(lo, hi):
+        reps = [0 if i % K == 0 else 1 for i in range(lo, hi)]
+        r, d = _hybrid(reps, 1, 3), _hybrid([3] * (hi - lo), 2, hi - lo)
+        body = len(r).to_bytes(4, "little") + r + len(d).to_bytes(4, "little") + d + v[lo:hi].tobytes()
+        return _thrift([(1, 5, 0), (2, 5, len(body)), (3, 5, len(body)),
+                        (5, 12, [(1, 5, hi - lo), (2, 5, 0), (3, 5, 3), (4, 5, 3)])]) + body
+
+    chunk_bytes = page(0, 10) + page(10, 20) + page(20, 30)
+    (tmp_path / "c.bin").write_bytes(b"PAR1" + chunk_bytes)
+    lc = ListColumn(0, 3, 1, np.dtype(np.float32), K)
+    for rows, count, gives in ((4, 30, 4), (6, 20, 4), (6, 40, 6), (6, 30, None)):
+        chunk = Chunk(0, count, len(chunk_bytes), 4, None)
+        out = []
+        with open(tmp_path / "c.bin", "rb") as f:
+            try:
+                for a in lc.pieces(f.fileno(), chunk, rows, 1, pa):
+                    out.append(a.copy())
+            except Fallback as e:
+                assert e.rows == len(out) == gives, (rows, count)
+            else:
+                assert gives is None
+        assert len(out) <= min(rows, count // K)
+        np.testing.assert_array_equal(np.concatenate(out), x[:len(out)])
+
+
+def test_format_2_pages_of_old_parquet_cpp():
+    """parquet-cpp before 2.0.0 wrote format-2 pages that say "not compressed" when they are;
+    pyarrow decompresses them anyway, so such pages are left to it."""
+    from fastinfo._pages import _v2_flag_unreliable
+    for created_by, unreliable in ((b"parquet-cpp version 1.5.1-SNAPSHOT", True), (b"parquet-cpp version 1.3.0", True),
+                                   (b"parquet-cpp version 2.0.0", False),
+                                   (b"parquet-cpp-arrow version 26.0.1", False), (b"polars", False),
+                                   (b"parquet-mr version 1.12.3 (build abc)", False), (None, False)):
+        fm = {6: (8, created_by)} if created_by is not None else {}
+        assert _v2_flag_unreliable(fm) is unreliable, created_by
