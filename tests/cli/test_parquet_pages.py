@@ -616,3 +616,15 @@ def test_format_2_pages_of_old_parquet_cpp():
                                    (b"parquet-mr version 1.12.3 (build abc)", False), (None, False)):
         fm = {6: (8, created_by)} if created_by is not None else {}
         assert _v2_flag_unreliable(fm) is unreliable, created_by
+
+
+def test_a_long_footer_is_left_to_pyarrow(tmp_path, monkeypatch):
+    """A footer longer than MAX_FOOTER (read here in Python, slowly) leaves the file to
+    pyarrow: the same rows."""
+    import fastinfo._pages as pages
+    x = _values(60, 4, np.float32)
+    pq.write_table(pa.table({"logits": _column(x, "fixed")}), tmp_path / "f.parquet", row_group_size=2)
+    assert _find(tmp_path / "f.parquet", "logits", np.float32, 4) is not None
+    monkeypatch.setattr(pages, "MAX_FOOTER", 1000)
+    assert _find(tmp_path / "f.parquet", "logits", np.float32, 4) is None
+    np.testing.assert_array_equal(_via_cli_reader(tmp_path / "f.parquet"), x)
