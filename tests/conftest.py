@@ -59,8 +59,8 @@ def _mpmath_precision(request):
 
 def pytest_collection_modifyitems(config, items):
     """Starts the packaging tests' sdist install in the background (helpers.SdistInstall) when
-    a collected test needs it, and the row suites under the other SIMD variants, unless only
-    collecting."""
+    a collected test needs it, the row suites under the other SIMD variants and the typing
+    checks, unless only collecting."""
     if config.option.collectonly:
         return
     if any("sdist_install" in getattr(i, "fixturenames", ()) for i in items):
@@ -73,10 +73,19 @@ def pytest_collection_modifyitems(config, items):
         from helpers import OTHER_LEVEL_SUITES
         for level in levels:
             OTHER_LEVEL_SUITES.start(level)
+    # and the typing checks (tests/packaging/test_typing.py)
+    for i in items:
+        if getattr(i, "originalname", "") == "test_stubtest_and_strict_mypy":
+            i.module.start_checks()
+            config._typing_checks = i.module
+            break
 
 
 def pytest_sessionfinish(session):
     from helpers import OTHER_LEVEL_SUITES, SDIST_INSTALL
     SDIST_INSTALL.stop()
     OTHER_LEVEL_SUITES.stop()
+    typing_checks = getattr(session.config, "_typing_checks", None)
+    if typing_checks is not None:
+        typing_checks.stop_checks()
 
