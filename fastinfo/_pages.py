@@ -284,6 +284,35 @@ def _v2_flag_unreliable(fm):
 
 # --- the pages of one column chunk --------------------------------------------------------
 
+class _Pieces:
+    """Values gathered into row pieces of piece_rows rows of K: fill(n, put) has put(dst, j)
+    write a page's values j, j + 1, ... into dst (a slice of the piece being filled) and yields
+    each piece it completes; ``given`` counts the rows of the pieces taken."""
+
+    def __init__(self, piece_rows, K, dt):
+        self.rows, self.K, self.dt = piece_rows, K, dt
+        self.out, self.at, self.given = np.empty(piece_rows * K, dt), 0, 0
+
+    def fill(self, n, put):
+        j = 0
+        while j < n:
+            take = min(n - j, len(self.out) - self.at)
+            put(self.out[self.at:self.at + take], j)
+            self.at += take
+            j += take
+            if self.at == len(self.out):
+                yield self.out.reshape(self.rows, self.K)
+                self.given += self.rows
+                self.out, self.at = np.empty(len(self.out), self.dt), 0
+
+    def rest(self):
+        """The last, shorter piece (refused if it ends inside a row)."""
+        if self.at % self.K:
+            raise _Refuse("the pages end inside a row")
+        if self.at:
+            yield self.out[:self.at].reshape(self.at // self.K, self.K)
+
+
 class ListColumn:
     """How to read the leaf of a list column of one float type, or None when the fast path
     does not apply (the caller keeps to pyarrow)."""
@@ -326,35 +355,22 @@ class ListColumn:
     def pieces(self, fd, chunk, rows, piece_rows, pa):
         """The rows of a column chunk (a Chunk, or None: left to pyarrow) of ``rows`` rows, as
         (≤ piece_rows, K) arrays; Fallback(rows given) where the pages are not for this path."""
-        given = 0
+        K, dt = self.K, self.dtype
+        rows_out = _Pieces(piece_rows, K, dt)
         try:
             if chunk is None:
                 raise _Refuse("a chunk left to pyarrow")
             codec = pa.Codec(CODECS[chunk.codec]) if CODECS[chunk.codec] else None
-            K, dt = self.K, self.dtype
-            out = np.empty(piece_rows * K, dt)
-            fill = 0                    # values in out
             v0 = 0                      # values of the group before this page
             dictionary = None
             for p in self._pages(fd, chunk, rows):
                 if self._direct(p, codec):
                     # PLAIN values, not compressed: read from the file straight into the pieces
                     at = self._plain_levels(fd, p, v0)
-                    left = p["n"]
-                    if at + left * dt.itemsize > p["body"] + p["csize"]:
+                    if at + p["n"] * dt.itemsize > p["body"] + p["csize"]:
                         raise _Refuse("a short page")
-                    v0 += left
-                    while left:
-                        take = min(left, len(out) - fill)
-                        _read_into(fd, out[fill:fill + take], at)
-                        at += take * dt.itemsize
-                        fill += take
-                        left -= take
-                        if fill == len(out):
-                            yield out.reshape(piece_rows, K)
-                            given += piece_rows
-                            out = np.empty(piece_rows * K, dt)
-                            fill = 0
+                    v0 += p["n"]
+                    yield from rows_out.fill(p["n"], lambda dst, j: _read_into(fd, dst, at + j * dt.itemsize))
                     continue
                 body = os.pread(fd, p["csize"], p["body"])
                 if len(body) != p["csize"]:
@@ -367,23 +383,12 @@ class ListColumn:
                     continue
                 for vals in self._values(p, body, codec, v0, dictionary):
                     v0 += len(vals)
-                    j = 0
-                    while j < len(vals):
-                        take = min(len(vals) - j, len(out) - fill)
-                        out[fill:fill + take] = vals[j:j + take]
-                        fill += take
-                        j += take
-                        if fill == len(out):
-                            yield out.reshape(piece_rows, K)
-                            given += piece_rows
-                            out = np.empty(piece_rows * K, dt)
-                            fill = 0
-            if v0 != rows * K or fill % K:
+                    yield from rows_out.fill(len(vals), lambda dst, j: np.copyto(dst, vals[j:j + len(dst)]))
+            if v0 != rows * K:
                 raise _Refuse("the pages hold other rows than the metadata says")
-            if fill:
-                yield out[:fill].reshape(fill // K, K)
+            yield from rows_out.rest()
         except (ValueError, IndexError, KeyError, OverflowError, MemoryError, OSError, pa.ArrowException):
-            raise Fallback(given) from None
+            raise Fallback(rows_out.given) from None
 
     def _pages(self, fd, chunk, rows):
         """The chunk's pages, one header at a time, checked to tile it and to hold rows * K
