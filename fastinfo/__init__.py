@@ -31,6 +31,7 @@ from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, 
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
+from ._scoring import SoftmaxStats, softmax_stats
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
                       softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
                       softmax_kl_divergence)
@@ -50,6 +51,8 @@ __all__ = [
     "softmax_js_divergence",
     "sigmoid_cross_entropy",
     "perplexity",
+    "softmax_stats",
+    "SoftmaxStats",
     "joint_entropy",
     "entropy_from_counts",
     "contingency_table",

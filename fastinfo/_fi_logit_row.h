@@ -304,6 +304,84 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
 }
 #endif
 
+/* The order statistics of softmax_stats, taken in pass 2 while the elements are in registers:
+ * the top k (v, jj: a heap of k, fi_topk_* in _fi_logits.h) and a label y's rank,
+ * #{j < y: x_j >= x_y} + #{j > y: x_j > x_y}: one compare a vector, >= for the vectors
+ * before y and > for those after it (the vector that holds y goes element by element). For
+ * the top k a vector's maximum is compared with the heap's worst kept value (thr); only a
+ * step with a larger element goes element by element, in index order, into the heap -- so
+ * does every step until the heap holds k. */
+typedef struct {
+    Py_ssize_t label, k, filled;        /* label < 0: no rank */
+    FI_S xl;                            /* the label's logit */
+    double *v, *jj;
+    Py_ssize_t rank;
+} FI_NAME(fi_order);
+
+/* the rank's count of elements lo..hi-1 read one by one */
+static Py_ssize_t FI_NAME(fi_rank_elems)(const FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t xs,
+                                         Py_ssize_t lo, Py_ssize_t hi)
+{
+    Py_ssize_t j, c = 0;
+    for (j = lo; j < hi; j++) {
+        FI_S e = (FI_S)FI_LOAD1(x[j * xs]);
+        c += j < od->label ? e >= od->xl : (j > od->label && e > od->xl);
+    }
+    return c;
+}
+
+/* elements lo..hi-1 (read from memory, in index order) into the heap */
+static void FI_NAME(fi_order_heap)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t xs, Py_ssize_t lo,
+                                   Py_ssize_t hi)
+{
+    Py_ssize_t j;
+    for (j = lo; j < hi; j++) {
+        double e = (double)(FI_S)FI_LOAD1(x[j * xs]);
+        if (od->filled < od->k || e > od->v[0])
+            fi_topk_push(od->v, od->jj, od->k, &od->filled, e, j);
+    }
+}
+
+static inline FI_V FI_NAME(fi_order_thr)(const FI_NAME(fi_order) *od)
+{
+    /* until the heap holds k, every step goes into it (its test is filled < k) */
+    return FI_SPLAT(od->filled == od->k && od->k > 0 ? (FI_S)od->v[0] : (FI_S)__builtin_inf());
+}
+
+/* the elements lo..hi-1 of a row that the vector steps of pass 2 did not take (a strided row,
+ * a row's tail): counts and heap, a vector at a time */
+static void FI_NAME(fi_order_range)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t xs, Py_ssize_t lo,
+                                    Py_ssize_t hi)
+{
+    FI_V xlv = FI_SPLAT(od->xl), thr = FI_NAME(fi_order_thr)(od), e;
+    FI_M cnt = FI_SPLAT(0) > FI_SPLAT(1);                   /* zeros, in the mask's lanes */
+    FI_I l1[FI_W];
+    Py_ssize_t i;
+    int l;
+    for (i = lo; i + FI_W <= hi; i += FI_W) {
+        e = FI_NAME(fi_lanes_at)(x, i, xs, FI_W, FI_NEGINF);
+        if (od->label >= 0) {
+            if (i + FI_W <= od->label)
+                cnt -= e >= xlv;
+            else if (i > od->label)
+                cnt -= e > xlv;
+            else
+                od->rank += FI_NAME(fi_rank_elems)(od, x, xs, i, i + FI_W);
+        }
+        if (od->k > 0 && (od->filled < od->k || FI_ANY(e > thr))) {
+            FI_NAME(fi_order_heap)(od, x, xs, i, i + FI_W);
+            thr = FI_NAME(fi_order_thr)(od);
+        }
+    }
+    if (od->label >= 0)
+        od->rank += FI_NAME(fi_rank_elems)(od, x, xs, i, hi);
+    if (od->k > 0)
+        FI_NAME(fi_order_heap)(od, x, xs, i, hi);
+    memcpy(l1, &cnt, sizeof l1);
+    for (l = 0; l < FI_W; l++)
+        od->rank += (Py_ssize_t)l1[l];
+}
+
 /* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
  * (a block holds whole groups, so the group's count is 0 here), two vectors a step (FI_LOADV2:
  * in order, bfloat16 the even and the odd elements), the sums of one vector a step; returns
@@ -311,12 +389,22 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
  * from the next row (pn, to L2), at rest/4 of this pass's pace. carry (a constant: its own loop): also the next row's maximum, FI_BLOCK elements
  * behind this pass (nx: the next row). */
 static inline __attribute__((always_inline)) Py_ssize_t
-FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, const FI_T *x, Py_ssize_t i, Py_ssize_t end, FI_S fm,
-                         FI_S sc, const char *pa, const char *pn, Py_ssize_t rest, FI_NAME(fi_expsums) *A,
-                         FI_NAME(fi_nextmax) *nm, const FI_T *nx)
+FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, int order, const FI_T *x, Py_ssize_t i, Py_ssize_t end,
+                         FI_S fm, FI_S sc, const char *pa, const char *pn, Py_ssize_t rest, FI_NAME(fi_expsums) *A,
+                         FI_NAME(fi_nextmax) *nm, const FI_T *nx, FI_NAME(fi_order) *od)
 {
     const Py_ssize_t step = 2 * FI_W * (Py_ssize_t)sizeof(FI_T), nstep = step * rest / 4;
     Py_ssize_t j, k;
+    FI_V thr = FI_SPLAT(0), xlv = FI_SPLAT(0);
+    FI_M cnt = FI_SPLAT(0) > FI_SPLAT(1);
+    FI_I l1[FI_W];
+    Py_ssize_t p;
+    int l, rank = 0;
+    if (order) {
+        thr = FI_NAME(fi_order_thr)(od);
+        xlv = FI_SPLAT(od->xl);
+        rank = od->label >= 0;
+    }
     for (; i + FI_GROUP * FI_W <= end; i += FI_GROUP * FI_W) {
         for (j = 0; j < FI_GROUP * FI_W; j += 2 * FI_W) {
             FI_V x0, x1;
@@ -329,12 +417,35 @@ FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, const FI_T *x, Py_ssize_
             FI_LOADV2(x + i + j, &x0, &x1);
             if (carry)
                 FI_NAME(fi_nextmax_step)(nm, nx + (i + j - FI_BLOCK));
+            if (order) {        /* (bfloat16's two vectors are the even and odd elements) */
+                p = i + j;
+                if (rank) {
+                    if (p + 2 * FI_W <= od->label) {
+                        cnt -= x0 >= xlv;
+                        cnt -= x1 >= xlv;
+                    } else if (p > od->label) {
+                        cnt -= x0 > xlv;
+                        cnt -= x1 > xlv;
+                    } else {
+                        od->rank += FI_NAME(fi_rank_elems)(od, x, 1, p, p + 2 * FI_W);
+                    }
+                }
+                if (od->k > 0 && (od->filled < od->k || FI_ANY(FI_MAX(x0, x1) > thr))) {
+                    FI_NAME(fi_order_heap)(od, x, 1, i + j, i + j + 2 * FI_W);
+                    thr = FI_NAME(fi_order_thr)(od);
+                }
+            }
             x0 -= fm;
             x1 -= fm;
             FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, A, 0);
             FI_NAME(fi_expsums_term)(kind, unit ? x1 : x1 * sc, A, 1);
         }
         FI_NAME(fi_expsums_widen)(kind, A);
+    }
+    if (order && rank) {
+        memcpy(l1, &cnt, sizeof l1);
+        for (l = 0; l < FI_W; l++)
+            od->rank += (Py_ssize_t)l1[l];
     }
     return i;
 }
@@ -349,9 +460,9 @@ FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, const FI_T *x, Py_ssize_
  * The sums run in double lanes (FI_NH double vectors per compute vector), the counts of
  * elements in integer lanes. */
 static inline __attribute__((always_inline)) void
-FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
+FI_NAME(fi_pass2_kind)(int kind, int unit, int order, const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
                        Py_ssize_t n, double mx, double my, const fi_logit_args *g, fi_logit_sums *out,
-                       fi_row_carry *cy, fi_stop_t *stop)
+                       fi_row_carry *cy, FI_NAME(fi_order) *od, fi_stop_t *stop)
 {
     const double *wt = g->wt, scale = g->scale, c1 = g->c1, c0 = g->c0;
     /* the next row's pass 1, FI_BLOCK elements behind this pass: fetched by then (fi_row_carry) */
@@ -390,12 +501,15 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, const FI_T *x, Py_ssize_t xs, const F
                                  : (const char *)(x + i);
             const char *pa = (const char *)(x + i) + FI_PF_BYTES;
             if (fuse && blk >= FI_BLOCK) {       /* the next row's block before this one */
-                i = FI_NAME(fi_pass2_groups)(kind, unit, 1, x, i, end, fm, sc, pa, pn, 4, &A, &nm, nx);
+                i = FI_NAME(fi_pass2_groups)(kind, unit, 1, order, x, i, end, fm, sc, pa, pn, 4, &A, &nm, nx, od);
                 ndone = i - FI_BLOCK;
             } else {
-                i = FI_NAME(fi_pass2_groups)(kind, unit, 0, x, i, end, fm, sc, pa, pn, rest, &A, &nm, nx);
+                i = FI_NAME(fi_pass2_groups)(kind, unit, 0, order, x, i, end, fm, sc, pa, pn, rest, &A, &nm, nx,
+                                             od);
             }
         }
+        if (order)              /* what the whole groups left: a strided row, the row's tail */
+            FI_NAME(fi_order_range)(od, x, xs, i, end);
 #ifdef FI_PAIRED
         if (kind == FI_K_LSE || kind == FI_K_ENT)
             for (; i < end; i += 2 * FI_W) {      /* two vectors a step, as the contiguous steps */
@@ -506,24 +620,24 @@ static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T
     switch (kind) {     /* each kind its own specialized loop; temperature 1 its own too */
     case FI_K_ENT:
         if (unit)
-            FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         else
-            FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         break;
     case FI_K_SMOOTH:
-        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SMOOTH, 0, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         break;
     case FI_K_SOFT:
-        FI_NAME(fi_pass2_kind)(FI_K_SOFT, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_SOFT, 0, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         break;
     case FI_K_PAIR:
-        FI_NAME(fi_pass2_kind)(FI_K_PAIR, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+        FI_NAME(fi_pass2_kind)(FI_K_PAIR, 0, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         break;
     default:
         if (unit)
-            FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
         else
-            FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, x, xs, y, ys, n, mx, my, g, out, cy, stop);
+            FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, 0, x, xs, y, ys, n, mx, my, g, out, cy, NULL, stop);
     }
 }
 
@@ -626,6 +740,92 @@ static void FI_NAME(fi_fill_nan)(FI_S *o, Py_ssize_t os, Py_ssize_t n)
         o[j * os] = __builtin_nan("");
 }
 
+/* Pass 2 of softmax_stats: the sums of the entropy kind (ent) or of the log-sum-exp kind -- the s of
+ * both is the same sum, bit for bit -- and, with od, the order statistics */
+static void FI_NAME(fi_pass2_stats)(int ent, const FI_T *x, Py_ssize_t xs, Py_ssize_t n, double mx,
+                                    const fi_logit_args *g, fi_logit_sums *out, fi_row_carry *cy,
+                                    FI_NAME(fi_order) *od, fi_stop_t *stop)
+{
+    int unit = (FI_S)g->scale == (FI_S)1;
+    if (od == NULL)
+        FI_NAME(fi_pass2)(ent ? FI_K_ENT : FI_K_LSE, x, xs, x, xs, n, mx, 0.0, g, out, cy, stop);
+    else if (ent && unit)
+        FI_NAME(fi_pass2_kind)(FI_K_ENT, 1, 1, x, xs, x, xs, n, mx, 0.0, g, out, cy, od, stop);
+    else if (ent)
+        FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, 1, x, xs, x, xs, n, mx, 0.0, g, out, cy, od, stop);
+    else if (unit)
+        FI_NAME(fi_pass2_kind)(FI_K_LSE, 1, 1, x, xs, x, xs, n, mx, 0.0, g, out, cy, od, stop);
+    else
+        FI_NAME(fi_pass2_kind)(FI_K_LSE, 0, 1, x, xs, x, xs, n, mx, 0.0, g, out, cy, od, stop);
+}
+
+/* One row of softmax_stats (g->op == FI_L_STATS): r[FI_ST_*], then the top g->k as log-probs
+ * (r + FI_ST_N) and their indices (r + FI_ST_N + g->k). The sums are those of softmax_entropy
+ * and softmax_cross_entropy, so nll and entropy are theirs bit for bit; the argmax (the top 1),
+ * the label's rank -- #{j: x_j > x_y} + #{j < y: x_j == x_y}, its place in the stable
+ * descending order, 0 exactly when the label is the first maximal element -- and the top k
+ * are taken in the same pass 2 (g->want). NaN (and -1 for the indices) for an invalid row. */
+static void FI_NAME(fi_stats_row)(const FI_T *x, Py_ssize_t xs, Py_ssize_t label, Py_ssize_t n,
+                                  const fi_logit_args *g, double *r, fi_row_carry *cy, fi_stop_t *stop)
+{
+    const double nan = __builtin_nan("");
+    const Py_ssize_t k = g->k;
+    double *tv = r + FI_ST_N, *ti = r + FI_ST_N + k, v1 = 0.0, j1 = -1.0, m, ls, zl;
+    fi_logit_sums t = {0.0, 0.0, 0.0, 0};
+    FI_NAME(fi_order) od;
+    int rank = (g->want & FI_WANT_RANK) && label >= 0, order = rank || (g->want & FI_WANT_ORDER);
+    Py_ssize_t j;
+    int f;
+    for (f = 0; f < FI_ST_N; f++)
+        r[f] = nan;
+    r[FI_ST_ARGMAX] = r[FI_ST_RANK] = -1.0;
+    r[FI_ST_NLL] = label == -2 ? 0.0 : nan;
+    for (j = 0; j < k; j++) {
+        tv[j] = nan;
+        ti[j] = -1.0;
+    }
+    if (label == -2 || n == 0)
+        return;
+    m = FI_NAME(fi_pass1)(x, xs, n, FI_FUSES(FI_K_ENT, xs, cy) ? 0 : g->pfx, cy, stop);
+    if (stop != NULL && stop->flag)
+        return;
+    if (m == __builtin_inf() || m == -__builtin_inf())        /* +inf; every logit -inf or NaN */
+        return;
+    memset(&od, 0, sizeof od);
+    od.label = rank ? label : -1;
+    od.xl = rank ? (FI_S)FI_LOAD1(x[label * xs]) : (FI_S)0;
+    od.k = k > 0 ? k : (g->want & FI_WANT_ORDER ? 1 : 0);      /* the argmax is the top 1 */
+    od.v = k > 0 ? tv : &v1;
+    od.jj = k > 0 ? ti : &j1;
+    FI_NAME(fi_pass2_stats)((g->want & FI_WANT_ENT) != 0, x, xs, n, m, g, &t, cy, order ? &od : NULL, stop);
+    if (t.s != t.s || (stop != NULL && stop->flag)) {         /* a NaN logit */
+        for (j = 0; j < k; j++) {
+            tv[j] = nan;
+            ti[j] = -1.0;
+        }
+        return;
+    }
+    ls = log1p(t.s);
+    r[FI_ST_LSE] = m * g->scale + ls;
+    r[FI_ST_ENT] = fi_nonneg(ls - t.a / (1.0 + t.s));
+    r[FI_ST_MAXP] = 1.0 / (1.0 + t.s);
+    r[FI_ST_NLL] = 0.0;
+    if (label >= 0) {
+        zl = (double)(((FI_S)FI_LOAD1(x[label * xs]) - (FI_S)m) * (FI_S)g->scale);
+        r[FI_ST_NLL] = fi_nonneg(ls - zl);
+    }
+    if (!order)
+        return;
+    if (rank)
+        r[FI_ST_RANK] = (double)od.rank;
+    if (od.k > 0) {
+        fi_topk_sort(od.v, od.jj, od.k);
+        r[FI_ST_ARGMAX] = od.jj[0];
+    }
+    for (j = 0; j < k; j++)                                   /* the logits as log-probs */
+        tv[j] = (double)(((FI_S)tv[j] - (FI_S)m) * (FI_S)g->scale) - ls;
+}
+
 /* One row of op g->op (FI_L_* codes); res (and res2) get the row's result, NaN when invalid
  * (NaN or +inf logits, an invalid soft target, or -inf everywhere where that is undefined);
  * NaN, and o partly written, once stop is set. */
@@ -636,6 +836,10 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     double m, my = 0.0, ls, lsy, v;
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
     int op = g->op, pair = op == FI_L_KL || op == FI_L_JS, kind, fusep;
+    if (op == FI_L_STATS) {
+        FI_NAME(fi_stats_row)(x, xs, label, n, g, res, cy, stop);
+        return;
+    }
     if (n == 0) {
         res[0] = op == FI_L_LSE ? -__builtin_inf() : (op != FI_L_CE_LABEL ? 0.0 : __builtin_nan(""));
         if (op == FI_L_CE_LABEL && g->smooth)

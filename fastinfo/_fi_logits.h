@@ -29,7 +29,7 @@
 #define FI_LN2_DBL 0.6931471805599453
 
 enum { FI_L_LSE = 0, FI_L_ENTROPY = 1, FI_L_CE_LABEL = 2, FI_L_CE_SOFT = 3, FI_L_KL = 4, FI_L_JS = 5,
-       FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7 };
+       FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7, FI_L_STATS = 8 };
 enum { FI_K_LSE, FI_K_ENT, FI_K_SMOOTH, FI_K_SOFT, FI_K_PAIR };      /* the kinds of pass 2 */
 
 typedef struct {
@@ -39,6 +39,8 @@ typedef struct {
     double c0;           /* label_smoothing / K */
     int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
     const double *wt;    /* class weights (length K) for smoothing / soft targets */
+    Py_ssize_t k;        /* FI_L_STATS: the top k kept (a row's results take FI_ST_N + 2k) */
+    int want;            /* FI_L_STATS: FI_WANT_* */
     Py_ssize_t pfx, pfy; /* elements from a row of x (y) to the next one the same thread reads,
                             prefetched during pass 2; 0: none (strided rows, one row) */
 } fi_logit_args;
@@ -112,6 +114,76 @@ static void fi_prefetch_init(void)
         fi_pf_rest4 = 4;
     }
 #endif
+}
+
+/* softmax_stats: a row's results, FI_ST_N doubles, then its top k's logits (as log-probs once
+ * the row is done) and their indices (as doubles: exact below 2^53), in one row of the
+ * caller's (N, FI_ST_N + 2k) array. A label >= 0 gives the label's fields; -1: none (no
+ * labels, an ignored label); -2: a row left out (not read). */
+enum { FI_ST_LSE, FI_ST_ENT, FI_ST_NLL, FI_ST_MAXP, FI_ST_ARGMAX, FI_ST_RANK, FI_ST_N };
+enum { FI_WANT_ENT = 1, FI_WANT_ORDER = 2, FI_WANT_RANK = 4 };
+
+/* The top k of a scan in index order, as a heap whose root is the worst kept element: the
+ * smallest value, and of equal values the later index (so the earlier of equal elements is
+ * kept, the order of a stable descending sort). An element enters only when it is larger than
+ * the root: an equal one comes later. */
+static inline int fi_topk_worse(double va, double ja, double vb, double jb)
+{
+    return va < vb || (va == vb && ja > jb);
+}
+
+static void fi_topk_sift(double *v, double *j, Py_ssize_t k, Py_ssize_t p)
+{
+    for (;;) {
+        Py_ssize_t c = 2 * p + 1, w = p;
+        double tv, tj;
+        if (c < k && fi_topk_worse(v[c], j[c], v[w], j[w]))
+            w = c;
+        if (c + 1 < k && fi_topk_worse(v[c + 1], j[c + 1], v[w], j[w]))
+            w = c + 1;
+        if (w == p)
+            return;
+        tv = v[p]; v[p] = v[w]; v[w] = tv;
+        tj = j[p]; j[p] = j[w]; j[w] = tj;
+        p = w;
+    }
+}
+
+/* element (val, idx) into a heap of `filled` of k: appended while it fills, else it replaces
+ * the root (the caller checked val > v[0]) */
+static inline void fi_topk_push(double *v, double *j, Py_ssize_t k, Py_ssize_t *filled, double val, Py_ssize_t idx)
+{
+    Py_ssize_t p, q;
+    double tv, tj;
+    if (*filled == k) {
+        v[0] = val;
+        j[0] = (double)idx;
+        fi_topk_sift(v, j, k, 0);
+        return;
+    }
+    p = (*filled)++;
+    v[p] = val;
+    j[p] = (double)idx;
+    while (p > 0) {                             /* up while worse than its parent */
+        q = (p - 1) / 2;
+        if (!fi_topk_worse(v[p], j[p], v[q], j[q]))
+            break;
+        tv = v[p]; v[p] = v[q]; v[q] = tv;
+        tj = j[p]; j[p] = j[q]; j[q] = tj;
+        p = q;
+    }
+}
+
+/* the heap of k into order, best first (the worst, popped from the root, goes last) */
+static void fi_topk_sort(double *v, double *j, Py_ssize_t k)
+{
+    Py_ssize_t e;
+    double tv, tj;
+    for (e = k - 1; e > 0; e--) {
+        tv = v[0]; v[0] = v[e]; v[e] = tv;
+        tj = j[0]; j[0] = j[e]; j[e] = tj;
+        fi_topk_sift(v, j, e, 0);
+    }
 }
 
 static inline double fi_nonneg(double v) { return v > 0.0 ? v + 0.0 : 0.0; }   /* NaN, -0.0 -> 0 */

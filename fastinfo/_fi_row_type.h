@@ -26,6 +26,7 @@
 #define FI_W FI_ND                  /* lanes of a compute vector */
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
+#define FI_ANY fi_anyl
 #define FI_MAX fi_vmaxd
 #define FI_MIN fi_vmind
 #define FI_SPLAT fi_splatd
@@ -45,6 +46,7 @@
 #define FI_W FI_NF
 #define FI_NH 2
 #define FI_SEL fi_self
+#define FI_ANY fi_anyi
 #define FI_MAX fi_vmaxf
 #define FI_MIN fi_vminf
 #define FI_SPLAT fi_splatf

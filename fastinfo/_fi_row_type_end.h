@@ -6,6 +6,7 @@
 #undef FI_W
 #undef FI_NH
 #undef FI_SEL
+#undef FI_ANY
 #undef FI_SPLAT
 #undef FI_EXPV
 #undef FI_EXPCLAMP

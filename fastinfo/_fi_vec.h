@@ -107,6 +107,35 @@ FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { return (fi_vs)_mm_min_epi16((__m12
 FI_VINLINE fi_vs fi_vmaxs(fi_vs a, fi_vs b) { fi_vs m = a > b; return (m & a) | (~m & b); }
 FI_VINLINE fi_vs fi_vmins(fi_vs a, fi_vs b) { fi_vs m = a < b; return (m & a) | (~m & b); }
 #endif
+/* whether any lane of a comparison's mask is set (a rare branch of a scan: the top-k) */
+#if defined(__x86_64__) && defined(__AVX512F__) && FI_VBYTES == 64
+FI_VINLINE int fi_anyi(fi_vi m) { return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0; }
+FI_VINLINE int fi_anyl(fi_vl m) { return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) != 0; }
+#elif defined(__x86_64__) && defined(__AVX__) && FI_VBYTES == 32
+FI_VINLINE int fi_anyi(fi_vi m) { return !_mm256_testz_si256((__m256i)m, (__m256i)m); }
+FI_VINLINE int fi_anyl(fi_vl m) { return !_mm256_testz_si256((__m256i)m, (__m256i)m); }
+#elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
+FI_VINLINE int fi_anyi(fi_vi m) { return _mm_movemask_epi8((__m128i)m) != 0; }
+FI_VINLINE int fi_anyl(fi_vl m) { return _mm_movemask_epi8((__m128i)m) != 0; }
+#else
+FI_VINLINE int fi_anyi(fi_vi m)
+{
+    int32_t l[FI_NF], a = 0, k;
+    memcpy(l, &m, sizeof l);
+    for (k = 0; k < FI_NF; k++)
+        a |= l[k];
+    return a != 0;
+}
+FI_VINLINE int fi_anyl(fi_vl m)
+{
+    int64_t l[FI_ND], a = 0;
+    int k;
+    memcpy(l, &m, sizeof l);
+    for (k = 0; k < FI_ND; k++)
+        a |= l[k];
+    return a != 0;
+}
+#endif
 FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
 FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
 /* The low and high halves of a float vector as double vectors, and 2-byte lanes widened to

@@ -44,7 +44,7 @@ from ._dask import PLAIN    # argument types that need no conversion (the wrappe
 # The arguments that the kernels read as 2-byte floats (the other functions get float32 copies)
 _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("x",) for f in ("logsumexp", "softmax", "log_softmax")},
-    **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity")},
+    **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity", "softmax_stats")},
     **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence")},
     **{f: ("p",) for f in ("entropy", "surprisal")},
     **{f: ("p",) for f in ("renyi_entropy", "tsallis_entropy")},
@@ -331,7 +331,8 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
          pairwise: bool = False) -> Any:
     """res (ndarray, NumPy scalar, Python float, tuple) as an object of like's kind."""
     if isinstance(res, tuple):
-        return tuple(wrap(r, like, args, second, pairwise) for r in res)
+        vals = tuple(wrap(r, like, args, second, pairwise) for r in res)
+        return type(res)(*vals) if hasattr(res, "_fields") else vals      # a named tuple keeps its names
     lazy = _module(res).startswith("dask.array") and like.kind == "xarray"   # wrapped like an ndarray
     if not lazy and not isinstance(res, (np.ndarray, np.generic, float)):
         return res                                   # e.g. a SparseContingency

@@ -14,6 +14,11 @@ cdef extern from "_fi_rows.h" nogil:
         L_JS "FI_L_JS"
         L_SOFTMAX "FI_L_SOFTMAX"
         L_LOG_SOFTMAX "FI_L_LOG_SOFTMAX"
+        L_STATS "FI_L_STATS"              # softmax_stats: ST_N + 2k results a row
+        ST_N "FI_ST_N"
+        WANT_ENT "FI_WANT_ENT"
+        WANT_ORDER "FI_WANT_ORDER"
+        WANT_RANK "FI_WANT_RANK"
     ctypedef struct fi_logit_args:
         int op
         double scale        # 1/T
@@ -21,6 +26,8 @@ cdef extern from "_fi_rows.h" nogil:
         double c0           # label_smoothing / K
         int smooth          # L_CE_LABEL: also the smoothing sum
         const double* wt    # class weights (length K) for smoothing / soft targets
+        Py_ssize_t k        # L_STATS: the top k
+        int want            # L_STATS: WANT_* flags
         Py_ssize_t pfx      # elements from a row of x to the next one the thread reads (0: none)
         Py_ssize_t pfy      # the same for y
     ctypedef struct fi_row_carry:
@@ -50,6 +57,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
     cdef Py_ssize_t i, nbad = 0, size = fi_fmt_size(fmt), chunk = _rows_chunk(K)
     cdef int nt = _effective_threads(N * K, n_threads)
     cdef bint par = nt > 1 and N >= nt
+    cdef Py_ssize_t stride = ST_N + 2 * g.k if g.op == L_STATS else 1     # of res, a row
     # a thread's next row: nt rows on when the threads take single rows in turn
     cdef Py_ssize_t step = nt if par and chunk == 1 else 1
     # two carries a thread: x's rows and y's (KL, JS)
@@ -62,7 +70,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
                 continue
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
                        _next_row(carry, threadid(), g, i, step, chunk, N), stop)
-            if res[i] != res[i]:
+            if res[i * stride] != res[i * stride]:
                 nbad += 1
     else:
         for i in range(N):
@@ -70,7 +78,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
                 break
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
                        _next_row(carry, 0, g, i, 1, N, N), stop)
-            if res[i] != res[i]:
+            if res[i * stride] != res[i * stride]:
                 nbad += 1
     free(carry)
     return nbad
@@ -98,6 +106,10 @@ cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t 
     """Row i (a negative label: an ignored row, results 0)."""
     cdef double dummy = 0.0
     cdef Py_ssize_t lab = labels[i] if labels != NULL else 0
+    if g.op == L_STATS:     # every row, its results ST_N + 2k apart (labels: -1 none, -2 left out)
+        fi_logit_row(fmt, xb + i * xrs, xs, xb, xs, lab if labels != NULL else -1, NULL, 1, K, g,
+                     &res[i * (ST_N + 2 * g.k)], &dummy, cy, stop)
+        return
     if lab < 0:
         res[i] = 0.0
         if g.smooth:
@@ -172,6 +184,8 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     g.c1 = 1.0 - label_smoothing
     g.c0 = label_smoothing / K if K else 0.0
     g.wt = NULL
+    g.k = 0
+    g.want = 0
     if g.smooth or op == L_CE_SOFT:
         if wt.shape[0] != K:
             raise ValueError(f"wt must have length {K}")
@@ -203,6 +217,61 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     fi_stop_raise(stop)
     return nbad
 
+
+def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::1] res, Py_ssize_t k,
+               bint entropy, bint order, bint rank, double scale, int n_threads):
+    """softmax_stats over the rows of x, (N, K) logits stored as fmt: res (N, STATS_FIELDS + 2k)
+    gets each row's results (STATS_FIELDS: lse, entropy, nll, max_prob, argmax, rank), its top
+    k's log-probs and their indices. labels: int64 (N,), -1 for none, -2 for a row left out, or
+    empty (no labels). entropy / order / rank: whether the entropy, the order pass (argmax, top
+    k) and the label's rank are wanted. Returns the number of rows with NaN results (invalid,
+    or left out)."""
+    cdef fi_logit_args g
+    cdef Py_ssize_t N, K, i, nbad, isz
+    cdef const long long* lp = NULL
+    if fmt < FI_FMT_F64 or fmt > FI_FMT_F16:
+        raise ValueError(f"unknown storage format {fmt}")
+    isz = 8 if fmt == FI_FMT_F64 else (4 if fmt == FI_FMT_F32 else 2)
+    if (cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_ITEMSIZE(x) != isz or cnp.PyArray_STRIDE(x, 1) % isz
+            or cnp.PyArray_STRIDE(x, 0) % isz):
+        raise ValueError(f"x must be 2-D with {isz}-byte elements and strides that are multiples of them")
+    N = cnp.PyArray_DIM(x, 0)
+    K = cnp.PyArray_DIM(x, 1)
+    if k < 0 or k > K:
+        raise ValueError(f"k must be in [0, {K}], got {k}")
+    if res.shape[0] != N or res.shape[1] != ST_N + 2 * k:
+        raise ValueError(f"res must have shape {(N, ST_N + 2 * k)}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    if labels.shape[0]:
+        if labels.shape[0] != N:
+            raise ValueError(f"labels must have length {N}")
+        for i in range(N):
+            if labels[i] >= K or labels[i] < -2:
+                raise IndexError(f"label {labels[i]} out of range for {K} classes at row {i}")
+        lp = &labels[0]
+    g.op = L_STATS
+    g.scale = scale
+    g.c1 = 1.0
+    g.c0 = 0.0
+    g.smooth = False
+    g.wt = NULL
+    g.k = k
+    g.want = (WANT_ENT if entropy else 0) | (WANT_ORDER if order else 0) | (WANT_RANK if rank else 0)
+    if N == 0:
+        return 0
+    cdef const char* xb = <const char*>cnp.PyArray_DATA(x)
+    cdef Py_ssize_t xrs = cnp.PyArray_STRIDE(x, 0), xs = cnp.PyArray_STRIDE(x, 1) // isz
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
+    with nogil:
+        nbad = _logit_driver(fmt, xb, xrs, xs, xb, xrs, xs, lp, NULL, 0, 1, N, K,
+                             &res[0, 0], NULL, &g, n_threads, stop)
+    fi_stop_raise(stop)
+    return nbad
+
+
+STATS_FIELDS = ST_N
 
 LOGIT_OPS = {"logsumexp": L_LSE, "softmax_entropy": L_ENTROPY, "ce_label": L_CE_LABEL,
              "ce_soft": L_CE_SOFT, "softmax_kl_divergence": L_KL, "softmax_js_divergence": L_JS,
@@ -312,6 +381,8 @@ cdef object _logit_front(int op, object x, object y, object label, object ignore
     g.op = op
     g.scale = scale
     g.smooth = False
+    g.k = 0
+    g.want = 0
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL

@@ -1,0 +1,313 @@
+"""Scoring a model's logits: several statistics of each row from one read of it.
+
+``softmax_stats`` runs the logit rows of the row engine (``_logits.pxi``,
+``stats_rows``): pass 1 the row's maximum, pass 2 the sums of exp(z) (those of
+``softmax_entropy`` and ``softmax_cross_entropy``, bit for bit), and, for the
+argmax, the label's rank and a top k, an order pass over the row while it is in
+cache. What it allocates is O(rows x (k + fields)), never O(rows x classes).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+
+import numpy as np
+
+from . import _args
+from . import _dask as _dk
+from . import _logits as _lg
+from ._dispatch import kernels as _k
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from ._typing import Invalid
+
+__all__ = ["SoftmaxStats", "softmax_stats"]
+
+_NF: int = _k.STATS_FIELDS       # per-row results of the kernel: lse, entropy, nll, max_prob, argmax, rank
+_LSE, _ENT, _NLL, _MAXP, _ARGMAX, _RANK = range(6)
+
+
+class SoftmaxStats(NamedTuple):
+    """The per-row statistics of :func:`softmax_stats`; a field not asked for is ``None``."""
+
+    nll: Any = None
+    logsumexp: Any = None
+    entropy: Any = None
+    max_prob: Any = None
+    argmax: Any = None
+    correct: Any = None
+    rank: Any = None
+    topk_logprobs: Any = None
+    topk_indices: Any = None
+    label_prob: Any = None
+
+
+FIELDS = SoftmaxStats._fields
+_LABEL_FIELDS = frozenset({"nll", "correct", "rank", "label_prob"})
+_TOPK_FIELDS = frozenset({"topk_logprobs", "topk_indices"})
+
+
+def _returns(returns: object, has_labels: bool, k: int) -> tuple[str, ...]:
+    """The fields asked for, checked; None: every field that applies."""
+    if returns is None:
+        return tuple(f for f in FIELDS if (has_labels or f not in _LABEL_FIELDS) and (k or f not in _TOPK_FIELDS))
+    names = (returns,) if isinstance(returns, str) else returns
+    try:
+        names = tuple(names)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"softmax_stats: returns must be a field name or a sequence of them, got {returns!r}") \
+            from None
+    for f in names:
+        if not isinstance(f, str) or f not in FIELDS:
+            raise ValueError(f"softmax_stats: returns names an unknown field {f!r}; the fields are "
+                             f"{', '.join(FIELDS)}")
+        if f in _LABEL_FIELDS and not has_labels:
+            raise ValueError(f"softmax_stats: the field {f!r} needs labels; pass labels, or leave {f!r} "
+                             f"out of returns")
+        if f in _TOPK_FIELDS and not k:
+            raise ValueError(f"softmax_stats: the field {f!r} needs k > 0 (the number of top classes)")
+    return names
+
+
+def _k_arg(k: object, K: int) -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"softmax_stats: k must be an integer (the number of top classes), got {k!r}")
+    if not 0 <= int(k) <= K:
+        raise ValueError(f"softmax_stats: k must be in [0, {K}] (the number of classes), got {k}")
+    return int(k)
+
+
+def _where(where: object, batch: tuple[int, ...]) -> NDArray[np.bool_]:
+    W = np.asarray(where)
+    if W.dtype != np.bool_:
+        raise TypeError(f"softmax_stats: where must be a boolean array (True: the row is scored), got dtype "
+                        f"{W.dtype}")
+    try:
+        return np.broadcast_to(W, batch)
+    except ValueError:
+        raise ValueError(f"softmax_stats: where must broadcast to the batch shape {batch} of the logits (their "
+                         f"shape without the class axis), got {W.shape}") from None
+
+
+@_dk.interop_aware(("logits", "labels", "where"))
+def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int = 0, temperature: float = 1.0,
+                  ignore_index: int | None = None, where: ArrayLike | None = None,
+                  returns: str | Sequence[str] | None = None, axis: int = -1, invalid: Invalid = "raise",
+                  n_threads: int | None = None) -> SoftmaxStats:
+    """Per-row statistics of softmax(logits / T) -- loss, confidence, entropy, argmax, rank, top k -- from one read.
+
+    With p = softmax(x / T) over the class axis and y a row's label:
+
+    * ``nll`` = -log p_y (``softmax_cross_entropy``'s loss, bit for bit);
+    * ``logsumexp`` = log sum exp(x / T);
+    * ``entropy`` = -sum p log p (``softmax_entropy``'s, bit for bit; 0 log 0 = 0);
+    * ``max_prob`` = max p (the confidence);
+    * ``argmax``: the index of the first maximal logit (as ``numpy.argmax``);
+    * ``correct`` = ``argmax == y`` (lm-eval's ``is_greedy`` for one token);
+    * ``rank``: the label's place in the classes sorted by decreasing logit,
+      ties in index order: #{j : x_j > x_y} + #{j < y : x_j = x_y}. So
+      ``rank == 0`` exactly when ``correct``;
+    * ``topk_indices``: the first ``k`` classes of that order (ties: the lower
+      index first, as ``np.argsort(-x, kind="stable")[:k]``; ``torch.topk``
+      promises no order among ties), and ``topk_logprobs`` their log p,
+      decreasing;
+    * ``label_prob`` = p_y.
+
+    All in natural log units. The row is read from memory once: a pass for its
+    maximum, a pass for the sums of exp while the row is in cache, and for the
+    argmax, the rank and the top k a third pass over the cached row. A -inf
+    logit is a mask (p = 0); NaN or +inf logits, or a row of only -inf, are
+    invalid.
+
+    Parameters
+    ----------
+    logits : array_like
+        Real numbers; every axis but ``axis`` is a batch axis. float64,
+        float32, float16 and bfloat16 (``ml_dtypes``, or a torch tensor) are
+        read as they are.
+    labels : array_like, optional
+        Integer class labels 0..K-1 of the batch shape (broadcast to it), for
+        ``nll``, ``correct``, ``rank`` and ``label_prob``. Float labels raise
+        ``TypeError``.
+    k : int, default 0
+        How many top classes ``topk_logprobs`` and ``topk_indices`` hold, in
+        [0, K].
+    temperature : float, default 1.0
+        T > 0: the logits are divided by T. The argmax, the rank and the
+        top-k indices do not depend on it.
+    ignore_index : int, optional
+        A label value whose rows have no label: ``nll`` 0 (as PyTorch's
+        ``cross_entropy(..., reduction="none")``, so that a sum over rows is
+        the sum over the labelled ones), ``label_prob`` NaN, ``rank`` -1,
+        ``correct`` False. Their other fields are computed.
+    where : array_like of bool, optional
+        Broadcast to the batch shape; the rows where it is False are not read:
+        ``nll`` 0, the other float fields NaN, ``argmax``, ``rank`` and
+        ``topk_indices`` -1, ``correct`` False.
+    returns : str or sequence of str, optional
+        The fields to compute (any of ``SoftmaxStats._fields``); the others
+        are None. Default: every field that applies -- the label fields when
+        ``labels`` are given, the top-k fields when ``k > 0``. The entropy,
+        and the order pass (argmax, correct, rank, top k), are skipped when
+        none of their fields is asked for.
+    axis : int, default -1
+        The class axis.
+    invalid : {'raise', 'nan'}, default 'raise'
+        A row with a NaN or +inf logit or only -inf logits raises
+        ``ValueError`` naming its batch index, or (``'nan'``) gives NaN in its
+        float fields, -1 in its integer fields and False in ``correct``.
+    n_threads : int, optional
+        Threads (default: every core the process may use); the results are
+        bitwise the same for every count.
+
+    Returns
+    -------
+    SoftmaxStats
+        A named tuple of arrays: the batch shape for the per-row fields, the
+        batch shape + ``(k,)`` for the top-k fields (a 1-D ``logits`` gives
+        0-d arrays). Float fields are float64 for float64 logits, float32
+        otherwise; ``argmax``, ``rank`` and ``topk_indices`` int64;
+        ``correct`` bool. Torch tensors in give torch tensors out.
+
+    Raises
+    ------
+    IndexError
+        A label outside [0, K) that is not ``ignore_index``, naming its batch
+        index (-100 without ``ignore_index=-100`` says to pass it).
+    ValueError
+        An invalid row with ``invalid='raise'``; logits without classes
+        (K = 0); ``k`` outside [0, K]; an unknown field in ``returns``, a
+        label field without labels, a top-k field with ``k = 0``; labels or
+        ``where`` that do not broadcast to the batch shape; a bad
+        ``temperature``, ``invalid`` or ``n_threads``; ``axis`` out of range.
+    TypeError
+        Float or object labels; a non-boolean ``where``; a non-integer ``k``;
+        complex, object or string logits.
+
+    See Also
+    --------
+    softmax_cross_entropy : The loss alone, with weights and label smoothing.
+    softmax_entropy : The entropy alone.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> logits = [[2.0, 0.0, -1.0], [0.5, 1.5, 0.5]]
+    >>> s = fastinfo.softmax_stats(logits, [0, 2], k=2)
+    >>> s.nll
+    array([0.16984602, 1.55144471])
+    >>> s.argmax, s.correct, s.rank
+    (array([0, 1]), array([ True, False]), array([0, 2]))
+    >>> s.topk_indices
+    array([[0, 1],
+           [1, 0]])
+    >>> fastinfo.softmax_stats(logits, returns=("entropy", "max_prob")).max_prob
+    array([0.84379473, 0.57611688])
+    """
+    fname = "softmax_stats"
+    if _dk.is_dask(logits) or _dk.is_dask(labels):
+        raise TypeError(f"{fname} takes in-memory arrays, not Dask arrays (its result is several arrays); "
+                        f"score each block with dask.array.map_blocks, or the per-row functions "
+                        f"(softmax_cross_entropy, softmax_entropy), which stay lazy")
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
+    ignore_index = _lg._ignore_index(ignore_index, fname)
+    X0 = _args.as_array(logits, "logits", two_byte=True)
+    if X0.ndim == 0:
+        raise ValueError(f"{fname}: logits must have a class axis (at least 1 dimension), got a scalar")
+    X, ax = _lg._logits(X0, "logits", axis)
+    batch, K = X.shape[:-1], X.shape[-1]
+    if K == 0:
+        raise ValueError(f"{fname}: logits have no classes (the class axis has length 0)")
+    dtype = _lg._res_dtype(X.dtype)
+    scale = _lg._scale(temperature, dtype)
+    kk = _k_arg(k, K)
+    has_labels = labels is not None
+    names = _returns(returns, has_labels, kk)
+    want = frozenset(names)
+    L: NDArray[np.int64] | None = None
+    ign: NDArray[np.bool_] | None = None
+    if has_labels:
+        T = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
+        _lg._is_soft(T, X.ndim, fname, "labels", False)
+        L, ign = _lg._labels(T, batch, K, ignore_index, fname, "labels")
+    skip = None
+    if where is not None:
+        skip = ~_where(where, batch)
+        if skip.any():
+            L = np.where(skip, -2, L if L is not None else -1).astype(np.int64)
+        else:
+            skip = None
+    if not has_labels and skip is None:
+        L = None
+    need_order = bool(want & {"argmax", "correct", "topk_logprobs", "topk_indices"})
+    need_rank = bool(want & {"rank"})
+    res = np.empty(batch + (_NF + 2 * kk,), dtype=np.float64)
+    fmt = _lg._FORMATS[X.dtype.name]
+
+    def call(x: NDArray[Any], r: NDArray[np.float64], *lab: NDArray[np.int64]) -> int:
+        if x.ndim == 1:
+            x, r, lab = x[None], r[None], tuple(a[None] for a in lab)
+        return int(_k.stats_rows(fmt, x, lab[0] if lab else _lg._NO_LABELS, r, kk, "entropy" in want,
+                                 need_order, need_rank, scale, nt))
+
+    arrays: list[Any] = [X, res] + ([L] if L is not None else [])
+    nbad = call(*arrays) if not batch else _args.run_batched(call, arrays, batch)
+    bad = None
+    if nbad:
+        bad = np.isnan(res[..., _LSE])
+        if skip is not None:
+            bad &= ~skip
+        if bad.any():
+            if not nan_mode:
+                _lg._raise_invalid(fname, [X], ["logits"], np.where(bad, np.nan, 0.0), batch)
+        else:
+            bad = None
+    return _fields(res, names, kk, dtype, L, ign, bad, skip)
+
+
+def _fields(res: NDArray[np.float64], names: Sequence[str], k: int, dtype: np.dtype[Any],
+            L: NDArray[np.int64] | None, ign: NDArray[np.bool_] | None, bad: NDArray[np.bool_] | None,
+            skip: NDArray[np.bool_] | None) -> SoftmaxStats:
+    """The named fields from the kernel's rows."""
+    out: dict[str, Any] = {}
+    nolabel = None
+    if L is not None and ign is not None:
+        nolabel = ign if skip is None else (ign | skip)
+        if bad is not None:
+            nolabel = nolabel | bad
+    for f in names:
+        if f == "nll":
+            v = res[..., _NLL].astype(dtype)
+            if bad is not None:
+                v[bad] = np.nan
+        elif f == "logsumexp":
+            v = res[..., _LSE].astype(dtype)
+        elif f == "entropy":
+            v = res[..., _ENT].astype(dtype)
+        elif f == "max_prob":
+            v = res[..., _MAXP].astype(dtype)
+        elif f == "argmax":
+            v = res[..., _ARGMAX].astype(np.int64)
+        elif f == "rank":
+            v = res[..., _RANK].astype(np.int64)
+            if nolabel is not None:
+                v[nolabel] = -1
+        elif f == "correct":
+            v = res[..., _ARGMAX].astype(np.int64) == L
+            if nolabel is not None:
+                v &= ~nolabel
+        elif f == "label_prob":
+            with np.errstate(over="ignore"):
+                v = np.exp(-res[..., _NLL]).astype(dtype)
+            if nolabel is not None:
+                v[nolabel] = np.nan
+        elif f == "topk_logprobs":
+            v = res[..., _NF:_NF + k].astype(dtype)
+        else:
+            v = res[..., _NF + k:].astype(np.int64)
+        out[f] = v
+    return SoftmaxStats(**out)
