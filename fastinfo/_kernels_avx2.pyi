@@ -52,6 +52,8 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+# results a row of stats_rows before its top k (lse, entropy, nll, max_prob, argmax, rank)
+STATS_FIELDS: int
 
 # shannon_front bound to each measure: the fronts of entropy, cross_entropy, ...
 entropy_front: functools.partial[Any]
@@ -108,6 +110,18 @@ def logit_rows(
     wt: _F64,
     scale: float,
     label_smoothing: float,
+    n_threads: int,
+) -> int: ...
+def stats_rows(
+    fmt: int,
+    x: NDArray[Any],
+    labels: _I64,
+    res: _F64,
+    k: int,
+    entropy: bool,
+    order: bool,
+    rank: bool,
+    scale: float,
     n_threads: int,
 ) -> int: ...
 

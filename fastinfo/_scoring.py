@@ -31,7 +31,20 @@ _LSE, _ENT, _NLL, _MAXP, _ARGMAX, _RANK = range(6)
 
 
 class SoftmaxStats(NamedTuple):
-    """The per-row statistics of :func:`softmax_stats`; a field not asked for is ``None``."""
+    """The per-row statistics of :func:`softmax_stats`; a field not asked for is ``None``.
+
+    A named tuple: fields by name or position, ``_asdict()`` for a dict (e.g. of a pandas
+    DataFrame's columns).
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> s = fastinfo.softmax_stats([[2.0, 0.0, -1.0]], [1], returns=("nll", "rank"))
+    >>> s.rank, s.entropy is None
+    (array([1]), True)
+    >>> sorted(k for k, v in s._asdict().items() if v is not None)
+    ['nll', 'rank']
+    """
 
     nll: Any = None
     logsumexp: Any = None
@@ -54,9 +67,8 @@ def _returns(returns: object, has_labels: bool, k: int) -> tuple[str, ...]:
     """The fields asked for, checked; None: every field that applies."""
     if returns is None:
         return tuple(f for f in FIELDS if (has_labels or f not in _LABEL_FIELDS) and (k or f not in _TOPK_FIELDS))
-    names = (returns,) if isinstance(returns, str) else returns
     try:
-        names = tuple(names)  # type: ignore[arg-type]
+        names: tuple[object, ...] = (returns,) if isinstance(returns, str) else tuple(returns)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"softmax_stats: returns must be a field name or a sequence of them, got {returns!r}") \
             from None
@@ -69,7 +81,7 @@ def _returns(returns: object, has_labels: bool, k: int) -> tuple[str, ...]:
                              f"out of returns")
         if f in _TOPK_FIELDS and not k:
             raise ValueError(f"softmax_stats: the field {f!r} needs k > 0 (the number of top classes)")
-    return names
+    return names  # type: ignore[return-value]   # (every name checked to be a str)
 
 
 def _k_arg(k: object, K: int) -> int:
@@ -302,7 +314,7 @@ def _fields(res: NDArray[np.float64], names: Sequence[str], k: int, dtype: np.dt
                 v &= ~nolabel
         elif f == "label_prob":
             with np.errstate(over="ignore"):
-                v = np.exp(-res[..., _NLL]).astype(dtype)
+                v = np.asarray(np.exp(-res[..., _NLL])).astype(dtype)   # (0-d stays an array)
             if nolabel is not None:
                 v[nolabel] = np.nan
         elif f == "topk_logprobs":

@@ -29,6 +29,7 @@ CALLS = {
     "softmax_kl_divergence": lambda **kw: fastinfo.softmax_kl_divergence(P, P, **kw),
     "softmax_js_divergence": lambda **kw: fastinfo.softmax_js_divergence(P, P, **kw),
     "perplexity": lambda **kw: fastinfo.perplexity(P, L, **kw),
+    "softmax_stats": lambda **kw: fastinfo.softmax_stats(P, L, k=2, **kw).nll,
     "entropy_from_counts": lambda **kw: fastinfo.entropy_from_counts(P * 4, **kw),
     "diagonal_gaussian_kl_divergence": lambda **kw: fastinfo.diagonal_gaussian_kl_divergence(
         P, np.log(P), P[::-1], np.log(P), **kw),

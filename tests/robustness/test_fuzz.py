@@ -369,6 +369,19 @@ def test_logit_functions_arguments(x, t, base, data):
              lambda: fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan"),
              lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base)]
     _float_or_documented_error(calls)
+    k = data.draw(st.sampled_from([0, 1, 3, -1, 2**70]))
+    for lb in (lab, None):
+        try:
+            s = fi.softmax_stats(x, lb, k=k, temperature=t, ignore_index=ignore, invalid="nan")
+        except OK_ERRORS:
+            continue
+        batch = np.shape(s.entropy)
+        for f, v in s._asdict().items():       # every field that applies, of its shape
+            if f.startswith("topk") and k == 0 or f in ("nll", "correct", "rank", "label_prob") and lb is None:
+                assert v is None, f
+            else:
+                assert isinstance(v, (np.ndarray, np.generic)), f
+                assert np.shape(v) == (batch + (k,) if f.startswith("topk") else batch), f
     assert _unchanged(x, cx) and _unchanged(lab, cl) and _unchanged(y, cy)
 
 

@@ -57,6 +57,7 @@ GOOD = {
     "softmax_js_divergence": lambda: fi.softmax_js_divergence(P, Q),
     "sigmoid_cross_entropy": lambda: fi.sigmoid_cross_entropy(P, P1),
     "perplexity": lambda: fi.perplexity(P, L),
+    "softmax_stats": lambda: fi.softmax_stats(P, L, k=3),
     "joint_entropy": lambda: fi.joint_entropy(J, normalize=True),
     "entropy_from_counts": lambda: fi.entropy_from_counts(L + 1, estimator="chao_shen"),
     "contingency_table": lambda: fi.contingency_table(X, Y),

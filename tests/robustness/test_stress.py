@@ -71,6 +71,7 @@ CASES = {
     "sigmoid_cross_entropy": [lambda: fi.sigmoid_cross_entropy(P, P1),
                               lambda: fi.sigmoid_cross_entropy(BP, BP1, reduction="none")],
     "perplexity": [lambda: fi.perplexity(P, L), lambda: fi.perplexity(BP, BL)],
+    "softmax_stats": [lambda: fi.softmax_stats(P, L, k=3), lambda: fi.softmax_stats(BP, BL, k=5)],
     "joint_entropy": [lambda: fi.joint_entropy(J, normalize=True), lambda: fi.joint_entropy(BJ, normalize=True)],
     "entropy_from_counts": [lambda: fi.entropy_from_counts(L + 1, estimator="chao_shen"),
                             lambda: fi.entropy_from_counts(BL + 1, estimator="miller_madow")],
