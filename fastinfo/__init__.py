@@ -32,6 +32,8 @@ from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
 from ._scoring import SoftmaxStats, softmax_stats
+from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_temperature,
+                           reliability_diagram)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
                       softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
                       softmax_kl_divergence)
@@ -53,6 +55,11 @@ __all__ = [
     "perplexity",
     "softmax_stats",
     "SoftmaxStats",
+    "calibration_error",
+    "brier_score",
+    "fit_temperature",
+    "reliability_diagram",
+    "CalibrationBins",
     "joint_entropy",
     "entropy_from_counts",
     "contingency_table",

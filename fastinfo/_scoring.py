@@ -281,6 +281,16 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
     return _fields(res, names, kk, dtype, L, ign, bad, skip)
 
 
+def _stats_rows(X: NDArray[Any], L: NDArray[np.int64], scale: float, entropy: bool, nt: int,
+                fname: str) -> NDArray[np.float64]:
+    """The kernel's per-row results (N, STATS_FIELDS) of 2-D logits X with labels L, no order
+    pass; a ValueError naming the first invalid row."""
+    res = np.empty((X.shape[0], _NF), dtype=np.float64)
+    if _k.stats_rows(_lg._FORMATS[X.dtype.name], X, L, res, 0, entropy, False, False, scale, nt):
+        _lg._raise_invalid(fname, [X], ["logits"], np.where(np.isnan(res[:, _LSE]), np.nan, 0.0), X.shape[:1])
+    return res
+
+
 def _fields(res: NDArray[np.float64], names: Sequence[str], k: int, dtype: np.dtype[Any],
             L: NDArray[np.int64] | None, ign: NDArray[np.bool_] | None, bad: NDArray[np.bool_] | None,
             skip: NDArray[np.bool_] | None) -> SoftmaxStats:

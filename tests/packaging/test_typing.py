@@ -51,7 +51,7 @@ PUBLIC_MODULES = [
     "fastinfo._args", "fastinfo._special", "fastinfo._measures", "fastinfo._counts", "fastinfo._labels",
     "fastinfo._differential",
     "fastinfo._knn", "fastinfo._gaussian", "fastinfo._generalized", "fastinfo._pairwise",
-    "fastinfo._joint", "fastinfo._logits", "fastinfo._scoring", "fastinfo._dask",
+    "fastinfo._joint", "fastinfo._logits", "fastinfo._scoring", "fastinfo._calibration", "fastinfo._dask",
 ]
 STRICT_FLAGS = [
     "--strict",

@@ -30,6 +30,8 @@ CALLS = {
     "softmax_js_divergence": lambda **kw: fastinfo.softmax_js_divergence(P, P, **kw),
     "perplexity": lambda **kw: fastinfo.perplexity(P, L, **kw),
     "softmax_stats": lambda **kw: fastinfo.softmax_stats(P, L, k=2, **kw).nll,
+    "calibration_error": lambda **kw: fastinfo.calibration_error(P, L, **kw),
+    "brier_score": lambda **kw: fastinfo.brier_score(P, L, **kw),
     "entropy_from_counts": lambda **kw: fastinfo.entropy_from_counts(P * 4, **kw),
     "diagonal_gaussian_kl_divergence": lambda **kw: fastinfo.diagonal_gaussian_kl_divergence(
         P, np.log(P), P[::-1], np.log(P), **kw),

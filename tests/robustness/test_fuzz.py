@@ -376,6 +376,16 @@ def test_logit_functions_arguments(x, t, base, data):
         except OK_ERRORS:
             continue
         batch = np.shape(s.entropy)
+        if x.ndim == 2 and lb is not None and lb.ndim == 1:
+            for call in (lambda: fi.calibration_error(x, lb, from_logits=True, n_bins=3),
+                         lambda: fi.calibration_error(x, lb, mode="classwise", norm="max"),
+                         lambda: fi.brier_score(x, lb, from_logits=True),
+                         lambda: fi.fit_temperature(x, lb, ignore_index=ignore)):
+                try:
+                    r = call()
+                except (*OK_ERRORS, RuntimeWarning):
+                    continue
+                assert isinstance(r, float) and (math.isnan(r) or r >= 0)
         for f, v in s._asdict().items():       # every field that applies, of its shape
             if f.startswith("topk") and k == 0 or f in ("nll", "correct", "rank", "label_prob") and lb is None:
                 assert v is None, f

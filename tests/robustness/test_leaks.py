@@ -11,6 +11,7 @@ import os
 import sys
 
 import numpy as np
+from matplotlib.figure import Figure
 import pytest
 from helpers import public_functions
 
@@ -58,6 +59,10 @@ GOOD = {
     "sigmoid_cross_entropy": lambda: fi.sigmoid_cross_entropy(P, P1),
     "perplexity": lambda: fi.perplexity(P, L),
     "softmax_stats": lambda: fi.softmax_stats(P, L, k=3),
+    "calibration_error": lambda: fi.calibration_error(P1, L, n_bins=4, return_bins=True),
+    "brier_score": lambda: fi.brier_score(P, L, from_logits=True),
+    "fit_temperature": lambda: fi.fit_temperature(P * 3, L),
+    "reliability_diagram": lambda: fi.reliability_diagram(P1, L, ax=Figure().add_subplot()).patches,
     "joint_entropy": lambda: fi.joint_entropy(J, normalize=True),
     "entropy_from_counts": lambda: fi.entropy_from_counts(L + 1, estimator="chao_shen"),
     "contingency_table": lambda: fi.contingency_table(X, Y),

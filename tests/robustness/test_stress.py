@@ -12,6 +12,7 @@ import threading
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 from helpers import public_functions
 
 import fastinfo as fi
@@ -72,6 +73,14 @@ CASES = {
                               lambda: fi.sigmoid_cross_entropy(BP, BP1, reduction="none")],
     "perplexity": [lambda: fi.perplexity(P, L), lambda: fi.perplexity(BP, BL)],
     "softmax_stats": [lambda: fi.softmax_stats(P, L, k=3), lambda: fi.softmax_stats(BP, BL, k=5)],
+    "calibration_error": [lambda: fi.calibration_error(P1, L, n_bins=4),
+                          lambda: fi.calibration_error(BP, BL, from_logits=True, mode="classwise", norm="l2")],
+    "brier_score": [lambda: fi.brier_score(P1, L), lambda: fi.brier_score(BP, BL, from_logits=True)],
+    "fit_temperature": [lambda: fi.fit_temperature(P * 3, L), lambda: fi.fit_temperature(BP * 5, BL)],
+    # each call its own Figure (matplotlib's object API, not pyplot's shared state)
+    "reliability_diagram": [lambda: [b.get_height() for b in
+                                     fi.reliability_diagram(BP, BL, from_logits=True,
+                                                            ax=Figure().add_subplot()).patches]],
     "joint_entropy": [lambda: fi.joint_entropy(J, normalize=True), lambda: fi.joint_entropy(BJ, normalize=True)],
     "entropy_from_counts": [lambda: fi.entropy_from_counts(L + 1, estimator="chao_shen"),
                             lambda: fi.entropy_from_counts(BL + 1, estimator="miller_madow")],
