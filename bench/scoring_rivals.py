@@ -1,6 +1,6 @@
 """softmax_stats against fastinfo's cross-entropy call and PyTorch, side by side in one interleaved run.
 
-    python bench/scoring_rivals.py                  # 2048 x 128 000 logits, 1 and 2 threads (~3 minutes on 2 cores)
+    python bench/scoring_rivals.py                  # 2048 x 128 000, 1 and 2 threads (~3 minutes, 2 cores)
     python bench/scoring_rivals.py --rows 64 --classes 4000 --rounds 2   # a quick check that it runs
     python bench/scoring_rivals.py --json bench/results-<date>-scoring-rivals.json
 
@@ -169,7 +169,7 @@ def scoring(rows, classes, threads, rounds, torch_rounds, out):
           f"torch / stats: PyTorch over softmax_stats, target >= {TARGET_TORCH_VS_STATS:g}; "
           "share of the input's read roofline reached by stats and by CE; CPU share of other processes)")
     if x32.nbytes < DRAM_BYTES:
-        print(f"  note: {x32.nbytes / 1e6:.0f} MB of float32 logits may stay in cache between calls: "
+        print(f"  note: {x32.nbytes / 1e6:.1f} MB of float32 logits may stay in cache between calls: "
               "these are not DRAM figures")
     chosen = {}
     for n in threads:

@@ -324,7 +324,9 @@ def brier_score(probs_or_logits: ArrayLike, labels: ArrayLike, *, from_logits: b
 
     (N, K) input: mean_i sum_k (p_ik - [y_i = k])^2, in [0, 2]; 1-D binary
     input (the probability of class 1): mean_i (p_i - y_i)^2, in [0, 1] --
-    scikit-learn's ``brier_score_loss`` (``scale_by_half="auto"``) for both.
+    scikit-learn's ``brier_score_loss`` for both, but for two columns: its
+    ``scale_by_half="auto"`` halves the sum when there are fewer than three
+    classes, where this sums over the classes for every K.
     From logits (``from_logits=True``) the probabilities are made by the
     softmax kernels a block of rows at a time.
 
@@ -487,46 +489,59 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int |
 
 
 def _secant_root(g: Any, ulo: float, uhi: float, thi: float, tlo: float) -> float:
-    """exp(-u) at the root of g, increasing in u on [ulo, uhi]: secant steps from u = 0 (T = 1), each
-    kept inside the bracket the signs seen so far give (else bisection), at most a factor e^2 in T a
-    step before a sign change; a bound with no change of sign is returned with a warning."""
-    lo, hi = ulo, uhi                      # the root lies in [lo, hi]
-    glo = ghi = math.nan                   # g there, once evaluated
+    """exp(-u) at the root of g, increasing in u on [ulo, uhi] (u = -log T: tlo = exp(-uhi), thi =
+    exp(-ulo)). Secant steps from u = 0 (T = 1), at most 2 in u a step, until the signs bracket
+    the root; then secant steps kept inside the bracket (else bisection), to 1e-8 in u -- the
+    sums of float32 logits are flat below about that (their terms' rounding). A bound with no
+    change of sign up to it is returned with a warning."""
     a = min(max(0.0, ulo), uhi)
     ga = g(a)
-    b = min(max(a + (-0.25 if ga > 0 else 0.25), ulo), uhi)
-    for _ in range(100):
+    lo, hi = ulo, uhi                     # the root is in [lo, hi]; bracketed once both are seen
+    seen_lo = seen_hi = False
+    tol = 1e-8
+    prev: tuple[float, float] | None = None
+    while True:                           # until the signs bracket the root
         if ga == 0:
             return math.exp(-a)
         if ga < 0:
-            lo, glo = max(lo, a), ga
+            lo, seen_lo = a, True
         else:
-            hi, ghi = min(hi, a), ga
-        if b == a:                        # pushed onto a bound: no change of sign up to it
-            t = thi if ga < 0 else tlo
+            hi, seen_hi = a, True
+        if seen_lo and seen_hi:
+            break
+        edge = uhi if ga < 0 else ulo     # the bound toward the root
+        if a == edge:
+            t = tlo if ga < 0 else thi
             warnings.warn(f"fit_temperature: the loss is smallest at or beyond the bound T = {t} of the "
                           f"search; returning {t} (widen bounds to search further)", RuntimeWarning, stacklevel=4)
             return t
-        gb = g(b)
-        if gb == 0:
-            return math.exp(-b)
-        if gb < 0:
-            lo, glo = max(lo, b), gb
-        else:
-            hi, ghi = min(hi, b), gb
-        c = b - gb * (b - a) / (gb - ga) if gb != ga else math.nan
-        bracketed = not (math.isnan(glo) or math.isnan(ghi))
-        if bracketed and not lo < c < hi:
+        step = 0.25 if ga < 0 else -0.25
+        if prev is not None:              # the secant of the last two points, if it points on
+            c = a - ga * (a - prev[0]) / (ga - prev[1]) if ga != prev[1] else math.nan
+            if math.isfinite(c) and (c - a) * step > 0:
+                step = math.copysign(min(abs(c - a), 2.0), step)
+            else:
+                step *= 4.0
+        prev = (a, ga)
+        a = min(max(a + step, ulo), uhi)
+        ga = g(a)
+    b, gb = prev if prev is not None else (a, ga)
+    # the bracket [lo, hi]; the last two points a (just evaluated) and b
+    for _ in range(100):
+        c = a - ga * (a - b) / (ga - gb) if ga != gb else math.nan
+        if not lo < c < hi:
             c = 0.5 * (lo + hi)
-        elif not bracketed:               # still one sign: toward the root, at most 2 in u
-            step = 2.0 if gb < 0 else -2.0
-            c = b + step if math.isnan(c) or abs(c - b) > 2.0 or (c - b) * step < 0 else c
-            c = min(max(c, ulo), uhi)
-        # 1e-8 in log T: the sums of float32 logits are flat below ~1e-8 (their terms' rounding)
-        if abs(c - b) <= 1e-8 * (1.0 + abs(b)) or (bracketed and hi - lo <= 1e-8 * (1.0 + abs(lo))):
+        if abs(c - a) <= tol * (1.0 + abs(a)) or hi - lo <= tol * (1.0 + abs(lo)):
             return math.exp(-c)
-        a, ga, b = b, gb, c
-    return math.exp(-b)
+        gc = g(c)
+        if gc == 0:
+            return math.exp(-c)
+        if gc < 0:
+            lo = c
+        else:
+            hi = c
+        b, gb, a, ga = a, ga, c, gc
+    return math.exp(-0.5 * (lo + hi))
 
 
 def reliability_diagram(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: int = 15,

@@ -103,7 +103,7 @@ def assert_bins(got, want, rtol=RTOL, atol=ATOL):
     assert isinstance(got, fastinfo.CalibrationBins)
     assert got.counts.dtype == np.int64
     np.testing.assert_array_equal(got.counts, counts)
-    np.testing.assert_allclose(got.edges, edges, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got.edges, edges, rtol=1e-13, atol=1e-16)  # ulps of interpolation
     for name, w in (("confidence", conf), ("accuracy", acc)):
         g = np.asarray(getattr(got, name), dtype=np.float64)
         assert g.shape == w.shape, name
@@ -329,10 +329,10 @@ def test_quantile_edges_are_the_quantiles():
     p, y = probs(101, 4, seed=21), draw_labels(probs(101, 4, seed=22))
     q = np.linspace(0, 1, 9)
     _, b = fastinfo.calibration_error(p, y, n_bins=8, strategy="quantile", return_bins=True)
-    np.testing.assert_allclose(b.edges, np.quantile(p.max(axis=1), q), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(b.edges, np.quantile(p.max(axis=1), q), rtol=1e-13, atol=1e-16)
     _, b = fastinfo.calibration_error(p, y, n_bins=8, strategy="quantile", mode="classwise",
                                       return_bins=True)
-    np.testing.assert_allclose(b.edges, np.quantile(p, q, axis=0).T, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(b.edges, np.quantile(p, q, axis=0).T, rtol=1e-13, atol=1e-16)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -662,25 +662,46 @@ def test_temperature_fixes_overconfidence():
     assert after < 0.02 < before
 
 
-def test_temperature_outside_the_bounds_returns_the_bound_with_a_warning():
-    """Each label the strict maximum of its row: the NLL falls as T -> 0, the lower bound is
-    returned with a warning; each label the strict minimum: T -> infinity, the upper bound. A
-    minimizer near 1.7 with bounds (2, 5) or (0.1, 1) gives 2 or 1, with a warning."""
-    rng = np.random.default_rng(191)
-    x = rng.normal(size=(300, 4))
-    top = np.argmax(x, axis=1)
-    bottom = np.argmin(x, axis=1)
+OUTSIDE = {  # name: (temperature the labels are drawn at, bounds, the nearer bound)
+    "above-hi": (1.7, (0.01, 1.5), 1.5),   # T = 1 inside the bounds
+    "below-lo": (0.6, (0.7, 100.0), 0.7),
+    "above-hi-below-1": (0.6, (0.1, 0.5), 0.5),  # T = 1 outside the bounds too
+    "below-lo-above-1": (1.7, (1.9, 100.0), 1.9),
+    "below-lo-of-2-5": (1.7, (2.0, 5.0), 2.0),
+    "above-hi-of-0.1-1": (1.7, (0.1, 1.0), 1.0),
+}
+
+
+def test_temperature_separable_logits_give_a_bound_with_a_warning():
+    """Each label the strict maximum of its row (separable): the NLL falls as T -> 0, so the lower
+    bound 0.01 is returned, with a warning; each label the strict minimum: it falls as
+    T -> infinity, the upper bound 100."""
+    x = np.random.default_rng(191).normal(size=(300, 4))
+    for labels, want in ((np.argmax(x, axis=1), 0.01), (np.argmin(x, axis=1), 100.0)):
+        with pytest.warns(Warning):
+            t = fastinfo.fit_temperature(x, labels)
+        assert t == pytest.approx(want, rel=1e-6)
+
+
+@pytest.mark.parametrize("case", list(OUTSIDE))
+def test_temperature_outside_the_bounds_gives_the_nearer_bound_with_a_warning(case):
+    """A minimizer outside the bounds (near the temperature the labels are drawn at) gives the
+    nearer bound, with a warning."""
+    t_true, bounds, want = OUTSIDE[case]
+    x, y = tempered_data(2000, 5, t_true, seed=192)
+    t_star = root_temperature(x, y)
+    assert abs(t_star / t_true - 1) < 0.15 and not bounds[0] <= t_star <= bounds[1]
     with pytest.warns(Warning):
-        assert fastinfo.fit_temperature(x, top) == pytest.approx(0.01, rel=1e-6)
-    with pytest.warns(Warning):
-        assert fastinfo.fit_temperature(x, bottom) == pytest.approx(100.0, rel=1e-6)
+        t = fastinfo.fit_temperature(x, y, bounds=bounds)
+    assert t == pytest.approx(want, rel=1e-6)
+
+
+def test_temperature_inside_narrow_bounds():
+    """A minimizer inside bounds that exclude T = 1 is still found, without a warning."""
     x, y = tempered_data(2000, 5, 1.7, seed=192)
-    assert 1.1 < root_temperature(x, y) < 1.9
-    with pytest.warns(Warning):
-        assert fastinfo.fit_temperature(x, y, bounds=(2.0, 5.0)) == pytest.approx(2.0, rel=1e-6)
-    with pytest.warns(Warning):
-        assert fastinfo.fit_temperature(x, y, bounds=(0.1, 1.0)) == pytest.approx(1.0, rel=1e-6)
-    t = fastinfo.fit_temperature(x, y, bounds=(0.5, 5.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = fastinfo.fit_temperature(x, y, bounds=(1.2, 5.0))
     assert t == pytest.approx(root_temperature(x, y), rel=1e-6)
 
 

@@ -49,6 +49,11 @@ PTS = RNG.standard_normal((5000, 3))
 T = fi.contingency_table(X, Y)
 BT = fi.contingency_table(BX, BY)
 
+TL = np.array([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])    # 3 of 4 right: T = 2 / log 3
+TY = np.array([0, 0, 1, 1])
+BTL = np.tile(TL, (500, 1)) * RNG.uniform(0.5, 2.0, (2000, 1))
+BTY = np.tile(TY, 500)
+
 CASES = {
     "entropy": [lambda: fi.entropy(P1), lambda: fi.entropy(BP, normalize=True),
                 lambda: fi.entropy(BP.astype(np.float16), normalize=True)],
@@ -76,7 +81,7 @@ CASES = {
     "calibration_error": [lambda: fi.calibration_error(P1, L, n_bins=4),
                           lambda: fi.calibration_error(BP, BL, from_logits=True, mode="classwise", norm="l2")],
     "brier_score": [lambda: fi.brier_score(P1, L), lambda: fi.brier_score(BP, BL, from_logits=True)],
-    "fit_temperature": [lambda: fi.fit_temperature(P * 3, L), lambda: fi.fit_temperature(BP * 5, BL)],
+    "fit_temperature": [lambda: fi.fit_temperature(TL, TY), lambda: fi.fit_temperature(BTL, BTY)],
     # each call its own Figure (matplotlib's object API, not pyplot's shared state)
     "reliability_diagram": [lambda: [b.get_height() for b in
                                      fi.reliability_diagram(BP, BL, from_logits=True,
