@@ -31,7 +31,7 @@ from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, 
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
-from ._scoring import SoftmaxStats, softmax_stats
+from ._scoring import SequenceScores, SoftmaxStats, sequence_scores, softmax_stats
 from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_temperature,
                            reliability_diagram)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
@@ -55,6 +55,8 @@ __all__ = [
     "perplexity",
     "softmax_stats",
     "SoftmaxStats",
+    "sequence_scores",
+    "SequenceScores",
     "calibration_error",
     "brier_score",
     "fit_temperature",

@@ -872,14 +872,19 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
 
 
 def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None = None, base: float | None = None,
-               axis: int = -1, n_threads: int | None = None) -> FloatResult:
+               axis: int = -1, per: str = "token", n_threads: int | None = None) -> FloatResult:
     """Perplexity of labels under softmax(logits): the exponential of their mean negative log-likelihood.
 
-    The exponential of ``softmax_cross_entropy(logits, labels,
-    ignore_index=ignore_index, reduction="mean")``: ignored labels are left
-    out of the mean; NaN when every label is ignored; +inf when a label sits
-    on a -inf logit. The same number for every ``base`` (base ** NLL in base
-    units = exp(NLL in nats)).
+    ``per="token"``: the exponential of ``softmax_cross_entropy(logits,
+    labels, ignore_index=ignore_index, reduction="mean")``, one number pooled
+    over every token: ignored labels are left out of the mean; NaN when every
+    label is ignored; +inf when a label sits on a -inf logit.
+    ``per="sequence"``: each sequence's own perplexity, the exponential of
+    the mean over its tokens (the last axis of ``labels`` is the sequence), as
+    ``sequence_scores(...).perplexity`` -- the array whose mean per-sequence
+    evaluations report, which differs from the pooled number when sequences
+    differ in length or difficulty. The same numbers for every ``base``
+    (base ** NLL in base units = exp(NLL in nats)).
 
     Parameters
     ----------
@@ -895,12 +900,16 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
         Accepted (and checked) for a uniform signature; it does not change
         the result.
     {axis}
+    per : {{'token', 'sequence'}}, default 'token'
+        Pool every token, or give each sequence its own perplexity.
     {n_threads}
 
     Returns
     -------
-    NumPy scalar
-        A float32 scalar for float32 logits, otherwise float64.
+    NumPy scalar, or ndarray
+        ``per="token"``: a float32 scalar for float32 logits, otherwise
+        float64. ``per="sequence"``: float64, the labels' shape without its
+        last axis (NaN for a sequence without a counted token).
 
     Raises
     ------
@@ -928,8 +937,17 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
     2.0
     >>> print(f"{fastinfo.perplexity([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [0, 2]):.8f}")
     1.88556810
+    >>> fastinfo.perplexity([[[0.0, 0.0], [0.0, 0.0]], [[0.0, 9.0], [0.0, 0.0]]], [[0, 1], [1, 0]],
+    ...                     per="sequence")   # two sequences of two tokens
+    array([2.        , 1.41430082])
     """
     _args.log_base(base)
+    if not (isinstance(per, str) and per in ("token", "sequence")):
+        raise ValueError(f"per must be 'token' or 'sequence', got {per!r}")
+    if per == "sequence":
+        from ._scoring import sequence_scores
+        return sequence_scores(logits, labels, ignore_index=ignore_index, axis=axis,
+                               n_threads=n_threads).perplexity
     if _dk.is_dask(labels) or _dk.is_dask(logits):     # a Dask array stays lazy
         L: Any = labels if _dk.is_dask(labels) else np.asarray(labels)
         if L.dtype.kind not in "iu":

@@ -9,6 +9,7 @@ cache. What it allocates is O(rows x (k + fields)), never O(rows x classes).
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from ._typing import Invalid
 
-__all__ = ["SoftmaxStats", "softmax_stats"]
+__all__ = ["SequenceScores", "SoftmaxStats", "sequence_scores", "softmax_stats"]
 
 _NF: int = _k.STATS_FIELDS       # per-row results of the kernel: lse, entropy, nll, max_prob, argmax, rank
 _LSE, _ENT, _NLL, _MAXP, _ARGMAX, _RANK = range(6)
@@ -333,3 +334,154 @@ def _fields(res: NDArray[np.float64], names: Sequence[str], k: int, dtype: np.dt
             v = res[..., _NF + k:].astype(np.int64)
         out[f] = v
     return SoftmaxStats(**out)
+
+
+class SequenceScores(NamedTuple):
+    """The per-sequence scores of :func:`sequence_scores` (``bits_per_byte`` None without byte counts).
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> s = fastinfo.sequence_scores([[[0.0, 0.0], [0.0, 0.0]]], [[0, 1]])
+    >>> s.tokens, s.perplexity
+    (array([2]), array([2.]))
+    """
+
+    loglik: Any
+    mean_loglik: Any
+    perplexity: Any
+    accuracy: Any
+    tokens: Any
+    bits_per_byte: Any = None
+
+
+@_dk.interop_aware(("logits", "labels", "lengths", "where", "byte_counts"))
+def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike | None = None,
+                    ignore_index: int | None = None, where: ArrayLike | None = None,
+                    byte_counts: ArrayLike | None = None, temperature: float = 1.0, axis: int = -1,
+                    n_threads: int | None = None) -> SequenceScores:
+    """Per-sequence log-likelihood, perplexity and token accuracy of a language model's logits.
+
+    For logits of shape (..., S, V) -- a batch of sequences of S positions over
+    V classes (``axis`` the class axis, the sequence axis the last of the
+    others) -- and labels (..., S), the counted positions of each sequence are
+    those below its ``lengths``, not labelled ``ignore_index`` and not False in
+    ``where``. Over them, with nll the token losses of :func:`softmax_stats`:
+
+    * ``loglik`` = -sum nll (natural log; 0 for a sequence with no counted token);
+    * ``mean_loglik`` = loglik / tokens;
+    * ``perplexity`` = exp(-mean_loglik), each sequence's own (the mean of these
+      over sequences is what per-sequence evaluations report; a pooled
+      perplexity over all tokens is ``perplexity(..., per="token")``);
+    * ``accuracy``: the share of counted tokens whose argmax is the label
+      (lm-eval's ``is_greedy`` is ``accuracy == 1``);
+    * ``tokens``: how many positions were counted (int64);
+    * ``bits_per_byte`` = -loglik / (log 2 x byte_counts), given the byte
+      counts of the sequences' text.
+
+    NaN for the means of a sequence with no counted token. Positions not
+    counted are not read, and their labels may hold anything (padding).
+
+    Parameters
+    ----------
+    logits : array_like
+        (..., S, V) logits; float64, float32, float16 and bfloat16 are read as
+        they are.
+    labels : array_like
+        (..., S) integer labels in [0, V) at the counted positions.
+    lengths : array_like of int, optional
+        (...) the number of leading positions of each sequence to count.
+    ignore_index : int, optional
+        A label value not counted (PyTorch's padding label is -100).
+    where : array_like of bool, optional
+        Broadcast to (..., S): False positions are not counted.
+    byte_counts : array_like, optional
+        (...) the UTF-8 byte count of each sequence's counted text.
+    temperature : float, default 1.0
+    axis : int, default -1
+        The class axis.
+    n_threads : int, optional
+
+    Returns
+    -------
+    SequenceScores
+        Arrays of the batch shape (...) (0-d for 2-D logits): float64 for
+        ``loglik``, ``mean_loglik``, ``perplexity``, ``accuracy`` and
+        ``bits_per_byte`` (None without ``byte_counts``), int64 ``tokens``.
+
+    Raises
+    ------
+    IndexError
+        A counted label outside [0, V), naming its position.
+    ValueError
+        Logits with fewer than 2 dimensions; labels not of the logits' shape
+        without the class axis; lengths, where or byte_counts that do not fit
+        the batch; negative lengths; an invalid counted row (NaN or +inf
+        logits), naming it.
+    TypeError
+        Labels or lengths that are not integers; a non-boolean ``where``.
+
+    See Also
+    --------
+    softmax_stats, perplexity
+
+    Examples
+    --------
+    >>> import numpy as np, fastinfo
+    >>> logits = np.log([[[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [1/3, 1/3, 1/3]]])   # 1 sequence, 3 tokens
+    >>> s = fastinfo.sequence_scores(logits, [[0, 1, 2]], lengths=[2])
+    >>> print(s.tokens, s.accuracy, np.round(s.perplexity, 6))
+    [2] [1.] [1.581139]
+    """
+    fname = "sequence_scores"
+    nt = _args.threads(n_threads)
+    X = _args.as_array(logits, "logits", two_byte=True)
+    if X.ndim < 2:
+        raise ValueError(f"{fname}: logits must have a sequence axis and a class axis (at least 2 dimensions), "
+                         f"got {X.ndim}")
+    X, _ = _lg._logits(X, "logits", axis)
+    shape, V = X.shape[:-1], X.shape[-1]
+    batch = shape[:-1]
+    T = np.asarray(labels)
+    if T.dtype.kind not in "iu":
+        raise TypeError(f"{fname}: labels must be integer class labels, got dtype {T.dtype}"
+                        + (" — pass labels.astype(int)" if T.dtype.kind == "f" else ""))
+    if T.shape != shape:
+        raise ValueError(f"{fname}: labels must have the logits' shape without the class axis {shape}, "
+                         f"got {T.shape}")
+    counted = np.ones(shape, dtype=bool)
+    if ignore_index is not None:
+        counted &= T != _lg._ignore_index(ignore_index, fname)
+    if where is not None:
+        counted &= _where(where, shape)
+    if lengths is not None:
+        n = np.asarray(lengths)
+        if n.dtype.kind not in "iu":
+            raise TypeError(f"{fname}: lengths must be integers, got dtype {n.dtype}")
+        if n.shape != batch:
+            raise ValueError(f"{fname}: lengths must have the batch shape {batch} (one length per sequence), "
+                             f"got {n.shape}")
+        if (n < 0).any():
+            raise ValueError(f"{fname}: lengths must be >= 0, got {int(n.min())}")
+        counted &= np.arange(shape[-1]) < n[..., None]
+    bad = counted & ((T < 0) | (T >= V))
+    if bad.any():
+        i = tuple(int(j) for j in np.unravel_index(int(np.argmax(bad)), shape))
+        raise IndexError(f"{fname}: labels holds {int(T[i])} at batch index {i}, a counted position, outside "
+                         f"the valid range [0, {V}) of the {V} classes"
+                         + ("; pass ignore_index=-100 to skip padded positions" if int(T[i]) == -100 else ""))
+    s = softmax_stats(X, np.where(counted, T, 0), temperature=temperature, where=counted,
+                      returns=("nll", "correct"), n_threads=nt)
+    tokens = counted.sum(axis=-1).astype(np.int64)
+    loglik = 0.0 - np.sum(s.nll.astype(np.float64), axis=-1)          # (0.0 - 0.0: not -0.0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = np.where(tokens > 0, loglik / tokens, np.nan)
+        ppl = np.exp(-mean)
+        acc = np.where(tokens > 0, np.sum(s.correct, axis=-1) / tokens, np.nan)
+        bpb = None
+        if byte_counts is not None:
+            b = np.asarray(byte_counts, dtype=np.float64)
+            if b.shape != batch:
+                raise ValueError(f"{fname}: byte_counts must have the batch shape {batch}, got {b.shape}")
+            bpb = -loglik / (math.log(2.0) * b)
+    return SequenceScores(loglik, mean, ppl, acc, tokens, bpb)

@@ -32,6 +32,7 @@ CALLS = {
     "softmax_stats": lambda **kw: fastinfo.softmax_stats(P, L, k=2, **kw).nll,
     "calibration_error": lambda **kw: fastinfo.calibration_error(P, L, **kw),
     "brier_score": lambda **kw: fastinfo.brier_score(P, L, **kw),
+    "sequence_scores": lambda **kw: fastinfo.sequence_scores(P, L, **kw).perplexity,
     "entropy_from_counts": lambda **kw: fastinfo.entropy_from_counts(P * 4, **kw),
     "diagonal_gaussian_kl_divergence": lambda **kw: fastinfo.diagonal_gaussian_kl_divergence(
         P, np.log(P), P[::-1], np.log(P), **kw),

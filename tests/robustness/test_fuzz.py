@@ -380,7 +380,8 @@ def test_logit_functions_arguments(x, t, base, data):
             for call in (lambda: fi.calibration_error(x, lb, from_logits=True, n_bins=3),
                          lambda: fi.calibration_error(x, lb, mode="classwise", norm="max"),
                          lambda: fi.brier_score(x, lb, from_logits=True),
-                         lambda: fi.fit_temperature(x, lb, ignore_index=ignore)):
+                         lambda: fi.fit_temperature(x, lb, ignore_index=ignore),
+                         lambda: float(fi.sequence_scores(x, lb, ignore_index=ignore).tokens)):
                 try:
                     r = call()
                 except (*OK_ERRORS, RuntimeWarning):
