@@ -31,7 +31,8 @@ from ._generalized import (hellinger_distance, renyi_divergence, renyi_entropy, 
 from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_kl_divergence
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
-from ._scoring import SequenceScores, SoftmaxStats, sequence_scores, softmax_stats
+from ._scoring import (EnsembleUncertainty, SequenceScores, SoftmaxStats, ensemble_uncertainty, sequence_scores,
+                       softmax_stats)
 from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_temperature,
                            reliability_diagram)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
@@ -57,6 +58,8 @@ __all__ = [
     "SoftmaxStats",
     "sequence_scores",
     "SequenceScores",
+    "ensemble_uncertainty",
+    "EnsembleUncertainty",
     "calibration_error",
     "brier_score",
     "fit_temperature",

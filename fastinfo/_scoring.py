@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from ._typing import Invalid
 
-__all__ = ["SequenceScores", "SoftmaxStats", "sequence_scores", "softmax_stats"]
+__all__ = ["EnsembleUncertainty", "SequenceScores", "SoftmaxStats", "ensemble_uncertainty", "sequence_scores",
+           "softmax_stats"]
 
 _NF: int = _k.STATS_FIELDS       # per-row results of the kernel: lse, entropy, nll, max_prob, argmax, rank
 _LSE, _ENT, _NLL, _MAXP, _ARGMAX, _RANK = range(6)
@@ -485,3 +486,121 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
                 raise ValueError(f"{fname}: byte_counts must have the batch shape {batch}, got {b.shape}")
             bpb = -loglik / (math.log(2.0) * b)
     return SequenceScores(loglik, mean, ppl, acc, tokens, bpb)
+
+
+class EnsembleUncertainty(NamedTuple):
+    """The per-row uncertainties of :func:`ensemble_uncertainty`: total = aleatoric + epistemic.
+
+    Examples
+    --------
+    >>> import fastinfo
+    >>> u = fastinfo.ensemble_uncertainty([[[9.0, 0.0]], [[0.0, 9.0]]])   # two members disagree
+    >>> print(round(float(u.epistemic[0]), 4), round(float(u.aleatoric[0]), 4))
+    0.6919 0.0012
+    """
+
+    total: Any
+    aleatoric: Any
+    epistemic: Any
+
+
+_ENSEMBLE_CHUNK = 1 << 18      # elements of a member's rows taken at a time (in cache for the mean)
+
+
+@_dk.interop_aware(("logits",))
+def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float = 1.0, base: float | None = None,
+                         n_threads: int | None = None) -> EnsembleUncertainty:
+    """Predictive uncertainty of an ensemble (or of MC-dropout samples), split into aleatoric and epistemic.
+
+    For M members' logits over K classes (class axis last, members along
+    ``axis``), with p_m = softmax(x_m / T) and their mean p = (1/M) sum_m p_m:
+
+    * ``total`` = H(p), the entropy of the mean prediction;
+    * ``aleatoric`` = (1/M) sum_m H(p_m), the expected entropy;
+    * ``epistemic`` = total - aleatoric, the mutual information between the
+      prediction and the member (BALD's score), in [0, log M].
+
+    Each member's entropy is ``softmax_entropy``'s (no log of a probability,
+    0 log 0 = 0, -inf logits are masks); the mean prediction is the mean of
+    the members' softmax rows, written a block of rows at a time into a buffer
+    that stays in cache (never the (M, N, K) probabilities), and its entropy
+    is ``entropy``'s. The epistemic part is clamped to [0, log M]: a
+    difference of two O(1) sums, it is exact to about 1e-16 x H absolutely.
+
+    Parameters
+    ----------
+    logits : array_like
+        (M, ..., K) logits (the member axis ``axis``, the classes last);
+        float64, float32, float16 and bfloat16 read as they are.
+    axis : int, default 0
+        The member axis (not the class axis).
+    temperature : float, default 1.0
+    base : float, optional
+        The logarithm's base (default e: nats).
+    n_threads : int, optional
+
+    Returns
+    -------
+    EnsembleUncertainty
+        Three arrays of the batch shape (the logits' shape without the member
+        and class axes): float64 for float64 logits, else float32.
+
+    Raises
+    ------
+    ValueError
+        An invalid row (NaN or +inf logits, or only -inf), naming its member
+        and batch index; fewer than 2 dimensions; ``axis`` the class axis; no
+        member or no class.
+
+    See Also
+    --------
+    softmax_entropy, softmax_stats
+
+    Examples
+    --------
+    >>> import numpy as np, fastinfo
+    >>> members = np.array([[[2.0, 0.0, 0.0]], [[0.0, 2.0, 0.0]], [[2.0, 0.0, 0.0]]])   # (M=3, N=1, K=3)
+    >>> u = fastinfo.ensemble_uncertainty(members)
+    >>> print(np.round(u.total, 4), np.round(u.aleatoric, 4), np.round(u.epistemic, 4))
+    [0.9294] [0.6656] [0.2638]
+    """
+    from ._logits import softmax, softmax_entropy
+    from ._measures import entropy
+    fname = "ensemble_uncertainty"
+    nt = _args.threads(n_threads)
+    log_base = _args.log_base(base)
+    X = _args.as_array(logits, "logits", two_byte=True)
+    if X.ndim < 2:
+        raise ValueError(f"{fname}: logits must have a member axis and a class axis (at least 2 dimensions), "
+                         f"got {X.ndim}")
+    ax = _args.normalize_axis_index(axis, X.ndim)
+    if ax == X.ndim - 1:
+        raise ValueError(f"{fname}: axis names the member axis; the classes are the last axis")
+    X = np.moveaxis(X, ax, 0)
+    M, K = X.shape[0], X.shape[-1]
+    if M == 0 or K == 0:
+        raise ValueError(f"{fname}: logits have no {'member' if M == 0 else 'class'} (shape {X.shape})")
+    batch = X.shape[1:-1]
+    dtype = _lg._res_dtype(X.dtype)
+    # every member's entropy: one read of the logits, and a NaN, +inf or all -inf row named
+    H = softmax_entropy(X, temperature=temperature, n_threads=nt)
+    rows = X.reshape((M, -1, K)) if X.size else X.reshape((M, 0, K))    # (a view when the batch allows)
+    n = rows.shape[1]
+    total = np.empty(n, dtype=np.float64)
+    step = max(1, _ENSEMBLE_CHUNK // K)
+    mean = np.empty((min(step, n), K), dtype=np.float64)
+    inv_m = 1.0 / M
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        acc = mean[:b - a]
+        acc[...] = softmax(rows[0, a:b], temperature=temperature, n_threads=nt)
+        for m in range(1, M):
+            acc += softmax(rows[m, a:b], temperature=temperature, n_threads=nt)
+        acc *= inv_m
+        total[a:b] = entropy(acc, n_threads=nt)
+    tot: NDArray[np.float64] = total.reshape(batch)
+    alea = np.mean(H.astype(np.float64), axis=0)
+    epi = np.clip(tot - alea, 0.0, math.log(M))
+    if log_base != 1.0:
+        tot, alea, epi = tot / log_base, alea / log_base, epi / log_base
+    return EnsembleUncertainty(*(np.asarray(v).astype(dtype) for v in (tot, alea, epi)))

@@ -10,6 +10,11 @@ import fastinfo
 P = np.full((3, 4), 0.25)
 L = np.array([0, 1, 2])
 
+def _before(axis):
+    """An integer axis one place lower (any other object as it is)."""
+    return axis - 1 if isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_)) else axis
+
+
 CALLS = {
     "entropy": lambda **kw: fastinfo.entropy(P, **kw),
     "cross_entropy": lambda **kw: fastinfo.cross_entropy(P, P, **kw),
@@ -32,6 +37,8 @@ CALLS = {
     "softmax_stats": lambda **kw: fastinfo.softmax_stats(P, L, k=2, **kw).nll,
     "calibration_error": lambda **kw: fastinfo.calibration_error(P, L, **kw),
     "brier_score": lambda **kw: fastinfo.brier_score(P, L, **kw),
+    # its axis is the member axis: -1 (the classes) is moved to the one before
+    "ensemble_uncertainty": lambda axis: fastinfo.ensemble_uncertainty(P[None], axis=_before(axis)).total,
     "sequence_scores": lambda **kw: fastinfo.sequence_scores(P, L, **kw).perplexity,
     "entropy_from_counts": lambda **kw: fastinfo.entropy_from_counts(P * 4, **kw),
     "diagonal_gaussian_kl_divergence": lambda **kw: fastinfo.diagonal_gaussian_kl_divergence(

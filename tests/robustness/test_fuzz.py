@@ -381,7 +381,9 @@ def test_logit_functions_arguments(x, t, base, data):
                          lambda: fi.calibration_error(x, lb, mode="classwise", norm="max"),
                          lambda: fi.brier_score(x, lb, from_logits=True),
                          lambda: fi.fit_temperature(x, lb, ignore_index=ignore),
-                         lambda: float(fi.sequence_scores(x, lb, ignore_index=ignore).tokens)):
+                         lambda: float(fi.sequence_scores(x, lb, ignore_index=ignore).tokens),
+                         lambda: float(np.min(fi.ensemble_uncertainty(x[None], temperature=t).epistemic,
+                                              initial=0.0))):
                 try:
                     r = call()
                 except (*OK_ERRORS, RuntimeWarning):

@@ -105,6 +105,9 @@ CHILD = textwrap.dedent(r'''
         "softmax_stats": (lambda: (half((2**14, 2**22)), np.zeros(2**14, dtype=np.int64)),
                           lambda x, y: fi.softmax_stats(x, y, k=5),
                           lambda: fi.softmax_stats(small, np.array([0, 1, 2]), k=5).nll),
+        "ensemble_uncertainty": (lambda: (half((2**3, 2**11, 2**22)),),
+                                 lambda x: fi.ensemble_uncertainty(x),
+                                 lambda: fi.ensemble_uncertainty(small.reshape(3, 5, 10)).total),
         "sequence_scores": (lambda: (half((2**7, 2**7, 2**22)), np.zeros((2**7, 2**7), dtype=np.int64)),
                             lambda x, y: fi.sequence_scores(x, y),
                             lambda: fi.sequence_scores(small.reshape(3, 5, 10),
@@ -197,7 +200,7 @@ CHILD = textwrap.dedent(r'''
 NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_divergence", "surprisal_float16",
          "renyi_entropy",
          "renyi_entropy_one_row", "renyi_entropy_float16_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
-         "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "fit_temperature", "differential_entropy_correa", "logsumexp",
+         "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "fit_temperature", "differential_entropy_correa", "logsumexp",
          "logsumexp_one_row", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
          "adjusted_mutual_information_score", "gaussian_kl_divergence"]

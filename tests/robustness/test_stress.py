@@ -81,6 +81,8 @@ CASES = {
     "calibration_error": [lambda: fi.calibration_error(P1, L, n_bins=4),
                           lambda: fi.calibration_error(BP, BL, from_logits=True, mode="classwise", norm="l2")],
     "brier_score": [lambda: fi.brier_score(P1, L), lambda: fi.brier_score(BP, BL, from_logits=True)],
+    "ensemble_uncertainty": [lambda: fi.ensemble_uncertainty(P.reshape(2, -1, P.shape[-1])),
+                             lambda: fi.ensemble_uncertainty(BP.reshape(4, -1, BP.shape[-1]))],
     "sequence_scores": [lambda: fi.sequence_scores(P.reshape(-1, 2, P.shape[-1]), L.reshape(-1, 2)),
                         lambda: fi.sequence_scores(BP.reshape(-1, 6, BP.shape[-1]), BL.reshape(-1, 6),
                                                    lengths=np.arange(BL.size // 6) % 7)],
