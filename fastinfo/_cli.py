@@ -693,7 +693,11 @@ def _validate(args):
         raise UsageError(f"--workers {args.workers}: the worker processes of --dask, at least 1")
     if args.chunk_rows is not None and args.chunk_rows < 1:
         raise UsageError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
-    if args.reduction == "none" and args.output is None and not (args.summary or args.json):
+    if args.report and not (m == "softmax_cross_entropy" and (args.labels is not None
+                                                              or args.labels_column is not None)):
+        raise UsageError("--report scores a classifier's logits against integer labels: --measure "
+                         "softmax_cross_entropy with --labels (or --labels-column)")
+    if args.reduction == "none" and args.output is None and not (args.summary or args.json or args.report):
         raise UsageError("the following argument is required: -o/--output (or --reduction mean or sum "
                          "to print one number, --summary or --json to print the summary)")
     if args.reduction != "none" and args.output is not None:
@@ -766,7 +770,7 @@ def _report(args, res_dtype, stats, denom, N, started, out_path):
     s = stats.total.total()
     n = denom.total() if denom is not None else float(count)
     mean = s / n if n else math.nan
-    if not (args.summary or args.json):
+    if not (args.summary or args.json or args.report):
         if args.reduction != "none":
             print(res_dtype.type(mean if args.reduction == "mean" else s), flush=True)
         return
@@ -776,9 +780,13 @@ def _report(args, res_dtype, stats, denom, N, started, out_path):
                 seconds=round(secs, 6), rows_per_second=round(N / secs, 3) if secs > 0 else None)
     if args.reduction != "none":
         info["reduction"] = args.reduction
+    if stats.report is not None:
+        info["report"] = stats.report.fields()
     if args.json:
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in info.items()}
-        print(json.dumps(clean), flush=True)
+        def clean(d):
+            return {k: clean(v) if isinstance(v, dict) else None if isinstance(v, float) and not math.isfinite(v)
+                    else v for k, v in d.items()}
+        print(json.dumps(clean(info)), flush=True)
         return
     def f(v):                                   # in the results' dtype, as --reduction prints
         return str(res_dtype.type(v))
@@ -786,7 +794,13 @@ def _report(args, res_dtype, stats, denom, N, started, out_path):
             f"max {f(info['max'])}; {secs:.3g} s, {N / secs if secs > 0 else math.inf:.4g} rows/s")
     if isinstance(out_path, list):
         out_path = f"{len(out_path)} files, {args.output}"
-    print(line + (f"; written to {out_path}" if out_path else ""), flush=True)
+    if args.summary or not args.report:
+        print(line + (f"; written to {out_path}" if out_path else ""), flush=True)
+    if stats.report is not None:
+        r = info["report"]
+        print(f"report: {r['labelled']} labelled rows: mean NLL {r['nll']:.6g}, perplexity {r['perplexity']:.6g}, "
+              f"accuracy {r['accuracy']:.6g}, ECE ({REPORT_BINS} bins) {r['ece']:.6g}, Brier {r['brier']:.6g}"
+              + (f"; written to {out_path}" if out_path and not args.summary else ""), flush=True)
 
 
 def _tables_pa(out_path):
@@ -827,14 +841,69 @@ def score(args):
         return _score(args, files, out_path, out_dir)
 
 
+REPORT_BINS = 15               # --report's calibration error: scikit-learn's uniform bins
+
+
+class _Report:
+    """What --report prints of a classifier's logits and labels, gathered chunk by chunk (and
+    task by task): over the labelled rows, the exact sums of the plain NLL and of the Brier
+    score, the count of correct argmaxes, and the calibration error's bins (count, sum of
+    confidences, sum of correct) -- the rows of softmax_stats at the run's temperature."""
+
+    def __init__(self):
+        self.n, self.correct = 0, 0
+        self.nll, self.brier = _ExactSum(), _ExactSum()
+        self.bins = np.zeros((3, REPORT_BINS))
+
+    def add(self, x, labels, temperature, n_threads):
+        """Rows x (class axis last) and their labels (ignored ones left out already)."""
+        if labels.size == 0:
+            return
+        K = x.shape[-1]
+        x, labels = x.reshape(-1, K), labels.reshape(-1).astype(np.int64)
+        s = fastinfo.softmax_stats(x, labels, temperature=temperature, returns=("nll", "max_prob", "correct"),
+                                   n_threads=n_threads)
+        self.n += labels.size
+        self.correct += int(np.count_nonzero(s.correct))
+        self.nll.add(s.nll)
+        xt = x if temperature == 1.0 else x.astype(np.float64) / temperature
+        self.brier.add([fastinfo.brier_score(xt, labels, from_logits=True, n_threads=n_threads) * labels.size])
+        conf = s.max_prob.astype(np.float64)
+        b = np.searchsorted(np.linspace(0.0, 1.0, REPORT_BINS + 1)[1:-1], conf, side="left")
+        for row, w in enumerate((None, conf, s.correct.astype(np.float64))):
+            self.bins[row] += np.bincount(b, weights=w, minlength=REPORT_BINS)
+
+    def merge(self, other):
+        self.n += other.n
+        self.correct += other.correct
+        self.nll.merge(other.nll)
+        self.brier.merge(other.brier)
+        self.bins += other.bins
+
+    def fields(self):
+        """The report: mean NLL, perplexity, accuracy, ECE and Brier of the labelled rows."""
+        if self.n == 0:
+            return dict(labelled=0, nll=math.nan, perplexity=math.nan, accuracy=math.nan, ece=math.nan,
+                        brier=math.nan)
+        nll = self.nll.total() / self.n
+        cnt, conf, hit = self.bins
+        full = cnt > 0
+        ece = float(np.sum(np.abs(hit[full] - conf[full]))) / self.n    # sum_b (n_b/N) |acc_b - conf_b|
+        with np.errstate(over="ignore"):
+            ppl = math.exp(nll) if nll < 709.0 else math.inf
+        return dict(labelled=self.n, nll=nll, perplexity=ppl, accuracy=self.correct / self.n, ece=ece,
+                    brier=self.brier.total() / self.n)
+
+
 class _Stats:
     """What --reduction, --summary and --json print, gathered chunk by chunk (and task by task
     on a cluster): the exact sum of the results, the sum of the label weights the mean divides
-    by, the count, min and max of the results not ignored."""
+    by, the count, min and max of the results not ignored (and with --report, its sums)."""
 
-    def __init__(self):
+    def __init__(self, report=False):
         self.total, self.denom, self.count = _ExactSum(), _ExactSum(), 0
         self.lo, self.hi = math.inf, -math.inf
+        self.report = _Report() if report else None
 
     def add(self, r, ign, qc, weights, K):
         self.total.add(r)
@@ -852,6 +921,8 @@ class _Stats:
         self.denom.merge(other.denom)
         self.count += other.count
         self.lo, self.hi = min(self.lo, other.lo), max(self.hi, other.hi)
+        if self.report is not None and other.report is not None:
+            self.report.merge(other.report)
 
 
 def _prepare(args, files, open_operand=None):
@@ -977,7 +1048,7 @@ def _chunks(J, args, stats):
     """Score the rows of a prepared run a chunk at a time: (lo, hi, results, kept columns),
     the results with the class axis last; stats (a _Stats) gathers what the summary prints."""
     m, X, Q, qkind, ax, b0 = args.measure, J.X, J.Q, J.qkind, J.ax, J.b0
-    summarize = args.reduction != "none" or args.summary or args.json
+    summarize = args.reduction != "none" or args.summary or args.json or args.report
 
     def rows(R, lo, hi, move=True):
         """Rows lo:hi of an operand; move: class axis last (the library's layout)."""
@@ -1008,6 +1079,9 @@ def _chunks(J, args, stats):
             raise UsageError(_explain(m, args, xc, qc, qkind == "ref", idx, _where(where, J.squeeze, X)))
         if summarize:
             stats.add(r, ign, qc, args.weight_values, J.K)
+        if stats.report is not None:
+            keep = ... if ign is None else ~ign
+            stats.report.add(xc[keep], np.asarray(qc)[keep], args.temperature, args.threads)
         yield lo, hi, r, [R.read(0, lo, hi) for R in J.keep]
 
 
@@ -1157,7 +1231,7 @@ def _file_of(spec):
 def _score(args, files, out_path, out_dir):
     J = _prepare(args, files)
     cluster = args.dask or args.scheduler is not None
-    stats = _Stats()
+    stats = _Stats(report=args.report)
     started = time.perf_counter()
     progress = Progress(J.N, J.row_bytes, enabled=not args.quiet and sys.stderr.isatty())
     denom = stats.denom if J.qkind == "labels" else None
@@ -1301,6 +1375,10 @@ def _parser():
                    "their mean (as --reduction mean), sum, min, max, time; -o is then optional")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON object (NaN and "
                    "infinities as null)")
+    s.add_argument("--report", action="store_true", help="softmax_cross_entropy with labels: print a classifier's "
+                   "report when done -- over the labelled rows the mean NLL, perplexity, accuracy, calibration "
+                   "error (ECE, 15 uniform bins) and Brier score (with --json: its 'report' object); -o is then "
+                   "optional")
     s.add_argument("--dask", action="store_true", help="score on a Dask cluster of --workers processes on this "
                    "machine (distributed, the dask extra): one task a file of a pattern, a row group of a Parquet "
                    "file or ~256 MB of rows")

@@ -91,7 +91,7 @@ def _task(args, narrow, lo, hi):
             stack.pop_all()
         return R if start is None else Window(R, start, start + hi - lo)
 
-    stats = _Stats()
+    stats = _Stats(report=getattr(args, "report", False))
     with contextlib.ExitStack() as files:
         J = _prepare(args, files, opener)
         parts = list(_chunks(J, args, stats))
