@@ -339,8 +339,8 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
     kind = like.kind
     if kind == "torch":
         torch = _torch()
-        if isinstance(res, np.ndarray):
-            return torch.from_numpy(np.ascontiguousarray(res) if res.flags.writeable else res.copy())
+        if isinstance(res, np.ndarray):     # (ascontiguousarray would make a 0-d array 1-D)
+            return torch.from_numpy(np.ascontiguousarray(res) if res.flags.writeable and res.ndim else res.copy())
         # a 0-d tensor (float32 for a float32 result); from_numpy: a third of torch.tensor's cost
         return torch.from_numpy(np.array(res, dtype=np.float32 if isinstance(res, np.float32) else np.float64))
     if kind == "jax":

@@ -703,17 +703,31 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
 
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_js_divergence")
 def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
-                          reduction: Reduction = "none", axis: int = -1, base: float | None = None,
-                          keepdims: bool = False, invalid: Invalid = "raise", out: FloatArray | None = None,
-                          n_threads: int | None = None) -> FloatResult:
-    """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) for each pair of rows.
+                          beta: float = 0.5, reduction: Reduction = "none", axis: int = -1,
+                          base: float | None = None, keepdims: bool = False, invalid: Invalid = "raise",
+                          out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
+    """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) for each pair of rows (generalized: beta).
 
     JS = KL(a || m) / 2 + KL(b || m) / 2 with a = softmax(p/T),
     b = softmax(q/T) and m = (a + b) / 2, computed without writing a, b or m:
     0 <= JS <= log 2, finite also where one softmax has zeros (-inf logits).
     NaN or +inf logits, or a row of only -inf, are invalid.
 
-    {pair_doc}
+    ``beta`` weighs the two (the generalized JSD of distillation losses, as
+    Liger-Kernel's ``LigerJSD`` and TRL's ``generalized_jsd_loss`` define it,
+    p the teacher): JSD_beta = beta KL(a || m) + (1 - beta) KL(b || m) with
+    m = beta a + (1 - beta) b, in [0, h(beta)] (h the binary entropy); so
+    JSD_beta(p, q) = JSD_(1 - beta)(q, p). ``beta=0`` and ``beta=1`` are, as
+    there, the forward KL(a || b) and the reverse KL(b || a) -- not the
+    formula's value, which vanishes at both ends, but its slope there (in
+    beta and 1 - beta): exactly :func:`softmax_kl_divergence`. Other betas than
+    1/2 are computed in float64 a block of rows at a time, each pair of
+    elements from d = log a - log b as b (beta (1 + e) d - (1 + beta e)
+    log1p(beta e)), e = expm1(d) (with the roles swapped where d > 0): no
+    difference of two logs of probabilities, so a small divergence keeps its
+    relative accuracy to about 1e-16 / |d|.
+
+    {js_pair_doc}
 
     See Also
     --------
@@ -726,9 +740,73 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     >>> import fastinfo
     >>> print(fastinfo.softmax_js_divergence([0.0, -np.inf], [-np.inf, 0.0], base=2))
     1.0
+    >>> teacher, student = [2.0, 0.0, -1.0], [0.5, 0.5, 0.5]
+    >>> print(f"{fastinfo.softmax_js_divergence(teacher, student, beta=0.1):.8f}")
+    0.05166303
+    >>> fastinfo.softmax_js_divergence(teacher, student, beta=0.0) == fastinfo.softmax_kl_divergence(teacher, student)
+    np.True_
     """
-    return _pair_measure("softmax_js_divergence", p_logits, q_logits, temperature, reduction, axis, base,
-                         keepdims, invalid, out, n_threads)
+    if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) <= 1.0:
+        raise ValueError(f"beta must be a number in [0, 1], got {beta!r}")
+    beta = float(beta)
+    if beta == 0.5:
+        return _pair_measure("softmax_js_divergence", p_logits, q_logits, temperature, reduction, axis, base,
+                             keepdims, invalid, out, n_threads)
+    if beta in (0.0, 1.0):
+        a, b = (p_logits, q_logits) if beta == 0.0 else (q_logits, p_logits)
+        return _pair_measure("softmax_kl_divergence", a, b, temperature, reduction, axis, base, keepdims,
+                             invalid, out, n_threads)
+    return _generalized_js(p_logits, q_logits, temperature, beta, reduction, axis, base, keepdims, invalid, out,
+                           n_threads)
+
+
+def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float, reduction: Reduction, axis: int,
+                    base: float | None, keepdims: bool, invalid: str, out: FloatArray | None,
+                    n_threads: int | None) -> FloatResult:
+    """softmax_js_divergence for 0 < beta < 1, beta != 1/2: float64 rows a block at a time."""
+    fname = "softmax_js_divergence"
+    log_base = _args.log_base(base)
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
+    reduction = _reduction(reduction)
+    P, Q, ax = _pair(p, q, ("p_logits", "q_logits"), axis)
+    dtype = _res_dtype(P.dtype) if P.dtype == Q.dtype else _args.F64
+    scale = _scale(temperature, dtype)
+    batch, K = np.broadcast_shapes(P.shape[:-1], Q.shape[:-1]), P.shape[-1]
+    P2 = np.broadcast_to(P, batch + (K,)).reshape(-1, K) if batch else P.reshape(1, K)
+    Q2 = np.broadcast_to(Q, batch + (K,)).reshape(-1, K) if batch else Q.reshape(1, K)
+    res = np.empty(P2.shape[0])
+    bound = -beta * math.log(beta) - (1.0 - beta) * math.log1p(-beta)     # JSD_beta <= h(beta)
+    step = max(1, (1 << 20) // max(K, 1))
+    for lo in range(0, P2.shape[0], step):
+        hi = min(P2.shape[0], lo + step)
+        # log-probabilities in float64 (NaN for a NaN, +inf or all -inf row: invalid)
+        la = log_softmax(P2[lo:hi].astype(_args.F64), temperature=1.0 / scale, invalid="nan", n_threads=nt)
+        lb = log_softmax(Q2[lo:hi].astype(_args.F64), temperature=1.0 / scale, invalid="nan", n_threads=nt)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            d = la - lb
+            lo_side = d <= 0                    # the base is the larger: b where d <= 0, else a
+            w = np.where(lo_side, beta, 1.0 - beta)
+            base_lp = np.where(lo_side, lb, la)
+            e = np.expm1(-np.abs(d))           # in (-1, 0]
+            dd = -np.abs(d)
+            term = np.exp(base_lp) * (w * (1.0 + e) * dd - (1.0 + w * e) * np.log1p(w * e))
+            # one side -inf (probability 0): its term alone, -w' log w' of the other's mass
+            only_a = (lb == -np.inf) & (la > -np.inf)
+            only_b = (la == -np.inf) & (lb > -np.inf)
+            term = np.where(only_a, -beta * math.log(beta) * np.exp(la), term)
+            term = np.where(only_b, -(1.0 - beta) * math.log1p(-beta) * np.exp(lb), term)
+            term = np.where((la == -np.inf) & (lb == -np.inf), 0.0, term)
+            r = np.sum(term, axis=-1)
+        bad = np.isnan(la[:, 0] if K else np.zeros(hi - lo)) | np.isnan(lb[:, 0] if K else np.zeros(hi - lo))
+        res[lo:hi] = np.where(bad, np.nan, np.clip(r, 0.0, bound))
+    rows: NDArray[np.float64] = res.reshape(batch)
+    if np.isnan(rows).any() and not nan_mode:
+        _raise_invalid(fname, [np.broadcast_to(P, batch + (K,)), np.broadcast_to(Q, batch + (K,))],
+                       ["p_logits", "q_logits"], rows, batch)
+    if log_base != 1.0:
+        rows = rows / log_base
+    return _reduce_rows(rows, reduction, dtype, keepdims=keepdims, ax=ax, out=out)
 
 
 def _pair_measure(fname: str, p: ArrayLike, q: ArrayLike, temperature: float, reduction: Reduction, axis: int,
@@ -1031,7 +1109,18 @@ _PARAM_DOC = {
         Real numbers; they broadcast against each other over the batch axes
         (every axis but ``axis``) and have the same length along ``axis``.
     {temperature}
-    {reduction}
+    {pair_rest}""",
+    "js_pair_doc": """Parameters
+    ----------
+    p_logits, q_logits : array_like
+        Real numbers; they broadcast against each other over the batch axes
+        (every axis but ``axis``) and have the same length along ``axis``.
+    {temperature}
+    beta : float, default 0.5
+        The weight of p's distribution, in [0, 1]; 0.5 is the Jensen-Shannon
+        divergence, 0 and 1 the forward and reverse KL.
+    {pair_rest}""",
+    "pair_rest": """{reduction}
     {axis}
     {base}
     {keepdims}

@@ -525,7 +525,8 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     the members' softmax rows, written a block of rows at a time into a buffer
     that stays in cache (never the (M, N, K) probabilities), and its entropy
     is ``entropy``'s. The epistemic part is clamped to [0, log M]: a
-    difference of two O(1) sums, it is exact to about 1e-16 x H absolutely.
+    difference of two O(1) sums, it is exact to about 2e-15 x H absolutely
+    (identical members give ~1e-15, not 0).
 
     Parameters
     ----------
@@ -583,7 +584,13 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     batch = X.shape[1:-1]
     dtype = _lg._res_dtype(X.dtype)
     # every member's entropy: one read of the logits, and a NaN, +inf or all -inf row named
-    H = softmax_entropy(X, temperature=temperature, n_threads=nt)
+    H = softmax_entropy(X, temperature=temperature, invalid="nan", n_threads=nt)
+    bad = np.isnan(H)
+    if bad.any():
+        at = [int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape)]
+        at.insert(ax, at.pop(0))                 # in the caller's order of axes, the classes left out
+        raise ValueError(f"{fname}: logits hold a NaN or +inf value, or only -inf values, in the row at index "
+                         f"{tuple(at)} (member {at[ax]}; the class axis left out)")
     rows = X.reshape((M, -1, K)) if X.size else X.reshape((M, 0, K))    # (a view when the batch allows)
     n = rows.shape[1]
     total = np.empty(n, dtype=np.float64)
