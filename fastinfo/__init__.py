@@ -32,7 +32,7 @@ from ._pairwise import pairwise_cross_entropy, pairwise_js_divergence, pairwise_
 from ._joint import (conditional_entropy, joint_entropy, mutual_information,
                      normalized_mutual_information, variation_of_information)
 from ._scoring import (EnsembleUncertainty, SequenceScores, SoftmaxStats, ensemble_uncertainty, sequence_scores,
-                       softmax_stats)
+                       softmax_stats, topk_kl_divergence)
 from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_temperature,
                            reliability_diagram)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
@@ -60,6 +60,7 @@ __all__ = [
     "SequenceScores",
     "ensemble_uncertainty",
     "EnsembleUncertainty",
+    "topk_kl_divergence",
     "calibration_error",
     "brier_score",
     "fit_temperature",

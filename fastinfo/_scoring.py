@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._typing import Invalid
 
 __all__ = ["EnsembleUncertainty", "SequenceScores", "SoftmaxStats", "ensemble_uncertainty", "sequence_scores",
-           "softmax_stats"]
+           "softmax_stats", "topk_kl_divergence"]
 
 _NF: int = _k.STATS_FIELDS       # per-row results of the kernel: lse, entropy, nll, max_prob, argmax, rank
 _LSE, _ENT, _NLL, _MAXP, _ARGMAX, _RANK = range(6)
@@ -611,3 +611,142 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     if log_base != 1.0:
         tot, alea, epi = tot / log_base, alea / log_base, epi / log_base
     return EnsembleUncertainty(*(np.asarray(v).astype(dtype) for v in (tot, alea, epi)))
+
+
+_TAILS = ("bucket", "renormalize")
+
+
+@_dk.interop_aware(("teacher_topk_logprobs", "teacher_topk_indices", "student_logits"))
+def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: ArrayLike, student_logits: ArrayLike,
+                       *, tail: str = "bucket", temperature: float = 1.0, reduction: str = "none",
+                       n_threads: int | None = None) -> Any:
+    """KL(teacher || student) when only the teacher's top-k log-probabilities are kept: still a divergence (>= 0).
+
+    With p_j = exp(teacher_topk_logprobs_j) at the classes j of
+    ``teacher_topk_indices`` (what a server's ``logprobs`` returns), and
+    q = softmax(student_logits / T):
+
+    * ``tail="bucket"``: the teacher's remaining mass r = 1 - sum_j p_j and the
+      student's s = 1 - sum_j q_j are one more class each:
+      KL = sum_j p_j log(p_j / q_j) + r log(r / s) -- the KL of two
+      distributions over k + 1 outcomes, so >= 0 (0 log 0 = 0; r > 0 with
+      s = 0 gives +inf);
+    * ``tail="renormalize"``: both restricted to the k classes and renormalized.
+
+    A KL truncated to the top k without either (sum_j p_j log(p_j / q_j)) is
+    not a divergence: it goes negative whenever the student puts more mass on
+    those classes than the teacher. The student's row is read once (its
+    log-sum-exp, :func:`softmax_stats`); s is -expm1(log sum_j q_j), and a
+    tail below 1e-8 (where that loses bits) is summed from the student's
+    other classes. When the k classes are all V, there is no tail.
+
+    Parameters
+    ----------
+    teacher_topk_logprobs : array_like
+        (..., k) natural-log probabilities (<= 0, their exponentials summing to
+        at most 1; -inf allowed).
+    teacher_topk_indices : array_like
+        (..., k) distinct integer classes in [0, V) of each row.
+    student_logits : array_like
+        (..., V) logits (class axis last); float64, float32, float16 and
+        bfloat16 read as they are.
+    tail : {'bucket', 'renormalize'}, default 'bucket'
+    temperature : float, default 1.0
+        The student's temperature (the teacher's log-probabilities are taken
+        as given).
+    reduction : {'none', 'sum', 'mean'}, default 'none'
+        ``'mean'``: over rows (PyTorch's ``kl_div(..., reduction="batchmean")``).
+    n_threads : int, optional
+
+    Returns
+    -------
+    ndarray or NumPy scalar
+        The batch shape (float64 for float64 student logits, else float32),
+        or a scalar with a reduction.
+
+    Raises
+    ------
+    ValueError
+        Log-probabilities above 0 or whose exponentials sum above 1 (more than
+        1e-6: likely logits -- pass log_softmax of them), or NaN; indices
+        repeated within a row; shapes that differ; an invalid student row
+        (NaN or +inf logits, or only -inf), naming its batch index; a bad
+        ``tail``, ``temperature`` or ``reduction``.
+    IndexError
+        An index outside [0, V), naming its row.
+    TypeError
+        Indices that are not integers.
+
+    See Also
+    --------
+    softmax_kl_divergence : The full KL, from both models' logits.
+
+    Examples
+    --------
+    >>> import numpy as np, fastinfo
+    >>> teacher = np.log([[0.6, 0.3]])                    # its top 2 of 4 classes; 0.1 left
+    >>> student = np.log([[0.5, 0.2, 0.2, 0.1]])
+    >>> print(np.round(fastinfo.topk_kl_divergence(teacher, [[0, 1]], student), 6))
+    [0.121171]
+    """
+    fname = "topk_kl_divergence"
+    if not (isinstance(tail, str) and tail in _TAILS):
+        raise ValueError(f"tail must be 'bucket' or 'renormalize', got {tail!r}")
+    reduction = _lg._reduction(reduction)  # type: ignore[arg-type]
+    nt = _args.threads(n_threads)
+    LP = np.asarray(teacher_topk_logprobs, dtype=np.float64)
+    I = np.asarray(teacher_topk_indices)
+    X = _args.as_array(student_logits, "student_logits", two_byte=True)
+    if X.ndim == 0 or LP.ndim == 0:
+        raise ValueError(f"{fname}: the inputs need a class axis (the last)")
+    if LP.shape != I.shape or LP.shape[:-1] != X.shape[:-1]:
+        raise ValueError(f"{fname}: teacher_topk_logprobs {LP.shape} and teacher_topk_indices {I.shape} must have "
+                         f"one shape, the student's batch shape {X.shape[:-1]} and k classes")
+    if I.dtype.kind not in "iu":
+        raise TypeError(f"{fname}: teacher_topk_indices must be integers, got dtype {I.dtype}")
+    batch, V, k = X.shape[:-1], X.shape[-1], LP.shape[-1]
+    dtype = _lg._res_dtype(X.dtype)
+
+    def row(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+        return tuple(int(j) for j in np.unravel_index(int(np.argmax(mask)), mask.shape))[:len(batch)]
+
+    bad = (I < 0) | (I >= V)
+    if bad.any():
+        raise IndexError(f"{fname}: teacher_topk_indices holds {int(I[np.unravel_index(int(np.argmax(bad)), I.shape)])} "
+                         f"in the row at batch index {row(bad)}, outside [0, {V})")
+    with np.errstate(invalid="ignore", over="ignore"):
+        lse_t = np.logaddexp.reduce(LP, axis=-1) if k else np.full(batch, -np.inf)
+        off = np.isnan(LP) | (LP > 1e-6)
+    if off.any() or (lse_t > 1e-6).any():
+        where = row(off) if off.any() else row(lse_t > 1e-6)
+        raise ValueError(f"{fname}: teacher_topk_logprobs in the row at batch index {where} are not log-"
+                         f"probabilities (NaN, above 0, or exponentials summing above 1); if they are logits, "
+                         f"pass log_softmax of the teacher's logits")
+    if k > 1:
+        srt = np.sort(I, axis=-1)
+        dup = np.any(srt[..., 1:] == srt[..., :-1], axis=-1)
+        if dup.any():
+            raise ValueError(f"{fname}: teacher_topk_indices repeats a class in the row at batch index {row(dup)}")
+    lse = softmax_stats(X, temperature=temperature, returns=("logsumexp",), n_threads=nt).logsumexp
+    scale = _lg._scale(temperature, dtype)
+    xs = np.take_along_axis(X, I.astype(np.intp), axis=-1).astype(np.float64) * scale
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        lq = xs - np.asarray(lse, dtype=np.float64)[..., None]
+        p = np.exp(LP)
+        terms = np.where(p == 0, 0.0, p * (LP - lq))
+        kl = np.sum(terms, axis=-1)
+        lse_q = np.logaddexp.reduce(lq, axis=-1) if k else np.full(batch, -np.inf)
+        if tail == "bucket" and k < V:
+            r = -np.expm1(np.minimum(lse_t, 0.0))
+            s = -np.expm1(np.minimum(lse_q, 0.0))
+            # a student's tail below 1e-8 loses bits in 1 - sum q: summed from its own classes instead
+            few = (s < 1e-8) & (r > 0)
+            for b in ([()] if few else []) if few.ndim == 0 else [tuple(j) for j in np.argwhere(few)]:
+                rest = X[b].astype(np.float64) * scale
+                rest[I[b]] = -np.inf
+                s[b] = np.exp(np.logaddexp.reduce(rest) - float(np.asarray(lse)[b]))
+            kl = kl + np.where(r == 0, 0.0, r * (np.log(r) - np.log(s)))
+        else:       # p / P and q / Q on the k classes: sum p/P (log p/P - log q/Q)
+            kl = np.where(lse_t == -np.inf, 0.0, kl / np.exp(lse_t) - lse_t + lse_q)
+        res = np.where(np.isnan(kl), np.nan, np.maximum(kl, 0.0))
+    return _lg._reduce_rows(np.asarray(res, dtype=np.float64), reduction, dtype)

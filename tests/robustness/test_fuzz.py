@@ -366,6 +366,8 @@ def test_logit_functions_arguments(x, t, base, data):
              lambda: fi.softmax(x, temperature=t, invalid="nan"),
              lambda: fi.log_softmax(x, temperature=t, invalid="nan"),
              lambda: fi.softmax_kl_divergence(x, y, temperature=t, base=base, reduction=reduction, invalid="nan"),
+             lambda: fi.softmax_js_divergence(x, y, temperature=t, beta=data.draw(st.sampled_from([0.0, 0.3, 1.0, 2.0])),
+                                              base=base, reduction=reduction, invalid="nan"),
              lambda: fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan"),
              lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base)]
     _float_or_documented_error(calls)
@@ -382,6 +384,7 @@ def test_logit_functions_arguments(x, t, base, data):
                          lambda: fi.brier_score(x, lb, from_logits=True),
                          lambda: fi.fit_temperature(x, lb, ignore_index=ignore),
                          lambda: float(fi.sequence_scores(x, lb, ignore_index=ignore).tokens),
+                         lambda: float(fi.topk_kl_divergence(x[:, :1], lb[:, None], x, reduction="sum")),
                          lambda: float(np.min(fi.ensemble_uncertainty(x[None], temperature=t).epistemic,
                                               initial=0.0))):
                 try:

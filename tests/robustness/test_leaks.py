@@ -71,6 +71,7 @@ GOOD = {
     "calibration_error": lambda: fi.calibration_error(P1, L, n_bins=4, return_bins=True),
     "brier_score": lambda: fi.brier_score(P, L, from_logits=True),
     "fit_temperature": lambda: fi.fit_temperature(TL, TY),
+    "topk_kl_divergence": lambda: fi.topk_kl_divergence(np.log(P1[:, :3]), np.argsort(-P)[:, :3], P),
     "ensemble_uncertainty": lambda: fi.ensemble_uncertainty(P.reshape(2, 2, 8)),
     "sequence_scores": lambda: fi.sequence_scores(P.reshape(2, 2, 8), L.reshape(2, 2), lengths=[2, 1]),
     "reliability_diagram": lambda: fi.reliability_diagram(P1, L, ax=_Canvas()),
