@@ -737,8 +737,8 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
         kl = np.sum(terms, axis=-1)
         lse_q = np.logaddexp.reduce(lq, axis=-1) if k else np.full(batch, -np.inf)
         if tail == "bucket" and k < V:
-            r = -np.expm1(np.minimum(lse_t, 0.0))
-            s = -np.expm1(np.minimum(lse_q, 0.0))
+            r = np.asarray(-np.expm1(np.minimum(lse_t, 0.0)))
+            s = np.array(-np.expm1(np.minimum(lse_q, 0.0)), dtype=np.float64)      # (0-d: still an array)
             # a student's tail below 1e-8 loses bits in 1 - sum q: summed from its own classes instead
             few = (s < 1e-8) & (r > 0)
             for b in ([()] if few else []) if few.ndim == 0 else [tuple(j) for j in np.argwhere(few)]:

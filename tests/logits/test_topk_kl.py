@@ -116,3 +116,15 @@ def test_never_negative(V, k, seed, scale):
         r = fastinfo.topk_kl_divergence(np.take_along_axis(lp, idx, 1), idx, s, tail=tail)
         assert np.all(r >= 0) and np.all(np.isfinite(r))
         assert not math.isnan(float(r.sum()))
+
+
+def test_a_student_tail_below_rounding_is_summed_from_its_classes():
+    """The student's rest is 4e-18 of its mass (1 - sum q is 0 in float64): the tail term is still
+    finite and right, for a batch and for one row."""
+    teacher = np.log([0.9, 0.1 - 1e-12])
+    student = np.array([30.0, 0.0, -10.0])
+    want = buckets(teacher[None], [[0, 1]], student[None])[0]
+    got1 = fastinfo.topk_kl_divergence(teacher, [0, 1], student)
+    got2 = fastinfo.topk_kl_divergence(teacher[None], [[0, 1]], student[None])
+    assert np.ndim(got1) == 0 and float(got1) == pytest.approx(want, rel=1e-9)
+    assert got2[0] == pytest.approx(want, rel=1e-9)
