@@ -190,9 +190,9 @@ def calibration_error(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: 
     The confidences are binned, and each bin compares its mean confidence with
     its accuracy. With n_b rows in bin b of N:
 
-    * ``norm="l1"`` (ECE): sum_b (n_b / N) |acc_b - conf_b|;
-    * ``norm="l2"`` (RMS calibration error): sqrt(sum_b (n_b / N) (acc_b - conf_b)^2);
-    * ``norm="max"`` (MCE): max_b |acc_b - conf_b| over the non-empty bins.
+    * ``norm="l1"`` (ECE): ``sum_b (n_b / N) abs(acc_b - conf_b)``;
+    * ``norm="l2"`` (RMS calibration error): ``sqrt(sum_b (n_b / N) (acc_b - conf_b)**2)``;
+    * ``norm="max"`` (MCE): ``max_b abs(acc_b - conf_b)`` over the non-empty bins.
 
     ``mode="top_label"``: a row's confidence is its largest probability and it
     is correct when its first maximal class is its label. ``mode="classwise"``:

@@ -725,7 +725,7 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     elements from d = log a - log b as b (beta (1 + e) d - (1 + beta e)
     log1p(beta e)), e = expm1(d) (with the roles swapped where d > 0): no
     difference of two logs of probabilities, so a small divergence keeps its
-    relative accuracy to about 1e-16 / |d|.
+    relative accuracy to about ``1e-16 / abs(d)``.
 
     {js_pair_doc}
 
