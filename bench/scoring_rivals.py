@@ -3,6 +3,7 @@
     python bench/scoring_rivals.py                  # 2048 x 128 000, 1 and 2 threads (~3 minutes, 2 cores)
     python bench/scoring_rivals.py --rows 64 --classes 4000 --rounds 2   # a quick check that it runs
     python bench/scoring_rivals.py --json bench/results-<date>-scoring-rivals.json
+    python bench/scoring_rivals.py --only ensemble temperature   # the other two tables alone
 
 Language-model scoring: per row of 2048 x 128 000 logits (1 GB of float32), the label's
 loss, the entropy, the argmax, the label's rank and the top 5 log-probabilities with
@@ -26,6 +27,13 @@ together for each thread count:
   the PyTorch figure; the table says which;
 * the read roofline of the same input (``read_roofline``, as in ``logits_rivals.py``):
   roofline time / stats time is the share of it ``softmax_stats`` reaches.
+
+Two more tables: ``ensemble_uncertainty`` of 10 x 1024 x 32 000 float32 member logits
+against PyTorch's way of writing it (``log_softmax`` of every member, the members'
+entropies, ``logsumexp`` over the members for the mean prediction; target >= 5), and
+``fit_temperature`` on 100 000 x 100 float32 logits against SciPy's bounded scalar
+minimizer over PyTorch's ``cross_entropy`` (target >= 10), with both temperatures and the
+float64 mean loss at each.
 
 Medians of interleaved rounds; every contender's first call is untimed (the timing helper
 is ``logits_rivals._interleave``). PyTorch (~3-6 s a call on one thread) is timed in the
@@ -221,6 +229,78 @@ def scoring(rows, classes, threads, rounds, torch_rounds, out):
                   + ", ".join(k for k, ok in agrees.items() if not ok))
 
 
+def ensemble(members, rows, classes, threads, rounds, torch_rounds, out):
+    """ensemble_uncertainty against PyTorch's way of writing it (log_softmax of every member, then
+    the entropies), (members x rows x classes) float32."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((members, rows, classes), dtype=np.float32) * np.float32(2)
+    print(f"\nensemble uncertainty, {members} x {rows} x {classes} float32 ({x.nbytes / 1e9:.2f} GB; ms; "
+          f"torch / fastinfo, target >= 5)")
+    xt = torch.from_numpy(x) if torch is not None else None
+
+    def torch_way():
+        lp = torch.log_softmax(xt, -1)
+        aleatoric = -(lp.exp() * lp).sum(-1).mean(0)
+        lm = torch.logsumexp(lp, 0) - np.log(members)          # log of the mean prediction
+        total = -(lm.exp() * lm).sum(-1)
+        return total, aleatoric, total - aleatoric
+
+    for n in threads:
+        c = {"fastinfo": lambda: fi.ensemble_uncertainty(x, n_threads=n),
+             "roofline": lambda: kernels.read_roofline(x.reshape(-1, classes), n)}
+        if torch is not None:
+            torch.set_num_threads(n)
+            c["torch"] = torch_way
+        with OtherLoad() as other:
+            med, raw = _interleave_some(c, rounds, {"torch"}, torch_rounds)
+        row = dict(table="ensemble", threads=n, shape=[members, rows, classes], medians=med, samples=raw,
+                   roofline_share=med["roofline"] / med["fastinfo"], other_load=other.share)
+        tor = ""
+        if torch is not None:
+            row["torch_vs_fastinfo"] = med["torch"] / med["fastinfo"]
+            tor = f"  torch {med['torch'] * 1e3:8.1f}  torch/fastinfo {med['torch'] / med['fastinfo']:5.1f}x"
+        print(f"  {n} thr: fastinfo {med['fastinfo'] * 1e3:8.1f}{tor}  roofline share "
+              f"{med['roofline'] / med['fastinfo']:.0%}  others {'-' if other.share is None else f'{other.share:.0%}'}")
+        out.append(row)
+
+
+def temperature(rows, classes, threads, rounds, out):
+    """fit_temperature against SciPy's bounded scalar minimizer over PyTorch's cross_entropy (xatol
+    1e-6), float32 logits whose labels were drawn at temperature 2."""
+    import scipy.optimize
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((rows, classes), dtype=np.float32) * np.float32(3)
+    y = np.argmax(x / 2 + rng.gumbel(size=x.shape), axis=1)
+    print(f"\ntemperature scaling, {rows} x {classes} float32 (ms; scipy+torch / fastinfo, target >= 10)")
+    found = {}
+    for n in threads:
+        c = {"fastinfo": lambda: found.__setitem__("fastinfo", fi.fit_temperature(x, y, n_threads=n))}
+        if torch is not None:
+            torch.set_num_threads(n)
+            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+            nll = lambda t: torch.nn.functional.cross_entropy(xt / t, yt).item()   # noqa: E731
+            c["scipy+torch"] = lambda: found.__setitem__(
+                "scipy", scipy.optimize.minimize_scalar(nll, bounds=(0.01, 100.0), method="bounded",
+                                                        options={"xatol": 1e-6}).x)
+        with OtherLoad() as other:
+            med, raw = _interleave(c, rounds)
+        row = dict(table="temperature", threads=n, shape=[rows, classes], medians=med, samples=raw,
+                   T=found, other_load=other.share)
+        x64 = x.astype(np.float64)
+        losses = {k: float(fi.softmax_cross_entropy(x64, y, temperature=t, reduction="mean"))
+                  for k, t in found.items()}
+        row["mean_nll_at_T"] = losses
+        tor = ""
+        if "scipy+torch" in med:
+            row["scipy_vs_fastinfo"] = med["scipy+torch"] / med["fastinfo"]
+            tor = (f"  scipy+torch {med['scipy+torch'] * 1e3:8.1f}  ratio "
+                   f"{med['scipy+torch'] / med['fastinfo']:5.1f}x  (T {found['fastinfo']:.7f} vs "
+                   f"{found['scipy']:.7f}; float64 mean NLL there {losses['fastinfo']:.12f} vs {losses['scipy']:.12f})")
+        print(f"  {n} thr: fastinfo {med['fastinfo'] * 1e3:8.1f}{tor}  others "
+              f"{'-' if other.share is None else f'{other.share:.0%}'}")
+        out.append(row)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=2048)
@@ -229,6 +309,15 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--torch-rounds", type=int, default=3,
                     help="time PyTorch in the first this many rounds only (default 3)")
+    ap.add_argument("--only", nargs="+", choices=("scoring", "ensemble", "temperature"),
+                    default=["scoring", "ensemble", "temperature"])
+    ap.add_argument("--members", type=int, default=10, help="ensemble: members (default 10)")
+    ap.add_argument("--ensemble-rows", type=int, default=1024,
+                    help="ensemble: rows (default 1024; PyTorch's way peaks at ~4x the input, so 4096 rows of "
+                         "32 000 classes, 5.2 GB, need ~21 GB)")
+    ap.add_argument("--ensemble-classes", type=int, default=32_000)
+    ap.add_argument("--temperature-rows", type=int, default=100_000)
+    ap.add_argument("--temperature-classes", type=int, default=100)
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     if a.torch_rounds < 1 or a.rounds < 1:
@@ -236,7 +325,12 @@ def main(argv=None):
     print(f"fastinfo {fi.__version__} ({fi.config()['simd']}), torch "
           f"{torch.__version__ if torch else '-'}, {os.cpu_count()} CPUs")
     out: list = []
-    scoring(a.rows, a.classes, a.threads, a.rounds, a.torch_rounds, out)
+    if "scoring" in a.only:
+        scoring(a.rows, a.classes, a.threads, a.rounds, a.torch_rounds, out)
+    if "ensemble" in a.only:
+        ensemble(a.members, a.ensemble_rows, a.ensemble_classes, a.threads, a.rounds, a.torch_rounds, out)
+    if "temperature" in a.only:
+        temperature(a.temperature_rows, a.temperature_classes, a.threads, a.rounds, out)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

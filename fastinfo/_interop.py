@@ -331,8 +331,12 @@ def wrap(res: Any, like: Foreign, args: dict[str, Any], second: Foreign | None =
          pairwise: bool = False) -> Any:
     """res (ndarray, NumPy scalar, Python float, tuple) as an object of like's kind."""
     if isinstance(res, tuple):
-        vals = tuple(wrap(r, like, args, second, pairwise) for r in res)
-        return type(res)(*vals) if hasattr(res, "_fields") else vals      # a named tuple keeps its names
+        # a named tuple keeps its names; its fields in _plain are not laid out as the input's rows
+        # (e.g. a top k): of another library's kind only where that carries no labels (torch, JAX)
+        plain = getattr(res, "_plain", ()) if like.kind not in ("torch", "jax") else ()
+        vals = tuple(r if f in plain else wrap(r, like, args, second, pairwise)
+                     for f, r in zip(getattr(res, "_fields", [None] * len(res)), res))
+        return type(res)(*vals) if hasattr(res, "_fields") else vals
     lazy = _module(res).startswith("dask.array") and like.kind == "xarray"   # wrapped like an ndarray
     if not lazy and not isinstance(res, (np.ndarray, np.generic, float)):
         return res                                   # e.g. a SparseContingency

@@ -60,6 +60,8 @@ class SoftmaxStats(NamedTuple):
     label_prob: Any = None
 
 
+# the fields not laid out as the input's rows: NumPy arrays for labelled input (pandas, xarray)
+SoftmaxStats._plain = ("topk_logprobs", "topk_indices")  # type: ignore[attr-defined]
 FIELDS = SoftmaxStats._fields
 _LABEL_FIELDS = frozenset({"nll", "correct", "rank", "label_prob"})
 _TOPK_FIELDS = frozenset({"topk_logprobs", "topk_indices"})
@@ -131,10 +133,14 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
     * ``label_prob`` = p_y.
 
     All in natural log units. The row is read from memory once: a pass for its
-    maximum, a pass for the sums of exp while the row is in cache, and for the
-    argmax, the rank and the top k a third pass over the cached row. A -inf
-    logit is a mask (p = 0); NaN or +inf logits, or a row of only -inf, are
-    invalid.
+    maximum, and a pass over the cached row for the sums of exp, which also
+    takes the argmax, the rank and the top k (one compare a vector; only a
+    vector with an element above the k-th largest so far goes into the
+    top-k heap -- rows whose logits rise along the classes send every vector
+    there, and cost up to ~10x more with a large k). A -inf logit is a mask
+    (p = 0); NaN or +inf logits, or a row of only -inf, are invalid (where
+    ``softmax_cross_entropy`` gives +inf and ``logsumexp`` -inf: the bitwise
+    agreement is that of valid rows).
 
     Parameters
     ----------
@@ -184,7 +190,10 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
         batch shape + ``(k,)`` for the top-k fields (a 1-D ``logits`` gives
         0-d arrays). Float fields are float64 for float64 logits, float32
         otherwise; ``argmax``, ``rank`` and ``topk_indices`` int64;
-        ``correct`` bool. Torch tensors in give torch tensors out.
+        ``correct`` bool. Torch tensors in give torch tensors out (JAX arrays
+        JAX arrays); pandas and xarray input give the per-row fields with the
+        rows' index and the top-k fields as NumPy arrays (their columns are
+        ranks, not the input's classes).
 
     Raises
     ------
@@ -244,13 +253,14 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
     want = frozenset(names)
     L: NDArray[np.int64] | None = None
     ign: NDArray[np.bool_] | None = None
+    skip = None if where is None else ~_where(where, batch)
     if has_labels:
         T = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
         _lg._is_soft(T, X.ndim, fname, "labels", False)
+        if skip is not None and skip.any():         # the labels of rows left out are not read either
+            T = np.where(skip, 0, np.broadcast_to(T, batch) if T.shape != batch and T.ndim else T)
         L, ign = _lg._labels(T, batch, K, ignore_index, fname, "labels")
-    skip = None
-    if where is not None:
-        skip = ~_where(where, batch)
+    if skip is not None:
         if skip.any():
             L = np.where(skip, -2, L if L is not None else -1).astype(np.int64)
         else:
@@ -259,6 +269,8 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
         L = None
     need_order = bool(want & {"argmax", "correct", "topk_logprobs", "topk_indices"})
     need_rank = bool(want & {"rank"})
+    if not want & _TOPK_FIELDS:
+        kk = 0                                      # no heap of k for fields not asked for
     res = np.empty(batch + (_NF + 2 * kk,), dtype=np.float64)
     fmt = _lg._FORMATS[X.dtype.name]
 
@@ -321,7 +333,7 @@ def _fields(res: NDArray[np.float64], names: Sequence[str], k: int, dtype: np.dt
             if nolabel is not None:
                 v[nolabel] = -1
         elif f == "correct":
-            v = res[..., _ARGMAX].astype(np.int64) == L
+            v = np.asarray(res[..., _ARGMAX].astype(np.int64) == L)       # (0-d stays an array)
             if nolabel is not None:
                 v &= ~nolabel
         elif f == "label_prob":

@@ -713,3 +713,35 @@ def test_properties_on_tied_and_masked_rows(case):
     np.testing.assert_allclose(r.max_prob, np.exp(tl[:, 0]), rtol=rtol, atol=atol)
     masked = np.take_along_axis(xd, r.topk_indices, -1) == -np.inf
     assert np.all(tl[masked] == -np.inf) and np.all(np.isfinite(tl[~masked]))
+
+
+def test_labelled_inputs_keep_their_rows_and_give_the_top_k_as_numpy():
+    """pandas / xarray input: per-row fields carry the rows' labels; the top-k fields (ranks, not the
+    input's classes) are NumPy arrays, never labelled with the classes."""
+    pd = pytest.importorskip("pandas")
+    xr = pytest.importorskip("xarray")
+    x = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]]))
+    df = pd.DataFrame(x, index=["a", "b"], columns=["cat", "dog", "eel"])
+    s = fastinfo.softmax_stats(df, np.array([0, 2]), k=3)
+    assert list(s.nll.index) == ["a", "b"]
+    assert type(s.topk_logprobs) is np.ndarray and type(s.topk_indices) is np.ndarray
+    da = xr.DataArray(x, dims=("row", "cls"), coords={"cls": ["cat", "dog", "eel"]})
+    s = fastinfo.softmax_stats(da, np.array([0, 2]), k=3)
+    assert s.nll.dims == ("row",)
+    assert type(s.topk_logprobs) is np.ndarray
+    np.testing.assert_allclose(s.topk_logprobs[0], np.log([0.7, 0.2, 0.1]), rtol=1e-12)
+
+
+def test_one_row_of_torch_gives_a_bool_correct():
+    torch = pytest.importorskip("torch")
+    s = fastinfo.softmax_stats(torch.tensor([1.0, 2.0, 3.0]), torch.tensor(2))
+    assert s.correct.dtype == torch.bool and s.correct.shape == () and bool(s.correct)
+
+
+def test_labels_of_rows_left_out_are_not_read():
+    """where=False rows: their labels may be padding (-100, out of range) without ignore_index."""
+    x = np.zeros((3, 4))
+    s = fastinfo.softmax_stats(x, np.array([1, -100, 99]), where=np.array([True, False, False]))
+    np.testing.assert_array_equal(s.rank, [1, -1, -1])
+    with pytest.raises(IndexError, match="batch index"):
+        fastinfo.softmax_stats(x, np.array([1, -100, 99]), where=np.array([True, True, False]))
