@@ -96,15 +96,15 @@ def _k_arg(k: object, K: int) -> int:
     return int(k)
 
 
-def _where(where: object, batch: tuple[int, ...]) -> NDArray[np.bool_]:
+def _where(where: object, batch: tuple[int, ...], fname: str = "softmax_stats") -> NDArray[np.bool_]:
     W = np.asarray(where)
     if W.dtype != np.bool_:
-        raise TypeError(f"softmax_stats: where must be a boolean array (True: the row is scored), got dtype "
+        raise TypeError(f"{fname}: where must be a boolean array (True: the row is scored), got dtype "
                         f"{W.dtype}")
     try:
         return np.broadcast_to(W, batch)
     except ValueError:
-        raise ValueError(f"softmax_stats: where must broadcast to the batch shape {batch} of the logits (their "
+        raise ValueError(f"{fname}: where must broadcast to the batch shape {batch} of the logits (their "
                          f"shape without the class axis), got {W.shape}") from None
 
 
@@ -466,7 +466,7 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
     if ignore_index is not None:
         counted &= T != _lg._ignore_index(ignore_index, fname)
     if where is not None:
-        counted &= _where(where, shape)
+        counted &= _where(where, shape, fname)
     if lengths is not None:
         n = np.asarray(lengths)
         if n.dtype.kind not in "iu":
