@@ -35,7 +35,7 @@ entropies, ``logsumexp`` over the members for the mean prediction; target >= 5),
 minimizer over PyTorch's ``cross_entropy`` (target >= 10), with both temperatures and the
 float64 mean loss at each.
 
-Medians of interleaved rounds; every contender's first call is untimed (the timing helper
+Medians of interleaved rounds; every contender's first call is untimed (the timing function
 is ``logits_rivals._interleave``). PyTorch (~3-6 s a call on one thread) is timed in the
 first ``--torch-rounds`` rounds only. The default input is 16-32x the last-level cache,
 so every call reads its rows from DRAM; a much smaller ``--rows`` x ``--classes`` runs

@@ -88,7 +88,7 @@ def _class_labels(labels: ArrayLike, n: int, K: int, fname: str) -> NDArray[np.i
         i = int(np.argmax(bad))
         raise IndexError(f"{fname}: labels holds {int(L[i])} at position {i}, outside the valid range "
                          f"[0, {K}) of the {K} classes")
-    return L.astype(np.int64, copy=False)
+    return np.ascontiguousarray(L, dtype=np.int64)
 
 
 def _as_rows(x: ArrayLike, axis: int, fname: str) -> tuple[NDArray[Any], bool]:
@@ -103,24 +103,39 @@ def _as_rows(x: ArrayLike, axis: int, fname: str) -> tuple[NDArray[Any], bool]:
     return (X if ax == 1 else X.T), False
 
 
+_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
 def _check_probs(P: NDArray[Any], fname: str) -> None:
-    """Rows of probabilities: in [0, 1], summing to 1 within _SUM_TOL; else the likely mistake."""
+    """Rows of probabilities: in [0, 1], summing to 1 within _SUM_TOL (or two of the dtype's epsilons,
+    for 2-byte probabilities); else what is wrong, and the likely fix."""
     with np.errstate(invalid="ignore"):
-        bad = ~np.all((P >= 0) & (P <= 1), axis=-1) if P.ndim == 2 else ~((P >= 0) & (P <= 1))
+        nan = np.isnan(P) if P.ndim == 1 else np.isnan(P).any(axis=-1)
+        out = ~((P >= 0) & (P <= 1)) if P.ndim == 1 else ~np.all((P >= 0) & (P <= 1), axis=-1)
+        out &= ~nan
+        sums = None
         if P.ndim == 2:
-            bad |= ~(np.abs(P.sum(axis=-1, dtype=np.float64) - 1.0) <= _SUM_TOL)
-    if bad.any():
-        i = int(np.argmax(bad))
-        what = "a value outside [0, 1]" if P.ndim == 1 else "values outside [0, 1] or a sum other than 1"
-        raise ValueError(f"{fname}: probs_or_logits holds {what} at row {i}; these look like logits: pass "
-                         f"from_logits=True (softmax, or sigmoid for 1-D input, is applied)")
+            sums = P.sum(axis=-1, dtype=np.float64)
+            tol = max(_SUM_TOL, 2.0 * _EPS.get(P.dtype.name, 0.0))
+            off = ~(np.abs(sums - 1.0) <= tol) & ~nan & ~out
+    if nan.any():
+        raise ValueError(f"{fname}: probs_or_logits holds NaN in row {int(np.argmax(nan))}")
+    if out.any():
+        i = int(np.argmax(out))
+        raise ValueError(f"{fname}: probs_or_logits holds a value outside [0, 1] in row {i}; if these are logits, "
+                         f"pass from_logits=True (softmax, or sigmoid for 1-D input, is applied)")
+    if sums is not None and off.any():
+        i = int(np.argmax(off))
+        raise ValueError(f"{fname}: the probabilities of row {i} sum to {float(sums[i])!r}, not 1: each row must be a "
+                         f"distribution over the classes (independent per-class probabilities, e.g. "
+                         f"sigmoid outputs, are not one)")
 
 
-def _sigmoid(z: NDArray[Any]) -> NDArray[np.float64]:
+def _sigmoid(z: NDArray[Any], fname: str) -> NDArray[np.float64]:
     z = z.astype(np.float64)
-    if not np.isfinite(z).all() and np.isnan(z).any():
+    if np.isnan(z).any():
         i = int(np.argmax(np.isnan(z)))
-        raise ValueError(f"probs_or_logits has a NaN logit at row {i}")
+        raise ValueError(f"{fname}: probs_or_logits has a NaN logit at row {i}")
     with np.errstate(over="ignore"):
         return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
 
@@ -130,7 +145,7 @@ def _top_label(x: ArrayLike, labels: ArrayLike, from_logits: bool, axis: int, nt
     """(confidence, correct as 0/1) per row."""
     X, binary = _as_rows(x, axis, fname)
     if binary:
-        p = _sigmoid(X) if from_logits else X.astype(np.float64)
+        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
         if not from_logits:
             _check_probs(p, fname)
         L = _class_labels(labels, p.shape[0], 2, fname)
@@ -139,7 +154,10 @@ def _top_label(x: ArrayLike, labels: ArrayLike, from_logits: bool, axis: int, nt
     N, K = X.shape
     L = _class_labels(labels, N, K, fname)
     if from_logits:
-        s = softmax_stats(X, returns=("max_prob", "argmax"), n_threads=nt)
+        try:
+            s = softmax_stats(X, returns=("max_prob", "argmax"), n_threads=nt)
+        except ValueError as e:        # an invalid row: the message as this function's
+            raise ValueError(str(e).replace("softmax_stats: logits", f"{fname}: probs_or_logits", 1)) from None
         conf, pred = s.max_prob.astype(np.float64), s.argmax
     else:
         _check_probs(X, fname)
@@ -147,12 +165,19 @@ def _top_label(x: ArrayLike, labels: ArrayLike, from_logits: bool, axis: int, nt
     return conf, (pred == L).astype(np.float64)
 
 
-def _prob_chunks(X: NDArray[Any], from_logits: bool, nt: int | None) -> Any:
-    """(start, probabilities of rows start:start + n as float64), a chunk at a time."""
+def _prob_chunks(X: NDArray[Any], from_logits: bool, nt: int | None, fname: str) -> Any:
+    """(start, probabilities of rows start:start + n as float64), a chunk at a time; an invalid
+    row of logits named by its row in X."""
     step = max(1, _CHUNK // max(1, X.shape[1]))
     for a in range(0, X.shape[0], step):
         blk = X[a:a + step]
-        yield a, (_lg.softmax(blk, n_threads=nt) if from_logits else blk).astype(np.float64)
+        if from_logits:
+            blk = _lg.softmax(blk, invalid="nan", n_threads=nt)
+            bad = np.isnan(blk).any(axis=-1)
+            if bad.any():
+                raise ValueError(f"{fname}: probs_or_logits has a NaN or +inf logit, or only -inf logits, in row "
+                                 f"{a + int(np.argmax(bad))}")
+        yield a, blk.astype(np.float64)
 
 
 # --- binning -----------------------------------------------------------------
@@ -276,7 +301,7 @@ def calibration_error(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: 
         return (err, CalibrationBins(edges, counts, mconf, acc)) if return_bins else err
     X, binary = _as_rows(probs_or_logits, axis, fname)
     if binary:
-        p = _sigmoid(X) if from_logits else X.astype(np.float64)
+        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
         if not from_logits:
             _check_probs(p, fname)
         X = np.stack([1.0 - p, p], axis=1)
@@ -290,7 +315,7 @@ def calibration_error(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: 
     P = np.empty((N, K)) if K * N <= _CHUNK or strategy == "quantile" else None
     per = []
     if P is not None:
-        for a, blk in _prob_chunks(X, bool(from_logits), nt):
+        for a, blk in _prob_chunks(X, bool(from_logits), nt, fname):
             P[a:a + blk.shape[0]] = blk
         for k in range(K):
             per.append(_bins(P[:, k], (L == k).astype(np.float64), nb, strategy))
@@ -300,7 +325,7 @@ def calibration_error(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: 
         sh = np.zeros((K, nb))
         edges = np.linspace(0.0, 1.0, nb + 1)
         cls = np.arange(K)
-        for a, blk in _prob_chunks(X, bool(from_logits), nt):
+        for a, blk in _prob_chunks(X, bool(from_logits), nt, fname):
             b = np.searchsorted(edges[1:-1], blk, side="left")
             flat = (cls[None, :] * nb + b).ravel()
             cnt += np.bincount(flat, minlength=K * nb).reshape(K, nb)
@@ -372,7 +397,7 @@ def brier_score(probs_or_logits: ArrayLike, labels: ArrayLike, *, from_logits: b
     nt = _args.threads(n_threads) if n_threads is not None else None
     X, binary = _as_rows(probs_or_logits, axis, fname)
     if binary:
-        p = _sigmoid(X) if from_logits else X.astype(np.float64)
+        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
         if not from_logits:
             _check_probs(p, fname)
         L = _class_labels(labels, p.shape[0], 2, fname)
@@ -386,7 +411,7 @@ def brier_score(probs_or_logits: ArrayLike, labels: ArrayLike, *, from_logits: b
         raise ValueError(f"{fname}: no rows")
     L = _class_labels(labels, N, K, fname)
     total = 0.0
-    for a, blk in _prob_chunks(X, bool(from_logits), nt):
+    for a, blk in _prob_chunks(X, bool(from_logits), nt, fname):
         rows = np.arange(blk.shape[0])
         lab = L[a:a + blk.shape[0]]
         py = blk[rows, lab]
@@ -469,21 +494,27 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int |
         raise TypeError(f"fit_temperature: labels must be integer class labels, got dtype {L.dtype}")
     if L.shape != (X.shape[0],):
         raise ValueError(f"fit_temperature: labels must have one label per row ({X.shape[0]}), got shape {L.shape}")
-    if ignore_index is not None:
-        keep = L != ignore_index
-        if not keep.all():
-            X, L = X[keep], L[keep]
-    if X.shape[0] == 0:
+    keep = np.ones(L.shape, dtype=bool) if ignore_index is None else L != ignore_index
+    n = int(np.count_nonzero(keep))
+    if n == 0:
         raise ValueError("fit_temperature: no labelled rows")
 
     from ._scoring import _NLL, _ENT, _stats_rows
     K = X.shape[1]
-    lab = _class_labels(L, X.shape[0], K, "fit_temperature")
+    # ignored rows stay in place as label -1 (no loss): positions in errors are the caller's
+    lab = np.where(keep, _class_labels(np.where(keep, L, 0), X.shape[0], K, "fit_temperature"), -1)
+    bad = keep & ((L < 0) | (L >= K))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise IndexError(f"fit_temperature: labels holds {int(L[i])} at position {i}, outside the valid range "
+                         f"[0, {K}) of the {K} classes" + ("; pass ignore_index=-100 to leave padded rows out"
+                                                            if int(L[i]) == -100 else ""))
 
     def slope(u: float) -> float:
         """The sign of the mean NLL's derivative in b = e^u: mean(nll - entropy) (the derivative times 1/b)."""
         r = _stats_rows(X, lab, math.exp(u), True, nt, "fit_temperature")
-        return float(np.mean(r[:, _NLL] - r[:, _ENT]))
+        d = r[:, _NLL] - r[:, _ENT]
+        return float(np.sum(d[keep]) / n)
 
     return _secant_root(slope, -math.log(hi), -math.log(lo), hi, lo)
 
@@ -513,7 +544,8 @@ def _secant_root(g: Any, ulo: float, uhi: float, thi: float, tlo: float) -> floa
         if a == edge:
             t = tlo if ga < 0 else thi
             warnings.warn(f"fit_temperature: the loss is smallest at or beyond the bound T = {t} of the "
-                          f"search; returning {t} (widen bounds to search further)", RuntimeWarning, stacklevel=4)
+                          f"search; returning {t} (widen bounds to search further)", RuntimeWarning,
+                          stacklevel=_args.user_stacklevel())
             return t
         step = 0.25 if ga < 0 else -0.25
         if prev is not None:              # the secant of the last two points, if it points on
@@ -580,13 +612,13 @@ def reliability_diagram(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins
     >>> ax.get_xlabel()
     'confidence'
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("reliability_diagram needs matplotlib: pip install fastinfo[plot]") from None
     err, bins = calibration_error(probs_or_logits, labels, n_bins=n_bins, strategy=strategy,
                                   from_logits=from_logits, return_bins=True)
-    if ax is None:
+    if ax is None:                 # a new pyplot figure (the caller closes it); else only the given axes
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("reliability_diagram needs matplotlib: pip install fastinfo[plot]") from None
         ax = plt.figure().add_subplot()
     e = np.asarray(bins.edges)
     full = np.asarray(bins.counts) > 0

@@ -770,10 +770,11 @@ def _report(args, res_dtype, stats, denom, N, started, out_path):
     s = stats.total.total()
     n = denom.total() if denom is not None else float(count)
     mean = s / n if n else math.nan
-    if not (args.summary or args.json or args.report):
-        if args.reduction != "none":
+    if not (args.summary or args.json):
+        if args.reduction != "none":         # (first, before a report: what the run was asked for)
             print(res_dtype.type(mean if args.reduction == "mean" else s), flush=True)
-        return
+        if not args.report:
+            return
     secs = time.perf_counter() - started
     info = dict(measure=args.measure, input=args.input, rows=N, results=count, mean=mean, sum=s,
                 min=lo_val if count else math.nan, max=hi_val if count else math.nan, output=out_path,

@@ -44,7 +44,10 @@ from ._dask import PLAIN    # argument types that need no conversion (the wrappe
 # The arguments that the kernels read as 2-byte floats (the other functions get float32 copies)
 _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("x",) for f in ("logsumexp", "softmax", "log_softmax")},
-    **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity", "softmax_stats")},
+    **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity", "softmax_stats",
+                                "sequence_scores", "ensemble_uncertainty", "fit_temperature")},
+    **{f: ("probs_or_logits",) for f in ("calibration_error", "brier_score")},
+    "topk_kl_divergence": ("student_logits",),
     **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence")},
     **{f: ("p",) for f in ("entropy", "surprisal")},
     **{f: ("p",) for f in ("renyi_entropy", "tsallis_entropy")},

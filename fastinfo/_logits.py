@@ -725,7 +725,8 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     elements from d = log a - log b as b (beta (1 + e) d - (1 + beta e)
     log1p(beta e)), e = expm1(d) (with the roles swapped where d > 0): no
     difference of two logs of probabilities, so a small divergence keeps its
-    relative accuracy to about ``1e-16 / abs(d)``.
+    relative accuracy to about ``1e-16 / (min(beta, 1 - beta) abs(d))`` (d
+    from the logits' difference and one constant a row).
 
     {js_pair_doc}
 
@@ -773,18 +774,25 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
     dtype = _res_dtype(P.dtype) if P.dtype == Q.dtype else _args.F64
     scale = _scale(temperature, dtype)
     batch, K = np.broadcast_shapes(P.shape[:-1], Q.shape[:-1]), P.shape[-1]
-    P2 = np.broadcast_to(P, batch + (K,)).reshape(-1, K) if batch else P.reshape(1, K)
-    Q2 = np.broadcast_to(Q, batch + (K,)).reshape(-1, K) if batch else Q.reshape(1, K)
+    nrows = math.prod(batch)
+    P2 = np.broadcast_to(P, batch + (K,)).reshape(nrows, K)
+    Q2 = np.broadcast_to(Q, batch + (K,)).reshape(nrows, K)
     res = np.empty(P2.shape[0])
     bound = -beta * math.log(beta) - (1.0 - beta) * math.log1p(-beta)     # JSD_beta <= h(beta)
     step = max(1, (1 << 20) // max(K, 1))
     for lo in range(0, P2.shape[0], step):
         hi = min(P2.shape[0], lo + step)
-        # log-probabilities in float64 (NaN for a NaN, +inf or all -inf row: invalid)
-        la = log_softmax(P2[lo:hi].astype(_args.F64), temperature=1.0 / scale, invalid="nan", n_threads=nt)
-        lb = log_softmax(Q2[lo:hi].astype(_args.F64), temperature=1.0 / scale, invalid="nan", n_threads=nt)
+        # scaled logits and their log-sum-exps in float64 (NaN for a NaN, +inf or all -inf row: invalid)
+        xa = P2[lo:hi].astype(_args.F64) * scale
+        xb = Q2[lo:hi].astype(_args.F64) * scale
+        sa = np.asarray(logsumexp(xa, invalid="nan", n_threads=nt))
+        sb = np.asarray(logsumexp(xb, invalid="nan", n_threads=nt))
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            d = la - lb
+            la, lb = xa - sa[:, None], xb - sb[:, None]
+            # d = log a - log b from the logits' difference and one constant a row: an error in the
+            # constant shifts every d of the row alike, which adds nothing to first order (the
+            # derivative of the row's sum in a common shift of d is a multiple of sum (a - b) = 0)
+            d = (xa - xb) - (sa - sb)[:, None]
             lo_side = d <= 0                    # the base is the larger: b where d <= 0, else a
             w = np.where(lo_side, beta, 1.0 - beta)
             base_lp = np.where(lo_side, lb, la)
@@ -798,7 +806,8 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
             term = np.where(only_b, -(1.0 - beta) * math.log1p(-beta) * np.exp(lb), term)
             term = np.where((la == -np.inf) & (lb == -np.inf), 0.0, term)
             r = np.sum(term, axis=-1)
-        bad = np.isnan(la[:, 0] if K else np.zeros(hi - lo)) | np.isnan(lb[:, 0] if K else np.zeros(hi - lo))
+        # NaN or +inf logits (NaN sums), or a row of only -inf (softmax undefined)
+        bad = (np.isnan(sa) | np.isnan(sb) | (sa == -np.inf) | (sb == -np.inf)) if K else np.zeros(hi - lo, bool)
         res[lo:hi] = np.where(bad, np.nan, np.clip(r, 0.0, bound))
     rows: NDArray[np.float64] = res.reshape(batch)
     if np.isnan(rows).any() and not nan_mode:

@@ -134,10 +134,10 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
 
     All in natural log units. The row is read from memory once: a pass for its
     maximum, and a pass over the cached row for the sums of exp, which also
-    takes the argmax, the rank and the top k (one compare a vector; only a
-    vector with an element above the k-th largest so far goes into the
-    top-k heap -- rows whose logits rise along the classes send every vector
-    there, and cost up to ~10x more with a large k). A -inf logit is a mask
+    takes the argmax, the rank and the top k (the rank one compare a vector;
+    only a group of 8 vectors with an element above the k-th largest so far
+    goes into the top-k heap -- rows whose logits rise along the classes send
+    every group there, and cost up to ~10x more with a large k). A -inf logit is a mask
     (p = 0); NaN or +inf logits, or a row of only -inf, are invalid (where
     ``softmax_cross_entropy`` gives +inf and ``logsumexp`` -inf: the bitwise
     agreement is that of valid rows).
@@ -258,7 +258,11 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
         T = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
         _lg._is_soft(T, X.ndim, fname, "labels", False)
         if skip is not None and skip.any():         # the labels of rows left out are not read either
-            T = np.where(skip, 0, np.broadcast_to(T, batch) if T.shape != batch and T.ndim else T)
+            try:
+                T = np.where(skip, 0, np.broadcast_to(T, batch))
+            except ValueError:
+                raise ValueError(f"{fname}: labels (class labels) must have the batch shape {batch} of the logits "
+                                 f"(their shape without the class axis), got {T.shape}") from None
         L, ign = _lg._labels(T, batch, K, ignore_index, fname, "labels")
     if skip is not None:
         if skip.any():
@@ -483,8 +487,11 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
         raise IndexError(f"{fname}: labels holds {int(T[i])} at batch index {i}, a counted position, outside "
                          f"the valid range [0, {V}) of the {V} classes"
                          + ("; pass ignore_index=-100 to skip padded positions" if int(T[i]) == -100 else ""))
-    s = softmax_stats(X, np.where(counted, T, 0), temperature=temperature, where=counted,
-                      returns=("nll", "correct"), n_threads=nt)
+    try:
+        s = softmax_stats(X, np.where(counted, T, 0), temperature=temperature, where=counted,
+                          returns=("nll", "correct"), n_threads=nt)
+    except ValueError as e:            # an invalid counted row: the message as this function's
+        raise ValueError(str(e).replace("softmax_stats:", f"{fname}:", 1)) from None
     tokens = counted.sum(axis=-1).astype(np.int64)
     loglik = 0.0 - np.sum(s.nll.astype(np.float64), axis=-1)          # (0.0 - 0.0: not -0.0)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -532,13 +539,16 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     * ``epistemic`` = total - aleatoric, the mutual information between the
       prediction and the member (BALD's score), in [0, log M].
 
-    Each member's entropy is ``softmax_entropy``'s (no log of a probability,
-    0 log 0 = 0, -inf logits are masks); the mean prediction is the mean of
+    Each member's entropy is ``softmax_entropy``'s sums, kept in float64 (no
+    log of a probability, 0 log 0 = 0, -inf logits are masks); the mean prediction is the mean of
     the members' softmax rows, written a block of rows at a time into a buffer
     that stays in cache (never the (M, N, K) probabilities), and its entropy
     is ``entropy``'s. The epistemic part is clamped to [0, log M]: a
     difference of two O(1) sums, it is exact to about 2e-15 x H absolutely
-    (identical members give ~1e-15, not 0).
+    for float64 logits (identical members give ~1e-15, not 0); for float32
+    and 2-byte logits the members' probabilities are float32, and it is
+    exact to about 1e-7 -- pass float64 logits to rank members that agree
+    closer than that.
 
     Parameters
     ----------
@@ -548,6 +558,7 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     axis : int, default 0
         The member axis (not the class axis).
     temperature : float, default 1.0
+        T > 0: every member's logits are divided by T.
     base : float, optional
         The logarithm's base (default e: nats).
     n_threads : int, optional
@@ -577,7 +588,7 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     >>> print(np.round(u.total, 4), np.round(u.aleatoric, 4), np.round(u.epistemic, 4))
     [0.9294] [0.6656] [0.2638]
     """
-    from ._logits import softmax, softmax_entropy
+    from ._logits import softmax
     from ._measures import entropy
     fname = "ensemble_uncertainty"
     nt = _args.threads(n_threads)
@@ -588,7 +599,7 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
                          f"got {X.ndim}")
     ax = _args.normalize_axis_index(axis, X.ndim)
     if ax == X.ndim - 1:
-        raise ValueError(f"{fname}: axis names the member axis; the classes are the last axis")
+        raise ValueError(f"{fname}: axis={axis} is the class axis (the last); axis names the member axis")
     X = np.moveaxis(X, ax, 0)
     M, K = X.shape[0], X.shape[-1]
     if M == 0 or K == 0:
@@ -596,14 +607,19 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
     batch = X.shape[1:-1]
     dtype = _lg._res_dtype(X.dtype)
     # every member's entropy: one read of the logits, and a NaN, +inf or all -inf row named
-    H = softmax_entropy(X, temperature=temperature, invalid="nan", n_threads=nt)
-    bad = np.isnan(H)
+    # (in float64 from the kernel's sums, not the float32 results of float32 logits)
+    rows = X.reshape((M, -1, K)) if X.size else X.reshape((M, 0, K))    # (a view when the batch allows)
+    st = np.empty((rows.shape[0] * rows.shape[1], _NF), dtype=np.float64)
+    if st.shape[0]:
+        _k.stats_rows(_lg._FORMATS[X.dtype.name], rows.reshape(-1, K), _lg._NO_LABELS, st, 0, True, False, False,
+                      _lg._scale(temperature, _lg._res_dtype(X.dtype)), nt)
+    H = st[:, _ENT].reshape((M,) + batch)
+    bad = np.isnan(st[:, _LSE]).reshape((M,) + batch)
     if bad.any():
         at = [int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape)]
         at.insert(ax, at.pop(0))                 # in the caller's order of axes, the classes left out
         raise ValueError(f"{fname}: logits hold a NaN or +inf value, or only -inf values, in the row at index "
                          f"{tuple(at)} (member {at[ax]}; the class axis left out)")
-    rows = X.reshape((M, -1, K)) if X.size else X.reshape((M, 0, K))    # (a view when the batch allows)
     n = rows.shape[1]
     total = np.empty(n, dtype=np.float64)
     step = max(1, _ENSEMBLE_CHUNK // K)
@@ -618,7 +634,7 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
         acc *= inv_m
         total[a:b] = entropy(acc, n_threads=nt)
     tot: NDArray[np.float64] = total.reshape(batch)
-    alea = np.mean(H.astype(np.float64), axis=0)
+    alea = np.mean(H, axis=0)
     epi = np.clip(tot - alea, 0.0, math.log(M))
     if log_base != 1.0:
         tot, alea, epi = tot / log_base, alea / log_base, epi / log_base
@@ -647,10 +663,11 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
 
     A KL truncated to the top k without either (sum_j p_j log(p_j / q_j)) is
     not a divergence: it goes negative whenever the student puts more mass on
-    those classes than the teacher. The student's row is read once (its
-    log-sum-exp, :func:`softmax_stats`); s is -expm1(log sum_j q_j), and a
-    tail below 1e-8 (where that loses bits) is summed from the student's
-    other classes. When the k classes are all V, there is no tail.
+    those classes than the teacher. Each student row is read once into a float64 block (a
+    block of rows at a time: its log-sum-exp and that of its other classes),
+    so s is summed from the student's own classes, never 1 -
+    sum_j q_j, and a small tail keeps its bits. When the k classes are all
+    V, there is no tail.
 
     Parameters
     ----------
@@ -739,26 +756,37 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
         dup = np.any(srt[..., 1:] == srt[..., :-1], axis=-1)
         if dup.any():
             raise ValueError(f"{fname}: teacher_topk_indices repeats a class in the row at batch index {row(dup)}")
-    lse = softmax_stats(X, temperature=temperature, returns=("logsumexp",), n_threads=nt).logsumexp
     scale = _lg._scale(temperature, dtype)
-    xs = np.take_along_axis(X, I.astype(np.intp), axis=-1).astype(np.float64) * scale
+    X2, I2 = X.reshape(-1, V), I.reshape(-1, k).astype(np.intp)
+    n = X2.shape[0]
+    lse, lse_rest = np.empty(n), np.empty(n)
+    xs = np.empty((n, k))
+    step = max(1, (1 << 20) // max(V, 1))
+    for lo in range(0, n, step):       # the student's rows as float64, a block at a time
+        hi = min(n, lo + step)
+        xb = X2[lo:hi].astype(np.float64) * scale
+        lse[lo:hi] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
+        xs[lo:hi] = np.take_along_axis(xb, I2[lo:hi], axis=-1)
+        np.put_along_axis(xb, I2[lo:hi], -np.inf, axis=-1)
+        lse_rest[lo:hi] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
+    bad = np.isnan(lse) | (lse == -np.inf) if V else np.zeros(n, dtype=bool)
+    if bad.any():
+        _lg._raise_invalid(fname, [X], ["student_logits"], np.where(bad, np.nan, 0.0).reshape(batch), batch)
+    lse_b: NDArray[np.float64] = lse.reshape(batch)
+    lse_rest_b: NDArray[np.float64] = lse_rest.reshape(batch)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        lq = xs - np.asarray(lse, dtype=np.float64)[..., None]
+        lq = xs.reshape(batch + (k,)) - lse_b[..., None]
         p = np.exp(LP)
         terms = np.where(p == 0, 0.0, p * (LP - lq))
         kl = np.sum(terms, axis=-1)
         lse_q = np.logaddexp.reduce(lq, axis=-1) if k else np.full(batch, -np.inf)
         if tail == "bucket" and k < V:
-            r = np.asarray(-np.expm1(np.minimum(lse_t, 0.0)))
-            s = np.array(-np.expm1(np.minimum(lse_q, 0.0)), dtype=np.float64)      # (0-d: still an array)
-            # a student's tail below 1e-8 loses bits in 1 - sum q: summed from its own classes instead
-            few = (s < 1e-8) & (r > 0)
-            for b in ([()] if few else []) if few.ndim == 0 else [tuple(j) for j in np.argwhere(few)]:
-                rest = X[b].astype(np.float64) * scale
-                rest[I[b]] = -np.inf
-                s[b] = np.exp(np.logaddexp.reduce(rest) - float(np.asarray(lse)[b]))
-            kl = kl + np.where(r == 0, 0.0, r * (np.log(r) - np.log(s)))
-        else:       # p / P and q / Q on the k classes: sum p/P (log p/P - log q/Q)
+            r = -np.expm1(np.minimum(lse_t, 0.0))
+            # the student's rest summed from its own classes: no 1 - sum q (which loses the bits of a
+            # small tail, all of them for float32 exps)
+            ls = lse_rest_b - lse_b
+            kl = kl + np.where(r == 0, 0.0, r * (np.log(r) - ls))
+        elif tail == "renormalize":     # p / P and q / Q on the k classes: sum p/P (log p/P - log q/Q)
             kl = np.where(lse_t == -np.inf, 0.0, kl / np.exp(lse_t) - lse_t + lse_q)
         res = np.where(np.isnan(kl), np.nan, np.maximum(kl, 0.0))
     return _lg._reduce_rows(np.asarray(res, dtype=np.float64), reduction, dtype)

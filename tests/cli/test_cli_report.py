@@ -71,6 +71,20 @@ def test_report_line_and_summary(run, tmp_path):
                                   fastinfo.softmax_cross_entropy(x, y, ignore_index=-100))
 
 
+def test_reduction_then_report(run):
+    """--reduction mean with --report: the number asked for first (the weighted, smoothed mean), then the
+    report (the plain NLL)."""
+    d, x, y = run
+    rc, out, err = cli("score", "--measure", "softmax_cross_entropy", d / "x.npy", "--labels", d / "y.npy",
+                       "--ignore-index", -100, "--label-smoothing", 0.3, "--reduction", "mean", "--report",
+                       "--quiet")
+    assert rc == 0, err
+    first, second = out.strip().splitlines()
+    want = fastinfo.softmax_cross_entropy(x, y, ignore_index=-100, label_smoothing=0.3, reduction="mean")
+    assert float(first) == pytest.approx(float(want), rel=1e-6)
+    assert second.startswith("report:")
+
+
 @pytest.mark.parametrize("args", [["--measure", "softmax_entropy"],
                                   ["--measure", "softmax_cross_entropy", "--targets", "x.npy"]])
 def test_report_needs_labels(run, args):

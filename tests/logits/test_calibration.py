@@ -476,9 +476,10 @@ def test_property_formulas_bounds_and_norm_order(data, n_bins, strategy, mode):
 
 # --------------------------------------------------------------------------- bad input
 def test_rows_that_are_not_probabilities_raise():
-    """A row not summing to 1 (within 1e-4) or with a negative entry raises ValueError naming
-    the row and pointing to from_logits=True; a 1-D value outside [0, 1] too. A sum off by less
-    than 1e-4 passes."""
+    """A row not summing to 1 (within 1e-4) raises ValueError naming the row and its sum (not
+    pointing to from_logits: softmaxing probabilities would be silently wrong); a value outside
+    [0, 1] names the row and points to from_logits=True, in 1-D too. A sum off by less than 1e-4
+    passes."""
     p = probs(10, 3, seed=101)
     y = draw_labels(p)
     bad = p.copy()
@@ -486,11 +487,11 @@ def test_rows_that_are_not_probabilities_raise():
     for f in (fastinfo.calibration_error, fastinfo.brier_score):
         with pytest.raises(ValueError, match=r"\b7\b") as e:
             f(bad, y)
-        assert "from_logits" in str(e.value)
+        assert "sum to 1.5" in str(e.value) and "from_logits" not in str(e.value)
     neg = p.copy()
     neg[8] = [1.25, -0.25, 0.0]
     for f in (fastinfo.calibration_error, fastinfo.brier_score):
-        with pytest.raises(ValueError, match=r"\b8\b"):
+        with pytest.raises(ValueError, match=r"\b8\b.*from_logits"):
             f(neg, y)
     pb = np.array([0.2, 0.9, 1.5, 0.1])
     for f in (fastinfo.calibration_error, fastinfo.brier_score):
@@ -741,3 +742,36 @@ def test_reliability_diagram_draws_the_accuracies():
         assert heights_match(out)
     finally:
         plt.close("all")
+
+
+def test_temperature_takes_strided_labels_and_names_the_callers_rows():
+    """A column of a label matrix (a strided view) is taken; with ignore_index, errors name the
+    caller's row, not a row of a filtered copy."""
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((40, 3))
+    y2 = np.stack([np.argmax(x / 2 + rng.gumbel(size=x.shape), 1)] * 2, axis=1)
+    assert fastinfo.fit_temperature(x, y2[:, 0]) == fastinfo.fit_temperature(x, np.ascontiguousarray(y2[:, 0]))
+    with pytest.raises(IndexError, match="position 3"):
+        fastinfo.fit_temperature(x[:4], np.array([-100, -100, 1, 7]), ignore_index=-100)
+    bad = x[:4].copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        fastinfo.fit_temperature(bad, np.array([-100, -100, 1, 2]), ignore_index=-100)
+
+
+def test_temperature_warning_points_at_the_caller_for_tensors(torch):
+    """The bound's warning names the calling line for torch input too (not a frame of fastinfo)."""
+    x = np.array([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    with pytest.warns(RuntimeWarning) as rec:
+        fastinfo.fit_temperature(torch.from_numpy(x), torch.tensor([0, 0, 1, 1]), bounds=(2.0, 5.0))
+    assert rec[0].filename == __file__
+
+
+def test_half_precision_probabilities_are_probabilities(torch):
+    """bfloat16 / float16 softmax rows sum to 1 only within their precision: accepted as they are."""
+    logits = torch.randn(500, 10, generator=torch.Generator().manual_seed(3))
+    y = torch.randint(0, 10, (500,), generator=torch.Generator().manual_seed(4))
+    for dt in (torch.bfloat16, torch.float16):
+        p = torch.softmax(logits.to(dt), -1)
+        want = fastinfo.calibration_error(p.double().numpy() / p.double().numpy().sum(1, keepdims=True), y.numpy())
+        assert float(fastinfo.calibration_error(p, y)) == pytest.approx(want, abs=2e-3)

@@ -133,3 +133,20 @@ def test_a_student_tail_below_rounding_is_summed_from_its_classes():
     got2 = fastinfo.topk_kl_divergence(teacher[None], [[0, 1]], student[None])
     assert np.ndim(got1) == 0 and float(got1) == pytest.approx(want, rel=1e-12)
     assert got2[0] == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("shift", [0.0, 1000.0])
+def test_float32_students_keep_their_tail(shift):
+    """float32 student logits (a tail of ~2e-6, far from the maximum): the log-sum-exp is the
+    kernel's float64 one, not a float32 result, so the tail term keeps its bits."""
+    teacher = np.log([[0.6, 0.3]])
+    student = np.array([[30.0, 29.5, 16.2, 15.0, 14.0, 13.0]]) + shift
+    want = buckets(teacher, [[0, 1]], student.astype(np.float32).astype(np.float64))
+    with mp.workdps(50):
+        e = [mp.e ** mp.mpf(float(v)) for v in student.astype(np.float32)[0]]
+        q = [v / sum(e) for v in e]
+        p = [mp.mpf(0.6), mp.mpf(0.3)]
+        r = 1 - sum(p)
+        want = float(sum(a * mp.log(a / b) for a, b in zip(p, q[:2])) + r * mp.log(r / (1 - q[0] - q[1])))
+    got = fastinfo.topk_kl_divergence(teacher, [[0, 1]], student.astype(np.float32))
+    assert float(got[0]) == pytest.approx(want, rel=1e-5)
