@@ -113,7 +113,8 @@ def _missing(a: NDArray[Any]) -> NDArray[np.bool_]:
     pd = sys.modules.get("pandas")     # pd.NA can only exist when pandas is imported
     if pd is not None:
         return np.asarray(pd.isna(a), dtype=bool)
-    return np.frompyfunc(_is_missing, 1, 1)(a).astype(bool)
+    # (a ufunc of a 0-d array gives a Python object, not an array)
+    return np.asarray(np.frompyfunc(_is_missing, 1, 1)(a), dtype=bool)
 
 
 def _check_missing(a: NDArray[Any], name: str) -> None:

@@ -313,3 +313,17 @@ def test_inputs_unchanged():
     cx, cl, cw = x.copy(), lab.copy(), w.copy()
     fastinfo.softmax_cross_entropy(x, lab, weight=w, ignore_index=-100, label_smoothing=0.1, reduction="mean")
     assert np.array_equal(x, cx) and np.array_equal(lab, cl) and np.array_equal(w, cw)
+
+
+def test_a_zero_dimensional_object_target_is_a_type_error():
+    """A 0-d object array as target (with pandas not imported: no pd.isna) is refused with the
+    labels' TypeError, not an AttributeError from inside the missing-value check."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, fastinfo\n"
+            "try:\n"
+            "    fastinfo.softmax_cross_entropy(np.array([]), np.array(0.0, dtype=object))\n"
+            "except TypeError as e:\n"
+            "    print('TypeError', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("TypeError softmax_cross_entropy: target")
