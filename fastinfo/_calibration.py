@@ -140,14 +140,22 @@ def _sigmoid(z: NDArray[Any], fname: str) -> NDArray[np.float64]:
         return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
 
 
+def _binary_probs(X: NDArray[Any], from_logits: bool, fname: str) -> NDArray[np.float64]:
+    """A binary classifier's probabilities of class 1 (1-D input): the sigmoid of logits, or the
+    probabilities as given, checked."""
+    if from_logits:
+        return _sigmoid(X, fname)
+    p = X.astype(np.float64)
+    _check_probs(p, fname)
+    return p
+
+
 def _top_label(x: ArrayLike, labels: ArrayLike, from_logits: bool, axis: int, nt: int | None,
                fname: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(confidence, correct as 0/1) per row."""
     X, binary = _as_rows(x, axis, fname)
     if binary:
-        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
-        if not from_logits:
-            _check_probs(p, fname)
+        p = _binary_probs(X, from_logits, fname)
         L = _class_labels(labels, p.shape[0], 2, fname)
         pred = (p > 0.5).astype(np.int64)          # a tie (0.5) predicts class 0, the first maximal
         return np.maximum(p, 1.0 - p), (pred == L).astype(np.float64)
@@ -301,9 +309,7 @@ def calibration_error(probs_or_logits: ArrayLike, labels: ArrayLike, *, n_bins: 
         return (err, CalibrationBins(edges, counts, mconf, acc)) if return_bins else err
     X, binary = _as_rows(probs_or_logits, axis, fname)
     if binary:
-        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
-        if not from_logits:
-            _check_probs(p, fname)
+        p = _binary_probs(X, from_logits, fname)
         X = np.stack([1.0 - p, p], axis=1)
         from_logits = False
     elif not from_logits:
@@ -397,9 +403,7 @@ def brier_score(probs_or_logits: ArrayLike, labels: ArrayLike, *, from_logits: b
     nt = _args.threads(n_threads) if n_threads is not None else None
     X, binary = _as_rows(probs_or_logits, axis, fname)
     if binary:
-        p = _sigmoid(X, fname) if from_logits else X.astype(np.float64)
-        if not from_logits:
-            _check_probs(p, fname)
+        p = _binary_probs(X, from_logits, fname)
         L = _class_labels(labels, p.shape[0], 2, fname)
         if p.shape[0] == 0:
             raise ValueError(f"{fname}: no rows")
