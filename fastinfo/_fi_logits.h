@@ -29,7 +29,7 @@
 #define FI_LN2_DBL 0.6931471805599453
 
 enum { FI_L_LSE = 0, FI_L_ENTROPY = 1, FI_L_CE_LABEL = 2, FI_L_CE_SOFT = 3, FI_L_KL = 4, FI_L_JS = 5,
-       FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7, FI_L_STATS = 8 };
+       FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7, FI_L_STATS = 8, FI_L_TV = 9 };
 enum { FI_K_LSE, FI_K_ENT, FI_K_SMOOTH, FI_K_SOFT, FI_K_PAIR };      /* the kinds of pass 2 */
 
 typedef struct {

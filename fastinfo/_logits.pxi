@@ -15,6 +15,7 @@ cdef extern from "_fi_rows.h" nogil:
         L_SOFTMAX "FI_L_SOFTMAX"
         L_LOG_SOFTMAX "FI_L_LOG_SOFTMAX"
         L_STATS "FI_L_STATS"              # softmax_stats: ST_N + 2k results a row
+        L_TV "FI_L_TV"                    # total variation of two rows' softmaxes
         ST_N "FI_ST_N"
         WANT_ENT "FI_WANT_ENT"
         WANT_ORDER "FI_WANT_ORDER"
@@ -140,8 +141,9 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     """Rows of op (L_* codes, see LOGIT_OPS) over 2-D strided arrays of logits stored as fmt
     (FMT: float64, float32, bfloat16, float16; 2-byte logits may come as uint16 views).
 
-    x: logits (N, K); y: second logits (KL, JS) or soft targets (CE_SOFT) of x's format, else
-    pass x; labels: int64 (N,) for CE_LABEL (negative = ignored), else empty;
+    x: logits (N, K); y: second logits (KL, JS, TV) or soft targets (CE_SOFT) of x's format, else
+    pass x; labels: int64 (N,) for CE_LABEL (negative = ignored), for the other ops (but
+    SOFTMAX, LOG_SOFTMAX) a row mask (negative = left out, not read; else 0) or empty;
     o: (N, K) output for SOFTMAX / LOG_SOFTMAX (float64 for float64 logits, else float32),
     else None; res: (N,) results; res2: (N,) smoothing sums (CE_LABEL with smoothing), else
     empty; wt: class weights (K,) for smoothing / soft targets, else empty.
@@ -168,7 +170,7 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
         raise ValueError(f"res must have length {N}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    if op < L_LSE or op > L_LOG_SOFTMAX:
+    if (op < L_LSE or op > L_LOG_SOFTMAX) and op != L_TV:
         raise ValueError(f"unknown op {op}")
     if op == L_CE_LABEL:
         if labels.shape[0] != N:
@@ -178,6 +180,12 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
                 raise IndexError(f"label {labels[i]} out of range for {K} classes at row {i}")
         if N:
             lp = &labels[0]
+    elif labels.shape[0]:       # the other ops: a row mask (negative: the row is left out, result 0)
+        if labels.shape[0] != N:
+            raise ValueError(f"labels must have length {N}")
+        if op == L_SOFTMAX or op == L_LOG_SOFTMAX:
+            raise ValueError("softmax and log_softmax write every row: no row mask")
+        lp = &labels[0]
     g.op = op
     g.scale = scale
     g.smooth = op == L_CE_LABEL and label_smoothing > 0
@@ -275,7 +283,7 @@ STATS_FIELDS = ST_N
 
 LOGIT_OPS = {"logsumexp": L_LSE, "softmax_entropy": L_ENTROPY, "ce_label": L_CE_LABEL,
              "ce_soft": L_CE_SOFT, "softmax_kl_divergence": L_KL, "softmax_js_divergence": L_JS,
-             "softmax": L_SOFTMAX, "log_softmax": L_LOG_SOFTMAX}
+             "softmax": L_SOFTMAX, "log_softmax": L_LOG_SOFTMAX, "softmax_total_variation": L_TV}
 LOGIT_FORMATS = {"float64": FI_FMT_F64, "float32": FI_FMT_F32, "bfloat16": FI_FMT_BF16, "float16": FI_FMT_F16}
 
 
