@@ -37,7 +37,7 @@ from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_
                            reliability_diagram)
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
                       softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
-                      softmax_kl_divergence)
+                      softmax_kl_divergence, softmax_total_variation)
 
 __all__ = [
     "entropy",
@@ -52,6 +52,7 @@ __all__ = [
     "softmax_entropy",
     "softmax_kl_divergence",
     "softmax_js_divergence",
+    "softmax_total_variation",
     "sigmoid_cross_entropy",
     "perplexity",
     "softmax_stats",

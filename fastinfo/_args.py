@@ -529,7 +529,7 @@ def fill_doc(table: Mapping[str, str], functions: Iterable[Callable[..., Any]]) 
 
     for f in functions:
         doc = f.__doc__
-        for _ in range(4):     # entries nest one or two levels deep
+        for _ in range(6):     # entries nest a few levels deep
             if doc is None or not _PLACEHOLDER.search(doc):
                 break
             missing = sorted({name for name in _PLACEHOLDER.findall(doc) if name not in entries})

@@ -64,13 +64,17 @@ class Spec:
     dimensions (a callable of the bound arguments may return it); kind: "reduce"
     (core dimensions removed) or "same" (the output has the broadcast shape);
     axis: "axis", "axes" or None; reduction: whether a ``reduction`` parameter exists;
-    mean_denominator: optional callable(bound, rows) giving a lazy denominator."""
+    mean_denominator: optional callable(bound, rows) giving a lazy denominator; left_out:
+    optional callable(bound, arrays by name (batch-shaped masks), batch) giving the lazy
+    boolean mask of the rows a masked mean leaves out (or None), which also allows
+    ``reduction="batchmean"``."""
 
     def __init__(self, arrays: Sequence[str],
                  core: Union[Sequence[int], Callable[[inspect.BoundArguments], Sequence[int]]],
                  kind: str = "reduce", axis: Optional[str] = "axis", reduction: bool = False,
                  mean_denominator: Optional[Callable[[inspect.BoundArguments], Any]] = None,
-                 keepdims: bool = True, out_dtype: Optional[Callable[..., np.dtype[Any]]] = None) -> None:
+                 keepdims: bool = True, out_dtype: Optional[Callable[..., np.dtype[Any]]] = None,
+                 left_out: Optional[Callable[..., Any]] = None) -> None:
         self.arrays = arrays
         self.core = core
         self.kind = kind
@@ -79,6 +83,7 @@ class Spec:
         self.mean_denominator = mean_denominator
         self.keepdims = keepdims
         self.out_dtype = out_dtype
+        self.left_out = left_out
 
 
 def dask_aware(spec: Spec, front: Optional[str] = None) -> Callable[[F], F]:
@@ -251,7 +256,7 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
         a = a.reshape(a.shape + (1,) * (C - c)) if c < C else a     # trailing singletons: align
         arrs[i] = a
     red = args.get("reduction", "none") if spec.reduction else "none"
-    if red not in ("none", "sum", "mean"):
+    if red not in ("none", "sum", "mean") and not (red == "batchmean" and spec.left_out is not None):
         raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {red!r}")
     keepdims = bool(args.get("keepdims", False)) if spec.keepdims else False
     if keepdims and red != "none":
@@ -297,7 +302,17 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
     total = res.astype(np.float64).sum()
     if red == "sum":
         return total.astype(out_dtype)
-    den = spec.mean_denominator(bound) if spec.mean_denominator else None
+    if red == "batchmean":        # PyTorch kl_div's: the length of the first batch axis
+        den = batch[0] if nb else 1
+    elif spec.left_out is not None:
+        masks = {n: a.reshape(a.shape[:nb]) for n, a, c in zip(names, arrs, core) if c == 0}
+        out = spec.left_out(bound, masks, batch)
+        # no row kept: NaN, quietly (as the NumPy path)
+        den = None if out is None else da.maximum(res.size - out.sum(), 0).astype(np.float64)
+        if den is not None:
+            den = da.where(den == 0, np.nan, den)
+    else:
+        den = spec.mean_denominator(bound) if spec.mean_denominator else None
     return (total / (res.size if den is None else den)).astype(out_dtype)
 
 
@@ -390,7 +405,22 @@ X1 = Spec(("x",), (1,))
 SAME_X = Spec(("x",), (1,), kind="same", keepdims=False)
 LOGITS = Spec(("logits",), (1,))
 CE = Spec(("logits", "target"), _ce_core, reduction=True, mean_denominator=_ce_denominator)
-PQ_LOGITS = Spec(("p_logits", "q_logits"), (1, 1), reduction=True)
+
+
+def _pair_left_out(bound: inspect.BoundArguments, arrays: dict[str, Any], batch: tuple[int, ...]) -> Any:
+    """The rows a logit divergence leaves out: labels == ignore_index, or where False."""
+    a = bound.arguments
+    out = None
+    if "labels" in arrays:
+        out = arrays["labels"] == a["ignore_index"]
+    if "where" in arrays:
+        w = ~arrays["where"].astype(bool)
+        out = w if out is None else out | w
+    return out
+
+
+PQ_LOGITS = Spec(("p_logits", "q_logits", "labels", "where"), (1, 1, 0, 0), reduction=True,
+                 left_out=_pair_left_out)
 SIGMOID = Spec(("logits", "targets", "pos_weight", "weight"), (0, 0, 0, 0), kind="same", axis=None,
                reduction=True, keepdims=False)
 COUNTS = Spec(("counts",), (1,))

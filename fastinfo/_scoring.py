@@ -96,18 +96,6 @@ def _k_arg(k: object, K: int) -> int:
     return int(k)
 
 
-def _where(where: object, batch: tuple[int, ...], fname: str = "softmax_stats") -> NDArray[np.bool_]:
-    W = np.asarray(where)
-    if W.dtype != np.bool_:
-        raise TypeError(f"{fname}: where must be a boolean array (True: the row is scored), got dtype "
-                        f"{W.dtype}")
-    try:
-        return np.broadcast_to(W, batch)
-    except ValueError:
-        raise ValueError(f"{fname}: where must broadcast to the batch shape {batch} of the logits (their "
-                         f"shape without the class axis), got {W.shape}") from None
-
-
 @_dk.interop_aware(("logits", "labels", "where"))
 def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int = 0, temperature: float = 1.0,
                   ignore_index: int | None = None, where: ArrayLike | None = None,
@@ -253,7 +241,7 @@ def softmax_stats(logits: ArrayLike, labels: ArrayLike | None = None, *, k: int 
     want = frozenset(names)
     L: NDArray[np.int64] | None = None
     ign: NDArray[np.bool_] | None = None
-    skip = None if where is None else ~_where(where, batch)
+    skip = None if where is None else ~_lg._where(where, batch, fname)
     if has_labels:
         T = labels if isinstance(labels, np.ndarray) else np.asarray(labels)
         _lg._is_soft(T, X.ndim, fname, "labels", False)
@@ -470,7 +458,7 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
     if ignore_index is not None:
         counted &= T != _lg._ignore_index(ignore_index, fname)
     if where is not None:
-        counted &= _where(where, shape, fname)
+        counted &= _lg._where(where, shape, fname)
     if lengths is not None:
         n = np.asarray(lengths)
         if n.dtype.kind not in "iu":
@@ -644,9 +632,10 @@ def ensemble_uncertainty(logits: ArrayLike, *, axis: int = 0, temperature: float
 _TAILS = ("bucket", "renormalize")
 
 
-@_dk.interop_aware(("teacher_topk_logprobs", "teacher_topk_indices", "student_logits"))
+@_dk.interop_aware(("teacher_topk_logprobs", "teacher_topk_indices", "student_logits", "labels", "where"))
 def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: ArrayLike, student_logits: ArrayLike,
-                       *, tail: str = "bucket", temperature: float = 1.0, reduction: str = "none",
+                       *, tail: str = "bucket", temperature: float = 1.0, labels: ArrayLike | None = None,
+                       ignore_index: int | None = None, where: ArrayLike | None = None, reduction: str = "none",
                        n_threads: int | None = None) -> Any:
     """KL(teacher || student) when only the teacher's top-k log-probabilities are kept: still a divergence (>= 0).
 
@@ -683,8 +672,19 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
     temperature : float, default 1.0
         The student's temperature (the teacher's log-probabilities are taken
         as given).
-    reduction : {'none', 'sum', 'mean'}, default 'none'
-        ``'mean'``: over rows (PyTorch's ``kl_div(..., reduction="batchmean")``).
+    labels : array_like of int, optional
+        With ``ignore_index``: the rows whose label is ``ignore_index`` are
+        left out (padded tokens; PyTorch's padding label is -100).
+    ignore_index : int, optional
+        The label of the rows to leave out; given together with ``labels``.
+    where : array_like of bool, optional
+        Broadcast to the batch shape; the rows where it is False are left
+        out. A row left out (its teacher's entries and the student's logits)
+        is not read and gives 0.
+    reduction : {'none', 'sum', 'mean', 'batchmean'}, default 'none'
+        As :func:`softmax_kl_divergence`'s: ``'mean'`` over the rows kept
+        (PyTorch's ``kl_div(..., reduction="batchmean")`` for (N, V) logits),
+        ``'batchmean'`` over the length of the first batch axis.
     n_threads : int, optional
 
     Returns
@@ -721,7 +721,7 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
     fname = "topk_kl_divergence"
     if not (isinstance(tail, str) and tail in _TAILS):
         raise ValueError(f"tail must be 'bucket' or 'renormalize', got {tail!r}")
-    reduction = _lg._reduction(reduction)  # type: ignore[arg-type]
+    reduction = _lg._div_reduction(reduction)  # type: ignore[arg-type]
     nt = _args.threads(n_threads)
     LP = np.asarray(teacher_topk_logprobs, dtype=np.float64)
     I = np.asarray(teacher_topk_indices)
@@ -735,6 +735,10 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
         raise TypeError(f"{fname}: teacher_topk_indices must be integers, got dtype {I.dtype}")
     batch, V, k = X.shape[:-1], X.shape[-1], LP.shape[-1]
     dtype = _lg._res_dtype(X.dtype)
+    skip = _lg._left_out(labels, ignore_index, where, batch, fname)
+    if skip is not None and skip.any():     # the rows left out: a valid stand-in, never read again
+        LP = np.where(skip[..., None], -np.inf, LP)
+        I = np.where(skip[..., None], np.arange(k) % max(V, 1), I)
 
     def row(mask: NDArray[np.bool_]) -> tuple[int, ...]:
         return tuple(int(j) for j in np.unravel_index(int(np.argmax(mask)), mask.shape))[:len(batch)]
@@ -747,8 +751,8 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
         lse_t = np.logaddexp.reduce(LP, axis=-1) if k else np.full(batch, -np.inf)
         off = np.isnan(LP) | (LP > 1e-6)
     if off.any() or (lse_t > 1e-6).any():
-        where = row(off) if off.any() else row(lse_t > 1e-6)
-        raise ValueError(f"{fname}: teacher_topk_logprobs in the row at batch index {where} are not log-"
+        at = row(off) if off.any() else row(lse_t > 1e-6)
+        raise ValueError(f"{fname}: teacher_topk_logprobs in the row at batch index {at} are not log-"
                          f"probabilities (NaN, above 0, or exponentials summing above 1); if they are logits, "
                          f"pass log_softmax of the teacher's logits")
     if k > 1:
@@ -759,16 +763,20 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
     scale = _lg._scale(temperature, dtype)
     X2, I2 = X.reshape(-1, V), I.reshape(-1, k).astype(np.intp)
     n = X2.shape[0]
-    lse, lse_rest = np.empty(n), np.empty(n)
-    xs = np.empty((n, k))
+    # a row left out: log-sum-exps 0, its terms -inf - 0 against p = 0 (0 log 0 = 0), tail 0
+    lse, lse_rest = np.zeros(n), np.zeros(n)
+    xs = np.zeros((n, k))
+    kept = None if skip is None else np.flatnonzero(~skip.reshape(-1))     # the student's rows read
+    nread = n if kept is None else kept.size
     step = max(1, (1 << 20) // max(V, 1))
-    for lo in range(0, n, step):       # the student's rows as float64, a block at a time
-        hi = min(n, lo + step)
-        xb = X2[lo:hi].astype(np.float64) * scale
-        lse[lo:hi] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
-        xs[lo:hi] = np.take_along_axis(xb, I2[lo:hi], axis=-1)
-        np.put_along_axis(xb, I2[lo:hi], -np.inf, axis=-1)
-        lse_rest[lo:hi] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
+    for lo in range(0, nread, step):       # the student's rows as float64, a block at a time
+        hi = min(nread, lo + step)
+        sel: Any = slice(lo, hi) if kept is None else kept[lo:hi]
+        xb = X2[sel].astype(np.float64) * scale
+        lse[sel] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
+        xs[sel] = np.take_along_axis(xb, I2[sel], axis=-1)
+        np.put_along_axis(xb, I2[sel], -np.inf, axis=-1)
+        lse_rest[sel] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
     bad = np.isnan(lse) | (lse == -np.inf) if V else np.zeros(n, dtype=bool)
     if bad.any():
         _lg._raise_invalid(fname, [X], ["student_logits"], np.where(bad, np.nan, 0.0).reshape(batch), batch)
@@ -789,4 +797,6 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
         elif tail == "renormalize":     # p / P and q / Q on the k classes: sum p/P (log p/P - log q/Q)
             kl = np.where(lse_t == -np.inf, 0.0, kl / np.exp(lse_t) - lse_t + lse_q)
         res = np.where(np.isnan(kl), np.nan, np.maximum(kl, 0.0))
-    return _lg._reduce_rows(np.asarray(res, dtype=np.float64), reduction, dtype)
+        if skip is not None:
+            res = np.where(skip, 0.0, res)
+    return _lg._reduce_rows(np.asarray(res, dtype=np.float64), reduction, dtype, _lg._kept(skip))

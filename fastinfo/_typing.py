@@ -15,7 +15,7 @@ from typing import Any, Literal, Union
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FloatArray", "FloatResult", "Invalid", "Reduction", "Average"]
+__all__ = ["FloatArray", "FloatResult", "Invalid", "Reduction", "DivReduction", "Average"]
 
 #: A float32 or float64 array.
 FloatArray = NDArray[np.floating[Any]]
@@ -25,5 +25,7 @@ FloatResult = Union[NDArray[np.floating[Any]], np.floating[Any]]
 Invalid = Literal["raise", "nan"]
 #: ``reduction=`` over the batch.
 Reduction = Literal["none", "sum", "mean"]
+#: ``reduction=`` of the logit divergences: also ``"batchmean"`` (PyTorch ``kl_div``'s).
+DivReduction = Literal["none", "sum", "mean", "batchmean"]
 #: ``average=``: the mean of H(X) and H(Y) that normalizes a mutual information.
 Average = Literal["arithmetic", "geometric", "min", "max"]

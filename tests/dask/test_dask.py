@@ -64,6 +64,20 @@ CASES = [
     ("softmax_kl_divergence mean", lambda: fi.softmax_kl_divergence(d(P), d(Q), reduction="mean"),
      lambda: fi.softmax_kl_divergence(P, Q, reduction="mean")),
     ("softmax_js_divergence", lambda: fi.softmax_js_divergence(d(P), d(Q)), lambda: fi.softmax_js_divergence(P, Q)),
+    ("softmax_kl_divergence ignore_index batchmean", lambda: fi.softmax_kl_divergence(
+        d(P), d(Q, 61), labels=d(L, 50), ignore_index=3, reduction="batchmean"),
+     lambda: fi.softmax_kl_divergence(P, Q, labels=L, ignore_index=3, reduction="batchmean")),
+    ("softmax_kl_divergence ignore_index where mean", lambda: fi.softmax_kl_divergence(
+        d(P), d(Q), labels=d(L), ignore_index=3, where=d(L % 3 > 0, 61), reduction="mean"),
+     lambda: fi.softmax_kl_divergence(P, Q, labels=L, ignore_index=3, where=L % 3 > 0, reduction="mean")),
+    ("softmax_js_divergence beta where", lambda: fi.softmax_js_divergence(d(P), d(Q), beta=0.2, where=d(L > 9)),
+     lambda: fi.softmax_js_divergence(P, Q, beta=0.2, where=L > 9)),
+    ("softmax_total_variation where sum", lambda: fi.softmax_total_variation(d(P), d(Q), where=d(L > 9),
+                                                                             reduction="sum"),
+     lambda: fi.softmax_total_variation(P, Q, where=L > 9, reduction="sum")),
+    ("softmax_total_variation no row kept mean", lambda: fi.softmax_total_variation(
+        d(P), d(Q), where=d(L < 0), reduction="mean"),
+     lambda: fi.softmax_total_variation(P, Q, where=L < 0, reduction="mean")),
     ("sigmoid_cross_entropy", lambda: fi.sigmoid_cross_entropy(d(P), d(Q), pos_weight=W, reduction="mean"),
      lambda: fi.sigmoid_cross_entropy(P, Q, pos_weight=W, reduction="mean")),
     ("perplexity", lambda: fi.perplexity(d(P), d(L), ignore_index=5), lambda: fi.perplexity(P, L, ignore_index=5)),

@@ -901,9 +901,11 @@ def test_kl_js_temperature_reduction_base(torch, temperature):
     close(fastinfo.softmax_js_divergence(p, q, reduction="sum", **kw), js.sum(), 1e-10, 1e-14)
     close(fastinfo.softmax_js_divergence(p, q, reduction="mean", **kw), js.mean(), 1e-10, 1e-14)
     close(fastinfo.softmax_js_divergence(p, q, base=2, **kw), js / LN2, 1e-10, 1e-14)
+    # PyTorch's "batchmean" divides by the length of the first axis: for rows, the mean
+    close(fastinfo.softmax_kl_divergence(p, q, reduction="batchmean", **kw), batchmean, 1e-10, 1e-14)
     for f in (fastinfo.softmax_kl_divergence, fastinfo.softmax_js_divergence):
-        with pytest.raises(ValueError):
-            f(p, q, reduction="batchmean")
+        with pytest.raises(ValueError, match="batchmean"):
+            f(p, q, reduction="batch_mean")
 
 
 def test_kl_js_broadcast(torch):

@@ -40,7 +40,7 @@ ignore_missing_imports = True
 ALLOWLIST = """\
 # Literal["a", "b"] is a union of literal types to mypy, so stubtest expects a typing.Union at
 # run time, and a typing.Literal object is not one
-fastinfo\\._typing\\.(Invalid|Reduction|Average)
+fastinfo\\._typing\\.(Invalid|Reduction|DivReduction|Average)
 """
 
 # The modules that define fastinfo's public API (and fastinfo._dask, whose decorator wraps most
@@ -108,6 +108,8 @@ fastinfo.show_config()
 version: str = fastinfo.__version__
 sh: FloatResult = fastinfo.softmax_entropy(p, temperature=0.5, keepdims=True)
 skl: FloatResult = fastinfo.softmax_kl_divergence(p, p, reduction="mean")
+stv: FloatResult = fastinfo.softmax_total_variation(p, p, labels=[0, -100], ignore_index=-100,
+                                                    reduction="batchmean")
 bce: FloatResult = fastinfo.sigmoid_cross_entropy(p, p, pos_weight=[1.0, 2.0])
 ts: FloatResult = fastinfo.tsallis_entropy(p, 2.0)
 rd: FloatResult = fastinfo.renyi_divergence(p, q, 0.5, normalize=True)

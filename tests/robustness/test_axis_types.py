@@ -33,6 +33,7 @@ CALLS = {
     "softmax_cross_entropy": lambda **kw: fastinfo.softmax_cross_entropy(P, L, **kw),
     "softmax_kl_divergence": lambda **kw: fastinfo.softmax_kl_divergence(P, P, **kw),
     "softmax_js_divergence": lambda **kw: fastinfo.softmax_js_divergence(P, P, **kw),
+    "softmax_total_variation": lambda **kw: fastinfo.softmax_total_variation(P, P, **kw),
     "perplexity": lambda **kw: fastinfo.perplexity(P, L, **kw),
     "softmax_stats": lambda **kw: fastinfo.softmax_stats(P, L, k=2, **kw).nll,
     "calibration_error": lambda **kw: fastinfo.calibration_error(P, L, **kw),

@@ -123,7 +123,7 @@ ONE = [("entropy", fi.entropy), ("surprisal", fi.surprisal), ("logsumexp", fi.lo
 TWO = [("cross_entropy", fi.cross_entropy), ("kl_divergence", fi.kl_divergence),
        ("js_divergence", fi.js_divergence), ("softmax_kl_divergence", fi.softmax_kl_divergence),
        ("softmax_js_divergence", fi.softmax_js_divergence), ("hellinger_distance", fi.hellinger_distance),
-       ("total_variation", fi.total_variation)]
+       ("total_variation", fi.total_variation), ("softmax_total_variation", fi.softmax_total_variation)]
 SAME_SHAPE = {"surprisal", "softmax", "log_softmax"}
 
 
@@ -358,7 +358,9 @@ def test_logit_functions_arguments(x, t, base, data):
     y = data.draw(arrays(2))
     cl, cy = lab.copy(), y.copy()
     reduction = data.draw(st.sampled_from(["none", "mean", "sum", "bogus"]))
+    div_reduction = data.draw(st.sampled_from(["none", "mean", "sum", "batchmean", "bogus"]))
     ignore = data.draw(st.sampled_from([None, -1, 0, 2**70]))
+    where = data.draw(st.sampled_from([None, True, np.array([True, False]), np.array([1, 0]), "yes"]))
     calls = [lambda: fi.softmax_cross_entropy(x, lab, temperature=t, base=base, reduction=reduction,
                                               ignore_index=ignore, invalid="nan"),
              lambda: fi.softmax_cross_entropy(x, y, temperature=t, reduction=reduction, invalid="nan"),
@@ -368,6 +370,15 @@ def test_logit_functions_arguments(x, t, base, data):
              lambda: fi.softmax_kl_divergence(x, y, temperature=t, base=base, reduction=reduction, invalid="nan"),
              lambda: fi.softmax_js_divergence(x, y, temperature=t, beta=data.draw(st.sampled_from([0.0, 0.3, 1.0, 2.0])),
                                               base=base, reduction=reduction, invalid="nan"),
+             lambda: fi.softmax_total_variation(x, y, temperature=t, reduction=div_reduction, invalid="nan"),
+             # the masks of the divergences: labels == ignore_index or where False leave rows out
+             lambda: fi.softmax_kl_divergence(x, y, labels=lab, ignore_index=ignore, where=where,
+                                              reduction=div_reduction, invalid="nan"),
+             lambda: fi.softmax_js_divergence(x, y, beta=data.draw(st.sampled_from([0.5, 0.3, 1.0])), labels=lab,
+                                              ignore_index=ignore, where=where, reduction=div_reduction,
+                                              invalid="nan"),
+             lambda: fi.softmax_total_variation(x, y, labels=lab, ignore_index=ignore, where=where,
+                                                reduction=div_reduction, invalid="nan"),
              lambda: fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan"),
              lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base)]
     _float_or_documented_error(calls)
@@ -385,6 +396,8 @@ def test_logit_functions_arguments(x, t, base, data):
                          lambda: fi.fit_temperature(x, lb, ignore_index=ignore),
                          lambda: float(fi.sequence_scores(x, lb, ignore_index=ignore).tokens),
                          lambda: float(fi.topk_kl_divergence(x[:, :1], lb[:, None], x, reduction="sum")),
+                         lambda: float(fi.topk_kl_divergence(x[:, :1], lb[:, None], x, labels=lb, ignore_index=ignore,
+                                                             where=where, reduction=div_reduction)),
                          lambda: float(np.min(fi.ensemble_uncertainty(x[None], temperature=t).epistemic,
                                               initial=0.0))):
                 try:

@@ -97,6 +97,10 @@ CHILD = textwrap.dedent(r'''
                                      lambda: fi.renyi_divergence(small[0], small[1], 0.7)),
         "logsumexp_one_row": (lambda: (half((2**33,), np.float32),), lambda x: fi.logsumexp(x),
                               lambda: fi.logsumexp(small[0])),
+        # the third pass of the total variation polls between its blocks too
+        "softmax_total_variation_one_row": (lambda: (half((2**33,), np.float32), half((2**33,), np.float32)),
+                                            lambda p, q: fi.softmax_total_variation(p, q),
+                                            lambda: fi.softmax_total_variation(small[0], small[1])),
         "softmax_cross_entropy": (lambda: (half((2**14, 2**22)), np.zeros(2**14, dtype=np.int64)),
                                   lambda x, y: fi.softmax_cross_entropy(x, y, reduction="none"),
                                   lambda: fi.softmax_cross_entropy(small, np.array([0, 1, 2]),
@@ -205,7 +209,7 @@ NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_dive
          "renyi_entropy",
          "renyi_entropy_one_row", "renyi_entropy_float16_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
          "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "topk_kl_divergence", "fit_temperature", "differential_entropy_correa", "logsumexp",
-         "logsumexp_one_row", "joint_entropy", "pairwise_js_divergence",
+         "logsumexp_one_row", "softmax_total_variation_one_row", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
          "adjusted_mutual_information_score", "gaussian_kl_divergence"]
 # seconds between the start of the call and SIGINT: into the compiled kernels, past the

@@ -65,6 +65,7 @@ GOOD = {
     "softmax_entropy": lambda: fi.softmax_entropy(P),
     "softmax_kl_divergence": lambda: fi.softmax_kl_divergence(P, Q),
     "softmax_js_divergence": lambda: fi.softmax_js_divergence(P, Q),
+    "softmax_total_variation": lambda: fi.softmax_total_variation(P, Q, labels=L, ignore_index=0),
     "sigmoid_cross_entropy": lambda: fi.sigmoid_cross_entropy(P, P1),
     "perplexity": lambda: fi.perplexity(P, L),
     "softmax_stats": lambda: fi.softmax_stats(P, L, k=3),

@@ -74,6 +74,8 @@ CASES = {
                               lambda: fi.softmax_kl_divergence(BP, BQ, reduction="none")],
     "softmax_js_divergence": [lambda: fi.softmax_js_divergence(P, Q),
                               lambda: fi.softmax_js_divergence(BP, BQ, reduction="none")],
+    "softmax_total_variation": [lambda: fi.softmax_total_variation(P, Q, where=L > 3),
+                                lambda: fi.softmax_total_variation(BP, BQ, labels=BL, ignore_index=7)],
     "sigmoid_cross_entropy": [lambda: fi.sigmoid_cross_entropy(P, P1),
                               lambda: fi.sigmoid_cross_entropy(BP, BP1, reduction="none")],
     "perplexity": [lambda: fi.perplexity(P, L), lambda: fi.perplexity(BP, BL)],
