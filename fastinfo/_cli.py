@@ -35,10 +35,16 @@ import numpy as np
 import fastinfo
 
 PROB_MEASURES = ("entropy", "cross_entropy", "kl", "js")
-LOGIT_MEASURES = ("softmax_entropy", "softmax_cross_entropy", "softmax_kl", "sigmoid_cross_entropy",
-                  "logsumexp")
+LOGIT_MEASURES = ("softmax_entropy", "softmax_cross_entropy", "softmax_kl", "softmax_js", "softmax_tv",
+                  "sigmoid_cross_entropy", "logsumexp", "softmax_stats")
 MEASURES = PROB_MEASURES + LOGIT_MEASURES
-NEEDS_Q = ("cross_entropy", "kl", "js", "softmax_kl")
+NEEDS_Q = ("cross_entropy", "kl", "js", "softmax_kl", "softmax_js", "softmax_tv")
+LABELLED = ("softmax_cross_entropy", "softmax_stats")         # the measures that take --labels
+# softmax_stats: the fields it can write (a column each), those that need labels, the top k
+STATS_FIELDS = ("nll", "logsumexp", "entropy", "max_prob", "argmax", "correct", "rank", "label_prob",
+                "topk_logprobs", "topk_indices")
+LABEL_FIELDS = ("nll", "correct", "rank", "label_prob")
+TOPK_FIELDS = ("topk_logprobs", "topk_indices")
 CHUNK_BYTES = 64 << 20        # default chunk: ~64 MB of input rows
 
 EXIT_STATUS = """\
@@ -481,9 +487,74 @@ def _call(measure, args, x, q, invalid="nan"):
                                               ignore_index=args.ignore_index, weight=args.weight_values, **kw)
     if measure == "softmax_kl":
         return fastinfo.softmax_kl_divergence(x, q, temperature=T, base=base, **kw)
+    if measure == "softmax_js":
+        return fastinfo.softmax_js_divergence(x, q, temperature=T, beta=args.beta, base=base, **kw)
+    if measure == "softmax_tv":
+        return fastinfo.softmax_total_variation(x, q, temperature=T, **kw)
+    if measure == "softmax_stats":
+        return _stats(args, x, q, **kw)
     if measure == "logsumexp":
         return fastinfo.logsumexp(x, **kw)
     return fastinfo.sigmoid_cross_entropy(x, q, base=base, invalid=invalid)
+
+
+def stats_fields(args, labelled):
+    """The fields --measure softmax_stats writes, in order: --fields, or by default the
+    entropy, confidence and argmax, with labels the NLL, correct and rank, with --k the top k."""
+    if args.fields is None:
+        fields = ["entropy", "max_prob", "argmax"] + (["nll", "correct", "rank"] if labelled else []) \
+            + (list(TOPK_FIELDS) if args.k else [])
+    else:
+        fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    for f in fields:
+        if f not in STATS_FIELDS:
+            raise UsageError(f"--fields {args.fields}: {f!r} is not a field of softmax_stats (one of "
+                             f"{', '.join(STATS_FIELDS)})")
+    if not fields or len(set(fields)) != len(fields):
+        raise UsageError(f"--fields {args.fields}: give distinct field names, comma-separated")
+    need = [f for f in fields if f in LABEL_FIELDS]
+    if need and not labelled:
+        raise UsageError(f"--fields {need[0]} needs the labels: give --labels Y.npy (or --labels-column)")
+    top = [f for f in fields if f in TOPK_FIELDS]
+    if top and not args.k:
+        raise UsageError(f"--fields {top[0]}: give --k N, the number of top classes")
+    if args.k and not top:
+        raise UsageError("--k applies to the fields topk_logprobs and topk_indices")
+    return fields
+
+
+def stats_dtype(fields, fdt, k):
+    """The structured dtype of softmax_stats' rows: the float fields in fdt (the library's:
+    float32 for float32 and 2-byte logits), argmax and rank int64, correct bool, the top k
+    subarrays."""
+    kinds = {"argmax": np.int64, "rank": np.int64, "correct": np.bool_, "topk_indices": (np.int64, (k,)),
+             "topk_logprobs": (fdt, (k,))}
+    return np.dtype([(f, *kinds[f]) if isinstance(kinds.get(f), tuple) else (f, kinds.get(f, fdt))
+                     for f in fields])
+
+
+def _stats(args, x, labels, invalid="nan", n_threads=None):
+    """softmax_stats of a chunk as one structured array, a record a row; invalid rows raise
+    InvalidRows (their log-sum-exp, always computed, tells them: an argmax or a rank has no NaN)."""
+    fields = args.stats_fields
+    s = fastinfo.softmax_stats(x, labels, k=args.k, temperature=args.temperature, ignore_index=args.ignore_index,
+                               returns=tuple(dict.fromkeys(fields + ["logsumexp"])), invalid=invalid,
+                               n_threads=n_threads)
+    lse = np.asarray(s.logsumexp)
+    if np.isnan(lse).any():
+        raise InvalidRows(np.isnan(lse))
+    out = np.empty(lse.shape, dtype=stats_dtype(fields, lse.dtype, args.k))
+    for f in fields:
+        out[f] = getattr(s, f)
+    return out
+
+
+class InvalidRows(Exception):
+    """Rows of a chunk whose records cannot hold a NaN for them (softmax_stats): bad, their mask."""
+
+    def __init__(self, bad):
+        super().__init__("invalid rows")
+        self.bad = bad
 
 
 def _where(idx, squeeze, R=None):
@@ -647,8 +718,8 @@ def _validate(args):
         raise UsageError(f"give at most one of --q, --labels, --targets (got {', '.join('--' + g for g in given)})")
     if m in NEEDS_Q and args.q is None:
         raise UsageError(f"--measure {m} needs --q Q.npy")
-    if args.labels_column is not None and m != "softmax_cross_entropy":
-        raise UsageError("--labels-column applies to softmax_cross_entropy only")
+    if args.labels_column is not None and m not in LABELLED:
+        raise UsageError("--labels-column applies to softmax_cross_entropy and softmax_stats only")
     if args.labels_column is not None and args.targets is not None:
         raise UsageError("give --labels-column or --targets, not both")
     if m == "softmax_cross_entropy" and args.labels is None and args.targets is None \
@@ -657,28 +728,44 @@ def _validate(args):
                          "--targets T.npy")
     if m == "sigmoid_cross_entropy" and args.targets is None:
         raise UsageError("--measure sigmoid_cross_entropy needs --targets T.npy")
-    if given and m not in NEEDS_Q + ("softmax_cross_entropy", "sigmoid_cross_entropy"):
+    if given and m not in NEEDS_Q + LABELLED + ("sigmoid_cross_entropy",):
         raise UsageError(f"--measure {m} takes no --{given[0]}")
     if args.q is not None and m not in NEEDS_Q:
         raise UsageError(f"--measure {m} takes no --q")
-    if args.labels is not None and m != "softmax_cross_entropy":
-        raise UsageError("--labels applies to softmax_cross_entropy only")
+    if args.labels is not None and m not in LABELLED:
+        raise UsageError("--labels applies to softmax_cross_entropy and softmax_stats only")
+    if m == "softmax_stats" and args.targets is not None:
+        raise UsageError("--measure softmax_stats takes integer labels (--labels), not --targets")
     if args.targets is not None and m not in ("softmax_cross_entropy", "sigmoid_cross_entropy"):
         raise UsageError("--targets applies to softmax_cross_entropy and sigmoid_cross_entropy only")
-    for opt, val, default in (("--ignore-index", args.ignore_index, None), ("--weight", args.weight, None),
-                              ("--label-smoothing", args.label_smoothing, 0.0)):
+    for opt, val, default in (("--weight", args.weight, None), ("--label-smoothing", args.label_smoothing, 0.0)):
         if val != default and m != "softmax_cross_entropy":
             raise UsageError(f"{opt} applies to softmax_cross_entropy only")
+    if args.ignore_index is not None and m not in LABELLED:
+        raise UsageError("--ignore-index applies to softmax_cross_entropy and softmax_stats only")
+    for opt, val, default, owner in (("--fields", args.fields, None, "softmax_stats"),
+                                     ("--k", args.k, 0, "softmax_stats"), ("--beta", args.beta, 0.5, "softmax_js")):
+        if val != default and m != owner:
+            raise UsageError(f"{opt} applies to --measure {owner} only")
+    if not 0.0 <= args.beta <= 1.0:
+        raise UsageError(f"--beta must be a number in [0, 1], got {args.beta}")
+    if args.k < 0:
+        raise UsageError(f"--k must be >= 0, got {args.k}")
+    if m == "softmax_stats":
+        args.stats_fields = stats_fields(args, args.labels is not None or args.labels_column is not None)
+        if args.reduction != "none" or args.summary or args.json or args.report:
+            raise UsageError("--measure softmax_stats writes several columns a row (-o OUT); --reduction, "
+                             "--summary, --json and --report apply to the one-number measures")
     if args.ignore_index is not None and args.labels is None and args.labels_column is None:
         raise UsageError("--ignore-index applies to integer labels (--labels) only")
     if not 0.0 <= args.label_smoothing <= 1.0:
         raise UsageError(f"--label-smoothing must be a number in [0, 1], got {args.label_smoothing}")
     if args.normalize and m not in PROB_MEASURES:
         raise UsageError(f"--normalize applies to {', '.join(PROB_MEASURES)} only")
-    if args.temperature != 1.0 and m not in ("softmax_entropy", "softmax_cross_entropy", "softmax_kl"):
+    if args.temperature != 1.0 and not m.startswith("softmax_"):
         raise UsageError("--temperature applies to the softmax_* measures only")
-    if args.base is not None and m == "logsumexp":
-        raise UsageError("--base does not apply to logsumexp")
+    if args.base is not None and m in ("logsumexp", "softmax_tv", "softmax_stats"):
+        raise UsageError(f"--base does not apply to {m}")
     if args.base is not None and not (args.base > 0 and args.base != 1 and math.isfinite(args.base)):
         raise UsageError(f"--base must be a positive number other than 1, got {args.base}")
     if not (args.temperature > 0 and math.isfinite(args.temperature)):
@@ -1019,9 +1106,10 @@ def _prepare(args, files, open_operand=None):
         if out_fmt not in ("parquet", "csv"):
             raise UsageError("--keep applies to a .parquet or .csv output (-o)")
         names = [c.strip() for c in args.keep.split(",") if c.strip()]
-        if m in names or len(set(names)) != len(names):
+        results = args.stats_fields if m == "softmax_stats" else [m]
+        if set(names) & set(results) or len(set(names)) != len(names):
             raise UsageError(f"--keep {args.keep}: the names must differ from each other and from the "
-                             f"result column {m!r}")
+                             f"result column{'s' if len(results) > 1 else ''} {', '.join(map(repr, results))}")
         for c in names:
             R = files.enter_context(_column_of(X, "--keep", c, "keep"))
             if out_fmt == "csv" and X.pa.types.is_nested(R.arrow_type):
@@ -1030,6 +1118,9 @@ def _prepare(args, files, open_operand=None):
     if out_fmt in ("parquet", "csv") and (X.ndim > 2 or ax != X.ndim - 1):
         raise UsageError(f"a .{out_fmt} output holds a result a row of a 2-D input with its classes last "
                          f"(the input is {X.ndim}-D, --axis {args.axis}): write .npy")
+    if out_fmt == "csv" and m == "softmax_stats" and args.k:
+        raise UsageError("a .csv output holds numbers in its cells; the top-k fields are lists: write .parquet "
+                         "or .npy")
     if out_fmt == "csv" and elementwise:
         raise UsageError("a .csv output holds one result a row; sigmoid_cross_entropy gives one an "
                          "element: write .npy or .parquet")
@@ -1039,7 +1130,8 @@ def _prepare(args, files, open_operand=None):
     return SimpleNamespace(
         X=X, Q=Q, qkind=qkind, labels_src=labels_src, keep=keep, readers=readers, table=table, ax=ax, b0=b0,
         K=K, N=N, squeeze=squeeze, elementwise=elementwise, out_fmt=out_fmt,
-        res_dtype=_result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind),
+        res_dtype=_result_dtype(m, X.dtype, None if Q is None else Q.dtype, qkind) if m != "softmax_stats" else
+        stats_dtype(args.stats_fields, _result_dtype(m, X.dtype, None, None), args.k),
         out_shape=X.shape if elementwise else batch, out_axis=b0 if elementwise else 0,
         qref=Q.read_all() if qkind == "ref" else None, row_bytes=row_bytes * n_inputs,
         chunk=min(chunk, max(N, 1)))
@@ -1069,9 +1161,11 @@ def _chunks(J, args, stats):
             ign = _check_labels(qc, J.K, args.ignore_index, J.labels_src, lo, J.squeeze, Q)
         try:
             r = np.asarray(_call(m, args, xc, qc))
+            bad = np.isnan(r) if r.dtype.names is None else np.zeros(r.shape, dtype=bool)
+        except InvalidRows as e:
+            bad = e.bad
         except (ValueError, IndexError, TypeError) as e:    # not expected: the checks come first
             raise UsageError(f"rows {lo}..{hi - 1}: {e}") from None
-        bad = np.isnan(r)
         if bad.any():
             idx = np.unravel_index(int(np.argmax(bad.reshape(-1))), bad.shape)
             if J.elementwise:
@@ -1344,14 +1438,22 @@ def _parser():
                    "--labels FILE when that is a Parquet or Arrow file) (softmax_cross_entropy)")
     s.add_argument("--measure", required=True, choices=MEASURES)
     s.add_argument("--q", metavar="Q.npy", help="second distribution (cross_entropy, kl, js) or the "
-                   "student logits (softmax_kl); same shape as INPUT, or (K,) for a reference distribution")
-    s.add_argument("--labels", metavar="Y.npy", help="integer class labels (softmax_cross_entropy)")
+                   "student logits (softmax_kl, softmax_js, softmax_tv); same shape as INPUT, or (K,) for a "
+                   "reference distribution")
+    s.add_argument("--labels", metavar="Y.npy", help="integer class labels (softmax_cross_entropy, softmax_stats)")
+    s.add_argument("--fields", metavar="LIST", help="softmax_stats: the columns to write, comma-separated, of "
+                   + ", ".join(STATS_FIELDS) + " (default: entropy,max_prob,argmax; with --labels also "
+                   "nll,correct,rank; with --k also the top k); all from one read of each row")
+    s.add_argument("--k", type=int, default=0, metavar="N", help="softmax_stats: the top N classes' log-"
+                   "probabilities and indices (fields topk_logprobs, topk_indices)")
+    s.add_argument("--beta", type=float, default=0.5, metavar="F", help="softmax_js: the generalized "
+                   "Jensen-Shannon divergence's weight of INPUT in [0, 1] (0: KL, 1: reverse KL; default 0.5)")
     s.add_argument("--targets", metavar="T.npy", help="probabilities of INPUT's shape (soft targets; "
                    "sigmoid_cross_entropy's targets)")
     s.add_argument("--ignore-index", type=int, default=None, metavar="N",
                    help="rows labelled N contribute 0 and are left out of the mean (softmax_cross_entropy "
-                        "with --labels; default: none, every label must be a class; PyTorch's -100 is "
-                        "--ignore-index -100)")
+                        "and softmax_stats with --labels; default: none, every label must be a class; "
+                        "PyTorch's -100 is --ignore-index -100)")
     s.add_argument("--label-smoothing", type=float, default=0.0, metavar="F",
                    help="label smoothing in [0, 1] (softmax_cross_entropy; default 0)")
     s.add_argument("--weight", metavar="W.npy", help="K finite class weights (softmax_cross_entropy; negative allowed, as in PyTorch)")

@@ -604,7 +604,8 @@ class TableWriter:
     """The result as a Parquet or CSV file (pyarrow), a chunk of rows at a time, written through
     the scoring loop's temporary file descriptor: the input's ``keep`` columns (Arrow arrays of
     the chunk's rows) and then the result column, named after the measure (per-element results
-    of an elementwise measure: a ``fixed_size_list`` column in Parquet)."""
+    of an elementwise measure: a ``fixed_size_list`` column in Parquet; records, as those of
+    softmax_stats, give a column a field)."""
 
     def __init__(self, fd, path, fmt, name, dtype, shape, keep, pa):
         self.path, self.fmt, self.name, self.dtype, self.shape, self.pa = path, fmt, name, dtype, shape, pa
@@ -617,11 +618,19 @@ class TableWriter:
     def _error(self, e):
         return RunError(f"output {self.path}: cannot write the result ({_first_line(e)}); no output written")
 
-    def _table(self, a, keep):
+    def _column(self, a):
         pa = self.pa
-        a = np.ascontiguousarray(a, dtype=self.dtype)
-        col = pa.array(a) if a.ndim == 1 else pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), a.shape[1])
-        return pa.table(list(keep) + [col], names=self.keep_names + [self.name])
+        a = np.ascontiguousarray(a)
+        return pa.array(a) if a.ndim == 1 else pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), a.shape[1])
+
+    def _table(self, a, keep):
+        a = np.asarray(a, dtype=self.dtype)
+        if self.dtype.names is None:
+            cols, names = [self._column(a)], [self.name]
+        else:       # records (softmax_stats): a column a field, a list column for a subarray field
+            names = list(self.dtype.names)
+            cols = [self._column(a[f]) for f in names]
+        return self.pa.table(list(keep) + cols, names=self.keep_names + names)
 
     def write(self, axis, lo, hi, a, keep=()):
         pa = self.pa

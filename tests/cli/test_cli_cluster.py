@@ -106,6 +106,20 @@ LAYOUTS = {
 }
 
 
+def test_softmax_stats_records_on_the_cluster(cluster, files):
+    """Several fields a row (records) come back from the tasks in order of rows, as in one process."""
+    d, a = files
+    r = run(["x.npy", "--measure", "softmax_stats", "--labels", "y.npy", "--k", "2", "--chunk-rows", "170",
+             "-o", "stats.npy", "--force", "--scheduler", cluster.scheduler_address], d)
+    assert r.returncode == 0, r.stderr
+    got = np.load(d / "stats.npy")
+    s = fastinfo.softmax_stats(a["x"], a["y"], k=2)
+    assert got.dtype.names == ("entropy", "max_prob", "argmax", "nll", "correct", "rank", "topk_logprobs",
+                               "topk_indices")
+    for f in got.dtype.names:
+        np.testing.assert_array_equal(got[f], getattr(s, f))
+
+
 def _summary(values):
     """What --json reports of these results: their count, the exactly rounded sum of their
     float64 values, its mean, the min and max."""
