@@ -1118,6 +1118,8 @@ def _prepare(args, files, open_operand=None):
     if out_fmt in ("parquet", "csv") and (X.ndim > 2 or ax != X.ndim - 1):
         raise UsageError(f"a .{out_fmt} output holds a result a row of a 2-D input with its classes last "
                          f"(the input is {X.ndim}-D, --axis {args.axis}): write .npy")
+    if m == "softmax_stats" and args.k > K:
+        raise UsageError(f"--k {args.k}: the input has {K} classes a row; ask for at most {K}")
     if out_fmt == "csv" and m == "softmax_stats" and args.k:
         raise UsageError("a .csv output holds numbers in its cells; the top-k fields are lists: write .parquet "
                          "or .npy")

@@ -257,7 +257,8 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
         arrs[i] = a
     red = args.get("reduction", "none") if spec.reduction else "none"
     if red not in ("none", "sum", "mean") and not (red == "batchmean" and spec.left_out is not None):
-        raise ValueError(f"reduction must be 'none', 'sum' or 'mean', got {red!r}")
+        allowed = "'none', 'sum', 'mean' or 'batchmean'" if spec.left_out is not None else "'none', 'sum' or 'mean'"
+        raise ValueError(f"reduction must be {allowed}, got {red!r}")
     keepdims = bool(args.get("keepdims", False)) if spec.keepdims else False
     if keepdims and red != "none":
         raise ValueError("keepdims and out apply to reduction='none' only")

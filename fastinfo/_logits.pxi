@@ -70,7 +70,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
             if fi_poll_rows(stop, i, K):
                 continue
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
-                       _next_row(carry, threadid(), g, i, step, chunk, N), stop)
+                       _next_row(carry, threadid(), g, i, step, chunk, N, labels), stop)
             if res[i * stride] != res[i * stride]:
                 nbad += 1
     else:
@@ -78,7 +78,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
             if fi_poll_rows(stop, i, K):
                 break
             _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
-                       _next_row(carry, 0, g, i, 1, N, N), stop)
+                       _next_row(carry, 0, g, i, 1, N, N, labels), stop)
             if res[i * stride] != res[i * stride]:
                 nbad += 1
     free(carry)
@@ -86,12 +86,16 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
 
 
 cdef inline fi_row_carry* _next_row(fi_row_carry* carry, int t, const fi_logit_args* g, Py_ssize_t i,
-                                    Py_ssize_t step, Py_ssize_t chunk, Py_ssize_t N) noexcept nogil:
+                                    Py_ssize_t step, Py_ssize_t chunk, Py_ssize_t N,
+                                    const long long* labels) noexcept nogil:
     """Thread t's two carries (x's, y's; NULL when none could be allocated), told whether row
     i + step, g.pfx (g.pfy) elements on, is the next row the thread reads: it is unless row i
     ends the thread's chunk (prange's static schedule deals chunks of `chunk` rows in turn) or
-    the batch."""
+    the batch, or row i + step is left out (its label below -1 for softmax_stats, below 0 for
+    the other ops), which is never read, not even for its maximum."""
     cdef bint more = i + step < N and (step > 1 or (i + 1) % chunk != 0)
+    if more and labels != NULL:
+        more = labels[i + step] >= (-1 if g.op == L_STATS else 0)
     if carry == NULL:
         return NULL
     carry[2 * t].nxt = g.pfx if more else 0

@@ -249,7 +249,8 @@ def _total(a: NDArray[Any]) -> float:
 def _reduce_rows(res: NDArray[np.float64], reduction: str, dtype: np.dtype[Any], denom: float | None = None,
                  keepdims: bool = False, ax: int = -1, out: FloatArray | None = None) -> FloatResult:
     """The per-row results reduced: 'mean' divides by denom (default: the rows), 'batchmean'
-    by the length of the first batch axis (PyTorch kl_div's input.size(0); 1 for one row)."""
+    by the length of the first batch axis (PyTorch kl_div's input.size(0) with the classes last;
+    1 for one row)."""
     if reduction == "none":
         return _finish(res, dtype, keepdims, ax, out=out)
     if keepdims or out is not None:
@@ -1279,10 +1280,12 @@ _PARAM_DOC = {
         kept (every row without a mask; NaN for none): for (N, K) logits
         PyTorch's ``kl_div(..., reduction='batchmean')``, with ``labels`` the
         per-token mean of TRL's distillation losses. ``'batchmean'``: the sum
-        over the length of the first batch axis, PyTorch's definition exactly
-        (``input.size(0)``, masks or not): for (B, S, V) logits the
-        per-sequence sum averaged over the B sequences; the sum for 1-D
-        input. ``keepdims`` and ``out`` apply to ``'none'`` only.""",
+        over the length of the first batch axis, masks or not: PyTorch's
+        ``input.size(0)`` for logits with the classes on the last axis; for
+        (B, S, V) logits the per-sequence sum averaged over the B sequences.
+        1-D input (one row, no batch axis) gives the sum, where PyTorch
+        divides by the number of classes. ``keepdims`` and ``out`` apply to
+        ``'none'`` only.""",
     "pair_tail": """{keepdims}
     {invalid}
     {out}
@@ -1300,7 +1303,8 @@ _PARAM_DOC = {
     ValueError
         An invalid row with ``invalid='raise'``; a scalar input; shapes that
         do not broadcast or differ along ``axis``; a bad ``temperature``,
-        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims`` or
+        ``reduction``, ``base`` (where there is one), ``invalid`` or
+        ``n_threads``; ``keepdims`` or
         ``out`` with a reduction; ``axis`` out of range
         (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
         read-only; ``labels`` without ``ignore_index`` or the reverse;

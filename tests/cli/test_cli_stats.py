@@ -112,6 +112,7 @@ def test_an_invalid_row_is_named_and_no_file_is_left(run, tmp_path):
     (["--fields", "argmax,argmax"], "distinct"),
     (["--fields", "topk_indices"], "--k N"),
     (["--k", "2", "--fields", "argmax"], "--k applies"),
+    (["--k", "18"], "the input has 17 classes a row"),
     (["--k", "2", "-o", "{tmp}/s.csv"], "lists"),
     (["--reduction", "mean"], "several columns"),
     (["--summary", "-o", "{tmp}/s.npy"], "several columns"),
