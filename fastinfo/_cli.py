@@ -33,6 +33,7 @@ import time
 import numpy as np
 
 import fastinfo
+from fastinfo import _scoring
 
 PROB_MEASURES = ("entropy", "cross_entropy", "kl", "js")
 LOGIT_MEASURES = ("softmax_entropy", "softmax_cross_entropy", "softmax_kl", "softmax_js", "softmax_tv",
@@ -41,10 +42,10 @@ MEASURES = PROB_MEASURES + LOGIT_MEASURES
 NEEDS_Q = ("cross_entropy", "kl", "js", "softmax_kl", "softmax_js", "softmax_tv")
 LABELLED = ("softmax_cross_entropy", "softmax_stats")         # the measures that take --labels
 # softmax_stats: the fields it can write (a column each), those that need labels, the top k
-STATS_FIELDS = ("nll", "logsumexp", "entropy", "max_prob", "argmax", "correct", "rank", "label_prob",
-                "topk_logprobs", "topk_indices")
-LABEL_FIELDS = ("nll", "correct", "rank", "label_prob")
-TOPK_FIELDS = ("topk_logprobs", "topk_indices")
+# softmax_stats' fields, those that need the labels, and the top k's
+STATS_FIELDS = _scoring.FIELDS
+LABEL_FIELDS = _scoring._LABEL_FIELDS
+TOPK_FIELDS = tuple(f for f in STATS_FIELDS if f in _scoring._TOPK_FIELDS)
 CHUNK_BYTES = 64 << 20        # default chunk: ~64 MB of input rows
 
 EXIT_STATUS = """\

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence
 
 import numpy as np
 
@@ -842,13 +842,8 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
     P2 = np.broadcast_to(P, batch + (K,)).reshape(nrows, K)
     Q2 = np.broadcast_to(Q, batch + (K,)).reshape(nrows, K)
     res = np.zeros(nrows)
-    kept = None if skip is None else np.flatnonzero(~skip.reshape(-1))     # the rows read
     bound = -beta * math.log(beta) - (1.0 - beta) * math.log1p(-beta)     # JSD_beta <= h(beta)
-    step = max(1, (1 << 20) // max(K, 1))
-    nread = nrows if kept is None else kept.size
-    for lo in range(0, nread, step):
-        hi = min(nread, lo + step)
-        sel: Any = slice(lo, hi) if kept is None else kept[lo:hi]
+    for sel in _kept_blocks(skip, nrows, K):                             # the rows read
         # scaled logits and their log-sum-exps in float64 (NaN for a NaN, +inf or all -inf row: invalid)
         xa = P2[sel].astype(_args.F64) * scale
         xb = Q2[sel].astype(_args.F64) * scale
@@ -874,7 +869,7 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
             term = np.where((la == -np.inf) & (lb == -np.inf), 0.0, term)
             r = np.sum(term, axis=-1)
         # NaN or +inf logits (NaN sums), or a row of only -inf (softmax undefined)
-        bad = (np.isnan(sa) | np.isnan(sb) | (sa == -np.inf) | (sb == -np.inf)) if K else np.zeros(hi - lo, bool)
+        bad = (np.isnan(sa) | np.isnan(sb) | (sa == -np.inf) | (sb == -np.inf)) if K else np.zeros(sa.shape, bool)
         res[sel] = np.where(bad, np.nan, np.clip(r, 0.0, bound))
     rows: NDArray[np.float64] = res.reshape(batch)
     if np.isnan(rows).any() and not nan_mode:
@@ -888,6 +883,17 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
 def _kept(skip: NDArray[np.bool_] | None) -> float | None:
     """The denominator of a masked mean: the rows kept (None: every row)."""
     return None if skip is None else float(skip.size - np.count_nonzero(skip))
+
+
+def _kept_blocks(skip: NDArray[np.bool_] | None, nrows: int, K: int) -> Iterator[Any]:
+    """The rows a masked row-block loop reads, a block of about 2^20 elements at a time: slices
+    of 0..nrows-1 without a mask, else index arrays of the rows kept (skip False)."""
+    kept = None if skip is None else np.flatnonzero(~skip.reshape(-1))
+    nread = nrows if kept is None else kept.size
+    step = max(1, (1 << 20) // max(K, 1))
+    for lo in range(0, nread, step):
+        hi = min(nread, lo + step)
+        yield slice(lo, hi) if kept is None else kept[lo:hi]
 
 
 def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduction: DivReduction, axis: int,

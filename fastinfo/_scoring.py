@@ -395,7 +395,8 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
     labels : array_like
         (..., S) integer labels in [0, V) at the counted positions.
     lengths : array_like of int, optional
-        (...) the number of leading positions of each sequence to count.
+        (...) the number of leading positions of each sequence to count, in
+        [0, S].
     ignore_index : int, optional
         A label value not counted (PyTorch's padding label is -100).
     where : array_like of bool, optional
@@ -421,8 +422,8 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
     ValueError
         Logits with fewer than 2 dimensions; labels not of the logits' shape
         without the class axis; lengths, where or byte_counts that do not fit
-        the batch; negative lengths; an invalid counted row (NaN or +inf
-        logits), naming it.
+        the batch; negative lengths, or lengths above S (naming the
+        sequence); an invalid counted row (NaN or +inf logits), naming it.
     TypeError
         Labels or lengths that are not integers; a non-boolean ``where``.
 
@@ -468,6 +469,11 @@ def sequence_scores(logits: ArrayLike, labels: ArrayLike, *, lengths: ArrayLike 
                              f"got {n.shape}")
         if (n < 0).any():
             raise ValueError(f"{fname}: lengths must be >= 0, got {int(n.min())}")
+        if (n > shape[-1]).any():       # a length past the sequence axis: wrong lengths, not padding
+            i = tuple(int(j) for j in np.unravel_index(int(np.argmax(n > shape[-1])), batch))
+            raise ValueError(f"{fname}: lengths holds {int(n[i])} at sequence index {i}, more than the "
+                             f"{shape[-1]} positions of the sequence axis (logits {tuple(X.shape)}: "
+                             f"(..., S, V) with the classes last)")
         counted &= np.arange(shape[-1]) < n[..., None]
     bad = counted & ((T < 0) | (T >= V))
     if bad.any():
@@ -766,12 +772,7 @@ def topk_kl_divergence(teacher_topk_logprobs: ArrayLike, teacher_topk_indices: A
     # a row left out: log-sum-exps 0, its terms -inf - 0 against p = 0 (0 log 0 = 0), tail 0
     lse, lse_rest = np.zeros(n), np.zeros(n)
     xs = np.zeros((n, k))
-    kept = None if skip is None else np.flatnonzero(~skip.reshape(-1))     # the student's rows read
-    nread = n if kept is None else kept.size
-    step = max(1, (1 << 20) // max(V, 1))
-    for lo in range(0, nread, step):       # the student's rows as float64, a block at a time
-        hi = min(nread, lo + step)
-        sel: Any = slice(lo, hi) if kept is None else kept[lo:hi]
+    for sel in _lg._kept_blocks(skip, n, V):       # the student's rows read, as float64, a block at a time
         xb = X2[sel].astype(np.float64) * scale
         lse[sel] = _lg.logsumexp(xb, invalid="nan", n_threads=nt)
         xs[sel] = np.take_along_axis(xb, I2[sel], axis=-1)

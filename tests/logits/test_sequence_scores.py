@@ -254,6 +254,18 @@ def test_a_counted_out_of_range_label_raises_naming_its_position(value):
     assert r.tokens[1] == 3
 
 
+def test_a_length_past_the_sequence_axis_raises_naming_the_sequence():
+    """Lengths are counts of the S positions: one above S is a mistake (lengths of another
+    batch, or (S, B) logits), refused naming the sequence rather than counted as S."""
+    x = make_logits((3, 5, 7), seed=13)
+    labels = make_labels((3, 5), 7, seed=14)
+    with pytest.raises(ValueError) as e:
+        fastinfo.sequence_scores(x, labels, lengths=np.array([5, 6, 2]))
+    msg = str(e.value)
+    assert "lengths" in msg and "(1,)" in msg and "6" in msg and "5 positions" in msg, msg
+    assert fastinfo.sequence_scores(x, labels, lengths=np.array([5, 5, 0])).tokens.tolist() == [5, 5, 0]
+
+
 @pytest.mark.parametrize("where_shape", ["full", "positions"])
 def test_ignore_index_where_and_lengths_combined(torch, where_shape):
     """The counted positions are those below the length, not ignore_index and not False in
