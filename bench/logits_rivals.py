@@ -1,6 +1,6 @@
 """Logit functions against their rivals, side by side in one interleaved run.
 
-    python bench/logits_rivals.py                # all three tables (~3 minutes on 2 cores)
+    python bench/logits_rivals.py                # all four tables (~3 minutes on 2 cores)
     python bench/logits_rivals.py --only distill  # one table: distill, bf16, small
     python bench/logits_rivals.py --json bench/results-<date>-logits-rivals.json
 
@@ -11,6 +11,9 @@
 * bf16: softmax cross-entropy, softmax entropy and logsumexp of 2048 x 128 000 logits,
   the same values in bfloat16 and in float32, with PyTorch on each, and the read
   roofline of each input (the share of it the kernel reaches).
+* masks: the distillation KL with a quarter of the rows padding (labels + ignore_index,
+  reduction batchmean) and the softmax total variation (1024 x 32 000 float32), against
+  PyTorch's masked ``kl_div`` and ``0.5 * abs(softmax(p) - softmax(q)).sum(-1)``.
 * small: the latency of one 1 x 100 call of every reduction and logit function against
   PyTorch's call (one thread each).
 
@@ -123,6 +126,38 @@ def distill(threads, rounds, out):
         out.append(dict(table="distill", threads=n, medians=med, samples=raw))
 
 
+def masks(threads, rounds, out):
+    """Masked distillation (a quarter of the tokens padding, reduction batchmean) and the
+    total variation, fastinfo against PyTorch written the usual way."""
+    rng = np.random.default_rng(2)
+    p = (rng.standard_normal((1024, 32_000), dtype=np.float32) * 3)
+    q = (rng.standard_normal((1024, 32_000), dtype=np.float32) * 3)
+    labels = rng.integers(0, 32_000, 1024)
+    labels[rng.random(1024) < 0.25] = -100
+    print("\nmasked KL (batchmean, 25 % padding) and total variation, 1024 x 32 000 float32 "
+          "(ms; ratios: PyTorch / fastinfo)")
+    for n in threads:
+        c = {"kl masked": lambda: fi.softmax_kl_divergence(p, q, labels=labels, ignore_index=-100,
+                                                           reduction="batchmean", n_threads=n),
+             "tv": lambda: fi.softmax_total_variation(p, q, n_threads=n),
+             "roofline": lambda: (kernels.read_roofline(p, n), kernels.read_roofline(q, n))}
+        if torch is not None:
+            torch.set_num_threads(n)
+            tp, tq, keep = torch.from_numpy(p), torch.from_numpy(q), torch.from_numpy(labels != -100)
+            c["torch kl masked"] = lambda: (F.kl_div(F.log_softmax(tq, -1), F.log_softmax(tp, -1), log_target=True,
+                                                     reduction="none").sum(-1) * keep).sum() / tp.shape[0]
+            c["torch tv"] = lambda: 0.5 * (F.softmax(tp, -1) - F.softmax(tq, -1)).abs().sum(-1)
+        med, raw = _interleave(c, rounds)
+        row = "  ".join(f"{k} {v * 1e3:7.1f}" for k, v in med.items())
+        ratios = ""
+        if torch is not None:
+            ratios = (f"   PyTorch / fastinfo: kl masked {med['torch kl masked'] / med['kl masked']:.2f}x, "
+                      f"tv {med['torch tv'] / med['tv']:.2f}x")
+        print(f"  {n} thread(s): {row}{ratios}   roofline share: kl masked (of the rows read) "
+              f"{0.75 * med['roofline'] / med['kl masked']:.0%}, tv {med['roofline'] / med['tv']:.0%}")
+        out.append(dict(table="masks", threads=n, medians=med, samples=raw))
+
+
 def bf16(threads, rounds, out):
     import ml_dtypes
     rng = np.random.default_rng(1)
@@ -224,8 +259,8 @@ def small(rounds, out):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", nargs="+", choices=["distill", "bf16", "small"],
-                    default=["distill", "bf16", "small"])
+    ap.add_argument("--only", nargs="+", choices=["distill", "masks", "bf16", "small"],
+                    default=["distill", "masks", "bf16", "small"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json")
@@ -236,6 +271,8 @@ def main(argv=None):
     out: list = []
     if "distill" in a.only:
         distill(a.threads, a.rounds, out)
+    if "masks" in a.only:
+        masks(a.threads, a.rounds, out)
     if "bf16" in a.only:
         bf16(a.threads, a.rounds, out)
     if "small" in a.only:
