@@ -748,13 +748,18 @@ static double FI_NAME(fi_tv_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
                 /* d NaN: a -inf logit on one side (or both: the pair adds 0), |d| = inf */
                 fi_vl nan = d != d, pos = (nan & (P > Q)) | (~nan & (d > 0.0));
                 fi_vd t = fi_seld(nan, fi_splatd(__builtin_inf()), fi_seld(d < 0.0, -d, d)), u = fi_splatd(1);
-                /* 1 - e^-t = t (1 - t/2 (1 - t/3 (1 - ... (1 - t/13)))) */
-                for (j = 13; j >= 2; j--)
-                    u = 1.0 - (t * (1.0 / j)) * u;
-                fi_vd g = fi_seld(t < 0.25, t * u, 1.0 - fi_vexp_neg(-t));
-                fi_vl none = fi_vmaxd(P, Q) == 0.0;            /* both 0: d is NaN, the pair adds 0 */
-                fi_vd term = fi_seld(none, fi_splatd(0), fi_vmaxd(P, Q) * g);
-                fi_vd lo = fi_vmind(P, Q);
+                fi_vd hi = fi_vmaxd(P, Q), lo = fi_vmind(P, Q);
+                /* abs(d) >= 1/4: max - min = max (1 - e^-t) loses at most 2 bits, as 1 - e^-t would
+                 * (min / max <= e^-1/4); below, the series keeps the small term's relative accuracy */
+                fi_vd term = hi - lo;
+                fi_vl small = t < 0.25;
+                if (fi_anyl(small)) {
+                    /* 1 - e^-t = t (1 - t/2 (1 - t/3 (1 - ... (1 - t/13)))) */
+                    for (j = 13; j >= 2; j--)
+                        u = 1.0 - (t * (1.0 / j)) * u;
+                    term = fi_seld(small, hi * (t * u), term);
+                }
+                term = fi_seld(hi == 0.0, fi_splatd(0), term);  /* both 0: d is NaN, the pair adds 0 */
                 tp += fi_seld(pos, term, fi_splatd(0));
                 tn += fi_seld(pos, fi_splatd(0), term);
                 ap += fi_seld(pos, lo, fi_splatd(0));
