@@ -932,8 +932,9 @@ def softmax_total_variation(p_logits: ArrayLike, q_logits: ArrayLike, *, tempera
     TV = sum_i abs(a_i - b_i) / 2 with a = softmax(p/T), b = softmax(q/T), in
     [0, 1], computed without writing a or b: the two rows' log-sum-exps, then
     a third pass in float64. Each term is max(a_i, b_i) (1 - exp(-abs(d_i)))
-    with d_i = log a_i - log b_i from the logits' difference (by its series
-    where abs(d_i) < 1/4), and the first-order effect of the rows' rounded
+    with d_i = log a_i - log b_i from the logits' difference, by its series
+    where abs(d_i) < 1/4 (above, max - min loses at most 2 bits to
+    cancellation), and the first-order effect of the rows' rounded
     normalizing constants cancels (the design notes on accuracy say how), so
     a small distance keeps its relative accuracy (about 1e-16 relative for a
     distance of 1e-12 between float64 rows) instead of being a difference of
