@@ -45,6 +45,7 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
+    g.grad = 0
     g.pfx = 0
     g.pfy = 0
     fi_logit_row(_stored_fmt(x), x, s, x, s, label, NULL, 1, n, &g, &r, &r2,

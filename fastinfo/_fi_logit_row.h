@@ -799,6 +799,53 @@ static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssi
     }
 }
 
+/* The gradient of a row's cross-entropy with respect to its logits x, written to o (which may be
+ * x itself: each vector is read before it is written) once the loss is taken. With z = x / T,
+ * p = softmax(z), class weights w, smoothing c1 = 1 - eps, c0 = eps / K and f the row's factor
+ * (its upstream gradient, 1/T, the reduction's and the base's scales):
+ *   a label y: o_c = f (A p_c - c0 w_c) - [c = y] f c1 w_y,  A = c1 w_y + c0 sum w;
+ *   soft targets t (y != NULL): o_c = f (b p_c - w_c (c1 t_c + c0)),  b = sum w (c1 t + c0).
+ * The p term is written a vector at a time in the compute type (pscale = f A / sum e, or f b /
+ * sum e); the per-class terms follow in a second in-cache pass where they are not one constant,
+ * and the label's element is written again from its probability in double. */
+static void FI_NAME(fi_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t label,
+                                  FI_S *o, Py_ssize_t os, Py_ssize_t n, double mx, double pscale, double f,
+                                  double pl, const fi_logit_args *g, fi_stop_t *stop)
+{
+    FI_V z, r;
+    FI_S fm = (FI_S)mx, sc = (FI_S)g->scale, ps = (FI_S)pscale;
+    /* the constant per-class term: labels with every weight 1 */
+    FI_S sub = (FI_S)(y == NULL && g->wunit ? f * g->c0 : 0.0);
+    FI_S buf[FI_W];
+    FI_T fill = FI_NEGINF;
+    Py_ssize_t blk, i, end, k, c;
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            return;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_W) {
+            z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
+            r = FI_EXPV(z) * ps - sub;
+            if (os == 1 && end - i >= FI_W) {
+                memcpy(o + i, &r, sizeof r);
+            } else {
+                memcpy(buf, &r, sizeof buf);
+                for (k = 0; k < FI_W && k < end - i; k++)
+                    o[(i + k) * os] = buf[k];
+            }
+        }
+        if (y != NULL) {
+            for (c = blk; c < end; c++)
+                o[c * os] -= (FI_S)(f * g->wt[c] * (g->c1 * (double)FI_LOAD1(y[c * ys]) + g->c0));
+        } else if (!g->wunit && g->c0 != 0.0) {
+            for (c = blk; c < end; c++)
+                o[c * os] -= (FI_S)(f * g->c0 * g->wt[c]);
+        }
+    }
+    if (y == NULL && label >= 0)
+        o[label * os] = (FI_S)(pscale * pl - f * g->c0 * g->wt[label] - f * g->c1 * g->wt[label]);
+}
+
 static void FI_NAME(fi_fill_nan)(FI_S *o, Py_ssize_t os, Py_ssize_t n)
 {
     Py_ssize_t j;
@@ -896,7 +943,7 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
                                   FI_S *o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args *g,
                                   double *res, double *res2, fi_row_carry *cy, fi_stop_t *stop)
 {
-    double m, my = 0.0, ls, lsy, v;
+    double m, my = 0.0, ls, lsy, v, gf = g->grad ? res[0] : 0.0;    /* the gradient's row factor */
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
     int op = g->op, pair = op == FI_L_KL || op == FI_L_JS || op == FI_L_TV, kind, fusep;
     if (op == FI_L_STATS) {
@@ -931,9 +978,11 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
             res[0] = __builtin_inf();                            /* the label's logit is -inf */
             if (g->smooth)
                 res2[0] = __builtin_inf();
+            if (g->grad)                                         /* softmax undefined */
+                FI_NAME(fi_fill_nan)(o, os, n);
         } else {
             res[0] = __builtin_nan("");                          /* softmax undefined */
-            if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
+            if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX || g->grad)
                 FI_NAME(fi_fill_nan)(o, os, n);
         }
         return;
@@ -951,9 +1000,20 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         res[0] = fi_nonneg(ls - v);
         if (g->smooth)
             res2[0] = t.b * ls - t.a;
+        if (g->grad) {      /* after the label's logit is read: o may be x */
+            lsy = g->c1 * g->wt[label] + g->c0 * g->wsum;
+            FI_NAME(fi_grad_pass)(x, xs, NULL, 0, label, o, os, n, m, gf * lsy / (1.0 + t.s), gf, exp(v),
+                                  g, stop);
+        }
         break;
     case FI_L_CE_SOFT:
         res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
+        if (g->grad) {
+            if (t.bad)
+                FI_NAME(fi_fill_nan)(o, os, n);
+            else
+                FI_NAME(fi_grad_pass)(x, xs, y, ys, -1, o, os, n, m, gf * t.b / (1.0 + t.s), gf, 0.0, g, stop);
+        }
         break;
     case FI_L_KL:
         /* KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y */
@@ -985,6 +1045,6 @@ invalid:        /* NaN or +inf logits */
     res[0] = __builtin_nan("");
     if (op == FI_L_CE_LABEL && g->smooth)
         res2[0] = __builtin_nan("");
-    if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX)
+    if (op == FI_L_SOFTMAX || op == FI_L_LOG_SOFTMAX || g->grad)
         FI_NAME(fi_fill_nan)(o, os, n);
 }

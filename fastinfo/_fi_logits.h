@@ -38,7 +38,11 @@ typedef struct {
     double c1;           /* 1 - label_smoothing */
     double c0;           /* label_smoothing / K */
     int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
-    const double *wt;    /* class weights (length K) for smoothing / soft targets */
+    const double *wt;    /* class weights (length K) for smoothing / soft targets, and the gradient */
+    int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT: also write the loss's gradient with respect
+                            to the logits to o; res[0] holds the row's factor f on entry */
+    int wunit;           /* the gradient: every class weight is 1 */
+    double wsum;         /* the gradient: the sum of the class weights */
     Py_ssize_t k;        /* FI_L_STATS: the top k kept (a row's results take FI_ST_N + 2k) */
     int want;            /* FI_L_STATS: FI_WANT_* */
     Py_ssize_t pfx, pfy; /* elements from a row of x (y) to the next one the same thread reads,

@@ -111,6 +111,7 @@ def logit_rows(
     scale: float,
     label_smoothing: float,
     n_threads: int,
+    grad: bool = False,
 ) -> int: ...
 def stats_rows(
     fmt: int,

@@ -26,7 +26,10 @@ cdef extern from "_fi_rows.h" nogil:
         double c1           # 1 - label_smoothing
         double c0           # label_smoothing / K
         int smooth          # L_CE_LABEL: also the smoothing sum
-        const double* wt    # class weights (length K) for smoothing / soft targets
+        const double* wt    # class weights (length K) for smoothing / soft targets, and the gradient
+        int grad            # L_CE_LABEL / L_CE_SOFT: also the gradient (to o; res holds the row factors)
+        int wunit           # the gradient: every class weight 1
+        double wsum         # the gradient: the sum of the class weights
         Py_ssize_t k        # L_STATS: the top k
         int want            # L_STATS: WANT_* flags
         Py_ssize_t pfx      # elements from a row of x to the next one the thread reads (0: none)
@@ -119,9 +122,22 @@ cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t 
         res[i] = 0.0
         if g.smooth:
             res2[i] = 0.0
+        if g.grad:          # an ignored row's gradient is 0
+            _zero_row(fmt, ob + i * ors, os, K)
         return
     fi_logit_row(fmt, xb + i * xrs, xs, yb + i * yrs, ys, lab, ob + i * ors if ob != NULL else NULL, os, K,
                  g, &res[i], &res2[i] if g.smooth else &dummy, cy, stop)
+
+
+cdef inline void _zero_row(int fmt, char* o, Py_ssize_t os, Py_ssize_t K) noexcept nogil:
+    """K zeros written to an output row (float64 for float64 logits, else float32)."""
+    cdef Py_ssize_t j
+    if fmt == FI_FMT_F64:
+        for j in range(K):
+            (<double*>o)[j * os] = 0.0
+    else:
+        for j in range(K):
+            (<float*>o)[j * os] = 0.0
 
 
 cdef int _logit_fmt(cnp.ndarray a) noexcept:
@@ -141,7 +157,7 @@ cdef int _logit_fmt(cnp.ndarray a) noexcept:
 
 def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::1] labels,
                cnp.ndarray o, double[::1] res, double[::1] res2, const double[::1] wt,
-               double scale, double label_smoothing, int n_threads):
+               double scale, double label_smoothing, int n_threads, bint grad=False):
     """Rows of op (L_* codes, see LOGIT_OPS) over 2-D strided arrays of logits stored as fmt
     (FMT: float64, float32, bfloat16, float16; 2-byte logits may come as uint16 views).
 
@@ -151,6 +167,10 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     o: (N, K) output for SOFTMAX / LOG_SOFTMAX (float64 for float64 logits, else float32),
     else None; res: (N,) results; res2: (N,) smoothing sums (CE_LABEL with smoothing), else
     empty; wt: class weights (K,) for smoothing / soft targets, else empty.
+    grad (CE_LABEL, CE_SOFT): o (as for SOFTMAX; it may be x itself) also gets the gradient of
+    each row's loss with respect to its logits, times res[i] on entry (the row's factor: its
+    upstream gradient, 1/T and the reduction's and base's scales); an ignored row's is 0, an
+    invalid row's NaN. wt is then required (ones without class weights).
     Returns the number of NaN (invalid) rows.
     """
     cdef fi_logit_args g
@@ -198,14 +218,22 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     g.wt = NULL
     g.k = 0
     g.want = 0
-    if g.smooth or op == L_CE_SOFT:
+    g.grad = grad
+    g.wunit = True
+    g.wsum = 0.0
+    if grad and op != L_CE_LABEL and op != L_CE_SOFT:
+        raise ValueError("grad applies to the cross-entropy ops only")
+    if g.smooth or op == L_CE_SOFT or grad:
         if wt.shape[0] != K:
             raise ValueError(f"wt must have length {K}")
         if K:
             g.wt = &wt[0]
+        for i in range(K):
+            g.wsum += wt[i]
+            g.wunit = g.wunit and wt[i] == 1.0
     if g.smooth and res2.shape[0] != N:
         raise ValueError(f"res2 must have length {N}")
-    if op == L_SOFTMAX or op == L_LOG_SOFTMAX:
+    if op == L_SOFTMAX or op == L_LOG_SOFTMAX or grad:
         osz = 8 if fmt == FI_FMT_F64 else 4
         if (o is None or cnp.PyArray_NDIM(o) != 2 or cnp.PyArray_DIM(o, 0) != N or cnp.PyArray_DIM(o, 1) != K
                 or cnp.PyArray_TYPE(o) != (cnp.NPY_DOUBLE if osz == 8 else cnp.NPY_FLOAT)
@@ -269,6 +297,7 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
     g.smooth = False
     g.wt = NULL
     g.k = k
+    g.grad = 0
     g.want = (WANT_ENT if entropy else 0) | (WANT_ORDER if order else 0) | (WANT_RANK if rank else 0)
     if N == 0:
         return 0
@@ -398,6 +427,7 @@ cdef object _logit_front(int op, object x, object y, object label, object ignore
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
+    g.grad = 0
     if op == L_SOFTMAX or op == L_LOG_SOFTMAX:
         o = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(xa), cnp.NPY_FLOAT if single else cnp.NPY_DOUBLE, 0)
         ob = <char*>cnp.PyArray_DATA(o)

@@ -103,6 +103,7 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c1 = 1.0
     g.c0 = 0.0
     g.wt = NULL
+    g.grad = 0
     g.pfx = 0
     g.pfy = 0
     fi_logit_row(_stored_fmt(x), x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
@@ -231,7 +232,7 @@ KERNEL_STUBS = [
         Stub("prefetch_plan", "", "tuple[int, int]"),
         Stub("logit_rows",
              "op: int, fmt: int, x: NDArray[Any], y: NDArray[Any], labels: _I64, o: _Real | None, res: _F64, "
-             "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int",
+             "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int, grad: bool = False",
              "int"),
         Stub("stats_rows",
              "fmt: int, x: NDArray[Any], labels: _I64, res: _F64, k: int, entropy: bool, order: bool, "
