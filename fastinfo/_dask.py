@@ -197,6 +197,10 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
     args = bound.arguments
     if args.get("out") is not None:
         raise TypeError(f"{func.__name__}: out= is not supported with Dask arrays (the result is lazy)")
+    if args.get("return_grad"):
+        raise TypeError(f"{func.__name__}: return_grad=True is not supported with Dask arrays; take the "
+                        f"gradient of each block with dask.array.map_blocks (with reduction='sum', and the "
+                        f"mean's denominator applied once)")
     if "normalize" in args and args["normalize"] is None:
         # The blocks would each check their rows' sums and warn at compute time, once per block
         # and from a worker: on Dask arrays normalize=None uses the numbers as passed, unchecked.

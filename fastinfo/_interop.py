@@ -498,7 +498,14 @@ def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dic
     out = bound_args.get("out")
     if out is not None:
         bound_args["out"] = _out_view(out)
+    grad_out = bound_args.get("grad_out")
+    if grad_out is not None:        # (loss, gradient): the gradient is grad_out itself
+        gview = _out_view(grad_out)
+        logits = bound_args.get("logits")
+        bound_args["grad_out"] = gview
     first, second = convert(names, bound_args, pairwise, _TWO_BYTE_ARGS.get(func.__name__, ()))
+    if grad_out is not None and logits is grad_out:
+        bound_args["grad_out"] = bound_args["logits"]     # in place: the logits' converted view itself
     if out is not None:
         func(**bound_args)
         return out
@@ -507,5 +514,7 @@ def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dic
     else:
         res = func(**bound_args)
     if first is None or first.kind in ("numpy", "array"):
-        return res
+        return res if grad_out is None else (res[0], grad_out)
+    if grad_out is not None:
+        return wrap(res[0], first, bound_args, second, pairwise), grad_out
     return wrap(res, first, bound_args, second, pairwise)

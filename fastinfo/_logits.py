@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, NoReturn, Sequence, overload
 
 import numpy as np
 
@@ -164,11 +164,13 @@ def _ignore_index(ignore_index: object, fname: str) -> int | None:
 
 def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64] | None, O: FloatArray | None,
          scale: float, eps: float, wt: NDArray[np.float64] | None, nt: int,
-         smooth: bool = False) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
+         smooth: bool = False, grad: float | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
     """Per-row results (float64, batch shape) of op over X (and Y), plus the
-    smoothing sums for CE with labels; nbad = number of invalid rows."""
+    smoothing sums for CE with labels; nbad = number of invalid rows. grad (the
+    cross-entropies): O also gets each row's gradient with respect to its logits,
+    times grad (1/T and the reduction's and the base's scales)."""
     batch = X.shape[:-1]
-    res = np.empty(batch, dtype=np.float64)
+    res = np.empty(batch, dtype=np.float64) if grad is None else np.full(batch, grad, dtype=np.float64)
     res2 = np.empty(batch, dtype=np.float64) if smooth else None
     fmt = _FORMATS[X.dtype.name]
     Yv = X if Y is None else Y
@@ -185,7 +187,7 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
             lab = lab[None] if labels is not None else lab
             r2 = r2[None] if smooth else r2
             o = o[None] if o is not None else None
-        return _k.logit_rows(op, fmt, x, y, lab, o, r, r2, wtv, scale, eps, nt)
+        return _k.logit_rows(op, fmt, x, y, lab, o, r, r2, wtv, scale, eps, nt, grad is not None)
 
     arrays: list[Any] = [X, Yv, res]
     if labels is not None:
@@ -539,13 +541,30 @@ def _labels(T: NDArray[Any], batch: tuple[int, ...], K: int, ignore_index: int |
     return np.asarray(L, order="C"), ign   # (ascontiguousarray would make a 0-d array 1-D)
 
 
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = ...,
+                          label_smoothing: float = ..., ignore_index: int | None = ...,
+                          weight: ArrayLike | None = ..., reduction: Reduction = ...,
+                          base: float | None = ..., axis: int = ..., keepdims: bool = ...,
+                          invalid: Invalid = ..., out: FloatArray | None = ...,
+                          n_threads: int | None = ..., return_grad: Literal[False] = ...,
+                          grad_out: None = ...) -> FloatResult: ...
+@overload
+def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = ...,
+                          label_smoothing: float = ..., ignore_index: int | None = ...,
+                          weight: ArrayLike | None = ..., reduction: Reduction = ...,
+                          base: float | None = ..., axis: int = ..., keepdims: bool = ...,
+                          invalid: Invalid = ..., out: FloatArray | None = ...,
+                          n_threads: int | None = ..., return_grad: Literal[True],
+                          grad_out: FloatArray | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.CE, front="softmax_cross_entropy")
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = 1.0,
                           label_smoothing: float = 0.0, ignore_index: int | None = None,
                           weight: ArrayLike | None = None, reduction: Reduction = "none",
                           base: float | None = None, axis: int = -1, keepdims: bool = False,
                           invalid: Invalid = "raise", out: FloatArray | None = None,
-                          n_threads: int | None = None) -> FloatResult:
+                          n_threads: int | None = None, return_grad: bool = False,
+                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Cross-entropy of softmax(logits / T) against labels or soft targets, without writing the softmax.
 
     For a label y: -log softmax(x / T)_y; for a target distribution t:
@@ -602,13 +621,34 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         or mean over it is then NaN).
     {out}
     {n_threads}
+    return_grad : bool, default False
+        Also return the gradient of the loss with respect to ``logits``,
+        written in the pass that takes the loss (the rows still in cache): of
+        the reduced loss for ``'sum'`` and ``'mean'`` (the mean's
+        denominator included), and of the sum of the per-row losses for
+        ``'none'`` (each row's own gradient, PyTorch's
+        ``loss.backward(torch.ones_like(loss))``). 1/T, ``weight``,
+        ``label_smoothing`` and ``base`` are in it; an ignored row's gradient
+        is 0, a -inf logit's is 0 (but for smoothing or a label there, as in
+        PyTorch), an invalid row's NaN (``invalid='nan'``). float64 for
+        float64 logits, float32 otherwise (float16 and bfloat16 logits
+        included). ``keepdims`` and ``out`` do not apply.
+    grad_out : ndarray, optional
+        Where the gradient goes (with ``return_grad=True``): the logits'
+        shape and the gradient's dtype; it may be ``logits`` itself, which
+        is then overwritten by its gradient (no extra memory, as memory-bound
+        trainers do; each element is read before it is written). With
+        ``invalid='raise'``, an invalid row raises after the gradient was
+        written.
 
     Returns
     -------
-    ndarray or NumPy scalar
+    ndarray or NumPy scalar, or (loss, gradient)
         ``reduction='none'``: the batch shape (a NumPy scalar for 1-D
         ``logits``); otherwise a NumPy scalar. float32 for float32 logits
-        (with labels or float32 targets), otherwise float64.
+        (with labels or float32 targets), otherwise float64. With
+        ``return_grad=True`` the pair (loss, gradient), the gradient of the
+        logits' shape (``grad_out`` when given).
 
     Raises
     ------
@@ -622,14 +662,19 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         ``logits``; a bad ``temperature``, ``label_smoothing``, ``reduction``,
         ``base``, ``invalid`` or ``n_threads``; ``weight`` not of length K, or
         holding NaN or inf; ``ignore_index`` with soft targets; ``keepdims``
-        or ``out`` with a reduction; ``axis``
+        or ``out`` with a reduction or with ``return_grad``; ``axis``
         out of range (``numpy.exceptions.AxisError``); ``out`` of the wrong
-        shape or read-only.
+        shape or read-only; ``grad_out`` without ``return_grad``, of the
+        wrong shape, read-only, or overlapping the logits without being them
+        or overlapping the targets; soft targets that broadcast the logits to
+        a larger shape with ``return_grad``.
     TypeError
         Complex, object or string logits; float (or object) labels; an
         integer or bool target with the logits' number of dimensions; an
         ``ignore_index`` that is not an integer; ``out`` that is not an
-        ndarray of the result's dtype; a non-integer ``n_threads``.
+        ndarray of the result's dtype, ``grad_out`` that is not an ndarray
+        of the gradient's; a non-integer ``n_threads``; a ``return_grad``
+        that is not a bool.
 
     See Also
     --------
@@ -651,20 +696,52 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     0.16984602
     >>> fastinfo.softmax_cross_entropy(logits, fastinfo.softmax(logits))   # soft targets
     array([0.52426662, 1.09861229])
+    >>> loss, grad = fastinfo.softmax_cross_entropy(logits, [0, 2], reduction="mean", return_grad=True)
+    >>> grad   # (softmax - one-hot) / 2
+    array([[-0.07810263,  0.0570976 ,  0.02100503],
+           [ 0.16666667,  0.16666667, -0.33333333]])
     >>> fastinfo.softmax_cross_entropy(logits, [0.0, 2.0])   # float labels are refused
     Traceback (most recent call last):
         ...
     TypeError: softmax_cross_entropy: target holds class labels (one dimension fewer than the logits) and must be integers; got float64 — pass target.astype(int) (or .long()) for labels, or probabilities with the logits' shape for soft targets
     """
     return _cross_entropy("softmax_cross_entropy", "target", True, logits, target, temperature, label_smoothing,
-                          ignore_index, weight, reduction, base, axis, keepdims, invalid, out, n_threads)
+                          ignore_index, weight, reduction, base, axis, keepdims, invalid, out, n_threads,
+                          return_grad, grad_out)
+
+
+def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname: str) -> tuple[FloatArray, FloatArray]:
+    """The gradient's array (the logits' shape; float64 for float64 logits, else float32):
+    grad_out checked, or a new one; and its view with the class axis last."""
+    gd = np.dtype(np.float64) if X0.dtype == np.float64 else np.dtype(np.float32)
+    if grad_out is None:
+        G = np.empty(X0.shape, dtype=gd)
+    else:
+        G = grad_out
+        if not isinstance(G, np.ndarray) or G.dtype != gd:
+            raise TypeError(f"{fname}: grad_out must be a {gd} ndarray (the gradient of {X0.dtype} logits is "
+                            f"{gd}), got {getattr(G, 'dtype', type(G).__name__)}")
+        if G.shape != X0.shape:
+            raise ValueError(f"{fname}: grad_out must have the logits' shape {X0.shape}, got {G.shape}")
+        if not G.flags.writeable:
+            raise ValueError(f"{fname}: grad_out is read-only")
+        same = G.dtype == X0.dtype and G.__array_interface__["data"][0] == X0.__array_interface__["data"][0] \
+            and G.strides == X0.strides
+        if np.shares_memory(G, X0) and not same:
+            raise ValueError(f"{fname}: grad_out overlaps the logits without being them: pass the logits "
+                             f"themselves (the gradient written in place) or a separate array")
+        if T.dtype.kind == "f" and np.shares_memory(G, T):
+            raise ValueError(f"{fname}: grad_out overlaps the targets, which the gradient reads")
+    return G, np.moveaxis(G, ax, -1)
 
 
 def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, target: ArrayLike,
                    temperature: float, label_smoothing: float, ignore_index: int | None, weight: ArrayLike | None,
                    reduction: Reduction, base: float | None, axis: int, keepdims: bool, invalid: str,
-                   out: FloatArray | None, n_threads: int | None) -> FloatResult:
-    """softmax_cross_entropy (and perplexity's mean: fname, tname name the function and the target)."""
+                   out: FloatArray | None, n_threads: int | None, return_grad: bool = False,
+                   grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+    """softmax_cross_entropy (and perplexity's mean: fname, tname name the function and the target);
+    with return_grad, (loss, its gradient with respect to the logits)."""
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
@@ -674,10 +751,17 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             or not (0.0 <= float(label_smoothing) <= 1.0):
         raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
     eps = float(label_smoothing)
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
+    if grad_out is not None and not return_grad:
+        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
+    if return_grad and (keepdims or out is not None):
+        raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (loss, gradient) pair)")
     X0 = _args.as_array(logits, "logits", two_byte=True)
     scale = _scale(temperature, _res_dtype(X0.dtype))
     T = target if isinstance(target, np.ndarray) else np.asarray(target)
     soft = _is_soft(T, X0.ndim, fname, tname, allow_soft)
+    G = Gk = O = None
     if soft:
         if ignore_index is not None:
             raise ValueError(f"{fname}: ignore_index applies to class labels only; {tname} holds probabilities "
@@ -689,7 +773,16 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         K = X.shape[-1]
         w = _class_weights(weight, K, fname)
         wt = np.ones(K) if w is None else w
-        res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, None, scale, eps, wt, nt)
+        f = None
+        if return_grad:
+            G, Gk = _grad_buffer(X0, T, ax, grad_out, fname)
+            if X.shape != Gk.shape:
+                raise ValueError(f"{fname}: with return_grad=True the targets must not broadcast the logits "
+                                 f"beyond their shape {X0.shape} (the gradient has the logits' shape)")
+            f = scale / log_base / (math.prod(X.shape[:-1]) if reduction == "mean" else 1)
+            # the kernels write float64 for float64 rows (targets of another dtype make them float64)
+            O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
+        res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f)
         if nbad and not nan_mode:
             _raise_invalid(fname, [X], ["logits"], res, X.shape[:-1], targets=Tt)
         denom = None
@@ -700,11 +793,19 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         w = _class_weights(weight, K, fname)
         L, ign = _labels(T, batch, K, ignore_index, fname, tname)
         smooth = eps > 0
-        wt = (np.ones(K) if w is None else w) if smooth else None
-        nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, None, scale, eps, wt, nt, smooth=smooth)
+        if return_grad:
+            G, Gk = _grad_buffer(X0, T, ax, grad_out, fname)
+        wt = (np.ones(K) if w is None else w) if smooth or Gk is not None else None
+        wy = np.where(ign, 0.0, 1.0) if w is None else np.where(ign, 0.0, w[np.where(ign, 0, L)])
+        f = None
+        if Gk is not None:
+            # the mean's denominator is known before the rows are read: one pass writes the gradient
+            f = scale / log_base / (_total(wy) if reduction == "mean" else 1.0) if reduction != "mean" \
+                or _total(wy) != 0 else math.nan
+            O = Gk
+        nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f)
         if nbad and not nan_mode:
             _raise_invalid(fname, [X], ["logits"], nll, batch)
-        wy = np.where(ign, 0.0, 1.0) if w is None else np.where(ign, 0.0, w[np.where(ign, 0, L)])
         invalid_rows = np.isnan(nll)
         with np.errstate(invalid="ignore"):
             # a zero weight (or an ignored label) contributes 0, also when its nll is +inf
@@ -716,7 +817,12 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         dtype = _res_dtype(X.dtype)
     if log_base != 1.0:
         res = res / log_base
-    return _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
+    loss = _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
+    if G is None:
+        return loss
+    if O is not None and O is not Gk:
+        Gk[...] = O
+    return loss, G
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_kl_divergence")
@@ -1170,8 +1276,8 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
         nll = softmax_cross_entropy(logits, L, ignore_index=_ignore_index(ignore_index, "perplexity"),
                                     reduction="mean", axis=axis, n_threads=n_threads)
     else:
-        nll = _cross_entropy("perplexity", "labels", False, logits, labels, 1.0, 0.0, ignore_index, None, "mean",
-                             None, axis, False, "raise", None, n_threads)
+        nll = _cross_entropy("perplexity", "labels", False, logits, labels, 1.0, 0.0,  # type: ignore[assignment]
+                             ignore_index, None, "mean", None, axis, False, "raise", None, n_threads)
     with np.errstate(over="ignore"):
         return np.exp(nll)
 

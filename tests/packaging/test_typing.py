@@ -84,6 +84,7 @@ lse: FloatResult = fastinfo.logsumexp(p, axis=0)
 sm: FloatArray = fastinfo.softmax(p, temperature=2.0)
 ls: FloatArray = fastinfo.log_softmax(p)
 xent: FloatResult = fastinfo.softmax_cross_entropy(p, [0, 1], reduction="mean", label_smoothing=0.1)
+xent_grad: tuple[FloatResult, FloatArray] = fastinfo.softmax_cross_entropy(p, [0, 1], return_grad=True)
 ppl: FloatResult = fastinfo.perplexity(p, [0, 1])
 hc: FloatResult = fastinfo.entropy_from_counts([3, 1, 0], estimator="miller_madow")
 table: NDArray[np.int64] | fastinfo.SparseContingency = fastinfo.contingency_table([0, 1], [1, 1])
@@ -121,7 +122,7 @@ fastinfo.mutual_information_score([0], [0], base="2")  # type: ignore[arg-type]
 fastinfo.normalized_mutual_information_score([0], [0], average="mean")  # type: ignore[arg-type]
 bad: str = fastinfo.expected_mutual_information(np.ones((2, 2)))  # type: ignore[assignment]
 fastinfo.entropy(p, invalid="ignore")  # type: ignore[arg-type]
-fastinfo.softmax_cross_entropy(p, [0, 1], reduction="batchmean")  # type: ignore[arg-type]
+fastinfo.softmax_cross_entropy(p, [0, 1], reduction="batchmean")  # type: ignore[call-overload]
 fastinfo.joint_entropy(p, axes=-1)  # type: ignore[arg-type]
 sm_bad: float = fastinfo.softmax(p)  # type: ignore[assignment]
 """

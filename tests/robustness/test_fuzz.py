@@ -178,6 +178,19 @@ def test_softmax_cross_entropy_labels(rows, k, labels, vals, smoothing, ignore):
     else:
         _check_result(r, (rows,), [x.dtype])
     assert np.array_equal(x, xc, equal_nan=True)
+    # the gradient: the logits' shape, NaN exactly in the invalid rows, 0 in the ignored ones
+    try:
+        r, g = fi.softmax_cross_entropy(x, lab, label_smoothing=smoothing, ignore_index=ignore, invalid="nan",
+                                        return_grad=True)
+    except OK_ERRORS:
+        pass
+    else:
+        _check_result(r, (rows,), [x.dtype])
+        assert g.shape == x.shape and g.dtype == np.float64
+        assert np.array_equal(np.isnan(r), np.isnan(g).all(axis=1) if k else np.isnan(r))
+        if ignore is not None:
+            assert not g[lab == ignore].any()
+    assert np.array_equal(x, xc, equal_nan=True)
 
 
 @SET
@@ -363,6 +376,10 @@ def test_logit_functions_arguments(x, t, base, data):
     where = data.draw(st.sampled_from([None, True, np.array([True, False]), np.array([1, 0]), "yes"]))
     calls = [lambda: fi.softmax_cross_entropy(x, lab, temperature=t, base=base, reduction=reduction,
                                               ignore_index=ignore, invalid="nan"),
+             lambda: float(np.sum(fi.softmax_cross_entropy(x, lab, temperature=t, base=base, reduction=reduction,
+                                                           ignore_index=ignore, invalid="nan", return_grad=True)[1])),
+             lambda: float(np.sum(fi.softmax_cross_entropy(x, y, temperature=t, reduction=reduction, invalid="nan",
+                                                           return_grad=True)[1])),
              lambda: fi.softmax_cross_entropy(x, y, temperature=t, reduction=reduction, invalid="nan"),
              lambda: fi.softmax_entropy(x, temperature=t, base=base, invalid="nan"),
              lambda: fi.softmax(x, temperature=t, invalid="nan"),

@@ -62,6 +62,10 @@ GOOD = {
     "log_softmax": lambda: fi.log_softmax(P),
     "softmax": lambda: fi.softmax(P),
     "softmax_cross_entropy": lambda: fi.softmax_cross_entropy(P, L),
+    "softmax_cross_entropy gradient": lambda: fi.softmax_cross_entropy(P, L, label_smoothing=0.1, reduction="mean",
+                                                                       return_grad=True),
+    "softmax_cross_entropy gradient in place": lambda: (lambda x: fi.softmax_cross_entropy(
+        x, L, return_grad=True, grad_out=x))(P.copy()),
     "softmax_entropy": lambda: fi.softmax_entropy(P),
     "softmax_kl_divergence": lambda: fi.softmax_kl_divergence(P, Q),
     "softmax_js_divergence": lambda: fi.softmax_js_divergence(P, Q),
