@@ -1068,10 +1068,21 @@ def softmax_total_variation(p_logits: ArrayLike, q_logits: ArrayLike, *, tempera
                          keepdims, invalid, out, n_threads, labels, ignore_index, where)
 
 
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = ...,
+                          weight: ArrayLike | None = ..., reduction: Reduction = ...,
+                          base: float | None = ..., invalid: Invalid = ..., return_grad: Literal[False] = ...,
+                          grad_out: None = ...) -> FloatResult: ...
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = ...,
+                          weight: ArrayLike | None = ..., reduction: Reduction = ...,
+                          base: float | None = ..., invalid: Invalid = ..., return_grad: Literal[True],
+                          grad_out: FloatArray | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.SIGMOID)
 def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = None,
                           weight: ArrayLike | None = None, reduction: Reduction = "none",
-                          base: float | None = None, invalid: Invalid = "raise") -> FloatResult:
+                          base: float | None = None, invalid: Invalid = "raise", return_grad: bool = False,
+                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
     ``loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0))``, which is
@@ -1106,24 +1117,40 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
         A NaN or +inf logit, or a target outside [0, 1] (NaN included), raises
         ``ValueError`` naming the element's index (``'raise'``), or gives NaN
         for that element (``'nan'``).
+    return_grad : bool, default False
+        Also return the gradient with respect to ``logits`` of the reduced
+        loss (of the sum of the elements' losses for ``'none'``, PyTorch's
+        ``loss.backward(torch.ones_like(loss))``): ``weight * ((1 - z)
+        sigmoid(x) - pw z sigmoid(-x))``, over the number of elements for
+        ``'mean'``, over ln(``base``) with a base, 0 where both target
+        weights are 0, NaN at an invalid element (``invalid='nan'``). The
+        targets must not broadcast the logits to a larger shape. The
+        gradient has the loss's dtype.
+    grad_out : ndarray, optional
+        Where the gradient goes (with ``return_grad=True``): the logits'
+        shape and the loss's dtype; it may be ``logits`` itself.
 
     Returns
     -------
-    ndarray or NumPy scalar
+    ndarray or NumPy scalar, or (loss, gradient)
         ``reduction='none'``: the broadcast shape of the inputs (a NumPy scalar
         for 0-d input); otherwise a NumPy scalar. float32 when the logits are
         float32 and the targets float32 or not floating (bool, integer),
-        otherwise float64.
+        otherwise float64. With ``return_grad=True`` the pair (loss,
+        gradient), the gradient of the logits' shape.
 
     Raises
     ------
     ValueError
         An invalid element with ``invalid='raise'``; inputs that do not
         broadcast; a NaN or infinite ``pos_weight`` or ``weight``; a bad
-        ``reduction``, ``base`` or ``invalid``.
+        ``reduction``, ``base`` or ``invalid``; ``grad_out`` without
+        ``return_grad``, of the wrong shape or read-only; targets or weights
+        that broadcast the logits to a larger shape with ``return_grad``.
     TypeError
         Logits, targets or weights that are not real numbers (complex,
-        object, string).
+        object, string); ``grad_out`` that is not an ndarray of the loss's
+        dtype; a ``return_grad`` that is not a bool.
 
     See Also
     --------
@@ -1137,11 +1164,18 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     array([6.93147181e-01, 4.24835426e-18, 0.00000000e+00])
     >>> fastinfo.sigmoid_cross_entropy([[0.0, 0.0]], [[1, 1]], pos_weight=[1.0, 3.0])
     array([[0.69314718, 2.07944154]])
+    >>> loss, grad = fastinfo.sigmoid_cross_entropy([0.0, 2.0], [1, 0], return_grad=True)
+    >>> grad   # sigmoid(x) - z
+    array([-0.5       ,  0.88079708])
     """
     fname = "sigmoid_cross_entropy"
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
     reduction = _reduction(reduction)
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
+    if grad_out is not None and not return_grad:
+        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
     X = np.asarray(logits)
     Z = np.asarray(targets)
     for a, name in ((X, "logits"), (Z, "targets")):
@@ -1155,6 +1189,13 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
             _check_finite(W.astype(np.float64), name, fname, per_class=False)
     dtype: np.dtype[np.floating[Any]] = _args.F32 if (X.dtype == _args.F32 and Z.dtype.kind != "f") or \
         (X.dtype == _args.F32 and Z.dtype == _args.F32) else _args.F64
+    if grad_out is not None:
+        if not isinstance(grad_out, np.ndarray) or grad_out.dtype != dtype:
+            raise TypeError(f"{fname}: grad_out must be a {dtype} ndarray (the loss's dtype), got "
+                            f"{getattr(grad_out, 'dtype', type(grad_out).__name__)}")
+        if grad_out.shape != X.shape or not grad_out.flags.writeable:
+            raise ValueError(f"{fname}: grad_out must be a writeable array of the logits' shape {X.shape}, got "
+                             f"{grad_out.shape}{'' if grad_out.flags.writeable else ' (read-only)'}")
     x = X.astype(dtype, copy=False)
     z = Z.astype(dtype, copy=False)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -1180,15 +1221,32 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
                 "targets are outside [0, 1]"
             raise ValueError(f"{fname}: {what} at index {idx}")
         loss = np.where(badb, np.nan, loss)
+    grad = None
+    if return_grad:
+        if loss.shape != X.shape:
+            raise ValueError(f"{fname}: with return_grad=True the targets and weights must not broadcast the "
+                             f"logits {X.shape} to a larger shape {loss.shape} (the gradient has the logits' shape)")
+        with np.errstate(invalid="ignore", over="ignore"):
+            # d/dx = w ((1 - z) sigmoid(x) - pw z sigmoid(-x)), sigmoid(x) = exp(-pos), sigmoid(-x) = exp(-neg)
+            grad = np.where(zn == 0, 0, zn * np.exp(-pos)) - np.where(zp == 0, 0, zp * np.exp(-neg))
+            if weight is not None:
+                grad = grad * np.asarray(weight, dtype=dtype)
+            grad = np.where(badb, np.nan, grad)
+            grad = grad / (log_base * (loss.size if reduction == "mean" else 1))
     if log_base != 1.0:
         loss = loss / log_base
     loss = loss.astype(dtype, copy=False)
     if reduction == "none":
-        return loss[()] if loss.ndim == 0 else loss
-    total = _total(loss)
-    if reduction == "sum":
-        return dtype.type(total)
-    return dtype.type(total / loss.size if loss.size else math.nan)
+        res: FloatResult = loss[()] if loss.ndim == 0 else loss
+    else:
+        total = _total(loss)
+        res = dtype.type(total) if reduction == "sum" else dtype.type(total / loss.size if loss.size else math.nan)
+    if grad is None:
+        return res
+    if grad_out is None:
+        return res, grad.astype(dtype, copy=False)
+    np.copyto(grad_out, grad, casting="same_kind")
+    return res, grad_out
 
 
 def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None = None, base: float | None = None,

@@ -232,3 +232,11 @@ def test_worker_killed_mid_computation_is_recovered(client):
     while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
         time.sleep(0.2)
     assert len(client.scheduler_info()["workers"]) == 2
+
+
+@pytest.mark.parametrize("call", [lambda: fi.softmax_cross_entropy(d(P), L, return_grad=True),
+                                  lambda: fi.sigmoid_cross_entropy(d(P), d(Q), return_grad=True)])
+def test_gradients_are_refused_on_dask_arrays(call):
+    """A gradient has the logits' size: not a lazy reduction; the message says how to get one."""
+    with pytest.raises(TypeError, match="map_blocks"):
+        call()

@@ -397,6 +397,8 @@ def test_logit_functions_arguments(x, t, base, data):
              lambda: fi.softmax_total_variation(x, y, labels=lab, ignore_index=ignore, where=where,
                                                 reduction=div_reduction, invalid="nan"),
              lambda: fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan"),
+             lambda: float(np.sum(fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan",
+                                                           return_grad=True)[1])),
              lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base)]
     _float_or_documented_error(calls)
     k = data.draw(st.sampled_from([0, 1, 3, -1, 2**70]))

@@ -71,6 +71,7 @@ GOOD = {
     "softmax_js_divergence": lambda: fi.softmax_js_divergence(P, Q),
     "softmax_total_variation": lambda: fi.softmax_total_variation(P, Q, labels=L, ignore_index=0),
     "sigmoid_cross_entropy": lambda: fi.sigmoid_cross_entropy(P, P1),
+    "sigmoid_cross_entropy gradient": lambda: fi.sigmoid_cross_entropy(P, P1, reduction="mean", return_grad=True),
     "perplexity": lambda: fi.perplexity(P, L),
     "softmax_stats": lambda: fi.softmax_stats(P, L, k=3),
     "calibration_error": lambda: fi.calibration_error(P1, L, n_bins=4, return_bins=True),
