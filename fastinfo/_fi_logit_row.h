@@ -846,6 +846,37 @@ static void FI_NAME(fi_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         o[label * os] = (FI_S)(pscale * pl - f * g->c0 * g->wt[label] - f * g->c1 * g->wt[label]);
 }
 
+/* The gradient of KL(softmax(x/T) || softmax(y/T)) with respect to y, written to o (which may
+ * be y itself): o_c = f (b_c - a_c), a = softmax(x/T), b = softmax(y/T), f the row's factor (1/T
+ * in it); ivx = f / sum e^x, ivy = f / sum e^y. */
+static void FI_NAME(fi_kl_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, FI_S *o,
+                                     Py_ssize_t os, Py_ssize_t n, double mx, double my, double scale, double ivx,
+                                     double ivy, fi_stop_t *stop)
+{
+    FI_V zx, zy, r;
+    FI_S fmx = (FI_S)mx, fmy = (FI_S)my, sc = (FI_S)scale, ax = (FI_S)ivx, ay = (FI_S)ivy;
+    FI_S buf[FI_W];
+    FI_T fill = FI_NEGINF;
+    Py_ssize_t blk, i, end, k;
+    for (blk = 0; blk < n; blk += FI_BLOCK) {
+        if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
+            return;
+        end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
+        for (i = blk; i < end; i += FI_W) {
+            zx = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fmx) * sc;
+            zy = (FI_NAME(fi_lanes)(y, i, ys, end - i, fill) - fmy) * sc;
+            r = FI_EXPV(zy) * ay - FI_EXPV(zx) * ax;
+            if (os == 1 && end - i >= FI_W) {
+                memcpy(o + i, &r, sizeof r);
+            } else {
+                memcpy(buf, &r, sizeof buf);
+                for (k = 0; k < FI_W && k < end - i; k++)
+                    o[(i + k) * os] = buf[k];
+            }
+        }
+    }
+}
+
 static void FI_NAME(fi_fill_nan)(FI_S *o, Py_ssize_t os, Py_ssize_t n)
 {
     Py_ssize_t j;
@@ -1018,6 +1049,9 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     case FI_L_KL:
         /* KL = sum P (log P - log Q) = (1/S_x) sum e^x (z^x - z^y) - log S_x + log S_y */
         res[0] = fi_nonneg(t.a / (1.0 + t.s) - log1p(t.s) + log1p(t.b));
+        if (g->grad)        /* with respect to y (the second row): after its sums, o may be y */
+            FI_NAME(fi_kl_grad_pass)(x, xs, y, ys, o, os, n, m, my, g->scale, gf / (1.0 + t.s), gf / (1.0 + t.b),
+                                     stop);
         break;
     case FI_L_JS:
         ls = log1p(t.s);

@@ -39,8 +39,8 @@ typedef struct {
     double c0;           /* label_smoothing / K */
     int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
     const double *wt;    /* class weights (length K) for smoothing / soft targets, and the gradient */
-    int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT: also write the loss's gradient with respect
-                            to the logits to o; res[0] holds the row's factor f on entry */
+    int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT / FI_L_KL: also write the gradient with respect
+                            to the logits (KL: to y's) to o; res[0] holds the row's factor f on entry */
     int wunit;           /* the gradient: every class weight is 1 */
     double wsum;         /* the gradient: the sum of the class weights */
     Py_ssize_t k;        /* FI_L_STATS: the top k kept (a row's results take FI_ST_N + 2k) */

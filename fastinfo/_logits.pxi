@@ -167,10 +167,11 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     o: (N, K) output for SOFTMAX / LOG_SOFTMAX (float64 for float64 logits, else float32),
     else None; res: (N,) results; res2: (N,) smoothing sums (CE_LABEL with smoothing), else
     empty; wt: class weights (K,) for smoothing / soft targets, else empty.
-    grad (CE_LABEL, CE_SOFT): o (as for SOFTMAX; it may be x itself) also gets the gradient of
-    each row's loss with respect to its logits, times res[i] on entry (the row's factor: its
-    upstream gradient, 1/T and the reduction's and base's scales); an ignored row's is 0, an
-    invalid row's NaN. wt is then required (ones without class weights).
+    grad (CE_LABEL, CE_SOFT, KL): o (as for SOFTMAX; it may be x itself, for KL y) also gets the
+    gradient of each row's result with respect to x (KL: to y), times res[i] on entry (the row's
+    factor: its upstream gradient, 1/T and the reduction's and base's scales); an
+    ignored row's is 0, an invalid row's NaN. wt is then required for the cross-entropies (ones
+    without class weights).
     Returns the number of NaN (invalid) rows.
     """
     cdef fi_logit_args g
@@ -221,9 +222,9 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     g.grad = grad
     g.wunit = True
     g.wsum = 0.0
-    if grad and op != L_CE_LABEL and op != L_CE_SOFT:
-        raise ValueError("grad applies to the cross-entropy ops only")
-    if g.smooth or op == L_CE_SOFT or grad:
+    if grad and op != L_CE_LABEL and op != L_CE_SOFT and op != L_KL:
+        raise ValueError("grad applies to the cross-entropy ops and KL only")
+    if g.smooth or op == L_CE_SOFT or (grad and op != L_KL):
         if wt.shape[0] != K:
             raise ValueError(f"wt must have length {K}")
         if K:
