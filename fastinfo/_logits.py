@@ -239,12 +239,13 @@ def _finish(res: NDArray[np.float64], dtype: np.dtype[Any], keepdims: bool, ax: 
 
 
 def _total(a: NDArray[Any]) -> float:
-    """Exactly rounded sum (math.fsum), +-inf where it overflows (as NumPy / PyTorch give)."""
+    """Exactly rounded sum (math.fsum), +-inf where it overflows and NaN for +inf + -inf (as
+    NumPy / PyTorch give)."""
     v = a.reshape(-1)
     try:
         return math.fsum(v.tolist()) if v.size else 0.0
-    except OverflowError:
-        with np.errstate(over="ignore"):
+    except (OverflowError, ValueError):     # ValueError: fsum's "-inf + inf"
+        with np.errstate(over="ignore", invalid="ignore"):
             return float(np.sum(v, dtype=np.float64))
 
 
@@ -630,7 +631,8 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         ``loss.backward(torch.ones_like(loss))``). 1/T, ``weight``,
         ``label_smoothing`` and ``base`` are in it; an ignored row's gradient
         is 0, a -inf logit's is 0 (but for smoothing or a label there, as in
-        PyTorch), an invalid row's NaN (``invalid='nan'``). float64 for
+        PyTorch), an invalid row's NaN (``invalid='nan'``), and so is the
+        gradient of a row of only -inf (its loss is +inf). float64 for
         float64 logits, float32 otherwise (float16 and bfloat16 logits
         included). ``keepdims`` and ``out`` do not apply.
     grad_out : ndarray, optional
@@ -710,9 +712,11 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           return_grad, grad_out)
 
 
-def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname: str) -> tuple[FloatArray, FloatArray]:
-    """The gradient's array (the logits' shape; float64 for float64 logits, else float32):
-    grad_out checked, or a new one; and its view with the class axis last."""
+def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname: str, xname: str = "logits",
+                 tname: str = "targets") -> tuple[FloatArray, FloatArray]:
+    """The gradient's array with respect to X0 (its shape; float64 for float64 X0, else float32):
+    grad_out checked (X0 itself allowed, T, the other input, not), or a new one; and its view with
+    the class axis last."""
     gd = np.dtype(np.float64) if X0.dtype == np.float64 else np.dtype(np.float32)
     if grad_out is None:
         G = np.empty(X0.shape, dtype=gd)
@@ -722,16 +726,16 @@ def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname:
             raise TypeError(f"{fname}: grad_out must be a {gd} ndarray (the gradient of {X0.dtype} logits is "
                             f"{gd}), got {getattr(G, 'dtype', type(G).__name__)}")
         if G.shape != X0.shape:
-            raise ValueError(f"{fname}: grad_out must have the logits' shape {X0.shape}, got {G.shape}")
+            raise ValueError(f"{fname}: grad_out must have {xname}' shape {X0.shape}, got {G.shape}")
         if not G.flags.writeable:
             raise ValueError(f"{fname}: grad_out is read-only")
         same = G.dtype == X0.dtype and G.__array_interface__["data"][0] == X0.__array_interface__["data"][0] \
             and G.strides == X0.strides
-        if np.shares_memory(G, X0) and not same:
-            raise ValueError(f"{fname}: grad_out overlaps the logits without being them: pass the logits "
-                             f"themselves (the gradient written in place) or a separate array")
-        if T.dtype.kind == "f" and np.shares_memory(G, T):
-            raise ValueError(f"{fname}: grad_out overlaps the targets, which the gradient reads")
+        if not same and np.may_share_memory(G, X0):
+            raise ValueError(f"{fname}: grad_out overlaps {xname} without being it: pass {xname} itself "
+                             f"(the gradient written in place) or a separate array")
+        if isinstance(T, np.ndarray) and np.may_share_memory(G, T):
+            raise ValueError(f"{fname}: grad_out overlaps {tname}, which the gradient reads")
     return G, np.moveaxis(G, ax, -1)
 
 
@@ -825,12 +829,28 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
     return loss, G
 
 
+@overload
+def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = ...,
+                          labels: ArrayLike | None = ..., ignore_index: int | None = ...,
+                          where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
+                          base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
+                          out: FloatArray | None = ..., n_threads: int | None = ...,
+                          return_grad: Literal[False] = ..., grad_out: None = ...) -> FloatResult: ...
+@overload
+def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = ...,
+                          labels: ArrayLike | None = ..., ignore_index: int | None = ...,
+                          where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
+                          base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
+                          out: FloatArray | None = ..., n_threads: int | None = ...,
+                          return_grad: Literal[True], grad_out: FloatArray | None = ...
+                          ) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_kl_divergence")
 def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
                           labels: ArrayLike | None = None, ignore_index: int | None = None,
                           where: ArrayLike | None = None, reduction: DivReduction = "none", axis: int = -1,
                           base: float | None = None, keepdims: bool = False, invalid: Invalid = "raise",
-                          out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
+                          out: FloatArray | None = None, n_threads: int | None = None, return_grad: bool = False,
+                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Kullback-Leibler divergence KL(softmax(p/T) || softmax(q/T)) of each pair of rows.
 
     p is the teacher, q the student (distillation). Two passes over both rows,
@@ -841,7 +861,7 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     ``q_logits`` where p has mass gives +inf. NaN or +inf logits, or a row of
     only -inf, are invalid.
 
-    {pair_doc}
+    {kl_pair_doc}
 
     See Also
     --------
@@ -860,9 +880,14 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     0.19587143
     >>> fastinfo.softmax_kl_divergence(teacher, student, labels=[3, -100], ignore_index=-100)
     array([0.57434567, 0.        ])
+    >>> kd, grad = fastinfo.softmax_kl_divergence(teacher, student, return_grad=True)
+    >>> grad   # softmax(student) - softmax(teacher)
+    array([[-0.5104614 ,  0.21913813,  0.29132327],
+           [ 0.5104614 , -0.21913813, -0.29132327]])
     """
     return _pair_measure("softmax_kl_divergence", p_logits, q_logits, temperature, reduction, axis, base,
-                         keepdims, invalid, out, n_threads, labels, ignore_index, where)
+                         keepdims, invalid, out, n_threads, labels, ignore_index, where,
+                         return_grad=return_grad, grad_out=grad_out)
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_js_divergence")
@@ -1006,25 +1031,51 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
                   base: float | None, keepdims: bool, invalid: str, out: FloatArray | None,
                   n_threads: int | None, labels: ArrayLike | None = None, ignore_index: int | None = None,
                   where: ArrayLike | None = None, fname: str | None = None,
-                  names: tuple[str, str] = ("p_logits", "q_logits")) -> FloatResult:
+                  names: tuple[str, str] = ("p_logits", "q_logits"), return_grad: bool = False,
+                  grad_out: FloatArray | None = None) -> Any:
     """A divergence of two rows of logits by the kernel op (and the function named fname, whose
     arguments p and q are named names); the rows left out by labels == ignore_index or where
-    False are not read, and give 0."""
+    False are not read, and give 0. return_grad (KL): also its gradient with respect to q."""
     fname = fname or op
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
     reduction = _div_reduction(reduction)
-    P, Q, ax = _pair(p, q, names, axis)
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
+    if grad_out is not None and not return_grad:
+        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
+    if return_grad and (keepdims or out is not None):
+        raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) pair)")
+    Q0 = _args.as_array(q, names[1], two_byte=True) if return_grad else None
+    P, Q, ax = _pair(p, q if Q0 is None else Q0, names, axis)
     scale = _scale(temperature, _res_dtype(P.dtype))
     skip = _left_out(labels, ignore_index, where, P.shape[:-1], fname)
     L = None if skip is None else np.where(skip, -1, 0).astype(np.int64)   # the kernels' row mask
-    res, _, nbad = _run(_OPS[op], P, Q, L, None, scale, 0.0, None, nt)
+    G = O = f = None
+    if Q0 is not None:
+        P0 = _args.as_array(p, names[0], two_byte=True)
+        if Q.ndim != Q0.ndim or Q.size != Q0.size:
+            raise ValueError(f"{fname}: with return_grad=True {names[0]} must not broadcast {names[1]} "
+                             f"{Q0.shape} to a larger batch (the gradient has {names[1]}' shape)")
+        G, Gk = _grad_buffer(Q0, P0, ax, grad_out, fname, names[1], names[0])
+        batch = Q.shape[:-1]
+        den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
+               "batchmean": batch[0] if batch else 1}.get(reduction, 1)
+        f = scale / log_base / den if den else math.nan
+        # the kernels write float64 for float64 rows (rows of two dtypes are read as float64)
+        O = Gk if (Gk.dtype == np.float64) == (Q.dtype == np.float64) else np.empty(Q.shape, np.float64)
+    res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f)
     if nbad and not nan_mode:
         _raise_invalid(fname, [P, Q], list(names), res, P.shape[:-1])
     if log_base != 1.0:
         res = res / log_base
-    return _reduce_rows(res, reduction, _res_dtype(P.dtype), _kept(skip), keepdims=keepdims, ax=ax, out=out)
+    value = _reduce_rows(res, reduction, _res_dtype(P.dtype), _kept(skip), keepdims=keepdims, ax=ax, out=out)
+    if G is None:
+        return value
+    if O is not Gk:
+        Gk[...] = O
+    return value, G
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS)
@@ -1457,6 +1508,63 @@ _PARAM_DOC = {
         1-D input (one row, no batch axis) gives the sum, where PyTorch
         divides by the number of classes. ``keepdims`` and ``out`` apply to
         ``'none'`` only.""",
+    "kl_pair_doc": """Parameters
+    ----------
+    p_logits, q_logits : array_like
+        Real numbers; they broadcast against each other over the batch axes
+        (every axis but ``axis``) and have the same length along ``axis``.
+    {temperature}
+    {masks}
+    {div_reduction}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+    return_grad : bool, default False
+        Also return the gradient with respect to ``q_logits`` (the student's)
+        of the reduced divergence (of the sum of the rows' divergences for
+        ``'none'``): (softmax(q/T) - softmax(p/T)) / T, over the
+        reduction's denominator and ln(``base``), written in a pass over
+        each pair of rows while they are in cache. A row left out has
+        gradient 0, an invalid row NaN (``invalid='nan'``). The T**2 that
+        distillation losses often multiply by is the caller's. float64 for
+        float64 ``q_logits``, float32 otherwise (float16 and bfloat16 too).
+        ``keepdims`` and ``out`` do not apply.
+    grad_out : ndarray, optional
+        Where the gradient goes (with ``return_grad=True``): ``q_logits``'
+        shape and the gradient's dtype; it may be ``q_logits`` itself.
+
+    Returns
+    -------
+    ndarray or NumPy scalar, or (divergence, gradient)
+        ``reduction='none'``: the broadcast batch shape (a NumPy scalar for
+        1-D input); otherwise a NumPy scalar. float32 when both inputs are
+        float32, otherwise float64. With ``return_grad=True`` the pair
+        (divergence, gradient), the gradient of ``q_logits``' shape
+        (``grad_out`` when given).
+
+    Raises
+    ------
+    ValueError
+        An invalid row with ``invalid='raise'``; a scalar input; shapes that
+        do not broadcast or differ along ``axis``; a bad ``temperature``,
+        ``reduction``, ``base``, ``invalid`` or ``n_threads``; ``keepdims``
+        or ``out`` with a reduction or with ``return_grad``; ``axis`` out of
+        range (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
+        read-only; ``labels`` without ``ignore_index`` or the reverse;
+        ``labels`` or ``where`` that do not broadcast to the batch shape;
+        ``grad_out`` without ``return_grad``, of the wrong shape, read-only,
+        or overlapping ``q_logits`` without being it, or ``p_logits``;
+        ``p_logits`` that broadcast ``q_logits`` to a larger batch with
+        ``return_grad``.
+    TypeError
+        Complex, object or string input; ``out`` that is not an ndarray of the
+        result's dtype, ``grad_out`` that is not an ndarray of the
+        gradient's; a non-integer ``n_threads``; ``labels`` that are not
+        integers; a ``where`` that is not boolean; a ``return_grad`` that is
+        not a bool.""",
     "pair_tail": """{keepdims}
     {invalid}
     {out}

@@ -1520,3 +1520,15 @@ def test_nan_logit_anywhere_makes_the_row_invalid(fname, dtype):
     assert np.all(np.isfinite(r[[i for i in range(8) if not want[i]]]))
     with pytest.raises(ValueError, match=r"batch index \(1,\)"):
         f(x, y, lab)
+
+
+def test_a_sum_of_plus_and_minus_infinite_losses_is_nan():
+    """Negative class weights can make one row's loss -inf and another's +inf: their sum is
+    NaN (as NumPy and PyTorch give), not an error from the exact summation."""
+    x = np.array([[0.0, -np.inf], [-np.inf, 0.0]])
+    r = fastinfo.softmax_cross_entropy(x, np.array([0, 1]), weight=[1.0, -1.0], label_smoothing=1.0,
+                                       reduction="none")
+    assert np.isinf(r).all() and r[0] == -r[1]
+    for reduction in ("sum", "mean"):
+        assert np.isnan(fastinfo.softmax_cross_entropy(x, np.array([0, 1]), weight=[1.0, -1.0],
+                                                       label_smoothing=1.0, reduction=reduction))

@@ -68,6 +68,8 @@ GOOD = {
         x, L, return_grad=True, grad_out=x))(P.copy()),
     "softmax_entropy": lambda: fi.softmax_entropy(P),
     "softmax_kl_divergence": lambda: fi.softmax_kl_divergence(P, Q),
+    "softmax_kl_divergence gradient": lambda: fi.softmax_kl_divergence(P, Q, labels=L, ignore_index=0,
+                                                                       reduction="batchmean", return_grad=True),
     "softmax_js_divergence": lambda: fi.softmax_js_divergence(P, Q),
     "softmax_total_variation": lambda: fi.softmax_total_variation(P, Q, labels=L, ignore_index=0),
     "sigmoid_cross_entropy": lambda: fi.sigmoid_cross_entropy(P, P1),
