@@ -1,6 +1,6 @@
 """Logit functions against their rivals, side by side in one interleaved run.
 
-    python bench/logits_rivals.py                # all four tables (~3 minutes on 2 cores)
+    python bench/logits_rivals.py                # all five tables (~3 minutes on 2 cores)
     python bench/logits_rivals.py --only distill  # one table: distill, bf16, small
     python bench/logits_rivals.py --json bench/results-<date>-logits-rivals.json
 
@@ -8,6 +8,9 @@
   student's logits): fastinfo, PyTorch (``kl_div`` of two ``log_softmax``), and a numba
   ``prange`` kernel of the kind a performance-minded user writes (two passes per row:
   the max and the log-sum-exps, then the KL sum; float64 accumulation).
+* grad: cross-entropy forward and backward (2048 x 32 000 float32): the loss and its
+  gradient in one call against PyTorch's ``cross_entropy(...).backward()``, with the read +
+  write roofline and fastinfo's peak extra memory.
 * bf16: softmax cross-entropy, softmax entropy and logsumexp of 2048 x 128 000 logits,
   the same values in bfloat16 and in float32, with PyTorch on each, and the read
   roofline of each input (the share of it the kernel reaches).
@@ -158,6 +161,45 @@ def masks(threads, rounds, out):
         out.append(dict(table="masks", threads=n, medians=med, samples=raw))
 
 
+def grad(threads, rounds, out):
+    """Cross-entropy forward and backward: fastinfo's loss and gradient in one call (into a new
+    array, and into a preallocated one as a trainer reuses it) against PyTorch's
+    ``cross_entropy(...).backward()``; peak extra memory of each (tracemalloc; PyTorch's
+    allocator is not traced, so its arrays are counted from their sizes)."""
+    import tracemalloc
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2048, 32_000), dtype=np.float32) * np.float32(3)
+    y = rng.integers(0, 32_000, 2048)
+    g = np.empty_like(x)
+    tracemalloc.start()
+    fi.softmax_cross_entropy(x, y, reduction="mean", return_grad=True, grad_out=g)
+    peak_inplace = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    print(f"\ncross-entropy forward + backward, 2048 x 32 000 float32, reduction mean (ms; ratios: rival / "
+          f"fastinfo into a given array); peak extra memory with grad_out: {peak_inplace / 1e3:.1f} KB "
+          f"(the logits: {x.nbytes / 1e6:.0f} MB)")
+    for n in threads:
+        c = {"fastinfo grad_out": lambda: fi.softmax_cross_entropy(x, y, reduction="mean", return_grad=True,
+                                                                   grad_out=g, n_threads=n),
+             "fastinfo new": lambda: fi.softmax_cross_entropy(x, y, reduction="mean", return_grad=True,
+                                                              n_threads=n),
+             "roofline r+w": lambda: kernels.read_write_roofline(x, g, n)}
+        if torch is not None:
+            torch.set_num_threads(n)
+            tx, ty = torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(y)
+
+            def torch_fb():
+                tx.grad = None
+                F.cross_entropy(tx, ty).backward()
+            c["torch"] = torch_fb
+        med, raw = _interleave(c, rounds)
+        f = med["fastinfo grad_out"]
+        row = "  ".join(f"{k} {v * 1e3:7.1f}" + ("" if k == "fastinfo grad_out" else f" ({v / f:.2f}x)")
+                        for k, v in med.items())
+        print(f"  {n} thread(s): {row}   roofline share {med['roofline r+w'] / f:.0%}")
+        out.append(dict(table="grad", threads=n, medians=med, samples=raw, peak_bytes_grad_out=peak_inplace))
+
+
 def bf16(threads, rounds, out):
     import ml_dtypes
     rng = np.random.default_rng(1)
@@ -259,8 +301,8 @@ def small(rounds, out):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", nargs="+", choices=["distill", "masks", "bf16", "small"],
-                    default=["distill", "masks", "bf16", "small"])
+    ap.add_argument("--only", nargs="+", choices=["distill", "masks", "grad", "bf16", "small"],
+                    default=["distill", "masks", "grad", "bf16", "small"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json")
@@ -273,6 +315,8 @@ def main(argv=None):
         distill(a.threads, a.rounds, out)
     if "masks" in a.only:
         masks(a.threads, a.rounds, out)
+    if "grad" in a.only:
+        grad(a.threads, a.rounds, out)
     if "bf16" in a.only:
         bf16(a.threads, a.rounds, out)
     if "small" in a.only:
