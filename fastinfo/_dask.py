@@ -197,7 +197,7 @@ def apply(func: Callable[..., Any], spec: Spec, bound: inspect.BoundArguments) -
     args = bound.arguments
     if args.get("out") is not None:
         raise TypeError(f"{func.__name__}: out= is not supported with Dask arrays (the result is lazy)")
-    if args.get("return_grad"):
+    if args.get("return_grad") or args.get("grad_out") is not None:
         raise TypeError(f"{func.__name__}: return_grad=True is not supported with Dask arrays; take the "
                         f"gradient of each block with dask.array.map_blocks (with reduction='sum', and the "
                         f"mean's denominator applied once)")

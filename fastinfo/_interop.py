@@ -478,15 +478,16 @@ def convert(names: Sequence[str], args: dict[str, Any], pairwise: bool = False,
     return first, second
 
 
-def _out_view(out: Any) -> Any:
-    """A torch tensor given as ``out=``: its NumPy view (CPU, writeable), filled in place."""
+def _out_view(out: Any, name: str = "out") -> Any:
+    """A torch tensor given as ``out=`` (or ``grad_out=``, name): its NumPy view (CPU,
+    writeable), filled in place."""
     kind = kind_of(out)
     if kind == "torch" and out.device.type == "cpu" and not out.requires_grad:
         return out.numpy()
     if kind in ("numpy", None):
         return out
-    raise TypeError(f"out must be a NumPy array or a CPU torch tensor without requires_grad, got "
-                    f"{type(out).__module__}.{type(out).__name__}; drop out= to get a result of the "
+    raise TypeError(f"{name} must be a NumPy array or a CPU torch tensor without requires_grad, got "
+                    f"{type(out).__module__}.{type(out).__name__}; drop {name}= to get a result of the "
                     f"input's kind")
 
 
@@ -500,7 +501,7 @@ def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dic
         bound_args["out"] = _out_view(out)
     grad_out = bound_args.get("grad_out")
     if grad_out is not None:        # (loss, gradient): the gradient is grad_out itself
-        gview = _out_view(grad_out)
+        gview = _out_view(grad_out, "grad_out")
         logits = bound_args.get("logits")
         bound_args["grad_out"] = gview
     first, second = convert(names, bound_args, pairwise, _TWO_BYTE_ARGS.get(func.__name__, ()))

@@ -639,9 +639,10 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         Where the gradient goes (with ``return_grad=True``): the logits'
         shape and the gradient's dtype; it may be ``logits`` itself, which
         is then overwritten by its gradient (no extra memory, as memory-bound
-        trainers do; each element is read before it is written). With
+        trainers do; each element is read before it is written; soft
+        targets of another dtype than the logits make float64 copies). With
         ``invalid='raise'``, an invalid row raises after the gradient was
-        written.
+        written (named by its batch index: its values are gone).
 
     Returns
     -------
@@ -712,6 +713,25 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           return_grad, grad_out)
 
 
+def _overlap(a: NDArray[Any], b: NDArray[Any]) -> bool:
+    """Whether two arrays share an element (exact up to a bounded search; beyond it, whether
+    their memory ranges meet)."""
+    try:
+        return bool(np.shares_memory(a, b, max_work=100_000))
+    except np.exceptions.TooHardError:
+        return bool(np.may_share_memory(a, b))
+
+
+def _in_place_invalid(fname: str, res: NDArray[np.float64], batch: tuple[int, ...], xname: str) -> NoReturn:
+    """An invalid row of a gradient written over its input (grad_out is the input): the row is
+    named, its values are gone."""
+    i = tuple(int(j) for j in np.unravel_index(int(np.argmax(np.isnan(res))), batch)) if batch else ()
+    raise ValueError(f"{fname}: the row at batch index {i} is invalid (a NaN or +inf value in it, only -inf "
+                     f"logits, or an invalid target); its gradient was written over {xname} (grad_out is "
+                     f"{xname}), so its values cannot be shown: pass invalid='nan' to get NaN for it, or a "
+                     f"separate grad_out")
+
+
 def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname: str, xname: str = "logits",
                  tname: str = "targets") -> tuple[FloatArray, FloatArray]:
     """The gradient's array with respect to X0 (its shape; float64 for float64 X0, else float32):
@@ -731,10 +751,10 @@ def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname:
             raise ValueError(f"{fname}: grad_out is read-only")
         same = G.dtype == X0.dtype and G.__array_interface__["data"][0] == X0.__array_interface__["data"][0] \
             and G.strides == X0.strides
-        if not same and np.may_share_memory(G, X0):
+        if not same and _overlap(G, X0):
             raise ValueError(f"{fname}: grad_out overlaps {xname} without being it: pass {xname} itself "
                              f"(the gradient written in place) or a separate array")
-        if isinstance(T, np.ndarray) and np.may_share_memory(G, T):
+        if isinstance(T, np.ndarray) and _overlap(G, T):
             raise ValueError(f"{fname}: grad_out overlaps {tname}, which the gradient reads")
     return G, np.moveaxis(G, ax, -1)
 
@@ -788,6 +808,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
         res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f)
         if nbad and not nan_mode:
+            if O is not None and np.may_share_memory(O, X):
+                _in_place_invalid(fname, res, X.shape[:-1], "logits")
             _raise_invalid(fname, [X], ["logits"], res, X.shape[:-1], targets=Tt)
         denom = None
         dtype = _res_dtype(X.dtype)
@@ -809,6 +831,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             O = Gk
         nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f)
         if nbad and not nan_mode:
+            if O is not None and np.may_share_memory(O, X):
+                _in_place_invalid(fname, nll, batch, "logits")
             _raise_invalid(fname, [X], ["logits"], nll, batch)
         invalid_rows = np.isnan(nll)
         with np.errstate(invalid="ignore"):
@@ -1067,6 +1091,8 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
         O = Gk if (Gk.dtype == np.float64) == (Q.dtype == np.float64) else np.empty(Q.shape, np.float64)
     res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f)
     if nbad and not nan_mode:
+        if O is not None and np.may_share_memory(O, Q):
+            _in_place_invalid(fname, res, P.shape[:-1], names[1])
         _raise_invalid(fname, [P, Q], list(names), res, P.shape[:-1])
     if log_base != 1.0:
         res = res / log_base
@@ -1534,7 +1560,9 @@ _PARAM_DOC = {
         ``keepdims`` and ``out`` do not apply.
     grad_out : ndarray, optional
         Where the gradient goes (with ``return_grad=True``): ``q_logits``'
-        shape and the gradient's dtype; it may be ``q_logits`` itself.
+        shape and the gradient's dtype; it may be ``q_logits`` itself. With
+        ``invalid='raise'``, an invalid row raises after the gradient was
+        written.
 
     Returns
     -------

@@ -732,3 +732,35 @@ def test_gradient_matches_central_differences(case):
     assert np.max(np.abs(grad)) > 1e-2
     if case == "labels":
         assert np.all(grad[1] == 0.0)
+
+
+def test_an_invalid_row_in_place_is_named_by_its_index():
+    """With grad_out the logits themselves, an invalid row's values are overwritten before the
+    error: the message names the row and says so, instead of quoting the overwritten values."""
+    x = np.random.default_rng(3).standard_normal((4, 5))
+    x[2, 3] = np.inf
+    with pytest.raises(ValueError, match=r"batch index \(2,\).*written over logits"):
+        fi.softmax_cross_entropy(x, np.arange(4), return_grad=True, grad_out=x)
+    q = np.random.default_rng(4).standard_normal((4, 5))
+    q[1] = -np.inf
+    with pytest.raises(ValueError, match=r"batch index \(1,\).*written over q_logits"):
+        fi.softmax_kl_divergence(np.zeros((4, 5)), q, return_grad=True, grad_out=q)
+
+
+def test_grad_out_beside_the_logits_in_one_buffer_is_accepted():
+    """Separate halves (or interleaved columns) of one buffer do not overlap: accepted."""
+    a = np.random.default_rng(5).standard_normal((4, 12))
+    y = np.arange(4)
+    _, want = fi.softmax_cross_entropy(a[:, :6].copy(), y, return_grad=True)
+    _, got = fi.softmax_cross_entropy(a[:, :6], y, return_grad=True, grad_out=a[:, 6:])
+    np.testing.assert_array_equal(got, want)
+    b = np.random.default_rng(5).standard_normal((4, 12))
+    _, want = fi.softmax_cross_entropy(b[:, ::2].copy(), y, return_grad=True)
+    _, got = fi.softmax_cross_entropy(b[:, ::2], y, return_grad=True, grad_out=b[:, 1::2])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_grad_out_tensor_that_requires_grad_is_refused_by_name():
+    x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(TypeError, match="grad_out must be"):
+        fi.softmax_cross_entropy(x, torch.arange(4), return_grad=True, grad_out=x)
