@@ -711,7 +711,8 @@ static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
 
 /* Total variation: (1/2) sum |P - Q|, in double, from the same P, Q and d as JS's pass 3, each pair
  * as B g(|d|), B = max(P, Q), g(t) = 1 - e^-t: by its series below t = 1/4 (12 terms, relative
- * error ~1e-16) -- nearly equal P and Q are no difference of two rounded exps -- else as 1 - e^-t.
+ * error ~1e-16) -- nearly equal P and Q are no difference of two rounded exps -- else as
+ * max(P, Q) - min(P, Q), which moves with c as B g(|d|) does, to first order.
  * The error of the row's constant c shifts every d alike by some e, which moves the sum T+ of the
  * pairs with d > 0 by e A+ and that of the others, T-, by -e A- (A+-: their sums of min(P, Q)),
  * while exactly T+ = T- = TV (sum P = sum Q): TV = (A- T+ + A+ T-) / (A+ + A-) is free of it to
