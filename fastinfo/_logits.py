@@ -826,8 +826,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         f = None
         if Gk is not None:
             # the mean's denominator is known before the rows are read: one pass writes the gradient
-            f = scale / log_base / (_total(wy) if reduction == "mean" else 1.0) if reduction != "mean" \
-                or _total(wy) != 0 else math.nan
+            den = _total(wy) if reduction == "mean" else 1.0
+            f = scale / log_base / den if den else math.nan     # a mean over nothing: NaN
             O = Gk
         nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f)
         if nbad and not nan_mode:
