@@ -1079,10 +1079,13 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
     G = O = f = None
     if Q0 is not None:
         P0 = _args.as_array(p, names[0], two_byte=True)
-        if Q.ndim != Q0.ndim or Q.size != Q0.size:
+        extra = Q.ndim - Q0.ndim         # leading batch axes p adds to q's (length 1 only)
+        qa = ax - extra
+        if extra < 0 or Q.shape[:extra] != (1,) * extra or Q.shape[extra:-1] != Q0.shape[:qa] + Q0.shape[qa + 1:]:
             raise ValueError(f"{fname}: with return_grad=True {names[0]} must not broadcast {names[1]} "
                              f"{Q0.shape} to a larger batch (the gradient has {names[1]}' shape)")
-        G, Gk = _grad_buffer(Q0, P0, ax, grad_out, fname, names[1], names[0])
+        G, Gq = _grad_buffer(Q0, P0, qa, grad_out, fname, names[1], names[0])
+        Gk = Gq[(None,) * extra]         # a view of the kernels' shape
         batch = Q.shape[:-1]
         den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
                "batchmean": batch[0] if batch else 1}.get(reduction, 1)

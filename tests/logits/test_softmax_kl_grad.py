@@ -171,3 +171,12 @@ def test_property_matches_autograd_and_rows_sum_to_zero(shape, seed, reduction, 
     np.testing.assert_allclose(grad.sum(-1), 0.0, atol=1e-14 / T)
     if reduction == "none":
         assert np.abs(grad).max() <= (1 + 1e-12) / T
+
+
+def test_teacher_rows_with_extra_length_one_axes_are_accepted():
+    """p (1, 1, K) against q (1, K): the batch does not grow, the gradient has q's shape."""
+    p, q = P3[:1, :1], Q3[0, :1]
+    value, grad = fastinfo.softmax_kl_divergence(p, q, return_grad=True)
+    assert grad.shape == q.shape and np.shape(value) == (1, 1)
+    _, want = oracle(p[0], q, 1.0, "none")
+    np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-16)
