@@ -717,7 +717,8 @@ def _overlap(a: NDArray[Any], b: NDArray[Any]) -> bool:
     """Whether two arrays share an element (exact up to a bounded search; beyond it, whether
     their memory ranges meet)."""
     try:
-        return bool(np.shares_memory(a, b, max_work=100_000))
+        # a bounded search (NumPy's stubs list only -1 and 0, its function takes any bound)
+        return bool(np.shares_memory(a, b, max_work=100_000))  # type: ignore[arg-type]
     except np.exceptions.TooHardError:
         return bool(np.may_share_memory(a, b))
 
