@@ -164,13 +164,17 @@ def _ignore_index(ignore_index: object, fname: str) -> int | None:
 
 def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64] | None, O: FloatArray | None,
          scale: float, eps: float, wt: NDArray[np.float64] | None, nt: int,
-         smooth: bool = False, grad: float | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
+         smooth: bool = False, grad: float | NDArray[np.float64] | None = None
+         ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
     """Per-row results (float64, batch shape) of op over X (and Y), plus the
     smoothing sums for CE with labels; nbad = number of invalid rows. grad (the
-    cross-entropies): O also gets each row's gradient with respect to its logits,
-    times grad (1/T and the reduction's and the base's scales)."""
+    cross-entropies, KL): O also gets each row's gradient with respect to its logits,
+    times grad (1/T, the reduction's and the base's scales, the upstream gradient; a
+    number or an array of the batch shape)."""
     batch = X.shape[:-1]
-    res = np.empty(batch, dtype=np.float64) if grad is None else np.full(batch, grad, dtype=np.float64)
+    res = np.empty(batch, dtype=np.float64)
+    if grad is not None:
+        res[...] = grad             # the rows' factors (a number, or one a row)
     res2 = np.empty(batch, dtype=np.float64) if smooth else None
     fmt = _FORMATS[X.dtype.name]
     Yv = X if Y is None else Y
@@ -549,7 +553,7 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           base: float | None = ..., axis: int = ..., keepdims: bool = ...,
                           invalid: Invalid = ..., out: FloatArray | None = ...,
                           n_threads: int | None = ..., return_grad: Literal[False] = ...,
-                          grad_out: None = ...) -> FloatResult: ...
+                          grad_out: None = ..., grad_output: None = ...) -> FloatResult: ...
 @overload
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = ...,
                           label_smoothing: float = ..., ignore_index: int | None = ...,
@@ -557,7 +561,8 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           base: float | None = ..., axis: int = ..., keepdims: bool = ...,
                           invalid: Invalid = ..., out: FloatArray | None = ...,
                           n_threads: int | None = ..., return_grad: Literal[True],
-                          grad_out: FloatArray | None = ...) -> tuple[FloatResult, FloatArray]: ...
+                          grad_out: FloatArray | None = ...,
+                          grad_output: ArrayLike | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.CE, front="softmax_cross_entropy")
 def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: float = 1.0,
                           label_smoothing: float = 0.0, ignore_index: int | None = None,
@@ -565,7 +570,8 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
                           base: float | None = None, axis: int = -1, keepdims: bool = False,
                           invalid: Invalid = "raise", out: FloatArray | None = None,
                           n_threads: int | None = None, return_grad: bool = False,
-                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+                          grad_out: FloatArray | None = None,
+                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Cross-entropy of softmax(logits / T) against labels or soft targets, without writing the softmax.
 
     For a label y: -log softmax(x / T)_y; for a target distribution t:
@@ -643,6 +649,12 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
         targets of another dtype than the logits make float64 copies). With
         ``invalid='raise'``, an invalid row raises after the gradient was
         written (named by its batch index: its values are gone).
+    grad_output : array_like, optional
+        The upstream gradient (with ``return_grad=True``): one number for
+        ``'sum'`` and ``'mean'``, one a row (broadcast to
+        the batch shape) for ``'none'``; the gradient returned is then the
+        vector-Jacobian product, PyTorch's ``value.backward(grad_output)``.
+        Default 1.
 
     Returns
     -------
@@ -710,7 +722,29 @@ def softmax_cross_entropy(logits: ArrayLike, target: ArrayLike, *, temperature: 
     """
     return _cross_entropy("softmax_cross_entropy", "target", True, logits, target, temperature, label_smoothing,
                           ignore_index, weight, reduction, base, axis, keepdims, invalid, out, n_threads,
-                          return_grad, grad_out)
+                          return_grad, grad_out, grad_output)
+
+
+def _upstream(grad_output: ArrayLike | None, reduction: str, batch: tuple[int, ...],
+              fname: str) -> float | NDArray[np.float64]:
+    """The upstream gradient of a reduced value (a number) or of each row's value (an array of
+    the batch shape, reduction 'none'): 1.0 when not given."""
+    if grad_output is None:
+        return 1.0
+    u = np.asarray(grad_output)
+    if u.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: grad_output must hold real numbers, got dtype {u.dtype}")
+    u = u.astype(np.float64)
+    if reduction != "none":
+        if u.size != 1:
+            raise ValueError(f"{fname}: with reduction={reduction!r} the value is one number: grad_output must "
+                             f"be one number too, got shape {u.shape}")
+        return float(u.reshape(()))
+    try:
+        return np.broadcast_to(u, batch)
+    except ValueError:
+        raise ValueError(f"{fname}: grad_output must broadcast to the rows' shape {batch} (one upstream "
+                         f"gradient a row's value), got shape {u.shape}") from None
 
 
 def _overlap(a: NDArray[Any], b: NDArray[Any]) -> bool:
@@ -764,7 +798,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
                    temperature: float, label_smoothing: float, ignore_index: int | None, weight: ArrayLike | None,
                    reduction: Reduction, base: float | None, axis: int, keepdims: bool, invalid: str,
                    out: FloatArray | None, n_threads: int | None, return_grad: bool = False,
-                   grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+                   grad_out: FloatArray | None = None,
+                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """softmax_cross_entropy (and perplexity's mean: fname, tname name the function and the target);
     with return_grad, (loss, its gradient with respect to the logits)."""
     log_base = _args.log_base(base)
@@ -778,8 +813,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
     eps = float(label_smoothing)
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
-    if grad_out is not None and not return_grad:
-        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
+    if (grad_out is not None or grad_output is not None) and not return_grad:
+        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
     if return_grad and (keepdims or out is not None):
         raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (loss, gradient) pair)")
     X0 = _args.as_array(logits, "logits", two_byte=True)
@@ -804,7 +839,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             if X.shape != Gk.shape:
                 raise ValueError(f"{fname}: with return_grad=True the targets must not broadcast the logits "
                                  f"beyond their shape {X0.shape} (the gradient has the logits' shape)")
-            f = scale / log_base / (math.prod(X.shape[:-1]) if reduction == "mean" else 1)
+            f = _upstream(grad_output, reduction, X.shape[:-1], fname) * (
+                scale / log_base / (math.prod(X.shape[:-1]) if reduction == "mean" else 1))
             # the kernels write float64 for float64 rows (targets of another dtype make them float64)
             O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
         res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f)
@@ -828,7 +864,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         if Gk is not None:
             # the mean's denominator is known before the rows are read: one pass writes the gradient
             den = _total(wy) if reduction == "mean" else 1.0
-            f = scale / log_base / den if den else math.nan     # a mean over nothing: NaN
+            # a mean over nothing: NaN
+            f = _upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan)
             O = Gk
         nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f)
         if nbad and not nan_mode:
@@ -860,22 +897,24 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
                           where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
                           base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
                           out: FloatArray | None = ..., n_threads: int | None = ...,
-                          return_grad: Literal[False] = ..., grad_out: None = ...) -> FloatResult: ...
+                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          grad_output: None = ...) -> FloatResult: ...
 @overload
 def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = ...,
                           labels: ArrayLike | None = ..., ignore_index: int | None = ...,
                           where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
                           base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
                           out: FloatArray | None = ..., n_threads: int | None = ...,
-                          return_grad: Literal[True], grad_out: FloatArray | None = ...
-                          ) -> tuple[FloatResult, FloatArray]: ...
+                          return_grad: Literal[True], grad_out: FloatArray | None = ...,
+                          grad_output: ArrayLike | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_kl_divergence")
 def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
                           labels: ArrayLike | None = None, ignore_index: int | None = None,
                           where: ArrayLike | None = None, reduction: DivReduction = "none", axis: int = -1,
                           base: float | None = None, keepdims: bool = False, invalid: Invalid = "raise",
                           out: FloatArray | None = None, n_threads: int | None = None, return_grad: bool = False,
-                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+                          grad_out: FloatArray | None = None,
+                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Kullback-Leibler divergence KL(softmax(p/T) || softmax(q/T)) of each pair of rows.
 
     p is the teacher, q the student (distillation). Two passes over both rows,
@@ -912,7 +951,7 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     """
     return _pair_measure("softmax_kl_divergence", p_logits, q_logits, temperature, reduction, axis, base,
                          keepdims, invalid, out, n_threads, labels, ignore_index, where,
-                         return_grad=return_grad, grad_out=grad_out)
+                         return_grad=return_grad, grad_out=grad_out, grad_output=grad_output)
 
 
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_js_divergence")
@@ -1057,7 +1096,7 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
                   n_threads: int | None, labels: ArrayLike | None = None, ignore_index: int | None = None,
                   where: ArrayLike | None = None, fname: str | None = None,
                   names: tuple[str, str] = ("p_logits", "q_logits"), return_grad: bool = False,
-                  grad_out: FloatArray | None = None) -> Any:
+                  grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None) -> Any:
     """A divergence of two rows of logits by the kernel op (and the function named fname, whose
     arguments p and q are named names); the rows left out by labels == ignore_index or where
     False are not read, and give 0. return_grad (KL): also its gradient with respect to q."""
@@ -1068,8 +1107,8 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
     reduction = _div_reduction(reduction)
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
-    if grad_out is not None and not return_grad:
-        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
+    if (grad_out is not None or grad_output is not None) and not return_grad:
+        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
     if return_grad and (keepdims or out is not None):
         raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) pair)")
     Q0 = _args.as_array(q, names[1], two_byte=True) if return_grad else None
@@ -1090,7 +1129,7 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
         batch = Q.shape[:-1]
         den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
                "batchmean": batch[0] if batch else 1}.get(reduction, 1)
-        f = scale / log_base / den if den else math.nan
+        f = _upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan)
         # the kernels write float64 for float64 rows (rows of two dtypes are read as float64)
         O = Gk if (Gk.dtype == np.float64) == (Q.dtype == np.float64) else np.empty(Q.shape, np.float64)
     res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f)
@@ -1153,17 +1192,19 @@ def softmax_total_variation(p_logits: ArrayLike, q_logits: ArrayLike, *, tempera
 def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = ...,
                           weight: ArrayLike | None = ..., reduction: Reduction = ...,
                           base: float | None = ..., invalid: Invalid = ..., return_grad: Literal[False] = ...,
-                          grad_out: None = ...) -> FloatResult: ...
+                          grad_out: None = ..., grad_output: None = ...) -> FloatResult: ...
 @overload
 def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = ...,
                           weight: ArrayLike | None = ..., reduction: Reduction = ...,
                           base: float | None = ..., invalid: Invalid = ..., return_grad: Literal[True],
-                          grad_out: FloatArray | None = ...) -> tuple[FloatResult, FloatArray]: ...
+                          grad_out: FloatArray | None = ...,
+                          grad_output: ArrayLike | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.SIGMOID)
 def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: ArrayLike | None = None,
                           weight: ArrayLike | None = None, reduction: Reduction = "none",
                           base: float | None = None, invalid: Invalid = "raise", return_grad: bool = False,
-                          grad_out: FloatArray | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+                          grad_out: FloatArray | None = None,
+                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Elementwise binary cross-entropy from logits, stable for any magnitude.
 
     ``loss = (1 - z) x + (1 + (pw - 1) z) (log1p(exp(-|x|)) + max(-x, 0))``, which is
@@ -1210,6 +1251,11 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     grad_out : ndarray, optional
         Where the gradient goes (with ``return_grad=True``): the logits'
         shape and the loss's dtype; it may be ``logits`` itself.
+    grad_output : array_like, optional
+        The upstream gradient (with ``return_grad=True``): one number for
+        ``'sum'`` and ``'mean'``, broadcast to the loss's shape for
+        ``'none'``; the gradient is then PyTorch's
+        ``loss.backward(grad_output)``. Default 1.
 
     Returns
     -------
@@ -1255,8 +1301,8 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
     reduction = _reduction(reduction)
     if not isinstance(return_grad, (bool, np.bool_)):
         raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
-    if grad_out is not None and not return_grad:
-        raise ValueError(f"{fname}: grad_out is where the gradient goes: pass return_grad=True with it")
+    if (grad_out is not None or grad_output is not None) and not return_grad:
+        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
     X = np.asarray(logits)
     Z = np.asarray(targets)
     for a, name in ((X, "logits"), (Z, "targets")):
@@ -1313,7 +1359,8 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
             if weight is not None:
                 grad = grad * np.asarray(weight, dtype=dtype)
             grad = np.where(badb, np.nan, grad)
-            grad = grad / (log_base * (loss.size if reduction == "mean" else 1))
+            grad = grad * (_upstream(grad_output, reduction, loss.shape, fname)
+                           / (log_base * (loss.size if reduction == "mean" else 1)))
     if log_base != 1.0:
         loss = loss / log_base
     loss = loss.astype(dtype, copy=False)
@@ -1567,6 +1614,12 @@ _PARAM_DOC = {
         shape and the gradient's dtype; it may be ``q_logits`` itself. With
         ``invalid='raise'``, an invalid row raises after the gradient was
         written.
+    grad_output : array_like, optional
+        The upstream gradient (with ``return_grad=True``): one number for
+        ``'sum'``, ``'mean'`` and ``'batchmean'``, one a row (broadcast to
+        the batch shape) for ``'none'``; the gradient returned is then the
+        vector-Jacobian product, PyTorch's ``value.backward(grad_output)``.
+        Default 1.
 
     Returns
     -------

@@ -764,3 +764,29 @@ def test_a_grad_out_tensor_that_requires_grad_is_refused_by_name():
     x = torch.randn(4, 6, dtype=torch.float64, requires_grad=True)
     with pytest.raises(TypeError, match="grad_out must be"):
         fi.softmax_cross_entropy(x, torch.arange(4), return_grad=True, grad_out=x)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("soft", [False, True])
+def test_grad_output_gives_the_vector_jacobian_product(reduction, soft):
+    """grad_output: PyTorch's loss.backward(grad_output), one a row for 'none', one number else."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 7))
+    target = rng.dirichlet(np.ones(7), 6) if soft else rng.integers(0, 7, 6)
+    u = rng.standard_normal(6) if reduction == "none" else -1.75
+    _, grad = fi.softmax_cross_entropy(x, target, temperature=0.8, label_smoothing=0.1, reduction=reduction,
+                                       return_grad=True, grad_output=u)
+    tx = torch.tensor(x, requires_grad=True)
+    loss = F.cross_entropy(tx / 0.8, torch.tensor(target), label_smoothing=0.1, reduction=reduction)
+    loss.backward(torch.tensor(u, dtype=torch.float64))
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(grad_output=np.ones(4)), "return_grad=True"),
+    (dict(return_grad=True, reduction="sum", grad_output=np.ones(4)), "one number"),
+    (dict(return_grad=True, grad_output=np.ones(3)), "broadcast"),
+])
+def test_bad_grad_output(kw, message):
+    with pytest.raises(ValueError, match=message):
+        fi.softmax_cross_entropy(np.zeros((4, 5)), np.arange(4), **kw)

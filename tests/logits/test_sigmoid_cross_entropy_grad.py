@@ -144,3 +144,14 @@ def test_property_matches_autograd_and_is_bounded(shape, seed, reduction, pw, sc
     np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-15)
     bound = max(1.0, float(p.max()) if pw else 1.0) / (x.size if reduction == "mean" else 1)
     assert np.abs(grad).max() <= bound * (1 + 1e-12)
+
+
+def test_grad_output_gives_the_vector_jacobian_product():
+    u = np.random.default_rng(12).standard_normal(X.shape)
+    _, grad = fastinfo.sigmoid_cross_entropy(X, Z, pos_weight=PW, return_grad=True, grad_output=u)
+    tx = torch.tensor(X, requires_grad=True)
+    F.binary_cross_entropy_with_logits(tx, torch.tensor(Z), pos_weight=torch.tensor(PW),
+                                       reduction="none").backward(torch.tensor(u))
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-13, atol=1e-16)
+    with pytest.raises(ValueError, match="one number"):
+        fastinfo.sigmoid_cross_entropy(X, Z, reduction="mean", return_grad=True, grad_output=u)

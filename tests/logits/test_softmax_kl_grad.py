@@ -180,3 +180,19 @@ def test_teacher_rows_with_extra_length_one_axes_are_accepted():
     assert grad.shape == q.shape and np.shape(value) == (1, 1)
     _, want = oracle(p[0], q, 1.0, "none")
     np.testing.assert_allclose(grad, want, rtol=1e-12, atol=1e-16)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "batchmean"])
+def test_grad_output_gives_the_vector_jacobian_product(reduction):
+    """grad_output: PyTorch's value.backward(grad_output), one a row for 'none', one number else."""
+    rng = np.random.default_rng(8)
+    u = rng.standard_normal(P3.shape[:-1]) if reduction == "none" else 2.5
+    value, grad = fastinfo.softmax_kl_divergence(P3, Q3, temperature=1.5, labels=LAB, ignore_index=-100,
+                                                 reduction=reduction, return_grad=True, grad_output=u)
+    tq = torch.tensor(Q3, requires_grad=True)
+    per = F.kl_div(F.log_softmax(tq / 1.5, -1), F.log_softmax(torch.tensor(P3) / 1.5, -1), log_target=True,
+                   reduction="none").sum(-1) * torch.tensor(LAB != -100)
+    keep = float((LAB != -100).sum())
+    v = {"none": per, "sum": per.sum(), "mean": per.sum() / keep, "batchmean": per.sum() / P3.shape[0]}[reduction]
+    v.backward(torch.tensor(u))
+    np.testing.assert_allclose(grad, tq.grad.numpy(), rtol=1e-12, atol=1e-16)
