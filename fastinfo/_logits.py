@@ -839,8 +839,8 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             if X.shape != Gk.shape:
                 raise ValueError(f"{fname}: with return_grad=True the targets must not broadcast the logits "
                                  f"beyond their shape {X0.shape} (the gradient has the logits' shape)")
-            f = _upstream(grad_output, reduction, X.shape[:-1], fname) * (
-                scale / log_base / (math.prod(X.shape[:-1]) if reduction == "mean" else 1))
+            n = math.prod(X.shape[:-1]) if reduction == "mean" else 1
+            f = _upstream(grad_output, reduction, X.shape[:-1], fname) * (scale / log_base / n if n else math.nan)
             # the kernels write float64 for float64 rows (targets of another dtype make them float64)
             O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
         res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f)
@@ -1359,8 +1359,8 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, *, pos_weight: 
             if weight is not None:
                 grad = grad * np.asarray(weight, dtype=dtype)
             grad = np.where(badb, np.nan, grad)
-            grad = grad * (_upstream(grad_output, reduction, loss.shape, fname)
-                           / (log_base * (loss.size if reduction == "mean" else 1)))
+            n = loss.size if reduction == "mean" else 1
+            grad = grad * (_upstream(grad_output, reduction, loss.shape, fname) / (log_base * n) if n else math.nan)
     if log_base != 1.0:
         loss = loss / log_base
     loss = loss.astype(dtype, copy=False)

@@ -155,3 +155,18 @@ def test_grad_output_gives_the_vector_jacobian_product():
     np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-13, atol=1e-16)
     with pytest.raises(ValueError, match="one number"):
         fastinfo.sigmoid_cross_entropy(X, Z, reduction="mean", return_grad=True, grad_output=u)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_empty_batches_give_empty_gradients(reduction):
+    """No rows: the gradient is empty (a mean over nothing is NaN), never a division error."""
+    e = np.zeros((0, 3))
+    calls = [lambda: fastinfo.sigmoid_cross_entropy(e, e, reduction=reduction, return_grad=True),
+             lambda: fastinfo.softmax_cross_entropy(e, e, reduction=reduction, return_grad=True),
+             lambda: fastinfo.softmax_cross_entropy(e, np.zeros(0, int), reduction=reduction, return_grad=True),
+             lambda: fastinfo.softmax_kl_divergence(e, e, reduction=reduction, return_grad=True)]
+    for call in calls:
+        value, grad = call()
+        assert grad.shape == (0, 3)
+        if reduction == "mean":
+            assert np.isnan(value)
