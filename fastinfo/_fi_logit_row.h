@@ -661,6 +661,20 @@ static void FI_NAME(fi_pass2)(int kind, const FI_T *x, Py_ssize_t xs, const FI_T
 #define FI_JS_PSI6 -3.967105746619636e-06
 #define FI_JS_PSI7 4.0717132110981315e-07
 #define FI_JS_PSI8 -4.165175591615634e-08
+/* d = (x - y) scale - c for a pair of elements (double lanes) with x - y and its product by scale
+ * carried exactly (float64 logits: x - y by TwoSum; the others' is exact in double) until c, whose
+ * subtraction is exact where d is small; -inf or NaN logits give a d that is not small (or NaN) */
+static inline __attribute__((always_inline)) fi_vd FI_NAME(fi_pair_d)(fi_vd xh, fi_vd yh, double scale, double c)
+{
+    fi_vd s = xh - yh, e = fi_splatd(0);
+    if (sizeof(FI_T) == 8) {
+        fi_vd bb = s - xh;
+        e = (xh - (s - bb)) - (yh + bb);
+    }
+    fi_vd sh = s * scale;
+    return (sh - c) - (fi_vfnma(s, fi_splatd(scale), sh) - e * scale);
+}
+
 static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t n,
                                    double mx, double my, double lsx, double lsy, double scale, fi_stop_t *stop)
 {
@@ -689,17 +703,8 @@ static double FI_NAME(fi_js_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
                 fi_vd Ls = L + fi_seld(pb, ay - ax, ax - ay);
                 fi_vd far = fi_seld(P == 0, fi_splatd(0), P * fi_seld(pb, L, Ls))
                           + fi_seld(Q == 0, fi_splatd(0), Q * fi_seld(pb, Ls, L));
-                /* d = (x - y) scale - c with x - y and its product by scale carried exactly
-                 * (float64 logits: x - y by TwoSum; the others' is exact in double) until c,
-                 * whose subtraction is exact where d is small; -inf or NaN logits: d is not
-                 * small, the pair takes the logs */
-                fi_vd s = xh - yh, e = fi_splatd(0);
-                if (sizeof(FI_T) == 8) {
-                    fi_vd bb = s - xh;
-                    e = (xh - (s - bb)) - (yh + bb);
-                }
-                fi_vd sh = s * scale;
-                fi_vd d = (sh - c) - (fi_vfnma(s, fi_splatd(scale), sh) - e * scale), v = d * d, v2 = v * v;
+                /* -inf or NaN logits: d is not small, the pair takes the logs */
+                fi_vd d = FI_NAME(fi_pair_d)(xh, yh, scale, c), v = d * d, v2 = v * v;
                 fi_vd ps = v * ((FI_JS_PSI1 + v * FI_JS_PSI2) + v2 * (FI_JS_PSI3 + v * FI_JS_PSI4)
                                 + (v2 * v2) * ((FI_JS_PSI5 + v * FI_JS_PSI6) + v2 * (FI_JS_PSI7 + v * FI_JS_PSI8)));
                 acc += fi_seld(v < 0.0625, 0.5 * M * ps, far);
@@ -738,14 +743,7 @@ static double FI_NAME(fi_tv_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
                 fi_vd ax = (xh - mx) * scale - lsx, ay = (yh - my) * scale - lsy;
                 P = fi_vexp_neg(ax);
                 Q = fi_vexp_neg(ay);
-                /* d as in JS's pass 3: exact until c */
-                fi_vd s = xh - yh, e = fi_splatd(0);
-                if (sizeof(FI_T) == 8) {
-                    fi_vd bb = s - xh;
-                    e = (xh - (s - bb)) - (yh + bb);
-                }
-                fi_vd sh = s * scale;
-                fi_vd d = (sh - c) - (fi_vfnma(s, fi_splatd(scale), sh) - e * scale);
+                fi_vd d = FI_NAME(fi_pair_d)(xh, yh, scale, c);        /* as JS's: exact until c */
                 /* d NaN: a -inf logit on one side (or both: the pair adds 0), |d| = inf */
                 fi_vl nan = d != d, pos = (nan & (P > Q)) | (~nan & (d > 0.0));
                 fi_vd t = fi_seld(nan, fi_splatd(__builtin_inf()), fi_seld(d < 0.0, -d, d)), u = fi_splatd(1);
@@ -772,6 +770,21 @@ static double FI_NAME(fi_tv_pass3)(const FI_T *x, Py_ssize_t xs, const FI_T *y, 
     return Ap + An > 0.0 ? (An * Tp + Ap * Tn) / (Ap + An) : 0.5 * (Tp + Tn);
 }
 
+/* one vector r of an output row from element i on (cnt of them exist; stride os) */
+static inline __attribute__((always_inline)) void FI_NAME(fi_store)(FI_S *o, Py_ssize_t os, Py_ssize_t i,
+                                                                    Py_ssize_t cnt, FI_V r)
+{
+    FI_S buf[FI_W];
+    Py_ssize_t k;
+    if (os == 1 && cnt >= FI_W) {
+        memcpy(o + i, &r, sizeof r);
+    } else {
+        memcpy(buf, &r, sizeof buf);
+        for (k = 0; k < FI_W && k < cnt; k++)
+            o[(i + k) * os] = buf[k];
+    }
+}
+
 /* o = log_softmax (z - log S) or softmax (exp(z) / S), in the compute type */
 static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssize_t os, Py_ssize_t n,
                                    double mx, double scale, double logs, double invs, int log_out,
@@ -779,9 +792,8 @@ static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssi
 {
     FI_V z, r;
     FI_S fm = (FI_S)mx, sc = (FI_S)scale, lg = (FI_S)logs, iv = (FI_S)invs;
-    FI_S buf[FI_W];
     FI_T fill = FI_NEGINF;
-    Py_ssize_t blk, i, end, k;
+    Py_ssize_t blk, i, end;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             return;
@@ -789,13 +801,7 @@ static void FI_NAME(fi_write_pass)(const FI_T *x, Py_ssize_t xs, FI_S *o, Py_ssi
         for (i = blk; i < end; i += FI_W) {
             z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
             r = log_out ? z - lg : FI_EXPV(z) * iv;
-            if (os == 1 && end - i >= FI_W) {
-                memcpy(o + i, &r, sizeof r);
-            } else {
-                memcpy(buf, &r, sizeof buf);
-                for (k = 0; k < FI_W && k < end - i; k++)
-                    o[(i + k) * os] = buf[k];
-            }
+            FI_NAME(fi_store)(o, os, i, end - i, r);
         }
     }
 }
@@ -817,9 +823,8 @@ static void FI_NAME(fi_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     FI_S fm = (FI_S)mx, sc = (FI_S)g->scale, ps = (FI_S)pscale;
     /* the constant per-class term: labels with every weight 1 */
     FI_S sub = (FI_S)(y == NULL && g->wunit ? f * g->c0 : 0.0);
-    FI_S buf[FI_W];
     FI_T fill = FI_NEGINF;
-    Py_ssize_t blk, i, end, k, c;
+    Py_ssize_t blk, i, end, c;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             return;
@@ -827,13 +832,7 @@ static void FI_NAME(fi_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         for (i = blk; i < end; i += FI_W) {
             z = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fm) * sc;
             r = FI_EXPV(z) * ps - sub;
-            if (os == 1 && end - i >= FI_W) {
-                memcpy(o + i, &r, sizeof r);
-            } else {
-                memcpy(buf, &r, sizeof buf);
-                for (k = 0; k < FI_W && k < end - i; k++)
-                    o[(i + k) * os] = buf[k];
-            }
+            FI_NAME(fi_store)(o, os, i, end - i, r);
         }
         if (y != NULL) {
             for (c = blk; c < end; c++)
@@ -856,9 +855,8 @@ static void FI_NAME(fi_kl_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y
 {
     FI_V zx, zy, r;
     FI_S fmx = (FI_S)mx, fmy = (FI_S)my, sc = (FI_S)scale, ax = (FI_S)ivx, ay = (FI_S)ivy;
-    FI_S buf[FI_W];
     FI_T fill = FI_NEGINF;
-    Py_ssize_t blk, i, end, k;
+    Py_ssize_t blk, i, end;
     for (blk = 0; blk < n; blk += FI_BLOCK) {
         if (n > FI_BLOCK && fi_poll_block(stop, FI_BLOCK))
             return;
@@ -867,13 +865,7 @@ static void FI_NAME(fi_kl_grad_pass)(const FI_T *x, Py_ssize_t xs, const FI_T *y
             zx = (FI_NAME(fi_lanes)(x, i, xs, end - i, fill) - fmx) * sc;
             zy = (FI_NAME(fi_lanes)(y, i, ys, end - i, fill) - fmy) * sc;
             r = FI_EXPV(zy) * ay - FI_EXPV(zx) * ax;
-            if (os == 1 && end - i >= FI_W) {
-                memcpy(o + i, &r, sizeof r);
-            } else {
-                memcpy(buf, &r, sizeof buf);
-                for (k = 0; k < FI_W && k < end - i; k++)
-                    o[(i + k) * os] = buf[k];
-            }
+            FI_NAME(fi_store)(o, os, i, end - i, r);
         }
     }
 }
