@@ -62,6 +62,18 @@ def fastinfo_env(**changes):
     return env
 
 
+def cli(*args):
+    """(exit status, stdout, stderr) of ``fastinfo *args``, in this process."""
+    import contextlib
+    import io
+
+    from fastinfo._cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    return rc, out.getvalue(), err.getvalue()
+
+
 def run_python(args, cwd=None, env=None, timeout=300):
     """`python *args` in a child process (by default with fastinfo_env()): the CompletedProcess,
     its output captured as text."""

@@ -7,8 +7,6 @@ an input, by name or by link, refused even with --force; corrupt, truncated,
 Fortran-ordered and big-endian .npy files; usage errors in one line; the bare
 command and --version.
 """
-import contextlib
-import io
 import os
 
 import numpy as np
@@ -16,17 +14,10 @@ import pytest
 import scipy.stats
 from hypothesis import given, settings, strategies as st
 
-from fastinfo._cli import main
+from helpers import cli
 
 N, K, CHUNK = 203, 11, "17"
 
-
-def cli(*args):
-    """(exit status, stdout, stderr) of ``fastinfo *args``."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 def assert_one_line_error(rc, err, status=2, message=""):

@@ -1,7 +1,5 @@
 """``fastinfo score --report``: a classifier's mean NLL, perplexity, accuracy, calibration error and
 Brier score over a run, against the library's functions on the same rows (whatever the chunks)."""
-import contextlib
-import io
 import json
 import math
 
@@ -9,14 +7,9 @@ import numpy as np
 import pytest
 
 import fastinfo
-from fastinfo._cli import _Report, main
+from fastinfo._cli import _Report
+from helpers import cli
 
-
-def cli(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -2,21 +2,13 @@
 selectable) and the divergences softmax_js and softmax_tv: the files match the library's calls on
 the same rows whatever the chunks (the kernels do not depend on how rows are grouped), in .npy
 (a record a row), .parquet (a column a field) and .csv; bad usage is one line and exit status 2."""
-import contextlib
-import io
 
 import numpy as np
 import pytest
 
 import fastinfo
-from fastinfo._cli import main
+from helpers import cli
 
-
-def cli(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in args])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
