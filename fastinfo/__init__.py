@@ -35,6 +35,7 @@ from ._scoring import (EnsembleUncertainty, SequenceScores, SoftmaxStats, ensemb
                        softmax_stats, topk_kl_divergence)
 from ._calibration import (CalibrationBins, brier_score, calibration_error, fit_temperature,
                            reliability_diagram)
+from ._boosting import sigmoid_cross_entropy_grad_hess, softmax_cross_entropy_grad_hess
 from ._logits import (log_softmax, logsumexp, perplexity, sigmoid_cross_entropy, softmax,
                       softmax_cross_entropy, softmax_entropy, softmax_js_divergence,
                       softmax_kl_divergence, softmax_total_variation)
@@ -54,6 +55,8 @@ __all__ = [
     "softmax_js_divergence",
     "softmax_total_variation",
     "sigmoid_cross_entropy",
+    "softmax_cross_entropy_grad_hess",
+    "sigmoid_cross_entropy_grad_hess",
     "perplexity",
     "softmax_stats",
     "SoftmaxStats",

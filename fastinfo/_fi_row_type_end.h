@@ -27,3 +27,4 @@
 #undef FI_LOAD1
 #undef FI_NEGINF
 #undef FI_DBL
+#undef FI_GH_GATHER

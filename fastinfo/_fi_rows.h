@@ -32,6 +32,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_DBL 1
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
+#include "_fi_gradhess_row.h"
 #include "_fi_prob_row.h"
 #include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
@@ -45,6 +46,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
+#include "_fi_gradhess_row.h"
 #include "_fi_prob_row.h"
 #include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
@@ -60,6 +62,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
+#include "_fi_gradhess_row.h"
 #include "_fi_prob_row.h"
 #include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
@@ -73,6 +76,7 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
 #define FI_DBL 0
 #include "_fi_row_type.h"
 #include "_fi_logit_row.h"
+#include "_fi_gradhess_row.h"
 #include "_fi_prob_row.h"
 #include "_fi_general_row.h"
 #include "_fi_row_type_end.h"
@@ -100,6 +104,31 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
     default:
         fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
                          res2, cy, stop);
+    }
+}
+
+/* The softmax cross-entropy's (or focal loss's) gradient and diagonal Hessian of n rows of logits
+ * stored as fmt, a row a lane (fi_gh_rows of _fi_gradhess_row.h); buf: 2 K FI_NF doubles; stream:
+ * outputs larger than the caches, stored past them where they can be */
+static inline Py_ssize_t fi_gh_rows(int fmt, const void *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n,
+                                    Py_ssize_t K, const long long *lab, const double *sw, double hfac,
+                                    double gamma, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho,
+                                    Py_ssize_t hrs, Py_ssize_t hcs, int o64, void *buf, unsigned char *bad,
+                                    int stream)
+{
+    switch (fmt) {
+    case FI_FMT_F64:
+        return fi_gh_rows_f64((const double *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs, hcs,
+                              o64, (double *)buf, bad, stream);
+    case FI_FMT_F32:
+        return fi_gh_rows_f32((const float *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs, hcs,
+                              o64, (float *)buf, bad, stream);
+    case FI_FMT_BF16:
+        return fi_gh_rows_bf16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs,
+                               hcs, o64, (float *)buf, bad, stream);
+    default:
+        return fi_gh_rows_f16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs,
+                              hcs, o64, (float *)buf, bad, stream);
     }
 }
 

@@ -47,6 +47,7 @@ _TWO_BYTE_ARGS: dict[str, tuple[str, ...]] = {
     **{f: ("logits",) for f in ("softmax_entropy", "softmax_cross_entropy", "perplexity", "softmax_stats",
                                 "sequence_scores", "ensemble_uncertainty", "fit_temperature")},
     **{f: ("probs_or_logits",) for f in ("calibration_error", "brier_score")},
+    "softmax_cross_entropy_grad_hess": ("raw_prediction",),
     "topk_kl_divergence": ("student_logits",),
     **{f: ("p_logits", "q_logits") for f in ("softmax_kl_divergence", "softmax_js_divergence",
                                               "softmax_total_variation")},
@@ -496,6 +497,16 @@ def interop_call(func: Callable[..., Any], names: Sequence[str], bound_args: dic
     """func called on the converted arguments, its result of the caller's kind. ``lazy``: the
     Dask-aware function, called instead when a converted argument is a Dask array (an xarray
     DataArray backed by Dask stays lazy)."""
+    if "hess_out" in bound_args:    # (gradient, Hessian): each the array given for it, if one was
+        given = {n: bound_args.get(n) for n in ("grad_out", "hess_out")}
+        for n, o in given.items():
+            if o is not None:
+                bound_args[n] = _out_view(o, n)
+        first, second = convert(names, bound_args, pairwise, _TWO_BYTE_ARGS.get(func.__name__, ()))
+        res = func(**bound_args)
+        like = None if first is None or first.kind in ("numpy", "array") else first
+        return tuple(o if o is not None else (r if like is None else wrap(r, like, bound_args, second, pairwise))
+                     for o, r in zip(given.values(), res))
     out = bound_args.get("out")
     if out is not None:
         bound_args["out"] = _out_view(out)

@@ -125,6 +125,18 @@ def stats_rows(
     scale: float,
     n_threads: int,
 ) -> int: ...
+def grad_hess_rows(
+    fmt: int,
+    x: NDArray[Any],
+    labels: _I64,
+    sw: _F64,
+    go: _Real,
+    ho: _Real,
+    hfac: float,
+    gamma: float,
+    n_threads: int,
+    bad: NDArray[np.uint8],
+) -> int: ...
 
 # --- fronts: a plain call in one step, or None (the Python layer then runs as written)
 def configure_fronts(sum_tol: float) -> None: ...

@@ -41,6 +41,10 @@ cdef extern from "_fi_rows.h" nogil:
                       fi_row_carry* cy, fi_stop_t* stop) noexcept
     int fi_pf_head4, fi_pf_rest4
     void fi_prefetch_init()
+    Py_ssize_t fi_gh_rows(int fmt, const void* x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
+                          const long long* lab, const double* sw, double hfac, double gamma, void* go,
+                          Py_ssize_t grs, Py_ssize_t gcs, void* ho, Py_ssize_t hrs, Py_ssize_t hcs, int o64,
+                          void* buf, unsigned char* bad, int stream) noexcept
 
 fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h), at import
 
@@ -310,6 +314,99 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
         nbad = _logit_driver(fmt, xb, xrs, xs, xb, xrs, xs, lp, NULL, 0, 1, N, K,
                              &res[0, 0], NULL, &g, n_threads, stop)
     fi_stop_raise(stop)
+    return nbad
+
+
+cdef enum:
+    GH_ROWS = 256       # rows a call of fi_gh_rows: the unit of threads and of Ctrl-C polling
+    GH_STREAM_BYTES = 64 * 1024 * 1024      # the gradient and Hessian beyond it are streamed
+
+
+def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const double[::1] sw,
+                   cnp.ndarray go, cnp.ndarray ho, double hfac, double gamma, int n_threads,
+                   unsigned char[::1] bad):
+    """The softmax cross-entropy's (gamma = 0) or focal loss's gradient and diagonal Hessian with
+    respect to x, (N, K) logits stored as fmt (any strides), to go and ho (N, K; float64 or
+    float32, any strides; never x): labels int64 (N,) in [0, K), sample weights sw (N,) or
+    empty, hfac the Hessian's factor (gamma = 0). bad (N,) gets 1 for an invalid row (a NaN or
+    +inf logit, or every logit -inf; its g and h are NaN). Rows go a vector's width at a time,
+    a row a lane (fi_gh_rows), in chunks of GH_ROWS rows over the threads. Returns the number
+    of invalid rows."""
+    cdef Py_ssize_t N, K, i, isz, osz, nb, b, lo, nbad = 0
+    cdef int o64, nt, stream
+    cdef const long long* lp
+    cdef const double* swp = NULL
+    cdef char* buf
+    if fmt < FI_FMT_F64 or fmt > FI_FMT_F16:
+        raise ValueError(f"unknown storage format {fmt}")
+    isz = 8 if fmt == FI_FMT_F64 else (4 if fmt == FI_FMT_F32 else 2)
+    if (cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_ITEMSIZE(x) != isz or cnp.PyArray_STRIDE(x, 1) % isz
+            or cnp.PyArray_STRIDE(x, 0) % isz):
+        raise ValueError(f"x must be 2-D with {isz}-byte elements and strides that are multiples of them")
+    N = cnp.PyArray_DIM(x, 0)
+    K = cnp.PyArray_DIM(x, 1)
+    o64 = cnp.PyArray_TYPE(go) == cnp.NPY_DOUBLE
+    osz = 8 if o64 else 4
+    for a, name in ((go, "go"), (ho, "ho")):
+        if (cnp.PyArray_NDIM(<cnp.ndarray>a) != 2 or cnp.PyArray_DIM(<cnp.ndarray>a, 0) != N
+                or cnp.PyArray_DIM(<cnp.ndarray>a, 1) != K
+                or cnp.PyArray_TYPE(<cnp.ndarray>a) != (cnp.NPY_DOUBLE if o64 else cnp.NPY_FLOAT)
+                or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)
+                or cnp.PyArray_STRIDE(<cnp.ndarray>a, 0) % osz or cnp.PyArray_STRIDE(<cnp.ndarray>a, 1) % osz):
+            raise ValueError(f"{name} must be a writeable float64 or float32 array of shape {(N, K)}, "
+                             f"both of one dtype")
+    if labels.shape[0] != N or bad.shape[0] != N or (sw.shape[0] and sw.shape[0] != N):
+        raise ValueError(f"labels, bad (and sw) must have length {N}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, got {n_threads}")
+    for i in range(N):
+        if labels[i] < 0 or labels[i] >= K:
+            raise IndexError(f"label {labels[i]} out of range for {K} classes at row {i}")
+    if N == 0 or K == 0:
+        return 0
+    lp = &labels[0]
+    if sw.shape[0]:
+        swp = &sw[0]
+    cdef const char* xb = <const char*>cnp.PyArray_DATA(x)
+    cdef char* gb = <char*>cnp.PyArray_DATA(go)
+    cdef char* hb = <char*>cnp.PyArray_DATA(ho)
+    cdef Py_ssize_t xrs = cnp.PyArray_STRIDE(x, 0) // isz, xcs = cnp.PyArray_STRIDE(x, 1) // isz
+    cdef Py_ssize_t grs = cnp.PyArray_STRIDE(go, 0) // osz, gcs = cnp.PyArray_STRIDE(go, 1) // osz
+    cdef Py_ssize_t hrs = cnp.PyArray_STRIDE(ho, 0) // osz, hcs = cnp.PyArray_STRIDE(ho, 1) // osz
+    # outputs larger than a last-level cache go past the caches (a store would first read them in)
+    stream = 2 * N * K * osz > GH_STREAM_BYTES
+    # chunks of GH_ROWS rows (a multiple of every vector width), dealt to the threads in turn
+    nb = (N + GH_ROWS - 1) // GH_ROWS
+    nt = _effective_threads(N * K * 4, n_threads)     # an exp and two stores per element
+    if nt > nb:
+        nt = 1
+    buf = <char*>malloc(nt * 2 * K * 16 * sizeof(double))
+    if buf == NULL:
+        raise MemoryError()
+    cdef fi_stop_t st
+    cdef fi_stop_t* stop = fi_stop_begin(&st)
+    with nogil:
+        if nt > 1:
+            for b in prange(nb, num_threads=nt, schedule='static'):
+                if fi_poll(stop, GH_ROWS * K):
+                    continue
+                lo = b * GH_ROWS
+                fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
+                           swp + lo if swp != NULL else NULL, hfac, gamma, gb + lo * grs * osz, grs, gcs,
+                           hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * 2 * K * 16 * sizeof(double),
+                           &bad[lo], stream)
+        else:
+            for b in range(nb):
+                if fi_poll(stop, GH_ROWS * K):
+                    break
+                lo = b * GH_ROWS
+                fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
+                           swp + lo if swp != NULL else NULL, hfac, gamma, gb + lo * grs * osz, grs, gcs,
+                           hb + lo * hrs * osz, hrs, hcs, o64, buf, &bad[lo], stream)
+    free(buf)
+    fi_stop_raise(stop)
+    for i in range(N):
+        nbad += bad[i]
     return nbad
 
 

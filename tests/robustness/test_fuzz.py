@@ -405,7 +405,14 @@ def test_logit_functions_arguments(x, t, base, data):
              lambda: fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan"),
              lambda: float(np.sum(fi.sigmoid_cross_entropy(x, y, base=base, reduction=reduction, invalid="nan",
                                                            return_grad=True)[1])),
-             lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base)]
+             lambda: fi.perplexity(x, lab, ignore_index=ignore, base=base),
+             lambda: fi.softmax_cross_entropy_grad_hess(x, lab, gamma=data.draw(st.sampled_from([0.0, 2.0, -1.0])),
+                                                        hessian=data.draw(st.sampled_from(["diagonal",
+                                                                                           "upper_bound", "x"])),
+                                                        sample_weight=data.draw(st.sampled_from([None, lab])),
+                                                        invalid=data.draw(st.sampled_from(["nan", "raise"])))[1],
+             lambda: fi.sigmoid_cross_entropy_grad_hess(x, y, gamma=data.draw(st.sampled_from([0.0, 0.5, np.nan])),
+                                                        invalid=data.draw(st.sampled_from(["nan", "raise"])))[0]]
     _float_or_documented_error(calls)
     k = data.draw(st.sampled_from([0, 1, 3, -1, 2**70]))
     for lb in (lab, None):

@@ -116,6 +116,14 @@ CHILD = textwrap.dedent(r'''
                                                    np.zeros(1, np.float32), q.shape, (0, 0), writeable=True)),
                                            lambda: fi.softmax_kl_divergence(small, small[::-1],
                                                                             return_grad=True)[1]),
+        # short rows, a vector of them at a time, into zero-stride outputs (no memory)
+        "softmax_cross_entropy_grad_hess": (lambda: (half((2**24, 2**10)), np.zeros(2**24, dtype=np.int64)),
+                                            lambda x, y: fi.softmax_cross_entropy_grad_hess(
+                                                x, y, grad_out=np.lib.stride_tricks.as_strided(
+                                                    np.zeros(1), x.shape, (0, 0), writeable=True),
+                                                hess_out=np.lib.stride_tricks.as_strided(
+                                                    np.zeros(1), x.shape, (0, 0), writeable=True)),
+                                            lambda: fi.softmax_cross_entropy_grad_hess(small, np.array([0, 1, 2]))[1]),
         "softmax_cross_entropy": (lambda: (half((2**14, 2**22)), np.zeros(2**14, dtype=np.int64)),
                                   lambda x, y: fi.softmax_cross_entropy(x, y, reduction="none"),
                                   lambda: fi.softmax_cross_entropy(small, np.array([0, 1, 2]),
@@ -223,7 +231,8 @@ CHILD = textwrap.dedent(r'''
 NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_divergence", "surprisal_float16",
          "renyi_entropy",
          "renyi_entropy_one_row", "renyi_entropy_float16_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
-         "softmax_cross_entropy_gradient", "softmax_kl_divergence_gradient", "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "topk_kl_divergence", "fit_temperature", "differential_entropy_correa", "logsumexp",
+         "softmax_cross_entropy_gradient", "softmax_kl_divergence_gradient", "softmax_cross_entropy_grad_hess",
+         "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "topk_kl_divergence", "fit_temperature", "differential_entropy_correa", "logsumexp",
          "logsumexp_one_row", "softmax_total_variation_one_row", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
          "adjusted_mutual_information_score", "gaussian_kl_divergence"]

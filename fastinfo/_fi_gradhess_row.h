@@ -1,0 +1,342 @@
+/* The gradient and the diagonal Hessian of the softmax cross-entropy (gamma = 0) and of the
+ * focal loss (gamma > 0) with respect to the logits, for the short rows gradient boosting
+ * keeps (n_samples x n_classes raw predictions): a row a lane, FI_W rows at once, so the max,
+ * the exps and the sums of a row are one vector operation each whatever the number of classes.
+ * Instantiated for each storage type by _fi_rows.h (FI_* from _fi_row_type.h).
+ *
+ * With z = x - max x, e = exp(z), S = sum e, p = e / S, label y, sample weight w:
+ *   gamma = 0:  g_c = w (p_c - [c = y]),  h_c = hfac w p_c (1 - p_c)
+ *   gamma > 0:  the loss -(1 - p_y)^gamma log p_y; with q = 1 - p_y,
+ *               A = q^gamma (gamma p_y log(p_y) / q - 1)          (A = -1 at gamma = 0),
+ *               B = gamma p_y q^gamma ((1 - gamma p_y) log p_y + 2 q),
+ *               g_c = w A ([c = y] - p_c),
+ *               h_c = w (B r_c^2 - A p_c (1 - p_c)),  r_y = 1, r_c = p_c / q (c != y).
+ * 1 - p_c is taken as (S - e_c) / S, and for the row's first maximal element (e = 1) as t / S,
+ * t the sum of the other e: a confident row's small Hessians and gradients keep their
+ * relative accuracy (p (1 - p) ~ 1e-30 is not rounded to 0). */
+
+#ifndef FI_GH_FOCAL
+#define FI_GH_FOCAL
+/* The focal coefficients of one row (doubles): zy = z_y, logs1 = log S (S = 1 + t), q = 1 - p_y */
+static inline void fi_gh_focal(double gamma, double zy, double logs1, double q, double *A, double *B)
+{
+    double lp = zy - logs1, p = exp(lp), qg, r;
+    if (q <= 0.0) {             /* p_y = 1: the loss and its derivatives are 0 */
+        *A = 0.0;
+        *B = 0.0;
+        return;
+    }
+    qg = exp(gamma * log(q));
+    r = lp / q;                 /* log(p) / (1 - p): -1 as p -> 1 */
+    *A = qg * (gamma * p * r - 1.0);
+    *B = gamma * p * qg * ((1.0 - gamma * p) * lp + 2.0 * q);
+}
+#endif
+
+/* FI_W elements p[0], p[rs], ... (float64 and float32 storage) */
+#if defined(__AVX512F__) && defined(__x86_64__)
+#define FI_GH_GATHER 1
+static inline __attribute__((always_inline)) FI_V FI_NAME(fi_gh_gather)(const FI_T *p, Py_ssize_t rs)
+{
+#if FI_DBL
+    __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(rs));
+    return (FI_V)_mm512_i64gather_pd(idx, (const void *)p, 8);
+#else
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32((int)rs));
+    return (FI_V)_mm512_i32gather_ps(idx, (const void *)p, 4);
+#endif
+}
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_scatter)(FI_S *p, Py_ssize_t rs, FI_V v)
+{
+#if FI_DBL
+    __m512i idx = _mm512_mullo_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(rs));
+    _mm512_i64scatter_pd((void *)p, idx, (__m512d)v, 8);
+#else
+    __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                     _mm512_set1_epi32((int)rs));
+    _mm512_i32scatter_ps((void *)p, idx, (__m512)v, 4);
+#endif
+}
+#else
+#define FI_GH_GATHER 0
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_scatter)(FI_S *p, Py_ssize_t rs, FI_V v)
+{
+    (void)p;
+    (void)rs;
+    (void)v;
+}
+static inline __attribute__((always_inline)) FI_V FI_NAME(fi_gh_gather)(const FI_T *p, Py_ssize_t rs)
+{
+    (void)p;
+    (void)rs;
+    return FI_SPLAT(0);
+}
+#endif
+
+/* A vector to dst: past the caches where stream (outputs larger than the caches, which a
+ * store would first read in) and dst is aligned to a vector */
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put)(FI_S *dst, FI_V v, int stream)
+{
+#if defined(__x86_64__) && FI_VBYTES == 64
+    if (stream && ((uintptr_t)dst & 63) == 0) {
+#if FI_DBL
+        _mm512_stream_pd((double *)dst, (__m512d)v);
+#else
+        _mm512_stream_ps((float *)dst, (__m512)v);
+#endif
+        return;
+    }
+#elif defined(__x86_64__) && FI_VBYTES == 32
+    if (stream && ((uintptr_t)dst & 31) == 0) {
+#if FI_DBL
+        _mm256_stream_pd((double *)dst, (__m256d)v);
+#else
+        _mm256_stream_ps((float *)dst, (__m256)v);
+#endif
+        return;
+    }
+#endif
+    (void)stream;
+    memcpy(dst, &v, sizeof v);
+}
+
+/* The same into an output of the other float type (float32 from float64 lanes, or float64 from
+ * float32 lanes): converted, stored past the caches where stream and dst is aligned to its size */
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put_cvt)(void *dst, FI_V v, int stream)
+{
+#if FI_DBL
+    typedef float vo_t __attribute__((vector_size(FI_W * 4)));
+#else
+    typedef double vo_t __attribute__((vector_size(FI_W * 8)));
+#endif
+    vo_t o = __builtin_convertvector(v, vo_t);
+#if defined(__x86_64__) && FI_VBYTES == 64 && FI_DBL
+    if (stream && ((uintptr_t)dst & 31) == 0) {
+        _mm256_stream_ps((float *)dst, (__m256)o);
+        return;
+    }
+#endif
+    (void)stream;
+    memcpy(dst, &o, sizeof o);
+}
+
+/* Rows 0..nr-1 (nr <= FI_W) of x (row stride rs, class stride cs, in elements), K >= 1 classes:
+ * labels lab, sample weights sw (NULL: 1), the gradient to go and the Hessian to ho (strides in
+ * their elements; float64 where o64, else float32). buf: 2 K FI_W compute values. bad[l] = 1
+ * for a row that is invalid (a NaN or +inf logit, or every logit -inf: its g and h are NaN),
+ * else 0; returns how many are. */
+static inline __attribute__((always_inline)) Py_ssize_t
+FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr, Py_ssize_t K,
+                     const long long *lab, const double *sw, double hfac, double gamma, void *go,
+                     Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs, Py_ssize_t hcs, int o64,
+                     FI_S *buf, unsigned char *bad, int stream)
+{
+    typedef long long vq_t __attribute__((vector_size(FI_W * 8)));
+    typedef double vw_t __attribute__((vector_size(FI_W * 8)));
+    const FI_S ninf = (FI_S)-__builtin_inf(), pinf = (FI_S)__builtin_inf();
+    FI_V v, e, m = FI_SPLAT(ninf), S, t, inv, w, A, B, Ah, zy, ey, om, p, q1, tinv, g, h, r, one = FI_SPLAT((FI_S)1);
+    FI_M isy, ismax, first, nok = FI_SPLAT(0) > FI_SPLAT(1), ylv, midx;
+    FI_S *hb = buf + K * FI_W, al[FI_W], bl[FI_W], zl[FI_W], sl[FI_W], tl[FI_W], ql[FI_W];
+    FI_I yl[FI_W];
+    Py_ssize_t c, l, nbad = 0;
+    const int direct = nr == FI_W && grs == 1 && hrs == 1 && o64 == FI_DBL;
+    const int direct_cvt = nr == FI_W && grs == 1 && hrs == 1 && o64 != FI_DBL;
+    const Py_ssize_t osz = o64 ? 8 : 4;
+    const int scatter = FI_GH_GATHER && !direct && !direct_cvt && nr == FI_W && o64 == FI_DBL && grs * FI_W < INT32_MAX
+                        && hrs * FI_W < INT32_MAX;
+    if (nr == FI_W) {           /* whole vectors of labels and weights */
+        vq_t lq;
+        memcpy(&lq, lab, sizeof lq);
+        ylv = __builtin_convertvector(lq, FI_M);
+        if (sw != NULL) {
+            vw_t wd;
+            memcpy(&wd, sw, sizeof wd);
+            w = __builtin_convertvector(wd, FI_V);
+        } else {
+            w = one;
+        }
+    } else {
+        FI_S wl[FI_W];
+        for (l = 0; l < FI_W; l++) {
+            yl[l] = l < nr ? (FI_I)lab[l] : 0;
+            wl[l] = l < nr && sw != NULL ? (FI_S)sw[l] : (FI_S)1;
+        }
+        memcpy(&ylv, yl, sizeof ylv);
+        memcpy(&w, wl, sizeof w);
+    }
+    /* the rows' elements into buf, a class (FI_W lanes) after another: a vector a class where
+     * a class's rows are contiguous (column-major raw predictions), else element by element
+     * (a vector load of lanes just stored one by one would stall: all of them are stored first) */
+    if (rs == 1 && nr == FI_W) {
+        for (c = 0; c < K; c++) {
+            v = FI_NAME(fi_lanes_at)(x, c * cs, 1, FI_W, FI_NEGINF);
+            memcpy(buf + c * FI_W, &v, sizeof v);
+        }
+    } else if (FI_GH_GATHER && nr == FI_W && sizeof(FI_T) == sizeof(FI_S) && rs * FI_W < INT32_MAX) {
+        /* a class's FI_W elements, rs apart: one gather (float64, float32 on AVX-512) */
+        for (c = 0; c < K; c++) {
+            v = FI_NAME(fi_gh_gather)(x + c * cs, rs);
+            memcpy(buf + c * FI_W, &v, sizeof v);
+        }
+    } else {
+        for (l = 0; l < FI_W; l++)
+            for (c = 0; c < K; c++)
+                buf[c * FI_W + l] = l < nr ? (FI_S)FI_LOAD1(x[l * rs + c * cs]) : (FI_S)0;
+    }
+    for (c = 0; c < K; c++) {
+        memcpy(&v, buf + c * FI_W, sizeof v);
+        nok |= (v != v) | (v == FI_SPLAT(pinf));
+        m = FI_MAX(v, m);
+    }
+    nok |= m == FI_SPLAT(ninf);
+    /* e, S, t (S less the first maximal element's 1), the label's z and e, which class was the max */
+    S = FI_SPLAT(0);
+    t = FI_SPLAT(0);
+    zy = FI_SPLAT(0);
+    ey = FI_SPLAT(0);
+    first = FI_SPLAT(0) < FI_SPLAT(1);              /* all ones: no maximal element seen yet */
+    midx = ylv - ylv - 1;
+    for (c = 0; c < K; c++) {
+        memcpy(&v, buf + c * FI_W, sizeof v);
+        v = v - m;
+        e = FI_EXPV(v);
+        memcpy(buf + c * FI_W, &e, sizeof e);
+        ismax = first & (v == FI_SPLAT(0));
+        first &= ~ismax;
+        midx = (ismax & ((FI_M){0} + (FI_I)c)) | (~ismax & midx);
+        isy = ylv == (FI_I)c;
+        zy = FI_SEL(isy, v, zy);
+        ey = FI_SEL(isy, e, ey);
+        S += e;
+        t += FI_SEL(ismax, FI_SPLAT(0), e);
+    }
+    inv = one / S;
+    /* 1 - p_y, times S */
+    om = FI_SEL(midx == ylv, t, S - ey);
+    if (gamma == 0.0) {
+        A = FI_SPLAT((FI_S)-1);
+        B = FI_SPLAT(0);
+    } else {
+        memcpy(zl, &zy, sizeof zl);
+        memcpy(sl, &om, sizeof sl);
+        memcpy(tl, &t, sizeof tl);
+        memcpy(ql, &inv, sizeof ql);
+        for (l = 0; l < FI_W; l++) {
+            double a = 0.0, b = 0.0;
+            if (l < nr)
+                fi_gh_focal(gamma, (double)zl[l], log1p((double)tl[l]), (double)sl[l] * (double)ql[l], &a, &b);
+            al[l] = (FI_S)a;
+            bl[l] = (FI_S)b;
+        }
+        memcpy(&A, al, sizeof A);
+        memcpy(&B, bl, sizeof B);
+    }
+    q1 = om * inv;                                   /* 1 - p_y */
+    tinv = t * inv;                                  /* 1 - p of the first maximal element */
+    /* an invalid row: A NaN makes its g and h NaN */
+    A = FI_SEL(nok, FI_SPLAT(__builtin_nanf("")), A * w);
+    B *= w;
+    Ah = gamma != 0.0 ? -A : -A * (FI_S)hfac;
+    for (c = 0; c < K; c++) {
+        memcpy(&e, buf + c * FI_W, sizeof e);
+        isy = ylv == (FI_I)c;
+        p = e * inv;
+        /* 1 - p_c: 1 - p is exact for p <= 1/2, which every element but the first maximal has */
+        r = FI_SEL(midx == (FI_M){0} + (FI_I)c, tinv, one - p);
+        /* g = A ([c = y] - p): at the label A (1 - p_y) */
+        g = A * FI_SEL(isy, r, -p);
+        h = Ah * p * r;
+        if (gamma != 0.0) {
+            FI_V rc = FI_SEL(isy, one, FI_SEL(q1 > FI_SPLAT(0), p / q1, FI_SPLAT(0)));
+            h += B * rc * rc;
+        }
+        if (direct) {             /* the outputs' rows of a class are contiguous */
+            FI_NAME(fi_gh_put)((FI_S *)go + c * gcs, g, stream);
+            FI_NAME(fi_gh_put)((FI_S *)ho + c * hcs, h, stream);
+        } else if (direct_cvt) {  /* the same, in the other float type */
+            FI_NAME(fi_gh_put_cvt)((char *)go + c * gcs * osz, g, stream);
+            FI_NAME(fi_gh_put_cvt)((char *)ho + c * hcs * osz, h, stream);
+        } else if (scatter) {
+            FI_NAME(fi_gh_scatter)((FI_S *)go + c * gcs, grs, g);
+            FI_NAME(fi_gh_scatter)((FI_S *)ho + c * hcs, hrs, h);
+        } else {
+            memcpy(buf + c * FI_W, &g, sizeof g);
+            memcpy(hb + c * FI_W, &h, sizeof h);
+        }
+    }
+    if (!direct && !direct_cvt && !scatter) {       /* row by row from the class vectors */
+        if (o64) {
+            for (l = 0; l < nr; l++)
+                for (c = 0; c < K; c++) {
+                    ((double *)go)[l * grs + c * gcs] = (double)buf[c * FI_W + l];
+                    ((double *)ho)[l * hrs + c * hcs] = (double)hb[c * FI_W + l];
+                }
+        } else {
+            for (l = 0; l < nr; l++)
+                for (c = 0; c < K; c++) {
+                    ((float *)go)[l * grs + c * gcs] = (float)buf[c * FI_W + l];
+                    ((float *)ho)[l * hrs + c * hcs] = (float)hb[c * FI_W + l];
+                }
+        }
+    }
+    memcpy(yl, &nok, sizeof yl);
+    for (l = 0; l < nr; l++) {
+        bad[l] = yl[l] != 0;
+        nbad += yl[l] != 0;
+    }
+    return nbad;
+}
+
+/* How many blocks of rows ahead fi_gh_rows prefetches: a block of row-major rows is a few
+ * hundred bytes of each array, of column-major rows a line of each class's column */
+#ifndef FI_GH_AHEAD_ROWS
+#define FI_GH_AHEAD_ROWS 4
+#endif
+#ifndef FI_GH_AHEAD_COLS
+#define FI_GH_AHEAD_COLS 4
+#endif
+
+/* fi_gh_block over rows 0..n-1, FI_W at a time */
+static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
+                                      const long long *lab, const double *sw, double hfac, double gamma,
+                                      void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs,
+                                      Py_ssize_t hcs, int o64, FI_S *buf, unsigned char *bad, int stream)
+{
+    Py_ssize_t r0, nbad = 0, osz = o64 ? 8 : 4, b, ahead;
+    /* rows read (and written) whole: gathers and scatters do not train the hardware's
+     * prefetchers, so the rows 4 blocks on are prefetched here, a line at a time */
+    const int pfx = cs == 1 && rs == K, pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K;
+    /* or a class's rows contiguous (column-major): K streams a block, a line each */
+    const int pcx = rs == 1 && cs > 1, pco = !stream && grs == 1 && hrs == 1 && gcs > 1;
+    const Py_ssize_t xbytes = FI_W * K * (Py_ssize_t)sizeof(FI_T), obytes = FI_W * K * osz;
+    ahead = (pcx || pco ? FI_GH_AHEAD_COLS : FI_GH_AHEAD_ROWS) * FI_W;
+    for (r0 = 0; r0 < n; r0 += FI_W) {
+        if (r0 + ahead < n && (pcx || pco))
+            for (b = 0; b < K; b++) {
+                if (pcx)
+                    __builtin_prefetch(x + (r0 + ahead) + b * cs);
+                if (pco) {
+                    __builtin_prefetch((char *)go + ((r0 + ahead) + b * gcs) * osz, 1);
+                    __builtin_prefetch((char *)ho + ((r0 + ahead) + b * hcs) * osz, 1);
+                }
+            }
+        if (pfx && r0 + ahead < n)
+            for (b = 0; b < xbytes; b += 64)
+                __builtin_prefetch((const char *)(x + (r0 + ahead) * rs) + b);
+        if (pfo && r0 + ahead < n)
+            for (b = 0; b < obytes; b += 64) {
+                __builtin_prefetch((char *)go + (r0 + ahead) * grs * osz + b, 1);
+                __builtin_prefetch((char *)ho + (r0 + ahead) * hrs * osz + b, 1);
+            }
+        nbad += FI_NAME(fi_gh_block)(x + r0 * rs, rs, cs, n - r0 < FI_W ? n - r0 : FI_W, K, lab + r0,
+                                     sw != NULL ? sw + r0 : NULL, hfac, gamma, (char *)go + r0 * grs * osz,
+                                     grs, gcs, (char *)ho + r0 * hrs * osz, hrs, hcs, o64, buf, bad + r0,
+                                     stream);
+    }
+#if defined(__x86_64__) && FI_VBYTES >= 32
+    if (stream)
+        _mm_sfence();           /* the streamed stores are visible before the call returns */
+#endif
+    return nbad;
+}
