@@ -29,10 +29,24 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PUBLIC = [name for name in fastinfo.__all__
           if not isinstance(getattr(fastinfo, name), types.ModuleType)]
-FUNCTIONS = [name for name in PUBLIC if inspect.isfunction(getattr(fastinfo, name))]
+# Public modules imported by name (``from fastinfo import objectives``), documented by a page's
+# ``automodule``: their functions follow the same rules, as "module.function".
+SUBMODULES = ["objectives"]
+
+
+def _get(name):
+    if "." in name:
+        mod, attr = name.split(".")
+        return getattr(importlib.import_module(f"fastinfo.{mod}"), attr)
+    return getattr(fastinfo, name)
+
+
+SUB_FUNCTIONS = [f"{mod}.{n}" for mod in SUBMODULES for n in importlib.import_module(f"fastinfo.{mod}").__all__]
+FUNCTIONS = [name for name in PUBLIC if inspect.isfunction(getattr(fastinfo, name))] + SUB_FUNCTIONS
 # Classes carry examples too; their sections are numpydoc's class form.
 WITH_EXAMPLES = [name for name in PUBLIC
-                 if inspect.isfunction(getattr(fastinfo, name)) or inspect.isclass(getattr(fastinfo, name))]
+                 if inspect.isfunction(getattr(fastinfo, name)) or inspect.isclass(getattr(fastinfo, name))
+                 ] + SUB_FUNCTIONS
 
 
 def _parse(func):
@@ -52,7 +66,7 @@ def _documented_parameters(doc):
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_numpydoc_sections(name):
-    func = getattr(fastinfo, name)
+    func = _get(name)
     doc = _parse(func)
     assert doc["Summary"] and doc["Summary"][0].strip(), f"{name}: no summary line"
     sig = inspect.signature(func)
@@ -72,7 +86,7 @@ def test_numpydoc_sections(name):
 
 @pytest.mark.parametrize("name", WITH_EXAMPLES)
 def test_examples_run(name):
-    obj = getattr(fastinfo, name)
+    obj = _get(name)
     finder = doctest.DocTestFinder(recurse=False)
     tests = [t for t in finder.find(obj, f"fastinfo.{name}", module=False, globs={}) if t.examples]
     assert tests, f"fastinfo.{name}: no example to run"
@@ -86,7 +100,7 @@ def test_examples_run(name):
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_no_placeholder_left(name):
     # a "{name}" left over: the function is missing from its module's fill_doc call
-    left = re.findall(r"\{[A-Za-z_]\w*\}", getattr(fastinfo, name).__doc__ or "")
+    left = re.findall(r"\{[A-Za-z_]\w*\}", _get(name).__doc__ or "")
     assert not left, f"fastinfo.{name}: docstring placeholders never filled: {left}"
 
 
@@ -130,6 +144,15 @@ def test_every_public_name_has_an_api_page():
     pages = _api_coverage().documented_in_pages(DOCS)
     missing = [name for name in PUBLIC if name not in pages]
     assert not missing, f"public names in no autosummary table of docs/api/: {missing}"
+
+
+@pytest.mark.parametrize("module", SUBMODULES)
+def test_every_public_module_has_an_api_page(module):
+    pages = [p.name for p in sorted((DOCS / "api").glob("*.rst"))
+             if f".. automodule:: fastinfo.{module}\n" in p.read_text(encoding="utf-8")]
+    if not (DOCS / "api").exists():
+        pytest.skip("the docs/ folder is not beside the tests")
+    assert len(pages) == 1, f"fastinfo.{module}: an automodule directive on one API page, found {pages}"
 
 
 def test_api_pages_name_only_public_names_each_once():

@@ -41,6 +41,7 @@ ALLOWLIST = """\
 # Literal["a", "b"] is a union of literal types to mypy, so stubtest expects a typing.Union at
 # run time, and a typing.Literal object is not one
 fastinfo\\._typing\\.(Invalid|Reduction|DivReduction|Average)
+fastinfo\\._boosting\\.Hessian
 """
 
 # The modules that define fastinfo's public API (and fastinfo._dask, whose decorator wraps most
@@ -51,7 +52,7 @@ PUBLIC_MODULES = [
     "fastinfo._args", "fastinfo._special", "fastinfo._measures", "fastinfo._counts", "fastinfo._labels",
     "fastinfo._differential",
     "fastinfo._knn", "fastinfo._gaussian", "fastinfo._generalized", "fastinfo._pairwise",
-    "fastinfo._joint", "fastinfo._logits", "fastinfo._scoring", "fastinfo._calibration", "fastinfo._dask",
+    "fastinfo._joint", "fastinfo._logits", "fastinfo._boosting", "fastinfo.objectives", "fastinfo._scoring", "fastinfo._calibration", "fastinfo._dask",
 ]
 STRICT_FLAGS = [
     "--strict",
@@ -112,6 +113,11 @@ skl: FloatResult = fastinfo.softmax_kl_divergence(p, p, reduction="mean")
 stv: FloatResult = fastinfo.softmax_total_variation(p, p, labels=[0, -100], ignore_index=-100,
                                                     reduction="batchmean")
 bce: FloatResult = fastinfo.sigmoid_cross_entropy(p, p, pos_weight=[1.0, 2.0])
+cgh: tuple[FloatArray, FloatArray] = fastinfo.softmax_cross_entropy_grad_hess(p, [0, 1], hessian="upper_bound")
+bgh: tuple[FloatArray, FloatArray] = fastinfo.sigmoid_cross_entropy_grad_hess(p, p, gamma=2.0)
+from fastinfo import objectives
+lobj = objectives.lightgbm_multiclass(3, gamma=2.0, hessian="diagonal")
+xobj = objectives.xgboost_binary(hess_floor=1e-6)
 ts: FloatResult = fastinfo.tsallis_entropy(p, 2.0)
 rd: FloatResult = fastinfo.renyi_divergence(p, q, 0.5, normalize=True)
 imi: FloatResult = fastinfo.mutual_information(np.ones((2, 2)) / 4, base=2)
