@@ -963,9 +963,36 @@ static void FI_NAME(fi_stats_row)(const FI_T *x, Py_ssize_t xs, Py_ssize_t label
 /* One row of op g->op (FI_L_* codes); res (and res2) get the row's result, NaN when invalid
  * (NaN or +inf logits, an invalid soft target, or -inf everywhere where that is undefined);
  * NaN, and o partly written, once stop is set. */
+/* The gradient of a cross-entropy or KL row from the normalizers a forward pass saved (lse,
+ * FI_LSE_SAVE): with L = log sum exp(x/T), p = exp(x/T - L) is exp((x - L T) / T), so the write
+ * pass of return_grad runs with L T in place of the row's max and 1 in place of 1 / sum e. A
+ * normalizer that is not finite (the forward row was invalid) gives NaN. res: 0. */
+static void FI_NAME(fi_grad_from_lse)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys,
+                                      Py_ssize_t label, FI_S *o, Py_ssize_t os, Py_ssize_t n,
+                                      const fi_logit_args *g, double gf, const double *lse, fi_stop_t *stop)
+{
+    double L = lse[0], L2 = lse[1], sc = g->scale, A;
+    if (!(L > -__builtin_inf() && L < __builtin_inf()) || L2 != L2 || (g->op == FI_L_KL && !(L2 < __builtin_inf()))) {
+        FI_NAME(fi_fill_nan)(o, os, n);
+        return;
+    }
+    switch (g->op) {
+    case FI_L_CE_LABEL:
+        A = g->c1 * g->wt[label] + g->c0 * g->wsum;
+        FI_NAME(fi_grad_pass)(x, xs, NULL, 0, label, o, os, n, L / sc, gf * A, gf,
+                              exp((double)(FI_S)FI_LOAD1(x[label * xs]) * sc - L), g, stop);
+        break;
+    case FI_L_CE_SOFT:      /* lse[1]: b, the sum of the weighted smoothed targets */
+        FI_NAME(fi_grad_pass)(x, xs, y, ys, -1, o, os, n, L / sc, gf * L2, gf, 0.0, g, stop);
+        break;
+    default:                /* FI_L_KL, with respect to y: lse[1] is y's */
+        FI_NAME(fi_kl_grad_pass)(x, xs, y, ys, o, os, n, L / sc, L2 / sc, sc, gf, gf, stop);
+    }
+}
+
 static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, Py_ssize_t ys, Py_ssize_t label,
                                   FI_S *o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args *g,
-                                  double *res, double *res2, fi_row_carry *cy, fi_stop_t *stop)
+                                  double *res, double *res2, double *lse, fi_row_carry *cy, fi_stop_t *stop)
 {
     double m, my = 0.0, ls, lsy, v, gf = g->grad ? res[0] : 0.0;    /* the gradient's row factor */
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
@@ -973,6 +1000,15 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     if (op == FI_L_STATS) {
         FI_NAME(fi_stats_row)(x, xs, label, n, g, res, cy, stop);
         return;
+    }
+    if (g->lse_mode == FI_LSE_FROM) {
+        res[0] = 0.0;
+        if (n > 0)
+            FI_NAME(fi_grad_from_lse)(x, xs, y, ys, label, o, os, n, g, gf, lse, stop);
+        return;
+    }
+    if (g->lse_mode == FI_LSE_SAVE) {   /* NaN until the row's sums are known */
+        lse[0] = lse[1] = __builtin_nan("");
     }
     if (n == 0) {
         res[0] = op == FI_L_LSE ? -__builtin_inf() : (op != FI_L_CE_LABEL ? 0.0 : __builtin_nan(""));
@@ -1014,6 +1050,10 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     FI_NAME(fi_pass2)(kind, x, xs, y, ys, n, m, my, g, &t, cy, stop);
     if (t.s != t.s || t.b != t.b)           /* a NaN logit */
         goto invalid;
+    if (g->lse_mode == FI_LSE_SAVE) {
+        lse[0] = m * g->scale + log1p(t.s);
+        lse[1] = op == FI_L_KL ? my * g->scale + log1p(t.b) : (op == FI_L_CE_SOFT ? t.b : 0.0);
+    }
     switch (op) {
     case FI_L_ENTROPY:
         res[0] = fi_nonneg(log1p(t.s) - t.a / (1.0 + t.s));
@@ -1032,6 +1072,8 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         break;
     case FI_L_CE_SOFT:
         res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
+        if (t.bad && g->lse_mode == FI_LSE_SAVE)
+            lse[0] = __builtin_nan("");
         if (g->grad) {
             if (t.bad)
                 FI_NAME(fi_fill_nan)(o, os, n);

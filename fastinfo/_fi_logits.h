@@ -31,6 +31,7 @@
 enum { FI_L_LSE = 0, FI_L_ENTROPY = 1, FI_L_CE_LABEL = 2, FI_L_CE_SOFT = 3, FI_L_KL = 4, FI_L_JS = 5,
        FI_L_SOFTMAX = 6, FI_L_LOG_SOFTMAX = 7, FI_L_STATS = 8, FI_L_TV = 9 };
 enum { FI_K_LSE, FI_K_ENT, FI_K_SMOOTH, FI_K_SOFT, FI_K_PAIR };      /* the kinds of pass 2 */
+enum { FI_LSE_NONE = 0, FI_LSE_SAVE = 1, FI_LSE_FROM = 2 };             /* fi_logit_args.lse_mode */
 
 typedef struct {
     int op;
@@ -41,6 +42,11 @@ typedef struct {
     const double *wt;    /* class weights (length K) for smoothing / soft targets, and the gradient */
     int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT / FI_L_KL: also write the gradient with respect
                             to the logits (KL: to y's) to o; res[0] holds the row's factor f on entry */
+    int lse_mode;        /* FI_LSE_SAVE: also each row's normalizers to lse[0], lse[1] (the
+                            cross-entropies: log-sum-exp of x/T and, soft targets, b = sum of the
+                            weighted smoothed targets; KL: x's and y's log-sum-exps); FI_LSE_FROM
+                            (with grad): the gradient from them alone, passes 1 and 2 skipped
+                            (a backward pass after a forward one that saved them) */
     int wunit;           /* the gradient: every class weight is 1 */
     double wsum;         /* the gradient: the sum of the class weights */
     Py_ssize_t k;        /* FI_L_STATS: the top k kept (a row's results take FI_ST_N + 2k) */

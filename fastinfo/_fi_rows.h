@@ -85,25 +85,25 @@ enum { FI_FMT_F64 = 0, FI_FMT_F32 = 1, FI_FMT_BF16 = 2, FI_FMT_F16 = 3 };   /* s
  * float64 for float64 logits, else float32; cy: the thread's carry (NULL: none). */
 static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const void *y, Py_ssize_t ys,
                                 Py_ssize_t label, void *o, Py_ssize_t os, Py_ssize_t n,
-                                const fi_logit_args *g, double *res, double *res2, fi_row_carry *cy,
+                                const fi_logit_args *g, double *res, double *res2, double *lse, fi_row_carry *cy,
                                 fi_stop_t *stop)
 {
     switch (fmt) {
     case FI_FMT_F64:
-        fi_logit_row_f64((const double *)x, xs, (const double *)y, ys, label, (double *)o, os, n, g, res, res2,
+        fi_logit_row_f64((const double *)x, xs, (const double *)y, ys, label, (double *)o, os, n, g, res, res2, lse,
                          cy, stop);
         break;
     case FI_FMT_F32:
-        fi_logit_row_f32((const float *)x, xs, (const float *)y, ys, label, (float *)o, os, n, g, res, res2, cy,
+        fi_logit_row_f32((const float *)x, xs, (const float *)y, ys, label, (float *)o, os, n, g, res, res2, lse, cy,
                          stop);
         break;
     case FI_FMT_BF16:
         fi_logit_row_bf16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
-                          res2, cy, stop);
+                          res2, lse, cy, stop);
         break;
     default:
         fi_logit_row_f16((const uint16_t *)x, xs, (const uint16_t *)y, ys, label, (float *)o, os, n, g, res,
-                         res2, cy, stop);
+                         res2, lse, cy, stop);
     }
 }
 

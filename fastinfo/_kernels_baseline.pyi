@@ -52,6 +52,7 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+LSE_MODES: dict[str, int]
 # results a row of stats_rows before its top k (lse, entropy, nll, max_prob, argmax, rank)
 STATS_FIELDS: int
 
@@ -112,6 +113,8 @@ def logit_rows(
     label_smoothing: float,
     n_threads: int,
     grad: bool = False,
+    lse: _F64 | None = None,
+    lse_mode: int = 0,
 ) -> int: ...
 def stats_rows(
     fmt: int,

@@ -20,6 +20,9 @@ cdef extern from "_fi_rows.h" nogil:
         WANT_ENT "FI_WANT_ENT"
         WANT_ORDER "FI_WANT_ORDER"
         WANT_RANK "FI_WANT_RANK"
+        LSE_NONE "FI_LSE_NONE"
+        LSE_SAVE "FI_LSE_SAVE"
+        LSE_FROM "FI_LSE_FROM"
     ctypedef struct fi_logit_args:
         int op
         double scale        # 1/T
@@ -28,6 +31,7 @@ cdef extern from "_fi_rows.h" nogil:
         int smooth          # L_CE_LABEL: also the smoothing sum
         const double* wt    # class weights (length K) for smoothing / soft targets, and the gradient
         int grad            # L_CE_LABEL / L_CE_SOFT: also the gradient (to o; res holds the row factors)
+        int lse_mode        # LSE_SAVE: each row's normalizers to lse (2 a row); LSE_FROM: the gradient from them
         int wunit           # the gradient: every class weight 1
         double wsum         # the gradient: the sum of the class weights
         Py_ssize_t k        # L_STATS: the top k
@@ -38,7 +42,7 @@ cdef extern from "_fi_rows.h" nogil:
         Py_ssize_t nxt      # elements to the next row this thread reads, 0: none (set before each row)
     void fi_logit_row(int fmt, const void* x, Py_ssize_t xs, const void* y, Py_ssize_t ys, Py_ssize_t label,
                       void* o, Py_ssize_t os, Py_ssize_t n, const fi_logit_args* g, double* res, double* res2,
-                      fi_row_carry* cy, fi_stop_t* stop) noexcept
+                      double* lse, fi_row_carry* cy, fi_stop_t* stop) noexcept
     int fi_pf_head4, fi_pf_rest4
     void fi_prefetch_init()
     Py_ssize_t fi_gh_rows(int fmt, const void* x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
@@ -58,7 +62,7 @@ def prefetch_plan():
 cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
                               const char* yb, Py_ssize_t yrs, Py_ssize_t ys, const long long* labels,
                               char* ob, Py_ssize_t ors, Py_ssize_t os, Py_ssize_t N, Py_ssize_t K,
-                              double* res, double* res2, fi_logit_args* g, int n_threads,
+                              double* res, double* res2, double* lse, fi_logit_args* g, int n_threads,
                               fi_stop_t* stop) noexcept nogil:
     """Rows i = 0..N-1 of logits stored as fmt (row strides in bytes, element strides in
     elements). labels[i] < 0: an ignored row (results 0). Returns the number of NaN rows."""
@@ -76,7 +80,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
         for i in prange(N, num_threads=nt, schedule='static', chunksize=chunk):
             if fi_poll_rows(stop, i, K):
                 continue
-            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
+            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, lse, g, i,
                        _next_row(carry, threadid(), g, i, step, chunk, N, labels), stop)
             if res[i * stride] != res[i * stride]:
                 nbad += 1
@@ -84,7 +88,7 @@ cdef Py_ssize_t _logit_driver(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_
         for i in range(N):
             if fi_poll_rows(stop, i, K):
                 break
-            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, g, i,
+            _logit_one(fmt, xb, xrs, xs, yb, yrs, ys, labels, ob, ors, os, K, res, res2, lse, g, i,
                        _next_row(carry, 0, g, i, 1, N, N, labels), stop)
             if res[i * stride] != res[i * stride]:
                 nbad += 1
@@ -113,14 +117,14 @@ cdef inline fi_row_carry* _next_row(fi_row_carry* carry, int t, const fi_logit_a
 cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t xs,
                             const char* yb, Py_ssize_t yrs, Py_ssize_t ys, const long long* labels,
                             char* ob, Py_ssize_t ors, Py_ssize_t os, Py_ssize_t K,
-                            double* res, double* res2, fi_logit_args* g, Py_ssize_t i,
+                            double* res, double* res2, double* lse, fi_logit_args* g, Py_ssize_t i,
                             fi_row_carry* cy, fi_stop_t* stop) noexcept nogil:
     """Row i (a negative label: an ignored row, results 0)."""
     cdef double dummy = 0.0
     cdef Py_ssize_t lab = labels[i] if labels != NULL else 0
     if g.op == L_STATS:     # every row, its results ST_N + 2k apart (labels: -1 none, -2 left out)
         fi_logit_row(fmt, xb + i * xrs, xs, xb, xs, lab if labels != NULL else -1, NULL, 1, K, g,
-                     &res[i * (ST_N + 2 * g.k)], &dummy, cy, stop)
+                     &res[i * (ST_N + 2 * g.k)], &dummy, NULL, cy, stop)
         return
     if lab < 0:
         res[i] = 0.0
@@ -130,7 +134,7 @@ cdef inline void _logit_one(int fmt, const char* xb, Py_ssize_t xrs, Py_ssize_t 
             _zero_row(fmt, ob + i * ors, os, K)
         return
     fi_logit_row(fmt, xb + i * xrs, xs, yb + i * yrs, ys, lab, ob + i * ors if ob != NULL else NULL, os, K,
-                 g, &res[i], &res2[i] if g.smooth else &dummy, cy, stop)
+                 g, &res[i], &res2[i] if g.smooth else &dummy, &lse[2 * i] if lse != NULL else NULL, cy, stop)
 
 
 cdef inline void _zero_row(int fmt, char* o, Py_ssize_t os, Py_ssize_t K) noexcept nogil:
@@ -161,7 +165,8 @@ cdef int _logit_fmt(cnp.ndarray a) noexcept:
 
 def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::1] labels,
                cnp.ndarray o, double[::1] res, double[::1] res2, const double[::1] wt,
-               double scale, double label_smoothing, int n_threads, bint grad=False):
+               double scale, double label_smoothing, int n_threads, bint grad=False,
+               double[:, ::1] lse=None, int lse_mode=0):
     """Rows of op (L_* codes, see LOGIT_OPS) over 2-D strided arrays of logits stored as fmt
     (FMT: float64, float32, bfloat16, float16; 2-byte logits may come as uint16 views).
 
@@ -176,6 +181,11 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     factor: its upstream gradient, 1/T and the reduction's and base's scales); an
     ignored row's is 0, an invalid row's NaN. wt is then required for the cross-entropies (ones
     without class weights).
+    lse (N, 2), lse_mode: LSE_SAVE (CE_LABEL, CE_SOFT, KL) writes each row's normalizers
+    there (the cross-entropies: log-sum-exp of x/T and, soft targets, the sum b of the weighted
+    smoothed targets; KL: x's and y's log-sum-exps; NaN for an invalid row); LSE_FROM (with
+    grad) reads them and writes the gradient only (res: 0), the passes over the row that find
+    them skipped.
     Returns the number of NaN (invalid) rows.
     """
     cdef fi_logit_args g
@@ -224,6 +234,14 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     g.k = 0
     g.want = 0
     g.grad = grad
+    g.lse_mode = lse_mode
+    if lse_mode != LSE_NONE:
+        if op != L_CE_LABEL and op != L_CE_SOFT and op != L_KL:
+            raise ValueError("lse applies to the cross-entropy ops and KL only")
+        if lse is None or lse.shape[0] != N or lse.shape[1] != 2:
+            raise ValueError(f"lse must be a float64 array of shape {(N, 2)}")
+        if lse_mode == LSE_FROM and not grad:
+            raise ValueError("lse_mode LSE_FROM writes the gradient: pass grad=True")
     g.wunit = True
     g.wsum = 0.0
     if grad and op != L_CE_LABEL and op != L_CE_SOFT and op != L_KL:
@@ -258,7 +276,8 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         nbad = _logit_driver(fmt, xb, xrs, xs, yb, yrs, ys, lp, ob, ors, os, N, K,
-                             &res[0], &res2[0] if g.smooth else NULL, &g, n_threads, stop)
+                             &res[0], &res2[0] if g.smooth else NULL, &lse[0, 0] if lse_mode else NULL, &g,
+                             n_threads, stop)
     fi_stop_raise(stop)
     return nbad
 
@@ -303,6 +322,7 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
     g.wt = NULL
     g.k = k
     g.grad = 0
+    g.lse_mode = LSE_NONE
     g.want = (WANT_ENT if entropy else 0) | (WANT_ORDER if order else 0) | (WANT_RANK if rank else 0)
     if N == 0:
         return 0
@@ -312,7 +332,7 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
     cdef fi_stop_t* stop = fi_stop_begin(&st)
     with nogil:
         nbad = _logit_driver(fmt, xb, xrs, xs, xb, xrs, xs, lp, NULL, 0, 1, N, K,
-                             &res[0, 0], NULL, &g, n_threads, stop)
+                             &res[0, 0], NULL, NULL, &g, n_threads, stop)
     fi_stop_raise(stop)
     return nbad
 
@@ -415,6 +435,7 @@ STATS_FIELDS = ST_N
 LOGIT_OPS = {"logsumexp": L_LSE, "softmax_entropy": L_ENTROPY, "ce_label": L_CE_LABEL,
              "ce_soft": L_CE_SOFT, "softmax_kl_divergence": L_KL, "softmax_js_divergence": L_JS,
              "softmax": L_SOFTMAX, "log_softmax": L_LOG_SOFTMAX, "softmax_total_variation": L_TV}
+LSE_MODES = {"none": LSE_NONE, "save": LSE_SAVE, "from": LSE_FROM}
 LOGIT_FORMATS = {"float64": FI_FMT_F64, "float32": FI_FMT_F32, "bfloat16": FI_FMT_BF16, "float16": FI_FMT_F16}
 
 
@@ -526,6 +547,7 @@ cdef object _logit_front(int op, object x, object y, object label, object ignore
     g.c0 = 0.0
     g.wt = NULL
     g.grad = 0
+    g.lse_mode = LSE_NONE
     if op == L_SOFTMAX or op == L_LOG_SOFTMAX:
         o = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(xa), cnp.NPY_FLOAT if single else cnp.NPY_DOUBLE, 0)
         ob = <char*>cnp.PyArray_DATA(o)
@@ -538,7 +560,7 @@ cdef object _logit_front(int op, object x, object y, object label, object ignore
     cdef double* rd = <double*>cnp.PyArray_DATA(res)
     with nogil:
         nbad = _logit_driver(fmt, xd, K * isz, 1, yd, K * isz, 1, lab, ob, K * (4 if single else 8), 1, N, K,
-                             rd, NULL, &g, nt, stop)
+                             rd, NULL, NULL, &g, nt, stop)
     free(lab)
     fi_stop_raise(stop)
     if nbad and not nm:

@@ -164,13 +164,16 @@ def _ignore_index(ignore_index: object, fname: str) -> int | None:
 
 def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64] | None, O: FloatArray | None,
          scale: float, eps: float, wt: NDArray[np.float64] | None, nt: int,
-         smooth: bool = False, grad: float | NDArray[np.float64] | None = None
+         smooth: bool = False, grad: float | NDArray[np.float64] | None = None,
+         lse: tuple[str, NDArray[np.float64]] | None = None
          ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, int]:
     """Per-row results (float64, batch shape) of op over X (and Y), plus the
     smoothing sums for CE with labels; nbad = number of invalid rows. grad (the
     cross-entropies, KL): O also gets each row's gradient with respect to its logits,
     times grad (1/T, the reduction's and the base's scales, the upstream gradient; a
-    number or an array of the batch shape)."""
+    number or an array of the batch shape). lse ("save" or "from", a C-contiguous float64
+    array of the batch shape + (2,)): the rows' normalizers written there, or the gradient
+    computed from them alone (logit_rows' lse_mode)."""
     batch = X.shape[:-1]
     res = np.empty(batch, dtype=np.float64)
     if grad is not None:
@@ -179,6 +182,7 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
     fmt = _FORMATS[X.dtype.name]
     Yv = X if Y is None else Y
     wtv = _NO_DOUBLES if wt is None else wt
+    mode = _k.LSE_MODES[lse[0]] if lse is not None else 0
 
     def call(x: FloatArray, y: FloatArray, r: NDArray[np.float64], *rest: NDArray[Any]) -> int:
         # (mypy keeps rest a tuple: it is re-bound to a list here)
@@ -186,12 +190,14 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
         lab = rest.pop(0) if labels is not None else _NO_LABELS  # type: ignore[attr-defined]
         r2 = rest.pop(0) if smooth else _NO_DOUBLES  # type: ignore[attr-defined]
         o = rest.pop(0) if O is not None else None  # type: ignore[attr-defined]
+        ls = rest.pop(0) if lse is not None else None  # type: ignore[attr-defined]
         if x.ndim == 1:   # 1-D input: one row
             x, y, r = x[None], y[None], r[None]
             lab = lab[None] if labels is not None else lab
             r2 = r2[None] if smooth else r2
             o = o[None] if o is not None else None
-        return _k.logit_rows(op, fmt, x, y, lab, o, r, r2, wtv, scale, eps, nt, grad is not None)
+            ls = ls[None] if ls is not None else None
+        return _k.logit_rows(op, fmt, x, y, lab, o, r, r2, wtv, scale, eps, nt, grad is not None, ls, mode)
 
     arrays: list[Any] = [X, Yv, res]
     if labels is not None:
@@ -200,6 +206,8 @@ def _run(op: int, X: FloatArray, Y: FloatArray | None, labels: NDArray[np.int64]
         arrays.append(res2)
     if O is not None:
         arrays.append(O)
+    if lse is not None:
+        arrays.append(lse[1])
     if len(batch) == 0:
         nbad = call(*arrays)
     else:
@@ -798,10 +806,13 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
                    temperature: float, label_smoothing: float, ignore_index: int | None, weight: ArrayLike | None,
                    reduction: Reduction, base: float | None, axis: int, keepdims: bool, invalid: str,
                    out: FloatArray | None, n_threads: int | None, return_grad: bool = False,
-                   grad_out: FloatArray | None = None,
-                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
+                   grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None,
+                   _lse: tuple[str, NDArray[np.float64]] | None = None) -> Any:
     """softmax_cross_entropy (and perplexity's mean: fname, tname name the function and the target);
-    with return_grad, (loss, its gradient with respect to the logits)."""
+    with return_grad, (loss, its gradient with respect to the logits). _lse ("save" or "from", an
+    array of the rows' shape + (2,)): the rows' normalizers saved there by a forward call, or a
+    backward call (return_grad) that reads them instead of the logits' passes and returns the
+    gradient only (fastinfo.torch)."""
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
@@ -843,7 +854,7 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             f = _upstream(grad_output, reduction, X.shape[:-1], fname) * (scale / log_base / n if n else math.nan)
             # the kernels write float64 for float64 rows (targets of another dtype make them float64)
             O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
-        res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f)
+        res, _, nbad = _run(_OPS["ce_soft"], X, Tt, None, O, scale, eps, wt, nt, grad=f, lse=_lse)
         if nbad and not nan_mode:
             if O is not None and np.may_share_memory(O, X):
                 _in_place_invalid(fname, res, X.shape[:-1], "logits")
@@ -867,7 +878,7 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
             # a mean over nothing: NaN
             f = _upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan)
             O = Gk
-        nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f)
+        nll, sm, nbad = _run(_OPS["ce_label"], X, None, L, O, scale, eps, wt, nt, smooth=smooth, grad=f, lse=_lse)
         if nbad and not nan_mode:
             if O is not None and np.may_share_memory(O, X):
                 _in_place_invalid(fname, nll, batch, "logits")
@@ -881,6 +892,10 @@ def _cross_entropy(fname: str, tname: str, allow_soft: bool, logits: ArrayLike, 
         res = np.where(invalid_rows, np.nan, res)   # invalid="nan": NaN whatever the weights
         denom = _total(wy)      # exactly rounded: weights that cancel give exactly 0 (a NaN mean)
         dtype = _res_dtype(X.dtype)
+    if _lse is not None and _lse[0] == "from":
+        if O is not None and O is not Gk:
+            Gk[...] = O
+        return G
     if log_base != 1.0:
         res = res / log_base
     loss = _reduce_rows(res, reduction, dtype, denom, keepdims, ax, out)
@@ -1096,10 +1111,12 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
                   n_threads: int | None, labels: ArrayLike | None = None, ignore_index: int | None = None,
                   where: ArrayLike | None = None, fname: str | None = None,
                   names: tuple[str, str] = ("p_logits", "q_logits"), return_grad: bool = False,
-                  grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None) -> Any:
+                  grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None,
+                  _lse: tuple[str, NDArray[np.float64]] | None = None) -> Any:
     """A divergence of two rows of logits by the kernel op (and the function named fname, whose
     arguments p and q are named names); the rows left out by labels == ignore_index or where
-    False are not read, and give 0. return_grad (KL): also its gradient with respect to q."""
+    False are not read, and give 0. return_grad (KL): also its gradient with respect to q.
+    _lse (KL): as _cross_entropy's, both rows' log-sum-exps."""
     fname = fname or op
     log_base = _args.log_base(base)
     nan_mode = _args.nan_mode(invalid)
@@ -1132,7 +1149,11 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
         f = _upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan)
         # the kernels write float64 for float64 rows (rows of two dtypes are read as float64)
         O = Gk if (Gk.dtype == np.float64) == (Q.dtype == np.float64) else np.empty(Q.shape, np.float64)
-    res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f)
+    res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f, lse=_lse)
+    if _lse is not None and _lse[0] == "from":
+        if O is not Gk:
+            Gk[...] = O
+        return G
     if nbad and not nan_mode:
         if O is not None and np.may_share_memory(O, Q):
             _in_place_invalid(fname, res, P.shape[:-1], names[1])
@@ -1462,7 +1483,7 @@ def perplexity(logits: ArrayLike, labels: ArrayLike, *, ignore_index: int | None
         nll = softmax_cross_entropy(logits, L, ignore_index=_ignore_index(ignore_index, "perplexity"),
                                     reduction="mean", axis=axis, n_threads=n_threads)
     else:
-        nll = _cross_entropy("perplexity", "labels", False, logits, labels, 1.0, 0.0,  # type: ignore[assignment]
+        nll = _cross_entropy("perplexity", "labels", False, logits, labels, 1.0, 0.0,
                              ignore_index, None, "mean", None, axis, False, "raise", None, n_threads)
     with np.errstate(over="ignore"):
         return np.exp(nll)
