@@ -245,10 +245,24 @@ KERNEL_LEVELS = sorted(available_kernels())
 """Every compiled SIMD variant this CPU runs ("baseline", "avx2", "avx512")."""
 
 
+# Public modules imported by name; their functions count as "module.function"
+PUBLIC_SUBMODULES = ("objectives", "torch")
+
+
 def public_functions():
-    """The names of fastinfo's public functions (``__all__`` less its classes)."""
-    return {n for n in fastinfo.__all__
-            if callable(getattr(fastinfo, n)) and not isinstance(getattr(fastinfo, n), type)}
+    """The names of fastinfo's public functions (``__all__`` less its classes), and those of its
+    public modules as "module.function" (fastinfo.torch's when PyTorch is installed)."""
+    import importlib
+
+    names = {n for n in fastinfo.__all__
+             if callable(getattr(fastinfo, n)) and not isinstance(getattr(fastinfo, n), type)}
+    for mod in PUBLIC_SUBMODULES:
+        try:
+            m = importlib.import_module(f"fastinfo.{mod}")
+        except ImportError:
+            continue
+        names |= {f"{mod}.{n}" for n in m.__all__}
+    return names
 
 
 # --------------------------------------------------------------------------- data

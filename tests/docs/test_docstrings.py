@@ -31,7 +31,7 @@ PUBLIC = [name for name in fastinfo.__all__
           if not isinstance(getattr(fastinfo, name), types.ModuleType)]
 # Public modules imported by name (``from fastinfo import objectives``), documented by a page's
 # ``automodule``: their functions follow the same rules, as "module.function".
-SUBMODULES = ["objectives"]
+SUBMODULES = ["objectives"] + (["torch"] if importlib.util.find_spec("torch") else [])
 
 
 def _get(name):

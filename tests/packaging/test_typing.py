@@ -42,6 +42,9 @@ ALLOWLIST = """\
 # run time, and a typing.Literal object is not one
 fastinfo\\._typing\\.(Invalid|Reduction|DivReduction|Average)
 fastinfo\\._boosting\\.Hessian
+# fastinfo.torch's autograd Functions: torch is not type-checked (--follow-imports=silent), so the
+# stub sees a plain class where torch.autograd.Function's metaclass is
+fastinfo\\.torch\\._(CrossEntropy|KLDiv|BCEWithLogits)
 """
 
 # The modules that define fastinfo's public API (and fastinfo._dask, whose decorator wraps most
@@ -52,7 +55,7 @@ PUBLIC_MODULES = [
     "fastinfo._args", "fastinfo._special", "fastinfo._measures", "fastinfo._counts", "fastinfo._labels",
     "fastinfo._differential",
     "fastinfo._knn", "fastinfo._gaussian", "fastinfo._generalized", "fastinfo._pairwise",
-    "fastinfo._joint", "fastinfo._logits", "fastinfo._boosting", "fastinfo.objectives", "fastinfo._scoring", "fastinfo._calibration", "fastinfo._dask",
+    "fastinfo._joint", "fastinfo._logits", "fastinfo._boosting", "fastinfo.objectives", "fastinfo.torch", "fastinfo._scoring", "fastinfo._calibration", "fastinfo._dask",
 ]
 STRICT_FLAGS = [
     "--strict",

@@ -447,6 +447,54 @@ def test_logit_functions_arguments(x, t, base, data):
 
 
 @SET
+@given(x=arrays(2), data=st.data())
+def test_training_functions(x, data):
+    """fastinfo.objectives and fastinfo.torch on anything: a float result or a documented error,
+    never a crash; the inputs unchanged."""
+    from fastinfo import objectives
+    cx = x.copy()
+    lab = data.draw(labels(x.shape[0] if x.ndim else 0))
+    cl = lab.copy()
+    k = data.draw(st.sampled_from([2, 3, 5, 0, 2.5]))
+    gamma = data.draw(st.sampled_from([0.0, 2.0, -1.0]))
+    calls = [lambda: objectives.lightgbm_multiclass(k, gamma=gamma)(lab, x)[1],
+             lambda: objectives.xgboost_multiclass(k, gamma=gamma)(lab, x)[0],
+             lambda: objectives.lightgbm_binary(gamma=gamma)(lab, x)[1],
+             lambda: objectives.xgboost_binary(hess_floor=data.draw(st.sampled_from([0.0, -1.0, 1e-6])))(lab, x)[0]]
+    try:
+        import torch
+        import fastinfo.torch as ft
+    except ImportError:
+        torch = None
+    if torch is not None and x.dtype.kind == "f" and x.dtype.isnative:
+        reduction = data.draw(st.sampled_from(["mean", "sum", "none", "batchmean", "avg"]))
+
+        def grad_of(f, *args, **kw):
+            X = torch.from_numpy(x.copy()).requires_grad_()
+            v = f(X, *args, **kw)
+            v.sum().backward()
+            return X.grad.numpy()
+
+        try:
+            t = torch.from_numpy(lab.astype(np.int64) if lab.dtype.kind in "iub" else lab.astype(np.float64))
+        except (TypeError, ValueError, OverflowError):       # labels torch has no dtype for
+            t = torch.zeros(0, dtype=torch.int64)
+        calls += [lambda: grad_of(ft.cross_entropy, t, reduction=reduction,
+                                  label_smoothing=data.draw(st.sampled_from([0.0, 0.2, 2.0]))),
+                  lambda: grad_of(ft.kl_div, torch.from_numpy(x.copy()), reduction=reduction,
+                                  log_target=data.draw(st.booleans())),
+                  lambda: grad_of(ft.binary_cross_entropy_with_logits,
+                                  torch.from_numpy(np.nan_to_num(np.abs(x)) % 1.0), reduction=reduction)]
+    for call in calls:
+        try:
+            r = call()
+        except OK_ERRORS + (RuntimeError,):
+            continue
+        assert np.asarray(r).dtype.kind == "f"
+    assert _unchanged(x, cx) and _unchanged(lab, cl)
+
+
+@SET
 @given(pxy=arrays(3), base=BASES, normalize=st.booleans(), data=st.data())
 def test_joint_functions(pxy, base, normalize, data):
     before = pxy.copy()

@@ -45,6 +45,15 @@ CHILD = textwrap.dedent(r'''
         OUT["o"] = np.full((2**7, 2**23), -1.0, np.float32)
         return (half((2**7, 2**23), np.float16),)
 
+    def _t():
+        import torch, warnings
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch
+
+    def _ft():
+        import fastinfo.torch
+        return fastinfo.torch
+
     def staircase(r):            # cluster i has i + 1 members: r distinct row and column sums
         a = np.repeat(np.arange(r), np.arange(1, r + 1))
         return a, np.random.default_rng(1).permutation(a)
@@ -124,6 +133,11 @@ CHILD = textwrap.dedent(r'''
                                                 hess_out=np.lib.stride_tricks.as_strided(
                                                     np.zeros(1), x.shape, (0, 0), writeable=True)),
                                             lambda: fi.softmax_cross_entropy_grad_hess(small, np.array([0, 1, 2]))[1]),
+        # fastinfo.torch: the forward pass (which saves the rows' log-sum-exps) polls as the loss does
+        "torch.cross_entropy": (lambda: (half((2**14, 2**22), np.float32), np.zeros(2**14, dtype=np.int64)),
+                                lambda x, y: _ft().cross_entropy(_t().from_numpy(x), _t().from_numpy(y)),
+                                lambda: float(_ft().cross_entropy(_t().from_numpy(small),
+                                                                  _t().from_numpy(np.array([0, 1, 2]))))),
         "softmax_cross_entropy": (lambda: (half((2**14, 2**22)), np.zeros(2**14, dtype=np.int64)),
                                   lambda x, y: fi.softmax_cross_entropy(x, y, reduction="none"),
                                   lambda: fi.softmax_cross_entropy(small, np.array([0, 1, 2]),
@@ -232,7 +246,7 @@ NAMES = ["entropy", "entropy_one_row", "js_divergence_float16_one_row", "kl_dive
          "renyi_entropy",
          "renyi_entropy_one_row", "renyi_entropy_float16_one_row", "renyi_divergence_one_row", "softmax_cross_entropy",
          "softmax_cross_entropy_gradient", "softmax_kl_divergence_gradient", "softmax_cross_entropy_grad_hess",
-         "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "topk_kl_divergence", "fit_temperature", "differential_entropy_correa", "logsumexp",
+         "torch.cross_entropy", "softmax_cross_entropy_ignored", "softmax_stats", "sequence_scores", "ensemble_uncertainty", "topk_kl_divergence", "fit_temperature", "differential_entropy_correa", "logsumexp",
          "logsumexp_one_row", "softmax_total_variation_one_row", "joint_entropy", "pairwise_js_divergence",
          "differential_entropy", "knn_entropy", "knn_mutual_information", "mutual_information_score",
          "adjusted_mutual_information_score", "gaussian_kl_divergence"]

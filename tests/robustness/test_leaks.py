@@ -15,6 +15,7 @@ import pytest
 from helpers import public_functions
 
 import fastinfo as fi
+from fastinfo import objectives
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
 
@@ -50,6 +51,19 @@ class _Canvas:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+class _Data:
+    """what the objectives read of a booster's dataset"""
+
+    def __init__(self, y):
+        self.y = y
+
+    def get_label(self):
+        return self.y
+
+    def get_weight(self):
+        return None
 
 
 GOOD = {
@@ -112,7 +126,28 @@ GOOD = {
     "normalized_mutual_information": lambda: fi.normalized_mutual_information(J, normalize=True),
     "variation_of_information": lambda: fi.variation_of_information(J, normalize=True),
     "config": lambda: fi.config(),
+    "objectives.lightgbm_multiclass": lambda: objectives.lightgbm_multiclass(8, gamma=1.0)(L, P),
+    "objectives.xgboost_multiclass": lambda: objectives.xgboost_multiclass(8)(P.ravel(), _Data(L)),
+    "objectives.lightgbm_binary": lambda: objectives.lightgbm_binary()(L % 2, P[:, 0]),
+    "objectives.xgboost_binary": lambda: objectives.xgboost_binary(gamma=2.0)(P[:, 0], _Data(L % 2)),
 }
+try:
+    import torch
+    import fastinfo.torch as ft
+
+    def _backward(f, *args, **kw):
+        x = torch.tensor(P, requires_grad=True)
+        f(x, *args, **kw).backward()
+        return x.grad
+
+    GOOD.update({
+        "torch.cross_entropy": lambda: _backward(ft.cross_entropy, torch.tensor(L), label_smoothing=0.1),
+        "torch.kl_div": lambda: _backward(ft.kl_div, torch.tensor(Q), reduction="batchmean", log_target=True),
+        "torch.binary_cross_entropy_with_logits": lambda: _backward(ft.binary_cross_entropy_with_logits,
+                                                                    torch.tensor(P1)),
+    })
+except ImportError:          # fastinfo.torch needs PyTorch (public_functions() leaves it out then)
+    pass
 
 BAD = -P1                                       # negative probabilities
 ERRORS = {

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from helpers import public_functions
 
 import fastinfo as fi
+from fastinfo import objectives
 
 SECONDS = float(os.environ.get("FASTINFO_STRESS_SECONDS", "10"))
 THREADS = 16
@@ -152,7 +153,31 @@ CASES = {
                                       lambda: fi.normalized_mutual_information(BJ, normalize=True)],
     "variation_of_information": [lambda: fi.variation_of_information(J, normalize=True),
                                  lambda: fi.variation_of_information(BJ, normalize=True)],
+    "objectives.lightgbm_multiclass": [lambda: objectives.lightgbm_multiclass(400)(BL, BP)],
+    "objectives.xgboost_multiclass": [lambda: objectives.xgboost_multiclass(400, gamma=2.0)(BL, BP)],
+    "objectives.lightgbm_binary": [lambda: objectives.lightgbm_binary()(BL % 2, BP[:, 0])],
+    "objectives.xgboost_binary": [lambda: objectives.xgboost_binary(gamma=1.0)(BL % 2, BP[:, 0])],
 }
+try:
+    import torch
+    import fastinfo.torch as ft
+
+    def _loss_and_grad(f, x, *args, **kw):
+        x = torch.tensor(x, requires_grad=True)
+        loss = f(x, *args, **kw)
+        loss.backward()
+        return loss.detach().numpy(), x.grad.numpy()
+
+    CASES.update({
+        "torch.cross_entropy": [lambda: _loss_and_grad(ft.cross_entropy, BP, torch.tensor(BL), label_smoothing=0.1),
+                                lambda: _loss_and_grad(ft.cross_entropy, P, torch.tensor(P1), reduction="sum")],
+        "torch.kl_div": [lambda: _loss_and_grad(ft.kl_div, BP, torch.tensor(BQ), log_target=True,
+                                                reduction="batchmean", temperature=2.0)],
+        "torch.binary_cross_entropy_with_logits": [lambda: _loss_and_grad(ft.binary_cross_entropy_with_logits, BP,
+                                                                          torch.tensor(BP1))],
+    })
+except ImportError:          # fastinfo.torch needs PyTorch (public_functions() leaves it out then)
+    pass
 CALLS = [(name, i, f) for name, fs in CASES.items() for i, f in enumerate(fs)]
 
 
