@@ -9,8 +9,10 @@
   ``prange`` kernel of the kind a performance-minded user writes (two passes per row:
   the max and the log-sum-exps, then the KL sum; float64 accumulation).
 * grad: cross-entropy forward and backward (2048 x 32 000 float32): the loss and its
-  gradient in one call against PyTorch's ``cross_entropy(...).backward()``, with the read +
-  write roofline and fastinfo's peak extra memory.
+  gradient in one call, and ``fastinfo.torch.cross_entropy(...).backward()`` (the forward
+  keeps each row's log-sum-exp, the backward writes the gradient from it), against
+  PyTorch's ``cross_entropy(...).backward()``, with the read + write roofline and
+  fastinfo's peak extra memory.
 * bf16: softmax cross-entropy, softmax entropy and logsumexp of 2048 x 128 000 logits,
   the same values in bfloat16 and in float32, with PyTorch on each, and the read
   roofline of each input (the share of it the kernel reaches).
@@ -167,6 +169,8 @@ def grad(threads, rounds, out):
     ``cross_entropy(...).backward()``; peak extra memory of each (tracemalloc; PyTorch's
     allocator is not traced, so its arrays are counted from their sizes)."""
     import tracemalloc
+    if torch is not None:
+        import fastinfo.torch as ft
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2048, 32_000), dtype=np.float32) * np.float32(3)
     y = rng.integers(0, 32_000, 2048)
@@ -192,6 +196,11 @@ def grad(threads, rounds, out):
                 tx.grad = None
                 F.cross_entropy(tx, ty).backward()
             c["torch"] = torch_fb
+
+            def fastinfo_torch_fb():      # the same autograd call through fastinfo.torch
+                tx.grad = None
+                ft.cross_entropy(tx, ty).backward()
+            c["fastinfo.torch"] = fastinfo_torch_fb
         med, raw = _interleave(c, rounds)
         f = med["fastinfo grad_out"]
         row = "  ".join(f"{k} {v * 1e3:7.1f}" + ("" if k == "fastinfo grad_out" else f" ({v / f:.2f}x)")
