@@ -52,6 +52,7 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+# logit_rows' lse_mode codes: "none", "save" (each row's normalizers kept), "from" (the gradient from them)
 LSE_MODES: dict[str, int]
 # results a row of stats_rows before its top k (lse, entropy, nll, max_prob, argmax, rank)
 STATS_FIELDS: int
@@ -115,6 +116,7 @@ def logit_rows(
     grad: bool = False,
     lse: _F64 | None = None,
     lse_mode: int = 0,
+    vjp: bool = False,
 ) -> int: ...
 def stats_rows(
     fmt: int,

@@ -186,6 +186,8 @@ GENERAL_MEASURES: dict[str, int]
 LOGIT_OPS: dict[str, int]
 # dtype name -> storage format code of logit_rows (float64, float32, bfloat16, float16)
 LOGIT_FORMATS: dict[str, int]
+# logit_rows' lse_mode codes: "none", "save" (each row's normalizers kept), "from" (the gradient from them)
+LSE_MODES: dict[str, int]
 # results a row of stats_rows before its top k (lse, entropy, nll, max_prob, argmax, rank)
 STATS_FIELDS: int
 
@@ -232,11 +234,16 @@ KERNEL_STUBS = [
         Stub("prefetch_plan", "", "tuple[int, int]"),
         Stub("logit_rows",
              "op: int, fmt: int, x: NDArray[Any], y: NDArray[Any], labels: _I64, o: _Real | None, res: _F64, "
-             "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int, grad: bool = False",
+             "res2: _F64, wt: _F64, scale: float, label_smoothing: float, n_threads: int, grad: bool = False, "
+             "lse: _F64 | None = None, lse_mode: int = 0, vjp: bool = False",
              "int"),
         Stub("stats_rows",
              "fmt: int, x: NDArray[Any], labels: _I64, res: _F64, k: int, entropy: bool, order: bool, "
              "rank: bool, scale: float, n_threads: int",
+             "int"),
+        Stub("grad_hess_rows",
+             "fmt: int, x: NDArray[Any], labels: _I64, sw: _F64, go: _Real, ho: _Real, hfac: float, "
+             "gamma: float, n_threads: int, bad: NDArray[np.uint8]",
              "int"),
     ]),
     ("fronts: a plain call in one step, or None (the Python layer then runs as written)", [
