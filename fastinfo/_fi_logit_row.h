@@ -1034,6 +1034,8 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
     if (m == -__builtin_inf() || my == -__builtin_inf()) {     /* every logit -inf */
         if (op == FI_L_LSE) {
             res[0] = -__builtin_inf();
+            if (g->grad)                                         /* softmax undefined */
+                FI_NAME(fi_fill_nan)(o, os, n);
         } else if (op == FI_L_CE_LABEL) {
             res[0] = __builtin_inf();                            /* the label's logit is -inf */
             if (g->smooth)
@@ -1071,6 +1073,7 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         }
         break;
     case FI_L_CE_SOFT:
+        t.bad = t.bad && !g->vjp;           /* an upstream gradient may be negative */
         res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
         if (t.bad && g->lse_mode == FI_LSE_SAVE)
             lse[0] = __builtin_nan("");
@@ -1103,6 +1106,8 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         ls = log1p(t.s);
         if (op == FI_L_LSE) {
             res[0] = m * g->scale + ls;
+            if (g->grad)    /* its gradient: softmax(x) times the row's factor */
+                FI_NAME(fi_write_pass)(x, xs, o, os, n, m, g->scale, ls, gf / (1.0 + t.s), 0, stop);
         } else {
             FI_NAME(fi_write_pass)(x, xs, o, os, n, m, g->scale, ls, 1.0 / (1.0 + t.s), op == FI_L_LOG_SOFTMAX,
                                    stop);

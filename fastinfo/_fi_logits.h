@@ -40,13 +40,17 @@ typedef struct {
     double c0;           /* label_smoothing / K */
     int smooth;          /* FI_L_CE_LABEL: also the smoothing sum (res2) */
     const double *wt;    /* class weights (length K) for smoothing / soft targets, and the gradient */
-    int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT / FI_L_KL: also write the gradient with respect
-                            to the logits (KL: to y's) to o; res[0] holds the row's factor f on entry */
+    int grad;            /* FI_L_CE_LABEL / FI_L_CE_SOFT / FI_L_KL / FI_L_LSE: also write the gradient
+                            with respect to the logits (KL: to y's) to o; res[0] holds the row's
+                            factor f on entry */
     int lse_mode;        /* FI_LSE_SAVE: also each row's normalizers to lse[0], lse[1] (the
                             cross-entropies: log-sum-exp of x/T and, soft targets, b = sum of the
                             weighted smoothed targets; KL: x's and y's log-sum-exps); FI_LSE_FROM
                             (with grad): the gradient from them alone, passes 1 and 2 skipped
                             (a backward pass after a forward one that saved them) */
+    int vjp;             /* FI_L_CE_SOFT with grad: y is an upstream gradient u, not targets (any
+                            finite values); the gradient -f (sum u p - u) is log_softmax's
+                            vector-Jacobian product with f = -1/T */
     int wunit;           /* the gradient: every class weight is 1 */
     double wsum;         /* the gradient: the sum of the class weights */
     Py_ssize_t k;        /* FI_L_STATS: the top k kept (a row's results take FI_ST_N + 2k) */

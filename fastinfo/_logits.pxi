@@ -32,6 +32,7 @@ cdef extern from "_fi_rows.h" nogil:
         const double* wt    # class weights (length K) for smoothing / soft targets, and the gradient
         int grad            # L_CE_LABEL / L_CE_SOFT: also the gradient (to o; res holds the row factors)
         int lse_mode        # LSE_SAVE: each row's normalizers to lse (2 a row); LSE_FROM: the gradient from them
+        int vjp             # CE_SOFT with grad: y is an upstream gradient (log_softmax's vector-Jacobian product)
         int wunit           # the gradient: every class weight 1
         double wsum         # the gradient: the sum of the class weights
         Py_ssize_t k        # L_STATS: the top k
@@ -166,7 +167,7 @@ cdef int _logit_fmt(cnp.ndarray a) noexcept:
 def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::1] labels,
                cnp.ndarray o, double[::1] res, double[::1] res2, const double[::1] wt,
                double scale, double label_smoothing, int n_threads, bint grad=False,
-               double[:, ::1] lse=None, int lse_mode=0):
+               double[:, ::1] lse=None, int lse_mode=0, bint vjp=False):
     """Rows of op (L_* codes, see LOGIT_OPS) over 2-D strided arrays of logits stored as fmt
     (FMT: float64, float32, bfloat16, float16; 2-byte logits may come as uint16 views).
 
@@ -176,7 +177,10 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
     o: (N, K) output for SOFTMAX / LOG_SOFTMAX (float64 for float64 logits, else float32),
     else None; res: (N,) results; res2: (N,) smoothing sums (CE_LABEL with smoothing), else
     empty; wt: class weights (K,) for smoothing / soft targets, else empty.
-    grad (CE_LABEL, CE_SOFT, KL): o (as for SOFTMAX; it may be x itself, for KL y) also gets the
+    vjp (CE_SOFT with grad): y holds upstream gradients u (any finite values), and the gradient
+    written is log_softmax's vector-Jacobian product (u - p sum u) / T for a row factor -1/T.
+    grad (CE_LABEL, CE_SOFT, KL, LSE: softmax times the factor): o (as for SOFTMAX; it may be x
+    itself, for KL y) also gets the
     gradient of each row's result with respect to x (KL: to y), times res[i] on entry (the row's
     factor: its upstream gradient, 1/T and the reduction's and base's scales); an
     ignored row's is 0, an invalid row's NaN. wt is then required for the cross-entropies (ones
@@ -244,9 +248,12 @@ def logit_rows(int op, int fmt, cnp.ndarray x, cnp.ndarray y, const long long[::
             raise ValueError("lse_mode LSE_FROM writes the gradient: pass grad=True")
     g.wunit = True
     g.wsum = 0.0
-    if grad and op != L_CE_LABEL and op != L_CE_SOFT and op != L_KL:
-        raise ValueError("grad applies to the cross-entropy ops and KL only")
-    if g.smooth or op == L_CE_SOFT or (grad and op != L_KL):
+    if grad and op != L_CE_LABEL and op != L_CE_SOFT and op != L_KL and op != L_LSE:
+        raise ValueError("grad applies to the cross-entropy ops, KL and LSE only")
+    if vjp and not (grad and op == L_CE_SOFT):
+        raise ValueError("vjp applies to CE_SOFT with grad")
+    g.vjp = vjp
+    if g.smooth or op == L_CE_SOFT or (grad and op != L_KL and op != L_LSE):
         if wt.shape[0] != K:
             raise ValueError(f"wt must have length {K}")
         if K:
@@ -323,6 +330,7 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
     g.k = k
     g.grad = 0
     g.lse_mode = LSE_NONE
+    g.vjp = 0
     g.want = (WANT_ENT if entropy else 0) | (WANT_ORDER if order else 0) | (WANT_RANK if rank else 0)
     if N == 0:
         return 0
@@ -548,6 +556,7 @@ cdef object _logit_front(int op, object x, object y, object label, object ignore
     g.wt = NULL
     g.grad = 0
     g.lse_mode = LSE_NONE
+    g.vjp = 0
     if op == L_SOFTMAX or op == L_LOG_SOFTMAX:
         o = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(xa), cnp.NPY_FLOAT if single else cnp.NPY_DOUBLE, 0)
         ob = <char*>cnp.PyArray_DATA(o)

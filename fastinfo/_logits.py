@@ -282,9 +282,19 @@ def _reduce_rows(res: NDArray[np.float64], reduction: str, dtype: np.dtype[Any],
 
 
 # --- public functions ----------------------------------------------------------
+@overload
+def logsumexp(x: ArrayLike, *, axis: int = ..., keepdims: bool = ..., invalid: Invalid = ...,
+              out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...,
+              grad_out: None = ..., grad_output: None = ...) -> FloatResult: ...
+@overload
+def logsumexp(x: ArrayLike, *, axis: int = ..., keepdims: bool = ..., invalid: Invalid = ...,
+              out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True],
+              grad_out: FloatArray | None = ..., grad_output: ArrayLike | None = ...
+              ) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.X1, front="logsumexp")
 def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: Invalid = "raise",
-              out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
+              out: FloatArray | None = None, n_threads: int | None = None, return_grad: bool = False,
+              grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None) -> Any:
     """Log of the sum of exponentials, log(sum_i exp(x_i)), along ``axis``.
 
     Stable for logits of any magnitude: two passes over each row, its maximum
@@ -302,8 +312,21 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
         (``'raise'``), or gives NaN for that row (``'nan'``).
     {out}
     {n_threads}
+    return_grad : bool, default False
+        Also return the gradient: softmax(x) along ``axis`` times each row's
+        upstream gradient, the vector-Jacobian product, written in the pass
+        that reads each row while it is in cache. A row of only -inf, or an
+        invalid one (``invalid='nan'``), has NaN. float64 for float64 ``x``,
+        float32 otherwise. ``keepdims`` and ``out`` do not apply.
+    grad_out : ndarray, optional
+        Where the gradient goes: ``x``'s shape and the gradient's dtype; it
+        may be ``x`` itself (written in place).
+    grad_output : array_like, optional
+        The upstream gradient, one number a row (broadcast to the rows'
+        shape); default 1.
 
     {row_returns}
+        With ``return_grad=True``, the pair (logsumexp, gradient).
 
     Raises
     ------
@@ -311,7 +334,8 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
         An invalid row with ``invalid='raise'``; a scalar ``x``; a bad
         ``invalid`` or ``n_threads``; ``axis`` out of range
         (``numpy.exceptions.AxisError``); ``out`` of the wrong shape or
-        read-only.
+        read-only; ``grad_out`` or ``grad_output`` without ``return_grad``,
+        ``keepdims`` or ``out`` with it.
     {type_error}
 
     See Also
@@ -329,14 +353,37 @@ def logsumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = False, invalid: 
     0.693147180560
     >>> print(fastinfo.logsumexp([-np.inf, -np.inf]))
     -inf
+    >>> value, grad = fastinfo.logsumexp([[1.0, 2.0, 3.0]], return_grad=True, grad_output=[2.0])
+    >>> grad     # 2 softmax(x)
+    array([[0.18006115, 0.48945694, 1.33048191]])
     """
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
-    X, ax = _logits(x, "x", axis)
-    res, _, nbad = _run(_OPS["logsumexp"], X, None, None, None, 1.0, 0.0, None, nt)
+    _grad_args("logsumexp", return_grad, grad_out, grad_output, keepdims, out)
+    X0 = _args.as_array(x, "x", two_byte=True)
+    X, ax = _logits(X0, "x", axis)
+    G = O = f = None
+    if return_grad:
+        G, O = _grad_buffer(X0, None, ax, grad_out, "logsumexp", "x")
+        f = _upstream(grad_output, "none", X.shape[:-1], "logsumexp")
+    res, _, nbad = _run(_OPS["logsumexp"], X, None, None, O, 1.0, 0.0, None, nt, grad=f)
     if nbad and not nan_mode:
+        if O is not None and np.may_share_memory(O, X):
+            _in_place_invalid("logsumexp", res, X.shape[:-1], "x")
         _raise_invalid("logsumexp", [X], ["x"], res, X.shape[:-1])
-    return _finish(res, _res_dtype(X.dtype), keepdims, ax, out=out)
+    value = _finish(res, _res_dtype(X.dtype), keepdims, ax, out=out)
+    return value if G is None else (value, G)
+
+
+def _grad_args(fname: str, return_grad: object, grad_out: object, grad_output: object, keepdims: bool,
+               out: object) -> None:
+    """The checks every return_grad function makes of its gradient arguments."""
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
+    if (grad_out is not None or grad_output is not None) and not return_grad:
+        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
+    if return_grad and (keepdims or out is not None):
+        raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) pair)")
 
 
 def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, invalid: str, out: FloatArray | None,
@@ -365,16 +412,44 @@ def _softmax_like(fname: str, x: ArrayLike, temperature: float, axis: int, inval
     return np.moveaxis(O, -1, ax) if ax != X0.ndim - 1 else O
 
 
+@overload
+def log_softmax(x: ArrayLike, *, temperature: float = ..., axis: int = ..., invalid: Invalid = ...,
+                out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...,
+                grad_out: None = ..., grad_output: None = ...) -> FloatArray: ...
+@overload
+def log_softmax(x: ArrayLike, *, temperature: float = ..., axis: int = ..., invalid: Invalid = ...,
+                out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True],
+                grad_out: FloatArray | None = ..., grad_output: ArrayLike | None = ...
+                ) -> tuple[FloatArray, FloatArray]: ...
 @_dk.dask_aware(_dk.SAME_X, front="log_softmax")
 def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, invalid: Invalid = "raise",
-                out: FloatArray | None = None, n_threads: int | None = None) -> FloatArray:
+                out: FloatArray | None = None, n_threads: int | None = None, return_grad: bool = False,
+                grad_out: FloatArray | None = None, grad_output: ArrayLike | None = None) -> Any:
     """Log of the softmax, log(softmax(x / T)), along ``axis``.
 
     Computed as z_i - log(sum_j exp(z_j)) with z = (x - max x) / T, so it is
     finite for logits of any magnitude; a -inf logit gives -inf. NaN or +inf
     logits, or a row of only -inf, are invalid.
 
-    {softmax_doc}
+    {softmax_params}
+    return_grad : bool, default False
+        Also return the vector-Jacobian product with ``grad_output`` u (of
+        ``x``'s shape): ``(u - softmax(x/T) * sum(u)) / T`` along ``axis``,
+        PyTorch's ``log_softmax(x / T).backward(u)``, in a second pass over
+        each row (its sums while the row is in cache, then the gradient); a
+        -inf logit gets ``u / T`` there. An invalid row (``invalid='nan'``) or
+        a NaN in its u has NaN. float64 for float64 ``x``, float32 otherwise.
+        ``out`` still takes the log-softmax.
+    grad_out : ndarray, optional
+        Where the gradient goes: ``x``'s shape and the gradient's dtype; it
+        may be ``x`` itself (the log-softmax is then written to a new array
+        or ``out`` first).
+    grad_output : array_like, optional
+        The upstream gradient u, broadcast to ``x``'s shape; default ones
+        (the gradient of the log-softmax's sum). With ``return_grad=True``
+        the result is the pair (log-softmax, gradient).
+
+    {softmax_tail}
 
     See Also
     --------
@@ -387,8 +462,62 @@ def log_softmax(x: ArrayLike, *, temperature: float = 1.0, axis: int = -1, inval
     >>> import fastinfo
     >>> fastinfo.log_softmax([0.0, np.log(3.0), -np.inf])
     array([-1.38629436, -0.28768207,        -inf])
+    >>> y, grad = fastinfo.log_softmax([0.0, np.log(3.0)], return_grad=True, grad_output=[1.0, 0.0])
+    >>> grad      # u - softmax(x) sum(u)
+    array([ 0.75, -0.75])
     """
-    return _softmax_like("log_softmax", x, temperature, axis, invalid, out, n_threads)
+    _grad_args("log_softmax", return_grad, grad_out, grad_output, False, None)
+    if not return_grad:
+        return _softmax_like("log_softmax", x, temperature, axis, invalid, out, n_threads)
+    X0 = _args.as_array(x, "x", two_byte=True)
+    G, Gk = _grad_buffer(X0, grad_output, _args.normalize_axis_index(axis, X0.ndim), grad_out, "log_softmax", "x",
+                         "grad_output")
+    y = _softmax_like("log_softmax", X0, temperature, axis, invalid, out, n_threads)
+    _log_softmax_vjp(X0, grad_output, temperature, axis, invalid, Gk, n_threads)
+    return y, G
+
+
+def _log_softmax_vjp(X0: FloatArray, grad_output: ArrayLike | None, temperature: float, axis: int, invalid: str,
+                     Gk: FloatArray, n_threads: int | None) -> None:
+    """log_softmax's vector-Jacobian product into Gk (the class axis last): the soft-target
+    cross-entropy's gradient pass with the upstream gradient u as its targets (any sign: vjp)
+    and the row factor -1/T, which writes -(sum(u) p - u) / T."""
+    nan_mode = _args.nan_mode(invalid)
+    nt = _args.threads(n_threads)
+    scale = _scale(temperature, _res_dtype(X0.dtype))
+    X, ax = _logits(X0, "x", axis)
+    U = np.ones(1, dtype=X.dtype if X.dtype in (_args.F32, _args.F64) else _args.F32) \
+        if grad_output is None else np.asarray(grad_output)
+    if U.dtype.kind not in "biuf":
+        raise TypeError(f"log_softmax: grad_output must hold real numbers, got dtype {U.dtype}")
+    if U.ndim == X0.ndim:
+        U = np.moveaxis(U, ax, -1)
+    try:
+        U = np.broadcast_to(U, X.shape)
+    except ValueError:
+        raise ValueError(f"log_softmax: grad_output must broadcast to x's shape {X0.shape}, got shape "
+                         f"{np.asarray(grad_output).shape}") from None
+    if U.dtype != X.dtype:
+        X, U = X.astype(_args.F64), U.astype(_args.F64)
+    O = Gk if (Gk.dtype == np.float64) == (X.dtype == np.float64) else np.empty(X.shape, np.float64)
+    res = np.empty(X.shape[:-1])
+    res[...] = -scale
+    fmt = _FORMATS[X.dtype.name]
+    lab = _NO_LABELS
+    wt = np.ones(X.shape[-1])
+
+    def call(x: FloatArray, u: FloatArray, r: NDArray[np.float64], o: FloatArray) -> int:
+        if x.ndim == 1:
+            x, u, r, o = x[None], u[None], r[None], o[None]
+        return _k.logit_rows(_OPS["ce_soft"], fmt, x, u, lab, o, r, _NO_DOUBLES, wt, scale, 0.0, nt, True, None, 0,
+                             True)
+
+    arrays: list[Any] = [X, U, res, O]
+    nbad = call(*arrays) if X.ndim == 1 else _args.run_batched(call, arrays, X.shape[:-1])
+    if nbad and not nan_mode:
+        _raise_invalid("log_softmax", [X, U], ["x", "grad_output"], res, X.shape[:-1])
+    if O is not Gk:
+        Gk[...] = O
 
 
 @_dk.dask_aware(_dk.SAME_X, front="softmax")
@@ -775,7 +904,7 @@ def _in_place_invalid(fname: str, res: NDArray[np.float64], batch: tuple[int, ..
                      f"separate grad_out")
 
 
-def _grad_buffer(X0: FloatArray, T: NDArray[Any], ax: int, grad_out: Any, fname: str, xname: str = "logits",
+def _grad_buffer(X0: FloatArray, T: object, ax: int, grad_out: Any, fname: str, xname: str = "logits",
                  tname: str = "targets") -> tuple[FloatArray, FloatArray]:
     """The gradient's array with respect to X0 (its shape; float64 for float64 X0, else float32):
     grad_out checked (X0 itself allowed, T, the other input, not), or a new one; and its view with
@@ -969,12 +1098,30 @@ def softmax_kl_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
                          return_grad=return_grad, grad_out=grad_out, grad_output=grad_output)
 
 
+@overload
+def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = ...,
+                          beta: float = ..., labels: ArrayLike | None = ..., ignore_index: int | None = ...,
+                          where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
+                          base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
+                          out: FloatArray | None = ..., n_threads: int | None = ...,
+                          return_grad: Literal[False] = ..., grad_out: None = ...,
+                          grad_output: None = ...) -> FloatResult: ...
+@overload
+def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = ...,
+                          beta: float = ..., labels: ArrayLike | None = ..., ignore_index: int | None = ...,
+                          where: ArrayLike | None = ..., reduction: DivReduction = ..., axis: int = ...,
+                          base: float | None = ..., keepdims: bool = ..., invalid: Invalid = ...,
+                          out: FloatArray | None = ..., n_threads: int | None = ...,
+                          return_grad: Literal[True], grad_out: FloatArray | None = ...,
+                          grad_output: ArrayLike | None = ...) -> tuple[FloatResult, FloatArray]: ...
 @_dk.dask_aware(_dk.PQ_LOGITS, front="softmax_js_divergence")
 def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperature: float = 1.0,
                           beta: float = 0.5, labels: ArrayLike | None = None, ignore_index: int | None = None,
                           where: ArrayLike | None = None, reduction: DivReduction = "none", axis: int = -1,
                           base: float | None = None, keepdims: bool = False, invalid: Invalid = "raise",
-                          out: FloatArray | None = None, n_threads: int | None = None) -> FloatResult:
+                          out: FloatArray | None = None, n_threads: int | None = None, return_grad: bool = False,
+                          grad_out: FloatArray | None = None,
+                          grad_output: ArrayLike | None = None) -> FloatResult | tuple[FloatResult, FloatArray]:
     """Jensen-Shannon divergence of softmax(p/T) and softmax(q/T) for each pair of rows (generalized: beta).
 
     JS = KL(a || m) / 2 + KL(b || m) / 2 with a = softmax(p/T),
@@ -1015,11 +1162,28 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
     0.05166303
     >>> fastinfo.softmax_js_divergence(teacher, student, beta=0.0) == fastinfo.softmax_kl_divergence(teacher, student)
     np.True_
+    >>> js, grad = fastinfo.softmax_js_divergence(teacher, student, return_grad=True)
+    >>> grad      # with respect to the student's logits
+    array([-0.1172269,  0.0439552,  0.0732717])
     """
     if isinstance(beta, (bool, np.bool_)) or not isinstance(beta, numbers.Real) or not 0.0 <= float(beta) <= 1.0:
         raise ValueError(f"beta must be a number in [0, 1], got {beta!r}")
     beta = float(beta)
     fname = "softmax_js_divergence"
+    if not isinstance(return_grad, (bool, np.bool_)):
+        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
+    if (grad_out is not None or grad_output is not None) and not return_grad:
+        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
+    if return_grad:
+        if keepdims or out is not None:
+            raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) "
+                             f"pair)")
+        # the gradient's buffer is checked (and q_logits' shape) before anything is computed
+        value = softmax_js_divergence(p_logits, q_logits, temperature=temperature, beta=beta, labels=labels,
+                                      ignore_index=ignore_index, where=where, reduction=reduction, axis=axis,
+                                      base=base, invalid=invalid, n_threads=n_threads)
+        return value, _js_grad(p_logits, q_logits, temperature, beta, reduction, axis, base, labels,
+                               ignore_index, where, grad_out, grad_output, n_threads)
     if beta == 0.5:
         return _pair_measure(fname, p_logits, q_logits, temperature, reduction, axis, base,
                              keepdims, invalid, out, n_threads, labels, ignore_index, where)
@@ -1088,6 +1252,59 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
     if log_base != 1.0:
         rows = rows / log_base
     return _reduce_rows(rows, reduction, dtype, _kept(skip), keepdims=keepdims, ax=ax, out=out)
+
+
+def _js_grad(p: ArrayLike, q: ArrayLike, temperature: float, beta: float, reduction: DivReduction, axis: int,
+             base: float | None, labels: ArrayLike | None, ignore_index: int | None, where: ArrayLike | None,
+             grad_out: FloatArray | None, grad_output: ArrayLike | None, n_threads: int | None) -> FloatArray:
+    """The gradient of softmax_js_divergence with respect to q (see its return_grad), in float64 a
+    block of rows at a time. With b = softmax(q/T), a = softmax(p/T), m = beta a + (1 - beta) b:
+    d JSD_beta / d b_k = (1 - beta) log(b_k / m_k) (the terms in a/m and b/m sum to -1 and
+    cancel the +1), and through the softmax (1 - beta) b (r - sum b r), r = log(b/m)."""
+    fname = "softmax_js_divergence"
+    log_base = _args.log_base(base)
+    nt = _args.threads(n_threads)
+    reduction = _div_reduction(reduction)
+    Q0 = _args.as_array(q, "q_logits", two_byte=True)
+    P0 = _args.as_array(p, "p_logits", two_byte=True)
+    P, Q, ax = _pair(P0, Q0, ("p_logits", "q_logits"), axis)
+    extra = Q.ndim - Q0.ndim
+    qa = ax - extra
+    if extra < 0 or Q.shape[:extra] != (1,) * extra or Q.shape[extra:-1] != Q0.shape[:qa] + Q0.shape[qa + 1:]:
+        raise ValueError(f"{fname}: with return_grad=True p_logits must not broadcast q_logits {Q0.shape} to a "
+                         f"larger batch (the gradient has q_logits' shape)")
+    G, Gq = _grad_buffer(Q0, P0, qa, grad_out, fname, "q_logits", "p_logits")
+    Gk = Gq[(None,) * extra]
+    scale = _scale(temperature, _res_dtype(Q.dtype))
+    batch, K = Q.shape[:-1], Q.shape[-1]
+    skip = _left_out(labels, ignore_index, where, batch, fname)
+    den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
+           "batchmean": batch[0] if batch else 1}.get(reduction, 1)
+    f = np.broadcast_to(_upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan),
+                        batch).reshape(-1)
+    nrows = math.prod(batch)
+    P2 = np.broadcast_to(P, batch + (K,)).reshape(nrows, K)
+    Q2 = Q.reshape(nrows, K)
+    out = np.zeros((nrows, K))
+    lw, lw1 = (math.log(beta) if beta > 0 else -math.inf), (math.log1p(-beta) if beta < 1 else -math.inf)
+    for sel in _kept_blocks(skip, nrows, K):
+        xa = P2[sel].astype(_args.F64) * scale
+        xb = Q2[sel].astype(_args.F64) * scale
+        sa = np.asarray(logsumexp(xa, invalid="nan", n_threads=nt))[:, None]
+        sb = np.asarray(logsumexp(xb, invalid="nan", n_threads=nt))[:, None]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            la, lb = xa - sa, xb - sb
+            b = np.exp(lb)
+            if beta == 0.0:             # the forward KL(a || b)
+                g = b - np.exp(la)
+            else:
+                r = lb - (la if beta == 1.0 else np.logaddexp(lw + la, lw1 + lb))
+                br = np.where(b > 0, b * r, 0.0)
+                g = (1.0 - beta if beta < 1.0 else 1.0) * np.where(b > 0, b * (r - br.sum(-1, keepdims=True)), 0.0)
+        g = np.where(np.isnan(sa) | np.isnan(sb) | (sa == -np.inf) | (sb == -np.inf), np.nan, g)
+        out[sel] = g * f[sel][:, None]
+    Gk[...] = out.reshape(batch + (K,))
+    return G
 
 
 def _kept(skip: NDArray[np.bool_] | None) -> float | None:
@@ -1529,16 +1746,18 @@ _PARAM_DOC = {
         Complex, object or string input; ``out`` that is not an ndarray of the
         result's dtype; a non-integer ``n_threads``.""",
     # Parameters, Returns and Raises of the twins log_softmax and softmax
-    "softmax_doc": """Parameters
+    "softmax_doc": """{softmax_params}
+
+    {softmax_tail}""",
+    "softmax_params": """Parameters
     ----------
     {x}
     {temperature}
     {axis}
     {invalid}
     {out}
-    {n_threads}
-
-    Returns
+    {n_threads}""",
+    "softmax_tail": """Returns
     -------
     ndarray
         The shape of ``x``; float32 for float32 input, otherwise float64.
@@ -1568,7 +1787,27 @@ _PARAM_DOC = {
     beta : float, default 0.5
         The weight of p's distribution, in [0, 1]; 0.5 is the Jensen-Shannon
         divergence, 0 and 1 the forward and reverse KL.
-    {pair_rest}""",
+    {masks}
+    {div_reduction}
+    {axis}
+    {base}
+    {keepdims}
+    {invalid}
+    {out}
+    {n_threads}
+    return_grad : bool, default False
+        Also return the gradient with respect to ``q_logits`` (the
+        student's) of the reduced divergence (of the sum of the rows' for
+        ``'none'``): with b = softmax(q/T), m = beta a + (1 - beta) b and
+        r = log(b / m), ``(1 - beta) b (r - sum(b r)) / T``; at ``beta=0``
+        the forward KL's (b - a) / T, at ``beta=1`` the reverse KL's
+        ``b (log(b / a) - KL(b || a)) / T``. Over the reduction's denominator
+        and ln(``base``); computed in float64 a block of rows at a time (a
+        second read of the rows); 0 where b is 0. A row left out has
+        gradient 0, an invalid row NaN (``invalid='nan'``). float64 for
+        float64 ``q_logits``, float32 otherwise. ``keepdims`` and ``out`` do
+        not apply.
+    {grad_pair_rest}""",
     "pair_rest": """{masks}
     {div_reduction}
     {axis}
@@ -1630,7 +1869,8 @@ _PARAM_DOC = {
         distillation losses often multiply by is the caller's. float64 for
         float64 ``q_logits``, float32 otherwise (float16 and bfloat16 too).
         ``keepdims`` and ``out`` do not apply.
-    grad_out : ndarray, optional
+    {grad_pair_rest}""",
+    "grad_pair_rest": """grad_out : ndarray, optional
         Where the gradient goes (with ``return_grad=True``): ``q_logits``'
         shape and the gradient's dtype; it may be ``q_logits`` itself. With
         ``invalid='raise'``, an invalid row raises after the gradient was

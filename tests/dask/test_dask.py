@@ -235,7 +235,11 @@ def test_worker_killed_mid_computation_is_recovered(client):
 
 
 @pytest.mark.parametrize("call", [lambda: fi.softmax_cross_entropy(d(P), L, return_grad=True),
-                                  lambda: fi.sigmoid_cross_entropy(d(P), d(Q), return_grad=True)])
+                                  lambda: fi.sigmoid_cross_entropy(d(P), d(Q), return_grad=True),
+                                  lambda: fi.softmax_js_divergence(d(P), d(Q), beta=0.3, return_grad=True),
+                                  lambda: fi.softmax_kl_divergence(d(P), d(Q), return_grad=True),
+                                  lambda: fi.logsumexp(d(P), return_grad=True),
+                                  lambda: fi.log_softmax(d(P), return_grad=True, grad_output=Q)])
 def test_gradients_are_refused_on_dask_arrays(call):
     """A gradient has the logits' size: not a lazy reduction; the message says how to get one."""
     with pytest.raises(TypeError, match="map_blocks"):

@@ -116,6 +116,9 @@ skl: FloatResult = fastinfo.softmax_kl_divergence(p, p, reduction="mean")
 stv: FloatResult = fastinfo.softmax_total_variation(p, p, labels=[0, -100], ignore_index=-100,
                                                     reduction="batchmean")
 bce: FloatResult = fastinfo.sigmoid_cross_entropy(p, p, pos_weight=[1.0, 2.0])
+lseg: tuple[FloatResult, FloatArray] = fastinfo.logsumexp(p, return_grad=True, grad_output=[1.0, 2.0])
+lsmg: tuple[FloatArray, FloatArray] = fastinfo.log_softmax(p, return_grad=True, grad_output=p)
+jsg: tuple[FloatResult, FloatArray] = fastinfo.softmax_js_divergence(p, q, beta=0.1, return_grad=True)
 cgh: tuple[FloatArray, FloatArray] = fastinfo.softmax_cross_entropy_grad_hess(p, [0, 1], hessian="upper_bound")
 bgh: tuple[FloatArray, FloatArray] = fastinfo.sigmoid_cross_entropy_grad_hess(p, p, gamma=2.0)
 from fastinfo import objectives
