@@ -104,10 +104,12 @@ cdef inline double _capi_logit(int op, const real* x, Py_ssize_t n, Py_ssize_t s
     g.c0 = 0.0
     g.wt = NULL
     g.grad = 0
+    g.lse_mode = 0
+    g.vjp = 0
     g.pfx = 0
     g.pfy = 0
     fi_logit_row(_stored_fmt(x), x, s, x, s, label, NULL, 1, n, &g, &r, &r2,
-                 NULL, NULL)     # one row: no carry; C callers: no Ctrl-C
+                 NULL, NULL, NULL)     # one row: no carry; C callers: no Ctrl-C
     return r
 '''
 
