@@ -303,8 +303,8 @@ def sigmoid_cross_entropy_grad_hess(raw_prediction: ArrayLike, labels: ArrayLike
             qg = qt ** g
             pos = qt > 0
             r = np.where(pos, lp / np.where(pos, qt, 1.0), -1.0)     # log(p_t) / (1 - p_t)
-            A = qg * (g * pt * r - 1.0)
-            B = g * pt * qg * ((1.0 - g * pt) * lp + 2.0 * qt)
+            A = qg * (g * pt * np.where(pt > 0, r, 0.0) - 1.0)        # p_t = 0: the limit -1
+            B = np.where(pt > 0, g * pt * qg * ((1.0 - g * pt) * lp + 2.0 * qt), 0.0)
             grad = s * A * qt
             hess = B - A * pt * qt
     if w is not None:

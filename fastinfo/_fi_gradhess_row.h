@@ -26,6 +26,11 @@ static inline void fi_gh_focal(double gamma, double zy, double logs1, double q, 
         *B = 0.0;
         return;
     }
+    if (!(lp > -__builtin_inf())) {     /* p_y = 0 (a -inf label logit): the limits, q = 1 */
+        *A = -1.0;
+        *B = 0.0;
+        return;
+    }
     qg = exp(gamma * log(q));
     r = lp / q;                 /* log(p) / (1 - p): -1 as p -> 1 */
     *A = qg * (gamma * p * r - 1.0);
@@ -34,7 +39,7 @@ static inline void fi_gh_focal(double gamma, double zy, double logs1, double q, 
 #endif
 
 /* FI_W elements p[0], p[rs], ... (float64 and float32 storage) */
-#if defined(__AVX512F__) && defined(__x86_64__)
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__x86_64__)
 #define FI_GH_GATHER 1
 static inline __attribute__((always_inline)) FI_V FI_NAME(fi_gh_gather)(const FI_T *p, Py_ssize_t rs)
 {

@@ -1074,7 +1074,8 @@ static void FI_NAME(fi_logit_row)(const FI_T *x, Py_ssize_t xs, const FI_T *y, P
         break;
     case FI_L_CE_SOFT:
         t.bad = t.bad && !g->vjp;           /* an upstream gradient may be negative */
-        res[0] = t.bad ? __builtin_nan("") : t.b * log1p(t.s) - t.a;
+        /* (vjp: no loss; its sum of u z may be inf - inf where -inf logits meet u of both signs) */
+        res[0] = t.bad ? __builtin_nan("") : (g->vjp ? 0.0 : t.b * log1p(t.s) - t.a);
         if (t.bad && g->lse_mode == FI_LSE_SAVE)
             lse[0] = __builtin_nan("");
         if (g->grad) {

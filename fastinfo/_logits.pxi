@@ -407,7 +407,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
     nb = (N + GH_ROWS - 1) // GH_ROWS
     nt = _effective_threads(N * K * 4, n_threads)     # an exp and two stores per element
     if nt > nb:
-        nt = 1
+        nt = <int>nb
     buf = <char*>malloc(nt * 2 * K * 16 * sizeof(double))
     if buf == NULL:
         raise MemoryError()

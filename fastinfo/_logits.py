@@ -490,10 +490,8 @@ def _log_softmax_vjp(X0: FloatArray, grad_output: ArrayLike | None, temperature:
         if grad_output is None else np.asarray(grad_output)
     if U.dtype.kind not in "biuf":
         raise TypeError(f"log_softmax: grad_output must hold real numbers, got dtype {U.dtype}")
-    if U.ndim == X0.ndim:
-        U = np.moveaxis(U, ax, -1)
     try:
-        U = np.broadcast_to(U, X.shape)
+        U = np.moveaxis(np.broadcast_to(U, X0.shape), ax, -1)     # NumPy's broadcasting against x
     except ValueError:
         raise ValueError(f"log_softmax: grad_output must broadcast to x's shape {X0.shape}, got shape "
                          f"{np.asarray(grad_output).shape}") from None

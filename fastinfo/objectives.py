@@ -59,6 +59,7 @@ class _Objective:
             raise ValueError(f"num_class must be an integer >= 2, got {num_class!r}")
         if not (hess_floor >= 0.0 and np.isfinite(hess_floor)):
             raise ValueError(f"hess_floor must be a finite number >= 0, got {hess_floor!r}")
+        softmax_cross_entropy_grad_hess(np.zeros((1, 2)), [0], gamma=gamma)       # checks gamma
         if hessian not in ("diagonal", "upper_bound"):
             raise ValueError(f"hessian must be 'diagonal' or 'upper_bound', got {hessian!r}")
         if gamma and hessian != "diagonal":
@@ -67,7 +68,6 @@ class _Objective:
         self.booster, self.num_class, self.gamma = booster, num_class, float(gamma)
         self.hessian, self.hess_floor, self.n_threads = hessian, float(hess_floor), n_threads
         self._out: tuple[np.ndarray, np.ndarray] | None = None
-        softmax_cross_entropy_grad_hess(np.zeros((1, 2)), [0], gamma=self.gamma)    # checks gamma
 
     def __repr__(self) -> str:
         k = f"num_class={self.num_class}, " if self.num_class else ""
@@ -147,7 +147,7 @@ def lightgbm_multiclass(num_class: int, *, gamma: float = 0.0,
 
 
 def xgboost_multiclass(num_class: int, *, gamma: float = 0.0,
-                       hessian: Literal["diagonal", "upper_bound"] = "upper_bound", hess_floor: float = 1e-16,
+                       hessian: Literal["diagonal", "upper_bound"] | None = None, hess_floor: float = 1e-16,
                        n_threads: int | None = None) -> Any:
     """An XGBoost multiclass objective: the softmax cross-entropy (``gamma=0``, XGBoost's
     ``multi:softprob``) or the focal loss.
@@ -159,11 +159,12 @@ def xgboost_multiclass(num_class: int, *, gamma: float = 0.0,
         training parameters must also set).
     gamma : float
         The focal loss's exponent; 0 is the cross-entropy.
-    hessian : {"diagonal", "upper_bound"}
-        ``p (1 - p)`` or ``2 p (1 - p)`` (the default: the curvature of
-        XGBoost's ``multi:softprob``; see
-        :func:`fastinfo.softmax_cross_entropy_grad_hess`). The focal loss takes
-        ``"diagonal"``.
+    hessian : {"diagonal", "upper_bound"}, optional
+        ``p (1 - p)`` or ``2 p (1 - p)`` (see
+        :func:`fastinfo.softmax_cross_entropy_grad_hess`). By default
+        ``"upper_bound"`` for the cross-entropy -- the curvature of XGBoost's
+        ``multi:softprob``, whose trees it grows -- and ``"diagonal"`` for
+        the focal loss, which has no other.
     hess_floor : float
         The Hessian's lower bound (XGBoost's ``multi:softprob`` floors at 1e-16).
     n_threads : int, optional
@@ -187,8 +188,8 @@ def xgboost_multiclass(num_class: int, *, gamma: float = 0.0,
     array([[0.44444445, 0.44444445, 0.44444445],
            [0.44444445, 0.44444445, 0.44444445]], dtype=float32)
     """
-    if gamma and hessian == "upper_bound":
-        hessian = "diagonal"
+    if hessian is None:
+        hessian = "upper_bound" if gamma == 0 else "diagonal"
     return _Objective("xgboost", num_class, gamma, hessian, hess_floor, n_threads)
 
 

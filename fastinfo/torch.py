@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from . import _interop
 from . import _logits
@@ -42,10 +43,20 @@ def _np(t: Any, name: str) -> Any:
     return v if v is not None else t.detach().to(torch.float32).numpy()
 
 
-def _no_target_grad(target: Any, fname: str) -> None:
-    if isinstance(target, torch.Tensor) and target.requires_grad:
-        raise RuntimeError(f"fastinfo.torch.{fname}: the gradient with respect to target is not computed; "
-                           f"pass target.detach() (a teacher's or a label's tensor needs none)")
+def _no_target_grad(target: Any, fname: str, **others: Any) -> None:
+    """Gradients flow to the input only: a target (or a weight) that requires one raises."""
+    for name, t in {"target": target, **others}.items():
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            raise RuntimeError(f"fastinfo.torch.{fname}: the gradient with respect to {name} is not computed; "
+                               f"pass {name}.detach() (a teacher's, a label's or a weight's tensor needs none)")
+
+
+def _f(t: Any) -> Any:
+    """A tensor for the elementwise NumPy loss: float64 and float32 as they are, 2-byte floats as
+    float32 (computed in float32, as the kernels compute them)."""
+    if isinstance(t, torch.Tensor) and t.dtype in (torch.bfloat16, torch.float16):
+        return t.detach().to(torch.float32).numpy()
+    return _np(t, "argument")
 
 
 def _tensor(a: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -75,6 +86,7 @@ class _CrossEntropy(torch.autograd.Function):  # type: ignore[misc]  # (torch is
         return _tensor(loss, input.dtype)
 
     @staticmethod
+    @once_differentiable  # type: ignore[untyped-decorator]  # (torch is not type-checked here)
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         input, target, weight = ctx.saved_tensors
         ign, reduction, eps, axis, lse = ctx.rest
@@ -128,7 +140,10 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     tensor([[-0.0781,  0.0571,  0.0210],
             [ 0.1667,  0.1667, -0.3333]])
     """
-    _no_target_grad(target, "cross_entropy")
+    _no_target_grad(target, "cross_entropy", weight=weight)
+    if target.is_floating_point() and target.ndim == input.ndim and target.shape != input.shape:
+        raise ValueError(f"fastinfo.torch.cross_entropy: probabilities as target must have the input's shape "
+                         f"{tuple(input.shape)}, got {tuple(target.shape)}")
     return _CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing)
 
 
@@ -136,25 +151,34 @@ class _KLDiv(torch.autograd.Function):  # type: ignore[misc]  # (torch is not ty
     @staticmethod
     def forward(ctx: Any, input: torch.Tensor, target: torch.Tensor, reduction: str, log_target: bool,
                 temperature: float) -> torch.Tensor:
-        x, t = _np(input, "input"), _np(target, "target")
-        if not log_target:              # probabilities: their logs are logits (0 -> -inf, a mask)
-            with np.errstate(divide="ignore", invalid="ignore"):   # a negative or NaN one: invalid below
-                t = np.log(np.asarray(t, dtype=np.float64 if t.dtype == np.float64 else np.float32))
-        # F.kl_div's "mean" is over every element: the sum over the rows, divided by their length too
-        red = {"mean": "sum", "batchmean": "batchmean", "sum": "sum", "none": "none"}.get(reduction, reduction)
-        lse = np.empty(np.broadcast_shapes(x.shape, t.shape)[:-1] + (2,))
+        x, t = _np(input, "input"), _KLDiv._target(target, log_target)
+        # F.kl_div's "mean" is over every element, and its "batchmean" over input.size(0), the
+        # classes of a 1-D input: the sum over the rows, scaled here
+        n = x.size if reduction == "mean" else (x.shape[0] if reduction == "batchmean" and x.ndim == 1 else 1)
+        red = "sum" if n != 1 or reduction == "mean" else reduction
+        scale = 1.0 / n if n else 1.0
+        lse = np.empty(x.shape[:-1] + (2,))
         v = _logits._pair_measure("softmax_kl_divergence", t, x, temperature, red, -1, None, False,  # type: ignore[arg-type]
                                   "raise", None, None, names=("target", "input"), _lse=("save", lse))
-        n = int(np.prod(np.broadcast_shapes(x.shape, t.shape)))
-        scale = 1.0 / n if reduction == "mean" and n else 1.0
         ctx.save_for_backward(input, target)
-        ctx.rest = (t, red, temperature, lse, scale)
+        ctx.rest = (log_target, red, temperature, lse, scale)
         return _tensor(v * scale if scale != 1.0 else v, input.dtype)
 
     @staticmethod
+    def _target(target: torch.Tensor, log_target: bool) -> Any:
+        """The target as logits: log-probabilities as they are, probabilities' logs (0 -> -inf, a mask)."""
+        t = _np(target, "target")
+        if log_target:
+            return t
+        with np.errstate(divide="ignore", invalid="ignore"):   # a negative or NaN one: invalid below
+            return np.log(np.asarray(t, dtype=np.float64 if t.dtype == np.float64 else np.float32))
+
+    @staticmethod
+    @once_differentiable  # type: ignore[untyped-decorator]  # (torch is not type-checked here)
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
-        input, _ = ctx.saved_tensors
-        t, red, temperature, lse, scale = ctx.rest
+        input, target = ctx.saved_tensors
+        log_target, red, temperature, lse, scale = ctx.rest
+        t = _KLDiv._target(target, log_target)
         up = _upstream(grad_output)
         g = _logits._pair_measure("softmax_kl_divergence", t, _np(input, "input"), temperature, red, -1, None,
                                   False, "raise", None, None, names=("target", "input"), return_grad=True,
@@ -214,6 +238,13 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean", l
     if reduction not in ("mean", "batchmean", "sum", "none"):
         raise ValueError(f"fastinfo.torch.kl_div: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
                          f"got {reduction!r}")
+    try:
+        big = torch.broadcast_shapes(input.shape, target.shape) != input.shape
+    except RuntimeError:
+        big = True
+    if big:
+        raise ValueError(f"fastinfo.torch.kl_div: target {tuple(target.shape)} must broadcast to the input's "
+                         f"shape {tuple(input.shape)} (the gradient has the input's shape)")
     return _KLDiv.apply(input, target, reduction, bool(log_target), temperature)
 
 
@@ -221,23 +252,19 @@ class _BCEWithLogits(torch.autograd.Function):  # type: ignore[misc]  # (torch i
     @staticmethod
     def forward(ctx: Any, input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
                 reduction: str, pos_weight: torch.Tensor | None) -> torch.Tensor:
-        loss = _logits.sigmoid_cross_entropy(_np(input, "input"), _np(target, "target"),
-                                             pos_weight=_np(pos_weight, "pos_weight"), weight=_np(weight, "weight"),
+        loss = _logits.sigmoid_cross_entropy(_f(input), _f(target), pos_weight=_f(pos_weight), weight=_f(weight),
                                              reduction=cast(Any, reduction))
         ctx.save_for_backward(input, target, weight, pos_weight)
         ctx.reduction = reduction
         return _tensor(loss, input.dtype)
 
     @staticmethod
+    @once_differentiable  # type: ignore[untyped-decorator]  # (torch is not type-checked here)
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         input, target, weight, pos_weight = ctx.saved_tensors
-        _, g = _logits.sigmoid_cross_entropy(_np(input, "input"), _np(target, "target"),
-                                             pos_weight=_np(pos_weight, "pos_weight"), weight=_np(weight, "weight"),
+        _, g = _logits.sigmoid_cross_entropy(_f(input), _f(target), pos_weight=_f(pos_weight), weight=_f(weight),
                                              reduction=cast(Any, ctx.reduction), return_grad=True,
                                              grad_output=_upstream(grad_output))
-        g = np.asarray(g)
-        if g.shape != tuple(input.shape):      # the gradient of the broadcast shape, summed to the input's
-            g = g.reshape((-1,) + tuple(input.shape)).sum(0) if g.size % max(input.numel(), 1) == 0 else g
         return _tensor(g, input.dtype), None, None, None, None
 
 
@@ -276,5 +303,8 @@ def binary_cross_entropy_with_logits(input: torch.Tensor, target: torch.Tensor, 
     >>> x.grad
     tensor([-5.0000e-01, -4.7426e-02,  4.2484e-18])
     """
-    _no_target_grad(target, "binary_cross_entropy_with_logits")
+    _no_target_grad(target, "binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
+    if target.shape != input.shape:
+        raise ValueError(f"fastinfo.torch.binary_cross_entropy_with_logits: target must have the input's shape "
+                         f"{tuple(input.shape)}, got {tuple(target.shape)}")
     return _BCEWithLogits.apply(input, target, weight, reduction, pos_weight)

@@ -124,6 +124,19 @@ def test_confident_rows_keep_relative_accuracy():
         assert hf2[0, c] == pytest.approx(float(mpmath.diff(loss, at, tuple(2 * k for k in d))), rel=1e-12, abs=0)
 
 
+def test_focal_loss_at_a_label_with_probability_zero():
+    x = np.array([[-np.inf, 0.0, 1.0], [2.0, -np.inf, 0.0]])
+    y = np.array([0, 2])
+    g, h = fi.softmax_cross_entropy_grad_hess(x, y, gamma=2.0)
+    g0, h0 = fi.softmax_cross_entropy_grad_hess(x, y)
+    # p_y = 0: (1 - p_y)^gamma = 1 and the focal loss's derivatives are the cross-entropy's
+    np.testing.assert_allclose(g[0], g0[0], rtol=1e-15)
+    np.testing.assert_allclose(h[0], h0[0], rtol=1e-15)
+    assert np.isfinite(g).all() and np.isfinite(h).all()
+    gb, hb = fi.sigmoid_cross_entropy_grad_hess(np.array([-np.inf, np.inf]), np.array([1, 0]), gamma=2.0)
+    assert gb.tolist() == [-1.0, 1.0] and hb.tolist() == [0.0, 0.0]
+
+
 def test_minus_inf_is_a_class_with_probability_zero():
     x = np.array([[1.0, -np.inf, 0.0], [-np.inf, 2.0, 1.0]])
     g, h = fi.softmax_cross_entropy_grad_hess(x, np.array([0, 1]))
@@ -160,7 +173,7 @@ def test_shapes_at_the_edges():
     assert g.shape == h.shape == (0, 4)
     g, h = fi.softmax_cross_entropy_grad_hess(np.array([[3.0], [-2.0]]), np.array([0, 0]))
     assert (g == 0).all() and (h == 0).all()
-    # a partial last vector of rows (17 rows: 8 + 8 + 1 on AVX-512) and strided views
+    # a partial last vector of rows (35 rows: 4 x 8 + 3 on AVX-512) and strided views
     x, y, w = _batch(n=35, K=3)
     xv = np.repeat(x, 2, axis=1)[::1, ::2]
     g, h = fi.softmax_cross_entropy_grad_hess(xv, y, sample_weight=w)

@@ -202,3 +202,42 @@ def test_errors():
         h.add_(1.0)                                    # changed between forward and backward
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_review_cases():
+    """bfloat16 BCE, double backward refused, targets and weights that require grad, shapes
+    checked in the forward pass, batchmean of a 1-D input as F.kl_div's."""
+    x = torch.randn(4, 5, dtype=torch.bfloat16, requires_grad=True)
+    z = torch.rand(4, 5, dtype=torch.bfloat16)
+    loss = ft.binary_cross_entropy_with_logits(x, z)
+    loss.backward()
+    assert loss.dtype == torch.bfloat16 and x.grad.dtype == torch.bfloat16
+    xd = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    g, = torch.autograd.grad(ft.cross_entropy(xd, torch.tensor([0, 1, 2])), xd, create_graph=True)
+    with pytest.raises(RuntimeError):
+        g.sum().backward()                              # no second derivative
+    w = torch.ones(4, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="weight.detach"):
+        ft.cross_entropy(xd, torch.tensor([0, 1, 2]), weight=w)
+    with pytest.raises(ValueError, match="input's shape"):
+        ft.kl_div(xd[:1], torch.randn(3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="input's shape"):
+        ft.binary_cross_entropy_with_logits(xd, torch.rand(4, dtype=torch.float64))
+    s = torch.log_softmax(torch.randn(6, dtype=torch.float64), 0)
+    t = torch.softmax(torch.randn(6, dtype=torch.float64), 0)
+    torch.testing.assert_close(ft.kl_div(s, t, reduction="batchmean"), F.kl_div(s, t, reduction="batchmean"),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_log_softmax_broadcasts_grad_output_as_numpy():
+    import fastinfo as fi
+    x = np.random.default_rng(5).standard_normal((3, 3))
+    u = np.array([1.0, -2.0, 0.5])
+    X = torch.tensor(x, requires_grad=True)
+    torch.log_softmax(X, 0).backward(torch.tensor(u).expand(3, 3))
+    _, g = fi.log_softmax(x, axis=0, return_grad=True, grad_output=u)
+    np.testing.assert_allclose(g, X.grad.numpy(), rtol=1e-12, atol=1e-15)
+    x2 = np.zeros((2, 3))
+    x2[0, 1] = x2[0, 2] = -np.inf
+    _, g2 = fi.log_softmax(x2, return_grad=True, grad_output=[[0.0, 1.0, -1.0], [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(g2[0], [0.0, 1.0, -1.0])   # -inf logits with u of both signs: valid
