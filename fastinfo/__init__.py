@@ -8,7 +8,9 @@ kernels behind a thin NumPy-style API.
 Where things are: each family of functions is one module (``_measures.py``,
 ``_logits.py``, ``_joint.py``, ``_labels.py``, ``_pairwise.py``,
 ``_generalized.py``, ``_gaussian.py``, ``_knn.py``, ``_differential.py``,
-``_counts.py``) that reads as its public functions; they share one argument
+``_counts.py``, ``_boosting.py``) that reads as its public functions, beside
+the public modules ``objectives`` (LightGBM and XGBoost objectives) and
+``torch`` (PyTorch autograd functions, imported only by name); they share one argument
 layer (``_args.py``: dtypes, axis, broadcasting, ``out=``, threads, ``base``,
 ``invalid``, the batched driver and the invalid-row errors); the compiled row
 kernels are ``_kernels.pxi`` and the ``.pxi`` files it includes, built once per

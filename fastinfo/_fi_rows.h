@@ -2,7 +2,8 @@
  *
  * The kernels are templates over the storage type -- _fi_logit_row.h (rows of logits, see
  * _fi_logits.h), _fi_prob_row.h (rows of the Shannon measures, blocks of the surprisal, see
- * _fi_prob.h) and _fi_general_row.h (blocks of the generalized measures) -- written
+ * _fi_prob.h), _fi_general_row.h (blocks of the generalized measures) and
+ * _fi_gradhess_row.h (gradient boosting's gradient and Hessian, a row a vector lane) -- written
  * on the vector layer _fi_vec.h, which takes the width of the build's registers: this file is
  * compiled once per SIMD level (setup.py) and instantiates each template for float64,
  * float32, bfloat16 and float16 input. The dispatchers at the end pick the instance (the
