@@ -204,9 +204,16 @@ def softmax_cross_entropy_grad_hess(raw_prediction: ArrayLike, labels: ArrayLike
     y = _class_labels(labels, n, K, fname)
     w = _sample_weight(sample_weight, (n,), fname)
     go, ho = _outputs(grad_out, hess_out, raw, (n, K), fname)
-    bad = np.zeros(n, dtype=np.uint8)
-    nbad = _k.grad_hess_rows(_k.LOGIT_FORMATS[raw.dtype.name], raw, y,
-                             np.empty(0) if w is None else w, go, ho, _HFAC[hessian], g, nt, bad)
+    return _grad_hess_rows(fname, raw, y, w, go, ho, _HFAC[hessian], g, invalid, nt)
+
+
+def _grad_hess_rows(fname: str, raw: NDArray[Any], y: NDArray[np.int64], w: NDArray[np.float64] | None,
+                    go: NDArray[Any], ho: NDArray[Any], hfac: float, gamma: float, invalid: str, nt: int,
+                    hfloor: float = -math.inf) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The kernel over checked arguments (the objectives floor the Hessian in the same pass)."""
+    bad = np.zeros(raw.shape[0], dtype=np.uint8)
+    nbad = _k.grad_hess_rows(_k.LOGIT_FORMATS[raw.dtype.name], raw, y, np.empty(0) if w is None else w, go, ho,
+                             hfac, gamma, nt, bad, hfloor)
     if nbad and invalid == "raise":
         raise _bad_row(fname, raw, int(np.argmax(bad)))
     return go, ho

@@ -127,20 +127,21 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put_cvt)(void *d
 }
 
 /* Rows 0..nr-1 (nr <= FI_W) of x (row stride rs, class stride cs, in elements), K >= 1 classes:
- * labels lab, sample weights sw (NULL: 1), the gradient to go and the Hessian to ho (strides in
+ * labels lab, sample weights sw (NULL: 1), the gradient to go and the Hessian, floored at hfloor
+ * (-inf: not), to ho (strides in
  * their elements; float64 where o64, else float32). buf: 2 K FI_W compute values. bad[l] = 1
  * for a row that is invalid (a NaN or +inf logit, or every logit -inf: its g and h are NaN),
  * else 0; returns how many are. */
 static inline __attribute__((always_inline)) Py_ssize_t
 FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr, Py_ssize_t K,
-                     const long long *lab, const double *sw, double hfac, double gamma, void *go,
-                     Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs, Py_ssize_t hcs, int o64,
-                     FI_S *buf, unsigned char *bad, int stream)
+                     const long long *lab, const double *sw, double hfac, double gamma, double hfloor,
+                     void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs, Py_ssize_t hcs,
+                     int o64, FI_S *buf, unsigned char *bad, int stream)
 {
     typedef long long vq_t __attribute__((vector_size(FI_W * 8)));
     typedef double vw_t __attribute__((vector_size(FI_W * 8)));
     const FI_S ninf = (FI_S)-__builtin_inf(), pinf = (FI_S)__builtin_inf();
-    FI_V v, e, m = FI_SPLAT(ninf), S, t, inv, w, A, B, Ah, zy, ey, om, p, q1, tinv, g, h, r, one = FI_SPLAT((FI_S)1);
+    FI_V v, e, m = FI_SPLAT(ninf), S, t, inv, w, A, B, Ah, hfl, zy, ey, om, p, q1, tinv, g, h, r, one = FI_SPLAT((FI_S)1);
     FI_M isy, ismax, first, nok = FI_SPLAT(0) > FI_SPLAT(1), ylv, midx;
     FI_S *hb = buf + K * FI_W, al[FI_W], bl[FI_W], zl[FI_W], sl[FI_W], tl[FI_W], ql[FI_W];
     FI_I yl[FI_W];
@@ -243,6 +244,7 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     A = FI_SEL(nok, FI_SPLAT(__builtin_nanf("")), A * w);
     B *= w;
     Ah = gamma != 0.0 ? -A : -A * (FI_S)hfac;
+    hfl = FI_SPLAT((FI_S)hfloor);
     for (c = 0; c < K; c++) {
         memcpy(&e, buf + c * FI_W, sizeof e);
         isy = ylv == (FI_I)c;
@@ -256,6 +258,7 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
             FI_V rc = FI_SEL(isy, one, FI_SEL(q1 > FI_SPLAT(0), p / q1, FI_SPLAT(0)));
             h += B * rc * rc;
         }
+        h = FI_MAX(hfl, h);     /* the floor (-inf: none); a NaN h stays NaN (the second operand) */
         if (direct) {             /* the outputs' rows of a class are contiguous */
             FI_NAME(fi_gh_put)((FI_S *)go + c * gcs, g, stream);
             FI_NAME(fi_gh_put)((FI_S *)ho + c * hcs, h, stream);
@@ -305,7 +308,7 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
 /* fi_gh_block over rows 0..n-1, FI_W at a time */
 static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
                                       const long long *lab, const double *sw, double hfac, double gamma,
-                                      void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs,
+                                      double hfloor, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs,
                                       Py_ssize_t hcs, int o64, FI_S *buf, unsigned char *bad, int stream)
 {
     Py_ssize_t r0, nbad = 0, osz = o64 ? 8 : 4, b, ahead;
@@ -335,7 +338,7 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
                 __builtin_prefetch((char *)ho + (r0 + ahead) * hrs * osz + b, 1);
             }
         nbad += FI_NAME(fi_gh_block)(x + r0 * rs, rs, cs, n - r0 < FI_W ? n - r0 : FI_W, K, lab + r0,
-                                     sw != NULL ? sw + r0 : NULL, hfac, gamma, (char *)go + r0 * grs * osz,
+                                     sw != NULL ? sw + r0 : NULL, hfac, gamma, hfloor, (char *)go + r0 * grs * osz,
                                      grs, gcs, (char *)ho + r0 * hrs * osz, hrs, hcs, o64, buf, bad + r0,
                                      stream);
     }

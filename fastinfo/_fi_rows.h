@@ -113,22 +113,22 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
  * outputs larger than the caches, stored past them where they can be */
 static inline Py_ssize_t fi_gh_rows(int fmt, const void *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n,
                                     Py_ssize_t K, const long long *lab, const double *sw, double hfac,
-                                    double gamma, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho,
+                                    double gamma, double hfloor, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho,
                                     Py_ssize_t hrs, Py_ssize_t hcs, int o64, void *buf, unsigned char *bad,
                                     int stream)
 {
     switch (fmt) {
     case FI_FMT_F64:
-        return fi_gh_rows_f64((const double *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs, hcs,
+        return fi_gh_rows_f64((const double *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs, hcs,
                               o64, (double *)buf, bad, stream);
     case FI_FMT_F32:
-        return fi_gh_rows_f32((const float *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs, hcs,
+        return fi_gh_rows_f32((const float *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs, hcs,
                               o64, (float *)buf, bad, stream);
     case FI_FMT_BF16:
-        return fi_gh_rows_bf16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs,
+        return fi_gh_rows_bf16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs,
                                hcs, o64, (float *)buf, bad, stream);
     default:
-        return fi_gh_rows_f16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, go, grs, gcs, ho, hrs,
+        return fi_gh_rows_f16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs,
                               hcs, o64, (float *)buf, bad, stream);
     }
 }

@@ -141,6 +141,7 @@ def grad_hess_rows(
     gamma: float,
     n_threads: int,
     bad: NDArray[np.uint8],
+    hfloor: float = ...,
 ) -> int: ...
 
 # --- fronts: a plain call in one step, or None (the Python layer then runs as written)

@@ -47,7 +47,8 @@ cdef extern from "_fi_rows.h" nogil:
     int fi_pf_head4, fi_pf_rest4
     void fi_prefetch_init()
     Py_ssize_t fi_gh_rows(int fmt, const void* x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
-                          const long long* lab, const double* sw, double hfac, double gamma, void* go,
+                          const long long* lab, const double* sw, double hfac, double gamma, double hfloor,
+                          void* go,
                           Py_ssize_t grs, Py_ssize_t gcs, void* ho, Py_ssize_t hrs, Py_ssize_t hcs, int o64,
                           void* buf, unsigned char* bad, int stream) noexcept
 
@@ -352,7 +353,7 @@ cdef enum:
 
 def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const double[::1] sw,
                    cnp.ndarray go, cnp.ndarray ho, double hfac, double gamma, int n_threads,
-                   unsigned char[::1] bad):
+                   unsigned char[::1] bad, double hfloor=-INFINITY):
     """The softmax cross-entropy's (gamma = 0) or focal loss's gradient and diagonal Hessian with
     respect to x, (N, K) logits stored as fmt (any strides), to go and ho (N, K; float64 or
     float32, any strides; never x): labels int64 (N,) in [0, K), sample weights sw (N,) or
@@ -420,7 +421,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                     continue
                 lo = b * GH_ROWS
                 fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
-                           swp + lo if swp != NULL else NULL, hfac, gamma, gb + lo * grs * osz, grs, gcs,
+                           swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
                            hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * 2 * K * 16 * sizeof(double),
                            &bad[lo], stream)
         else:
@@ -429,7 +430,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                     break
                 lo = b * GH_ROWS
                 fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
-                           swp + lo if swp != NULL else NULL, hfac, gamma, gb + lo * grs * osz, grs, gcs,
+                           swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
                            hb + lo * hrs * osz, hrs, hcs, o64, buf, &bad[lo], stream)
     free(buf)
     fi_stop_raise(stop)

@@ -31,7 +31,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._boosting import sigmoid_cross_entropy_grad_hess, softmax_cross_entropy_grad_hess
+from . import _args
+from ._boosting import (_HFAC, _class_labels, _grad_hess_rows, _sample_weight, sigmoid_cross_entropy_grad_hess,
+                        softmax_cross_entropy_grad_hess)
 
 __all__ = ["lightgbm_multiclass", "lightgbm_binary", "xgboost_multiclass", "xgboost_binary"]
 
@@ -68,6 +70,9 @@ class _Objective:
         self.booster, self.num_class, self.gamma = booster, num_class, float(gamma)
         self.hessian, self.hess_floor, self.n_threads = hessian, float(hess_floor), n_threads
         self._out: tuple[np.ndarray, np.ndarray] | None = None
+        # the labels as class indices, kept across rounds: a booster passes the same label array
+        # every round (checked: the array and, element for element, a copy of its values)
+        self._lab: tuple[Any, np.ndarray, np.ndarray] | None = None
 
     def __repr__(self) -> str:
         k = f"num_class={self.num_class}, " if self.num_class else ""
@@ -96,10 +101,21 @@ class _Objective:
                 raise ValueError(f"{self!r}: raw predictions of shape {raw.shape} for {n} labels; expected "
                                  f"({n}, {self.num_class}) -- is num_class the booster's num_class?")
             go, ho = self._buffers(raw.shape)
-            softmax_cross_entropy_grad_hess(raw, labels, sample_weight=w, hessian=self.hessian,  # type: ignore[arg-type]
-                                            gamma=self.gamma, grad_out=go, hess_out=ho, n_threads=self.n_threads)
+            raw = _args.as_array(raw, "raw_prediction", two_byte=True)
+            fname = repr(self)
+            _grad_hess_rows(fname, raw, self._class_indices(labels, n, fname),
+                            _sample_weight(w, (n,), fname), go, ho, _HFAC[self.hessian], self.gamma, "raise",
+                            _args.threads(self.n_threads), self.hess_floor)
+            return go, ho
         _floor(ho, self.hess_floor)
         return go, ho
+
+    def _class_indices(self, labels: Any, n: int, fname: str) -> np.ndarray:
+        if self._lab is not None and self._lab[0] is labels and np.array_equal(self._lab[1], labels):
+            return self._lab[2]
+        y = _class_labels(labels, n, self.num_class or 0, fname)
+        self._lab = (labels, np.array(labels, copy=True), y)
+        return y
 
 
 def lightgbm_multiclass(num_class: int, *, gamma: float = 0.0,

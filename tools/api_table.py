@@ -245,7 +245,7 @@ KERNEL_STUBS = [
              "int"),
         Stub("grad_hess_rows",
              "fmt: int, x: NDArray[Any], labels: _I64, sw: _F64, go: _Real, ho: _Real, hfac: float, "
-             "gamma: float, n_threads: int, bad: NDArray[np.uint8]",
+             "gamma: float, n_threads: int, bad: NDArray[np.uint8], hfloor: float = ...",
              "int"),
     ]),
     ("fronts: a plain call in one step, or None (the Python layer then runs as written)", [

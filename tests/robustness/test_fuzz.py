@@ -587,18 +587,23 @@ INTEROP_VALUES = st.one_of(st.floats(0, 1), st.floats(-30, 30), VALUES)
 
 
 def _interop_kind(a, labels, kind, dtype):
-    """a and labels as objects of `kind`, and the ndarrays they stand for (2-byte floats as float32)."""
+    """a and labels as objects of `kind`, and the ndarrays they stand for (2-byte floats in their own
+    dtype, ml_dtypes' bfloat16: the kernels that read them natively sum in another order than a
+    float32 copy's, so the reference must be the same bits)."""
     if kind == "numpy":
         x = a.astype(dtype)
         return x, labels, x, labels
     if kind == "torch":
         import torch
         x = torch.tensor(a, dtype=getattr(torch, dtype))
-        return x, torch.tensor(labels), (x.float() if dtype in ("float16", "bfloat16") else x).numpy(), labels
+        if dtype == "bfloat16":
+            import ml_dtypes
+            return x, torch.tensor(labels), x.view(torch.int16).numpy().view(ml_dtypes.bfloat16), labels
+        return x, torch.tensor(labels), x.numpy(), labels
     if kind == "jax":
         import jax.numpy as jnp
         x = jnp.asarray(a, dtype=getattr(jnp, dtype))
-        return x, jnp.asarray(labels), np.asarray(x).astype(np.float32), np.asarray(jnp.asarray(labels))
+        return x, jnp.asarray(labels), np.asarray(x), np.asarray(jnp.asarray(labels))
     import pandas as pd
     x = pd.DataFrame(a) if a.ndim == 2 else pd.Series(a)
     x = x.astype(dtype)
