@@ -158,3 +158,17 @@ def test_argument_errors_say_what_to_fix():
     with pytest.raises(ValueError, match="num_class"):
         objectives.lightgbm_multiclass(3)(np.zeros((10, 4)), _Data(np.zeros(10)))
     assert "num_class=3" in repr(objectives.lightgbm_multiclass(3))
+
+
+def test_labels_changed_in_place_between_rounds_are_seen():
+    """The class indices are kept across rounds only while the label array holds the same values."""
+    rng = np.random.default_rng(6)
+    raw = rng.standard_normal((30, 3))
+    y = rng.integers(0, 3, 30).astype(np.float32)
+    data = _Data(y)
+    obj = objectives.lightgbm_multiclass(3)
+    g1 = obj(raw, data)[0].copy()
+    y[:10] = (y[:10] + 1) % 3                          # the same array, other labels
+    g2 = obj(raw, data)[0]
+    np.testing.assert_allclose(g2, softmax_cross_entropy_grad_hess(raw, y)[0], rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(g1, g2)
