@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 import fastinfo as fi
 from fastinfo import objectives
+from logits_rivals import _interleave      # bench/logits_rivals.py: the contenders timed in turn, medians
 
 try:
     from sklearn._loss.loss import HalfMultinomialLoss
@@ -71,19 +70,6 @@ def _numba_grad_hess():
         return g, h
 
     return grad_hess
-
-
-def _interleave(contenders, rounds):
-    """{name: median seconds}, the contenders timed in turn, round after round."""
-    times = {name: [] for name in contenders}
-    for fn in contenders.values():
-        fn()
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(t) for name, t in times.items()}, times
 
 
 def _row(med):

@@ -1168,14 +1168,8 @@ def softmax_js_divergence(p_logits: ArrayLike, q_logits: ArrayLike, *, temperatu
         raise ValueError(f"beta must be a number in [0, 1], got {beta!r}")
     beta = float(beta)
     fname = "softmax_js_divergence"
-    if not isinstance(return_grad, (bool, np.bool_)):
-        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
-    if (grad_out is not None or grad_output is not None) and not return_grad:
-        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
+    _grad_args(fname, return_grad, grad_out, grad_output, keepdims, out)
     if return_grad:
-        if keepdims or out is not None:
-            raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) "
-                             f"pair)")
         # the gradient's buffer is checked (and q_logits' shape) before anything is computed
         value = softmax_js_divergence(p_logits, q_logits, temperature=temperature, beta=beta, labels=labels,
                                       ignore_index=ignore_index, where=where, reduction=reduction, axis=axis,
@@ -1252,6 +1246,29 @@ def _generalized_js(p: ArrayLike, q: ArrayLike, temperature: float, beta: float,
     return _reduce_rows(rows, reduction, dtype, _kept(skip), keepdims=keepdims, ax=ax, out=out)
 
 
+def _q_grad_buffer(P0: FloatArray, Q0: FloatArray, Q: FloatArray, ax: int, grad_out: Any, fname: str,
+                   names: tuple[str, str]) -> tuple[FloatArray, FloatArray]:
+    """The gradient's array with respect to the second rows Q0 of a divergence (checked as
+    _grad_buffer does), and its view of the kernels' shape: Q, the rows as broadcast against the
+    first ones, which may add length-1 leading batch axes only."""
+    extra = Q.ndim - Q0.ndim         # leading batch axes p adds to q's (length 1 only)
+    qa = ax - extra
+    if extra < 0 or Q.shape[:extra] != (1,) * extra or Q.shape[extra:-1] != Q0.shape[:qa] + Q0.shape[qa + 1:]:
+        raise ValueError(f"{fname}: with return_grad=True {names[0]} must not broadcast {names[1]} "
+                         f"{Q0.shape} to a larger batch (the gradient has {names[1]}' shape)")
+    G, Gq = _grad_buffer(Q0, P0, qa, grad_out, fname, names[1], names[0])
+    return G, Gq[(None,) * extra]
+
+
+def _div_grad_factor(grad_output: ArrayLike | None, reduction: str, batch: tuple[int, ...],
+                     skip: NDArray[np.bool_] | None, scale: float, fname: str) -> float | NDArray[np.float64]:
+    """The rows' gradient factor of a reduced divergence: the upstream gradient times scale (1/T
+    over ln base) over the reduction's denominator (the rows kept, or the first batch axis)."""
+    den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
+           "batchmean": batch[0] if batch else 1}.get(reduction, 1)
+    return _upstream(grad_output, reduction, batch, fname) * (scale / den if den else math.nan)
+
+
 def _js_grad(p: ArrayLike, q: ArrayLike, temperature: float, beta: float, reduction: DivReduction, axis: int,
              base: float | None, labels: ArrayLike | None, ignore_index: int | None, where: ArrayLike | None,
              grad_out: FloatArray | None, grad_output: ArrayLike | None, n_threads: int | None) -> FloatArray:
@@ -1266,19 +1283,11 @@ def _js_grad(p: ArrayLike, q: ArrayLike, temperature: float, beta: float, reduct
     Q0 = _args.as_array(q, "q_logits", two_byte=True)
     P0 = _args.as_array(p, "p_logits", two_byte=True)
     P, Q, ax = _pair(P0, Q0, ("p_logits", "q_logits"), axis)
-    extra = Q.ndim - Q0.ndim
-    qa = ax - extra
-    if extra < 0 or Q.shape[:extra] != (1,) * extra or Q.shape[extra:-1] != Q0.shape[:qa] + Q0.shape[qa + 1:]:
-        raise ValueError(f"{fname}: with return_grad=True p_logits must not broadcast q_logits {Q0.shape} to a "
-                         f"larger batch (the gradient has q_logits' shape)")
-    G, Gq = _grad_buffer(Q0, P0, qa, grad_out, fname, "q_logits", "p_logits")
-    Gk = Gq[(None,) * extra]
+    G, Gk = _q_grad_buffer(P0, Q0, Q, ax, grad_out, fname, ("p_logits", "q_logits"))
     scale = _scale(temperature, _res_dtype(Q.dtype))
     batch, K = Q.shape[:-1], Q.shape[-1]
     skip = _left_out(labels, ignore_index, where, batch, fname)
-    den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
-           "batchmean": batch[0] if batch else 1}.get(reduction, 1)
-    f = np.broadcast_to(_upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan),
+    f = np.broadcast_to(_div_grad_factor(grad_output, reduction, batch, skip, scale / log_base, fname),
                         batch).reshape(-1)
     nrows = math.prod(batch)
     P2 = np.broadcast_to(P, batch + (K,)).reshape(nrows, K)
@@ -1337,12 +1346,7 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
     nan_mode = _args.nan_mode(invalid)
     nt = _args.threads(n_threads)
     reduction = _div_reduction(reduction)
-    if not isinstance(return_grad, (bool, np.bool_)):
-        raise TypeError(f"{fname}: return_grad must be True or False, got {return_grad!r}")
-    if (grad_out is not None or grad_output is not None) and not return_grad:
-        raise ValueError(f"{fname}: grad_out and grad_output are for the gradient: pass return_grad=True with them")
-    if return_grad and (keepdims or out is not None):
-        raise ValueError(f"{fname}: keepdims and out do not apply with return_grad=True (a (value, gradient) pair)")
+    _grad_args(fname, return_grad, grad_out, grad_output, keepdims, out)
     Q0 = _args.as_array(q, names[1], two_byte=True) if return_grad else None
     P, Q, ax = _pair(p, q if Q0 is None else Q0, names, axis)
     scale = _scale(temperature, _res_dtype(P.dtype))
@@ -1350,18 +1354,8 @@ def _pair_measure(op: str, p: ArrayLike, q: ArrayLike, temperature: float, reduc
     L = None if skip is None else np.where(skip, -1, 0).astype(np.int64)   # the kernels' row mask
     G = O = f = None
     if Q0 is not None:
-        P0 = _args.as_array(p, names[0], two_byte=True)
-        extra = Q.ndim - Q0.ndim         # leading batch axes p adds to q's (length 1 only)
-        qa = ax - extra
-        if extra < 0 or Q.shape[:extra] != (1,) * extra or Q.shape[extra:-1] != Q0.shape[:qa] + Q0.shape[qa + 1:]:
-            raise ValueError(f"{fname}: with return_grad=True {names[0]} must not broadcast {names[1]} "
-                             f"{Q0.shape} to a larger batch (the gradient has {names[1]}' shape)")
-        G, Gq = _grad_buffer(Q0, P0, qa, grad_out, fname, names[1], names[0])
-        Gk = Gq[(None,) * extra]         # a view of the kernels' shape
-        batch = Q.shape[:-1]
-        den = {"mean": _kept(skip) if skip is not None else math.prod(batch),
-               "batchmean": batch[0] if batch else 1}.get(reduction, 1)
-        f = _upstream(grad_output, reduction, batch, fname) * (scale / log_base / den if den else math.nan)
+        G, Gk = _q_grad_buffer(_args.as_array(p, names[0], two_byte=True), Q0, Q, ax, grad_out, fname, names)
+        f = _div_grad_factor(grad_output, reduction, Q.shape[:-1], skip, scale / log_base, fname)
         # the kernels write float64 for float64 rows (rows of two dtypes are read as float64)
         O = Gk if (Gk.dtype == np.float64) == (Q.dtype == np.float64) else np.empty(Q.shape, np.float64)
     res, _, nbad = _run(_OPS[op], P, Q, L, O, scale, 0.0, None, nt, grad=f, lse=_lse)

@@ -32,8 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _args
-from ._boosting import (_HFAC, _class_labels, _grad_hess_rows, _sample_weight, sigmoid_cross_entropy_grad_hess,
-                        softmax_cross_entropy_grad_hess)
+from ._boosting import _HFAC, _class_labels, _gamma, _grad_hess_rows, _sample_weight, sigmoid_cross_entropy_grad_hess
 
 __all__ = ["lightgbm_multiclass", "lightgbm_binary", "xgboost_multiclass", "xgboost_binary"]
 
@@ -61,7 +60,7 @@ class _Objective:
             raise ValueError(f"num_class must be an integer >= 2, got {num_class!r}")
         if not (hess_floor >= 0.0 and np.isfinite(hess_floor)):
             raise ValueError(f"hess_floor must be a finite number >= 0, got {hess_floor!r}")
-        softmax_cross_entropy_grad_hess(np.zeros((1, 2)), [0], gamma=gamma)       # checks gamma
+        gamma = _gamma(gamma, f"fastinfo.objectives.{booster}")
         if hessian not in ("diagonal", "upper_bound"):
             raise ValueError(f"hessian must be 'diagonal' or 'upper_bound', got {hessian!r}")
         if gamma and hessian != "diagonal":
