@@ -88,6 +88,11 @@ static void FI_NAME(fi_nextmax_save)(const FI_NAME(fi_nextmax) *t, fi_row_carry 
     cy->m = lane[0];
     for (l = 1; l < FI_W; l++)
         cy->m = lane[l] > cy->m ? lane[l] : cy->m;
+#if !FI_DBL
+    _Static_assert(2 * sizeof t->m0 <= sizeof cy->top, "the lanes of two float vectors");
+    memcpy(cy->top, &t->m0, sizeof t->m0);
+    memcpy(cy->top + FI_W, &t->m1, sizeof t->m1);
+#endif
 #endif
     cy->row = (const void *)row;
     cy->n = n;
@@ -307,17 +312,28 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
 /* The order statistics of softmax_stats, taken in pass 2 while the elements are in registers:
  * the top k (v, jj: a heap of k, fi_topk_* in _fi_logits.h) and a label y's rank,
  * #{j < y: x_j >= x_y} + #{j > y: x_j > x_y}: one compare a vector, >= for the vectors
- * before y and > for those after it (the vector that holds y goes element by element). For
- * the top k the maximum of a group of vectors (of a vector, outside the whole groups) is
- * compared with the heap's worst kept value (thr); only a group with a larger element goes
- * element by element, in index order, into the heap -- so does every group until the heap
- * holds k. (A compare and a test a step cost 0.07x of the row's time more.) */
+ * before y and > for those after it (the vector that holds y goes element by element), its
+ * lanes counted by a popcount, off the vector pipes that the exps keep busy. For the top k the
+ * maximum of a group of vectors (of a vector, outside the whole groups) is compared with the
+ * heap's worst kept value (thr); only a group with a larger element is looked at again, a
+ * vector at a time, and only its elements above the heap's worst go, in index order, into the
+ * heap -- every element does until the heap holds k. (Pushing a whole group element by element
+ * cost 0.13x of a bfloat16 row's time for the top 5.) */
 typedef struct {
     Py_ssize_t label, k, filled;        /* label < 0: no rank */
     FI_S xl;                            /* the label's logit */
+    FI_S floor;                         /* at most the k-th largest logit (fi_order_floor), or -inf */
     double *v, *jj;
     Py_ssize_t rank;
 } FI_NAME(fi_order);
+
+/* an element e (index j) into the heap if it belongs there so far: while the heap fills, those
+ * at or above the floor (no element below it is among the top k), then those above its worst */
+static inline void FI_NAME(fi_order_push)(FI_NAME(fi_order) *od, double e, Py_ssize_t j)
+{
+    if (od->filled < od->k ? e >= (double)od->floor : e > od->v[0])
+        fi_topk_push(od->v, od->jj, od->k, &od->filled, e, j);
+}
 
 /* the rank's count of elements lo..hi-1 read one by one */
 static Py_ssize_t FI_NAME(fi_rank_elems)(const FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t xs,
@@ -336,10 +352,24 @@ static void FI_NAME(fi_order_heap)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssiz
                                    Py_ssize_t hi)
 {
     Py_ssize_t j;
-    for (j = lo; j < hi; j++) {
-        double e = (double)(FI_S)FI_LOAD1(x[j * xs]);
-        if (od->filled < od->k || e > od->v[0])
-            fi_topk_push(od->v, od->jj, od->k, &od->filled, e, j);
+    for (j = lo; j < hi; j++)
+        FI_NAME(fi_order_push)(od, (double)(FI_S)FI_LOAD1(x[j * xs]), j);
+}
+
+/* contiguous elements lo..hi-1 (whole vectors) into the heap: only the lanes that can go in
+ * (fi_order_push's test a vector at a time), in index order */
+static void FI_NAME(fi_order_heap_above)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t lo, Py_ssize_t hi)
+{
+    Py_ssize_t i, j;
+    unsigned b;
+    FI_V e;
+    for (i = lo; i < hi; i += FI_W) {
+        e = FI_NAME(fi_lanes_at)(x, i, 1, FI_W, FI_NEGINF);
+        b = od->filled < od->k ? FI_GEBITS(e, FI_SPLAT(od->floor)) : FI_GTBITS(e, FI_SPLAT((FI_S)od->v[0]));
+        for (; b != 0; b &= b - 1) {
+            j = i + __builtin_ctz(b);
+            FI_NAME(fi_order_push)(od, (double)(FI_S)FI_LOAD1(x[j]), j);
+        }
     }
 }
 
@@ -349,23 +379,42 @@ static inline FI_V FI_NAME(fi_order_thr)(const FI_NAME(fi_order) *od)
     return FI_SPLAT(od->filled == od->k && od->k > 0 ? (FI_S)od->v[0] : (FI_S)__builtin_inf());
 }
 
+#if !FI_DBL
+/* The whole groups of float lanes test the top k's threshold on the exps they sum anyway: an
+ * element above the heap's worst kept value t has e = exp(z) >= exp(z_t) (z = (x - m) / T is
+ * rounded monotonically; the exp is monotonic to an ulp), and a lane's group sum (terms >= 0)
+ * is at least each of its terms; the maximal elements, left out of the sums, show in the count
+ * of the lanes added. So a group is looked at again only when a lane's sum exceeds exp(z_t),
+ * lowered by 2^-12, or when it holds a maximal element -- and every group is when exp(z_t) is
+ * below 2^-100 (an element's exp could be 0 there). This replaces a maximum a vector. While
+ * the heap fills, t is the floor (elements at it pass: the 2^-12). Returns the threshold;
+ * *every: look at every group. */
+static inline FI_V FI_NAME(fi_order_ethr)(const FI_NAME(fi_order) *od, int unit, FI_S fm, FI_S sc, int *every)
+{
+    /* the heap's worst kept value, or while it fills the floor (-inf: every group) */
+    FI_V z = FI_SPLAT(od->filled == od->k ? (FI_S)od->v[0] : od->floor) - fm, e;
+    FI_S e0;
+    e = FI_EXPC(FI_EXPCLAMP(unit ? z : z * sc));
+    e0 = e[0];
+    *every = !(e0 >= 0x1p-100f);
+    return e * (FI_S)(1 - 0x1p-12);
+}
+#endif
+
 /* the elements lo..hi-1 of a row that the vector steps of pass 2 did not take (a strided row,
  * a row's tail): counts and heap, a vector at a time */
 static void FI_NAME(fi_order_range)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssize_t xs, Py_ssize_t lo,
                                     Py_ssize_t hi)
 {
     FI_V xlv = FI_SPLAT(od->xl), thr = FI_NAME(fi_order_thr)(od), e;
-    FI_M cnt = FI_SPLAT(0) > FI_SPLAT(1);                   /* zeros, in the mask's lanes */
-    FI_I l1[FI_W];
     Py_ssize_t i;
-    int l;
     for (i = lo; i + FI_W <= hi; i += FI_W) {
         e = FI_NAME(fi_lanes_at)(x, i, xs, FI_W, FI_NEGINF);
         if (od->label >= 0) {
             if (i + FI_W <= od->label)
-                cnt -= e >= xlv;
+                od->rank += __builtin_popcount(FI_GEBITS(e, xlv));
             else if (i > od->label)
-                cnt -= e > xlv;
+                od->rank += __builtin_popcount(FI_GTBITS(e, xlv));
             else
                 od->rank += FI_NAME(fi_rank_elems)(od, x, xs, i, i + FI_W);
         }
@@ -378,9 +427,6 @@ static void FI_NAME(fi_order_range)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssi
         od->rank += FI_NAME(fi_rank_elems)(od, x, xs, i, hi);
     if (od->k > 0)
         FI_NAME(fi_order_heap)(od, x, xs, i, hi);
-    memcpy(l1, &cnt, sizeof l1);
-    for (l = 0; l < FI_W; l++)
-        od->rank += (Py_ssize_t)l1[l];
 }
 
 /* Pass 2 of LSE and ENT over the whole groups of a contiguous row's block from i to at most end
@@ -391,18 +437,29 @@ static void FI_NAME(fi_order_range)(FI_NAME(fi_order) *od, const FI_T *x, Py_ssi
  * behind this pass (nx: the next row). */
 static inline __attribute__((always_inline)) Py_ssize_t
 FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, int order, const FI_T *x, Py_ssize_t i, Py_ssize_t end,
-                         FI_S fm, FI_S sc, const char *pa, const char *pn, Py_ssize_t rest, FI_NAME(fi_expsums) *A,
-                         FI_NAME(fi_nextmax) *nm, const FI_T *nx, FI_NAME(fi_order) *od)
+                         FI_S fm, FI_S sc, const char *pa, const char *pn, Py_ssize_t rest,
+                         FI_NAME(fi_expsums) *sums, FI_NAME(fi_nextmax) *nm, const FI_T *nx, FI_NAME(fi_order) *od)
 {
     const Py_ssize_t step = 2 * FI_W * (Py_ssize_t)sizeof(FI_T), nstep = step * rest / 4;
+    /* the sums in a local copy: in registers across the groups (through the caller's, the
+     * compiler stored them every group) */
+    FI_NAME(fi_expsums) local = *sums, *A = &local;
     Py_ssize_t j, k;
-    FI_V thr = FI_SPLAT(0), xlv = FI_SPLAT(0), gm = FI_SPLAT(-__builtin_inf());
-    FI_M cnt = FI_SPLAT(0) > FI_SPLAT(1);
-    FI_I l1[FI_W];
-    Py_ssize_t p;
-    int l, rank = 0;
+    FI_V thr = FI_SPLAT(0), xlv = FI_SPLAT(0);
+#if FI_DBL
+    FI_V gm = FI_SPLAT(-__builtin_inf());
+#else
+    FI_M cg = A->c;             /* the count of the lanes z != 0 before the group */
+    int every = 0;
+#endif
+    Py_ssize_t p, cnt = 0;
+    int rank = 0, look;
     if (order) {
+#if FI_DBL
         thr = FI_NAME(fi_order_thr)(od);
+#else
+        thr = FI_NAME(fi_order_ethr)(od, unit, fm, sc, &every);
+#endif
         xlv = FI_SPLAT(od->xl);
         rank = od->label >= 0;
     }
@@ -421,36 +478,47 @@ FI_NAME(fi_pass2_groups)(int kind, int unit, int carry, int order, const FI_T *x
             if (order) {        /* (bfloat16's two vectors are the even and odd elements) */
                 p = i + j;
                 if (rank) {
-                    if (p + 2 * FI_W <= od->label) {
-                        cnt -= x0 >= xlv;
-                        cnt -= x1 >= xlv;
-                    } else if (p > od->label) {
-                        cnt -= x0 > xlv;
-                        cnt -= x1 > xlv;
-                    } else {
+                    if (p + 2 * FI_W <= od->label)
+                        cnt += __builtin_popcount(FI_GEBITS(x0, xlv) | FI_GEBITS(x1, xlv) << FI_W);
+                    else if (p > od->label)
+                        cnt += __builtin_popcount(FI_GTBITS(x0, xlv) | FI_GTBITS(x1, xlv) << FI_W);
+                    else {
                         od->rank += FI_NAME(fi_rank_elems)(od, x, 1, p, p + 2 * FI_W);
                     }
                 }
+#if FI_DBL
                 gm = FI_MAX(gm, FI_MAX(x0, x1));
+#endif
             }
             x0 -= fm;
             x1 -= fm;
             FI_NAME(fi_expsums_term)(kind, unit ? x0 : x0 * sc, A, 0);
             FI_NAME(fi_expsums_term)(kind, unit ? x1 : x1 * sc, A, 1);
         }
-        /* the top k: a group's maximum against the heap's worst kept value, once a group */
-        if (order && od->k > 0 && (od->filled < od->k || FI_ANY(gm > thr))) {
-            FI_NAME(fi_order_heap)(od, x, 1, i, i + FI_GROUP * FI_W);
-            thr = FI_NAME(fi_order_thr)(od);
+        /* the top k: a group's maximum (float lanes: its exps, fi_order_ethr) against the
+         * heap's worst kept value, once a group */
+        if (order && od->k > 0) {
+#if FI_DBL
+            look = od->filled < od->k || FI_ANY(gm > thr);
+            gm = FI_SPLAT(-__builtin_inf());
+#else
+            look = every || FI_GTBITS(A->sf, thr) != 0 || fi_anynei(A->c, cg + FI_GROUP);
+            cg = A->c;
+#endif
+            if (look) {
+                FI_NAME(fi_order_heap_above)(od, x, i, i + FI_GROUP * FI_W);
+#if FI_DBL
+                thr = FI_NAME(fi_order_thr)(od);
+#else
+                thr = FI_NAME(fi_order_ethr)(od, unit, fm, sc, &every);
+#endif
+            }
         }
-        gm = FI_SPLAT(-__builtin_inf());
         FI_NAME(fi_expsums_widen)(kind, A);
     }
-    if (order && rank) {
-        memcpy(l1, &cnt, sizeof l1);
-        for (l = 0; l < FI_W; l++)
-            od->rank += (Py_ssize_t)l1[l];
-    }
+    if (order)
+        od->rank += cnt;
+    *sums = local;
     return i;
 }
 
@@ -893,6 +961,41 @@ static void FI_NAME(fi_pass2_stats)(int ent, const FI_T *x, Py_ssize_t xs, Py_ss
         FI_NAME(fi_pass2_kind)(FI_K_ENT, 0, 1, x, xs, x, xs, n, mx, 0.0, g, out, cy, od, stop);
 }
 
+/* A floor for the top k of a row x whose first elements a carry saw (before its pass 1 spends
+ * the carry): the k-th largest of the carry's lane maxima. They are k elements of the row, so
+ * it is at most the row's k-th largest logit, and the heap of the top k takes no element below
+ * it (fi_order_push): after a few elements at the top of the row, the groups of pass 2 seldom
+ * look again (fi_order_ethr). -inf without a carry, for k above the lanes, and for float64. */
+static FI_S FI_NAME(fi_carry_floor)(const fi_row_carry *cy, const FI_T *x, Py_ssize_t xs, Py_ssize_t n,
+                                    Py_ssize_t k)
+{
+    FI_S lane[32], t;
+    int nl, l, a, b;
+    if (FI_DBL || cy == NULL || cy->row != (const void *)x || cy->n != n || xs != 1 || cy->done <= 0)
+        return (FI_S)-__builtin_inf();
+#ifdef FI_BITS_MAX
+    nl = (int)(sizeof(fi_vs) / sizeof(int16_t));
+    for (l = 0; l < nl; l++) {        /* the signed max where it is >= 0, else the signed min */
+        FI_T bits = (FI_T)(cy->hi[l] >= 0 ? cy->hi[l] : cy->lo[l] == INT16_MAX ? (int16_t)0xff80 : cy->lo[l]);
+        lane[l] = (FI_S)FI_LOAD1(bits);
+    }
+#else
+    nl = 2 * FI_W;
+    for (l = 0; l < nl && l < 32; l++)
+        lane[l] = (FI_S)cy->top[l];
+#endif
+    if (k > nl)
+        return (FI_S)-__builtin_inf();
+    for (a = 0; a < k; a++)           /* the k largest first, the k-th at k - 1 */
+        for (b = a + 1; b < nl; b++)
+            if (lane[b] > lane[a]) {
+                t = lane[a];
+                lane[a] = lane[b];
+                lane[b] = t;
+            }
+    return lane[k - 1];
+}
+
 /* One row of softmax_stats (g->op == FI_L_STATS): r[FI_ST_*], then the top g->k as log-probs
  * (r + FI_ST_N) and their indices (r + FI_ST_N + g->k). The sums are those of softmax_entropy
  * and softmax_cross_entropy, so nll and entropy are theirs bit for bit; the argmax (the top 1),
@@ -905,6 +1008,7 @@ static void FI_NAME(fi_stats_row)(const FI_T *x, Py_ssize_t xs, Py_ssize_t label
     const double nan = __builtin_nan("");
     const Py_ssize_t k = g->k;
     double *tv = r + FI_ST_N, *ti = r + FI_ST_N + k, v1 = 0.0, j1 = -1.0, m, ls, zl;
+    FI_S floor;
     fi_logit_sums t = {0.0, 0.0, 0.0, 0};
     FI_NAME(fi_order) od;
     int rank = (g->want & FI_WANT_RANK) && label >= 0, order = rank || (g->want & FI_WANT_ORDER);
@@ -920,6 +1024,7 @@ static void FI_NAME(fi_stats_row)(const FI_T *x, Py_ssize_t xs, Py_ssize_t label
     }
     if (label == -2 || n == 0)
         return;
+    floor = order ? FI_NAME(fi_carry_floor)(cy, x, xs, n, k > 0 ? k : 1) : (FI_S)0;
     m = FI_NAME(fi_pass1)(x, xs, n, FI_FUSES(FI_K_ENT, xs, cy) ? 0 : g->pfx, cy, stop);
     if (stop != NULL && stop->flag)
         return;
@@ -929,6 +1034,7 @@ static void FI_NAME(fi_stats_row)(const FI_T *x, Py_ssize_t xs, Py_ssize_t label
     od.label = rank ? label : -1;
     od.xl = rank ? (FI_S)FI_LOAD1(x[label * xs]) : (FI_S)0;
     od.k = k > 0 ? k : (g->want & FI_WANT_ORDER ? 1 : 0);      /* the argmax is the top 1 */
+    od.floor = od.k == 1 ? (FI_S)m : floor;                     /* the top 1 is the maximum */
     od.v = k > 0 ? tv : &v1;
     od.jj = k > 0 ? ti : &j1;
     FI_NAME(fi_pass2_stats)((g->want & FI_WANT_ENT) != 0, x, xs, n, m, g, &t, cy, order ? &od : NULL, stop);

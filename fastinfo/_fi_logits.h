@@ -72,6 +72,7 @@ typedef struct {
     const void *row;     /* the row begun (NULL: none), */
     Py_ssize_t n, done;  /* its length, and how many of its first elements were seen, */
     double m;            /* their maximum (float rows), */
+    float top[32];       /* and lane by lane (float32 and float16 rows: the order statistics' floor), */
     int16_t hi[32], lo[32];   /* or their signed 16-bit maxima and minima, lane by lane (bfloat16) */
 } fi_row_carry;
 

@@ -27,6 +27,8 @@
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
 #define FI_ANY fi_anyl
+#define FI_GTBITS fi_gtbitsd
+#define FI_GEBITS fi_gebitsd
 #define FI_MAX fi_vmaxd
 #define FI_MIN fi_vmind
 #define FI_SPLAT fi_splatd
@@ -47,6 +49,8 @@
 #define FI_NH 2
 #define FI_SEL fi_self
 #define FI_ANY fi_anyi
+#define FI_GTBITS fi_gtbitsf
+#define FI_GEBITS fi_gebitsf
 #define FI_MAX fi_vmaxf
 #define FI_MIN fi_vminf
 #define FI_SPLAT fi_splatf

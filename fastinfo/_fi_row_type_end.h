@@ -7,6 +7,8 @@
 #undef FI_NH
 #undef FI_SEL
 #undef FI_ANY
+#undef FI_GTBITS
+#undef FI_GEBITS
 #undef FI_SPLAT
 #undef FI_EXPV
 #undef FI_EXPCLAMP

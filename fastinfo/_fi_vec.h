@@ -136,6 +136,56 @@ FI_VINLINE int fi_anyl(fi_vl m)
     return a != 0;
 }
 #endif
+/* a > b (ge: a >= b, ordered: false with a NaN) lane by lane as the bits of an unsigned, lane 0
+ * the lowest: the order statistics' counts (a popcount, off the vector pipes) and the elements
+ * of a scan to visit */
+#if defined(__x86_64__) && defined(__AVX512F__) && FI_VBYTES == 64
+FI_VINLINE unsigned fi_gtbitsf(fi_vf a, fi_vf b) { return _mm512_cmp_ps_mask((__m512)a, (__m512)b, _CMP_GT_OQ); }
+FI_VINLINE unsigned fi_gebitsf(fi_vf a, fi_vf b) { return _mm512_cmp_ps_mask((__m512)a, (__m512)b, _CMP_GE_OQ); }
+FI_VINLINE unsigned fi_gtbitsd(fi_vd a, fi_vd b) { return _mm512_cmp_pd_mask((__m512d)a, (__m512d)b, _CMP_GT_OQ); }
+FI_VINLINE unsigned fi_gebitsd(fi_vd a, fi_vd b) { return _mm512_cmp_pd_mask((__m512d)a, (__m512d)b, _CMP_GE_OQ); }
+#elif defined(__x86_64__) && defined(__AVX__) && FI_VBYTES == 32
+FI_VINLINE unsigned fi_gtbitsf(fi_vf a, fi_vf b) { return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps((__m256)a, (__m256)b, _CMP_GT_OQ)); }
+FI_VINLINE unsigned fi_gebitsf(fi_vf a, fi_vf b) { return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps((__m256)a, (__m256)b, _CMP_GE_OQ)); }
+FI_VINLINE unsigned fi_gtbitsd(fi_vd a, fi_vd b) { return (unsigned)_mm256_movemask_pd(_mm256_cmp_pd((__m256d)a, (__m256d)b, _CMP_GT_OQ)); }
+FI_VINLINE unsigned fi_gebitsd(fi_vd a, fi_vd b) { return (unsigned)_mm256_movemask_pd(_mm256_cmp_pd((__m256d)a, (__m256d)b, _CMP_GE_OQ)); }
+#elif defined(__x86_64__) && defined(__SSE2__) && FI_VBYTES == 16
+FI_VINLINE unsigned fi_gtbitsf(fi_vf a, fi_vf b) { return (unsigned)_mm_movemask_ps(_mm_cmpgt_ps((__m128)a, (__m128)b)); }
+FI_VINLINE unsigned fi_gebitsf(fi_vf a, fi_vf b) { return (unsigned)_mm_movemask_ps(_mm_cmpge_ps((__m128)a, (__m128)b)); }
+FI_VINLINE unsigned fi_gtbitsd(fi_vd a, fi_vd b) { return (unsigned)_mm_movemask_pd(_mm_cmpgt_pd((__m128d)a, (__m128d)b)); }
+FI_VINLINE unsigned fi_gebitsd(fi_vd a, fi_vd b) { return (unsigned)_mm_movemask_pd(_mm_cmpge_pd((__m128d)a, (__m128d)b)); }
+#else
+FI_VINLINE unsigned fi_bitsi(fi_vi m)
+{
+    int32_t l[FI_NF];
+    unsigned b = 0;
+    int k;
+    memcpy(l, &m, sizeof l);
+    for (k = 0; k < FI_NF; k++)
+        b |= (unsigned)(l[k] != 0) << k;
+    return b;
+}
+FI_VINLINE unsigned fi_bitsl(fi_vl m)
+{
+    int64_t l[FI_ND];
+    unsigned b = 0;
+    int k;
+    memcpy(l, &m, sizeof l);
+    for (k = 0; k < FI_ND; k++)
+        b |= (unsigned)(l[k] != 0) << k;
+    return b;
+}
+FI_VINLINE unsigned fi_gtbitsf(fi_vf a, fi_vf b) { return fi_bitsi(a > b); }
+FI_VINLINE unsigned fi_gebitsf(fi_vf a, fi_vf b) { return fi_bitsi(a >= b); }
+FI_VINLINE unsigned fi_gtbitsd(fi_vd a, fi_vd b) { return fi_bitsl(a > b); }
+FI_VINLINE unsigned fi_gebitsd(fi_vd a, fi_vd b) { return fi_bitsl(a >= b); }
+#endif
+/* whether any lane of a differs from b's (32-bit integer lanes) */
+#if defined(__x86_64__) && defined(__AVX512F__) && FI_VBYTES == 64
+FI_VINLINE int fi_anynei(fi_vi a, fi_vi b) { return _mm512_cmpneq_epi32_mask((__m512i)a, (__m512i)b) != 0; }
+#else
+FI_VINLINE int fi_anynei(fi_vi a, fi_vi b) { return fi_anyi(a != b); }
+#endif
 FI_VINLINE fi_vf fi_splatf(float v) { return (fi_vf){0} + v; }
 FI_VINLINE fi_vd fi_splatd(double v) { return (fi_vd){0} + v; }
 /* The low and high halves of a float vector as double vectors, and 2-byte lanes widened to

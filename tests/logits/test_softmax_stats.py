@@ -316,6 +316,55 @@ def test_k_from_zero_to_the_number_of_classes():
             fastinfo.softmax_stats(x, k=k)
 
 
+def long_rows(kind, K, rows=5, seed=0):
+    """float64 rows of K logits (several blocks of the kernels, so that a thread's pass over a
+    row also begins the next one) whose top k are placed to test the order statistics' pruning:
+    at random, tied, at the end of the row, all in one lane of the vectors, among -inf, or far
+    below a single huge maximum."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, K)) * 3.0
+    if kind == "ties":              # few distinct values: the maximum is shared by many classes
+        x = np.round(x / 3.0)
+    elif kind == "rising":          # the largest logits last
+        x = np.sort(x, axis=-1)
+    elif kind == "one-lane":        # the largest logits on every 32nd class only
+        x[:, ::32] += 40.0
+    elif kind == "masked":          # three finite logits a row, the rest -inf
+        x[:] = -np.inf
+        for r in range(rows):
+            x[r, rng.choice(K, 3, replace=False)] = rng.normal(size=3)
+    elif kind == "far":             # one logit far above the others: their exps underflow
+        x[:, 1234] = 1000.0
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("kind", ["normal", "ties", "rising", "one-lane", "masked", "far"])
+def test_top_k_of_long_rows_vs_numpy(dtype, kind):
+    """The top k, argmax and rank of rows several blocks long, every k from 1 to past the
+    vector lanes, one thread and two, at two temperatures: NumPy's stable order of the same
+    values and the rank formula."""
+    K = 3 * 8192 + 37
+    x = long_rows(kind, K).astype(as_dtype(dtype))
+    xd = x.astype(np.float64)
+    labels = np.random.default_rng(1).integers(0, K, size=x.shape[0])
+    order = stable_order(xd)
+    for k in (1, 2, 5, 17, 32, 33, 40):
+        for n_threads in (1, 2):
+            for temperature in (1.0, 0.7):
+                r = fastinfo.softmax_stats(x, labels, k=k, temperature=temperature, n_threads=n_threads,
+                                           returns=("argmax", "rank", "topk_indices", "topk_logprobs"))
+                np.testing.assert_array_equal(r.topk_indices, order[:, :k], err_msg=f"k={k}")
+                np.testing.assert_array_equal(r.argmax, order[:, 0])
+                np.testing.assert_array_equal(r.rank, rank_of(xd, labels))
+                z = xd / temperature
+                m = z.max(axis=-1, keepdims=True)
+                lp = z - (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))
+                want = np.take_along_axis(lp, order[:, :k], -1)
+                rtol, atol = tol(as_dtype(dtype))
+                np.testing.assert_allclose(r.topk_logprobs, want, rtol=max(rtol, 1e-6), atol=max(atol, 1e-6))
+
+
 # =========================================================================== shapes, dtypes
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 @pytest.mark.parametrize("shape,axis", [((6,), 0), ((4, 6), -1), ((4, 6), 0), ((2, 3, 6), 1)],
