@@ -11,9 +11,10 @@
  *               B = gamma p_y q^gamma ((1 - gamma p_y) log p_y + 2 q),
  *               g_c = w A ([c = y] - p_c),
  *               h_c = w (B r_c^2 - A p_c (1 - p_c)),  r_y = 1, r_c = p_c / q (c != y).
- * 1 - p_c is taken as (S - e_c) / S, and for the row's first maximal element (e = 1) as t / S,
- * t the sum of the other e: a confident row's small Hessians and gradients keep their
- * relative accuracy (p (1 - p) ~ 1e-30 is not rounded to 0). */
+ * 1 - p_c is taken as (S - e_c) / S, and for a maximal element (z = 0, e = 1) as t / S, t = S - 1
+ * summed as the e of the other elements plus the other maximal elements' 1s: a confident row's
+ * small Hessians and gradients keep their relative accuracy (p (1 - p) ~ 1e-30 is not rounded
+ * to 0). */
 
 #ifndef FI_GH_FOCAL
 #define FI_GH_FOCAL
@@ -140,9 +141,9 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
 {
     typedef long long vq_t __attribute__((vector_size(FI_W * 8)));
     typedef double vw_t __attribute__((vector_size(FI_W * 8)));
-    const FI_S ninf = (FI_S)-__builtin_inf(), pinf = (FI_S)__builtin_inf();
+    const FI_S ninf = (FI_S)-__builtin_inf();
     FI_V v, e, m = FI_SPLAT(ninf), S, t, inv, w, A, B, Ah, hfl, zy, ey, om, p, q1, tinv, g, h, r, one = FI_SPLAT((FI_S)1);
-    FI_M isy, ismax, first, nok = FI_SPLAT(0) > FI_SPLAT(1), ylv, midx;
+    FI_M isy, nok, ylv, nmax;
     FI_S *hb = buf + K * FI_W, al[FI_W], bl[FI_W], zl[FI_W], sl[FI_W], tl[FI_W], ql[FI_W];
     FI_I yl[FI_W];
     Py_ssize_t c, l, nbad = 0;
@@ -174,52 +175,56 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     /* the rows' elements into buf, a class (FI_W lanes) after another: a vector a class where
      * a class's rows are contiguous (column-major raw predictions), else element by element
      * (a vector load of lanes just stored one by one would stall: all of them are stored first) */
+    /* (the max leaves a NaN out: its z and e are NaN below) */
     if (rs == 1 && nr == FI_W) {
         for (c = 0; c < K; c++) {
             v = FI_NAME(fi_lanes_at)(x, c * cs, 1, FI_W, FI_NEGINF);
             memcpy(buf + c * FI_W, &v, sizeof v);
+            m = FI_MAX(v, m);
         }
     } else if (FI_GH_GATHER && nr == FI_W && sizeof(FI_T) == sizeof(FI_S) && rs * FI_W < INT32_MAX) {
         /* a class's FI_W elements, rs apart: one gather (float64, float32 on AVX-512) */
         for (c = 0; c < K; c++) {
             v = FI_NAME(fi_gh_gather)(x + c * cs, rs);
             memcpy(buf + c * FI_W, &v, sizeof v);
+            m = FI_MAX(v, m);
         }
     } else {
         for (l = 0; l < FI_W; l++)
             for (c = 0; c < K; c++)
                 buf[c * FI_W + l] = l < nr ? (FI_S)FI_LOAD1(x[l * rs + c * cs]) : (FI_S)0;
+        for (c = 0; c < K; c++) {
+            memcpy(&v, buf + c * FI_W, sizeof v);
+            m = FI_MAX(v, m);
+        }
     }
-    for (c = 0; c < K; c++) {
-        memcpy(&v, buf + c * FI_W, sizeof v);
-        nok |= (v != v) | (v == FI_SPLAT(pinf));
-        m = FI_MAX(v, m);
-    }
-    nok |= m == FI_SPLAT(ninf);
-    /* e, S, t (S less the first maximal element's 1), the label's z and e, which class was the max */
-    S = FI_SPLAT(0);
+    /* e, t = S - 1: the e of the non-maximal elements (a masked sum, as the softmax passes') and
+     * the maximal elements' count nmax, less 1; the label's z and e (the focal loss's) */
     t = FI_SPLAT(0);
     zy = FI_SPLAT(0);
     ey = FI_SPLAT(0);
-    first = FI_SPLAT(0) < FI_SPLAT(1);              /* all ones: no maximal element seen yet */
-    midx = ylv - ylv - 1;
+    nmax = ylv - ylv;
     for (c = 0; c < K; c++) {
         memcpy(&v, buf + c * FI_W, sizeof v);
         v = v - m;
         e = FI_EXPV(v);
         memcpy(buf + c * FI_W, &e, sizeof e);
-        ismax = first & (v == FI_SPLAT(0));
-        first &= ~ismax;
-        midx = (ismax & ((FI_M){0} + (FI_I)c)) | (~ismax & midx);
-        isy = ylv == (FI_I)c;
-        zy = FI_SEL(isy, v, zy);
-        ey = FI_SEL(isy, e, ey);
-        S += e;
-        t += FI_SEL(ismax, FI_SPLAT(0), e);
+        FI_ACC_OFFMAX(&t, &nmax, v, e);   /* nmax so far counts the lanes z != 0 (NaN too) */
+        if (gamma != 0.0) {
+            isy = ylv == (FI_I)c;
+            zy = FI_SEL(isy, v, zy);
+            ey = FI_SEL(isy, e, ey);
+        }
     }
+    nmax = (FI_I)K - nmax;                            /* the lanes z == 0 */
+    /* invalid: a NaN logit (t is NaN: the max leaves it out, its z is NaN), +inf (inf - inf),
+     * every logit -inf (m = -inf: z NaN) */
+    nok = (t != t) | (m == FI_SPLAT(ninf));
+    t += __builtin_convertvector(nmax, FI_V) - one;
+    S = t + one;
     inv = one / S;
     /* 1 - p_y, times S */
-    om = FI_SEL(midx == ylv, t, S - ey);
+    om = FI_SEL(zy == FI_SPLAT(0), t, S - ey);
     if (gamma == 0.0) {
         A = FI_SPLAT((FI_S)-1);
         B = FI_SPLAT(0);
@@ -249,8 +254,8 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
         memcpy(&e, buf + c * FI_W, sizeof e);
         isy = ylv == (FI_I)c;
         p = e * inv;
-        /* 1 - p_c: 1 - p is exact for p <= 1/2, which every element but the first maximal has */
-        r = FI_SEL(midx == (FI_M){0} + (FI_I)c, tinv, one - p);
+        /* 1 - p_c: 1 - p is exact for p <= 1/2, which every element but a maximal one has */
+        r = FI_SEL(e == one, tinv, one - p);
         /* g = A ([c = y] - p): at the label A (1 - p_y) */
         g = A * FI_SEL(isy, r, -p);
         h = Ah * p * r;
@@ -258,7 +263,8 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
             FI_V rc = FI_SEL(isy, one, FI_SEL(q1 > FI_SPLAT(0), p / q1, FI_SPLAT(0)));
             h += B * rc * rc;
         }
-        h = FI_MAX(hfl, h);     /* the floor (-inf: none); a NaN h stays NaN (the second operand) */
+        if (hfloor > -__builtin_inf())
+            h = FI_MAX(hfl, h); /* the floor; a NaN h stays NaN (the second operand) */
         if (direct) {             /* the outputs' rows of a class are contiguous */
             FI_NAME(fi_gh_put)((FI_S *)go + c * gcs, g, stream);
             FI_NAME(fi_gh_put)((FI_S *)ho + c * hcs, h, stream);

@@ -91,20 +91,28 @@ def test_focal_loss_tends_to_the_cross_entropy():
     np.testing.assert_allclose(h1, h0, rtol=1e-7, atol=1e-12)
 
 
-def test_confident_rows_keep_relative_accuracy():
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("n_rows", [2, 40])
+def test_confident_rows_keep_relative_accuracy(order, n_rows):
+    """Against mpmath to 1e-13 relative, every element: confident rows (1 - p tiny), tied
+    maxima with the label on either, an element whose exp rounds to 1 beside the maximum; a
+    few rows (a partial vector of rows) and many (whole vectors: loads or gathers)."""
     mpmath.mp.dps = 50
-    x = np.array([[0.0, -80.0, -90.0], [50.0, 0.0, -700.0]])
-    y = np.array([0, 1])
+    base = np.array([[0.0, -80.0, -90.0], [50.0, 0.0, -700.0], [0.0, 0.0, -80.0], [0.0, 0.0, -80.0],
+                     [0.0, -1e-17, -80.0], [-80.0, 0.0, 0.0], [3.0, -40.0, 3.0], [-1.0, -1.0, -1.0]])
+    ybase = np.array([0, 1, 0, 1, 0, 2, 2, 1])
+    x = np.asarray(np.resize(base, (n_rows, 3)), order=order)
+    y = np.resize(ybase, n_rows)
     g, h = fi.softmax_cross_entropy_grad_hess(x, y)
-    for i in range(2):
+    for i in range(n_rows):
         e = [mpmath.exp(mpmath.mpf(v)) for v in x[i]]
         s = sum(e)
         for c in range(3):
             p = e[c] / s
             want_g = p - (1 if c == y[i] else 0)
             want_h = p * (1 - p)
-            assert g[i, c] == pytest.approx(float(want_g), rel=1e-13, abs=0)
-            assert h[i, c] == pytest.approx(float(want_h), rel=1e-13, abs=0)
+            assert g[i, c] == pytest.approx(float(want_g), rel=1e-13, abs=0), (i, c)
+            assert h[i, c] == pytest.approx(float(want_h), rel=1e-13, abs=0), (i, c)
     assert h[0, 0] > 0 and h[1, 0] > 0    # p (1 - p) with p rounded to 1 would give 0
     # the focal loss at a confident correct row: tiny, not NaN
     gf, hf = fi.softmax_cross_entropy_grad_hess(x[:1], y[:1], gamma=0.5)
