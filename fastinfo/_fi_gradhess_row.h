@@ -127,55 +127,167 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put_cvt)(void *d
     memcpy(dst, &o, sizeof o);
 }
 
+/* What the gradient and Hessian of FI_W rows' elements need once their exps are known */
+typedef struct {
+    FI_V inv, tinv, A, Ah, B, q1;   /* 1/S, 1 - p of a maximal element, the factors, 1 - p_y */
+    FI_M ylv, nok;                  /* the labels, the invalid rows */
+} FI_NAME(fi_gh_state);
+
+/* The labels and sample weights (NULL: 1) of rows 0..nr-1 (nr <= FI_W) as lanes */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_gh_lanes)(const long long *lab, const double *sw, Py_ssize_t nr, FI_M *ylv, FI_V *w)
+{
+    typedef long long vq_t __attribute__((vector_size(FI_W * 8)));
+    typedef double vw_t __attribute__((vector_size(FI_W * 8)));
+    FI_I yl[FI_W];
+    FI_S wl[FI_W];
+    Py_ssize_t l;
+    if (nr == FI_W) {           /* whole vectors of labels and weights */
+        vq_t lq;
+        memcpy(&lq, lab, sizeof lq);
+        *ylv = __builtin_convertvector(lq, FI_M);
+        if (sw != NULL) {
+            vw_t wd;
+            memcpy(&wd, sw, sizeof wd);
+            *w = __builtin_convertvector(wd, FI_V);
+        } else {
+            *w = FI_SPLAT((FI_S)1);
+        }
+        return;
+    }
+    for (l = 0; l < FI_W; l++) {
+        yl[l] = l < nr ? (FI_I)lab[l] : 0;
+        wl[l] = l < nr && sw != NULL ? (FI_S)sw[l] : (FI_S)1;
+    }
+    memcpy(ylv, yl, sizeof *ylv);
+    memcpy(w, wl, sizeof *w);
+}
+
+/* The exps of FI_W rows (nr of them real) in place -- xe[c * es] holds class c's logits on
+ * entry, e = exp(x - m) on exit (m: the rows' max) -- and the rows' state */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_gh_exps)(FI_S *xe, Py_ssize_t es, Py_ssize_t K, Py_ssize_t nr, FI_V m, FI_M ylv, FI_V w, double hfac,
+                    double gamma, FI_NAME(fi_gh_state) *st)
+{
+    const FI_S ninf = (FI_S)-__builtin_inf();
+    FI_V v, e, S, t, A, B, zy, ey, om, one = FI_SPLAT((FI_S)1);
+    FI_M isy, nmax;
+    FI_S al[FI_W], bl[FI_W], zl[FI_W], sl[FI_W], tl[FI_W], ql[FI_W];
+    Py_ssize_t c, l;
+    /* e, t = S - 1: the e of the non-maximal elements (a masked sum, as the softmax passes') and
+     * the maximal elements' count nmax, less 1; the label's z and e (the focal loss's) */
+    t = FI_SPLAT(0);
+    zy = FI_SPLAT(0);
+    ey = FI_SPLAT(0);
+    nmax = ylv - ylv;
+    for (c = 0; c < K; c++) {
+        memcpy(&v, xe + c * es, sizeof v);
+        v = v - m;
+        e = FI_EXPV(v);
+        memcpy(xe + c * es, &e, sizeof e);
+        FI_ACC_OFFMAX(&t, &nmax, v, e);   /* nmax so far counts the lanes z != 0 (NaN too) */
+        if (gamma != 0.0) {
+            isy = ylv == (FI_I)c;
+            zy = FI_SEL(isy, v, zy);
+            ey = FI_SEL(isy, e, ey);
+        }
+    }
+    nmax = (FI_I)K - nmax;                            /* the lanes z == 0 */
+    /* invalid: a NaN logit (t is NaN: the max leaves it out, its z is NaN), +inf (inf - inf),
+     * every logit -inf (m = -inf: z NaN) */
+    st->nok = (t != t) | (m == FI_SPLAT(ninf));
+    t += __builtin_convertvector(nmax, FI_V) - one;
+    S = t + one;
+    st->inv = one / S;
+    /* 1 - p_y, times S */
+    om = FI_SEL(zy == FI_SPLAT(0), t, S - ey);
+    if (gamma == 0.0) {
+        A = FI_SPLAT((FI_S)-1);
+        B = FI_SPLAT(0);
+    } else {
+        memcpy(zl, &zy, sizeof zl);
+        memcpy(sl, &om, sizeof sl);
+        memcpy(tl, &t, sizeof tl);
+        memcpy(ql, &st->inv, sizeof ql);
+        for (l = 0; l < FI_W; l++) {
+            double a = 0.0, b = 0.0;
+            if (l < nr)
+                fi_gh_focal(gamma, (double)zl[l], log1p((double)tl[l]), (double)sl[l] * (double)ql[l], &a, &b);
+            al[l] = (FI_S)a;
+            bl[l] = (FI_S)b;
+        }
+        memcpy(&A, al, sizeof A);
+        memcpy(&B, bl, sizeof B);
+    }
+    st->q1 = om * st->inv;                           /* 1 - p_y */
+    st->tinv = t * st->inv;                          /* 1 - p of a maximal element */
+    /* an invalid row: A NaN makes its g and h NaN */
+    st->A = FI_SEL(st->nok, FI_SPLAT(__builtin_nanf("")), A * w);
+    st->B = B * w;
+    st->Ah = gamma != 0.0 ? -st->A : -st->A * (FI_S)hfac;
+    st->ylv = ylv;
+}
+
+/* The gradient g and the Hessian h of class c's elements e of FI_W rows */
+static inline __attribute__((always_inline)) void
+FI_NAME(fi_gh_elem)(FI_V e, Py_ssize_t c, const FI_NAME(fi_gh_state) *st, double gamma, double hfloor, FI_V *g,
+                    FI_V *h)
+{
+    const FI_V one = FI_SPLAT((FI_S)1);
+    FI_M isy = st->ylv == (FI_I)c;
+    FI_V p = e * st->inv, r;
+    /* 1 - p_c: 1 - p is exact for p <= 1/2, which every element but a maximal one has */
+    r = FI_SEL(e == one, st->tinv, one - p);
+    /* g = A ([c = y] - p): at the label A (1 - p_y) */
+    *g = st->A * FI_SEL(isy, r, -p);
+    *h = st->Ah * p * r;
+    if (gamma != 0.0) {
+        FI_V rc = FI_SEL(isy, one, FI_SEL(st->q1 > FI_SPLAT(0), p / st->q1, FI_SPLAT(0)));
+        *h += st->B * rc * rc;
+    }
+    if (hfloor > -__builtin_inf())
+        *h = FI_MAX(FI_SPLAT((FI_S)hfloor), *h); /* the floor; a NaN h stays NaN (the second operand) */
+}
+
+/* bad[l] = 1 for the invalid rows of the state's first nr; returns how many */
+static inline Py_ssize_t FI_NAME(fi_gh_bad)(const FI_NAME(fi_gh_state) *st, Py_ssize_t nr, unsigned char *bad)
+{
+    FI_I yl[FI_W];
+    Py_ssize_t l, nbad = 0;
+    memcpy(yl, &st->nok, sizeof yl);
+    for (l = 0; l < nr; l++) {
+        bad[l] = yl[l] != 0;
+        nbad += yl[l] != 0;
+    }
+    return nbad;
+}
+
 /* Rows 0..nr-1 (nr <= FI_W) of x (row stride rs, class stride cs, in elements), K >= 1 classes:
  * labels lab, sample weights sw (NULL: 1), the gradient to go and the Hessian, floored at hfloor
- * (-inf: not), to ho (strides in
- * their elements; float64 where o64, else float32). buf: 2 K FI_W compute values. bad[l] = 1
- * for a row that is invalid (a NaN or +inf logit, or every logit -inf: its g and h are NaN),
- * else 0; returns how many are. */
+ * (-inf: not), to ho (strides in their elements; float64 where o64, else float32). buf: 2 K
+ * FI_W compute values. bad[l] = 1 for a row that is invalid (a NaN or +inf logit, or every
+ * logit -inf: its g and h are NaN), else 0; returns how many are. */
 static inline __attribute__((always_inline)) Py_ssize_t
 FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr, Py_ssize_t K,
                      const long long *lab, const double *sw, double hfac, double gamma, double hfloor,
                      void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs, Py_ssize_t hcs,
                      int o64, FI_S *buf, unsigned char *bad, int stream)
 {
-    typedef long long vq_t __attribute__((vector_size(FI_W * 8)));
-    typedef double vw_t __attribute__((vector_size(FI_W * 8)));
-    const FI_S ninf = (FI_S)-__builtin_inf();
-    FI_V v, e, m = FI_SPLAT(ninf), S, t, inv, w, A, B, Ah, hfl, zy, ey, om, p, q1, tinv, g, h, r, one = FI_SPLAT((FI_S)1);
-    FI_M isy, nok, ylv, nmax;
-    FI_S *hb = buf + K * FI_W, al[FI_W], bl[FI_W], zl[FI_W], sl[FI_W], tl[FI_W], ql[FI_W];
-    FI_I yl[FI_W];
-    Py_ssize_t c, l, nbad = 0;
+    FI_V v, e, m = FI_SPLAT((FI_S)-__builtin_inf()), w, g, h;
+    FI_M ylv;
+    FI_NAME(fi_gh_state) st;
+    FI_S *hb = buf + K * FI_W;
+    Py_ssize_t c, l;
     const int direct = nr == FI_W && grs == 1 && hrs == 1 && o64 == FI_DBL;
     const int direct_cvt = nr == FI_W && grs == 1 && hrs == 1 && o64 != FI_DBL;
     const Py_ssize_t osz = o64 ? 8 : 4;
     const int scatter = FI_GH_GATHER && !direct && !direct_cvt && nr == FI_W && o64 == FI_DBL && grs * FI_W < INT32_MAX
                         && hrs * FI_W < INT32_MAX;
-    if (nr == FI_W) {           /* whole vectors of labels and weights */
-        vq_t lq;
-        memcpy(&lq, lab, sizeof lq);
-        ylv = __builtin_convertvector(lq, FI_M);
-        if (sw != NULL) {
-            vw_t wd;
-            memcpy(&wd, sw, sizeof wd);
-            w = __builtin_convertvector(wd, FI_V);
-        } else {
-            w = one;
-        }
-    } else {
-        FI_S wl[FI_W];
-        for (l = 0; l < FI_W; l++) {
-            yl[l] = l < nr ? (FI_I)lab[l] : 0;
-            wl[l] = l < nr && sw != NULL ? (FI_S)sw[l] : (FI_S)1;
-        }
-        memcpy(&ylv, yl, sizeof ylv);
-        memcpy(&w, wl, sizeof w);
-    }
+    FI_NAME(fi_gh_lanes)(lab, sw, nr, &ylv, &w);
     /* the rows' elements into buf, a class (FI_W lanes) after another: a vector a class where
      * a class's rows are contiguous (column-major raw predictions), else element by element
-     * (a vector load of lanes just stored one by one would stall: all of them are stored first) */
-    /* (the max leaves a NaN out: its z and e are NaN below) */
+     * (a vector load of lanes just stored one by one would stall: all of them are stored first);
+     * the max leaves a NaN out (its z and e are NaN in fi_gh_exps) */
     if (rs == 1 && nr == FI_W) {
         for (c = 0; c < K; c++) {
             v = FI_NAME(fi_lanes_at)(x, c * cs, 1, FI_W, FI_NEGINF);
@@ -198,73 +310,10 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
             m = FI_MAX(v, m);
         }
     }
-    /* e, t = S - 1: the e of the non-maximal elements (a masked sum, as the softmax passes') and
-     * the maximal elements' count nmax, less 1; the label's z and e (the focal loss's) */
-    t = FI_SPLAT(0);
-    zy = FI_SPLAT(0);
-    ey = FI_SPLAT(0);
-    nmax = ylv - ylv;
-    for (c = 0; c < K; c++) {
-        memcpy(&v, buf + c * FI_W, sizeof v);
-        v = v - m;
-        e = FI_EXPV(v);
-        memcpy(buf + c * FI_W, &e, sizeof e);
-        FI_ACC_OFFMAX(&t, &nmax, v, e);   /* nmax so far counts the lanes z != 0 (NaN too) */
-        if (gamma != 0.0) {
-            isy = ylv == (FI_I)c;
-            zy = FI_SEL(isy, v, zy);
-            ey = FI_SEL(isy, e, ey);
-        }
-    }
-    nmax = (FI_I)K - nmax;                            /* the lanes z == 0 */
-    /* invalid: a NaN logit (t is NaN: the max leaves it out, its z is NaN), +inf (inf - inf),
-     * every logit -inf (m = -inf: z NaN) */
-    nok = (t != t) | (m == FI_SPLAT(ninf));
-    t += __builtin_convertvector(nmax, FI_V) - one;
-    S = t + one;
-    inv = one / S;
-    /* 1 - p_y, times S */
-    om = FI_SEL(zy == FI_SPLAT(0), t, S - ey);
-    if (gamma == 0.0) {
-        A = FI_SPLAT((FI_S)-1);
-        B = FI_SPLAT(0);
-    } else {
-        memcpy(zl, &zy, sizeof zl);
-        memcpy(sl, &om, sizeof sl);
-        memcpy(tl, &t, sizeof tl);
-        memcpy(ql, &inv, sizeof ql);
-        for (l = 0; l < FI_W; l++) {
-            double a = 0.0, b = 0.0;
-            if (l < nr)
-                fi_gh_focal(gamma, (double)zl[l], log1p((double)tl[l]), (double)sl[l] * (double)ql[l], &a, &b);
-            al[l] = (FI_S)a;
-            bl[l] = (FI_S)b;
-        }
-        memcpy(&A, al, sizeof A);
-        memcpy(&B, bl, sizeof B);
-    }
-    q1 = om * inv;                                   /* 1 - p_y */
-    tinv = t * inv;                                  /* 1 - p of the first maximal element */
-    /* an invalid row: A NaN makes its g and h NaN */
-    A = FI_SEL(nok, FI_SPLAT(__builtin_nanf("")), A * w);
-    B *= w;
-    Ah = gamma != 0.0 ? -A : -A * (FI_S)hfac;
-    hfl = FI_SPLAT((FI_S)hfloor);
+    FI_NAME(fi_gh_exps)(buf, FI_W, K, nr, m, ylv, w, hfac, gamma, &st);
     for (c = 0; c < K; c++) {
         memcpy(&e, buf + c * FI_W, sizeof e);
-        isy = ylv == (FI_I)c;
-        p = e * inv;
-        /* 1 - p_c: 1 - p is exact for p <= 1/2, which every element but a maximal one has */
-        r = FI_SEL(e == one, tinv, one - p);
-        /* g = A ([c = y] - p): at the label A (1 - p_y) */
-        g = A * FI_SEL(isy, r, -p);
-        h = Ah * p * r;
-        if (gamma != 0.0) {
-            FI_V rc = FI_SEL(isy, one, FI_SEL(q1 > FI_SPLAT(0), p / q1, FI_SPLAT(0)));
-            h += B * rc * rc;
-        }
-        if (hfloor > -__builtin_inf())
-            h = FI_MAX(hfl, h); /* the floor; a NaN h stays NaN (the second operand) */
+        FI_NAME(fi_gh_elem)(e, c, &st, gamma, hfloor, &g, &h);
         if (direct) {             /* the outputs' rows of a class are contiguous */
             FI_NAME(fi_gh_put)((FI_S *)go + c * gcs, g, stream);
             FI_NAME(fi_gh_put)((FI_S *)ho + c * hcs, h, stream);
@@ -294,11 +343,56 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
                 }
         }
     }
-    memcpy(yl, &nok, sizeof yl);
-    for (l = 0; l < nr; l++) {
-        bad[l] = yl[l] != 0;
-        nbad += yl[l] != 0;
+    return FI_NAME(fi_gh_bad)(&st, nr, bad);
+}
+
+/* Column-major rows (x, the gradient and the Hessian: a class's rows contiguous) nb FI_W at a
+ * time (nb <= FI_GH_CHUNK / FI_W blocks), in three passes over the chunk so that each pass over
+ * memory runs along one column at a time: the rows' logits into buf (K nb FI_W compute
+ * values), a column after another, with their max (the next chunk's column prefetched); the
+ * exps and the rows' state, a block after another (in cache); the gradient and Hessian, a
+ * class's column after another. A block a pass would keep 3K streams in flight (K columns
+ * read, 2K written): past the caches, their misses measured ~2x the time in cache at
+ * K = 10 (K = 3: the same). Arguments as fi_gh_block's (grs = hrs = 1). */
+#ifndef FI_GH_CHUNK
+#define FI_GH_CHUNK 256
+#endif
+static Py_ssize_t FI_NAME(fi_gh_cols)(const FI_T *x, Py_ssize_t cs, Py_ssize_t nb, Py_ssize_t K,
+                                      const long long *lab, const double *sw, double hfac, double gamma,
+                                      double hfloor, void *go, Py_ssize_t gcs, void *ho, Py_ssize_t hcs, int o64,
+                                      FI_S *buf, unsigned char *bad, int stream)
+{
+    FI_NAME(fi_gh_state) st[FI_GH_CHUNK / FI_W];
+    FI_V v, m[FI_GH_CHUNK / FI_W], w, g, h;
+    FI_M ylv;
+    const Py_ssize_t R = nb * FI_W, osz = o64 ? 8 : 4;
+    Py_ssize_t b, c, nbad = 0;
+    for (b = 0; b < nb; b++)
+        m[b] = FI_SPLAT((FI_S)-__builtin_inf());
+    for (c = 0; c < K; c++)
+        for (b = 0; b < nb; b++) {
+            __builtin_prefetch(x + c * cs + R + b * FI_W);
+            v = FI_NAME(fi_lanes_at)(x, c * cs + b * FI_W, 1, FI_W, FI_NEGINF);
+            memcpy(buf + c * R + b * FI_W, &v, sizeof v);
+            m[b] = FI_MAX(v, m[b]);
+        }
+    for (b = 0; b < nb; b++) {
+        FI_NAME(fi_gh_lanes)(lab + b * FI_W, sw != NULL ? sw + b * FI_W : NULL, FI_W, &ylv, &w);
+        FI_NAME(fi_gh_exps)(buf + b * FI_W, R, K, FI_W, m[b], ylv, w, hfac, gamma, &st[b]);
+        nbad += FI_NAME(fi_gh_bad)(&st[b], FI_W, bad + b * FI_W);
     }
+    for (c = 0; c < K; c++)
+        for (b = 0; b < nb; b++) {
+            memcpy(&v, buf + c * R + b * FI_W, sizeof v);
+            FI_NAME(fi_gh_elem)(v, c, &st[b], gamma, hfloor, &g, &h);
+            if (o64 == FI_DBL) {
+                FI_NAME(fi_gh_put)((FI_S *)go + c * gcs + b * FI_W, g, stream);
+                FI_NAME(fi_gh_put)((FI_S *)ho + c * hcs + b * FI_W, h, stream);
+            } else {
+                FI_NAME(fi_gh_put_cvt)((char *)go + (c * gcs + b * FI_W) * osz, g, stream);
+                FI_NAME(fi_gh_put_cvt)((char *)ho + (c * hcs + b * FI_W) * osz, h, stream);
+            }
+        }
     return nbad;
 }
 
@@ -315,9 +409,12 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
 static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n, Py_ssize_t K,
                                       const long long *lab, const double *sw, double hfac, double gamma,
                                       double hfloor, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho, Py_ssize_t hrs,
-                                      Py_ssize_t hcs, int o64, FI_S *buf, unsigned char *bad, int stream)
+                                      Py_ssize_t hcs, int o64, FI_S *buf, Py_ssize_t bufbytes, unsigned char *bad,
+                                      int stream)
 {
-    Py_ssize_t r0, nbad = 0, osz = o64 ? 8 : 4, b, ahead;
+    Py_ssize_t r0 = 0, nbad = 0, osz = o64 ? 8 : 4, b, ahead, nb;
+    /* column-major rows and outputs, whole blocks: a chunk at a time, column by column */
+    const int cols = rs == 1 && grs == 1 && hrs == 1 && K * FI_GH_CHUNK * (Py_ssize_t)sizeof(FI_S) <= bufbytes;
     /* rows read (and written) whole: gathers and scatters do not train the hardware's
      * prefetchers, so the rows 4 blocks on are prefetched here, a line at a time */
     const int pfx = cs == 1 && rs == K, pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K;
@@ -325,7 +422,13 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
     const int pcx = rs == 1 && cs > 1, pco = !stream && grs == 1 && hrs == 1 && gcs > 1;
     const Py_ssize_t xbytes = FI_W * K * (Py_ssize_t)sizeof(FI_T), obytes = FI_W * K * osz;
     ahead = (pcx || pco ? FI_GH_AHEAD_COLS : FI_GH_AHEAD_ROWS) * FI_W;
-    for (r0 = 0; r0 < n; r0 += FI_W) {
+    for (; cols && r0 + FI_W <= n; r0 += nb * FI_W) {
+        nb = (n - r0) / FI_W < FI_GH_CHUNK / FI_W ? (n - r0) / FI_W : FI_GH_CHUNK / FI_W;
+        nbad += FI_NAME(fi_gh_cols)(x + r0, cs, nb, K, lab + r0, sw != NULL ? sw + r0 : NULL, hfac, gamma, hfloor,
+                                    (char *)go + r0 * osz, gcs, (char *)ho + r0 * osz, hcs, o64, buf, bad + r0,
+                                    stream);
+    }
+    for (; r0 < n; r0 += FI_W) {
         if (r0 + ahead < n && (pcx || pco))
             for (b = 0; b < K; b++) {
                 if (pcx)

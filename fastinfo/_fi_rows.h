@@ -109,27 +109,28 @@ static inline void fi_logit_row(int fmt, const void *x, Py_ssize_t xs, const voi
 }
 
 /* The softmax cross-entropy's (or focal loss's) gradient and diagonal Hessian of n rows of logits
- * stored as fmt, a row a lane (fi_gh_rows of _fi_gradhess_row.h); buf: 2 K FI_NF doubles; stream:
+ * stored as fmt, a row a lane (fi_gh_rows of _fi_gradhess_row.h); buf: bufbytes, at least 2 K
+ * FI_NF doubles (K FI_GH_CHUNK of them or more: column-major rows a chunk at a time); stream:
  * outputs larger than the caches, stored past them where they can be */
 static inline Py_ssize_t fi_gh_rows(int fmt, const void *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t n,
                                     Py_ssize_t K, const long long *lab, const double *sw, double hfac,
                                     double gamma, double hfloor, void *go, Py_ssize_t grs, Py_ssize_t gcs, void *ho,
-                                    Py_ssize_t hrs, Py_ssize_t hcs, int o64, void *buf, unsigned char *bad,
-                                    int stream)
+                                    Py_ssize_t hrs, Py_ssize_t hcs, int o64, void *buf, Py_ssize_t bufbytes,
+                                    unsigned char *bad, int stream)
 {
     switch (fmt) {
     case FI_FMT_F64:
         return fi_gh_rows_f64((const double *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs, hcs,
-                              o64, (double *)buf, bad, stream);
+                              o64, (double *)buf, bufbytes, bad, stream);
     case FI_FMT_F32:
         return fi_gh_rows_f32((const float *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs, hcs,
-                              o64, (float *)buf, bad, stream);
+                              o64, (float *)buf, bufbytes, bad, stream);
     case FI_FMT_BF16:
         return fi_gh_rows_bf16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs,
-                               hcs, o64, (float *)buf, bad, stream);
+                               hcs, o64, (float *)buf, bufbytes, bad, stream);
     default:
         return fi_gh_rows_f16((const uint16_t *)x, rs, cs, n, K, lab, sw, hfac, gamma, hfloor, go, grs, gcs, ho, hrs,
-                              hcs, o64, (float *)buf, bad, stream);
+                              hcs, o64, (float *)buf, bufbytes, bad, stream);
     }
 }
 

@@ -50,7 +50,7 @@ cdef extern from "_fi_rows.h" nogil:
                           const long long* lab, const double* sw, double hfac, double gamma, double hfloor,
                           void* go,
                           Py_ssize_t grs, Py_ssize_t gcs, void* ho, Py_ssize_t hrs, Py_ssize_t hcs, int o64,
-                          void* buf, unsigned char* bad, int stream) noexcept
+                          void* buf, Py_ssize_t bufbytes, unsigned char* bad, int stream) noexcept
 
 fi_prefetch_init()      # the next-row prefetch plan of this CPU (_fi_logits.h), at import
 
@@ -349,6 +349,7 @@ def stats_rows(int fmt, cnp.ndarray x, const long long[::1] labels, double[:, ::
 cdef enum:
     GH_ROWS = 256       # rows a call of fi_gh_rows: the unit of threads and of Ctrl-C polling
     GH_STREAM_BYTES = 64 * 1024 * 1024      # the gradient and Hessian beyond it are streamed
+    GH_CHUNK_BYTES = 1024 * 1024    # a thread's buffer for column-major rows a chunk at a time
 
 
 def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const double[::1] sw,
@@ -361,7 +362,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
     +inf logit, or every logit -inf; its g and h are NaN). Rows go a vector's width at a time,
     a row a lane (fi_gh_rows), in chunks of GH_ROWS rows over the threads. Returns the number
     of invalid rows."""
-    cdef Py_ssize_t N, K, i, isz, osz, nb, b, lo, nbad = 0
+    cdef Py_ssize_t N, K, i, isz, osz, nb, b, lo, bufbytes, nbad = 0
     cdef int o64, nt, stream
     cdef const long long* lp
     cdef const double* swp = NULL
@@ -409,7 +410,12 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
     nt = _effective_threads(N * K * 4, n_threads)     # an exp and two stores per element
     if nt > nb:
         nt = <int>nb
-    buf = <char*>malloc(nt * 2 * K * 16 * sizeof(double))
+    # a thread's buffer: a block of rows (2 K doubles a lane, 16 lanes at most), or, up to
+    # GH_CHUNK_BYTES, a chunk of GH_ROWS column-major rows (K doubles a row; fi_gh_cols)
+    bufbytes = 2 * K * 16 * sizeof(double)
+    if K * GH_ROWS * sizeof(double) <= GH_CHUNK_BYTES:
+        bufbytes = max(bufbytes, K * GH_ROWS * sizeof(double))
+    buf = <char*>malloc(nt * bufbytes)
     if buf == NULL:
         raise MemoryError()
     cdef fi_stop_t st
@@ -422,7 +428,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                 lo = b * GH_ROWS
                 fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
                            swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
-                           hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * 2 * K * 16 * sizeof(double),
+                           hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * bufbytes, bufbytes,
                            &bad[lo], stream)
         else:
             for b in range(nb):
@@ -431,7 +437,7 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                 lo = b * GH_ROWS
                 fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
                            swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
-                           hb + lo * hrs * osz, hrs, hcs, o64, buf, &bad[lo], stream)
+                           hb + lo * hrs * osz, hrs, hcs, o64, buf, bufbytes, &bad[lo], stream)
     free(buf)
     fi_stop_raise(stop)
     for i in range(N):
