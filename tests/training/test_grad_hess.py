@@ -83,6 +83,37 @@ def test_focal_loss_matches_autograd(gamma):
     assert (h < 0).any()          # the focal loss is not convex: the exact diagonal goes negative
 
 
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
+def test_column_major_chunks(out_dtype):
+    """Column-major raw predictions and outputs, as scikit-learn's gradient boosting and
+    LightGBM keep them, over several chunks of rows and a partial one: the focal loss against
+    autograd, invalid rows where they fall, and the same bits at one thread and two."""
+    x, y, w = _batch(n=1000, K=5, order="F")
+    rtol = 1e-9 if out_dtype == np.float64 else 2e-6
+    go = np.empty(x.shape, out_dtype, order="F")
+    ho = np.empty(x.shape, out_dtype, order="F")
+    g, h = fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, gamma=2.0, grad_out=go, hess_out=ho)
+    G, H = _torch_focal(x, y, w, 2.0)
+    np.testing.assert_allclose(g, G, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(h, H, rtol=rtol, atol=1e-12)
+    x[[3, 300, 517, 999], [1, 0, 4, 2]] = [np.nan, np.inf, np.nan, np.nan]
+    x[770] = -np.inf
+    g, h = fi.softmax_cross_entropy_grad_hess(x, y, invalid="nan", grad_out=go, hess_out=ho)
+    bad = [3, 300, 517, 770, 999]
+    assert np.isnan(g).any(axis=1).nonzero()[0].tolist() == bad
+    assert np.isnan(h[bad]).all() and np.isfinite(np.delete(h, bad, axis=0)).all()
+    ok = np.delete(np.arange(1000), bad)
+    g2, h2 = sk_loss.HalfMultinomialLoss(n_classes=5).gradient_hessian(y[ok].astype(float), x[ok])
+    np.testing.assert_allclose(g[ok], g2, rtol=1e-13 if out_dtype == np.float64 else 2e-7, atol=1e-12)
+    np.testing.assert_allclose(h[ok], h2, rtol=1e-13 if out_dtype == np.float64 else 2e-7, atol=1e-12)
+    x, y, w = _batch(n=40_000, K=10, order="F")          # enough work for two threads
+    one = [np.empty(x.shape, out_dtype, order="F") for _ in range(2)]
+    two = [np.empty(x.shape, out_dtype, order="F") for _ in range(2)]
+    fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, grad_out=one[0], hess_out=one[1], n_threads=1)
+    fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, grad_out=two[0], hess_out=two[1], n_threads=2)
+    assert one[0].tobytes() == two[0].tobytes() and one[1].tobytes() == two[1].tobytes()
+
+
 def test_focal_loss_tends_to_the_cross_entropy():
     x, y, _ = _batch(n=100, K=4)
     g0, h0 = fi.softmax_cross_entropy_grad_hess(x, y)
