@@ -565,7 +565,7 @@ FI_NAME(fi_pass2_kind)(int kind, int unit, int order, const FI_T *x, Py_ssize_t 
             break;
         end = blk + FI_BLOCK < n ? blk + FI_BLOCK : n;
         i = blk;
-        if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1) {
+        if ((kind == FI_K_LSE || kind == FI_K_ENT) && xs == 1 && end - i >= FI_GROUP * FI_W) {
             /* a contiguous row: whole groups, prefetching rest quarters of each step's bytes
              * from the next row (FI_PF_REST, or 4 when this pass takes the next row's maximum;
              * without a next row, this row) */
