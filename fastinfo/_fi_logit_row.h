@@ -313,16 +313,18 @@ static inline void FI_NAME(fi_lanes2)(const FI_T *x, Py_ssize_t i, Py_ssize_t xs
  * the top k (v, jj: a heap of k, fi_topk_* in _fi_logits.h) and a label y's rank,
  * #{j < y: x_j >= x_y} + #{j > y: x_j > x_y}: one compare a vector, >= for the vectors
  * before y and > for those after it (the vector that holds y goes element by element), its
- * lanes counted by a popcount, off the vector pipes that the exps keep busy. For the top k the
- * maximum of a group of vectors (of a vector, outside the whole groups) is compared with the
- * heap's worst kept value (thr); only a group with a larger element is looked at again, a
- * vector at a time, and only its elements above the heap's worst go, in index order, into the
- * heap -- every element does until the heap holds k. (Pushing a whole group element by element
- * cost 0.13x of a bfloat16 row's time for the top 5.) */
+ * lanes counted by a popcount, off the vector pipes that the exps keep busy. For the top k a
+ * group of vectors is tested once against the heap's worst kept value (float lanes: on the
+ * exps the group sums, fi_order_ethr; float64: the group's maximum; outside the whole groups,
+ * a vector's maximum); only a group that may hold an element for the heap is looked at again,
+ * a vector at a time, and only its lanes that can enter go, in index order, into the heap
+ * (fi_order_push: while it fills, those at or above a floor, fi_carry_floor; then those above
+ * its worst). (Pushing a whole group element by element cost 0.13x of a bfloat16 row's time
+ * for the top 5.) */
 typedef struct {
     Py_ssize_t label, k, filled;        /* label < 0: no rank */
     FI_S xl;                            /* the label's logit */
-    FI_S floor;                         /* at most the k-th largest logit (fi_order_floor), or -inf */
+    FI_S floor;                         /* at most the k-th largest logit (fi_carry_floor), or -inf */
     double *v, *jj;
     Py_ssize_t rank;
 } FI_NAME(fi_order);
