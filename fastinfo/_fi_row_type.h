@@ -26,6 +26,11 @@
 #define FI_W FI_ND                  /* lanes of a compute vector */
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
+#define FI_TRANSPOSE fi_transpose_d
+#define FI_TRANSPOSE_HALF fi_transpose_half_d
+#define FI_ALL_IDX FI_ALLD_IDX
+#define FI_LO_HALF_IDX FI_LOD_IDX   /* the low and the high half's lanes */
+#define FI_HI_HALF_IDX FI_HID_IDX
 #define FI_ANY fi_anyl
 #define FI_GTBITS fi_gtbitsd
 #define FI_GEBITS fi_gebitsd
@@ -48,6 +53,11 @@
 #define FI_W FI_NF
 #define FI_NH 2
 #define FI_SEL fi_self
+#define FI_TRANSPOSE fi_transpose_f
+#define FI_TRANSPOSE_HALF fi_transpose_half_f
+#define FI_ALL_IDX FI_ALLF_IDX
+#define FI_LO_HALF_IDX FI_LO_IDX
+#define FI_HI_HALF_IDX FI_HI_IDX
 #define FI_ANY fi_anyi
 #define FI_GTBITS fi_gtbitsf
 #define FI_GEBITS fi_gebitsf

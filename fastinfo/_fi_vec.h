@@ -54,12 +54,18 @@ typedef int16_t  fi_vs  __attribute__((vector_size(FI_VBYTES)));       /* 2 FI_N
 #if FI_NF == 16
 #define FI_LO_IDX 0, 1, 2, 3, 4, 5, 6, 7
 #define FI_HI_IDX 8, 9, 10, 11, 12, 13, 14, 15
+#define FI_LOD_IDX 0, 1, 2, 3
+#define FI_HID_IDX 4, 5, 6, 7
 #elif FI_NF == 8
 #define FI_LO_IDX 0, 1, 2, 3
 #define FI_HI_IDX 4, 5, 6, 7
+#define FI_LOD_IDX 0, 1
+#define FI_HID_IDX 2, 3
 #else
 #define FI_LO_IDX 0, 1
 #define FI_HI_IDX 2, 3
+#define FI_LOD_IDX 0
+#define FI_HID_IDX 1
 #endif
 
 #define FI_VINLINE static inline __attribute__((always_inline))
@@ -213,6 +219,94 @@ FI_VINLINE fi_vd fi_lo(fi_vf v) { return __builtin_convertvector(__builtin_shuff
 FI_VINLINE fi_vd fi_hi(fi_vf v) { return __builtin_convertvector(__builtin_shufflevector(v, v, FI_HI_IDX), fi_vd); }
 FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return __builtin_convertvector(h, fi_vu); }
 #endif
+
+/* --- a square of lanes transposed in registers ---------------------------------------------
+ * v[0..n-1] (n = the lanes of a vector) as the rows of an n x n matrix in, its columns out:
+ * log2(n) stages, stage b exchanging the b x b blocks off the diagonal of each 2b x 2b block
+ * (row i, lanes with bit b set <-> row i + b, lanes without it): n two-source shuffles a stage,
+ * constant ones (AVX-512: vpermt2pd / vshuff64x2 / vunpcklpd and their float twins).
+ * The half transposes take v[0..n/2-1] as two n/2 x n/2 squares side by side (lanes 0..n/2-1
+ * and n/2..n-1) and transpose each (the stages b < n/2): a vector of two half rows in, a
+ * vector of two half columns out. */
+#define FI_TLO_(l, b, n) (((l) & (b)) ? (n) + (l) - (b) : (l))   /* row i's new lane l */
+#define FI_THI_(l, b, n) (((l) & (b)) ? (n) + (l) : (l) + (b))   /* row i + b's */
+#define FI_TID_(l, b, n) (l)                                     /* lane l as it is */
+#define FI_TI2_(f, b, n) f(0, b, n), f(1, b, n)
+#define FI_TI4_(f, b, n) FI_TI2_(f, b, n), f(2, b, n), f(3, b, n)
+#define FI_TI8_(f, b, n) FI_TI4_(f, b, n), f(4, b, n), f(5, b, n), f(6, b, n), f(7, b, n)
+#define FI_TI16_(f, b, n) FI_TI8_(f, b, n), f(8, b, n), f(9, b, n), f(10, b, n), f(11, b, n), \
+                          f(12, b, n), f(13, b, n), f(14, b, n), f(15, b, n)
+#define FI_TSTAGE_(v, rows, n, b, TI)                                                            \
+    _Pragma("GCC unroll 16")                                                                     \
+    for (i_ = 0; i_ < (rows); i_++)                                                              \
+        if (!(i_ & (b))) {                                                                       \
+            lo_ = __builtin_shufflevector(v[i_], v[i_ + (b)], TI(FI_TLO_, b, n));                \
+            v[i_ + (b)] = __builtin_shufflevector(v[i_], v[i_ + (b)], TI(FI_THI_, b, n));        \
+            v[i_] = lo_;                                                                         \
+        }
+#if FI_NF == 16
+#define FI_TIF_ FI_TI16_
+#define FI_TIDB_ FI_TI8_
+#elif FI_NF == 8
+#define FI_TIF_ FI_TI8_
+#define FI_TIDB_ FI_TI4_
+#else
+#define FI_TIF_ FI_TI4_
+#define FI_TIDB_ FI_TI2_
+#endif
+/* the lanes 0..n-1 in order (a concatenation of two half vectors) */
+#define FI_ALLF_IDX FI_TIF_(FI_TID_, 0, 0)
+#define FI_ALLD_IDX FI_TIDB_(FI_TID_, 0, 0)
+FI_VINLINE void fi_transpose_f(fi_vf *v)
+{
+    fi_vf lo_;
+    int i_;
+#if FI_NF >= 16
+    FI_TSTAGE_(v, FI_NF, FI_NF, 8, FI_TIF_)
+#endif
+#if FI_NF >= 8
+    FI_TSTAGE_(v, FI_NF, FI_NF, 4, FI_TIF_)
+#endif
+    FI_TSTAGE_(v, FI_NF, FI_NF, 2, FI_TIF_)
+    FI_TSTAGE_(v, FI_NF, FI_NF, 1, FI_TIF_)
+}
+FI_VINLINE void fi_transpose_half_f(fi_vf *v)
+{
+    fi_vf lo_;
+    int i_;
+#if FI_NF >= 16
+    FI_TSTAGE_(v, FI_NF / 2, FI_NF, 4, FI_TIF_)
+#endif
+#if FI_NF >= 8
+    FI_TSTAGE_(v, FI_NF / 2, FI_NF, 2, FI_TIF_)
+#endif
+    FI_TSTAGE_(v, FI_NF / 2, FI_NF, 1, FI_TIF_)
+}
+FI_VINLINE void fi_transpose_d(fi_vd *v)
+{
+    fi_vd lo_;
+    int i_;
+#if FI_ND >= 8
+    FI_TSTAGE_(v, FI_ND, FI_ND, 4, FI_TIDB_)
+#endif
+#if FI_ND >= 4
+    FI_TSTAGE_(v, FI_ND, FI_ND, 2, FI_TIDB_)
+#endif
+    FI_TSTAGE_(v, FI_ND, FI_ND, 1, FI_TIDB_)
+}
+FI_VINLINE void fi_transpose_half_d(fi_vd *v)
+{
+#if FI_ND >= 4
+    fi_vd lo_;
+    int i_;
+#if FI_ND >= 8
+    FI_TSTAGE_(v, FI_ND / 2, FI_ND, 2, FI_TIDB_)
+#endif
+    FI_TSTAGE_(v, FI_ND / 2, FI_ND, 1, FI_TIDB_)
+#else
+    (void)v;                    /* 2 lanes: two 1 x 1 squares */
+#endif
+}
 
 /* --- loads: a vector of elements of a storage type as compute lanes ---------------------- */
 FI_VINLINE fi_vd fi_load_f64(const double *p) { fi_vd v; memcpy(&v, p, sizeof v); return v; }

@@ -185,7 +185,7 @@ SDIST_INSTALL = SdistInstall()
 # besides the one the tests use (which runs them with the rest of the suite): the logit rows
 # and their accuracy, the compiled fronts bitwise against the general (strided) path, the
 # vector exps. A variant's own contraction or lane count can break what the default one keeps.
-ROW_SUITES = ["logits", "robustness/test_fronts.py", "kernels/test_vectorized_log_exp.py"]
+ROW_SUITES = ["logits", "training/test_grad_hess.py", "robustness/test_fronts.py", "kernels/test_vectorized_log_exp.py"]
 # ... but for one temperature the mpmath-bound JS accuracy test: its other temperatures scale
 # the same lanes, and their oracle's time (~5 s each) does not depend on the variant
 ROW_SUITES_DESELECT = [f"logits/test_logits.py::test_js_of_nearly_equal_logits_keeps_its_relative_accuracy[{t}-{d}]"

@@ -114,6 +114,58 @@ def test_column_major_chunks(out_dtype):
     assert one[0].tobytes() == two[0].tobytes() and one[1].tobytes() == two[1].tobytes()
 
 
+@pytest.mark.parametrize("in_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("out_dtype", [np.float64, np.float32])
+def test_row_major_tiles(in_dtype, out_dtype):
+    """Row-major raw predictions and outputs, as read and written in squares of rows and classes
+    transposed in registers: every class count from 1 to 40 (each arrangement of whole, half and
+    overlapping squares for vectors of 2 to 16 lanes), contiguous and strided rows and outputs,
+    whole and partial vectors of rows, invalid rows among them, against scikit-learn; the focal
+    loss against autograd; and the same bits at one thread and two."""
+    tol = dict(rtol=1e-13, atol=1e-15) if in_dtype == out_dtype == np.float64 else dict(rtol=3e-6, atol=1e-7)
+    for K in range(1, 41):
+        n = 37
+        wide = (RNG.standard_normal((n, K + 3)) * 4).astype(in_dtype)
+        for x in (np.ascontiguousarray(wide[:, 1:K + 1]), wide[:, 1:K + 1]):
+            y, w = RNG.integers(0, K, n), RNG.random(n) + 0.1
+            x = x.copy() if x.flags.c_contiguous else x
+            if K > 1:
+                x[5, K // 2] = np.nan
+                x[17, K - 1] = np.inf
+            x[30] = -np.inf
+            bad = [5, 17, 30] if K > 1 else [30]
+            gw, hw = (np.full((n, K + 2), 7.0, out_dtype) for _ in range(2))
+            for go, ho in ((np.empty((n, K), out_dtype), np.empty((n, K), out_dtype)), (gw[:, 1:K + 1], hw[:, 1:K + 1])):
+                g, h = fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, invalid="nan", grad_out=go, hess_out=ho)
+                assert np.isnan(g).any(axis=1).nonzero()[0].tolist() == bad, K
+                assert np.isnan(h[bad]).all()
+                ok = np.delete(np.arange(n), bad)
+                if K > 1:
+                    g2, h2 = sk_loss.HalfMultinomialLoss(n_classes=K).gradient_hessian(
+                        y[ok].astype(float), x[ok].astype(np.float64), sample_weight=w[ok])
+                else:                                      # p = 1: scikit-learn takes no one-class loss
+                    g2 = h2 = np.zeros((len(ok), 1))
+                np.testing.assert_allclose(g[ok], g2, **tol, err_msg=f"K = {K}")
+                np.testing.assert_allclose(h[ok], h2, **tol, err_msg=f"K = {K}")
+            assert (gw[:, [0, -1]] == 7.0).all() and (hw[:, [0, -1]] == 7.0).all()   # nothing written outside
+    for K in (3, 6, 10, 17):
+        x, y, w = _batch(n=45, K=K)
+        go, ho = np.empty(x.shape, out_dtype), np.empty(x.shape, out_dtype)
+        g, h = fi.softmax_cross_entropy_grad_hess(x.astype(in_dtype), y, sample_weight=w, gamma=2.0, grad_out=go,
+                                                  hess_out=ho)
+        G, H = _torch_focal(x.astype(in_dtype).astype(np.float64), y, w, 2.0)
+        ftol = 1e-9 if in_dtype == out_dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(g, G, rtol=ftol, atol=1e-7 if ftol > 1e-9 else 1e-13)
+        np.testing.assert_allclose(h, H, rtol=ftol, atol=1e-7 if ftol > 1e-9 else 1e-13)
+    x, y, w = _batch(n=40_000, K=10)                       # enough work for two threads
+    x = x.astype(in_dtype)
+    one = [np.empty(x.shape, out_dtype) for _ in range(2)]
+    two = [np.empty(x.shape, out_dtype) for _ in range(2)]
+    fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, grad_out=one[0], hess_out=one[1], n_threads=1)
+    fi.softmax_cross_entropy_grad_hess(x, y, sample_weight=w, grad_out=two[0], hess_out=two[1], n_threads=2)
+    assert one[0].tobytes() == two[0].tobytes() and one[1].tobytes() == two[1].tobytes()
+
+
 def test_focal_loss_tends_to_the_cross_entropy():
     x, y, _ = _batch(n=100, K=4)
     g0, h0 = fi.softmax_cross_entropy_grad_hess(x, y)
