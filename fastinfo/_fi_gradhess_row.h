@@ -127,58 +127,34 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put_cvt)(void *d
     memcpy(dst, &o, sizeof o);
 }
 
-/* Rows whose classes are contiguous (row-major), FI_W of them, in tiles transposed in registers:
- * FI_W x FI_W tiles at classes 0, FI_W, ...; the rest of the row a tile that ends at the row's
- * end, overlapping the one before (values loaded or stored twice): FI_W x FI_W/2 (two FI_W/2
- * squares side by side in FI_W/2 vectors) where it covers the rest, else FI_W x FI_W. K >= FI_W/2
- * (K >= FI_W where FI_W < 4). A gather or a scatter instead took ~1 ns an element on a Zen 4,
- * more than the rest of the kernel's work on the element. */
-#define FI_GH_HALF (FI_W >= 4 ? FI_W / 2 : FI_W)      /* the narrower tile's classes */
+/* Rows whose classes are contiguous (row-major), FI_W of them, go through tiles of FI_W rows and
+ * FI_H = FI_W / 2 classes transposed in registers: FI_H vectors, vector i holding row i's and
+ * row i + FI_H's classes c0..c0+FI_H-1, two FI_H x FI_H squares side by side that
+ * FI_TRANSPOSE_HALVES turns into the class vectors (and back). The tiles start at classes 0,
+ * FI_H, ...; the last ends at the row's end, overlapping the one before where FI_H does not
+ * divide K (values loaded or stored twice). K >= FI_H. A gather a class and a scatter for each
+ * output instead had cost ~1 ns an element on a Zen 4, more than the rest of the kernel's work
+ * on it; square tiles of FI_W classes (a shuffle stage more) measured 10-15 % slower than these
+ * at 10 classes. */
+#define FI_H (FI_W / 2)
+#define FI_GH_TILES(c, t, K) for ((c) = 0; (c) < (K) && ((t) = (c) + FI_H <= (K) ? (c) : (K) - FI_H, 1); (c) += FI_H)
+typedef FI_S FI_NAME(fi_gh_half_t) __attribute__((vector_size(sizeof(FI_V) / 2)));
 
-/* The next tile of a row of K classes after class c (c < K): its first class, *half: whether
- * it is a narrow one */
-static inline __attribute__((always_inline)) Py_ssize_t FI_NAME(fi_gh_tile_at)(Py_ssize_t c, Py_ssize_t K, int *half)
-{
-    *half = K - c <= FI_GH_HALF || K < FI_W;
-    if (K - c >= FI_W)
-        return c;
-    if (*half)
-        return K - c <= FI_GH_HALF ? K - FI_GH_HALF : c;
-    return K - FI_W;
-}
-#define FI_GH_TILES(c, t, half, K) \
-    for ((c) = 0; (c) < (K) && ((t) = FI_NAME(fi_gh_tile_at)((c), (K), &(half)), 1); \
-         (c) = (t) + ((half) ? FI_GH_HALF : FI_W))
-
-/* The tile at class c0 (half: the narrow one) of rows x, x + rs, ... into buf as class vectors
- * (buf[c * FI_W + l]: row l's class c), their max into m (a NaN left out) */
+/* The tile at class c0 of rows x, x + rs, ... into buf as class vectors (buf[c * FI_W + l]: row
+ * l's class c), their max into m (a NaN left out). FI_T is FI_S (the caller's condition). */
 static inline __attribute__((always_inline)) void FI_NAME(fi_gh_tile_in)(const FI_T *x, Py_ssize_t rs,
-                                                                         Py_ssize_t c0, int half, FI_S *buf,
-                                                                         FI_V *m)
+                                                                         Py_ssize_t c0, FI_S *buf, FI_V *m)
 {
-    FI_V r[FI_W];
-    int l, n = FI_W;
-    /* FI_T is FI_S (the caller's condition) */
-#if FI_W >= 4
-    typedef FI_S vh_t __attribute__((vector_size(sizeof(FI_V) / 2)));
-    vh_t a, b;
-    if (half) {
-        n = FI_W / 2;
-        for (l = 0; l < FI_W / 2; l++) {
-            memcpy(&a, x + l * rs + c0, sizeof a);
-            memcpy(&b, x + (l + FI_W / 2) * rs + c0, sizeof b);
-            r[l] = __builtin_shufflevector(a, b, FI_ALL_IDX);
-        }
-        FI_TRANSPOSE_HALF(r);
-    } else
-#endif
-    {
-        (void)half;
-        for (l = 0; l < FI_W; l++)
-            memcpy(&r[l], x + l * rs + c0, sizeof r[l]);
-        FI_TRANSPOSE(r);
+    FI_V r[FI_H];
+    FI_NAME(fi_gh_half_t) a, b;
+    int l;
+    for (l = 0; l < FI_H; l++) {
+        memcpy(&a, x + l * rs + c0, sizeof a);
+        memcpy(&b, x + (l + FI_H) * rs + c0, sizeof b);
+        r[l] = __builtin_shufflevector(a, b, FI_ALL_IDX);
     }
-    for (l = 0; l < n; l++) {
+    FI_TRANSPOSE_HALVES(r);
+    for (l = 0; l < FI_H; l++) {
         memcpy(buf + (c0 + l) * FI_W, &r[l], sizeof r[l]);
         *m = FI_MAX(r[l], *m);
     }
@@ -306,9 +282,9 @@ FI_NAME(fi_gh_elem)(FI_V e, Py_ssize_t c, const FI_NAME(fi_gh_state) *st, double
         *h = FI_MAX(FI_SPLAT((FI_S)hfloor), *h); /* the floor; a NaN h stays NaN (the second operand) */
 }
 
-/* The tile at class c0 (half: the narrow one) of a row-major output o (row stride ors, in its
- * elements: float64 where o64, else float32) from its class vectors r (transposed here) */
-static inline __attribute__((always_inline)) void FI_NAME(fi_gh_tile_put)(FI_V *r, Py_ssize_t c0, int half, void *o,
+/* The tile at class c0 of a row-major output o (row stride ors, in its elements: float64 where
+ * o64, else float32) from its class vectors r (transposed here) */
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_tile_put)(FI_V *r, Py_ssize_t c0, void *o,
                                                                           Py_ssize_t ors, int o64)
 {
 #if FI_DBL
@@ -316,57 +292,41 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_tile_put)(FI_V *
 #else
     typedef double vo_t __attribute__((vector_size(FI_W * 8)));
 #endif
-    const Py_ssize_t osz = o64 ? 8 : 4;
+    typedef __typeof__(((vo_t){0})[0]) so_t;
+    typedef so_t vho_t __attribute__((vector_size(sizeof(vo_t) / 2)));
+    FI_NAME(fi_gh_half_t) a;
     vo_t cv;
-    int l;
-#if FI_W >= 4
-    typedef FI_S vh_t __attribute__((vector_size(sizeof(FI_V) / 2)));
-    typedef __typeof__(cv[0]) vho_t __attribute__((vector_size(sizeof(vo_t) / 2)));
-    vh_t a;
     vho_t ao;
-    if (half) {                 /* vector l: row l's classes, then row l + FI_W/2's */
-        FI_TRANSPOSE_HALF(r);
-        for (l = 0; l < FI_W / 2; l++)
-            if (o64 == FI_DBL) {
-                a = __builtin_shufflevector(r[l], r[l], FI_LO_HALF_IDX);
-                memcpy((FI_S *)o + l * ors + c0, &a, sizeof a);
-                a = __builtin_shufflevector(r[l], r[l], FI_HI_HALF_IDX);
-                memcpy((FI_S *)o + (l + FI_W / 2) * ors + c0, &a, sizeof a);
-            } else {
-                cv = __builtin_convertvector(r[l], vo_t);
-                ao = __builtin_shufflevector(cv, cv, FI_LO_HALF_IDX);
-                memcpy((char *)o + (l * ors + c0) * osz, &ao, sizeof ao);
-                ao = __builtin_shufflevector(cv, cv, FI_HI_HALF_IDX);
-                memcpy((char *)o + ((l + FI_W / 2) * ors + c0) * osz, &ao, sizeof ao);
-            }
-        return;
-    }
-#endif
-    (void)half;
-    FI_TRANSPOSE(r);
-    for (l = 0; l < FI_W; l++)
+    int l;
+    FI_TRANSPOSE_HALVES(r);
+    for (l = 0; l < FI_H; l++)  /* vector l: row l's classes, then row l + FI_H's */
         if (o64 == FI_DBL) {
-            memcpy((FI_S *)o + l * ors + c0, &r[l], sizeof r[l]);
+            a = __builtin_shufflevector(r[l], r[l], FI_LO_HALF_IDX);
+            memcpy((FI_S *)o + l * ors + c0, &a, sizeof a);
+            a = __builtin_shufflevector(r[l], r[l], FI_HI_HALF_IDX);
+            memcpy((FI_S *)o + (l + FI_H) * ors + c0, &a, sizeof a);
         } else {
             cv = __builtin_convertvector(r[l], vo_t);
-            memcpy((char *)o + (l * ors + c0) * osz, &cv, sizeof cv);
+            ao = __builtin_shufflevector(cv, cv, FI_LO_HALF_IDX);
+            memcpy((so_t *)o + l * ors + c0, &ao, sizeof ao);
+            ao = __builtin_shufflevector(cv, cv, FI_HI_HALF_IDX);
+            memcpy((so_t *)o + (l + FI_H) * ors + c0, &ao, sizeof ao);
         }
 }
 
-/* The gradient and Hessian of the tile at class c0 (half: the narrow one; exps e: class
- * vectors) to row-major outputs */
+/* The gradient and Hessian of the tile at class c0 (exps e: class vectors) to row-major outputs */
 static inline __attribute__((always_inline)) void
-FI_NAME(fi_gh_tile_out)(const FI_S *e, Py_ssize_t c0, int half, const FI_NAME(fi_gh_state) *st, double gamma,
-                        double hfloor, void *go, Py_ssize_t grs, void *ho, Py_ssize_t hrs, int o64)
+FI_NAME(fi_gh_tile_out)(const FI_S *e, Py_ssize_t c0, const FI_NAME(fi_gh_state) *st, double gamma, double hfloor,
+                        void *go, Py_ssize_t grs, void *ho, Py_ssize_t hrs, int o64)
 {
-    FI_V g[FI_W], h[FI_W], v;
+    FI_V g[FI_H], h[FI_H], v;
     int l;
-    for (l = 0; l < (half ? FI_GH_HALF : FI_W); l++) {
+    for (l = 0; l < FI_H; l++) {
         memcpy(&v, e + (c0 + l) * FI_W, sizeof v);
         FI_NAME(fi_gh_elem)(v, c0 + l, st, gamma, hfloor, &g[l], &h[l]);
     }
-    FI_NAME(fi_gh_tile_put)(g, c0, half, go, grs, o64);
-    FI_NAME(fi_gh_tile_put)(h, c0, half, ho, hrs, o64);
+    FI_NAME(fi_gh_tile_put)(g, c0, go, grs, o64);
+    FI_NAME(fi_gh_tile_put)(h, c0, ho, hrs, o64);
 }
 
 /* bad[l] = 1 for the invalid rows of the state's first nr; returns how many */
@@ -398,12 +358,11 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     FI_NAME(fi_gh_state) st;
     FI_S *hb = buf + K * FI_W;
     Py_ssize_t c, l, t;
-    int half;
     const int direct = nr == FI_W && grs == 1 && hrs == 1 && o64 == FI_DBL;
     const int direct_cvt = nr == FI_W && grs == 1 && hrs == 1 && o64 != FI_DBL;
     const Py_ssize_t osz = o64 ? 8 : 4;
     /* row-major outputs (a row's classes contiguous): in tiles */
-    const int tiles = !direct && !direct_cvt && nr == FI_W && K >= FI_GH_HALF && gcs == 1 && hcs == 1;
+    const int tiles = !direct && !direct_cvt && nr == FI_W && K >= FI_H && gcs == 1 && hcs == 1;
     const int scatter = FI_GH_GATHER && !direct && !direct_cvt && !tiles && nr == FI_W && o64 == FI_DBL
                         && grs * FI_W < INT32_MAX && hrs * FI_W < INT32_MAX;
     FI_NAME(fi_gh_lanes)(lab, sw, nr, &ylv, &w);
@@ -411,9 +370,9 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
      * a class's rows are contiguous (column-major raw predictions), else element by element
      * (a vector load of lanes just stored one by one would stall: all of them are stored first);
      * the max leaves a NaN out (its z and e are NaN in fi_gh_exps) */
-    if (nr == FI_W && K >= FI_GH_HALF && cs == 1 && sizeof(FI_T) == sizeof(FI_S)) {
-        FI_GH_TILES(c, t, half, K)      /* row-major rows: in tiles */
-            FI_NAME(fi_gh_tile_in)(x, rs, t, half, buf, &m);
+    if (nr == FI_W && K >= FI_H && cs == 1 && sizeof(FI_T) == sizeof(FI_S)) {
+        FI_GH_TILES(c, t, K)    /* row-major rows: in tiles */
+            FI_NAME(fi_gh_tile_in)(x, rs, t, buf, &m);
     } else if (rs == 1 && nr == FI_W) {
         for (c = 0; c < K; c++) {
             v = FI_NAME(fi_lanes_at)(x, c * cs, 1, FI_W, FI_NEGINF);
@@ -438,8 +397,8 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     }
     FI_NAME(fi_gh_exps)(buf, FI_W, K, nr, m, ylv, w, hfac, gamma, &st);
     if (tiles)
-        FI_GH_TILES(c, t, half, K)
-            FI_NAME(fi_gh_tile_out)(buf, t, half, &st, gamma, hfloor, go, grs, ho, hrs, o64);
+        FI_GH_TILES(c, t, K)
+            FI_NAME(fi_gh_tile_out)(buf, t, &st, gamma, hfloor, go, grs, ho, hrs, o64);
     for (c = 0; c < K && !tiles; c++) {
         memcpy(&e, buf + c * FI_W, sizeof e);
         FI_NAME(fi_gh_elem)(e, c, &st, gamma, hfloor, &g, &h);
@@ -546,8 +505,8 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
     const int cols = rs == 1 && grs == 1 && hrs == 1 && K * FI_GH_CHUNK * (Py_ssize_t)sizeof(FI_S) <= bufbytes;
     /* rows read (and written) whole: gathers and scatters do not train the hardware's
      * prefetchers, so the rows 4 blocks on are prefetched here, a line at a time */
-    const int pfx = cs == 1 && rs == K && !(K >= FI_GH_HALF && sizeof(FI_T) == sizeof(FI_S)),
-              pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K && K < FI_GH_HALF;
+    const int pfx = cs == 1 && rs == K && !(K >= FI_H && sizeof(FI_T) == sizeof(FI_S)),
+              pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K && K < FI_H;
     /* or a class's rows contiguous (column-major): K streams a block, a line each */
     const int pcx = rs == 1 && cs > 1, pco = !stream && grs == 1 && hrs == 1 && gcs > 1;
     const Py_ssize_t xbytes = FI_W * K * (Py_ssize_t)sizeof(FI_T), obytes = FI_W * K * osz;
@@ -587,3 +546,6 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
 #endif
     return nbad;
 }
+
+#undef FI_GH_TILES
+#undef FI_H

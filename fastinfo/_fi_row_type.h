@@ -26,8 +26,7 @@
 #define FI_W FI_ND                  /* lanes of a compute vector */
 #define FI_NH 1                     /* double vectors per compute vector */
 #define FI_SEL fi_seld
-#define FI_TRANSPOSE fi_transpose_d
-#define FI_TRANSPOSE_HALF fi_transpose_half_d
+#define FI_TRANSPOSE_HALVES fi_transpose_halves_d
 #define FI_ALL_IDX FI_ALLD_IDX
 #define FI_LO_HALF_IDX FI_LOD_IDX   /* the low and the high half's lanes */
 #define FI_HI_HALF_IDX FI_HID_IDX
@@ -53,8 +52,7 @@
 #define FI_W FI_NF
 #define FI_NH 2
 #define FI_SEL fi_self
-#define FI_TRANSPOSE fi_transpose_f
-#define FI_TRANSPOSE_HALF fi_transpose_half_f
+#define FI_TRANSPOSE_HALVES fi_transpose_halves_f
 #define FI_ALL_IDX FI_ALLF_IDX
 #define FI_LO_HALF_IDX FI_LO_IDX
 #define FI_HI_HALF_IDX FI_HI_IDX

@@ -6,8 +6,7 @@
 #undef FI_W
 #undef FI_NH
 #undef FI_SEL
-#undef FI_TRANSPOSE
-#undef FI_TRANSPOSE_HALF
+#undef FI_TRANSPOSE_HALVES
 #undef FI_ALL_IDX
 #undef FI_LO_HALF_IDX
 #undef FI_HI_HALF_IDX

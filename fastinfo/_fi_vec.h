@@ -220,14 +220,12 @@ FI_VINLINE fi_vd fi_hi(fi_vf v) { return __builtin_convertvector(__builtin_shuff
 FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return __builtin_convertvector(h, fi_vu); }
 #endif
 
-/* --- a square of lanes transposed in registers ---------------------------------------------
- * v[0..n-1] (n = the lanes of a vector) as the rows of an n x n matrix in, its columns out:
- * log2(n) stages, stage b exchanging the b x b blocks off the diagonal of each 2b x 2b block
- * (row i, lanes with bit b set <-> row i + b, lanes without it): n two-source shuffles a stage,
- * constant ones (AVX-512: vpermt2pd / vshuff64x2 / vunpcklpd and their float twins).
- * The half transposes take v[0..n/2-1] as two n/2 x n/2 squares side by side (lanes 0..n/2-1
- * and n/2..n-1) and transpose each (the stages b < n/2): a vector of two half rows in, a
- * vector of two half columns out. */
+/* --- squares of lanes transposed in registers ----------------------------------------------
+ * v[0..n/2-1] (n = the lanes of a vector) as two n/2 x n/2 squares side by side (lanes
+ * 0..n/2-1 and n/2..n-1), each transposed: vector i of two half rows in, of two half columns
+ * out. log2(n/2) stages, stage b exchanging the b x b blocks off the diagonal of each 2b x 2b
+ * block (row i, lanes with bit b set <-> row i + b, lanes without it): n/2 two-source shuffles
+ * a stage, constant ones (AVX-512: vpermt2pd / vunpcklpd and their float twins). */
 #define FI_TLO_(l, b, n) (((l) & (b)) ? (n) + (l) - (b) : (l))   /* row i's new lane l */
 #define FI_THI_(l, b, n) (((l) & (b)) ? (n) + (l) : (l) + (b))   /* row i + b's */
 #define FI_TID_(l, b, n) (l)                                     /* lane l as it is */
@@ -257,20 +255,7 @@ FI_VINLINE fi_vu fi_widen_u16(fi_vh h) { return __builtin_convertvector(h, fi_vu
 /* the lanes 0..n-1 in order (a concatenation of two half vectors) */
 #define FI_ALLF_IDX FI_TIF_(FI_TID_, 0, 0)
 #define FI_ALLD_IDX FI_TIDB_(FI_TID_, 0, 0)
-FI_VINLINE void fi_transpose_f(fi_vf *v)
-{
-    fi_vf lo_;
-    int i_;
-#if FI_NF >= 16
-    FI_TSTAGE_(v, FI_NF, FI_NF, 8, FI_TIF_)
-#endif
-#if FI_NF >= 8
-    FI_TSTAGE_(v, FI_NF, FI_NF, 4, FI_TIF_)
-#endif
-    FI_TSTAGE_(v, FI_NF, FI_NF, 2, FI_TIF_)
-    FI_TSTAGE_(v, FI_NF, FI_NF, 1, FI_TIF_)
-}
-FI_VINLINE void fi_transpose_half_f(fi_vf *v)
+FI_VINLINE void fi_transpose_halves_f(fi_vf *v)
 {
     fi_vf lo_;
     int i_;
@@ -282,19 +267,7 @@ FI_VINLINE void fi_transpose_half_f(fi_vf *v)
 #endif
     FI_TSTAGE_(v, FI_NF / 2, FI_NF, 1, FI_TIF_)
 }
-FI_VINLINE void fi_transpose_d(fi_vd *v)
-{
-    fi_vd lo_;
-    int i_;
-#if FI_ND >= 8
-    FI_TSTAGE_(v, FI_ND, FI_ND, 4, FI_TIDB_)
-#endif
-#if FI_ND >= 4
-    FI_TSTAGE_(v, FI_ND, FI_ND, 2, FI_TIDB_)
-#endif
-    FI_TSTAGE_(v, FI_ND, FI_ND, 1, FI_TIDB_)
-}
-FI_VINLINE void fi_transpose_half_d(fi_vd *v)
+FI_VINLINE void fi_transpose_halves_d(fi_vd *v)
 {
 #if FI_ND >= 4
     fi_vd lo_;
