@@ -51,16 +51,22 @@ def _class_labels(labels: ArrayLike, n: int, K: int, fname: str) -> NDArray[np.i
         raise TypeError(f"{fname}: labels must be class indices (integers, or floats that hold integers), "
                         f"got dtype {y.dtype}")
     if y.dtype.kind == "f":
-        bad = ~(np.isfinite(y) & (y == np.floor(y)))
+        # whole numbers cast to int64 and back unchanged; NaN, +-inf, fractions and values past
+        # int64 do not (their cast is undefined: ignored, they fail the comparison)
+        with np.errstate(invalid="ignore"):
+            yi = y.astype(np.int64)
+        bad = yi != y
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(f"{fname}: labels must be whole class indices; row {i} has {y[i]!r}")
-    out_of_range = (y < 0) | (y >= K)
-    if out_of_range.any():
-        i = int(np.argmax(out_of_range))
+    else:
+        yi = y
+    # two reductions over the labels; the row only when one is out of range
+    if yi.size and (yi.min() < 0 or yi.max() >= K):
+        i = int(np.argmax((yi < 0) | (yi >= K)))
         raise IndexError(f"{fname}: label {y[i]!r} out of range for {K} classes at row {i} "
                          f"(labels are 0..{K - 1}; the number of classes is raw_prediction.shape[1])")
-    return np.ascontiguousarray(y, dtype=np.int64)
+    return np.ascontiguousarray(yi, dtype=np.int64)
 
 
 def _sample_weight(sample_weight: ArrayLike | None, shape: tuple[int, ...], fname: str) -> NDArray[np.float64] | None:

@@ -357,12 +357,14 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                    unsigned char[::1] bad, double hfloor=-INFINITY):
     """The softmax cross-entropy's (gamma = 0) or focal loss's gradient and diagonal Hessian with
     respect to x, (N, K) logits stored as fmt (any strides), to go and ho (N, K; float64 or
-    float32, any strides; never x): labels int64 (N,) in [0, K), sample weights sw (N,) or
+    float32, any strides; never x): labels int64 (N,) in [0, K) (the caller's check: the kernel
+    only compares them with class indices, so one out of range would give its row a wrong
+    gradient, never a read or a write out of bounds), sample weights sw (N,) or
     empty, hfac the Hessian's factor (gamma = 0). bad (N,) gets 1 for an invalid row (a NaN or
     +inf logit, or every logit -inf; its g and h are NaN). Rows go a vector's width at a time,
     a row a lane (fi_gh_rows), in chunks of GH_ROWS rows over the threads. Returns the number
     of invalid rows."""
-    cdef Py_ssize_t N, K, i, isz, osz, nb, b, lo, bufbytes, nbad = 0
+    cdef Py_ssize_t N, K, isz, osz, nb, b, lo, bufbytes, nbad = 0
     cdef int o64, nt, stream
     cdef const long long* lp
     cdef const double* swp = NULL
@@ -389,9 +391,6 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
         raise ValueError(f"labels, bad (and sw) must have length {N}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-    for i in range(N):
-        if labels[i] < 0 or labels[i] >= K:
-            raise IndexError(f"label {labels[i]} out of range for {K} classes at row {i}")
     if N == 0 or K == 0:
         return 0
     lp = &labels[0]
@@ -426,22 +425,20 @@ def grad_hess_rows(int fmt, cnp.ndarray x, const long long[::1] labels, const do
                 if fi_poll(stop, GH_ROWS * K):
                     continue
                 lo = b * GH_ROWS
-                fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
-                           swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
-                           hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * bufbytes, bufbytes,
-                           &bad[lo], stream)
+                nbad += fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
+                                   swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz,
+                                   grs, gcs, hb + lo * hrs * osz, hrs, hcs, o64, buf + threadid() * bufbytes,
+                                   bufbytes, &bad[lo], stream)
         else:
             for b in range(nb):
                 if fi_poll(stop, GH_ROWS * K):
                     break
                 lo = b * GH_ROWS
-                fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
-                           swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz, grs, gcs,
-                           hb + lo * hrs * osz, hrs, hcs, o64, buf, bufbytes, &bad[lo], stream)
+                nbad += fi_gh_rows(fmt, xb + lo * xrs * isz, xrs, xcs, min(GH_ROWS, N - lo), K, lp + lo,
+                                   swp + lo if swp != NULL else NULL, hfac, gamma, hfloor, gb + lo * grs * osz,
+                                   grs, gcs, hb + lo * hrs * osz, hrs, hcs, o64, buf, bufbytes, &bad[lo], stream)
     free(buf)
     fi_stop_raise(stop)
-    for i in range(N):
-        nbad += bad[i]
     return nbad
 
 

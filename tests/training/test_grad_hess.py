@@ -301,10 +301,24 @@ def test_labels_may_be_floats_that_hold_integers():
     y2[3] = 1.5
     with pytest.raises(ValueError, match="row 3"):
         fi.softmax_cross_entropy_grad_hess(x, y2)
+    for v in (np.nan, np.inf, -np.inf, 1e300, -0.5, 2.0 ** 70 + 0.5):
+        y2[3] = v
+        with pytest.raises(ValueError, match="row 3"):
+            fi.softmax_cross_entropy_grad_hess(x, y2)
+    for v in (-1.0, 4.0, 2.0 ** 62):
+        y2[3] = v
+        with pytest.raises(IndexError, match="row 3"):
+            fi.softmax_cross_entropy_grad_hess(x, y2)
     y3 = y.copy()
     y3[5] = 4
     with pytest.raises(IndexError, match="row 5"):
         fi.softmax_cross_entropy_grad_hess(x, y3)
+    y3[5] = -1
+    with pytest.raises(IndexError, match="row 5"):
+        fi.softmax_cross_entropy_grad_hess(x, y3)
+    with pytest.raises(IndexError, match="row 5"):
+        fi.softmax_cross_entropy_grad_hess(x, y3.astype(np.float32))
+    np.testing.assert_array_equal(fi.softmax_cross_entropy_grad_hess(x, y.astype(np.uint8))[1], a[1])
     with pytest.raises(TypeError, match="labels"):
         fi.softmax_cross_entropy_grad_hess(x, y > 1)
     with pytest.raises(ValueError, match="1-D"):
