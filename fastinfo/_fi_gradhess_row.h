@@ -454,17 +454,28 @@ static Py_ssize_t FI_NAME(fi_gh_cols)(const FI_T *x, Py_ssize_t cs, Py_ssize_t n
     FI_V v, m[FI_GH_CHUNK / FI_W], w, g, h;
     FI_M ylv;
     const Py_ssize_t R = nb * FI_W, osz = o64 ? 8 : 4;
+    /* outputs larger than the caches but stored through them (columns off a vector's alignment,
+     * as NumPy's large arrays are: 16 bytes past a page): their lines are prefetched for writing
+     * while the exps are computed */
+    const int pw = stream && ((uintptr_t)go % FI_VBYTES || (uintptr_t)ho % FI_VBYTES || gcs * osz % FI_VBYTES
+                              || hcs * osz % FI_VBYTES);
     Py_ssize_t b, c, nbad = 0;
     for (b = 0; b < nb; b++)
         m[b] = FI_SPLAT((FI_S)-__builtin_inf());
     for (c = 0; c < K; c++)
         for (b = 0; b < nb; b++) {
-            __builtin_prefetch(x + c * cs + R + b * FI_W);
             v = FI_NAME(fi_lanes_at)(x, c * cs + b * FI_W, 1, FI_W, FI_NEGINF);
             memcpy(buf + c * R + b * FI_W, &v, sizeof v);
             m[b] = FI_MAX(v, m[b]);
         }
     for (b = 0; b < nb; b++) {
+        for (c = 0; c < K; c++) {
+            __builtin_prefetch(x + c * cs + R + b * FI_W);
+            if (pw) {
+                __builtin_prefetch((char *)go + (c * gcs + b * FI_W) * osz, 1);
+                __builtin_prefetch((char *)ho + (c * hcs + b * FI_W) * osz, 1);
+            }
+        }
         FI_NAME(fi_gh_lanes)(lab + b * FI_W, sw != NULL ? sw + b * FI_W : NULL, FI_W, &ylv, &w);
         FI_NAME(fi_gh_exps)(buf + b * FI_W, R, K, FI_W, m[b], ylv, w, hfac, gamma, &st[b]);
         nbad += FI_NAME(fi_gh_bad)(&st[b], FI_W, bad + b * FI_W);
