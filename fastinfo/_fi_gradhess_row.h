@@ -434,6 +434,77 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     return FI_NAME(fi_gh_bad)(&st, nr, bad);
 }
 
+/* A column of an output streamed past the caches where it is off a vector's alignment by s
+ * elements (AVX-512; as NumPy's large arrays are): each aligned line joins the previous vector's
+ * last s lanes and the next vector's first (vpermt2pd); the first line, which begins before the
+ * column's rows, and the s elements after the last vector are stored as usual, masked (their
+ * other lanes are other rows', perhaps another thread's). */
+#if defined(__x86_64__) && defined(__AVX512F__) && FI_VBYTES == 64
+#define FI_GH_JOIN 1
+typedef struct {
+    FI_V prev;                  /* the last vector put */
+    FI_M idx;                   /* lane i: FI_W - s + i (prev's lanes, then the next vector's) */
+    FI_S *line;                 /* the next aligned line */
+    int s, open;                /* open: a line is stored before */
+} FI_NAME(fi_gh_join_t);
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_join_init)(FI_NAME(fi_gh_join_t) *wr, FI_S *o)
+{
+    FI_I id[FI_W];
+    int i;
+    wr->s = (int)(((uintptr_t)o / sizeof(FI_S)) % FI_W);
+    for (i = 0; i < FI_W; i++)
+        id[i] = (FI_I)(FI_W - wr->s + i);
+    memcpy(&wr->idx, id, sizeof wr->idx);
+    wr->line = o - wr->s;
+    wr->open = 0;
+    wr->prev = FI_SPLAT(0);
+}
+
+static inline __attribute__((always_inline)) FI_V FI_NAME(fi_gh_join)(FI_V a, FI_M idx, FI_V b)
+{
+#if FI_DBL
+    return (FI_V)_mm512_permutex2var_pd((__m512d)a, (__m512i)idx, (__m512d)b);
+#else
+    return (FI_V)_mm512_permutex2var_ps((__m512)a, (__m512i)idx, (__m512)b);
+#endif
+}
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_join_masked)(FI_S *p, unsigned mask, FI_V v)
+{
+#if FI_DBL
+    _mm512_mask_storeu_pd(p, (__mmask8)mask, (__m512d)v);
+#else
+    _mm512_mask_storeu_ps(p, (__mmask16)mask, (__m512)v);
+#endif
+}
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_join_put)(FI_NAME(fi_gh_join_t) *wr, FI_V v)
+{
+    FI_V out = FI_NAME(fi_gh_join)(wr->prev, wr->idx, v);
+    if (wr->open) {
+#if FI_DBL
+        _mm512_stream_pd((double *)wr->line, (__m512d)out);
+#else
+        _mm512_stream_ps((float *)wr->line, (__m512)out);
+#endif
+    } else {                    /* lanes s.. are the column's first rows */
+        FI_NAME(fi_gh_join_masked)(wr->line, ((1u << FI_W) - 1u) & ~((1u << wr->s) - 1u), out);
+        wr->open = 1;
+    }
+    wr->line += FI_W;
+    wr->prev = v;
+}
+
+static inline __attribute__((always_inline)) void FI_NAME(fi_gh_join_end)(FI_NAME(fi_gh_join_t) *wr)
+{
+    if (wr->open && wr->s)
+        FI_NAME(fi_gh_join_masked)(wr->line, (1u << wr->s) - 1u, FI_NAME(fi_gh_join)(wr->prev, wr->idx, wr->prev));
+}
+#else
+#define FI_GH_JOIN 0
+#endif
+
 /* Column-major rows (x, the gradient and the Hessian: a class's rows contiguous) nb FI_W at a
  * time (nb <= FI_GH_CHUNK / FI_W blocks), in three passes over the chunk so that each pass over
  * memory runs along one column at a time: the rows' logits into buf (K nb FI_W compute
@@ -459,6 +530,8 @@ static Py_ssize_t FI_NAME(fi_gh_cols)(const FI_T *x, Py_ssize_t cs, Py_ssize_t n
      * while the exps are computed */
     const int pw = stream && ((uintptr_t)go % FI_VBYTES || (uintptr_t)ho % FI_VBYTES || gcs * osz % FI_VBYTES
                               || hcs * osz % FI_VBYTES);
+    const int join = FI_GH_JOIN && pw && o64 == FI_DBL && (uintptr_t)go % sizeof(FI_S) == 0
+                     && (uintptr_t)ho % sizeof(FI_S) == 0;
     Py_ssize_t b, c, nbad = 0;
     for (b = 0; b < nb; b++)
         m[b] = FI_SPLAT((FI_S)-__builtin_inf());
@@ -471,7 +544,7 @@ static Py_ssize_t FI_NAME(fi_gh_cols)(const FI_T *x, Py_ssize_t cs, Py_ssize_t n
     for (b = 0; b < nb; b++) {
         for (c = 0; c < K; c++) {
             __builtin_prefetch(x + c * cs + R + b * FI_W);
-            if (pw) {
+            if (pw && !join) {
                 __builtin_prefetch((char *)go + (c * gcs + b * FI_W) * osz, 1);
                 __builtin_prefetch((char *)ho + (c * hcs + b * FI_W) * osz, 1);
             }
@@ -480,6 +553,24 @@ static Py_ssize_t FI_NAME(fi_gh_cols)(const FI_T *x, Py_ssize_t cs, Py_ssize_t n
         FI_NAME(fi_gh_exps)(buf + b * FI_W, R, K, FI_W, m[b], ylv, w, hfac, gamma, &st[b]);
         nbad += FI_NAME(fi_gh_bad)(&st[b], FI_W, bad + b * FI_W);
     }
+#if FI_GH_JOIN
+    if (join) {
+        FI_NAME(fi_gh_join_t) jg, jh;
+        for (c = 0; c < K; c++) {
+            FI_NAME(fi_gh_join_init)(&jg, (FI_S *)go + c * gcs);
+            FI_NAME(fi_gh_join_init)(&jh, (FI_S *)ho + c * hcs);
+            for (b = 0; b < nb; b++) {
+                memcpy(&v, buf + c * R + b * FI_W, sizeof v);
+                FI_NAME(fi_gh_elem)(v, c, &st[b], gamma, hfloor, &g, &h);
+                FI_NAME(fi_gh_join_put)(&jg, g);
+                FI_NAME(fi_gh_join_put)(&jh, h);
+            }
+            FI_NAME(fi_gh_join_end)(&jg);
+            FI_NAME(fi_gh_join_end)(&jh);
+        }
+        return nbad;
+    }
+#endif
     for (c = 0; c < K; c++)
         for (b = 0; b < nb; b++) {
             memcpy(&v, buf + c * R + b * FI_W, sizeof v);
@@ -561,3 +652,4 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
 
 #undef FI_GH_TILES
 #undef FI_H
+#undef FI_GH_JOIN

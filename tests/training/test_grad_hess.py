@@ -166,6 +166,30 @@ def test_row_major_tiles(in_dtype, out_dtype):
     assert one[0].tobytes() == two[0].tobytes() and one[1].tobytes() == two[1].tobytes()
 
 
+@pytest.mark.parametrize("dtype, K", [(np.float64, 8), (np.float32, 17)])
+def test_large_column_major_outputs(dtype, K):
+    """Column-major outputs larger than the caches (streamed past them; NumPy's large arrays sit
+    off a vector's alignment, so each aligned line joins two vectors and the ends of a column's
+    chunk are stored masked): the values of calls small enough to be stored as usual, NaN rows
+    included, at several offsets of the outputs, nothing written outside them, 1 and 2 threads."""
+    N = 524_291                                          # 2 x N x K x itemsize > 64 MB
+    x = np.asfortranarray((RNG.standard_normal((N, K)) * 4).astype(dtype))
+    y = RNG.integers(0, K, N)
+    x[[5, N // 2, N - 1], [0, K // 2, K - 1]] = np.nan
+    ref = [np.empty((N, K), dtype, order="F") for _ in range(2)]
+    for a in range(0, N, 100_000):
+        fi.softmax_cross_entropy_grad_hess(x[a:a + 100_000], y[a:a + 100_000], invalid="nan",
+                                           grad_out=ref[0][a:a + 100_000], hess_out=ref[1][a:a + 100_000])
+    for off, n_threads in ((0, 1), (3, 2), (8, 2)):
+        bufs = [np.full(N * K + 24, 7.0, dtype) for _ in range(2)]
+        go = bufs[0][off:off + N * K].reshape((N, K), order="F")
+        ho = bufs[1][off + 5:off + 5 + N * K].reshape((N, K), order="F")
+        fi.softmax_cross_entropy_grad_hess(x, y, invalid="nan", grad_out=go, hess_out=ho, n_threads=n_threads)
+        assert np.array_equal(go, ref[0], equal_nan=True) and np.array_equal(ho, ref[1], equal_nan=True)
+        assert (bufs[0][:off] == 7).all() and (bufs[0][off + N * K:] == 7).all()
+        assert (bufs[1][:off + 5] == 7).all() and (bufs[1][off + 5 + N * K:] == 7).all()
+
+
 def test_focal_loss_tends_to_the_cross_entropy():
     x, y, _ = _batch(n=100, K=4)
     g0, h0 = fi.softmax_cross_entropy_grad_hess(x, y)
