@@ -508,11 +508,13 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_join_end)(FI_NAM
 /* Column-major rows (x, the gradient and the Hessian: a class's rows contiguous) nb FI_W at a
  * time (nb <= FI_GH_CHUNK / FI_W blocks), in three passes over the chunk so that each pass over
  * memory runs along one column at a time: the rows' logits into buf (K nb FI_W compute
- * values), a column after another, with their max (the next chunk's column prefetched); the
- * exps and the rows' state, a block after another (in cache); the gradient and Hessian, a
- * class's column after another. A block a pass would keep 3K streams in flight (K columns
- * read, 2K written): past the caches, their misses measured ~2x the time in cache at
- * K = 10 (K = 3: the same). Arguments as fi_gh_block's (grs = hrs = 1). */
+ * values), a column after another, with their max; the exps and the rows' state, a block
+ * after another (in cache; meanwhile the next chunk's columns are prefetched, and the outputs'
+ * lines where they are stored through the caches: all at once while the columns load, the
+ * prefetches had waited on each other); the gradient and Hessian, a class's column after
+ * another (joined into aligned lines where streamed: fi_gh_join_put). A block a pass would keep
+ * 3K streams in flight (K columns read, 2K written): past the caches, their misses measured ~2x
+ * the time in cache at K = 10 (K = 3: the same). Arguments as fi_gh_block's (grs = hrs = 1). */
 #ifndef FI_GH_CHUNK
 #define FI_GH_CHUNK 256
 #endif
