@@ -183,8 +183,8 @@ SDIST_INSTALL = SdistInstall()
 
 # The test files that exercise the row engine's loops most closely, run whole on every variant
 # besides the one the tests use (which runs them with the rest of the suite): the logit rows
-# and their accuracy, the compiled fronts bitwise against the general (strided) path, the
-# vector exps. A variant's own contraction or lane count can break what the default one keeps.
+# and their accuracy, the gradient boosting rows (a row a lane, tiles transposed in registers),
+# the compiled fronts bitwise against the general (strided) path, the vector exps. A variant's own contraction or lane count can break what the default one keeps.
 ROW_SUITES = ["logits", "training/test_grad_hess.py", "robustness/test_fronts.py", "kernels/test_vectorized_log_exp.py"]
 # ... but for one temperature the mpmath-bound JS accuracy test: its other temperatures scale
 # the same lanes, and their oracle's time (~5 s each) does not depend on the variant
