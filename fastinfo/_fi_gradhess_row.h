@@ -137,6 +137,9 @@ static inline __attribute__((always_inline)) void FI_NAME(fi_gh_put_cvt)(void *d
  * on it; square tiles of FI_W classes (a shuffle stage more) measured 10-15 % slower than these
  * at 10 classes. */
 #define FI_H (FI_W / 2)
+/* whether rows (class stride cs) and outputs (class strides gcs, hcs) of K classes go in tiles */
+#define FI_GH_TILED_IN(K, cs) ((K) >= FI_H && (cs) == 1 && sizeof(FI_T) == sizeof(FI_S))
+#define FI_GH_TILED_OUT(K, gcs, hcs) ((K) >= FI_H && (gcs) == 1 && (hcs) == 1)
 #define FI_GH_TILES(c, t, K) for ((c) = 0; (c) < (K) && ((t) = (c) + FI_H <= (K) ? (c) : (K) - FI_H, 1); (c) += FI_H)
 typedef FI_S FI_NAME(fi_gh_half_t) __attribute__((vector_size(sizeof(FI_V) / 2)));
 
@@ -362,7 +365,7 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
     const int direct_cvt = nr == FI_W && grs == 1 && hrs == 1 && o64 != FI_DBL;
     const Py_ssize_t osz = o64 ? 8 : 4;
     /* row-major outputs (a row's classes contiguous): in tiles */
-    const int tiles = !direct && !direct_cvt && nr == FI_W && K >= FI_H && gcs == 1 && hcs == 1;
+    const int tiles = !direct && !direct_cvt && nr == FI_W && FI_GH_TILED_OUT(K, gcs, hcs);
     const int scatter = FI_GH_GATHER && !direct && !direct_cvt && !tiles && nr == FI_W && o64 == FI_DBL
                         && grs * FI_W < INT32_MAX && hrs * FI_W < INT32_MAX;
     FI_NAME(fi_gh_lanes)(lab, sw, nr, &ylv, &w);
@@ -370,7 +373,7 @@ FI_NAME(fi_gh_block)(const FI_T *x, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t nr,
      * a class's rows are contiguous (column-major raw predictions), else element by element
      * (a vector load of lanes just stored one by one would stall: all of them are stored first);
      * the max leaves a NaN out (its z and e are NaN in fi_gh_exps) */
-    if (nr == FI_W && K >= FI_H && cs == 1 && sizeof(FI_T) == sizeof(FI_S)) {
+    if (nr == FI_W && FI_GH_TILED_IN(K, cs)) {
         FI_GH_TILES(c, t, K)    /* row-major rows: in tiles */
             FI_NAME(fi_gh_tile_in)(x, rs, t, buf, &m);
     } else if (rs == 1 && nr == FI_W) {
@@ -610,8 +613,8 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
     /* rows read (and written) whole by gathers and scatters, which do not train the hardware's
      * prefetchers: the rows 4 blocks on are prefetched here, a line at a time (rows read and
      * written in tiles train them; prefetching those too measured 7-35 % slower on a Zen 4) */
-    const int pfx = cs == 1 && rs == K && !(K >= FI_H && sizeof(FI_T) == sizeof(FI_S)),
-              pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K && K < FI_H;
+    const int pfx = cs == 1 && rs == K && !FI_GH_TILED_IN(K, cs),
+              pfo = gcs == 1 && grs == K && hcs == 1 && hrs == K && !FI_GH_TILED_OUT(K, gcs, hcs);
     /* or a class's rows contiguous (column-major): K streams a block, a line each */
     const int pcx = rs == 1 && cs > 1, pco = !stream && grs == 1 && hrs == 1 && gcs > 1;
     const Py_ssize_t xbytes = FI_W * K * (Py_ssize_t)sizeof(FI_T), obytes = FI_W * K * osz;
@@ -653,5 +656,7 @@ static Py_ssize_t FI_NAME(fi_gh_rows)(const FI_T *x, Py_ssize_t rs, Py_ssize_t c
 }
 
 #undef FI_GH_TILES
+#undef FI_GH_TILED_IN
+#undef FI_GH_TILED_OUT
 #undef FI_H
 #undef FI_GH_JOIN
